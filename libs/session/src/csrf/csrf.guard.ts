@@ -1,0 +1,49 @@
+import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { CSRF_HEADER, CSRF_KEY, SKIP_CSRF } from '../session.constants';
+import { peekSession } from '../middleware/lazy-session';
+import { tokensMatch } from './tokens-match';
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Synchronizer-token CSRF protection: on POST, PUT, PATCH and DELETE the `x-csrf-token` header must
+ * equal the token kept in the session (`SessionService.csrfToken`), compared in constant time;
+ * otherwise 403 and the handler does not run. `@SkipCsrf()` opts a route or controller out.
+ */
+@Injectable()
+export class CsrfGuard implements CanActivate {
+  constructor(protected readonly reflector: Reflector) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = this.getRequest(context);
+    if (!this.needsCheck(req) || this.isSkipped(context)) return true;
+    if (tokensMatch(this.expectedToken(req), this.givenToken(req))) return true;
+    return this.throwForbidden(context);
+  }
+
+  protected needsCheck(req: Request): boolean {
+    return UNSAFE_METHODS.has(req.method);
+  }
+
+  protected isSkipped(context: ExecutionContext): boolean {
+    return this.reflector.getAllAndOverride<boolean>(SKIP_CSRF, [context.getHandler(), context.getClass()]) === true;
+  }
+
+  protected getRequest(context: ExecutionContext): Request {
+    return context.switchToHttp().getRequest<Request>();
+  }
+
+  protected expectedToken(req: Request): unknown {
+    return peekSession(req)?.[CSRF_KEY];
+  }
+
+  protected givenToken(req: Request): unknown {
+    return req.headers[CSRF_HEADER];
+  }
+
+  protected throwForbidden(_context: ExecutionContext): never {
+    throw new ForbiddenException('Missing or invalid CSRF token');
+  }
+}

@@ -1,0 +1,25 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import { toHttpException } from '../errors/to-http-exception';
+import { peekSession, requireSession } from '../middleware/lazy-session';
+import type { SessionKey } from '../session-data';
+
+const sessionParam = createParamDecorator((key: SessionKey | undefined, context: ExecutionContext) => {
+  const req = context.switchToHttp().getRequest<Request>();
+  try {
+    if (key === undefined) return requireSession(req);
+    // Reading one key of a session the visitor does not have yields undefined without creating one.
+    return peekSession(req)?.[key];
+  } catch (error) {
+    throw toHttpException(error);
+  }
+});
+
+/**
+ * Injects the request's session (typed `AppSession`), or one of its keys. It shadows the `Session`
+ * of `@nestjs/common` on purpose: import it from this library, never both in one file.
+ * @example `me(@Session() session: AppSession)` or `cart(@Session('cart') cart?: CartLine[])`
+ */
+export function Session(key?: SessionKey): ParameterDecorator {
+  return sessionParam(key);
+}

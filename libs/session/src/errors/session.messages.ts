@@ -1,0 +1,26 @@
+/**
+ * Every message this library puts in an error, in one place, so that wording stays consistent and
+ * each names the option, key or value at fault.
+ */
+export const messages = {
+  invalidOption: (option: string, problem: string) => `SessionModule option "${option}" ${problem}`,
+  storeUnavailable: (detail: string) => `Session store unavailable: ${detail}`,
+  storeTimeout: (ms: number) => `Redis did not answer within ${ms} ms`,
+  storeDisconnected: (status: string) => `Redis connection is ${status}`,
+  noSession: () =>
+    'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
+  sessionTooLarge: (bytes: number, limit: number) =>
+    `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
+  reservedKey: (key: string) =>
+    `Session key "${key}" starts with ":", which is reserved for the library's own fields`,
+  unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
+  updateConflict: (key: string, attempts: number) =>
+    `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
+  sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
+  userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
+  sessionLimit: (limit: number) =>
+    `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
+  corruptValue: (digest: string, reason: string) =>
+    `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
+  invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
+} as const;

@@ -1,0 +1,146 @@
+import { SessionConfigError } from '../errors/session-config.error';
+import type { ResolvedSessionOptions } from './resolved-options';
+import type { SessionModuleOptions } from './session-options.interface';
+import { validateRedisOption } from './validate-redis-option';
+
+const MIN_SECRET_LENGTH = 32;
+
+/** Every default in one place, with its unit. */
+export const SESSION_DEFAULTS = {
+  prefix: 'sess:',
+  cookieName: 'sid',
+  idleTimeout: 30 * 60_000, // 30 min
+  absoluteTimeout: 12 * 60 * 60_000, // 12 h
+  lastSeenInterval: 60_000, // 1 min
+  commandTimeout: 1_000, // 1 s
+  maxSessionBytes: 64 * 1024, // 64 KiB
+  updateRetries: 20,
+} as const;
+
+/**
+ * Validates the options at boot and fills in the defaults. Every error names the option at fault, so
+ * a typo fails the deployment instead of the first request.
+ */
+export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSessionOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new SessionConfigError('options', 'must be an object with at least "secret" and "redis"');
+  }
+  const cookie = options.cookie ?? {};
+  const maxAge = optionalDuration('cookie.maxAge', cookie.maxAge);
+  if (maxAge !== undefined && options.idleTimeout !== undefined && options.idleTimeout !== maxAge) {
+    throw new SessionConfigError(
+      'cookie.maxAge',
+      `(${maxAge} ms) must equal "idleTimeout" (${options.idleTimeout} ms) when both are set: a persistent cookie's lifetime is the idle timeout`,
+    );
+  }
+  const idleTimeout = optionalDuration('idleTimeout', options.idleTimeout) ?? maxAge ?? SESSION_DEFAULTS.idleTimeout;
+  const absoluteTimeout =
+    options.absoluteTimeout === false
+      ? 0
+      : (optionalDuration('absoluteTimeout', options.absoluteTimeout) ?? SESSION_DEFAULTS.absoluteTimeout);
+  if (absoluteTimeout > 0 && absoluteTimeout < idleTimeout) {
+    throw new SessionConfigError('absoluteTimeout', `(${absoluteTimeout} ms) must not be shorter than "idleTimeout" (${idleTimeout} ms)`);
+  }
+  const maxSessions = options.maxSessionsPerUser ?? Infinity;
+  if (maxSessions !== Infinity && !(Number.isInteger(maxSessions) && maxSessions >= 1)) {
+    throw new SessionConfigError('maxSessionsPerUser', `must be a whole number of at least 1, or Infinity; got ${String(maxSessions)}`);
+  }
+  return {
+    secrets: resolveSecrets(options.secret),
+    redis: validateRedisOption(options.redis),
+    prefix: resolvePrefix(options.prefix),
+    cookie: {
+      name: nonEmptyString('cookie.name', cookie.name) ?? SESSION_DEFAULTS.cookieName,
+      httpOnly: optionalBoolean('cookie.httpOnly', cookie.httpOnly) ?? true,
+      sameSite: oneOf('cookie.sameSite', cookie.sameSite, [true, false, 'lax', 'strict', 'none']) ?? 'lax',
+      secure: oneOf('cookie.secure', cookie.secure, [true, false, 'auto']) ?? 'auto',
+      path: resolvePath(cookie.path),
+      domain: nonEmptyString('cookie.domain', cookie.domain),
+      maxAge,
+    },
+    idleTimeout,
+    absoluteTimeout,
+    maxSessionsPerUser: maxSessions === Infinity ? 0 : maxSessions,
+    onLimit: oneOf('onLimit', options.onLimit, ['evict-oldest', 'reject']) ?? 'evict-oldest',
+    lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
+    commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
+    maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
+    updateRetries: optionalCount('updateRetries', options.updateRetries, 0) ?? SESSION_DEFAULTS.updateRetries,
+    trustProxy: optionalBoolean('trustProxy', options.trustProxy),
+    forRoutes: optionalRoutes('forRoutes', options.forRoutes),
+    exclude: optionalRoutes('exclude', options.exclude) ?? [],
+  };
+}
+
+function resolveSecrets(secret: unknown): string[] {
+  const secrets = Array.isArray(secret) ? secret : [secret];
+  if (secret === undefined || secrets.length === 0) {
+    throw new SessionConfigError('secret', 'is required: a string of at least 32 characters, or an array of them (newest first)');
+  }
+  secrets.forEach((value, index) => {
+    const name = Array.isArray(secret) ? `secret[${index}]` : 'secret';
+    if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) {
+      throw new SessionConfigError(name, `must be a string of at least ${MIN_SECRET_LENGTH} characters`);
+    }
+  });
+  return secrets as string[];
+}
+
+function resolvePrefix(prefix: unknown): string {
+  if (prefix === undefined) return SESSION_DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || prefix.length === 0 || /\s/.test(prefix)) {
+    throw new SessionConfigError('prefix', 'must be a non-empty string without white space');
+  }
+  return prefix;
+}
+
+function resolvePath(path: unknown): string {
+  if (path === undefined) return '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new SessionConfigError('cookie.path', 'must be a string that starts with "/"');
+  }
+  return path;
+}
+
+function optionalDuration(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new SessionConfigError(name, `must be a positive whole number of milliseconds; got ${String(value)}`);
+  }
+  return value;
+}
+
+function optionalCount(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new SessionConfigError(name, `must be a whole number of at least ${min}; got ${String(value)}`);
+  }
+  return value;
+}
+
+function optionalBoolean(name: string, value: unknown): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new SessionConfigError(name, `must be true or false; got ${String(value)}`);
+}
+
+function nonEmptyString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new SessionConfigError(name, 'must be a non-empty string');
+  }
+  return value;
+}
+
+function oneOf<T>(name: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) {
+    throw new SessionConfigError(name, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function optionalRoutes<T>(name: string, value: T[] | undefined): T[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new SessionConfigError(name, 'must be an array of paths or RouteInfo objects');
+  return value;
+}

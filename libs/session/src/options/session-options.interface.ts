@@ -1,0 +1,79 @@
+import type { RouteInfo } from '@nestjs/common/interfaces';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+
+/**
+ * Where the sessions live. A client the module creates from this option is closed on application
+ * shutdown; a `Redis` or `Cluster` instance you pass in stays yours and is left open.
+ */
+export type SessionRedisOption =
+  /** `redis://` or `rediss://` URL. */
+  | string
+  /** ioredis options for one server, or `{ sentinels, name }` for Sentinel. */
+  | RedisOptions
+  /** Redis Cluster: its seed nodes and ioredis cluster options. */
+  | { cluster: ClusterNode[]; options?: ClusterOptions }
+  /** An ioredis client you created and manage. */
+  | Redis
+  | Cluster;
+
+/** The session cookie. Defaults follow OWASP's session management advice. */
+export interface SessionCookieOptions {
+  /** Cookie name. @default 'sid' */
+  name?: string;
+  /** Hide the cookie from page scripts. @default true */
+  httpOnly?: boolean;
+  /** @default 'lax' */
+  sameSite?: boolean | 'lax' | 'strict' | 'none';
+  /** `'auto'` marks the cookie Secure when the request came over HTTPS (honouring `trustProxy`). @default 'auto' */
+  secure?: boolean | 'auto';
+  /** @default '/' */
+  path?: string;
+  /** @default undefined (host-only cookie) */
+  domain?: string;
+  /**
+   * Milliseconds. Unset, the cookie lasts for the browser session. Set, the cookie persists this long
+   * after the last change and the value also becomes the idle timeout, so cookie and store agree.
+   * @default undefined
+   */
+  maxAge?: number;
+}
+
+/** Options of `SessionModule.forRoot` (and what `forRootAsync`'s factory returns). */
+export interface SessionModuleOptions {
+  /** Cookie signing secret, at least 32 characters; an array (newest first) rotates secrets. */
+  secret: string | string[];
+  /** Redis connection: URL, ioredis options, Sentinel, Cluster, or a client instance. */
+  redis: SessionRedisOption;
+  /** Prefix of every Redis key the module writes. @default 'sess:' */
+  prefix?: string;
+  /** The session cookie. */
+  cookie?: SessionCookieOptions;
+  /** Milliseconds without a request after which a session expires (the key's TTL in Redis). @default 1_800_000 (30 min) */
+  idleTimeout?: number;
+  /** Milliseconds after creation (or login) after which a session is dead however active; `false` disables. @default 43_200_000 (12 h) */
+  absoluteTimeout?: number | false;
+  /** Most live sessions one user may have; `Infinity` for no limit. @default Infinity */
+  maxSessionsPerUser?: number;
+  /** At a login past `maxSessionsPerUser`: revoke the user's oldest session, or refuse the login (409). @default 'evict-oldest' */
+  onLimit?: 'evict-oldest' | 'reject';
+  /** Milliseconds between two updates of a session's "last seen" time; the update rides on the request's read. @default 60_000 (1 min) */
+  lastSeenInterval?: number;
+  /** Milliseconds a Redis call may take before the request answers 503. @default 1_000 */
+  commandTimeout?: number;
+  /** Largest session, in bytes of stored JSON, that a save accepts (413 above). @default 65_536 (64 KiB) */
+  maxSessionBytes?: number;
+  /** How many times `SessionService.update` retries a key that changed under it before giving up (409). @default 20 */
+  updateRetries?: number;
+  /** Trust `X-Forwarded-Proto` for `cookie.secure: 'auto'`; unset, Express's `trust proxy` setting decides. @default undefined */
+  trustProxy?: boolean;
+  /** Mount session handling only on these routes (Nest `forRoutes` syntax). Unset: every route, through the fast `app.use` path. @default undefined */
+  forRoutes?: (string | RouteInfo)[];
+  /** Routes that get no session handling (Nest `exclude` syntax). @default [] */
+  exclude?: (string | RouteInfo)[];
+}
+
+/** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */
+export interface SessionModuleExtras {
+  /** Register the module globally so every module can inject `SessionService`. @default false */
+  isGlobal?: boolean;
+}

@@ -1,0 +1,199 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { randomBytes } from 'node:crypto';
+import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
+import { messages } from '../errors/session.messages';
+import { toHttpException } from '../errors/to-http-exception';
+import { peekSession, requireSession } from '../middleware/lazy-session';
+import { useSessionIdNext } from '../middleware/session-middleware';
+import type { ResolvedSessionOptions } from '../options/resolved-options';
+import { KeyedQueue, updateSessionKey } from '../store/atomic-update';
+import { RedisSessionStore } from '../store/redis-session-store';
+import { digestOf, newSessionId } from '../store/session-key';
+import { stateOf } from '../store/session-state';
+import { UserSessionIndex, type UserSessionInfo } from '../store/user-session-index';
+import type { SessionKey, SessionUser } from '../session-data';
+import type { SessionData } from 'express-session';
+import { callSession } from './promisify-session';
+import { requestMeta } from './request-meta';
+
+/**
+ * Session operations as promises, for controllers and guards: the express-session calls with their
+ * missing pieces (regenerate keeps the data, login and logout do the whole sequence), a user's
+ * sessions (list, revoke, log out everywhere), atomic updates of one key, and the CSRF token.
+ * Store errors reach Nest as HTTP exceptions (503 when Redis is unavailable).
+ */
+@Injectable()
+export class SessionService {
+  private readonly index: UserSessionIndex;
+  private readonly updates = new KeyedQueue();
+
+  constructor(
+    private readonly store: RedisSessionStore,
+    @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
+  ) {
+    this.index = new UserSessionIndex(store, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
+  }
+
+  /** Gives the session a new ID and keeps its data (express-session's own regenerate drops it). */
+  regenerate(req: Request): Promise<void> {
+    return this.mapped(() => this.rotate(req, newSessionId(), undefined));
+  }
+
+  save(req: Request): Promise<void> {
+    return this.mapped(() => callSession(requireSession(req), 'save'));
+  }
+
+  destroy(req: Request): Promise<void> {
+    return this.mapped(async () => {
+      const session = peekSession(req);
+      if (session) await callSession(session, 'destroy');
+    });
+  }
+
+  reload(req: Request): Promise<void> {
+    return this.mapped(() => callSession(requireSession(req), 'reload'));
+  }
+
+  /** Slides the session's idle timeout now rather than at the end of the request. */
+  touch(req: Request): Promise<void> {
+    return this.mapped(async () => {
+      const session = requireSession(req);
+      session.touch();
+      await this.store.touch(req.sessionID, session);
+    });
+  }
+
+  /**
+   * Logs the user in: a new session ID (the old one dies, against fixation), the data kept (a cart
+   * survives), the user set, the CSRF token rotated, the session joined to the user's index with
+   * device metadata, all saved before this resolves. Past `maxSessionsPerUser` the oldest session is
+   * revoked, or the login refused with 409 (`onLimit: 'reject'`).
+   */
+  login(req: Request, user: SessionUser): Promise<void> {
+    if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
+      throw new TypeError(messages.userWithoutId());
+    }
+    return this.mapped(async () => {
+      const userId = String(user.id);
+      const previous = requireSession(req);
+      const previousUser = previous[USER_KEY];
+      const previousDigest = digestOf(req.sessionID);
+      const sessionId = newSessionId();
+      const now = Date.now();
+      const evicted = await this.index.add(userId, digestOf(sessionId), now);
+      try {
+        await this.rotate(req, sessionId, now);
+        const session = req.session;
+        session[USER_KEY] = user;
+        session[CSRF_KEY] = newToken();
+        this.store.stateFor(session).pendingMeta = requestMeta(req, now);
+        await callSession(session, 'save');
+      } catch (error) {
+        await this.index.remove(userId, digestOf(sessionId)).catch(() => undefined);
+        throw error;
+      }
+      await Promise.all([
+        this.index.deleteSessions(evicted),
+        previousUser ? this.index.remove(String(previousUser.id), previousDigest) : undefined,
+      ]);
+    });
+  }
+
+  /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie. */
+  logout(req: Request): Promise<void> {
+    return this.mapped(async () => {
+      const session = peekSession(req);
+      if (session) {
+        const user = session[USER_KEY];
+        const digest = digestOf(req.sessionID);
+        await Promise.all([callSession(session, 'destroy'), user ? this.index.remove(String(user.id), digest) : undefined]);
+      }
+      const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
+      req.res?.clearCookie(name, { ...cookie, secure: secure === 'auto' ? req.secure : secure });
+    });
+  }
+
+  /** The user's live sessions, newest first; `current` marks the one of `req` when given. */
+  list(userId: string | number, req?: Request): Promise<UserSessionInfo[]> {
+    return this.mapped(() => this.index.list(String(userId), req ? this.digestOfRequest(req) : undefined));
+  }
+
+  /** Deletes one of the user's sessions by its handle; false when the user has no such session. */
+  revoke(userId: string | number, handle: string): Promise<boolean> {
+    return this.mapped(() => this.index.revoke(String(userId), handle));
+  }
+
+  /**
+   * Deletes every session of the user, on every device; with `except`, keeps that request's session.
+   * Costs in proportion to the user's sessions, never to all sessions. Returns how many were deleted.
+   */
+  logoutEverywhere(userId: string | number, options: { except?: Request } = {}): Promise<number> {
+    return this.mapped(() =>
+      this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined),
+    );
+  }
+
+  /**
+   * Applies `change` to one session key as Redis holds it now and writes the result only if no other
+   * request changed that key meanwhile, retrying with the fresh value otherwise (409 after
+   * `updateRetries`). `req.session[key]` shows the result; the end-of-request save does not write it again.
+   */
+  update<K extends SessionKey>(
+    req: Request,
+    key: K,
+    change: (current: SessionData[K] | undefined) => SessionData[K] | Promise<SessionData[K]>,
+  ): Promise<SessionData[K]> {
+    return this.mapped(() => {
+      const session = requireSession(req) as unknown as Record<string, unknown>;
+      const sessionId = req.sessionID;
+      return this.updates.run(`${sessionId}\u0000${key}`, () =>
+        updateSessionKey(this.store, sessionId, session, key, change, this.options.updateRetries),
+      );
+    });
+  }
+
+  /** The session's CSRF token, created (and saved with the session) on first use. */
+  csrfToken(req: Request): string {
+    const session = this.sync(() => requireSession(req));
+    session[CSRF_KEY] ??= newToken();
+    return session[CSRF_KEY];
+  }
+
+  /** Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login). */
+  private async rotate(req: Request, sessionId: string, createdAt: number | undefined): Promise<void> {
+    const old = requireSession(req);
+    const data: Record<string, unknown> = {};
+    for (const key of Object.keys(old)) if (key !== 'cookie') data[key] = (old as unknown as Record<string, unknown>)[key];
+    const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
+    useSessionIdNext(req, sessionId);
+    await callSession(old, 'regenerate');
+    Object.assign(req.session, data);
+    this.store.stateFor(req.session).createdAt = keptCreatedAt;
+  }
+
+  private digestOfRequest(req: Request): string | undefined {
+    const session = peekSession(req);
+    return session ? digestOf(req.sessionID) : undefined;
+  }
+
+  private async mapped<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw toHttpException(error);
+    }
+  }
+
+  private sync<T>(operation: () => T): T {
+    try {
+      return operation();
+    } catch (error) {
+      throw toHttpException(error);
+    }
+  }
+}
+
+function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}

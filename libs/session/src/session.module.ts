@@ -1,0 +1,79 @@
+import {
+  Inject,
+  Logger,
+  Module,
+  RequestMethod,
+  type MiddlewareConsumer,
+  type NestModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { SESSION_OPTIONS, SESSION_REDIS } from './session.constants';
+import { ConfigurableSessionModule } from './session.module-definition';
+import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
+import { SessionConfigError } from './errors/session-config.error';
+import { createSessionMiddleware } from './middleware/session-middleware';
+import type { ResolvedSessionOptions } from './options/resolved-options';
+import { whenReady, type SessionRedisConnection } from './redis/create-redis-connection';
+import { SessionService } from './service/session.service';
+import { RedisSessionStore } from './store/redis-session-store';
+
+/**
+ * Sessions in Redis for every replica of an Express-based Nest app.
+ * @example
+ * SessionModule.forRoot({ secret: process.env.SESSION_SECRET!, redis: 'redis://localhost:6379' })
+ */
+@Module({
+  providers: [...sessionProviders, SessionService],
+  exports: [SessionService, RedisSessionStore, SESSION_REDIS, SESSION_OPTIONS],
+})
+export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('SessionModule');
+
+  constructor(
+    @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
+    @Inject(SESSION_REDIS_CONNECTION) private readonly connection: SessionRedisConnection,
+    private readonly store: RedisSessionStore,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    super();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (!adapter) return; // an application context without HTTP: nothing to mount
+    if (adapter.getType() !== 'express') {
+      throw new SessionConfigError('http adapter', `must be Express (express-session runs underneath); got "${adapter.getType()}"`);
+    }
+    const { cookie } = this.options;
+    const middleware = createSessionMiddleware(
+      { ...this.options, cookie: { ...definedOnly(cookie), name: cookie.name } as ResolvedSessionOptions['cookie'] },
+      this.store,
+      this.logger,
+    );
+    const { forRoutes, exclude } = this.options;
+    if (!forRoutes && exclude.length === 0) {
+      // Every route: mounted straight on Express, which costs measurably less per request than
+      // Nest's route-matching middleware consumer.
+      adapter.use(middleware);
+      return;
+    }
+    consumer
+      .apply(middleware)
+      .exclude(...exclude)
+      .forRoutes(...(forRoutes ?? [{ path: '*', method: RequestMethod.ALL }]));
+  }
+
+  async onModuleInit(): Promise<void> {
+    const ready = await whenReady(this.connection.client, Math.max(this.options.commandTimeout, 2_000));
+    if (!ready) {
+      this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.connection.owned) return; // a client passed in stays open: it is the caller's
+    await this.connection.client.quit().catch(() => this.connection.client.disconnect());
+  }
+}

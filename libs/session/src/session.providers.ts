@@ -1,0 +1,50 @@
+import type { Provider } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { SESSION_OPTIONS, SESSION_REDIS } from './session.constants';
+import { SESSION_MODULE_OPTIONS } from './session.module-definition';
+import type { ResolvedSessionOptions } from './options/resolved-options';
+import { resolveSessionOptions } from './options/resolve-options';
+import { createRedisConnection, type SessionRedisConnection } from './redis/create-redis-connection';
+import { RedisSessionStore } from './store/redis-session-store';
+import { Logger } from '@nestjs/common';
+
+/** Internal token: the client together with whether the module owns it. */
+export const SESSION_REDIS_CONNECTION = 'session:redis-connection';
+
+export const sessionProviders: Provider[] = [
+  { provide: SESSION_OPTIONS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
+  {
+    provide: SESSION_REDIS_CONNECTION,
+    useFactory: (options: ResolvedSessionOptions) => createRedisConnection(options.redis, options.commandTimeout),
+    inject: [SESSION_OPTIONS],
+  },
+  {
+    provide: SESSION_REDIS,
+    useFactory: (connection: SessionRedisConnection) => connection.client,
+    inject: [SESSION_REDIS_CONNECTION],
+  },
+  {
+    provide: RedisSessionStore,
+    useFactory: (options: ResolvedSessionOptions, client: Redis) => {
+      const { name: _name, ...cookie } = options.cookie;
+      return new RedisSessionStore({
+        client,
+        prefix: options.prefix,
+        ttl: options.idleTimeout,
+        absoluteTimeout: options.absoluteTimeout,
+        refreshOnRead: true,
+        lastSeenInterval: options.lastSeenInterval,
+        commandTimeout: options.commandTimeout,
+        maxSessionBytes: options.maxSessionBytes,
+        cookie: definedOnly(cookie),
+        logger: new Logger('RedisSessionStore'),
+      });
+    },
+    inject: [SESSION_OPTIONS, SESSION_REDIS],
+  },
+];
+
+/** Drops undefined entries: express-session's Cookie would turn `maxAge: undefined` into settings. */
+export function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

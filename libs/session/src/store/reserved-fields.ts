@@ -1,0 +1,16 @@
+/**
+ * Hash fields the library keeps beside the session's own keys. They start with ":", which the
+ * library refuses in session keys, so they can never collide with application data.
+ */
+export const FIELD = {
+  /** Creation (or login) time, ms since the epoch: the start of the absolute timeout. */
+  createdAt: ':c',
+  /** Last request time, ms; written at most once per `lastSeenInterval`, only for logged-in sessions. */
+  lastSeenAt: ':s',
+  userAgent: ':u',
+  ip: ':i',
+  /** The cookie's settings as JSON, only when they differ from the store's cookie template. */
+  cookie: ':k',
+} as const;
+
+export const RESERVED_PREFIX = ':';

@@ -1,0 +1,28 @@
+/**
+ * What the store remembers about a session object between reading it and writing it back. It hangs
+ * off the session under a symbol, so express-session's JSON hashing and `for…in` never see it.
+ */
+export interface SessionState {
+  /** JSON of every field as Redis holds it now; null until the session has been stored once. */
+  stored: Map<string, string> | null;
+  /** Start of the absolute timeout, ms since the epoch. */
+  createdAt: number;
+  /** True when the read already slid the idle timeout, so the end-of-request touch has nothing to do. */
+  refreshed: boolean;
+  /** Reserved fields (login metadata) to write with the next save. */
+  pendingMeta?: Record<string, string>;
+  lastSeenAt?: number;
+}
+
+export const SESSION_STATE = Symbol('nest-redis-session:state');
+
+type WithState = { [SESSION_STATE]?: SessionState };
+
+export function stateOf(session: object): SessionState | undefined {
+  return (session as WithState)[SESSION_STATE];
+}
+
+export function attachState(session: object, state: SessionState): SessionState {
+  Object.defineProperty(session, SESSION_STATE, { value: state, writable: true, configurable: true, enumerable: false });
+  return state;
+}
