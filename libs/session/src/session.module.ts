@@ -73,7 +73,11 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (!this.connection.owned) return; // a client passed in stays open: it is the caller's
-    await this.connection.client.quit().catch(() => this.connection.client.disconnect());
+    const { client, owned } = this.connection;
+    if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's
+    // QUIT resolves on Redis' reply; wait for the socket itself so nothing is left open at exit.
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    await client.quit().catch(() => client.disconnect());
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   }
 }

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { randomBytes } from 'node:crypto';
 import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
 import { messages } from '../errors/session.messages';
+import { SessionConflictError } from '../errors/session-conflict.error';
 import { toHttpException } from '../errors/to-http-exception';
 import { peekSession, requireSession } from '../middleware/lazy-session';
 import { useSessionIdNext } from '../middleware/session-middleware';
@@ -81,7 +82,9 @@ export class SessionService {
       const previousDigest = digestOf(req.sessionID);
       const sessionId = newSessionId();
       const now = Date.now();
-      const evicted = await this.index.add(userId, digestOf(sessionId), now);
+      const digest = digestOf(sessionId);
+      // Evicted sessions go at once: the login that evicted them may itself fail below.
+      await this.index.deleteSessions(await this.index.add(userId, digest, now));
       try {
         await this.rotate(req, sessionId, now);
         const session = req.session;
@@ -89,14 +92,17 @@ export class SessionService {
         session[CSRF_KEY] = newToken();
         this.store.stateFor(session).pendingMeta = requestMeta(req, now);
         await callSession(session, 'save');
+        // A simultaneous login may have evicted this one before it was saved, when deleting it did
+        // nothing: check, so the user never ends above the limit.
+        if (this.options.maxSessionsPerUser > 0 && !(await this.index.contains(userId, digest))) {
+          await callSession(session, 'destroy');
+          throw new SessionConflictError(messages.sessionLimit(this.options.maxSessionsPerUser), 'limit');
+        }
       } catch (error) {
-        await this.index.remove(userId, digestOf(sessionId)).catch(() => undefined);
+        await this.index.remove(userId, digest).catch(() => undefined);
         throw error;
       }
-      await Promise.all([
-        this.index.deleteSessions(evicted),
-        previousUser ? this.index.remove(String(previousUser.id), previousDigest) : undefined,
-      ]);
+      if (previousUser) await this.index.remove(String(previousUser.id), previousDigest);
     });
   }
 

@@ -4,6 +4,8 @@ import { FIELD } from './reserved-fields';
 import type { RedisSessionStore } from './redis-session-store';
 import { handleOf } from './session-key';
 
+const LOGIN_GRACE_MS = 10_000;
+
 /** One of a user's sessions, as `SessionService.list` returns it. */
 export interface UserSessionInfo {
   /** Opaque handle for `revoke`; derived from the hashed key, never the cookie value. */
@@ -122,9 +124,16 @@ export class UserSessionIndex {
     return this.store.run(() => this.store.client.zrange(key, '+inf', oldest, 'BYSCORE', 'REV'));
   }
 
+  /** Whether the session is still in the user's index (a simultaneous login may have evicted it). */
+  async contains(userId: string, digest: string): Promise<boolean> {
+    return (await this.store.run(() => this.store.client.zscore(this.keyOf(userId), digest))) !== null;
+  }
+
   private async pruneDead(key: string, maxSessions: number): Promise<void> {
-    const digests = await this.members(key);
-    if (digests.length < maxSessions) return;
+    // Members added in the last few seconds may be logins still saving their session: not dead.
+    const youngest = String(Date.now() - LOGIN_GRACE_MS);
+    const digests = await this.store.run(() => this.store.client.zrange(key, youngest, '-inf', 'BYSCORE', 'REV'));
+    if (digests.length === 0 || (await this.store.run(() => this.store.client.zcard(key))) < maxSessions) return;
     const alive = await Promise.all(digests.map((digest) => this.store.run(() => this.store.client.exists(this.store.prefix + digest))));
     const dead = digests.filter((_, i) => alive[i] === 0);
     if (dead.length > 0) await this.store.run(() => this.store.client.zrem(key, ...dead));

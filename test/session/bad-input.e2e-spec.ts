@@ -1,0 +1,108 @@
+import Redis from 'ioredis';
+import { RedisSessionStore } from '@app/session';
+import { startRedis, type RedisServerHandle } from '../support/redis';
+import { uniquePrefix } from '../support/prefix';
+import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
+import { Visitor } from './support/http-client';
+
+/** Bad input gets a clear answer and loses nothing: cookies, signatures, stored values, sizes. */
+describe('bad input', () => {
+  let redis: RedisServerHandle;
+  let app: RunningApp;
+  let admin: Redis;
+  const prefix = uniquePrefix('bad');
+  const warnings: string[] = [];
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startSessionApp({ redis: redis.url, prefix, maxSessionBytes: 2_000 });
+    app.app.useLogger({ log() {}, error: (message: string) => errors.push(String(message)), warn: (message: string) => warnings.push(String(message)) });
+    admin = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    admin?.disconnect();
+    await app?.close();
+    await redis?.stop();
+  });
+
+  function sidOf(cookie: string): string {
+    return decodeURIComponent(cookie.split('=')[1]).slice(2).split('.')[0];
+  }
+
+  it.each([
+    ['garbage', 'sid=%%%not-a-cookie'],
+    ['an unsigned ID', 'sid=abc123'],
+    ['an empty value', 'sid='],
+    ['a huge value', `sid=s%3A${'a'.repeat(8_000)}.sig`],
+  ])('treats a malformed cookie (%s) as no session, never a 500', async (_case, cookie) => {
+    const res = await new Visitor(app.url).request('GET', '/me', { headers: { cookie } });
+    expect(res.status).toBe(401);
+    const whole = await new Visitor(app.url).request('GET', '/whole', { headers: { cookie } });
+    expect(whole.status).toBe(200);
+  });
+
+  it('refuses a forged signature, says so in the log, and leaves the real session alone', async () => {
+    const owner = new Visitor(app.url);
+    await owner.post('/set/views', { value: 42 });
+    const forged = `sid=${encodeURIComponent(`s:${sidOf(owner.cookie!)}.forgedsignatureAAAAAAAAAAAAAAAAAAAAAAAAAAA`)}`;
+    warnings.length = 0;
+    const res = await new Visitor(app.url).request('GET', '/whole', { headers: { cookie: forged } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({});
+    expect(warnings.some((w) => /invalid signature/.test(w))).toBe(true);
+    expect((await owner.get('/peek')).body).toEqual({ views: 42 });
+  });
+
+  it('accepts cookies signed with an older secret of the rotation list', async () => {
+    const oldApp = await startSessionApp({ redis: redis.url, prefix, secret: 'an-old-secret-that-is-32-characters-long' });
+    const rotated = await startSessionApp({ redis: redis.url, prefix, secret: [TEST_SECRET, 'an-old-secret-that-is-32-characters-long'] });
+    try {
+      const visitor = new Visitor(oldApp.url);
+      await visitor.post('/set/views', { value: 9 });
+      expect((await new Visitor(rotated.url).request('GET', '/peek', { headers: { cookie: visitor.cookie! } })).body).toEqual({ views: 9 });
+    } finally {
+      await oldApp.close();
+      await rotated.close();
+    }
+  });
+
+  it.each([
+    ['invalid JSON in a field', (key: string) => admin.hset(key, 'views', '{not json')],
+    ['a missing creation time', (key: string) => admin.hdel(key, ':c')],
+    ['a value of the wrong type', async (key: string) => {
+      await admin.del(key);
+      await admin.set(key, 'a string, not a hash');
+    }],
+  ])('treats a corrupt value in Redis (%s) as no session and logs it, never a 500', async (_case, corrupt) => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 1 });
+    const key = new RedisSessionStore({ client: admin, prefix }).keyOf(sidOf(visitor.cookie!));
+    await corrupt(key);
+    warnings.length = 0;
+    const res = await visitor.get('/whole');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({});
+    expect(warnings.some((w) => /corrupt session/i.test(w))).toBe(true);
+  });
+
+  it('answers 413 for an oversized session and keeps what was stored', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 3 });
+    const res = await visitor.post('/items', { item: 'x'.repeat(5_000) });
+    expect(res.status).toBe(413);
+    expect(res.body.message).toMatch(/above the limit of 2000 bytes \(option "maxSessionBytes"\)/);
+    expect((await visitor.get('/whole')).body).toEqual({ views: 3 });
+  });
+
+  it('fails the request, never silently, when the handler stored a key the library reserves', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 5 });
+    errors.length = 0;
+    // The save runs after the handler answered 200: the connection is cut so the client sees a failure.
+    await expect(visitor.post('/set/:c', { value: 1 })).rejects.toThrow('fetch failed');
+    expect(errors.some((e) => e.includes('Session key ":c" starts with ":"'))).toBe(true);
+    expect((await visitor.get('/whole')).body).toEqual({ views: 5 });
+  });
+});

@@ -1,0 +1,109 @@
+import { startRedis, type RedisServerHandle } from '../support/redis';
+import { uniquePrefix } from '../support/prefix';
+import { startSessionApp, type RunningApp } from './support/session-app';
+import { Visitor } from './support/http-client';
+
+/**
+ * With Redis gone, a request that needs its session fails loudly and fast (503), never as an
+ * anonymous user; cookie-less requests that store nothing carry on; recovery needs no restart.
+ */
+describe('when Redis is unavailable', () => {
+  let redis: RedisServerHandle;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    redis = await startRedis({ controllable: true });
+    app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('outage') });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  async function timed<T>(action: () => Promise<T>): Promise<[T, number]> {
+    const started = Date.now();
+    const result = await action();
+    return [result, Date.now() - started];
+  }
+
+  it('answers 503 within a second, keeps cookie-less visitors working, and recovers', async () => {
+    const user = new Visitor(app.url);
+    await user.post('/login', { id: 'alice' });
+    expect((await user.get('/me')).status).toBe(200);
+
+    await redis.interrupt();
+    try {
+      for (const path of ['/me', '/whole', '/peek']) {
+        const [res, ms] = await timed(() => user.get(path));
+        expect({ path, status: res.status }).toEqual({ path, status: 503 });
+        expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+        expect(res.body.message).toMatch(/session store unavailable/i);
+        expect(ms).toBeLessThan(1000);
+      }
+      // Many at once do not pile up behind each other.
+      const [burst, burstMs] = await timed(() => Promise.all(Array.from({ length: 20 }, () => user.get('/me'))));
+      expect(burst.map((r) => r.status)).toEqual(Array(20).fill(503));
+      expect(burstMs).toBeLessThan(1000);
+
+      const stranger = new Visitor(app.url);
+      expect((await stranger.get('/public')).status).toBe(200);
+      expect((await stranger.get('/peek')).body).toEqual({ views: null });
+      expect((await stranger.get('/whole')).status).toBe(200);
+      // Storing something needs Redis: a clear 503, not a silent loss.
+      expect((await new Visitor(app.url).post('/items', { item: 'x' })).status).toBe(503);
+    } finally {
+      await redis.resume();
+    }
+
+    await waitFor(async () => (await user.get('/me')).status === 200);
+    expect((await user.get('/me')).body).toEqual({ user: { id: 'alice', name: 'alice' } });
+  });
+
+  it('cuts the connection when the end-of-request save fails after a successful answer', async () => {
+    const user = new Visitor(app.url);
+    await user.post('/inc');
+    // The handler answers 200 after the delay; by then Redis is gone, so the save cannot happen.
+    const pending = user.post('/set/late', { value: 1, delayMs: 300 }).then(
+      (res) => res.status,
+      (error: Error) => error.message,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await redis.interrupt();
+    try {
+      expect(await pending).toBe('fetch failed');
+    } finally {
+      await redis.resume();
+    }
+    await waitFor(async () => (await user.get('/whole')).status === 200);
+    expect((await user.get('/whole')).body).not.toHaveProperty('late');
+  });
+
+  it('answers 503 when Redis hangs instead of refusing, within the command timeout', async () => {
+    const user = new Visitor(app.url);
+    await user.post('/inc');
+    const { default: Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      // CLIENT PAUSE keeps connections open but answers nothing: the bounded wait is what saves us.
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      const [res, ms] = await timed(() => user.get('/whole'));
+      expect(res.status).toBe(503);
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(1400);
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(async () => (await user.get('/whole')).status === 200);
+    expect((await user.get('/whole')).body).toMatchObject({ views: 1 });
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`condition not met within ${ms} ms`);
+}

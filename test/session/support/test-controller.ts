@@ -1,0 +1,110 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService } from '@app/session';
+
+declare module 'express-session' {
+  interface SessionData {
+    views?: number;
+    items?: string[];
+    [key: string]: unknown;
+  }
+}
+
+/** Routes that exercise the library the way an application would, one behaviour each. */
+@Controller()
+export class TestController {
+  constructor(private readonly sessions: SessionService) {}
+
+  /** Reads one key: no session is created for a visitor without one. */
+  @Get('peek')
+  peek(@Session('views') views?: number) {
+    return { views: views ?? null };
+  }
+
+  /** Reads the whole session (creating one in memory for a new visitor). */
+  @Get('whole')
+  whole(@Session() session: AppSession) {
+    const { cookie: _cookie, ...data } = session as unknown as Record<string, unknown>;
+    return data;
+  }
+
+  @Post('set/:key')
+  @HttpCode(200)
+  async set(@Param('key') key: string, @Body() body: { value: unknown; delayMs?: number }, @Session() session: AppSession) {
+    if (body.delayMs) await delay(body.delayMs);
+    (session as unknown as Record<string, unknown>)[key] = body.value;
+    return { ok: true };
+  }
+
+  @Post('inc')
+  @HttpCode(200)
+  inc(@Session() session: AppSession) {
+    session.views = (session.views ?? 0) + 1;
+    return { views: session.views };
+  }
+
+  @Post('items')
+  @HttpCode(200)
+  async addItem(@Req() req: Request, @Body() body: { item: string }) {
+    const items = await this.sessions.update(req, 'items', (current) => [...(current ?? []), body.item]);
+    return { count: items?.length };
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Req() req: Request, @Body() body: { id: string; name?: string }) {
+    await this.sessions.login(req, { id: body.id, name: body.name ?? body.id });
+    return { csrfToken: req.session.csrfToken };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  logout(@Req() req: Request) {
+    return this.sessions.logout(req);
+  }
+
+  @Get('me')
+  @UseGuards(AuthenticatedGuard)
+  me(@Session('user') user: unknown) {
+    return { user };
+  }
+
+  @Get('sessions')
+  @UseGuards(AuthenticatedGuard)
+  list(@Req() req: Request) {
+    return this.sessions.list(req.session.user!.id, req);
+  }
+
+  @Delete('sessions/:handle')
+  @UseGuards(AuthenticatedGuard)
+  async revoke(@Req() req: Request, @Param('handle') handle: string) {
+    return { revoked: await this.sessions.revoke(req.session.user!.id, handle) };
+  }
+
+  @Post('logout-all')
+  @HttpCode(200)
+  @UseGuards(AuthenticatedGuard)
+  async logoutAll(@Req() req: Request, @Body() body: { keepCurrent?: boolean }) {
+    const deleted = await this.sessions.logoutEverywhere(req.session.user!.id, body?.keepCurrent ? { except: req } : {});
+    return { deleted };
+  }
+
+  @Get('csrf')
+  csrf(@Req() req: Request) {
+    return { csrfToken: this.sessions.csrfToken(req) };
+  }
+
+  @Post('protected')
+  @HttpCode(200)
+  @UseGuards(CsrfGuard)
+  async protectedAction(@Session() session: AppSession) {
+    session.views = (session.views ?? 0) + 1;
+    return { views: session.views };
+  }
+
+  @Get('public')
+  publicRoute() {
+    return { ok: true };
+  }
+}

@@ -1,0 +1,275 @@
+import Redis, { Cluster } from 'ioredis';
+import { createServer } from 'node:net';
+import { CommandRecorder } from './command-recorder';
+import { dockerAvailable, probeDocker } from './container';
+import { deleteByPrefix, uniquePrefix } from './prefix';
+import { freePorts, LOCALHOST } from './ports';
+import { ask } from './probe';
+import { launchRedisServer } from './processes';
+import { RedisServerHandle, startRedis } from './redis';
+import { makeTempDir, removeTempDir } from './temp-dirs';
+import { startCluster, startSentinelSetup, topologyAvailable } from './topologies';
+
+const topology = topologyAvailable();
+
+/** Sets environment variables for one block and puts the old values back afterwards. */
+function withEnv(vars: Record<string, string | undefined>): void {
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [name, value] of Object.entries(vars)) {
+      saved[name] = process.env[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+  afterAll(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+}
+
+describe('startRedis', () => {
+  withEnv({ REDIS_URL: undefined });
+  let redis: RedisServerHandle;
+  let client: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis({ controllable: true });
+    client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  it('answers PING, SET and GET', async () => {
+    expect(redis.controllable).toBe(true);
+    await expect(client.ping()).resolves.toBe('PONG');
+    await client.set('harness:greeting', 'hello');
+    await expect(client.get('harness:greeting')).resolves.toBe('hello');
+  });
+
+  it('refuses connections while interrupted and comes back with the same data on the same port', async () => {
+    await client.set('harness:survivor', 'still here');
+    client.disconnect();
+
+    await redis.interrupt();
+    await expect(ask(redis.host, redis.port, 'PING')).rejects.toThrow(/ECONNREFUSED/);
+
+    await redis.resume();
+    await client.connect();
+    await expect(client.get('harness:survivor')).resolves.toBe('still here');
+  });
+
+  describe('with REDIS_URL pointing at it', () => {
+    beforeAll(() => void (process.env.REDIS_URL = redis.url));
+    afterAll(() => void delete process.env.REDIS_URL);
+
+    it('uses REDIS_URL and refuses to control it', async () => {
+      const external = await startRedis();
+      expect(external).toMatchObject({ source: 'REDIS_URL', controllable: false, host: redis.host, port: redis.port });
+      await expect(ask(external.host, external.port, 'GET', 'harness:greeting')).resolves.toBe('hello');
+      await expect(external.interrupt()).rejects.toThrow(/REDIS_URL.*controllable: true/);
+      await expect(external.resume()).rejects.toThrow(/not controlled/);
+      await external.stop();
+      await expect(ask(redis.host, redis.port, 'PING')).resolves.toBe('PONG');
+    });
+
+    it('starts its own Redis when controllable is requested', async () => {
+      const own = await startRedis({ controllable: true });
+      try {
+        expect(own.source).not.toBe('REDIS_URL');
+        expect(own.port).not.toBe(redis.port);
+      } finally {
+        await own.stop();
+      }
+    });
+  });
+
+  it('stop is idempotent and the server is gone afterwards', async () => {
+    const other = await startRedis({ controllable: true });
+    await other.stop();
+    await other.stop();
+    await expect(ask(other.host, other.port, 'PING')).rejects.toThrow(/ECONNREFUSED/);
+    await expect(other.resume()).rejects.toThrow(/stopped for good/);
+  });
+});
+
+describe('launchRedisServer failures', () => {
+  it.each([
+    { problem: 'a bad option', args: ['--no-such-directive', 'yes'], log: /Bad directive/ },
+    { problem: 'a port in use', args: [], log: /Address already in use/, occupyPort: true },
+  ])('report $problem with the tail of the server log', async ({ args, log, occupyPort }) => {
+    const dir = await makeTempDir('failing');
+    const [port] = await freePorts(1);
+    const squatter = createServer();
+    if (occupyPort) await new Promise<void>((resolve) => squatter.listen(port, LOCALHOST, resolve));
+    try {
+      const launch = launchRedisServer({ port, dir, args });
+      await expect(launch).rejects.toThrow(/exited with code 1 before answering PING/);
+      await expect(launch).rejects.toThrow(log);
+    } finally {
+      squatter.close();
+      await removeTempDir(dir);
+    }
+  });
+});
+
+describe('Docker detection', () => {
+  it('answers within a few seconds and decides the fallback', async () => {
+    const started = Date.now();
+    const available = await probeDocker();
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const redis = await startRedis({ controllable: true });
+    try {
+      expect(redis.source).toBe(available ? 'testcontainers' : 'redis-server');
+    } finally {
+      await redis.stop();
+    }
+  });
+});
+
+describe('with no REDIS_URL, no Docker and no redis-server on PATH', () => {
+  withEnv({ REDIS_URL: undefined, PATH: '/nonexistent-harness-path' });
+
+  it('fails with one error naming all three ways to get a Redis', async () => {
+    // Only meaningful where Docker is absent; with Docker the container path is taken instead.
+    if (await dockerAvailable()) return;
+    const failure = startRedis();
+    await expect(failure).rejects.toThrow(/REDIS_URL/);
+    await expect(failure).rejects.toThrow(/Docker engine/);
+    await expect(failure).rejects.toThrow(/install redis-server/);
+  });
+
+  it('reports sentinel and cluster as unavailable, with the reason', () => {
+    expect(topologyAvailable()).toEqual({ sentinel: false, cluster: false, reason: expect.stringMatching(/redis-server/) });
+  });
+});
+
+interface Topology {
+  kind: string;
+  available: boolean;
+  start(): Promise<{ connect(): Redis | Cluster; stop(): Promise<void> }>;
+}
+
+const topologies: Topology[] = [
+  {
+    kind: 'standalone',
+    available: true,
+    start: async () => {
+      const redis = await startRedis();
+      return { connect: () => new Redis(redis.url), stop: () => redis.stop() };
+    },
+  },
+  {
+    kind: 'sentinel',
+    available: topology.sentinel,
+    start: async () => {
+      const setup = await startSentinelSetup();
+      const [sentinel] = setup.sentinels;
+      const reply = await ask(sentinel.host, sentinel.port, 'SENTINEL', 'get-master-addr-by-name', setup.name);
+      expect(reply).toEqual([setup.master.host, String(setup.master.port)]);
+      return { connect: () => new Redis({ sentinels: setup.sentinels, name: setup.name }), stop: setup.stop };
+    },
+  },
+  {
+    kind: 'cluster',
+    available: topology.cluster,
+    start: async () => {
+      const cluster = await startCluster();
+      return { connect: () => new Redis.Cluster(cluster.nodes), stop: cluster.stop };
+    },
+  },
+];
+
+// Jest has no skip reason, so an unavailable topology carries it in its title.
+const titled = topologies.map((t) => ({ ...t, title: t.available ? t.kind : `${t.kind} (skipped: ${topology.reason})` }));
+
+describe.each(titled)('$title topology', ({ kind, available, start }) => {
+  const maybe = available ? it : it.skip;
+  const prefix = uniquePrefix(kind);
+  let setup: Awaited<ReturnType<Topology['start']>> | undefined;
+  let client: Redis | Cluster;
+
+  beforeAll(async () => {
+    setup = await start();
+    client = setup.connect();
+  });
+  afterAll(async () => {
+    // The standalone case may be a shared REDIS_URL instance.
+    if (client) await deleteByPrefix(client, prefix);
+    await client?.quit();
+    await setup?.stop();
+  });
+
+  maybe('writes 50 keys and reads them back', async () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `${prefix}${i}`);
+    await Promise.all(keys.map((key, i) => client.set(key, String(i))));
+    await expect(Promise.all(keys.map((key) => client.get(key)))).resolves.toEqual(keys.map((_, i) => String(i)));
+
+    if (client instanceof Cluster) {
+      const perMaster = await Promise.all(client.nodes('master').map((node) => node.dbsize()));
+      expect(perMaster).toHaveLength(3);
+      perMaster.forEach((count) => expect(count).toBeGreaterThan(0));
+    }
+  });
+
+  maybe('deleteByPrefix removes its own prefix only', async () => {
+    const mine = `${prefix}mine:`;
+    const theirs = `${prefix}theirs:`;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.set(`${mine}${i}`, 'x')));
+    await client.set(`${theirs}kept`, 'x');
+
+    await expect(deleteByPrefix(client, mine)).resolves.toBe(20);
+    await expect(client.exists(`${mine}0`)).resolves.toBe(0);
+    await expect(client.get(`${theirs}kept`)).resolves.toBe('x');
+  });
+});
+
+describe('CommandRecorder', () => {
+  let redis: RedisServerHandle;
+  let app: Redis;
+  let recorder: CommandRecorder;
+  const prefix = uniquePrefix('recorder');
+  // Starts like the prefix but is not under it: only whole-prefix matches count.
+  const nearMiss = `${prefix.slice(0, -1)}-other:key`;
+  const script = `redis.call('HSET', KEYS[1], 'from-lua', ARGV[1]); return redis.call('HGET', KEYS[1], 'from-lua')`;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = new Redis(redis.url);
+    recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+  });
+  afterAll(async () => {
+    await recorder?.stop();
+    if (app) await Promise.all([deleteByPrefix(app, prefix), app.del(nearMiss)]);
+    app?.disconnect();
+    await redis?.stop();
+  });
+  beforeEach(() => recorder.reset());
+
+  it('records top-level commands on the prefix, not those of other prefixes or inside Lua', async () => {
+    const sha = String(await app.script('LOAD', script));
+    await app.hset(`${prefix}session`, 'user', 'ada');
+    await app.set(nearMiss, 'ignored');
+    await app.evalsha(sha, 1, `${prefix}session`, 'v1');
+
+    await expect(recorder.settle()).resolves.toEqual([
+      { name: 'HSET', args: [`${prefix}session`, 'user', 'ada'] },
+      { name: 'EVALSHA', args: [sha, '1', `${prefix}session`, 'v1'] },
+    ]);
+  });
+
+  it('forgets what it saw on reset', async () => {
+    await app.hget(`${prefix}session`, 'user');
+    await recorder.settle();
+    recorder.reset();
+    expect(recorder.commands()).toEqual([]);
+
+    await app.hgetall(`${prefix}session`);
+    await expect(recorder.settle()).resolves.toEqual([{ name: 'HGETALL', args: [`${prefix}session`] }]);
+  });
+});
