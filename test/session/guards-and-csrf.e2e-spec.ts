@@ -33,7 +33,7 @@ describe('guards and CSRF', () => {
     const { csrfToken } = (await visitor.get('/csrf')).body;
     expect(csrfToken).toMatch(/^[\w-]{43}$/);
 
-    for (const headers of [{}, { 'x-csrf-token': 'wrong' }, { 'x-csrf-token': csrfToken.slice(0, -1) }, { 'x-csrf-token': '' }]) {
+    for (const headers of [{} as Record<string, string>, { 'x-csrf-token': 'wrong' }, { 'x-csrf-token': csrfToken.slice(0, -1) }, { 'x-csrf-token': '' }]) {
       const res = await visitor.post('/protected', undefined, headers);
       expect(res.status).toBe(403);
       expect(res.body.message).toBe('Missing or invalid CSRF token');

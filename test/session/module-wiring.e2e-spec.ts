@@ -38,8 +38,8 @@ describe('SessionModule wiring', () => {
     constructor(private readonly reader: CartReader) {}
 
     @Get('token')
-    token(@Req() req: Request) {
-      return { token: this.reader.sessions.csrfToken(req) };
+    async token(@Req() req: Request) {
+      return { token: await this.reader.sessions.csrfToken(req) };
     }
   }
 

@@ -1,12 +1,12 @@
-import type { Provider } from '@nestjs/common';
+import { Logger, type Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { SESSION_OPTIONS, SESSION_REDIS } from './session.constants';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 import type { ResolvedSessionOptions } from './options/resolved-options';
 import { resolveSessionOptions } from './options/resolve-options';
 import { createRedisConnection, type SessionRedisConnection } from './redis/create-redis-connection';
+import { reportConnectionErrors } from './redis/report-connection-errors';
 import { RedisSessionStore } from './store/redis-session-store';
-import { Logger } from '@nestjs/common';
 
 /** Internal token: the client together with whether the module owns it. */
 export const SESSION_REDIS_CONNECTION = 'session:redis-connection';
@@ -15,7 +15,12 @@ export const sessionProviders: Provider[] = [
   { provide: SESSION_OPTIONS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
   {
     provide: SESSION_REDIS_CONNECTION,
-    useFactory: (options: ResolvedSessionOptions) => createRedisConnection(options.redis, options.commandTimeout),
+    useFactory: (options: ResolvedSessionOptions) => {
+      const connection = createRedisConnection(options.redis, options.commandTimeout);
+      // From the first moment: a client passed in is the caller's, listeners included.
+      if (connection.owned) reportConnectionErrors(connection.client, new Logger('SessionModule'));
+      return connection;
+    },
     inject: [SESSION_OPTIONS],
   },
   {

@@ -91,8 +91,8 @@ export class TestController {
   }
 
   @Get('csrf')
-  csrf(@Req() req: Request) {
-    return { csrfToken: this.sessions.csrfToken(req) };
+  async csrf(@Req() req: Request) {
+    return { csrfToken: await this.sessions.csrfToken(req) };
   }
 
   @Post('protected')

@@ -159,11 +159,19 @@ export class SessionService {
     });
   }
 
-  /** The session's CSRF token, created (and saved with the session) on first use. */
-  csrfToken(req: Request): string {
-    const session = this.sync(() => requireSession(req));
-    session[CSRF_KEY] ??= newToken();
-    return session[CSRF_KEY];
+  /**
+   * The session's CSRF token. A new one (often with a new session) is saved before this resolves, so
+   * a Redis failure answers 503 here rather than after the client was handed a token that was lost.
+   */
+  csrfToken(req: Request): Promise<string> {
+    return this.mapped(async () => {
+      const session = requireSession(req);
+      const existing = session[CSRF_KEY];
+      if (existing) return existing;
+      const token = (session[CSRF_KEY] = newToken());
+      await callSession(session, 'save');
+      return token;
+    });
   }
 
   /** Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login). */
@@ -186,14 +194,6 @@ export class SessionService {
   private async mapped<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
-    } catch (error) {
-      throw toHttpException(error);
-    }
-  }
-
-  private sync<T>(operation: () => T): T {
-    try {
-      return operation();
     } catch (error) {
       throw toHttpException(error);
     }

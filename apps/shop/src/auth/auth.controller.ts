@@ -1,0 +1,68 @@
+import { Body, Controller, Get, HttpCode, Post, Req, UnauthorizedException } from '@nestjs/common';
+import type { Request } from 'express';
+import { Public, Session, SessionService, type AppSession } from '@app/session';
+import { FailedLoginLimiter, TooManyLoginFailuresException } from './failed-login-limiter';
+import { LoginDto } from './login.dto';
+import type { ShopUser } from './shop-user';
+import { UserDirectory } from './user-directory';
+
+/** One message for an unknown user and a wrong password, so the answer does not tell which it was. */
+const INVALID_CREDENTIALS = 'Invalid username or password';
+
+@Controller('api')
+export class AuthController {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly users: UserDirectory,
+    private readonly limiter: FailedLoginLimiter,
+  ) {}
+
+  /** The token every POST and DELETE must echo in `x-csrf-token`; creates the session if needed. */
+  @Public()
+  @Get('csrf')
+  async csrf(@Req() req: Request): Promise<{ csrfToken: string }> {
+    return { csrfToken: await this.sessions.csrfToken(req) };
+  }
+
+  @Public()
+  @Post('auth/login')
+  @HttpCode(200)
+  async login(@Req() req: Request, @Body() { username, password }: LoginDto): Promise<{ user: ShopUser; csrfToken: string }> {
+    const attempt = await this.limiter.take(username).catch((error: unknown) => {
+      if (error instanceof TooManyLoginFailuresException) req.res?.setHeader('Retry-After', String(error.retryAfterSeconds));
+      throw error;
+    });
+    const user = await this.users.verify(username, password);
+    if (!user) throw new UnauthorizedException(INVALID_CREDENTIALS);
+    await this.limiter.forgive(attempt);
+    // New session ID (the old cookie dies), same data (the cart stays), new CSRF token.
+    await this.sessions.login(req, user);
+    return { user, csrfToken: await this.sessions.csrfToken(req) };
+  }
+
+  @Get('auth/me')
+  me(@Session() session: AppSession): { user: ShopUser } {
+    return { user: publicUser(session.user as ShopUser) };
+  }
+
+  /** Public: logging out must work even for a session whose user is already gone. */
+  @Public()
+  @Post('auth/logout')
+  @HttpCode(204)
+  async logout(@Req() req: Request): Promise<void> {
+    await this.sessions.logout(req);
+  }
+
+  /** Every session of this user on every device, this one included; then this cookie is cleared. */
+  @Post('auth/logout-all')
+  @HttpCode(204)
+  async logoutAll(@Req() req: Request, @Session() session: AppSession): Promise<void> {
+    await this.sessions.logoutEverywhere(session.user!.id);
+    await this.sessions.logout(req);
+  }
+}
+
+/** Only what the API promises, whatever else a session's user object may carry. */
+function publicUser(user: ShopUser): ShopUser {
+  return { id: user.id, username: user.username };
+}

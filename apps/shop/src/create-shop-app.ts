@@ -1,0 +1,43 @@
+import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { BodyParserErrorsFilter } from './http/body-parser-errors.filter';
+import { loadShopConfig } from './config/shop-config';
+import { publicDir } from './http/public-dir';
+import { replicaHeader } from './http/replica-header';
+import { requestLog } from './http/request-log';
+import { strictValidationPipe } from './http/validation-pipe';
+import { ShopModule } from './shop.module';
+
+export interface CreateShopAppOptions {
+  /** Environment to read PORT, REDIS_URL, SESSION_SECRET and REPLICA_ID from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Nest's logger setting; tests pass `false` or a few levels. @default Nest's default logger */
+  logger?: LoggerService | LogLevel[] | false;
+}
+
+/** Builds the shop, ready to `listen`: used by main.ts and by tests that run replicas in-process. */
+export async function createShopApp(options: CreateShopAppOptions = {}): Promise<NestExpressApplication> {
+  // Checked before Nest starts, so a bad variable or a missing page ends in one clear message.
+  const config = loadShopConfig(options.env ?? process.env);
+  const assets = publicDir();
+  const app = await NestFactory.create<NestExpressApplication>(ShopModule.forRoot(config), {
+    logger: options.logger,
+    // Errors reach the caller (main.ts prints them and exits 1) instead of aborting the process.
+    abortOnError: false,
+    // app.close() ends keep-alive connections too, so a replica stops at once.
+    forceCloseConnections: true,
+  });
+  const { replicaId } = config;
+  // One load balancer or TLS proxy in front: its X-Forwarded-For/Proto give the client's IP and
+  // scheme (device list, Secure cookie); anything further out could be forged by the client.
+  app.set('trust proxy', 1);
+  app.disable('x-powered-by');
+  // Registered before Nest's own middleware, so they see every response, static files and errors too.
+  app.use(replicaHeader(replicaId));
+  app.use(requestLog(replicaId, new Logger()));
+  app.useGlobalPipes(strictValidationPipe());
+  app.useGlobalFilters(new BodyParserErrorsFilter(app.getHttpAdapter()));
+  app.useStaticAssets(assets, { index: 'index.html' });
+  return app;
+}

@@ -1,0 +1,35 @@
+import { ArgumentsHost, Catch, HttpException } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import { STATUS_CODES } from 'node:http';
+
+/** What body-parser throws: an http-errors object such as `entity.too.large` or `charset.unsupported`. */
+interface BodyParserError {
+  status: number;
+  type: string;
+  message: string;
+}
+
+/**
+ * Nest already turns malformed JSON into a 400 of the usual shape, but passes body-parser's other
+ * refusals (413 too large, 415 unsupported charset or encoding) on without the `error` field. This
+ * gives them the shape every other error has; all other exceptions go to Nest's handling unchanged.
+ */
+@Catch()
+export class BodyParserErrorsFilter extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): void {
+    if (!isBodyParserError(exception)) return super.catch(exception, host);
+    const { status, message } = exception;
+    super.catch(new HttpException(HttpException.createBody(message, STATUS_CODES[status] ?? 'Error', status), status), host);
+  }
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  const candidate = error as Partial<BodyParserError> | null;
+  return (
+    typeof candidate?.type === 'string' &&
+    typeof candidate.status === 'number' &&
+    candidate.status >= 400 &&
+    candidate.status < 500 &&
+    !(error instanceof HttpException)
+  );
+}

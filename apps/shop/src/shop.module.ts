@@ -1,0 +1,53 @@
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthenticatedGuard, CsrfGuard, SessionModule } from '@app/session';
+import { AuthController } from './auth/auth.controller';
+import { FailedLoginLimiter } from './auth/failed-login-limiter';
+import { SessionsController } from './auth/sessions.controller';
+import { UserDirectory } from './auth/user-directory';
+import { CartController } from './cart/cart.controller';
+import { ProductsController } from './catalog/products.controller';
+import { SHOP_CONFIG, type ShopConfig } from './config/shop-config';
+import { HealthController } from './health/health.controller';
+
+@Module({})
+export class ShopModule {
+  /**
+   * The whole shop with `config` (from `loadShopConfig`). Taking the settings rather than reading
+   * process.env lets tests run several replicas, each with its own settings, in one process.
+   */
+  static forRoot(config: ShopConfig): DynamicModule {
+    return {
+      module: ShopModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          // Only the settings given: replicas sharing one process must not see each other's env.
+          skipProcessEnv: true,
+          load: [registerAs(SHOP_CONFIG, () => config)],
+        }),
+        SessionModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (configService: ConfigService) => {
+            const shop = configService.getOrThrow<ShopConfig>(SHOP_CONFIG);
+            if (shop.usesDevSecret) {
+              new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
+            }
+            return { secret: shop.sessionSecrets, redis: shop.redisUrl };
+          },
+        }),
+      ],
+      controllers: [AuthController, SessionsController, CartController, ProductsController, HealthController],
+      providers: [
+        UserDirectory,
+        FailedLoginLimiter,
+        // Both guards on every route, closed by default: a route is public or CSRF-free only where it says so.
+        // Authentication first, so a visitor who is not logged in hears 401 rather than 403.
+        { provide: APP_GUARD, useClass: AuthenticatedGuard },
+        { provide: APP_GUARD, useClass: CsrfGuard },
+      ],
+    };
+  }
+}

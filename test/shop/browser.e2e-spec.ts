@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startRedis, type RedisServerHandle } from '../support/redis';
+import { CHROMIUM_ARGS, findChromium } from './support/chromium';
+import { startShopCluster, type ShopCluster } from './support/shop-cluster';
+import { ShopClient } from './support/shop-client';
+
+// The page at / in a real browser, through the round-robin balancer: a login and a cart that survive
+// reloads answered by other replicas. Uses only the page's data-test hooks, as users' tests would.
+
+const ARTIFACTS = join(__dirname, '..', '..', 'artifacts');
+const chromiumFound = findChromium();
+
+if (chromiumFound.missing && process.env.CI) {
+  // In CI a missing browser is a broken setup, not a reason to skip.
+  describe('shop in a browser', () => {
+    it('needs Chromium', () => {
+      throw new Error(`The browser test cannot run in CI: ${chromiumFound.missing}`);
+    });
+  });
+} else if (chromiumFound.missing) {
+  console.warn(`Skipping the shop's browser test: ${chromiumFound.missing}`);
+  describe.skip(`shop in a browser (skipped: ${chromiumFound.missing})`, () => {
+    it('logs in, fills a cart, reloads and logs out', () => undefined);
+  });
+} else {
+  describe('shop in a browser', () => {
+    let redis: RedisServerHandle;
+    let shop: ShopCluster;
+    let browser: Browser;
+    let page: Page;
+
+    const hook = (name: string) => `[data-test="${name}"]`;
+    const text = async (selector: string) => ((await page.textContent(selector)) ?? '').trim();
+    // Runs in the page; the test's TypeScript has no DOM types, hence the narrow shape of `document`.
+    type PageGlobals = { document: { querySelector(selector: string): { textContent: string | null } | null } };
+    const waitForText = (selector: string, expected: string) =>
+      page.waitForFunction(
+        ([sel, want]) => ((globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent ?? '').trim() === want,
+        [selector, expected] as const,
+      );
+    const lineQty = (sku: string) => `${hook('cart-line')}[data-sku="${sku}"] ${hook('qty')}`;
+
+    beforeAll(async () => {
+      redis = await startRedis({ controllable: true });
+      shop = await startShopCluster(redis.url);
+      browser = await chromium.launch({ executablePath: chromiumFound.path, args: CHROMIUM_ARGS });
+      page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+      mkdirSync(ARTIFACTS, { recursive: true });
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await shop?.close();
+      await redis?.stop();
+    });
+
+    it('logs in as alice, fills the cart, keeps it across reloads on other replicas, and logs out', async () => {
+      // A second device of alice's, so the page lists two sessions.
+      const phone = new ShopClient(shop.url, 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1');
+      expect((await phone.login('alice', 'wonderland')).status).toBe(200);
+
+      await page.goto(shop.url);
+      await page.waitForSelector(`${hook('product')} >> nth=7`);
+      expect(await text(hook('user'))).toBe('');
+
+      await page.fill(hook('login-username'), 'alice');
+      await page.fill(hook('login-password'), 'not-the-password');
+      await page.click(hook('login-submit'));
+      await waitForText(hook('login-error'), 'Invalid username or password');
+
+      await page.fill(hook('login-password'), 'wonderland');
+      await page.click(hook('login-submit'));
+      await waitForText(hook('user'), 'alice');
+
+      const add = (sku: string) => page.click(`${hook('product')}[data-sku="${sku}"] ${hook('add')}`);
+      await add('TEA-EARL');
+      await waitForText(lineQty('TEA-EARL'), '1');
+      await add('TEA-EARL');
+      await waitForText(lineQty('TEA-EARL'), '2');
+      await add('POT-CAST');
+      await waitForText(lineQty('POT-CAST'), '1');
+      await waitForText(hook('cart-total'), '$58.00');
+      await page.waitForSelector(`${hook('session')} >> nth=1`);
+      expect(await page.locator(`${hook('session')}[data-current="true"]`).count()).toBe(1);
+      await page.waitForLoadState('networkidle');
+      await page.screenshot({ path: join(ARTIFACTS, 'shop.png'), fullPage: true });
+
+      // Reload until another replica answers; the login and the cart are there every time.
+      const before = await text(hook('replica'));
+      let after = before;
+      for (let reloads = 0; reloads < 5 && after === before; reloads++) {
+        await page.reload();
+        await waitForText(lineQty('TEA-EARL'), '2');
+        await waitForText(hook('user'), 'alice');
+        await page.waitForLoadState('networkidle');
+        after = await text(hook('replica'));
+      }
+      expect(shop.replicaIds).toContain(after);
+      expect(after).not.toBe(before);
+
+      await page.click(`${hook('cart-line')}[data-sku="POT-CAST"] ${hook('remove')}`);
+      await page.waitForSelector(`${hook('cart-line')}[data-sku="POT-CAST"]`, { state: 'detached' });
+      await waitForText(hook('cart-total'), '$13.00');
+
+      // Revoke the phone from the page: it is logged out on every replica.
+      await page.click(`${hook('session')}[data-current="false"] ${hook('revoke')}`);
+      await page.waitForSelector(`${hook('session')} >> nth=1`, { state: 'detached' });
+      for (let i = 0; i < 3; i++) expect((await phone.get('/api/auth/me')).status).toBe(401);
+
+      await page.click(hook('logout'));
+      await waitForText(hook('user'), '');
+      await page.waitForSelector(hook('login-submit'), { state: 'visible' });
+      await waitForText(hook('cart-total'), '$0.00');
+      await page.screenshot({ path: join(ARTIFACTS, 'shop-logged-out.png') });
+    });
+  });
+}
