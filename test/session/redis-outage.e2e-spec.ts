@@ -60,18 +60,35 @@ describe('when Redis is unavailable', () => {
     expect((await user.get('/me')).body).toEqual({ user: { id: 'alice', name: 'alice' } });
   });
 
-  it('cuts the connection when the end-of-request save fails after a successful answer', async () => {
+  it('answers 503 instead of the handler\'s 200 when the end-of-request save fails', async () => {
     const user = new Visitor(app.url);
     await user.post('/inc');
     // The handler answers 200 after the delay; by then Redis is gone, so the save cannot happen.
-    const pending = user.post('/set/late', { value: 1, delayMs: 300 }).then(
+    const pending = user.post('/set/late', { value: 1, delayMs: 300 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await redis.interrupt();
+    try {
+      const res = await pending;
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    } finally {
+      await redis.resume();
+    }
+    await waitFor(async () => (await user.get('/whole')).status === 200);
+    expect((await user.get('/whole')).body).not.toHaveProperty('late');
+  });
+
+  it('cuts the connection when the save fails after a streamed answer has started', async () => {
+    const user = new Visitor(app.url);
+    await user.post('/inc');
+    const pending = user.post('/stream-set/late', { value: 1, delayMs: 300 }).then(
       (res) => res.status,
       (error: Error) => error.message,
     );
     await new Promise((resolve) => setTimeout(resolve, 100));
     await redis.interrupt();
     try {
-      expect(await pending).toBe('fetch failed');
+      expect(await pending).toMatch(/fetch failed|terminated/);
     } finally {
       await redis.resume();
     }

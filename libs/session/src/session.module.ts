@@ -41,7 +41,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    const adapter = this.adapterHost.httpAdapter;
+    const adapter = this.adapterHost?.httpAdapter;
     if (!adapter) return; // an application context without HTTP: nothing to mount
     if (adapter.getType() !== 'express') {
       throw new SessionConfigError('http adapter', `must be Express (express-session runs underneath); got "${adapter.getType()}"`);
@@ -51,6 +51,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       { ...this.options, cookie: { ...definedOnly(cookie), name: cookie.name } as ResolvedSessionOptions['cookie'] },
       this.store,
       this.logger,
+      adapter.getInstance() as { request: object; response: object },
     );
     const { forRoutes, exclude } = this.options;
     if (!forRoutes && exclude.length === 0) {

@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
-import type { Request } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService } from '@app/session';
 
@@ -35,6 +35,20 @@ export class TestController {
     if (body.delayMs) await delay(body.delayMs);
     (session as unknown as Record<string, unknown>)[key] = body.value;
     return { ok: true };
+  }
+
+  /** Sets a key while streaming the answer: the headers are out long before the session is saved. */
+  @Post('stream-set/:key')
+  async streamSet(
+    @Param('key') key: string,
+    @Body() body: { value: unknown; delayMs?: number },
+    @Session() session: AppSession,
+    @Res() res: Response,
+  ) {
+    (session as unknown as Record<string, unknown>)[key] = body.value;
+    res.status(200).write('{"ok":');
+    if (body.delayMs) await delay(body.delayMs);
+    res.end('true}');
   }
 
   @Post('inc')

@@ -7,7 +7,7 @@ import { SessionStoreUnavailableError } from '../errors/session-store-unavailabl
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { settle, type StoreCallback } from './callbackify';
 import { withSessionCommands, type SessionClient } from './redis-commands';
-import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession } from './session-codec';
+import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { digestOf } from './session-key';
 import { attachState, stateOf, type SessionState } from './session-state';
 
@@ -56,6 +56,7 @@ export class RedisSessionStore extends Store {
   private readonly refreshOnRead: boolean;
   private readonly lastSeenInterval: number;
   private readonly commandTimeout: number;
+  private readonly clientBoundsCommands: boolean;
   private readonly cookieTemplate: string | undefined;
   private readonly readWindow: number;
   private readonly logger: Pick<Console, 'warn' | 'error'>;
@@ -73,6 +74,9 @@ export class RedisSessionStore extends Store {
     this.refreshOnRead = options.refreshOnRead ?? false;
     this.lastSeenInterval = options.lastSeenInterval ?? 60_000; // 1 min
     this.commandTimeout = options.commandTimeout ?? 1_000; // 1 s
+    // A client that bounds its own commands as tightly needs no second timer per call.
+    const own = (options.client as Redis).options?.commandTimeout ?? (options.client as Cluster).options?.redisOptions?.commandTimeout;
+    this.clientBoundsCommands = own !== undefined && own <= this.commandTimeout;
     this.maxSessionBytes = options.maxSessionBytes ?? 64 * 1024; // 64 KiB
     this.logger = options.logger ?? console;
     this.cookieTemplate = options.cookie ? cookieSettingsJson(templateCookie(options.cookie)) : undefined;
@@ -143,7 +147,7 @@ export class RedisSessionStore extends Store {
       return Promise.reject(new SessionStoreUnavailableError(messages.storeDisconnected(status)));
     }
     const pending = operation();
-    if (!this.commandTimeout) return pending.catch((error) => Promise.reject(unavailable(error)));
+    if (!this.commandTimeout || this.clientBoundsCommands) return pending.catch((error) => Promise.reject(unavailable(error)));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout))), this.commandTimeout);
       pending.then(
@@ -195,11 +199,33 @@ export class RedisSessionStore extends Store {
     }
   }
 
-  private async save$(sid: string, session: StoredSession): Promise<void> {
+  /**
+   * Writes what changed in the session since it was read, or answers null, synchronously, when
+   * nothing did and the read already slid the expiry: the common case of a request that only reads.
+   */
+  saveChanges(sid: string, session: SessionData): Promise<void> | null {
+    let delta: SessionDelta;
     const state = this.stateFor(session);
+    try {
+      delta = this.deltaOf(session as StoredSession, state);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
+    return this.write(sid, session as StoredSession, state, delta);
+  }
+
+  private async save$(sid: string, session: StoredSession): Promise<void> {
+    await this.saveChanges(sid, session);
+  }
+
+  private deltaOf(session: StoredSession, state: SessionState): SessionDelta {
     const delta = diffSession(session, state, this.cookieTemplate);
     if (delta.bytes > this.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, this.maxSessionBytes);
-    if (state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return;
+    return delta;
+  }
+
+  private async write(sid: string, session: StoredSession, state: SessionState, delta: SessionDelta): Promise<void> {
     const now = Date.now();
     const mode = state.stored ? 'patch' : 'replace';
     const args = [mode, this.expiryOf(session, state.createdAt, now), now, delta.set.length / 2, ...delta.set, ...delta.del];

@@ -72,6 +72,8 @@ export function diffSession(
   state: SessionState,
   cookieTemplate: string | undefined,
 ): SessionDelta {
+  const unchanged = unchangedSize(session, state, cookieTemplate);
+  if (unchanged !== undefined) return { set: [], del: [], bytes: unchanged, next: state.stored! };
   const next = new Map<string, string>();
   let bytes = 0;
   for (const key of Object.keys(session)) {
@@ -102,6 +104,30 @@ export function diffSession(
     if (!next.has(field)) del.push(field);
   }
   return { set, del, bytes, next };
+}
+
+/**
+ * The session's size when it matches what Redis holds, else undefined: the common case of a request
+ * that only read, checked without building the delta's maps and arrays.
+ */
+function unchangedSize(session: Record<string, unknown>, state: SessionState, cookieTemplate: string | undefined): number | undefined {
+  const stored = state.stored;
+  if (!stored || state.pendingMeta) return undefined;
+  let bytes = 0;
+  let fields = 0;
+  for (const key of Object.keys(session)) {
+    if (key === 'cookie') continue;
+    if (key[0] === RESERVED_PREFIX) return undefined;
+    const json = toJson(key, session[key]);
+    if (json === undefined || stored.get(key) !== json) return undefined;
+    bytes += key.length + json.length;
+    fields++;
+  }
+  const cookieJson = cookieSettingsJson(session.cookie);
+  const storedCookie = stored.get(FIELD.cookie);
+  if (storedCookie === undefined ? cookieJson !== undefined && cookieJson !== cookieTemplate : storedCookie !== cookieJson) return undefined;
+  for (const field of stored.keys()) if (field[0] !== RESERVED_PREFIX) fields--;
+  return fields === 0 ? bytes : undefined;
 }
 
 /**

@@ -6,8 +6,19 @@ import { createHash, randomBytes } from 'node:crypto';
  * any collision risk, and make the key no longer than a raw express-session ID.
  */
 export function digestOf(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('base64url').slice(0, 32);
+  let digest = recentDigests.get(sessionId);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(sessionId).digest('base64url').slice(0, 32);
+    if (recentDigests.size >= RECENT_DIGESTS) recentDigests.clear();
+    recentDigests.set(sessionId, digest);
+  }
+  return digest;
 }
+
+// A user's requests carry the same ID again and again: remember recent digests rather than hash
+// each time. Bounded, and cleared whole when full, which is cheap and rare.
+const RECENT_DIGESTS = 10_000;
+const recentDigests = new Map<string, string>();
 
 /**
  * The opaque handle a user sees for one of their sessions (to list or revoke it). Derived from the

@@ -1,0 +1,76 @@
+import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RedisStore } from 'connect-redis';
+import type { Request } from 'express';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import { addLine, benchUser, type BenchSession, type CartLine } from './cart';
+import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
+
+/** Options both the app and the memory/logout benches give connect-redis's store. */
+export function connectRedisStoreOptions(client: Redis) {
+  return { client, prefix: 'sess:', ttl: IDLE_TIMEOUT_S };
+}
+
+/**
+ * The cookie both layers send over plain HTTP (ours: httpOnly, sameSite lax, secure 'auto' → false,
+ * path /, browser-session lifetime).
+ */
+export const COOKIE = { httpOnly: true, sameSite: 'lax' as const, secure: false, path: '/' };
+
+/** express-session's callback methods as promises. */
+function call(target: session.Session, method: 'regenerate' | 'save'): Promise<void> {
+  return new Promise((resolve, reject) => target[method]((error?: unknown) => (error ? reject(error) : resolve())));
+}
+
+@Controller()
+class CartController {
+  @Get('cart')
+  cart(@Req() req: Request): CartLine[] {
+    return (req.session as BenchSession).cart ?? [];
+  }
+
+  @Post('cart/items')
+  @HttpCode(200)
+  add(@Req() req: Request, @Body() line: CartLine): CartLine[] {
+    const session = req.session as BenchSession;
+    session.cart = addLine(session.cart ?? [], line);
+    return session.cart;
+  }
+
+  /** express-session's login sequence: a new ID against fixation, the user set, saved before answering. */
+  @Post('login')
+  @HttpCode(200)
+  async login(@Req() req: Request, @Body() body: { userId: string }): Promise<{ ok: true }> {
+    const { cart } = req.session as BenchSession;
+    await call(req.session, 'regenerate');
+    const session = req.session as BenchSession;
+    session.user = benchUser(body.userId);
+    if (cart) session.cart = cart;
+    await call(req.session, 'save');
+    return { ok: true };
+  }
+}
+
+@Module({ controllers: [CartController] })
+class ConnectRedisAppModule {}
+
+/**
+ * express-session + connect-redis 8 mounted the way its users do, with `app.use(session(...))`, over
+ * an ioredis client with its defaults (`enableAutoPipelining: false`).
+ */
+export async function buildConnectRedisApp(redisUrl: string): Promise<BuiltApp> {
+  const redis = new Redis(redisUrl, { enableAutoPipelining: false });
+  const app = await NestFactory.create(ConnectRedisAppModule, { logger: ['error', 'warn'] });
+  app.use(
+    session({
+      store: new RedisStore(connectRedisStoreOptions(redis)),
+      secret: BENCH_SECRET,
+      name: 'sid',
+      resave: false,
+      saveUninitialized: false,
+      cookie: COOKIE,
+    }),
+  );
+  return { app, redis };
+}

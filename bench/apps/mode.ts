@@ -1,0 +1,17 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+
+/** The three ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours. */
+export type Mode = 'none' | 'connect-redis' | 'ours';
+export const MODES: Mode[] = ['none', 'connect-redis', 'ours'];
+
+/** Secret shared by both session layers (at least 32 characters, as ours requires). */
+export const BENCH_SECRET = 'bench-secret-0123456789abcdef-0123456789';
+/** Idle timeout of both layers: ours' default, given to connect-redis as its `ttl`. */
+export const IDLE_TIMEOUT_S = 30 * 60; // 30 min
+
+/** A mode's app, not yet listening, and the Redis client its session layer uses (if any). */
+export interface BuiltApp {
+  app: INestApplication;
+  redis?: Redis | Cluster;
+}

@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Request } from 'express';
+import { SESSION_REDIS, Session, SessionModule, SessionService, type SessionKey } from '@app/session';
+import { addLine, benchUser, type CartLine } from './cart';
+
+/** The bench's `cart` key, which it does not merge into `SessionData` (see `BenchSession`). */
+const CART = 'cart' as SessionKey;
+type UpdateCart = (req: Request, key: SessionKey, change: (cart: CartLine[] | undefined) => CartLine[]) => Promise<CartLine[]>;
+import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
+
+@Controller()
+class CartController {
+  private readonly updateCart: UpdateCart;
+
+  constructor(private readonly sessions: SessionService) {
+    this.updateCart = sessions.update.bind(sessions) as unknown as UpdateCart;
+  }
+
+  /** `@Session('cart')` reads the cart without creating a session for a visitor who has none. */
+  @Get('cart')
+  cart(@Session(CART) cart?: CartLine[]): CartLine[] {
+    return cart ?? [];
+  }
+
+  @Post('cart/items')
+  @HttpCode(200)
+  add(@Req() req: Request, @Body() line: CartLine): Promise<CartLine[]> {
+    return this.updateCart(req, CART, (cart) => addLine(cart ?? [], line));
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Req() req: Request, @Body() body: { userId: string }): Promise<{ ok: true }> {
+    await this.sessions.login(req, benchUser(body.userId));
+    return { ok: true };
+  }
+}
+
+/** Builds the module the bench app and the logout bench share. */
+export function benchSessionModule(redisUrl: string) {
+  return SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000 });
+}
+
+export async function buildOursApp(redisUrl: string): Promise<BuiltApp> {
+  @Module({ imports: [benchSessionModule(redisUrl)], controllers: [CartController] })
+  class OursAppModule {}
+  const app = await NestFactory.create(OursAppModule, { logger: ['error', 'warn'] });
+  return { app, redis: app.get(SESSION_REDIS) };
+}

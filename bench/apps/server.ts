@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import { buildConnectRedisApp } from './connect-redis.app';
+import type { BuiltApp, Mode } from './mode';
+import { buildNoneApp } from './none.app';
+import { buildOursApp } from './ours.app';
+import { countRedisCommands, type RedisCounts } from './redis-counter';
+
+/**
+ * Child process entry: one mode's app on a free port of 127.0.0.1. Tells the bench its port over
+ * IPC, then answers `counts`, `trace` and `mark` requests until told to `stop`.
+ */
+async function main(): Promise<void> {
+  const mode = process.env.BENCH_MODE as Mode;
+  const redisUrl = process.env.BENCH_REDIS_URL ?? '';
+  const built = await build(mode, redisUrl);
+  const counter = built.redis ? countRedisCommands(built.redis) : undefined;
+  const noCounts: RedisCounts = { sent: 0, roundTrips: 0 };
+  await built.app.listen(0, '127.0.0.1');
+  const { port } = built.app.getHttpServer().address() as AddressInfo;
+
+  process.on('message', async (message: { type: string; on?: boolean }) => {
+    switch (message.type) {
+      case 'counts':
+        return process.send!({ type: 'counts', ...(counter?.counts ?? noCounts) });
+      case 'mark': // the clock of --cpu-prof profiles, in microseconds
+        return process.send!({ type: 'mark', us: Number(process.hrtime.bigint() / 1_000n) });
+      case 'trace':
+        counter?.trace(Boolean(message.on));
+        return process.send!({ type: 'trace' });
+      case 'stop':
+        await built.app.close().catch(() => undefined);
+        built.redis?.disconnect();
+        process.exit(0);
+    }
+  });
+  // Lost parent (Ctrl-C of the bench): leave instead of serving for ever.
+  process.on('disconnect', () => process.exit(0));
+  process.send!({ type: 'ready', port });
+}
+
+function build(mode: Mode, redisUrl: string): Promise<BuiltApp> {
+  switch (mode) {
+    case 'none':
+      return buildNoneApp();
+    case 'connect-redis':
+      return buildConnectRedisApp(redisUrl);
+    case 'ours':
+      return buildOursApp(redisUrl);
+    default:
+      throw new Error(`BENCH_MODE must be none, connect-redis or ours; got "${mode}"`);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

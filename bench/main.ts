@@ -1,0 +1,107 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { renderChart } from './chart';
+import { ROOT, killChildren } from './children';
+import { measureLogoutEverywhere } from './logout-everywhere';
+import { describeMachine, machineLine } from './machine';
+import { measureMemory } from './memory';
+import { parseOptions, type BenchOptions } from './options';
+import { runProfiles } from './profile';
+import { startRedis, type BenchRedis } from './redis';
+import { markdownReport, targetsTable, throughputTable } from './report';
+import type { BenchResults } from './results';
+import { evaluateTargets } from './targets';
+import { summarise } from './summary';
+import { runThroughput } from './throughput';
+
+const log = (line: string) => console.log(line);
+
+/** `npm run bench`: the whole benchmark; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  let redis: BenchRedis | undefined;
+  const cleanUp = async () => {
+    killChildren();
+    await redis?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the bench's apps and Redis`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const started = Date.now();
+  try {
+    redis = await startRedis();
+    const results = await runSections(options, redis);
+    results.finishedAt = new Date().toISOString();
+    results.targets = evaluateTargets(results);
+    await writeReport(options, results);
+    log(`Done in ${((Date.now() - started) / 60_000).toFixed(1)} min.`);
+    return 0;
+  } catch (error) {
+    console.error(error);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanUp();
+  }
+}
+
+async function runSections(options: BenchOptions, redis: BenchRedis): Promise<BenchResults> {
+  const machine = describeMachine(redis.version);
+  log(`Machine: ${machineLine(machine)}`);
+  const extra = redis.extraArgs.length ? `, extra arguments: ${redis.extraArgs.join(' ')}` : '';
+  log(`Redis: own redis-server on 127.0.0.1:${redis.port} (no persistence${extra})${options.quick ? '; quick run: figures are indicative only' : ''}`);
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    quick: options.quick,
+    options: { ...options, sections: [...options.sections], redisArgs: redis.extraArgs },
+    machine,
+    runs: [],
+    summaries: [],
+    memory: [],
+    logout: [],
+    targets: [],
+  };
+  if (options.sections.has('load')) {
+    log(`\nLoad: ${options.rounds} round(s), ${options.duration} s per mode and scenario, ${options.connections} connections`);
+    results.runs = await runThroughput(options, redis, log);
+    results.summaries = summarise(results.runs);
+  }
+  if (options.sections.has('memory')) {
+    log(`\nMemory: Redis bytes per session over ${options.memoryCount.toLocaleString('en-US')} sessions`);
+    results.memory = await measureMemory(options, redis, log);
+  }
+  if (options.sections.has('logout')) {
+    log(`\nLog out everywhere: one user with 5 sessions among ${options.logoutSizes.map((n) => n.toLocaleString('en-US')).join(', ')} stored`);
+    results.logout = await measureLogoutEverywhere(options, redis, log);
+  }
+  if (options.sections.has('profile')) {
+    log(`\nProfiles: every mode and scenario under node --cpu-prof, ${options.profileDuration} s of load each`);
+    results.profile = await runProfiles(options, redis, log);
+  }
+  return results;
+}
+
+async function writeReport(options: BenchOptions, results: BenchResults): Promise<void> {
+  mkdirSync(options.outDir, { recursive: true });
+  const svg = await renderChart(results);
+  if (svg) writeFileSync(join(options.outDir, 'latest.svg'), svg);
+  const markdown = markdownReport(results, svg ? 'latest.svg' : undefined);
+  writeFileSync(join(options.outDir, 'latest.md'), markdown);
+  writeFileSync(join(options.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+  if (results.summaries.length) log(`\n${throughputTable(results.summaries)}`);
+  if (results.targets.length) log(`\n${targetsTable(results)}`);
+  if (results.profile) log(`\n${results.profile}`);
+  const where = (file: string) => relative(ROOT, join(options.outDir, file));
+  log(`\nReport: ${where('latest.md')}  raw figures: ${where('latest.json')}${svg ? `  chart: ${where('latest.svg')}` : ''}`);
+}

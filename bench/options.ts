@@ -1,0 +1,82 @@
+import { resolve } from 'node:path';
+import { ROOT } from './children';
+
+export type Section = 'load' | 'memory' | 'logout' | 'profile';
+
+/** What one bench run does; `--quick` shrinks every count and duration. */
+export interface BenchOptions {
+  quick: boolean;
+  sections: Set<Section>;
+  rounds: number;
+  /** Seconds of measured load per mode and scenario. */
+  duration: number;
+  /** Seconds of unmeasured load first, so the JIT has warmed up. */
+  warmup: number;
+  connections: number;
+  /** Seeded sessions per mode; cookies go round-robin, one per request. */
+  sessions: number;
+  /** Sequential requests that trace round trips after each scenario. */
+  probeRequests: number;
+  memoryCount: number;
+  /** Logins through HTTP for the "as login leaves it" memory figure. */
+  memoryLoginCount: number;
+  logoutSizes: number[];
+  /** Seconds of load while the `ours` app runs under --cpu-prof. */
+  profileDuration: number;
+  outDir: string;
+}
+
+const USAGE = `Usage: npm run bench -- [options]
+  --quick              1 round of short runs and small counts (under ~2 minutes)
+  --rounds=N           rounds of load, modes alternating within each (default 3; quick 1)
+  --duration=S         seconds of measured load per mode and scenario (default 10; quick 3)
+  --connections=N      autocannon connections (default 50)
+  --profile            also run the ours app under node --cpu-prof and summarise where its time goes
+  --only=a,b           sections to run: load, memory, logout, profile (default: all but profile)
+  --out=DIR            where the report goes (default artifacts/bench)`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+    flags.set(match[1], match[2] ?? 'true');
+  }
+  const known = ['quick', 'rounds', 'duration', 'connections', 'profile', 'only', 'out'];
+  for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+
+  const quick = flags.get('quick') === 'true';
+  const sections = new Set<Section>(
+    flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'memory', 'logout'],
+  );
+  if (flags.get('profile') === 'true') sections.add('profile');
+  for (const s of sections) {
+    if (!['load', 'memory', 'logout', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
+  }
+  return {
+    quick,
+    sections,
+    rounds: count(flags, 'rounds', quick ? 1 : 3),
+    duration: count(flags, 'duration', quick ? 3 : 10),
+    warmup: quick ? 1 : 3,
+    connections: count(flags, 'connections', 50),
+    sessions: 200,
+    probeRequests: quick ? 20 : 50,
+    memoryCount: quick ? 10_000 : 100_000,
+    memoryLoginCount: quick ? 1_000 : 5_000,
+    logoutSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
+    profileDuration: quick ? 5 : 15,
+    outDir: resolve(ROOT, flags.get('out') ?? 'artifacts/bench'),
+  };
+}
+
+function count(flags: Map<string, string>, name: string, fallback: number): number {
+  if (!flags.has(name)) return fallback;
+  const value = Number(flags.get(name));
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1`);
+  return value;
+}

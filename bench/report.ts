@@ -1,0 +1,120 @@
+import { machineLine } from './machine';
+import { SCENARIO_TITLES, SCENARIOS, type BenchResults, type ScenarioSummary, type Spread } from './results';
+import { compact } from './targets';
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const range = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+
+/** The main table: one row per scenario and mode. */
+export function throughputTable(summaries: ScenarioSummary[]): string {
+  const rows = [
+    '| scenario | mode | req/s median (min–max) | × ceiling, same round | p50 ms | p99 ms | errors | Redis cmds/req sent (executed) | round trips/req | app CPU µs/req | × ceiling by CPU | other load, cores (max) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const scenario of SCENARIOS) {
+    for (const s of summaries.filter((x) => x.scenario === scenario)) {
+      rows.push(
+        `| ${scenario} | ${s.mode} | ${int(s.rps.median)} (${int(s.rps.min)}–${int(s.rps.max)}) | ${s.ratio ? range(s.ratio, 2) : '–'} | ` +
+          `${s.p50} | ${s.p99} | ${s.errors} | ${s.sentPerRequest.toFixed(2)} (${s.executedPerRequest.toFixed(2)}) | ${s.roundTripsPerRequest.toFixed(2)} | ` +
+          `${s.appCpuPerRequest === undefined ? '–' : s.appCpuPerRequest.toFixed(0)} | ${s.cpuRatio ? range(s.cpuRatio, 2) : '–'} | ` +
+          `${s.otherCores === undefined ? '–' : s.otherCores.toFixed(2)} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+export function targetsTable(results: BenchResults): string {
+  return [
+    '| target | wanted | measured (ours) | |',
+    '|---|---|---|---|',
+    ...results.targets.map((t) => `| ${t.name} | ${t.wanted} | ${t.measured} | **${t.pass ? 'PASS' : 'MISS'}** |`),
+  ].join('\n');
+}
+
+function commandsTable(summaries: ScenarioSummary[]): string {
+  const rows = ['| scenario | mode | commands Redis executed per request (INFO commandstats; inside scripts included) |', '|---|---|---|'];
+  for (const s of summaries) {
+    if (s.mode === 'none') continue;
+    const list = Object.entries(s.commands)
+      .filter(([, n]) => n >= 0.005)
+      .map(([name, n]) => `${name} ${n.toFixed(2)}`)
+      .join(', ');
+    rows.push(`| ${s.scenario} | ${s.mode} | ${list || 'none'} |`);
+  }
+  return rows.join('\n');
+}
+
+function memoryTable(results: BenchResults): string {
+  return [
+    '| how the sessions were written | sessions | Redis bytes/session (used_memory delta) | MEMORY USAGE of one key | encoding | data bytes in the key |',
+    '|---|---:|---:|---:|---|---:|',
+    ...results.memory.map(
+      (m) => `| ${m.label} | ${int(m.count)} | ${int(m.bytesPerSession)} | ${int(m.sampleKeyBytes)} | ${m.encoding} | ${int(m.payloadBytes)} |`,
+    ),
+  ].join('\n');
+}
+
+function logoutTable(results: BenchResults): string {
+  return [
+    '| mode | stored sessions | time, ms (median of runs) | runs, ms | sessions deleted | Redis commands |',
+    '|---|---:|---:|---|---:|---:|',
+    ...results.logout.map(
+      (l) => `| ${l.mode} | ${compact(l.stored)} | ${l.median.toFixed(2)} | ${l.times.map((t) => t.toFixed(2)).join(', ')} | ${l.deleted} | ${int(l.commands)} |`,
+    ),
+  ].join('\n');
+}
+
+/** The whole report as Markdown; `chartFile` is linked relative to the report. */
+export function markdownReport(results: BenchResults, chartFile?: string): string {
+  const o = results.options as { rounds: number; duration: number; warmup: number; connections: number; sessions: number };
+  const out = [
+    `# Session layer benchmark${results.quick ? ' (quick run: indicative only)' : ''}`,
+    '',
+    `Run ${results.startedAt}. Machine: ${machineLine(results.machine)}.` +
+      ((results.options.redisArgs as string[] | undefined)?.length ? ` redis-server extra arguments: \`${(results.options.redisArgs as string[]).join(' ')}\`.` : ''),
+    '',
+  ];
+  if (results.summaries.length) {
+    out.push(
+      '## Throughput',
+      '',
+      `Same Nest 11 + Express app in three modes, each in its own process, one after another against one Redis on 127.0.0.1 ` +
+        `(flushed before each mode): \`none\` (no session layer: the ceiling), \`connect-redis\` (express-session + connect-redis ` +
+        `${results.machine.packages['connect-redis']} over ioredis with its default \`enableAutoPipelining: false\`, mounted with ` +
+        `\`app.use(session(...))\`) and \`ours\` (\`SessionModule.forRoot\`). autocannon in a separate process, ${o.connections} connections, ` +
+        `${o.duration} s per run after ${o.warmup} s of warm-up, ${o.rounds} round(s) with the order of modes rotating; ` +
+        `${o.sessions} logged-in sessions (user + 3-line cart) per mode, one cookie per request round-robin.`,
+      '',
+      SCENARIOS.map((s) => `- **${s}**: ${SCENARIO_TITLES[s]}`).join('\n'),
+      '',
+      throughputTable(results.summaries),
+      '',
+      'req/s counts 2xx answers. "sent" is what the app\'s Redis client wrote (an EVALSHA is one command); "executed" is ' +
+        'INFO commandstats, which also counts the calls a Lua script makes. Round trips are traced over requests sent one at a time. ' +
+        '"App CPU" is the CPU time of the app process (all its threads) per request served; the app process is the bottleneck, ' +
+        'so "× ceiling by CPU" (the ceiling\'s CPU per request over this mode\'s) predicts the throughput ratio and is ' +
+        'far less sensitive to other load on the machine. "Other load" is the CPU that processes other than the bench\'s ' +
+        'used during a run (of the machine\'s cores): above ~0.2 the req/s figures of that run are disturbed.',
+      '',
+      commandsTable(results.summaries),
+      '',
+    );
+  }
+  if (chartFile) out.push(`![throughput, logout and memory](${chartFile})`, '');
+  if (results.targets.length) out.push('## Targets', '', targetsTable(results), '');
+  if (results.memory.length) out.push('## Redis memory per session', '', memoryTable(results), '');
+  if (results.logout.length) {
+    out.push(
+      '## Log out everywhere (one user with 5 sessions)',
+      '',
+      'Ours: `SessionService.logoutEverywhere` (per-user index). connect-redis has no index: SCAN of every key (COUNT 1000), ' +
+        'MGET per batch, parse, `store.destroy` of the matches — streamed, so memory stays bounded (`store.all()` would hold every session at once).',
+      '',
+      logoutTable(results),
+      '',
+    );
+  }
+  if (results.profile) out.push(results.profile, '');
+  return out.join('\n');
+}

@@ -1,0 +1,112 @@
+import type { Mode } from './apps/mode';
+import type { LoadResult } from './load';
+
+export type Scenario = 'read' | 'write' | 'no-cookie';
+export const SCENARIOS: Scenario[] = ['read', 'write', 'no-cookie'];
+export const SCENARIO_TITLES: Record<Scenario, string> = {
+  read: 'read an existing session (GET /cart + cookie)',
+  write: 'change it (POST /cart/items + cookie)',
+  'no-cookie': 'visitor without a cookie (GET /cart)',
+};
+
+/** One mode under one scenario in one round. */
+export interface ScenarioRun {
+  round: number;
+  mode: Mode;
+  scenario: Scenario;
+  load: LoadResult;
+  /** Commands Redis executed per request served (INFO commandstats delta), scripts' inner calls included. */
+  executedPerRequest: number;
+  /** Commands the app's client sent per request served (an EVALSHA is one). */
+  sentPerRequest: number;
+  /** Sequential round trips per request, traced over a few requests one at a time. */
+  roundTripsPerRequest: number;
+  /** commandstats delta per request served, by command. */
+  commands: Record<string, number>;
+  /** rps / the ceiling's rps in the same round. */
+  ratio?: number;
+  /** Cores other processes on the machine kept busy during the measured load (Linux only). */
+  otherCores?: number;
+  /** CPU the app process used per request served, µs (Linux only): steadier than req/s on a busy machine. */
+  appCpuPerRequest?: number;
+  /** The ceiling's appCpuPerRequest / this one, same round. */
+  cpuRatio?: number;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Every round of one mode and scenario, summarised. */
+export interface ScenarioSummary {
+  mode: Mode;
+  scenario: Scenario;
+  rps: Spread;
+  ratio?: Spread;
+  p50: number;
+  p99: number;
+  errors: number;
+  executedPerRequest: number;
+  sentPerRequest: number;
+  roundTripsPerRequest: number;
+  commands: Record<string, number>;
+  /** Highest `otherCores` of the runs: how much the rest of the machine interfered. */
+  otherCores?: number;
+  appCpuPerRequest?: number;
+  cpuRatio?: Spread;
+}
+
+export interface MemoryResult {
+  label: string;
+  mode: Mode;
+  count: number;
+  bytesPerSession: number;
+  sampleKeyBytes: number;
+  /** Bytes of data in the sample key (string length, or field names and values of a hash). */
+  payloadBytes: number;
+  encoding: string;
+}
+
+export interface LogoutResult {
+  mode: Mode;
+  stored: number;
+  /** Milliseconds, one per repetition. */
+  times: number[];
+  median: number;
+  deleted: number;
+  /** Redis commands the logout took (commandstats delta). */
+  commands: number;
+}
+
+export interface Target {
+  name: string;
+  wanted: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  redis: string;
+  packages: Record<string, string>;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  quick: boolean;
+  options: Record<string, unknown>;
+  machine: Machine;
+  runs: ScenarioRun[];
+  summaries: ScenarioSummary[];
+  memory: MemoryResult[];
+  logout: LogoutResult[];
+  targets: Target[];
+  profile?: string;
+}

@@ -1,0 +1,76 @@
+import type { BenchResults, ScenarioSummary, Target } from './results';
+
+/** The figures issue 5 asks the library to reach; reported PASS/MISS, never asserted. */
+export const GOALS = { read: 0.9, write: 0.85, 'no-cookie': 0.97 } as const;
+
+export function evaluateTargets(results: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const ours = (scenario: keyof typeof GOALS) => results.summaries.find((s) => s.mode === 'ours' && s.scenario === scenario);
+
+  for (const scenario of Object.keys(GOALS) as Array<keyof typeof GOALS>) {
+    const s = ours(scenario);
+    if (!s?.ratio) continue;
+    targets.push({
+      name: `${scenario}: throughput vs ceiling`,
+      wanted: `≥ ${GOALS[scenario].toFixed(2)}`,
+      measured:
+        `${s.ratio.median.toFixed(2)} (${s.ratio.min.toFixed(2)}–${s.ratio.max.toFixed(2)})` +
+        (s.cpuRatio ? `; by app CPU ${s.cpuRatio.median.toFixed(2)}` : ''),
+      pass: s.ratio.median >= GOALS[scenario],
+    });
+  }
+  for (const scenario of ['read', 'write'] as const) {
+    const s = ours(scenario);
+    if (!s) continue;
+    targets.push({
+      name: `${scenario}: Redis round trips per request`,
+      wanted: '≤ 1',
+      measured: roundTrips(s),
+      pass: s.roundTripsPerRequest <= 1.0001,
+    });
+  }
+  const anonymous = ours('no-cookie');
+  if (anonymous) {
+    targets.push({
+      name: 'no-cookie: Redis commands per request',
+      wanted: '0',
+      measured: `${anonymous.executedPerRequest.toFixed(3)} executed, ${anonymous.sentPerRequest.toFixed(3)} sent`,
+      pass: anonymous.executedPerRequest === 0 && anonymous.sentPerRequest === 0,
+    });
+  }
+  const cr = results.memory.find((m) => m.label.startsWith('connect-redis'));
+  const mine = results.memory.find((m) => m.label.startsWith('ours: RedisSessionStore'));
+  if (cr && mine) {
+    targets.push({
+      name: 'Redis bytes per session (user + 3-line cart)',
+      wanted: `≤ connect-redis (${cr.bytesPerSession.toFixed(0)} B)`,
+      measured: `${mine.bytesPerSession.toFixed(0)} B`,
+      pass: mine.bytesPerSession <= cr.bytesPerSession,
+    });
+  }
+  const logouts = results.logout.filter((l) => l.mode === 'ours').sort((a, b) => a.stored - b.stored);
+  if (logouts.length >= 2) {
+    const first = logouts[0];
+    const last = logouts[logouts.length - 1];
+    // Flat: the same Redis commands at every size, and the time within 2x (or 1 ms) of the smallest size's.
+    const sameCommands = logouts.every((l) => l.commands === first.commands);
+    const flatTime = last.median <= Math.max(2 * first.median, first.median + 1);
+    targets.push({
+      name: 'log out everywhere: flat in stored sessions',
+      wanted: `same commands, time at ${compact(last.stored)} ≤ max(2×, +1 ms) of ${compact(first.stored)}`,
+      measured: `${logouts.map((l) => `${l.median.toFixed(2)} ms @${compact(l.stored)}`).join(', ')}; commands ${logouts.map((l) => l.commands).join('/')}`,
+      pass: sameCommands && flatTime,
+    });
+  }
+  return targets;
+}
+
+function roundTrips(s: ScenarioSummary): string {
+  return `${s.roundTripsPerRequest.toFixed(2)} (${s.sentPerRequest.toFixed(2)} commands sent)`;
+}
+
+export function compact(n: number): string {
+  if (n >= 1_000_000) return `${n / 1_000_000}M`;
+  if (n >= 1_000) return `${n / 1_000}k`;
+  return String(n);
+}
