@@ -41,7 +41,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   if (absoluteTimeout > 0 && absoluteTimeout < idleTimeout) {
     throw new SessionConfigError('absoluteTimeout', `(${absoluteTimeout} ms) must not be shorter than "idleTimeout" (${idleTimeout} ms)`);
   }
-  const maxSessions = options.maxSessionsPerUser ?? Infinity;
+  const maxSessions = options.maxSessionsPerUser === undefined ? Infinity : options.maxSessionsPerUser;
   if (maxSessions !== Infinity && !(Number.isInteger(maxSessions) && maxSessions >= 1)) {
     throw new SessionConfigError('maxSessionsPerUser', `must be a whole number of at least 1, or Infinity; got ${String(maxSessions)}`);
   }

@@ -55,7 +55,7 @@ export async function updateSessionKey<T>(
         delete session[key];
         state.stored.delete(key);
       } else {
-        session[key] = JSON.parse(json);
+        session[key] = value; // what was written is this value's JSON, so the end-of-request save skips it
         state.stored.set(key, json);
       }
       return value;

@@ -191,6 +191,7 @@ export class RedisSessionStore extends Store {
     try {
       const { data, state } = decodeSession(reply[1], Number(reply[0]), this.cookieTemplate);
       state.refreshed = this.readWindow > 0;
+      state.key = key;
       attachState(data, state);
       return data;
     } catch (error) {
@@ -206,6 +207,8 @@ export class RedisSessionStore extends Store {
   saveChanges(sid: string, session: SessionData): Promise<void> | null {
     let delta: SessionDelta;
     const state = this.stateFor(session);
+    // The same object saved under a new ID: nothing of it is at that key yet, so 'patch' would drop it.
+    if (state.stored && state.key !== undefined && state.key !== this.keyOf(sid)) state.stored = null;
     try {
       delta = this.deltaOf(session as StoredSession, state);
     } catch (error) {
@@ -232,6 +235,7 @@ export class RedisSessionStore extends Store {
     const result = await this.run(() => this.client.sessionSave(this.keyOf(sid), ...args));
     if (result === GONE) return; // destroyed meanwhile: the write is dropped, never resurrects it
     state.stored = delta.next;
+    state.key = this.keyOf(sid);
     state.pendingMeta = undefined;
   }
 
@@ -263,7 +267,7 @@ export class RedisSessionStore extends Store {
 
   /** Keys under the prefix, by SCAN on every master (a cluster spreads them over its nodes). */
   private async scanKeys(type?: 'hash'): Promise<string[]> {
-    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client as Redis];
+    const nodes = this.client instanceof Cluster ? await this.masters(this.client) : [this.client as Redis];
     const keys: string[] = [];
     for (const node of nodes) {
       let cursor = '0';
@@ -276,6 +280,12 @@ export class RedisSessionStore extends Store {
       } while (cursor !== '0');
     }
     return keys;
+  }
+
+  /** A Cluster client lists its masters only once connected: before that a scan would see no key at all. */
+  private async masters(cluster: Cluster): Promise<Redis[]> {
+    if (cluster.status !== 'ready') await this.run(() => cluster.ping());
+    return cluster.nodes('master');
   }
 
   private corrupt(key: string, reason: string): null {

@@ -65,8 +65,9 @@ if at <= tonumber(ARGV[3]) then
   return -1
 end
 local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', key, unpack(ARGV, 5, 4 + 2 * n)) end
-if #ARGV > 4 + 2 * n then redis.call('HDEL', key, unpack(ARGV, 5 + 2 * n, #ARGV)) end
+-- In chunks: Lua's unpack fails past a few thousand values, and a session may have that many keys.
+for i = 5, 4 + 2 * n, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, 4 + 2 * n))) end
+for i = 5 + 2 * n, #ARGV, 1000 do redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('PEXPIREAT', key, at)
 return 1
 `;

@@ -1,0 +1,237 @@
+import Redis, { Cluster } from 'ioredis';
+import { SessionConfigError } from '../errors/session-config.error';
+import { SESSION_DEFAULTS, resolveSessionOptions } from './resolve-options';
+import type { SessionModuleOptions } from './session-options.interface';
+
+const SECRET = 'a-secret-of-at-least-32-characters!!';
+const OLD_SECRET = 'the-previous-secret-also-32-chars-long';
+// Only validated, never connected to.
+const REDIS_URL = 'redis://sessions.example.internal:6380';
+const valid: SessionModuleOptions = { secret: SECRET, redis: REDIS_URL };
+
+/** The SessionConfigError that resolving these options throws. */
+function configError(options: unknown): SessionConfigError {
+  try {
+    resolveSessionOptions(options as SessionModuleOptions);
+  } catch (error) {
+    if (error instanceof SessionConfigError) return error;
+    throw error;
+  }
+  throw new Error(`no error for ${JSON.stringify(options)}`);
+}
+
+function expectRejected(options: unknown, option: string): void {
+  const error = configError(options);
+  expect(error.option).toBe(option);
+  expect(error.name).toBe('SessionConfigError');
+  expect(error.message).toContain(`"${option}"`);
+}
+
+describe('resolveSessionOptions: defaults', () => {
+  it('fills in every default', () => {
+    expect(resolveSessionOptions(valid)).toEqual({
+      secrets: [SECRET],
+      redis: REDIS_URL,
+      prefix: 'sess:',
+      cookie: { name: 'sid', httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/', domain: undefined, maxAge: undefined },
+      idleTimeout: 30 * 60_000,
+      absoluteTimeout: 12 * 60 * 60_000,
+      maxSessionsPerUser: 0,
+      onLimit: 'evict-oldest',
+      lastSeenInterval: 60_000,
+      commandTimeout: 1_000,
+      maxSessionBytes: 64 * 1024,
+      updateRetries: 20,
+      trustProxy: undefined,
+      forRoutes: undefined,
+      exclude: [],
+    });
+    expect(SESSION_DEFAULTS).toMatchObject({ idleTimeout: 1_800_000, absoluteTimeout: 43_200_000, commandTimeout: 1_000 });
+  });
+
+  it('keeps the values given', () => {
+    const resolved = resolveSessionOptions({
+      secret: [SECRET, OLD_SECRET],
+      redis: { host: 'sessions.example.internal', port: 6380, lazyConnect: true },
+      prefix: 'shop:sess:',
+      cookie: { name: '__Host-sid', httpOnly: false, sameSite: 'strict', secure: true, path: '/app', domain: 'example.com' },
+      idleTimeout: 5 * 60_000,
+      absoluteTimeout: false,
+      maxSessionsPerUser: 3,
+      onLimit: 'reject',
+      lastSeenInterval: 10_000,
+      commandTimeout: 250,
+      maxSessionBytes: 4_096,
+      updateRetries: 0,
+      trustProxy: true,
+      forRoutes: ['shop/*'],
+      exclude: ['health'],
+    });
+    expect(resolved).toMatchObject({
+      secrets: [SECRET, OLD_SECRET],
+      prefix: 'shop:sess:',
+      cookie: { name: '__Host-sid', httpOnly: false, sameSite: 'strict', secure: true, path: '/app', domain: 'example.com' },
+      idleTimeout: 300_000,
+      absoluteTimeout: 0,
+      maxSessionsPerUser: 3,
+      onLimit: 'reject',
+      lastSeenInterval: 10_000,
+      commandTimeout: 250,
+      maxSessionBytes: 4_096,
+      updateRetries: 0,
+      trustProxy: true,
+      forRoutes: ['shop/*'],
+      exclude: ['health'],
+    });
+  });
+
+  it('turns maxSessionsPerUser: Infinity into 0 (no limit)', () => {
+    expect(resolveSessionOptions({ ...valid, maxSessionsPerUser: Infinity }).maxSessionsPerUser).toBe(0);
+  });
+
+  it('accepts an ioredis client as it is, without touching it', () => {
+    const client = new Redis({ lazyConnect: true });
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 7000 }], { lazyConnect: true });
+    try {
+      expect(resolveSessionOptions({ ...valid, redis: client }).redis).toBe(client);
+      expect(resolveSessionOptions({ ...valid, redis: cluster }).redis).toBe(cluster);
+      expect(client.status).toBe('wait');
+    } finally {
+      client.disconnect();
+      cluster.disconnect();
+    }
+  });
+
+  it('accepts Sentinel and Cluster shapes, and rediss:// URLs', () => {
+    const sentinel = { sentinels: [{ host: 's1', port: 26379 }], name: 'primary' };
+    expect(resolveSessionOptions({ ...valid, redis: sentinel }).redis).toBe(sentinel);
+    const cluster = { cluster: [{ host: 'c1', port: 7000 }] };
+    expect(resolveSessionOptions({ ...valid, redis: cluster }).redis).toBe(cluster);
+    expect(resolveSessionOptions({ ...valid, redis: 'rediss://user:pw@host:6380/2' }).redis).toBe('rediss://user:pw@host:6380/2');
+  });
+});
+
+describe('resolveSessionOptions: cookie.maxAge and idleTimeout', () => {
+  it('makes cookie.maxAge the idle timeout when idleTimeout is unset', () => {
+    expect(resolveSessionOptions({ ...valid, cookie: { maxAge: 120_000 } })).toMatchObject({ idleTimeout: 120_000, cookie: { maxAge: 120_000 } });
+  });
+
+  it('accepts both when they are equal', () => {
+    expect(resolveSessionOptions({ ...valid, idleTimeout: 120_000, cookie: { maxAge: 120_000 } }).idleTimeout).toBe(120_000);
+  });
+
+  it('refuses both when they differ, naming both', () => {
+    const error = configError({ ...valid, idleTimeout: 60_000, cookie: { maxAge: 120_000 } });
+    expect(error.option).toBe('cookie.maxAge');
+    expect(error.message).toMatch(/"cookie\.maxAge".*120000.*"idleTimeout".*60000/);
+  });
+
+  it('refuses an absoluteTimeout shorter than the idle timeout, also one that came from cookie.maxAge', () => {
+    expectRejected({ ...valid, idleTimeout: 60_000, absoluteTimeout: 30_000 }, 'absoluteTimeout');
+    expectRejected({ ...valid, cookie: { maxAge: 60_000 }, absoluteTimeout: 30_000 }, 'absoluteTimeout');
+    expect(resolveSessionOptions({ ...valid, idleTimeout: 60_000, absoluteTimeout: 60_000 }).absoluteTimeout).toBe(60_000);
+  });
+});
+
+describe('resolveSessionOptions: invalid options name the option', () => {
+  it('refuses options that are not an object', () => {
+    expectRejected(null, 'options');
+    expectRejected('secret', 'options');
+  });
+
+  it.each([
+    ['missing', undefined, 'secret'],
+    ['too short', 'short-secret', 'secret'],
+    ['31 characters', 'x'.repeat(31), 'secret'],
+    ['not a string', 12345, 'secret'],
+    ['an empty array', [], 'secret'],
+    ['an array with a short element', [SECRET, 'short'], 'secret[1]'],
+    ['an array with a non-string element', [42, SECRET], 'secret[0]'],
+  ])('secret: %s', (_what, secret, option) => {
+    expectRejected({ ...valid, secret }, option);
+  });
+
+  it.each([
+    ['missing', undefined, 'redis'],
+    ['null', null, 'redis'],
+    ['a number', 6379, 'redis'],
+    ['a URL of another scheme', 'http://sessions.example.internal:6379', 'redis'],
+    ['a host without scheme', 'sessions.example.internal:6379', 'redis'],
+    ['an empty cluster', { cluster: [] }, 'redis.cluster'],
+    ['a cluster that is not an array', { cluster: 'c1:7000' }, 'redis.cluster'],
+    ['no sentinels', { sentinels: [], name: 'primary' }, 'redis.sentinels'],
+    ['sentinels without a master name', { sentinels: [{ host: 's1', port: 26379 }] }, 'redis.name'],
+  ])('redis: %s', (_what, redis, option) => {
+    expectRejected({ ...valid, redis }, option);
+  });
+
+  it.each([[''], ['has space'], ['tab\t'], [42]])('prefix: %p', (prefix) => {
+    expectRejected({ ...valid, prefix }, 'prefix');
+  });
+
+  it.each([
+    ['cookie.sameSite', { sameSite: 'sometimes' }],
+    ['cookie.sameSite', { sameSite: 'Lax' }],
+    ['cookie.secure', { secure: 'yes' }],
+    ['cookie.secure', { secure: 1 }],
+    ['cookie.path', { path: 'shop' }],
+    ['cookie.path', { path: 5 }],
+    ['cookie.path', { path: '' }],
+    ['cookie.maxAge', { maxAge: 0 }],
+    ['cookie.maxAge', { maxAge: -1_000 }],
+    ['cookie.maxAge', { maxAge: 1.5 }],
+    ['cookie.maxAge', { maxAge: '60000' }],
+    ['cookie.name', { name: '' }],
+    ['cookie.httpOnly', { httpOnly: 'true' }],
+    ['cookie.domain', { domain: '' }],
+  ])('%s: %p', (option, cookie) => {
+    expectRejected({ ...valid, cookie }, option);
+  });
+
+  const durations: unknown[][] = [[0], [-1], [1.5], ['1000'], [Number.NaN], [Infinity], [null]];
+
+  it.each(durations)('idleTimeout: %p', (idleTimeout) => {
+    expectRejected({ ...valid, idleTimeout }, 'idleTimeout');
+  });
+
+  it.each([...durations, [true]] as unknown[][])('absoluteTimeout: %p', (absoluteTimeout) => {
+    expectRejected({ ...valid, absoluteTimeout }, 'absoluteTimeout');
+  });
+
+  it.each(durations)('commandTimeout: %p', (commandTimeout) => {
+    expectRejected({ ...valid, commandTimeout }, 'commandTimeout');
+  });
+
+  it.each(durations)('lastSeenInterval: %p', (lastSeenInterval) => {
+    expectRejected({ ...valid, lastSeenInterval }, 'lastSeenInterval');
+  });
+
+  it.each([[0], [-3], [2.5], ['3'], [Number.NaN], [null]])('maxSessionsPerUser: %p', (maxSessionsPerUser) => {
+    expectRejected({ ...valid, maxSessionsPerUser }, 'maxSessionsPerUser');
+  });
+
+  it.each([['drop'], ['evict-newest'], [true]])('onLimit: %p', (onLimit) => {
+    expectRejected({ ...valid, onLimit }, 'onLimit');
+  });
+
+  it.each([[0], [-1], [1.5], ['65536'], [Infinity]])('maxSessionBytes: %p', (maxSessionBytes) => {
+    expectRejected({ ...valid, maxSessionBytes }, 'maxSessionBytes');
+  });
+
+  it.each([[-1], [1.5], ['3'], [Infinity]])('updateRetries: %p', (updateRetries) => {
+    expectRejected({ ...valid, updateRetries }, 'updateRetries');
+  });
+
+  it('trustProxy, forRoutes and exclude', () => {
+    expectRejected({ ...valid, trustProxy: 'yes' }, 'trustProxy');
+    expectRejected({ ...valid, forRoutes: 'shop/*' }, 'forRoutes');
+    expectRejected({ ...valid, exclude: { path: 'health' } }, 'exclude');
+  });
+
+  it('says what was wrong with the value', () => {
+    expect(configError({ ...valid, commandTimeout: -5 }).message).toBe(
+      'SessionModule option "commandTimeout" must be a positive whole number of milliseconds; got -5',
+    );
+    expect(configError({ ...valid, secret: 'short' }).message).toMatch(/at least 32 characters/);
+  });
+});

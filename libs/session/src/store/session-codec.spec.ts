@@ -1,0 +1,183 @@
+import { Cookie as ExpressCookie } from 'express-session';
+import { SessionDataError } from '../errors/session-data.error';
+import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, toJson } from './session-codec';
+import type { SessionState } from './session-state';
+
+const CREATED = 1_700_000_000_000;
+// express-session's typings hide the constructor its middleware calls with the cookie options.
+const Cookie = ExpressCookie as unknown as new (options?: object) => ExpressCookie;
+
+function neverStored(): SessionState {
+  return { stored: null, createdAt: CREATED, refreshed: false };
+}
+
+/** The state a session has after being read with these fields. */
+function storedAs(fields: Record<string, string>): SessionState {
+  return { stored: new Map(Object.entries(fields)), createdAt: CREATED, refreshed: false };
+}
+
+const pairs = (flat: string[]) => Object.fromEntries(flat.flatMap((_, i) => (i % 2 === 0 ? [[flat[i], flat[i + 1]]] : [])));
+
+describe('diffSession', () => {
+  const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
+  const cookieJson = cookieSettingsJson(cookie)!;
+
+  it('writes a never-stored session whole: every key as JSON, its cookie and its creation time', () => {
+    const delta = diffSession({ cookie, cart: ['a'], user: { id: 1 } }, neverStored(), undefined);
+    expect(pairs(delta.set)).toEqual({ cart: '["a"]', user: '{"id":1}', ':k': cookieJson, ':c': String(CREATED) });
+    expect(delta.del).toEqual([]);
+  });
+
+  it('writes only the fields whose JSON changed', () => {
+    const state = storedAs({ cart: '["a"]', user: '{"id":1}', ':k': cookieJson, ':c': String(CREATED) });
+    const delta = diffSession({ cookie, cart: ['a', 'b'], user: { id: 1 } }, state, undefined);
+    expect(delta.set).toEqual(['cart', '["a","b"]']);
+    expect(delta.del).toEqual([]);
+  });
+
+  it('writes nothing when nothing changed, even for an equal value in a new object', () => {
+    const state = storedAs({ user: '{"id":1,"tags":["x"]}', ':k': cookieJson, ':c': String(CREATED) });
+    expect(diffSession({ cookie, user: { id: 1, tags: ['x'] } }, state, undefined)).toMatchObject({ set: [], del: [] });
+  });
+
+  it('deletes the fields of removed keys and of keys set to undefined', () => {
+    const state = storedAs({ cart: '["a"]', theme: '"dark"', keep: '1', ':k': cookieJson, ':c': String(CREATED) });
+    const delta = diffSession({ cookie, theme: undefined, keep: 1 }, state, undefined);
+    expect(delta.set).toEqual([]);
+    expect(delta.del.sort()).toEqual(['cart', 'theme']);
+  });
+
+  it('keeps the metadata fields it does not manage (last seen, device) and writes pending ones', () => {
+    const state = storedAs({ ':k': cookieJson, ':c': String(CREATED), ':s': '5', ':u': 'Firefox' });
+    state.pendingMeta = { ':i': '203.0.113.7' };
+    const delta = diffSession({ cookie }, state, undefined);
+    expect(delta.set).toEqual([':i', '203.0.113.7']);
+    expect(delta.del).toEqual([]);
+    expect(delta.next.get(':u')).toBe('Firefox');
+  });
+
+  it('counts the bytes of every key name and JSON value, not the reserved fields', () => {
+    const delta = diffSession({ cookie, ab: 'xyz' }, neverStored(), undefined);
+    expect(delta.bytes).toBe('ab'.length + '"xyz"'.length);
+  });
+
+  it.each([':c', ':evil'])('rejects the reserved key %s with SessionDataError naming it', (key) => {
+    const error = (() => {
+      try {
+        diffSession({ cookie, [key]: 1 }, neverStored(), undefined);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(SessionDataError);
+    expect(error).toMatchObject({ key });
+    expect((error as Error).message).toContain(`"${key}"`);
+  });
+
+  it('rejects a BigInt with SessionDataError naming the key', () => {
+    expect(() => diffSession({ cookie, balance: 10n }, neverStored(), undefined)).toThrow(
+      expect.objectContaining({ name: 'SessionDataError', key: 'balance', message: expect.stringContaining('"balance"') }),
+    );
+  });
+
+  it('rejects a circular value with SessionDataError naming the key', () => {
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(() => diffSession({ cookie, graph: loop }, neverStored(), undefined)).toThrow(SessionDataError);
+    expect(() => diffSession({ cookie, graph: loop }, neverStored(), undefined)).toThrow(/"graph"/);
+  });
+
+  it('omits the cookie when it equals the store template, and stores it when it differs', () => {
+    const template = cookieSettingsJson(new Cookie({ maxAge: 60_000 }));
+    const same = diffSession({ cookie: new Cookie({ maxAge: 60_000 }) }, neverStored(), template);
+    expect(pairs(same.set)).not.toHaveProperty(':k');
+    const other = diffSession({ cookie: new Cookie({ maxAge: 60_000, path: '/shop' }) }, neverStored(), template);
+    expect(JSON.parse(pairs(other.set)[':k'])).toMatchObject({ path: '/shop', expires: true, originalMaxAge: 60_000 });
+  });
+});
+
+describe('diffSession on a session read from Redis and barely changed', () => {
+  const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
+  const cookieJson = cookieSettingsJson(cookie)!;
+  const read = () => storedAs({ cart: '["a"]', theme: '"dark"', ':k': cookieJson, ':c': String(CREATED) });
+
+  it('reports the size of an unchanged session and nothing to write', () => {
+    expect(diffSession({ cookie, cart: ['a'], theme: 'dark' }, read(), undefined)).toMatchObject({
+      set: [],
+      del: [],
+      bytes: 'cart'.length + '["a"]'.length + 'theme'.length + '"dark"'.length,
+    });
+  });
+
+  it('sees a removed key when nothing else changed', () => {
+    expect(diffSession({ cookie, cart: ['a'] }, read(), undefined)).toMatchObject({ set: [], del: ['theme'] });
+  });
+
+  it('sees a changed cookie when nothing else changed', () => {
+    const delta = diffSession({ cookie: { ...cookie, path: '/shop' }, cart: ['a'], theme: 'dark' }, read(), undefined);
+    expect(delta.set[0]).toBe(':k');
+    expect(JSON.parse(delta.set[1])).toMatchObject({ path: '/shop' });
+  });
+
+  it('sees a cookie that now differs from the template it used to equal', () => {
+    const template = cookieJson;
+    const state = storedAs({ cart: '["a"]', ':c': String(CREATED) });
+    expect(diffSession({ cookie, cart: ['a'] }, state, template)).toMatchObject({ set: [], del: [] });
+    expect(diffSession({ cookie: { ...cookie, httpOnly: false }, cart: ['a'] }, state, template).set[0]).toBe(':k');
+  });
+
+  it('still refuses a reserved key added to an otherwise unchanged session', () => {
+    expect(() => diffSession({ cookie, cart: ['a'], theme: 'dark', ':x': 1 }, read(), undefined)).toThrow(SessionDataError);
+  });
+});
+
+describe('cookieSettingsJson', () => {
+  it('keeps whether the cookie expires, never when', () => {
+    const json = cookieSettingsJson(new Cookie({ expires: new Date(CREATED + 1_234) }))!;
+    expect(JSON.parse(json)).toMatchObject({ expires: true });
+    expect(json).not.toContain(String(CREATED + 1_234));
+    expect(JSON.parse(cookieSettingsJson(new Cookie())!)).not.toHaveProperty('expires');
+  });
+
+  it('is the same for an express-session Cookie and its plain JSON form', () => {
+    const cookie = new Cookie({ maxAge: 60_000, sameSite: 'lax' });
+    expect(cookieSettingsJson(JSON.parse(JSON.stringify(cookie)))).toBe(cookieSettingsJson(cookie));
+  });
+});
+
+describe('toJson', () => {
+  it('returns undefined for values JSON drops, and the JSON otherwise', () => {
+    expect(toJson('f', () => 1)).toBeUndefined();
+    expect(toJson('u', undefined)).toBeUndefined();
+    expect(toJson('d', new Date(CREATED))).toBe(JSON.stringify(new Date(CREATED)));
+  });
+});
+
+describe('decodeSession', () => {
+  const cookieJson = JSON.stringify({ originalMaxAge: 60_000, httpOnly: true, path: '/', expires: true });
+
+  it('parses each field as one key, and takes the expiry from the key', () => {
+    const { data, state } = decodeSession([':c', String(CREATED), 'cart', '["a"]', ':k', cookieJson, ':s', '7'], CREATED + 9_999, undefined);
+    expect(data).toEqual({ cart: ['a'], cookie: { originalMaxAge: 60_000, httpOnly: true, path: '/', expires: new Date(CREATED + 9_999) } });
+    expect(state).toMatchObject({ createdAt: CREATED, lastSeenAt: 7, refreshed: false });
+    expect(state.stored).toEqual(new Map([[':c', String(CREATED)], ['cart', '["a"]'], [':k', cookieJson], [':s', '7']]));
+  });
+
+  it('uses the template when the session stored no cookie, and a browser-session cookie has no expiry', () => {
+    const template = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/' });
+    const { data } = decodeSession([':c', String(CREATED), 'n', '1'], CREATED + 5, template);
+    expect(data.cookie).toEqual({ originalMaxAge: null, httpOnly: true, path: '/', expires: null });
+  });
+
+  it.each([
+    ['a field that is not JSON', [':c', String(CREATED), ':k', cookieJson, 'cart', '{oops'], /"cart" is not valid JSON/],
+    ['no ":c"', [':k', cookieJson, 'cart', '[]'], /":c" is missing/],
+    ['a ":c" that is not a number', [':c', 'yesterday', ':k', cookieJson], /":c"/],
+    ['no cookie and no template', [':c', String(CREATED), 'cart', '[]'], /":k" is missing/],
+    ['a cookie that is not an object', [':c', String(CREATED), ':k', 'null'], /cookie is not an object/],
+    ['a cookie that is not JSON', [':c', String(CREATED), ':k', '{'], /":k" is not valid JSON/],
+  ])('throws CorruptSessionError for %s', (_what, fields, message) => {
+    expect(() => decodeSession(fields, CREATED + 1, undefined)).toThrow(CorruptSessionError);
+    expect(() => decodeSession(fields, CREATED + 1, undefined)).toThrow(message);
+  });
+});

@@ -1,0 +1,59 @@
+import { Cookie, Session } from 'express-session';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RedisSessionStore } from '@app/session';
+
+/** A session object as express-session holds it during a request, with any keys a test likes. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LiveSession = Session & Record<string, any>;
+
+// express-session's typings hide these constructors, which its own middleware calls.
+const SessionClass = Session as unknown as new (req: object) => Session;
+const CookieClass = Cookie as unknown as new (options?: object) => Cookie;
+
+type StoreLike = RedisSessionStore;
+
+/** A random session ID, shaped like the ones the library and express-session generate. */
+export function newSid(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** A fresh session, as express-session's `generate` builds it: a `Session` with a real `Cookie`. */
+export function freshSession(store: StoreLike, sid: string, data: Record<string, unknown> = {}, cookie: object = {}): LiveSession {
+  const session = new SessionClass({ sessionID: sid, sessionStore: store }) as LiveSession;
+  session.cookie = new CookieClass(cookie);
+  Object.assign(session, data);
+  return session;
+}
+
+/** Reads a session the way express-session does for a request: `get`, then `createSession`. */
+export async function loadSession(store: StoreLike, sid: string): Promise<LiveSession> {
+  const data = await store.get(sid);
+  if (!data) throw new Error(`session ${sid} is not in Redis`);
+  const req = { sessionID: sid, sessionStore: store };
+  return store.createSession(req as never, data) as LiveSession;
+}
+
+/** `session.save()` as a promise: it goes through `store.set` as at the end of a request. */
+export function saveSession(session: Session): Promise<void> {
+  return new Promise((resolve, reject) => session.save((error?: unknown) => (error ? reject(error) : resolve())));
+}
+
+/** Sleeps until the wall clock is past `at` (ms since the epoch). */
+export async function sleepUntilAfter(at: number): Promise<void> {
+  while (Date.now() <= at) await delay(Math.max(1, at - Date.now() + 1));
+}
+
+/** Calls a callback-style method and resolves with what the callback got. */
+export function viaCallback<T>(call: (callback: (error: unknown, value?: T) => void) => unknown): Promise<{ error: unknown; value: T | undefined; returned: unknown }> {
+  return new Promise((resolve) => {
+    let returned: unknown;
+    const done = (error: unknown, value?: T) => setImmediate(() => resolve({ error, value, returned }));
+    returned = call(done);
+  });
+}
+
+/** A logger whose warnings a test can read. */
+export function recordingLogger(): { warn: jest.Mock; error: jest.Mock } {
+  return { warn: jest.fn(), error: jest.fn() };
+}

@@ -1,0 +1,488 @@
+import Redis from 'ioredis';
+import { createHash } from 'node:crypto';
+import { RedisSessionStore, SessionTooLargeError, type RedisSessionStoreOptions } from '@app/session';
+import { CommandRecorder } from '../support/command-recorder';
+import { deleteByPrefix, uniquePrefix } from '../support/prefix';
+import { startRedis, type RedisServerHandle } from '../support/redis';
+import { freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
+
+/** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
+let redis: RedisServerHandle;
+let client: Redis;
+let admin: Redis;
+let prefix: string;
+let logger: ReturnType<typeof recordingLogger>;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  // Every store listens to its client's connection events, and these tests make a store per test.
+  client.setMaxListeners(100);
+  admin = new Redis(redis.url);
+});
+afterAll(async () => {
+  await client?.quit();
+  await admin?.quit();
+  await redis?.stop();
+});
+beforeEach(() => {
+  prefix = uniquePrefix('store');
+  logger = recordingLogger();
+});
+afterEach(() => deleteByPrefix(admin, prefix));
+
+function makeStore(options: Partial<RedisSessionStoreOptions> = {}): RedisSessionStore {
+  return new RedisSessionStore({ client, prefix, logger, ...options });
+}
+
+/** The fields and values of the save script's EVALSHA: [key, mode, expireAt, now, n, ...pairs, ...deletes]. */
+function saveCalls(commands: { name: string; args: string[] }[], key: string): string[][] {
+  return commands
+    .filter(({ name, args }) => (name === 'EVALSHA' || name === 'EVAL') && args[2] === key && (args[3] === 'patch' || args[3] === 'replace'))
+    .map(({ args }) => args.slice(2));
+}
+
+describe('hash layout (one field per top-level key)', () => {
+  it('stores one JSON field per session key, and only reserved fields start with ":"', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada', roles: ['admin'] }, theme: 'dark' }));
+
+    const key = store.keyOf(sid);
+    await expect(admin.type(key)).resolves.toBe('hash');
+    const fields = await admin.hgetall(key);
+    expect(fields).toMatchObject({ cart: '["book"]', user: '{"name":"Ada","roles":["admin"]}', theme: '"dark"' });
+    const own = Object.keys(fields).filter((field) => !field.startsWith(':'));
+    expect(own.sort()).toEqual(['cart', 'theme', 'user']);
+    expect(Number(fields[':c'])).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('writes only the changed field, and deletes only the removed one, on a save after a load', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada' }, theme: 'dark' }, { maxAge: 60_000 }));
+    const key = store.keyOf(sid);
+    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    try {
+      const session = await loadSession(store, sid);
+      session.theme = 'light';
+      recorder.reset();
+      await saveSession(session);
+      const [changed, ...others] = saveCalls(await recorder.settle(), key);
+      expect(others).toEqual([]);
+      const [, mode, , , count, ...fields] = changed;
+      expect({ mode, count, fields }).toEqual({ mode: 'patch', count: '1', fields: ['theme', '"light"'] });
+
+      const again = await loadSession(store, sid);
+      delete again.cart;
+      recorder.reset();
+      await saveSession(again);
+      const [removed] = saveCalls(await recorder.settle(), key);
+      const [, , , , removedCount, ...removedFields] = removed;
+      expect({ removedCount, removedFields }).toEqual({ removedCount: '0', removedFields: ['cart'] });
+    } finally {
+      await recorder.stop();
+    }
+    const fields = await admin.hgetall(key);
+    expect(fields).toMatchObject({ theme: '"light"', user: '{"name":"Ada"}' });
+    expect(fields).not.toHaveProperty('cart');
+  });
+
+  it('saves a session with thousands of top-level keys, as long as it is within maxSessionBytes', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
+    await store.set(sid, freshSession(store, sid, data));
+    await expect(admin.hlen(store.keyOf(sid))).resolves.toBeGreaterThanOrEqual(5_000);
+    const session = await loadSession(store, sid);
+    for (let i = 0; i < 5_000; i += 2) delete session[`k${i}`];
+    await saveSession(session);
+    await expect(store.get(sid)).resolves.toMatchObject({ k1: 1, k4999: 4999 });
+    await expect(admin.hexists(store.keyOf(sid), 'k0')).resolves.toBe(0);
+  });
+
+  it('keeps both changes when two copies loaded from one ID change different keys and save in parallel', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { cart: [], theme: 'dark' }));
+    const first = await loadSession(store, sid);
+    const second = await loadSession(store, sid);
+    first.cart = ['book'];
+    second.theme = 'light';
+    await Promise.all([saveSession(first), saveSession(second)]);
+    await expect(store.get(sid)).resolves.toMatchObject({ cart: ['book'], theme: 'light' });
+  });
+});
+
+describe('key names', () => {
+  it('names the key prefix + the first 32 base64url characters of the SHA-256 of the ID', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    const digest = createHash('sha256').update(sid).digest('base64url').slice(0, 32);
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    await store.set(sid, freshSession(store, sid, { user: 'ada' }));
+    await expect(admin.keys(`${prefix}*`)).resolves.toEqual([prefix + digest]);
+    expect(store.keyOf(sid)).toBe(prefix + digest);
+  });
+
+  it('never lets the raw session ID reach Redis: not in keys, values, nor any command MONITOR sees', async () => {
+    const store = makeStore({ refreshOnRead: true });
+    const sid = newSid();
+    const seen: string[][] = [];
+    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    try {
+      await store.set(sid, freshSession(store, sid, { user: 'ada', note: 'hello' }, { maxAge: 60_000 }));
+      const session = await loadSession(store, sid);
+      session.note = 'changed';
+      await saveSession(session);
+      await store.touch(sid, session);
+      await store.all();
+      await store.ids();
+      const key = store.keyOf(sid);
+      const values = Object.entries(await admin.hgetall(key)).flat();
+      expect(values.length).toBeGreaterThan(0);
+      await store.destroy(sid);
+
+      expect(await admin.keys('*')).not.toContainEqual(expect.stringContaining(sid));
+      expect(values.filter((value) => value.includes(sid))).toEqual([]);
+      // MONITOR delivers asynchronously: wait until it has shown the DEL of the destroy.
+      await waitFor(() => seen.some((args) => args[0].toUpperCase() === 'DEL' && args[1] === key));
+      expect(seen.length).toBeGreaterThan(5);
+      expect(seen.filter((args) => args.some((arg) => arg.includes(sid)))).toEqual([]);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+});
+
+describe('expiry in ms, the key TTL being its only record', () => {
+  it('expires the key exactly at cookie.expires and reads that instant back to the millisecond', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    const expiresAt = Date.now() + 60_000 + 123;
+    await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(expiresAt) }));
+    await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(expiresAt);
+    const read = await store.get(sid);
+    expect(read?.cookie.expires).toBeInstanceOf(Date);
+    expect(new Date(read!.cookie.expires!).getTime()).toBe(expiresAt);
+    // The expiry lives in the TTL only; no field repeats it.
+    expect(Object.values(await admin.hgetall(store.keyOf(sid)))).not.toContainEqual(expect.stringContaining(String(expiresAt)));
+  });
+
+  it('gives a browser-session cookie (no expires) the store ttl, and the session is gone after it', async () => {
+    const store = makeStore({ ttl: 300 });
+    const sid = newSid();
+    const before = Date.now();
+    await store.set(sid, freshSession(store, sid, { n: 1 }));
+    const after = Date.now();
+    const expireTime = Number(await admin.call('PEXPIRETIME', store.keyOf(sid)));
+    expect(expireTime).toBeGreaterThanOrEqual(before + 300);
+    expect(expireTime).toBeLessThanOrEqual(after + 300);
+    const read = await store.get(sid);
+    expect(read?.cookie.expires ?? null).toBeNull();
+
+    await sleepUntilAfter(expireTime);
+    await expect(store.get(sid)).resolves.toBeNull();
+  });
+
+  it('deletes rather than writes a session whose expiry is already past', async () => {
+    const store = makeStore();
+    const fresh = newSid();
+    await store.set(fresh, freshSession(store, fresh, { n: 1 }, { expires: new Date(Date.now() - 1) }));
+    await expect(admin.exists(store.keyOf(fresh))).resolves.toBe(0);
+
+    const stored = newSid();
+    await store.set(stored, freshSession(store, stored, { n: 1 }, { maxAge: 60_000 }));
+    const session = await loadSession(store, stored);
+    session.n = 2;
+    session.cookie.expires = new Date(Date.now() - 1);
+    await saveSession(session);
+    await expect(admin.exists(store.keyOf(stored))).resolves.toBe(0);
+  });
+
+  describe('absoluteTimeout caps every TTL', () => {
+    const absoluteTimeout = 10_000;
+
+    async function createdAtOf(store: RedisSessionStore, sid: string): Promise<number> {
+      return Number(await admin.hget(store.keyOf(sid), ':c'));
+    }
+
+    it('on set', async () => {
+      const store = makeStore({ absoluteTimeout });
+      const sid = newSid();
+      await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
+      const createdAt = await createdAtOf(store, sid);
+      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+    });
+
+    it('on touch', async () => {
+      const store = makeStore({ absoluteTimeout });
+      const sid = newSid();
+      const session = freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 2_000) });
+      await store.set(sid, session);
+      const createdAt = await createdAtOf(store, sid);
+      session.cookie.expires = new Date(Date.now() + 60_000);
+      await store.touch(sid, session);
+      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+
+      // A copy read by another process knows nothing of the creation time: Redis applies the cap.
+      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      await sleepUntilAfter(createdAt + 5);
+      await store.touch(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
+      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+    });
+
+    it('on a read with refreshOnRead', async () => {
+      const store = makeStore({ absoluteTimeout, refreshOnRead: true, cookie: { maxAge: 60_000 } });
+      const sid = newSid();
+      await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
+      const createdAt = await createdAtOf(store, sid);
+      // As if the session had been idle for a while: its expiry is now near.
+      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      const read = await store.get(sid);
+      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+      expect(new Date(read!.cookie.expires!).getTime()).toBe(createdAt + absoluteTimeout);
+    });
+
+    it('but a read with refreshOnRead slides the expiry when below the cap', async () => {
+      const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } });
+      const sid = newSid();
+      await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
+      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      const before = Date.now();
+      await store.get(sid);
+      expect(Number(await admin.call('PEXPIRETIME', store.keyOf(sid)))).toBeGreaterThanOrEqual(before + 60_000);
+    });
+  });
+});
+
+describe('a save never brings back a session destroyed meanwhile', () => {
+  it('drops the save of a copy loaded before another request destroyed the session', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { user: 'ada' }, { maxAge: 60_000 }));
+    const slowRequest = await loadSession(store, sid);
+    await store.destroy(sid); // the logout, in another request
+    slowRequest.cart = ['book'];
+    await expect(saveSession(slowRequest)).resolves.toBeUndefined();
+    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+    await expect(store.get(sid)).resolves.toBeNull();
+  });
+
+  it('does not bring it back with a touch either', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { user: 'ada' }, { maxAge: 60_000 }));
+    const slowRequest = await loadSession(store, sid);
+    await store.destroy(sid);
+    await store.touch(sid, slowRequest);
+    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+  });
+});
+
+describe('callback and promise styles', () => {
+  async function seeded(store: RedisSessionStore, count = 1): Promise<string[]> {
+    const sids = Array.from({ length: count }, newSid);
+    for (const sid of sids) await store.set(sid, freshSession(store, sid, { owner: sid.slice(0, 4) }, { maxAge: 60_000 }));
+    return sids;
+  }
+
+  it('get', async () => {
+    const store = makeStore();
+    const [sid] = await seeded(store);
+    const viaCb = await viaCallback((cb) => store.get(sid, cb));
+    expect(viaCb.error).toBeNull();
+    expect(viaCb.value).toMatchObject({ owner: sid.slice(0, 4) });
+    await expect(viaCb.returned).resolves.toMatchObject({ owner: sid.slice(0, 4) });
+    await expect(store.get(sid)).resolves.toMatchObject({ owner: sid.slice(0, 4) });
+  });
+
+  it('set', async () => {
+    const store = makeStore();
+    const [a, b] = [newSid(), newSid()];
+    const viaCb = await viaCallback((cb) => store.set(a, freshSession(store, a, { n: 1 }), cb));
+    expect(viaCb.error).toBeNull();
+    await expect(store.set(b, freshSession(store, b, { n: 2 }))).resolves.toBeUndefined();
+    await expect(admin.hget(store.keyOf(a), 'n')).resolves.toBe('1');
+    await expect(admin.hget(store.keyOf(b), 'n')).resolves.toBe('2');
+  });
+
+  it('touch', async () => {
+    const store = makeStore();
+    const [a, b] = await seeded(store, 2);
+    const later = Date.now() + 120_000;
+    const session = freshSession(store, a, {}, { expires: new Date(later) });
+    const viaCb = await viaCallback((cb) => store.touch(a, session, cb as () => void));
+    expect(viaCb.error ?? null).toBeNull();
+    await expect(store.touch(b, freshSession(store, b, {}, { expires: new Date(later + 1) }))).resolves.toBeUndefined();
+    await expect(admin.call('PEXPIRETIME', store.keyOf(a))).resolves.toBe(later);
+    await expect(admin.call('PEXPIRETIME', store.keyOf(b))).resolves.toBe(later + 1);
+  });
+
+  it('destroy', async () => {
+    const store = makeStore();
+    const [a, b] = await seeded(store, 2);
+    const viaCb = await viaCallback((cb) => store.destroy(a, cb));
+    expect(viaCb.error).toBeNull();
+    await expect(store.destroy(b)).resolves.toBeUndefined();
+    await expect(admin.exists(store.keyOf(a), store.keyOf(b))).resolves.toBe(0);
+  });
+
+  it('all, ids and length', async () => {
+    const store = makeStore();
+    const sids = await seeded(store, 3);
+    const digests = sids.map((sid) => store.keyOf(sid).slice(prefix.length)).sort();
+
+    const allCb = await viaCallback<Record<string, unknown>>((cb) => store.all(cb));
+    expect(allCb.error).toBeNull();
+    expect(Object.keys(allCb.value!).sort()).toEqual(digests);
+    const all = await store.all();
+    expect(Object.keys(all).sort()).toEqual(digests);
+    expect(all[digests[0]]).toHaveProperty('owner');
+
+    const idsCb = await viaCallback<string[]>((cb) => store.ids(cb));
+    expect(idsCb.error).toBeNull();
+    expect([...idsCb.value!].sort()).toEqual(digests);
+    expect((await store.ids()).sort()).toEqual(digests);
+
+    const lengthCb = await viaCallback<number>((cb) => store.length(cb));
+    expect(lengthCb).toMatchObject({ error: null, value: 3 });
+    await expect(store.length()).resolves.toBe(3);
+  });
+
+  it('all, ids and length count sessions only, not the user indexes under the prefix; clear removes both', async () => {
+    const store = makeStore();
+    const [sid] = await seeded(store, 1);
+    await admin.zadd(`${prefix}user:ada`, Date.now(), store.keyOf(sid).slice(prefix.length));
+    await expect(store.length()).resolves.toBe(1);
+    await expect(store.ids()).resolves.toEqual([store.keyOf(sid).slice(prefix.length)]);
+    expect(Object.keys(await store.all())).toEqual([store.keyOf(sid).slice(prefix.length)]);
+    await store.clear();
+    await expect(admin.keys(`${prefix}*`)).resolves.toEqual([]);
+  });
+
+  it('clear, which also leaves other prefixes alone', async () => {
+    const other = makeStore({ prefix: `${prefix}other:` });
+    const mine = makeStore({ prefix: uniquePrefix('store-clear') });
+    try {
+      await seeded(mine, 2);
+      const [kept] = await seeded(other, 1);
+      const viaCb = await viaCallback((cb) => mine.clear(cb));
+      expect(viaCb.error).toBeNull();
+      await expect(mine.length()).resolves.toBe(0);
+      await seeded(mine, 2);
+      await expect(mine.clear()).resolves.toBeUndefined();
+      await expect(mine.length()).resolves.toBe(0);
+      await expect(other.get(kept)).resolves.not.toBeNull();
+    } finally {
+      await deleteByPrefix(admin, mine.prefix);
+    }
+  });
+
+  it('errors go to the callback (the promise then resolves), or reject the promise', async () => {
+    const store = makeStore({ maxSessionBytes: 10 });
+    const sid = newSid();
+    const viaCb = await viaCallback((cb) => store.set(sid, freshSession(store, sid, { big: 'x'.repeat(50) }), cb));
+    expect(viaCb.error).toBeInstanceOf(SessionTooLargeError);
+    await expect(viaCb.returned).resolves.toBeUndefined();
+    await expect(store.set(sid, freshSession(store, sid, { big: 'x'.repeat(50) }))).rejects.toBeInstanceOf(SessionTooLargeError);
+  });
+});
+
+describe('values that cannot be decoded read as no session, with a warning', () => {
+  async function expectNoSessionAndWarning(store: RedisSessionStore, sid: string, reason: RegExp): Promise<void> {
+    const viaCb = await viaCallback((cb) => store.get(sid, cb));
+    expect(viaCb.error).toBeNull();
+    expect(viaCb.value ?? null).toBeNull();
+    await expect(store.get(sid)).resolves.toBeNull();
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(reason));
+    // The warning names the session by a digest excerpt, never the ID.
+    for (const [message] of logger.warn.mock.calls) expect(message).not.toContain(sid);
+  }
+
+  it('a field that is not valid JSON', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await admin.hset(store.keyOf(sid), ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', '{not json');
+    await expectNoSessionAndWarning(store, sid, /"cart" is not valid JSON/);
+  });
+
+  it('a missing ":c" field', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await admin.hset(store.keyOf(sid), ':k', '{"originalMaxAge":null}', 'cart', '[]');
+    await expectNoSessionAndWarning(store, sid, /":c"/);
+  });
+
+  it('a cookie field that is not an object', async () => {
+    const store = makeStore();
+    const sid = newSid();
+    await admin.hset(store.keyOf(sid), ':c', Date.now(), ':k', '42');
+    await expectNoSessionAndWarning(store, sid, /cookie/);
+  });
+
+  it.each([
+    ['a string', (key: string) => admin.set(key, 'a string')],
+    ['a list', (key: string) => admin.rpush(key, 'a', 'b')],
+    ['a set', (key: string) => admin.sadd(key, 'a')],
+  ])('a key of the wrong type: %s', async (_kind, write) => {
+    const store = makeStore();
+    const sid = newSid();
+    await write(store.keyOf(sid));
+    await expectNoSessionAndWarning(store, sid, /not a hash/);
+  });
+
+  it('all() skips a corrupt session, warns, and returns the others', async () => {
+    const store = makeStore();
+    const [good, bad] = [newSid(), newSid()];
+    await store.set(good, freshSession(store, good, { ok: true }));
+    await admin.hset(store.keyOf(bad), ':c', Date.now(), ':k', '{}', 'cart', '{not json');
+    const all = await store.all();
+    expect(Object.keys(all)).toEqual([store.keyOf(good).slice(prefix.length)]);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/not valid JSON/));
+  });
+});
+
+describe('maxSessionBytes', () => {
+  // Bytes count each top-level key's name and JSON: "k" + '"' + 97 x + '"' = 100.
+  const atLimit = { k: 'x'.repeat(97) };
+  const overLimit = { k: 'x'.repeat(98) };
+
+  it('accepts a session of exactly the limit', async () => {
+    const store = makeStore({ maxSessionBytes: 100 });
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, atLimit));
+    await expect(admin.hget(store.keyOf(sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
+  });
+
+  it('rejects a larger new session with SessionTooLargeError naming bytes and limit, writing nothing', async () => {
+    const store = makeStore({ maxSessionBytes: 100 });
+    const sid = newSid();
+    const error = await store.set(sid, freshSession(store, sid, overLimit)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTooLargeError);
+    expect(error).toMatchObject({ bytes: 101, limit: 100 });
+    expect((error as Error).message).toMatch(/101 bytes.*100 bytes/);
+    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+  });
+
+  it('rejects a save that grows a stored session past the limit, leaving Redis as it was', async () => {
+    const store = makeStore({ maxSessionBytes: 100 });
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { a: 1 }, { maxAge: 60_000 }));
+    const before = await admin.hgetall(store.keyOf(sid));
+    const session = await loadSession(store, sid);
+    session.a = 2;
+    session.blob = 'y'.repeat(200);
+    await expect(saveSession(session)).rejects.toBeInstanceOf(SessionTooLargeError);
+    await expect(admin.hgetall(store.keyOf(sid))).resolves.toEqual(before);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
