@@ -5,7 +5,7 @@ import { peekSession, requireSession } from '../middleware/lazy-session';
 import type { SessionKey } from '../session-data';
 
 const sessionParam = createParamDecorator((key: SessionKey | undefined, context: ExecutionContext) => {
-  const req = context.switchToHttp().getRequest<Request>();
+  const req = context.getArgByIndex<Request>(0); // the HTTP request, without building an HTTP context first
   try {
     if (key === undefined) return requireSession(req);
     // Reading one key of a session the visitor does not have yields undefined without creating one.

@@ -63,15 +63,18 @@ export function createSessionMiddleware(
     sessionStore.generate(req);
     commitOnResponse(req, req.res!, cookieId, commit);
   };
+  const startFreshSession = (req: Request) => startSession(req, undefined);
+  // Every request of the app sees the same store: a prototype property, not one more per request.
+  Object.defineProperty(app.request, 'sessionStore', { value: sessionStore, writable: true, configurable: true });
+  const everyPath = cookieOptions.path === '/';
 
   return function nestRedisSession(req: Request, res: Response, next: NextFunction): void {
-    if (!req.originalUrl.startsWith(cookieOptions.path)) return next(); // the cookie would not be sent here
-    req.sessionStore = sessionStore as unknown as Request['sessionStore'];
+    if (!everyPath && !req.originalUrl.startsWith(cookieOptions.path)) return next(); // the cookie would not be sent here
     const raw = readCookie(req.headers.cookie, name);
     const sessionId = raw ? cookies.idOf(raw) : undefined;
     if (sessionId === undefined) {
       if (raw && looksSigned(raw)) logger.warn(messages.invalidSignature());
-      createOnRead(req, (pending) => startSession(pending, undefined));
+      createOnRead(req, startFreshSession);
       return next();
     }
     store.get(sessionId).then(
