@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { freePort } = require('../scripts/demo/ports') as { freePort(host?: string): Promise<number> };
 
 /** A redis-server the bench started for itself, on a free port of 127.0.0.1, without persistence. */
 export interface BenchRedis {
@@ -84,16 +85,6 @@ export async function usedMemory(admin: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPing(admin: Redis, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ShopClient } from './support/shop-client';
+import { freePorts } from '../support/ports';
 
 // `npm run demo` as a newcomer runs it: it finds or starts a Redis, builds the shop, starts three
 // replicas behind the balancer, and Ctrl-C (SIGINT) stops everything it started.
@@ -9,16 +9,6 @@ import { ShopClient } from './support/shop-client';
 const ROOT = join(__dirname, '..', '..');
 const STARTUP_MS = 90_000; // the webpack build dominates: 5-20 s depending on the machine
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -39,7 +29,7 @@ describe('npm run demo', () => {
   });
 
   it('serves the shop through the balancer from three replicas, and stops everything on SIGINT', async () => {
-    const port = await freePort();
+    const [port] = await freePorts(1);
     const env: NodeJS.ProcessEnv = { ...process.env, DEMO_PORT: String(port), NO_COLOR: '1' };
     delete env.REDIS_URL; // exercise the throwaway Redis
     demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
