@@ -1,7 +1,9 @@
 import { Cookie, Session } from 'express-session';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import Redis from 'ioredis';
 import type { RedisSessionStore } from '@app/session';
+import { startRedis, type RedisServerHandle } from '../support/redis';
 
 /** A session object as express-session holds it during a request, with any keys a test likes. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,4 +58,25 @@ export function viaCallback<T>(call: (callback: (error: unknown, value?: T) => v
 /** A logger whose warnings a test can read. */
 export function recordingLogger(): { warn: jest.Mock; error: jest.Mock } {
   return { warn: jest.fn(), error: jest.fn() };
+}
+
+/** A spec file's Redis: the server, a client for the stores under test and one for the test's own checks. */
+export interface StoreRedis {
+  redis: RedisServerHandle;
+  client: Redis;
+  admin: Redis;
+}
+
+export async function openStoreRedis(): Promise<StoreRedis> {
+  const redis = await startRedis();
+  const client = new Redis(redis.url);
+  // Every store listens to its client's connection events, and these tests make a store per test.
+  client.setMaxListeners(100);
+  return { redis, client, admin: new Redis(redis.url) };
+}
+
+export async function closeStoreRedis(opened: Partial<StoreRedis>): Promise<void> {
+  await opened.client?.quit();
+  await opened.admin?.quit();
+  await opened.redis?.stop();
 }

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { RedisSessionStore, SessionTooLargeError, type RedisSessionStoreOptions } from '@app/session';
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import { startRedis, type RedisServerHandle } from '../support/redis';
-import { freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
+import type { RedisServerHandle } from '../support/redis';
+import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
 
 /** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
 let redis: RedisServerHandle;
@@ -14,17 +14,9 @@ let prefix: string;
 let logger: ReturnType<typeof recordingLogger>;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-  // Every store listens to its client's connection events, and these tests make a store per test.
-  client.setMaxListeners(100);
-  admin = new Redis(redis.url);
+  ({ redis, client, admin } = await openStoreRedis());
 });
-afterAll(async () => {
-  await client?.quit();
-  await admin?.quit();
-  await redis?.stop();
-});
+afterAll(() => closeStoreRedis({ redis, client, admin }));
 beforeEach(() => {
   prefix = uniquePrefix('store');
   logger = recordingLogger();

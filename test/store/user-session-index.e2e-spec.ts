@@ -5,8 +5,8 @@ import { digestOf } from '@app/session/store/session-key';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/store/user-session-index';
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import { startRedis, type RedisServerHandle } from '../support/redis';
-import { freshSession, newSid, recordingLogger, sleepUntilAfter } from './fixtures';
+import type { RedisServerHandle } from '../support/redis';
+import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter } from './fixtures';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
 let redis: RedisServerHandle;
@@ -15,17 +15,9 @@ let admin: Redis;
 let prefix: string;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url);
-  // Every store listens to its client's connection events, and these tests make a store per test.
-  client.setMaxListeners(100);
-  admin = new Redis(redis.url);
+  ({ redis, client, admin } = await openStoreRedis());
 });
-afterAll(async () => {
-  await client?.quit();
-  await admin?.quit();
-  await redis?.stop();
-});
+afterAll(() => closeStoreRedis({ redis, client, admin }));
 beforeEach(() => {
   prefix = uniquePrefix('index');
 });
