@@ -67,6 +67,11 @@ export async function updateSessionKey<T>(
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** How many keys have a task running or waiting; the queue holds nothing once they are done. */
+  get pendingKeys(): number {
+    return this.tails.size;
+  }
+
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(task, task);

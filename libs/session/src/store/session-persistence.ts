@@ -7,7 +7,7 @@ import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { SessionGateway } from '../redis/session-gateway';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState } from './session-state';
-import type { RedisSessionStoreOptions } from './redis-session-store';
+import type { RedisSessionStoreOptions } from './redis-session-store.options';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
