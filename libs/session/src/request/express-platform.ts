@@ -83,24 +83,20 @@ function installWayOut(responsePrototype: object): void {
   const proto = responsePrototype as Record<'writeHead' | 'end', Method>;
   const writeHead = proto.writeHead;
   const end = proto.end;
-  Object.defineProperty(proto, 'writeHead', {
-    configurable: true,
-    writable: true,
-    value: function writeHeadWithCookie(this: Response, ...args: unknown[]) {
-      const req = this.req as unknown as SessionRequest | undefined;
-      const state = req && stateOf(req);
-      if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
-      return writeHead.apply(this, args);
-    },
+  replaceMethod(proto, 'writeHead', function writeHeadWithCookie(this: Response, ...args: unknown[]) {
+    const req = this.req as unknown as SessionRequest | undefined;
+    const state = req && stateOf(req);
+    if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
+    return writeHead.apply(this, args);
   });
-  Object.defineProperty(proto, 'end', {
-    configurable: true,
-    writable: true,
-    value: function endAfterSave(this: Response, ...args: unknown[]) {
-      const req = this.req as unknown as SessionRequest | undefined;
-      const state = req && stateOf(req);
-      if (state?.phase !== 'live' || state.ending) return end.apply(this, args);
-      return state.lifecycle.beforeEnd(req!, state, this, () => end.apply(this, args));
-    },
+  replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {
+    const req = this.req as unknown as SessionRequest | undefined;
+    const state = req && stateOf(req);
+    if (state?.phase !== 'live' || state.ending) return end.apply(this, args);
+    return state.lifecycle.beforeEnd(req!, state, this, () => end.apply(this, args));
   });
+}
+
+function replaceMethod(proto: object, name: string, value: Method): void {
+  Object.defineProperty(proto, name, { configurable: true, writable: true, value });
 }
