@@ -3,6 +3,9 @@
 export { SessionModule } from './module/session.module';
 export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption } from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
+export type { MetricsRegistry, SessionMetricsOptions } from './metrics/metrics-options';
+export { SESSION_METRICS_BUCKETS } from './metrics/metrics-options';
+export { dbStatementSerializer } from './tracing/db-statement-serializer';
 export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants';
 export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 

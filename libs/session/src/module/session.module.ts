@@ -20,6 +20,7 @@ import { SessionLifecycle } from '../request/session-lifecycle';
 import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
+import { SessionTelemetry } from '../observe/session-telemetry';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
 
@@ -41,6 +42,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     private readonly store: RedisSessionStore,
     private readonly persistence: SessionPersistence,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly telemetry: SessionTelemetry,
   ) {
     super();
   }
@@ -83,6 +85,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.telemetry.close().catch(() => undefined);
     const { client, owned } = this.connection;
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's
     // QUIT resolves on Redis' reply; wait for the socket itself so nothing is left open at exit.

@@ -7,6 +7,7 @@ import { createRedisConnection, type SessionRedisConnection } from '../redis/cre
 import { reportConnectionErrors } from '../redis/report-connection-errors';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
+import { SessionTelemetry } from '../observe/session-telemetry';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
 /** Internal token: the client together with whether the module owns it. */
@@ -34,6 +35,13 @@ export const sessionProviders: Provider[] = [
     provide: SessionPersistence,
     useFactory: (options: ResolvedSessionOptions, client: Redis) => new SessionPersistence(storeOptions(options, client)),
     inject: [SESSION_OPTIONS, SESSION_REDIS],
+  },
+  {
+    // Metrics and traces, attached to the persistence at boot when the options ask for them.
+    provide: SessionTelemetry,
+    useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) =>
+      SessionTelemetry.attach(options, persistence, new Logger('SessionModule')),
+    inject: [SESSION_OPTIONS, SessionPersistence],
   },
   {
     provide: RedisSessionStore,

@@ -2,6 +2,7 @@ import { SessionConfigError } from '../errors/session-config.error';
 import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
+import { resolveMetricsOption } from './resolve-metrics-option';
 
 const MIN_SECRET_LENGTH = 32;
 
@@ -69,6 +70,8 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     trustProxy: optionalBoolean('trustProxy', options.trustProxy),
     forRoutes: optionalRoutes('forRoutes', options.forRoutes),
     exclude: optionalRoutes('exclude', options.exclude) ?? [],
+    metrics: resolveMetricsOption(options.metrics),
+    tracing: optionalBoolean('tracing', options.tracing),
   };
 }
 

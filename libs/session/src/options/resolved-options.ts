@@ -1,5 +1,6 @@
 import type { RouteInfo } from '@nestjs/common/interfaces';
 import type { SessionRedisOption } from './session-options.interface';
+import type { ResolvedMetricsOptions } from '../metrics/metrics-options';
 
 /** Options after validation, with every default filled in; internal to the library. */
 export interface ResolvedSessionOptions {
@@ -28,4 +29,8 @@ export interface ResolvedSessionOptions {
   trustProxy?: boolean;
   forRoutes?: (string | RouteInfo)[];
   exclude: (string | RouteInfo)[];
+  /** Undefined when metrics are off. */
+  metrics?: ResolvedMetricsOptions;
+  /** Undefined: decided at boot (see `SessionModuleOptions.tracing`). */
+  tracing?: boolean;
 }

@@ -1,5 +1,6 @@
 import type { RouteInfo } from '@nestjs/common/interfaces';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { SessionMetricsOptions } from '../metrics/metrics-options';
 
 /**
  * Where the sessions live. A client the module creates from this option is closed on application
@@ -70,6 +71,18 @@ export interface SessionModuleOptions {
   forRoutes?: (string | RouteInfo)[];
   /** Routes that get no session handling (Nest `exclude` syntax). @default [] */
   exclude?: (string | RouteInfo)[];
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency, loaded only when this is
+   * set): `true` registers them in prom-client's global registry; an object picks the registry, a
+   * name prefix and the latency buckets. See the README's "Operations" section. @default undefined (off)
+   */
+  metrics?: boolean | SessionMetricsOptions;
+  /**
+   * OpenTelemetry spans (`session.load`, `session.save`, …) through `@opentelemetry/api`, an optional
+   * peer. `true` requires it; `false` never traces.
+   * @default undefined: traced when `@opentelemetry/api` is installed and a tracer provider is registered at boot
+   */
+  tracing?: boolean;
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

@@ -16,3 +16,12 @@ export function digestRedisKey(prefix: string, digest: string): string {
 export function userIndexRedisKey(prefix: string, userId: string): string {
   return `${prefix}user:${encodeURIComponent(userId)}`;
 }
+
+/**
+ * Redis keys of one activity bucket (HyperLogLogs of the sessions and users seen in it). The hash
+ * tag puts every bucket of a prefix in one Cluster slot, whatever the prefix holds, so one PFCOUNT
+ * merges them all.
+ */
+export function activityRedisKeys(prefix: string, bucketStart: number): { sessions: string; users: string } {
+  return { sessions: `${prefix}{activity}:sessions:${bucketStart}`, users: `${prefix}{activity}:users:${bucketStart}` };
+}

@@ -3,6 +3,8 @@ import { messages } from '../errors/session.messages';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
+import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
+import { ACTIVITY_ADD } from './activity-script';
 
 /** Settings of the gateway; the store and the Nest module derive them from their own options. */
 export interface SessionGatewayOptions {
@@ -31,6 +33,7 @@ interface ScriptCommands {
   sessionTouch(redisKey: string, ...args: (string | number)[]): Promise<TouchStatus>;
   sessionCompareAndSet(redisKey: string, ...args: (string | number)[]): Promise<[string, string?]>;
   sessionIndexAdd(redisKey: string, ...args: (string | number)[]): Promise<string[]>;
+  sessionActivityAdd(sessionsKey: string, usersKey: string, ...args: (string | number)[]): Promise<number>;
 }
 
 type ScriptClient = (Redis | Cluster) & ScriptCommands;
@@ -41,7 +44,14 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
   sessionTouch: TOUCH_SESSION,
   sessionCompareAndSet: COMPARE_AND_SET,
   sessionIndexAdd: INDEX_ADD,
+  sessionActivityAdd: ACTIVITY_ADD,
 };
+
+/** Scripts with more than the one key (the session's) most scripts touch. */
+const KEY_COUNTS: Partial<Record<keyof ScriptCommands, number>> = { sessionActivityAdd: 2 };
+
+const OK: StoreCallFacts = { result: 'ok' };
+const okFacts = (): StoreCallFacts => OK;
 
 /**
  * Every Redis call of the library goes through here: one method per script with named arguments and
@@ -54,6 +64,8 @@ export class SessionGateway {
   private readonly commandTimeout: number;
   /** A client that bounds its own commands as tightly needs no second timer per call. */
   private readonly clientBoundsCommands: boolean;
+  /** Metrics and traces, attached by `SessionModule` when they are on; unset, calls run unobserved. */
+  observer: SessionObserver | undefined;
 
   constructor({ client, commandTimeout }: SessionGatewayOptions) {
     this.client = withScripts(client);
@@ -76,7 +88,7 @@ export class SessionGateway {
   }): Promise<StoredFields | null | 'wrongType'> {
     const { redisKey, now, slideBy, absoluteTimeout, lastSeenInterval } = args;
     try {
-      const reply = await this.call(() => this.client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval));
+      const reply = await this.call('load', () => this.client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval), loadFacts);
       return reply && { expiresAt: Number(reply[0]), fields: reply[1] };
     } catch (error) {
       if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
@@ -99,14 +111,21 @@ export class SessionGateway {
     del: string[];
   }): Promise<{ status: SaveStatus }> {
     const { redisKey, mode, expiresAt, now, set, del } = args;
-    const status = await this.call(() => this.client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del));
+    const status = await this.call(
+      'save',
+      () => this.client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del),
+      (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok', bytes: byteCount(set), fieldsChanged: set.length / 2 + del.length }),
+    );
     return { status };
   }
 
   /** Moves a session's expiry to `expiresAt`, never past its absolute deadline, without rewriting it. */
   async touchSession(args: { redisKey: string; expiresAt: number; now: number; absoluteTimeout: number }): Promise<{ status: TouchStatus }> {
     const { redisKey, expiresAt, now, absoluteTimeout } = args;
-    return { status: await this.call(() => this.client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout)) };
+    const status = await this.call('touch', () => this.client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout), (reply) => ({
+      result: reply === 'gone' ? 'gone' : 'ok',
+    }));
+    return { status };
   }
 
   /**
@@ -122,17 +141,20 @@ export class SessionGateway {
     now: number;
   }): Promise<CompareAndSetReply> {
     const { redisKey, field, expected, next, expiresAt, now } = args;
-    const [status, current] = await this.call(() =>
-      this.client.sessionCompareAndSet(
+    const [status, current] = await this.call(
+      'update',
+      () =>
+        this.client.sessionCompareAndSet(
         redisKey,
         field,
         expected === undefined ? '0' : '1',
         expected ?? '',
         next === undefined ? '0' : '1',
         next ?? '',
-        expiresAt,
-        now,
-      ),
+          expiresAt,
+          now,
+        ),
+      ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
     );
     if (status === 'changed') return { status, current: current ?? undefined };
     return { status: status as 'written' | 'gone' };
@@ -153,41 +175,43 @@ export class SessionGateway {
     indexTtl: number;
   }): Promise<IndexAddReply> {
     const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl } = args;
-    const [status, ...evicted] = await this.call(() =>
-      this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+    const [status, ...evicted] = await this.call(
+      'index',
+      () => this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+      ([reply]) => ({ result: reply === 'rejected' ? 'conflict' : 'ok' }),
     );
     return status === 'rejected' ? { status } : { status: 'added', evicted };
   }
 
   /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
   deleteKey(redisKey: string): Promise<number> {
-    return this.call(() => this.client.del(redisKey));
+    return this.call('destroy', () => this.client.del(redisKey));
   }
 
   existsKey(redisKey: string): Promise<number> {
-    return this.call(() => this.client.exists(redisKey));
+    return this.call('index', () => this.client.exists(redisKey));
   }
 
   /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
   deviceFields(redisKey: string): Promise<(string | null)[]> {
-    return this.call(() => this.client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+    return this.call('index', () => this.client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
   }
 
   /** Members of a sorted set scored between `max` and `min`, highest score first. */
   membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
-    return this.call(() => this.client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
+    return this.call('index', () => this.client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
   }
 
   removeMembers(redisKey: string, members: string[]): Promise<number> {
-    return this.call(() => this.client.zrem(redisKey, ...members));
+    return this.call('index', () => this.client.zrem(redisKey, ...members));
   }
 
   countMembers(redisKey: string): Promise<number> {
-    return this.call(() => this.client.zcard(redisKey));
+    return this.call('index', () => this.client.zcard(redisKey));
   }
 
   hasMember(redisKey: string, member: string): Promise<boolean> {
-    return this.call(() => this.client.zscore(redisKey, member)).then((score) => score !== null);
+    return this.call('index', () => this.client.zscore(redisKey, member)).then((score) => score !== null);
   }
 
   /** Keys matching `pattern`, by SCAN on every master (a cluster spreads them over its nodes). */
@@ -199,7 +223,7 @@ export class SessionGateway {
       do {
         const args: (string | number)[] = ['MATCH', pattern, 'COUNT', 1000];
         if (type) args.push('TYPE', type);
-        const [next, batch] = (await this.call(() => node.call('SCAN', cursor, ...args))) as [string, string[]];
+        const [next, batch] = (await this.call('scan', () => node.call('SCAN', cursor, ...args))) as [string, string[]];
         keys.push(...batch);
         cursor = next;
       } while (cursor !== '0');
@@ -209,12 +233,33 @@ export class SessionGateway {
 
   /** A Cluster client lists its masters only once connected: before that a scan would see no key at all. */
   private async masters(cluster: Cluster): Promise<Redis[]> {
-    if (cluster.status !== 'ready') await this.call(() => cluster.ping());
+    if (cluster.status !== 'ready') await this.call('scan', () => cluster.ping());
     return cluster.nodes('master');
   }
 
-  /** Runs one Redis call under the failure rules: fail fast while disconnected, bounded wait. */
-  private call<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Adds sessions and users to the HyperLogLogs of one activity bucket (two keys in one slot) and
+   * sets their expiry; see `ActiveSessions`. Answers 1.
+   */
+  addActivity(args: { sessionsKey: string; usersKey: string; ttl: number; digests: string[]; userIds: string[] }): Promise<number> {
+    const { sessionsKey, usersKey, ttl, digests, userIds } = args;
+    return this.call('activity', () => this.client.sessionActivityAdd(sessionsKey, usersKey, ttl, digests.length, ...digests, ...userIds));
+  }
+
+  /** PFCOUNT over several HyperLogLogs of one slot: the size of their union. */
+  countDistinct(redisKeys: string[]): Promise<number> {
+    return this.call('activity', () => this.client.pfcount(...redisKeys));
+  }
+
+  /** Runs one Redis call under the failure rules, observed when an observer is attached. */
+  private call<T>(operation: StoreOperation, run: () => Promise<T>, describe: (value: T) => StoreCallFacts = okFacts): Promise<T> {
+    const observer = this.observer;
+    if (observer?.observeStoreCall) return observer.observeStoreCall(operation, () => this.bounded(run), describe);
+    return this.bounded(run);
+  }
+
+  /** Fail fast while disconnected, bounded wait. */
+  private bounded<T>(operation: () => Promise<T>): Promise<T> {
     const status = this.client.status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       return Promise.reject(new SessionStoreUnavailableError(messages.storeDisconnected(status)));
@@ -241,10 +286,22 @@ export class SessionGateway {
 function withScripts(client: Redis | Cluster): ScriptClient {
   for (const [name, lua] of Object.entries(SCRIPTS)) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
-      client.defineCommand(name, { numberOfKeys: 1, lua });
+      client.defineCommand(name, { numberOfKeys: KEY_COUNTS[name as keyof ScriptCommands] ?? 1, lua });
     }
   }
   return client as ScriptClient;
+}
+
+/** Bytes of a loaded session's fields and values. */
+function loadFacts(reply: [number, string[]] | null): StoreCallFacts {
+  return reply ? { result: 'ok', bytes: byteCount(reply[1]) } : { result: 'gone' };
+}
+
+/** Characters of a flat field/value list: bytes for ASCII, a close enough size for a span attribute. */
+function byteCount(values: string[]): number {
+  let bytes = 0;
+  for (const value of values) bytes += value.length;
+  return bytes;
 }
 
 /** A Redis reply error (a bug or a wrong type) stays as it is; anything else means Redis is out of reach. */

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { isHttpsRequest } from '../cookie/secure-cookie';
 import { failureAnswer } from './failure-response';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { sessionOnFirstRead, stateOf } from './session-lifecycle';
+import { noteUnavailable, sessionOnFirstRead, stateOf } from './session-lifecycle';
 
 type Method = (this: Response, ...args: unknown[]) => unknown;
 
@@ -87,6 +87,7 @@ function installWayOut(responsePrototype: object): void {
     const req = this.req as unknown as SessionRequest | undefined;
     const state = req && stateOf(req);
     if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
+    else if (state?.phase === 'failed' && this.statusCode === 503) noteUnavailable(state);
     return writeHead.apply(this, args);
   });
   replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {

@@ -73,7 +73,7 @@ export class SessionLifecycle {
   constructor(
     private readonly options: LifecycleOptions,
     store: RedisSessionStore,
-    private readonly persistence: SessionPersistence,
+    readonly persistence: SessionPersistence,
     private readonly platform: HttpPlatform,
     private readonly logger: Logger,
   ) {
@@ -168,6 +168,11 @@ export class SessionLifecycle {
   }
 }
 
+/** Counts a request answered 503 because its session could not be loaded or saved (metrics only). */
+export function noteUnavailable(state: RequestSessionState): void {
+  state.lifecycle.persistence.observer?.requestUnavailable?.();
+}
+
 /** The lifecycle state of a request, or undefined where no session handling is mounted. */
 export function stateOf(req: object): RequestSessionState | undefined {
   return (req as StatefulRequest)[STATE];
@@ -192,7 +197,7 @@ export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session
 export async function regenerate(req: SessionRequest, { id }: { id: string }): Promise<void> {
   const state = (req as StatefulRequest)[STATE];
   if (!state) throw new Error(messages.noSession());
-  if (ownSession(req)) await state.lifecycle.sessionStore.destroy(req.sessionID);
+  if (ownSession(req)) await state.lifecycle.persistence.destroy(req.sessionID, 'regenerated');
   state.lifecycle.generate(req, id);
 }
 

@@ -54,7 +54,11 @@ export async function updateSessionKey<T>(
       return value;
     }
     if (reply.status === 'gone') throw new SessionConflictError(messages.sessionGone(), 'gone');
-    if (attempt > maxRetries) throw new SessionConflictError(messages.updateConflict(key, attempt), 'contention');
+    if (attempt > maxRetries) {
+      sessions.observer?.updateGaveUp?.();
+      throw new SessionConflictError(messages.updateConflict(key, attempt), 'contention');
+    }
+    sessions.observer?.updateRetried?.();
     expected = reply.current;
     await pause(attempt);
   }

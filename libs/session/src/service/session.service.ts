@@ -104,6 +104,7 @@ export class SessionService {
         throw error;
       }
       if (previousUser) await this.index.remove(String(previousUser.id), previousDigest);
+      this.sessions.observer?.login?.();
     });
   }
 

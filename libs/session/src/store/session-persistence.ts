@@ -5,6 +5,8 @@ import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { SessionGateway } from '../redis/session-gateway';
+import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
+import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
@@ -30,6 +32,8 @@ export class SessionPersistence {
   /** Ms a read slides the expiry by; 0 leaves it to the end-of-request touch. */
   private readonly slideOnRead: number;
   private readonly logger: Pick<Console, 'warn' | 'error'>;
+  /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
+  observer: SessionObserver | undefined;
 
   constructor(options: RedisSessionStoreOptions) {
     if (!options?.client || typeof (options.client as { defineCommand?: unknown }).defineCommand !== 'function') {
@@ -45,6 +49,12 @@ export class SessionPersistence {
     this.cookieTemplateJson = options.cookie ? cookieSettingsJson(templateCookie(options.cookie)) : undefined;
     const templateMaxAge = (options.cookie as { maxAge?: number } | undefined)?.maxAge;
     this.slideOnRead = options.refreshOnRead ? (templateMaxAge ?? this.ttl) : 0;
+  }
+
+  /** Attaches the metrics and traces observer to the session operations and to every Redis call. */
+  observe(observer: SessionObserver | undefined): void {
+    this.observer = observer;
+    this.gateway.observer = observer;
   }
 
   redisKeyOf(sessionId: string): string {
@@ -68,6 +78,7 @@ export class SessionPersistence {
       state.refreshed = this.slideOnRead > 0;
       state.redisKey = redisKey;
       attachState(data, state);
+      this.observer?.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(data));
       return data;
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.ignoreCorrupt(redisKey, error.message);
@@ -101,11 +112,14 @@ export class SessionPersistence {
     if (state?.refreshed) return;
     const now = Date.now();
     const expiresAt = this.expiryOf(session, state?.createdAt ?? now, now);
-    await this.gateway.touchSession({ redisKey: this.redisKeyOf(sessionId), expiresAt, now, absoluteTimeout: this.absoluteTimeout });
+    const { status } = await this.gateway.touchSession({ redisKey: this.redisKeyOf(sessionId), expiresAt, now, absoluteTimeout: this.absoluteTimeout });
+    if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
   }
 
-  async destroy(sessionId: string): Promise<void> {
-    await this.gateway.deleteKey(this.redisKeyOf(sessionId));
+  /** Deletes the session; `reason` is what the metrics count it as when it existed. */
+  async destroy(sessionId: string, reason: SessionEndReason = 'logout'): Promise<void> {
+    const deleted = await this.gateway.deleteKey(this.redisKeyOf(sessionId));
+    if (deleted > 0) this.observer?.sessionEnded?.(reason, deleted);
   }
 
   /** Every live session by digest; reading them slides nothing and touches no last-seen time. */
@@ -168,9 +182,16 @@ export class SessionPersistence {
       del: delta.del,
     });
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
+    if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
     state.stored = delta.next;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
+  }
+
+  private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', isNew: boolean): void {
+    if (status === 'expired') return this.observer!.sessionEnded?.('expired', 1);
+    if (isNew) this.observer!.sessionCreated?.();
+    this.observer!.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(session));
   }
 
   private sessionRedisKeys(): Promise<string[]> {
@@ -188,6 +209,12 @@ function templateCookie(options: object): object {
   const { secure } = options as { secure?: boolean | 'auto' };
   const CookieClass = Cookie as unknown as new (options: object) => object;
   return new CookieClass({ ...options, secure: resolveSecure(secure, undefined) });
+}
+
+/** The logged-in user's id, for the active-users estimate; undefined for an anonymous session. */
+function userIdOf(session: StoredSession): string | undefined {
+  const id = (session[USER_KEY] as { id?: unknown } | undefined)?.id;
+  return id === undefined || id === null ? undefined : String(id);
 }
 
 function escapeGlob(text: string): string {

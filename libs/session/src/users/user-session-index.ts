@@ -101,6 +101,7 @@ export class UserSessionIndex {
       this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)),
       this.gateway.removeMembers(key, [digest]),
     ]);
+    if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
     return deleted > 0;
   }
 
@@ -111,12 +112,16 @@ export class UserSessionIndex {
     if (targets.length === 0) return 0;
     const deleted = await Promise.all(targets.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
     await this.gateway.removeMembers(key, targets);
-    return deleted.reduce((sum, n) => sum + n, 0);
+    const count = deleted.reduce((sum, n) => sum + n, 0);
+    if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
+    return count;
   }
 
   /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots). */
   async deleteSessions(digests: string[]): Promise<void> {
-    await Promise.all(digests.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = await Promise.all(digests.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
+    const count = deleted.reduce((sum, n) => sum + n, 0);
+    if (count > 0) this.sessions.observer?.sessionEnded?.('evicted', count);
   }
 
   /** Members newest first, leaving out those past the absolute timeout. */
