@@ -60,7 +60,8 @@ export class TestController {
 
   @Post('items')
   @HttpCode(200)
-  async addItem(@Req() req: Request, @Body() body: { item: string }) {
+  async addItem(@Req() req: Request, @Body() body: { item: string; delayMs?: number }) {
+    if (body.delayMs) await delay(body.delayMs); // room for another writer between the read and the update
     const items = await this.sessions.update(req, 'items', (current) => [...(current ?? []), body.item]);
     return { count: items?.length };
   }
