@@ -8,6 +8,9 @@ import { replicaHeader } from './http/replica-header';
 import { requestLog } from './http/request-log';
 import { strictValidationPipe } from './http/validation-pipe';
 import { ShopModule } from './shop.module';
+import { countRequests } from './metrics/count-requests';
+import { METRICS_REGISTRY } from './metrics/metrics-registry';
+import { uplotDir } from './http/vendor-assets';
 
 export interface CreateShopAppOptions {
   /** Environment to read PORT, REDIS_URL, SESSION_SECRET and REPLICA_ID from. @default process.env */
@@ -36,8 +39,11 @@ export async function createShopApp(options: CreateShopAppOptions = {}): Promise
   // Registered before Nest's own middleware, so they see every response, static files and errors too.
   app.use(replicaHeader(replicaId));
   app.use(requestLog(replicaId, new Logger()));
+  app.use(countRequests(app.get(METRICS_REGISTRY)));
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new BodyParserErrorsFilter(app.getHttpAdapter()));
   app.useStaticAssets(assets, { index: 'index.html' });
+  // The operations panel's chart library, served from the installed package: the page loads nothing from a CDN.
+  app.useStaticAssets(uplotDir(), { prefix: '/vendor/uplot/' });
   return app;
 }

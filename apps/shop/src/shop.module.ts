@@ -1,6 +1,8 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { SessionHealthIndicator } from '@app/session/health';
 import { AuthenticatedGuard, CsrfGuard, SessionModule } from '@app/session';
 import { AuthController } from './auth/auth.controller';
 import { FailedLoginLimiter } from './auth/failed-login-limiter';
@@ -10,6 +12,8 @@ import { CartController } from './cart/cart.controller';
 import { ProductsController } from './catalog/products.controller';
 import { SHOP_CONFIG, type ShopConfig } from './config/shop-config';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { createMetricsRegistry, METRICS_REGISTRY } from './metrics/metrics-registry';
 
 @Module({})
 export class ShopModule {
@@ -18,6 +22,7 @@ export class ShopModule {
    * process.env lets tests run several replicas, each with its own settings, in one process.
    */
   static forRoot(config: ShopConfig): DynamicModule {
+    const registry = createMetricsRegistry();
     return {
       module: ShopModule,
       imports: [
@@ -35,12 +40,15 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: shop.redisUrl };
+            return { secret: shop.sessionSecrets, redis: shop.redisUrl, metrics: { registry } };
           },
         }),
+        TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [AuthController, SessionsController, CartController, ProductsController, HealthController],
+      controllers: [AuthController, SessionsController, CartController, ProductsController, HealthController, MetricsController],
       providers: [
+        { provide: METRICS_REGISTRY, useValue: registry },
+        SessionHealthIndicator,
         UserDirectory,
         FailedLoginLimiter,
         // Both guards on every route, closed by default: a route is public or CSRF-free only where it says so.

@@ -17,7 +17,7 @@ export interface ShopCluster {
  * and its own Redis client, sharing `redisUrl` and one secret, and the balancer in front. In-process
  * is much faster to start than child processes, and each replica is still a separate Nest app.
  */
-export async function startShopCluster(redisUrl: string, replicas = 3): Promise<ShopCluster> {
+export async function startShopCluster(redisUrl: string, replicas = 3, extraEnv: Record<string, string> = {}): Promise<ShopCluster> {
   const secret = randomBytes(32).toString('base64url');
   const apps: INestApplication[] = [];
   let balancer: Balancer | undefined;
@@ -27,7 +27,7 @@ export async function startShopCluster(redisUrl: string, replicas = 3): Promise<
   };
   try {
     for (let i = 1; i <= replicas; i++) {
-      const env = { REDIS_URL: redisUrl, SESSION_SECRET: secret, REPLICA_ID: `replica-${i}`, PORT: '0' };
+      const env = { REDIS_URL: redisUrl, SESSION_SECRET: secret, REPLICA_ID: `replica-${i}`, PORT: '0', ...extraEnv };
       const app = await createShopApp({ env, logger: ['error'] });
       apps.push(app);
       await app.listen(0, '127.0.0.1');

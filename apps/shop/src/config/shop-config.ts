@@ -12,6 +12,8 @@ export interface ShopConfig {
   usesDevSecret: boolean;
   /** Name of this replica, sent in `X-Replica`. @default `<hostname>:<port>` */
   replicaId: string;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. @default undefined (open) */
+  metricsToken?: string;
 }
 
 /** Namespace under which `ConfigService` holds the shop's settings. */
@@ -39,6 +41,7 @@ export function loadShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
     sessionSecrets: secrets ?? [DEV_SECRET],
     usesDevSecret: !secrets,
     replicaId: nonBlank(env.REPLICA_ID) ?? `${hostname()}:${port}`,
+    metricsToken: nonBlank(env.METRICS_TOKEN),
   };
 }
 
