@@ -55,6 +55,9 @@ async function main() {
 
   Demo users:  alice / wonderland    bob / builder
   Replicas:    ${replicas.map((r) => `${r.id} ${r.url}`).join(', ')}
+  Metrics:     ${balancer.url}/metrics (Prometheus text of the replica that answers; each replica at <replica>/metrics)
+  Health:      ${balancer.url}/health (readiness, backed by the library's Terminus indicator)
+  Operations:  the page's "Operations" panel charts requests, store latency and active sessions per replica
   Redis:       ${redis.description}
 
   Press Ctrl-C to stop the balancer, the replicas and ${process.env.REDIS_URL ? 'nothing of your Redis' : 'Redis'}.
