@@ -12,6 +12,7 @@ import { markdownReport, targetsTable, throughputTable } from './report';
 import type { BenchResults } from './results';
 import { evaluateTargets } from './targets';
 import { summarise } from './summary';
+import { metricsCostTable } from './metrics-cost';
 import { runThroughput } from './throughput';
 
 const log = (line: string) => console.log(line);
@@ -99,7 +100,7 @@ async function writeReport(options: BenchOptions, results: BenchResults): Promis
   writeFileSync(join(options.outDir, 'latest.md'), markdown);
   writeFileSync(join(options.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
-  if (results.summaries.length) log(`\n${throughputTable(results.summaries)}`);
+  if (results.summaries.length) log(`\n${throughputTable(results.summaries)}\n\nCost of metrics (ours-metrics − ours, same round):\n${metricsCostTable(results.runs)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

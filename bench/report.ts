@@ -1,6 +1,7 @@
 import { machineLine } from './machine';
 import { SCENARIO_TITLES, SCENARIOS, type BenchResults, type ScenarioSummary, type Spread } from './results';
 import { compact } from './targets';
+import { metricsCostTable } from './metrics-cost';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const range = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
@@ -96,6 +97,10 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
         'so "× ceiling by CPU" (the ceiling\'s CPU per request over this mode\'s) predicts the throughput ratio and is ' +
         'far less sensitive to other load on the machine. "Other load" is the CPU that processes other than the bench\'s ' +
         'used during a run (of the machine\'s cores): above ~0.2 the req/s figures of that run are disturbed.',
+      '',
+      '### Cost of metrics (`ours-metrics` is `ours` with `metrics: true`)',
+      '',
+      metricsCostTable(results.runs),
       '',
       commandsTable(results.summaries),
       '',

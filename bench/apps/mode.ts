@@ -1,9 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
-/** The three ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours. */
-export type Mode = 'none' | 'connect-redis' | 'ours';
-export const MODES: Mode[] = ['none', 'connect-redis', 'ours'];
+/**
+ * The ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours, and
+ * ours with `metrics: true` (prom-client), whose difference to `ours` in the same round is the cost of metrics.
+ */
+export type Mode = 'none' | 'connect-redis' | 'ours' | 'ours-metrics';
+export const MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-metrics'];
 
 /** Secret shared by both session layers (at least 32 characters, as ours requires). */
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef-0123456789';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
-import { SESSION_REDIS, Session, SessionModule, SessionService, type SessionKey } from '@app/session';
+import { SESSION_REDIS, Session, SessionModule, SessionService, type SessionKey, type SessionModuleOptions } from '@app/session';
 import { addLine, benchUser, type CartLine } from './cart';
 
 /** The bench's `cart` key, which it does not merge into `SessionData` (see `BenchSession`). */
@@ -38,12 +38,13 @@ class CartController {
 }
 
 /** Builds the module the bench app and the logout bench share. */
-export function benchSessionModule(redisUrl: string) {
-  return SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000 });
+export function benchSessionModule(redisUrl: string, extra: Partial<SessionModuleOptions> = {}) {
+  return SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000, ...extra });
 }
 
-export async function buildOursApp(redisUrl: string): Promise<BuiltApp> {
-  @Module({ imports: [benchSessionModule(redisUrl)], controllers: [CartController] })
+/** `extra`: options on top of the bench's, e.g. `{ metrics: true }` for the ours-metrics mode. */
+export async function buildOursApp(redisUrl: string, extra: Partial<SessionModuleOptions> = {}): Promise<BuiltApp> {
+  @Module({ imports: [benchSessionModule(redisUrl, extra)], controllers: [CartController] })
   class OursAppModule {}
   const app = await NestFactory.create(OursAppModule, { logger: ['error', 'warn'] });
   return { app, redis: app.get(SESSION_REDIS) };

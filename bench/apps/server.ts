@@ -47,8 +47,10 @@ function build(mode: Mode, redisUrl: string): Promise<BuiltApp> {
       return buildConnectRedisApp(redisUrl);
     case 'ours':
       return buildOursApp(redisUrl);
+    case 'ours-metrics':
+      return buildOursApp(redisUrl, { metrics: true });
     default:
-      throw new Error(`BENCH_MODE must be none, connect-redis or ours; got "${mode}"`);
+      throw new Error(`BENCH_MODE must be none, connect-redis, ours or ours-metrics; got "${mode}"`);
   }
 }
 
