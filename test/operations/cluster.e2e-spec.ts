@@ -29,7 +29,10 @@ describeCluster(`operations on Redis Cluster${available.cluster ? '' : ` (skippe
     const activity = new ActiveSessions(new SessionGateway({ client, commandTimeout: 2_000 }), { prefix, window: 60_000, logger: console });
     // Fixed members, so the estimate is the same on every run (random ones could share a register).
     for (let i = 0; i < 50; i++) activity.note(`digest-${i}`, i < 10 ? `user-${i % 5}` : undefined);
-    expect(await activity.count()).toEqual({ sessions: 50, users: 5 });
+    const { sessions, users } = await activity.count();
+    // An estimate: with these 50 members two share a HyperLogLog register (48); within a few percent either way.
+    expect(Math.abs(sessions - 50)).toBeLessThanOrEqual(3);
+    expect(users).toBe(5);
   });
 
   it('reports the cluster state and the role and policy of every master', async () => {
