@@ -145,12 +145,12 @@ export class SessionGateway {
       'update',
       () =>
         this.client.sessionCompareAndSet(
-        redisKey,
-        field,
-        expected === undefined ? '0' : '1',
-        expected ?? '',
-        next === undefined ? '0' : '1',
-        next ?? '',
+          redisKey,
+          field,
+          expected === undefined ? '0' : '1',
+          expected ?? '',
+          next === undefined ? '0' : '1',
+          next ?? '',
           expiresAt,
           now,
         ),
