@@ -114,5 +114,16 @@ if (chromiumFound.missing && process.env.CI) {
       await waitForText(hook('cart-total'), '$0.00');
       await page.screenshot({ path: join(ARTIFACTS, 'shop-logged-out.png') });
     });
+
+    it("shows the operations panel: every replica's figures, the active sessions and a chart", async () => {
+      await page.goto(shop.url);
+      type OpsGlobals = { document: { querySelectorAll(selector: string): { length: number } } };
+      // Each round polls /metrics once per replica through the balancer; the page's own requests
+      // shift the turns, so every replica shows up within a few rounds.
+      await page.waitForFunction((count) => (globalThis as unknown as OpsGlobals).document.querySelectorAll('#ops-replicas tr').length === count, shop.replicaIds.length, { timeout: 20_000 });
+      expect(Number(await text(hook('ops-active')))).toBeGreaterThanOrEqual(1); // alice's sessions, at least
+      expect(await page.locator('#ops-chart canvas').count()).toBeGreaterThan(0);
+      await page.screenshot({ path: join(ARTIFACTS, 'shop-operations.png'), fullPage: true });
+    });
   });
 }
