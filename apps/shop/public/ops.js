@@ -119,7 +119,7 @@
           height: 120,
           legend: { show: true },
           scales: { rate: {}, ms: {} },
-          axes: [{ show: false }, { scale: 'rate', size: 36 }, { scale: 'ms', side: 1, size: 40 }],
+          axes: [{ show: false }, { scale: 'rate', size: 36 }, { scale: 'ms', side: 1, size: 50 }],
           series: [{}, { label: 'req/s', scale: 'rate', stroke: '#1f6f5c', width: 2 }, { label: 'p99 ms', scale: 'ms', stroke: '#b3541e', width: 1 }],
         },
         history,
