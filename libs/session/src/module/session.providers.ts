@@ -7,6 +7,8 @@ import { createRedisConnection, type SessionRedisConnection } from '../redis/cre
 import { reportConnectionErrors } from '../redis/report-connection-errors';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
+import { SessionUserIndexKeeper } from '../users/user-index-keeper';
+import { UserSessionIndex } from '../users/user-session-index';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
 /** Internal token: the client together with whether the module owns it. */
@@ -34,6 +36,16 @@ export const sessionProviders: Provider[] = [
     provide: SessionPersistence,
     useFactory: (options: ResolvedSessionOptions, client: Redis) => new SessionPersistence(storeOptions(options, client)),
     inject: [SESSION_OPTIONS, SESSION_REDIS],
+  },
+  {
+    // The user index, and the keeper that moves each session's entry in the session's own saves.
+    provide: UserSessionIndex,
+    useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) => {
+      const index = new UserSessionIndex(persistence, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
+      persistence.indexKeeper = new SessionUserIndexKeeper(index, options.userId);
+      return index;
+    },
+    inject: [SESSION_OPTIONS, SessionPersistence],
   },
   {
     provide: RedisSessionStore,
