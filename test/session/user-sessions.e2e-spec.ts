@@ -145,6 +145,44 @@ describe("a user's sessions", () => {
     expect((await stale.get('/me')).status).toBe(401);
   });
 
+  it('keeps a regenerated session in its index: list, revoke and log out everywhere see the new ID (issue 12)', async () => {
+    const prefix = uniquePrefix('regenerate');
+    const [a, b] = await replicas(2, { prefix });
+    const phone = await loginOn(a, 'u-regen', 'Phone');
+    const laptop = await loginOn(b, 'u-regen', 'Laptop');
+    const before = phone.cookie;
+    expect((await phone.post('/regenerate', undefined, { 'user-agent': 'Phone' })).status).toBe(204);
+    expect(phone.cookie).not.toBe(before);
+    const index = `${prefix}user:u-regen`;
+    expect(await admin.zcard(index)).toBe(2); // the old ID left, the new one joined
+
+    const listed = (await laptop.get('/sessions')).body as { id: string; userAgent: string; current: boolean }[];
+    expect(listed.map((row) => row.userAgent).sort()).toEqual(['Laptop', 'Phone']);
+    const phoneRow = listed.find((row) => row.userAgent === 'Phone')!;
+    expect((await phone.get('/sessions')).body.find((row: { current: boolean }) => row.current).id).toBe(phoneRow.id);
+
+    expect((await laptop.delete(`/sessions/${phoneRow.id}`)).body).toEqual({ revoked: true });
+    expect((await phone.get('/me')).status).toBe(401);
+
+    const tablet = await loginOn(a, 'u-regen', 'Tablet');
+    await tablet.post('/regenerate');
+    expect((await laptop.post('/logout-all', {})).body).toEqual({ deleted: 2 });
+    expect((await new Visitor(b.url).request('GET', '/me', { headers: { cookie: tablet.cookie! } })).status).toBe(401);
+    expect(await admin.zcard(index)).toBe(0);
+  });
+
+  it('drops members of idle-expired sessions when the user logs in again, before any list (issue 12)', async () => {
+    const prefix = uniquePrefix('prune-on-login');
+    const [app] = await replicas(1, { prefix, idleTimeout: 300 });
+    await loginOn(app, 'u-idle', 'Old');
+    await loginOn(app, 'u-idle', 'Older');
+    const index = `${prefix}user:u-idle`;
+    expect(await admin.zcard(index)).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 450)); // both have idled out
+    await loginOn(app, 'u-idle', 'New');
+    expect(await admin.zcard(index)).toBe(1);
+  });
+
   it.each(['evict-oldest', 'reject'] as const)('never ends above maxSessionsPerUser under simultaneous logins (%s)', async (onLimit) => {
     const prefix = uniquePrefix(`limit-${onLimit}`);
     const [a, b] = await startReplicas(2, { redis: redis.url, prefix, maxSessionsPerUser: 2, onLimit });
