@@ -1,5 +1,7 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { SessionModuleOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
@@ -154,6 +156,23 @@ describe('passport over two replicas', () => {
     const res = await new Visitor(a).get('/public');
     expect(res.status).toBe(500);
     expect(res.body.message).toMatch(/before SessionModule handled this request.*configure\(\)/s);
+  });
+});
+
+describe("the README's passport section", () => {
+  /** The code block between `<!-- name:begin -->` and `<!-- name:end -->` in README.md. */
+  function readmeBlock(name: string): string {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const block = new RegExp(`<!-- ${name}:begin -->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
+    if (!block) throw new Error(`README.md has no block between the ${name} markers`);
+    return block[1];
+  }
+
+  it.each([
+    ['passport-main', 'main.ts'],
+    ['passport-auth', 'auth.ts'],
+  ])('shows %s exactly as the test app has it (app/%s)', (name, file) => {
+    expect(readmeBlock(name)).toBe(readFileSync(join(__dirname, 'app', file), 'utf8'));
   });
 });
 
