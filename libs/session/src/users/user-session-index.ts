@@ -176,11 +176,6 @@ export class UserSessionIndex {
     return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
-  /** Whether the session is still in the user's index (a simultaneous login may have evicted it). */
-  async contains(userId: string, digest: string): Promise<boolean> {
-    return this.gateway.hasMember(this.redisKeyOf(userId), digest);
-  }
-
   private joinOf(userId: string, digest: string, createdAt: number): IndexJoin {
     const absolute = this.sessions.absoluteTimeout;
     return {
