@@ -59,6 +59,9 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect((await onB.get('/whole')).body.items).toHaveLength(20);
 
       expect((await laptop.get('/sessions')).body).toHaveLength(2);
+      await phone.post('/regenerate'); // a new ID stays in the index (issue 12): log out everywhere reaches it
+      onB.cookie = phone.cookie;
+      expect((await laptop.get('/sessions')).body).toHaveLength(2);
       expect((await laptop.post('/logout-all', {})).body).toEqual({ deleted: 2 });
       expect((await onB.get('/me')).status).toBe(401);
       expect((await new Visitor(a.url).request('GET', '/me', { headers: { cookie: laptop.cookie! } })).status).toBe(401);

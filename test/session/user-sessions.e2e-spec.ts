@@ -129,20 +129,71 @@ describe("a user's sessions", () => {
     }
   });
 
+  /** The Redis key of a visitor's session, from its cookie. */
+  function sessionKeyOf(prefix: string, visitor: Visitor): string {
+    return sessionRedisKey(prefix, decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0]);
+  }
+
+  /** Waits until these sessions have idled out in Redis, keeping `active` alive meanwhile. */
+  async function idleOut(prefix: string, idle: Visitor[], active: Visitor[] = []): Promise<void> {
+    while ((await Promise.all(idle.map((visitor) => admin.exists(sessionKeyOf(prefix, visitor))))).some((n) => n > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const visitor of active) expect((await visitor.get('/me')).status).toBe(200); // slides its idle timeout
+    }
+  }
+
   it('prunes sessions that expired from the index without keyspace notifications', async () => {
     const prefix = uniquePrefix('prune');
-    const [app] = await startReplicas(1, { redis: redis.url, prefix, idleTimeout: 300 });
+    // Polled rather than slept, with room to spare: a login also prunes, and must find the old session alive.
+    const [app] = await startReplicas(1, { redis: redis.url, prefix, idleTimeout: 1_500 });
     running.push(app);
     const stale = await loginOn(app, 'u-prune', 'Old');
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const fresh = await loginOn(app, 'u-prune', 'New');
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the old one has now idled out
+    await idleOut(prefix, [stale], [fresh]); // the old one has now idled out
     const index = `${prefix}user:u-prune`;
     expect(await admin.zcard(index)).toBe(2);
     const res = await fresh.get('/sessions');
     expect(res.body.map((s: { userAgent: string }) => s.userAgent)).toEqual(['New']);
     expect(await admin.zcard(index)).toBe(1);
     expect((await stale.get('/me')).status).toBe(401);
+  });
+
+  it('keeps a regenerated session in its index: list, revoke and log out everywhere see the new ID (issue 12)', async () => {
+    const prefix = uniquePrefix('regenerate');
+    const [a, b] = await replicas(2, { prefix });
+    const phone = await loginOn(a, 'u-regen', 'Phone');
+    const laptop = await loginOn(b, 'u-regen', 'Laptop');
+    const before = phone.cookie;
+    expect((await phone.post('/regenerate', undefined, { 'user-agent': 'Phone' })).status).toBe(204);
+    expect(phone.cookie).not.toBe(before);
+    const index = `${prefix}user:u-regen`;
+    expect(await admin.zcard(index)).toBe(2); // the old ID left, the new one joined
+
+    const listed = (await laptop.get('/sessions')).body as { id: string; userAgent: string; current: boolean }[];
+    expect(listed.map((row) => row.userAgent).sort()).toEqual(['Laptop', 'Phone']);
+    const phoneRow = listed.find((row) => row.userAgent === 'Phone')!;
+    expect((await phone.get('/sessions')).body.find((row: { current: boolean }) => row.current).id).toBe(phoneRow.id);
+
+    expect((await laptop.delete(`/sessions/${phoneRow.id}`)).body).toEqual({ revoked: true });
+    expect((await phone.get('/me')).status).toBe(401);
+
+    const tablet = await loginOn(a, 'u-regen', 'Tablet');
+    await tablet.post('/regenerate');
+    expect((await laptop.post('/logout-all', {})).body).toEqual({ deleted: 2 });
+    expect((await new Visitor(b.url).request('GET', '/me', { headers: { cookie: tablet.cookie! } })).status).toBe(401);
+    expect(await admin.zcard(index)).toBe(0);
+  });
+
+  it('drops members of idle-expired sessions when the user logs in again, before any list (issue 12)', async () => {
+    const prefix = uniquePrefix('prune-on-login');
+    const [app] = await replicas(1, { prefix, idleTimeout: 1_500 });
+    const old = [await loginOn(app, 'u-idle', 'Old'), await loginOn(app, 'u-idle', 'Older')];
+    const index = `${prefix}user:u-idle`;
+    expect(await admin.zcard(index)).toBe(2);
+    await idleOut(prefix, old);
+    expect(await admin.zcard(index)).toBe(2); // nothing pruned them yet
+    await loginOn(app, 'u-idle', 'New');
+    expect(await admin.zcard(index)).toBe(1);
   });
 
   it.each(['evict-oldest', 'reject'] as const)('never ends above maxSessionsPerUser under simultaneous logins (%s)', async (onLimit) => {

@@ -105,6 +105,13 @@ export class TestController {
     return { deleted };
   }
 
+  /** A privilege change: the session gets a new ID and keeps its data. */
+  @Post('regenerate')
+  @HttpCode(204)
+  regenerate(@Req() req: Request) {
+    return this.sessions.regenerate(req);
+  }
+
   @Get('csrf')
   async csrf(@Req() req: Request) {
     return { csrfToken: await this.sessions.csrfToken(req) };

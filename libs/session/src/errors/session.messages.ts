@@ -22,5 +22,12 @@ export const messages = {
     `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
   corruptValue: (digest: string, reason: string) =>
     `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
+  badUserId: (got: string) =>
+    `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
+  sessionReadTooEarly: () =>
+    'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
+    "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +
+    'app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module\'s ' +
+    'configure() through the middleware consumer, for the same routes, or drop "forRoutes"/"exclude"',
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
 } as const;

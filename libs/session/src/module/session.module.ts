@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
 import { SessionConfigError } from '../errors/session-config.error';
@@ -35,6 +35,9 @@ import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './sessi
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('SessionModule');
+  /** Built once an HTTP adapter is known: at app creation, or (from @nestjs/testing) in `configure`. */
+  private lifecycle?: SessionLifecycle;
+  private mountedOnEveryRoute = false;
 
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -45,36 +48,64 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     private readonly telemetry: SessionTelemetry,
   ) {
     super();
+    // NestFactory.create hands the HTTP adapter to the container before it instantiates modules, so
+    // mounting here puts session handling ahead of everything main.ts adds with app.use() after
+    // create (passport.initialize(), passport.session()) and of Nest's body parser.
+    const adapter = this.adapterHost?.httpAdapter;
+    // Another adapter is refused in configure(), where it always has been.
+    if (adapter?.getType() === 'express' && this.everyRoute()) this.mountOnEveryRoute(adapter, false);
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    const adapter = this.adapterHost?.httpAdapter;
+    const adapter = this.httpAdapter();
     if (!adapter) return; // an application context without HTTP: nothing to mount
-    if (adapter.getType() !== 'express') {
+    if (this.everyRoute()) {
+      // @nestjs/testing builds the modules before the adapter exists: mount now, after main-style app.use() calls.
+      if (!this.mountedOnEveryRoute) this.mountOnEveryRoute(adapter, true);
+      return;
+    }
+    const lifecycle = this.lifecycleFor(adapter, true);
+    const middleware = function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
+      lifecycle.handle(req as unknown as SessionRequest, next);
+    };
+    consumer
+      .apply(middleware)
+      .exclude(...this.options.exclude)
+      .forRoutes(...(this.options.forRoutes ?? [{ path: '*', method: RequestMethod.ALL }]));
+  }
+
+  /** The Express adapter, undefined without HTTP (or before @nestjs/testing created it); anything else is refused. */
+  private httpAdapter(): AbstractHttpAdapter | undefined {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (adapter && adapter.getType() !== 'express') {
       throw new SessionConfigError('http adapter', `must be Express (express-session runs underneath); got "${adapter.getType()}"`);
     }
+    return adapter;
+  }
+
+  private everyRoute(): boolean {
+    return !this.options.forRoutes && this.options.exclude.length === 0;
+  }
+
+  /** Straight on Express, which costs measurably less per request than Nest's route-matching consumer. */
+  private mountOnEveryRoute(adapter: AbstractHttpAdapter, late: boolean): void {
+    const lifecycle = this.lifecycleFor(adapter, late);
+    adapter.use(function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
+      lifecycle.handle(req as unknown as SessionRequest, next);
+    });
+    this.mountedOnEveryRoute = true;
+  }
+
+  private lifecycleFor(adapter: AbstractHttpAdapter, mountedLate: boolean): SessionLifecycle {
     const { cookie, secrets, trustProxy } = this.options;
-    const lifecycle = new SessionLifecycle(
-      { secrets, trustProxy, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
+    this.lifecycle ??= new SessionLifecycle(
+      { secrets, trustProxy, mountedLate, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
       this.store,
       this.persistence,
       new ExpressPlatform(adapter.getInstance() as { request: object; response: object }),
       this.logger,
     );
-    const middleware = function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
-      lifecycle.handle(req as unknown as SessionRequest, next);
-    };
-    const { forRoutes, exclude } = this.options;
-    if (!forRoutes && exclude.length === 0) {
-      // Every route: mounted straight on Express, which costs measurably less per request than
-      // Nest's route-matching middleware consumer.
-      adapter.use(middleware);
-      return;
-    }
-    consumer
-      .apply(middleware)
-      .exclude(...exclude)
-      .forRoutes(...(forRoutes ?? [{ path: '*', method: RequestMethod.ALL }]));
+    return this.lifecycle;
   }
 
   async onModuleInit(): Promise<void> {

@@ -8,6 +8,8 @@ import { reportConnectionErrors } from '../redis/report-connection-errors';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
 import { SessionTelemetry } from '../observe/session-telemetry';
+import { SessionUserIndexKeeper } from '../users/user-index-keeper';
+import { UserSessionIndex } from '../users/user-session-index';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
 
 /** Internal token: the client together with whether the module owns it. */
@@ -41,6 +43,16 @@ export const sessionProviders: Provider[] = [
     provide: SessionTelemetry,
     useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) =>
       SessionTelemetry.attach(options, persistence, new Logger('SessionModule')),
+    inject: [SESSION_OPTIONS, SessionPersistence],
+  },
+  {
+    // The user index, and the keeper that moves each session's entry in the session's own saves.
+    provide: UserSessionIndex,
+    useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) => {
+      const index = new UserSessionIndex(persistence, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
+      persistence.indexKeeper = new SessionUserIndexKeeper(index, options.userId);
+      return index;
+    },
     inject: [SESSION_OPTIONS, SessionPersistence],
   },
   {

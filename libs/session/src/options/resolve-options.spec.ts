@@ -2,6 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { SessionConfigError } from '../errors/session-config.error';
 import { SESSION_DEFAULTS, resolveSessionOptions } from './resolve-options';
 import type { SessionModuleOptions } from './session-options.interface';
+import { defaultSessionUserId } from '../users/user-id';
 
 const SECRET = 'a-secret-of-at-least-32-characters!!';
 const OLD_SECRET = 'the-previous-secret-also-32-chars-long';
@@ -37,6 +38,7 @@ describe('resolveSessionOptions: defaults', () => {
       idleTimeout: 30 * 60_000,
       absoluteTimeout: 12 * 60 * 60_000,
       maxSessionsPerUser: 0,
+      userId: defaultSessionUserId,
       onLimit: 'evict-oldest',
       lastSeenInterval: 60_000,
       commandTimeout: 1_000,
@@ -83,6 +85,11 @@ describe('resolveSessionOptions: defaults', () => {
       forRoutes: ['shop/*'],
       exclude: ['health'],
     });
+  });
+
+  it('keeps a userId function as it is', () => {
+    const userId: SessionModuleOptions['userId'] = (session) => session.account?.id;
+    expect(resolveSessionOptions({ ...valid, userId }).userId).toBe(userId);
   });
 
   it('turns maxSessionsPerUser: Infinity into 0 (no limit)', () => {
@@ -212,6 +219,10 @@ describe('resolveSessionOptions: invalid options name the option', () => {
 
   it.each([['drop'], ['evict-newest'], [true]])('onLimit: %p', (onLimit) => {
     expectRejected({ ...valid, onLimit }, 'onLimit');
+  });
+
+  it.each([['user.id'], [{ id: 1 }], [null], [true]])('userId: %p', (userId) => {
+    expectRejected({ ...valid, userId }, 'userId');
   });
 
   it.each([[0], [-1], [1.5], ['65536'], [Infinity]])('maxSessionBytes: %p', (maxSessionBytes) => {

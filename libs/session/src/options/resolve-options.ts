@@ -3,6 +3,7 @@ import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
+import { defaultSessionUserId } from '../users/user-id';
 
 const MIN_SECRET_LENGTH = 32;
 
@@ -62,6 +63,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     idleTimeout,
     absoluteTimeout,
     maxSessionsPerUser: maxSessions === Infinity ? 0 : maxSessions,
+    userId: optionalFunction('userId', options.userId) ?? defaultSessionUserId,
     onLimit: oneOf('onLimit', options.onLimit, ['evict-oldest', 'reject']) ?? 'evict-oldest',
     lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
@@ -124,6 +126,11 @@ function optionalCount(name: string, value: unknown, min: number): number | unde
 function optionalBoolean(name: string, value: unknown): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
   throw new SessionConfigError(name, `must be true or false; got ${String(value)}`);
+}
+
+function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value === undefined || typeof value === 'function') return value;
+  throw new SessionConfigError(name, `must be a function (session) => string | number | undefined; got ${typeof value}`);
 }
 
 function nonEmptyString(name: string, value: unknown): string | undefined {

@@ -1,4 +1,5 @@
 import type { RouteInfo } from '@nestjs/common/interfaces';
+import type { SessionUserId } from '../users/user-id';
 import type { SessionRedisOption } from './session-options.interface';
 import type { ResolvedMetricsOptions } from '../metrics/metrics-options';
 
@@ -21,6 +22,7 @@ export interface ResolvedSessionOptions {
   absoluteTimeout: number;
   /** 0 means no limit. */
   maxSessionsPerUser: number;
+  userId: SessionUserId;
   onLimit: 'evict-oldest' | 'reject';
   lastSeenInterval: number;
   commandTimeout: number;

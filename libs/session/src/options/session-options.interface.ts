@@ -1,6 +1,7 @@
 import type { RouteInfo } from '@nestjs/common/interfaces';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { SessionMetricsOptions } from '../metrics/metrics-options';
+import type { SessionUserId } from '../users/user-id';
 
 /**
  * Where the sessions live. A client the module creates from this option is closed on application
@@ -55,6 +56,13 @@ export interface SessionModuleOptions {
   absoluteTimeout?: number | false;
   /** Most live sessions one user may have; `Infinity` for no limit. @default Infinity */
   maxSessionsPerUser?: number;
+  /**
+   * Finds the user a session belongs to, for the user index (`list`, `revoke`, `logoutEverywhere`) and
+   * `maxSessionsPerUser`. Whenever a save finds another answer than before (a login, passport's
+   * `req.logIn`, a logout, a new session ID), the session's index entry moves in that save.
+   * @default the library's `session.user.id`, else passport's `session.passport.user` when it is a string or number
+   */
+  userId?: SessionUserId;
   /** At a login past `maxSessionsPerUser`: revoke the user's oldest session, or refuse the login (409). @default 'evict-oldest' */
   onLimit?: 'evict-oldest' | 'reject';
   /** Milliseconds between two updates of a session's "last seen" time; the update rides on the request's read. @default 60_000 (1 min) */

@@ -2,7 +2,8 @@ import { FIELD } from './session-fields';
 
 /**
  * The Lua scripts behind every session operation. Each touches one key, so each is atomic and runs
- * on Redis Cluster; each does a read and its follow-up write in one round trip. Replies are named
+ * on Redis Cluster (but SAVE_AND_INDEX, for standalone and Sentinel only); each does a read and its
+ * follow-up write in one round trip. Replies are named
  * strings ('written', 'gone', …) so the gateway and the scripts spell them once, the same way.
  * Only `SessionGateway` calls them.
  */
@@ -115,29 +116,85 @@ if tonumber(ARGV[6]) > tonumber(ARGV[7]) then redis.call('PEXPIREAT', key, ARGV[
 return {'written'}
 `;
 
+// ---- The user index -------------------------------------------------------------------------
+// A user's index is a sorted set of session digests scored by creation time. The two scripts below
+// share these Lua functions: INDEX_ADD works on the index alone (Redis Cluster, where the session and
+// the index live in different slots), SAVE_AND_INDEX saves the session and moves its index entry in
+// one atomic step (standalone and Sentinel).
+
 /**
- * Add a session to its user's index, a sorted set of session digests scored by creation time, and
- * enforce the per-user limit in the same atomic step, so simultaneous logins never end above it.
+ * Lua functions over one index. `index_full` drops members past the absolute timeout and answers
+ * whether `digest` would find no room (reject policy), counting `leaving` (a member about to go) as
+ * free. `index_join` adds `digest` and evicts the oldest other members past the limit.
+ */
+const INDEX_FUNCTIONS = `
+local function index_full(key, digest, oldest, limit, on_limit, leaving)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. oldest)
+  if limit == 0 or on_limit ~= 'reject' or redis.call('ZSCORE', key, digest) then return false end
+  local count = redis.call('ZCARD', key)
+  if leaving ~= '' and redis.call('ZSCORE', key, leaving) then count = count - 1 end
+  return count >= limit
+end
+local function index_join(key, digest, created, limit, ttl, reply)
+  redis.call('ZADD', key, created, digest)
+  if limit > 0 then
+    local over = redis.call('ZCARD', key) - limit
+    if over > 0 then
+      -- the oldest others: a session re-joining under its old creation time never evicts itself
+      for _, member in ipairs(redis.call('ZRANGE', key, 0, over)) do
+        if over > 0 and member ~= digest then
+          redis.call('ZREM', key, member)
+          reply[#reply + 1] = member
+          over = over - 1
+        end
+      end
+    end
+  end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  return reply
+end
+`;
+
+/**
+ * Add a session to its user's index, taking `leaving` (the same session's previous digest, after an
+ * ID change) out first, and enforce the per-user limit in the same atomic step, so simultaneous
+ * logins never end above it.
  * KEYS: index. ARGV: digest, created ms, oldest live creation time ms ('-inf': no absolute timeout),
- * limit (0: none), 'evict-oldest'|'reject', index TTL ms (0: none).
+ * limit (0: none), 'evict-oldest'|'reject', index TTL ms (0: none), leaving digest ('' for none).
  * Returns {'rejected'}, or {'added', digests evicted to make room…} (oldest first).
  */
-export const INDEX_ADD = `
+export const INDEX_ADD = `${INDEX_FUNCTIONS}
 local key = KEYS[1]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
 local limit = tonumber(ARGV[4])
-if limit > 0 and ARGV[5] == 'reject' and not redis.call('ZSCORE', key, ARGV[1]) and redis.call('ZCARD', key) >= limit then
-  return {'rejected'}
+if index_full(key, ARGV[1], ARGV[3], limit, ARGV[5], ARGV[7] or '') then return {'rejected'} end
+if ARGV[7] and ARGV[7] ~= '' then redis.call('ZREM', key, ARGV[7]) end
+return index_join(key, ARGV[1], ARGV[2], limit, tonumber(ARGV[6]), {'added'})
+`;
+
+/**
+ * SAVE_SESSION, and the session's entry in its user's index moved in the same atomic step: out of
+ * the index it leaves (an ID change, a logout, another user), into the index it joins, under the
+ * per-user limit. A rejected join writes nothing. Standalone and Sentinel only: on a cluster the three
+ * keys live in different slots.
+ * KEYS: session, index to join, index to leave (a key not used is passed as the session's).
+ * ARGV: joining digest ('' for none), created ms, oldest live creation time ms ('-inf'), limit
+ * (0: none), 'evict-oldest'|'reject', index TTL ms (0: none), leaving digest ('' for none), then
+ * SAVE_SESSION's own ARGV.
+ * Returns {'rejected'}, or {SAVE_SESSION's status, digests evicted…}.
+ */
+export const SAVE_AND_INDEX = `${INDEX_FUNCTIONS}
+local join, created, oldest, limit, on_limit, ttl, leaving = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local join_key, leave_key = KEYS[2], KEYS[3]
+if join ~= '' and index_full(join_key, join, oldest, limit, on_limit, join_key == leave_key and leaving or '') then return {'rejected'} end
+-- SAVE_SESSION reads its arguments from ARGV[1]: shift them into place (KEYS and ARGV are this call's own tables).
+local header = 7
+for i = 1, #ARGV - header do ARGV[i] = ARGV[i + header] end
+for i = #ARGV, #ARGV - header + 1, -1 do ARGV[i] = nil end
+local function save_session()
+${SAVE_SESSION}
 end
-redis.call('ZADD', key, ARGV[2], ARGV[1])
-local reply = {'added'}
-if limit > 0 then
-  local over = redis.call('ZCARD', key) - limit
-  if over > 0 then
-    local popped = redis.call('ZPOPMIN', key, over)
-    for i = 1, #popped, 2 do reply[#reply + 1] = popped[i] end
-  end
-end
-if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', key, ARGV[6]) end
-return reply
+local status = save_session()
+if leaving ~= '' then redis.call('ZREM', leave_key, leaving) end
+if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, ttl, {status}) end
+return {status}
 `;

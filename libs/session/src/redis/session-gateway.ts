@@ -1,7 +1,7 @@
 import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { messages } from '../errors/session.messages';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
-import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_SESSION, TOUCH_SESSION } from './scripts';
+import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
 import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
 import { ACTIVITY_ADD } from './activity-script';
@@ -25,6 +25,25 @@ export type SaveStatus = 'written' | 'gone' | 'expired';
 export type TouchStatus = 'touched' | 'gone' | 'expired';
 export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'changed'; current: string | undefined };
 export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' };
+export type SaveAndIndexReply = { status: SaveStatus; evicted: string[] } | { status: 'rejected' };
+
+/** A session's entry in a user's index: the index's Redis key and the session's digest. */
+export interface IndexEntry {
+  redisKey: string;
+  digest: string;
+}
+
+/** Where a session joins a user's index: its entry, creation time (the score) and the limit to apply. */
+export interface IndexJoin extends IndexEntry {
+  createdAt: number;
+  /** Members created before this leave first; '-inf' without an absolute timeout. */
+  oldestLive: number | '-inf';
+  /** 0 means none. */
+  limit: number;
+  onLimit: 'evict-oldest' | 'reject';
+  /** 0 leaves the index without expiry. */
+  indexTtl: number;
+}
 
 /** The scripts as ioredis defines them on the client (EVALSHA, falling back to EVAL once). */
 interface ScriptCommands {
@@ -34,6 +53,7 @@ interface ScriptCommands {
   sessionCompareAndSet(redisKey: string, ...args: (string | number)[]): Promise<[string, string?]>;
   sessionIndexAdd(redisKey: string, ...args: (string | number)[]): Promise<string[]>;
   sessionActivityAdd(sessionsKey: string, usersKey: string, ...args: (string | number)[]): Promise<number>;
+  sessionSaveAndIndex(sessionKey: string, joinKey: string, leaveKey: string, ...args: (string | number)[]): Promise<string[]>;
 }
 
 type ScriptClient = (Redis | Cluster) & ScriptCommands;
@@ -45,10 +65,11 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
   sessionCompareAndSet: COMPARE_AND_SET,
   sessionIndexAdd: INDEX_ADD,
   sessionActivityAdd: ACTIVITY_ADD,
+  sessionSaveAndIndex: SAVE_AND_INDEX,
 };
 
-/** Scripts with more than the one key (the session's) most scripts touch. */
-const KEY_COUNTS: Partial<Record<keyof ScriptCommands, number>> = { sessionActivityAdd: 2 };
+/** Keys each script declares (one unless named here). */
+const KEY_COUNTS: Partial<Record<keyof ScriptCommands, number>> = { sessionActivityAdd: 2, sessionSaveAndIndex: 3 };
 
 const OK: StoreCallFacts = { result: 'ok' };
 const okFacts = (): StoreCallFacts => OK;
@@ -110,11 +131,10 @@ export class SessionGateway {
     set: string[];
     del: string[];
   }): Promise<{ status: SaveStatus }> {
-    const { redisKey, mode, expiresAt, now, set, del } = args;
     const status = await this.call(
       'save',
-      () => this.client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del),
-      (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok', bytes: byteCount(set), fieldsChanged: set.length / 2 + del.length }),
+      () => this.client.sessionSave(args.redisKey, ...saveArguments(args)),
+      (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok', bytes: byteCount(args.set), fieldsChanged: args.set.length / 2 + args.del.length }),
     );
     return { status };
   }
@@ -173,14 +193,53 @@ export class SessionGateway {
     limit: number;
     onLimit: 'evict-oldest' | 'reject';
     indexTtl: number;
+    /** The same session's previous digest, taken out first (an ID change). */
+    leaving?: string;
   }): Promise<IndexAddReply> {
-    const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl } = args;
+    const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving } = args;
     const [status, ...evicted] = await this.call(
       'index',
-      () => this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+      () => this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving ?? ''),
       ([reply]) => ({ result: reply === 'rejected' ? 'conflict' : 'ok' }),
     );
     return status === 'rejected' ? { status } : { status: 'added', evicted };
+  }
+
+  /**
+   * `saveSession` and the session's index entry moved in one atomic step: out of `leave`, into `join`
+   * under its limit. A rejected join writes nothing. Standalone and Sentinel only (`isCluster` false).
+   */
+  async saveSessionAndIndex(
+    save: Parameters<SessionGateway['saveSession']>[0],
+    { join, leave }: { join?: IndexJoin; leave?: IndexEntry },
+  ): Promise<SaveAndIndexReply> {
+    const { redisKey } = save;
+    const header = join
+      ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl]
+      : ['', 0, '-inf', 0, 'evict-oldest', 0];
+    const [status, ...evicted] = await this.call(
+      'save',
+      () =>
+        this.client.sessionSaveAndIndex(
+          redisKey,
+          join?.redisKey ?? redisKey,
+          leave?.redisKey ?? redisKey,
+          ...header,
+          leave?.digest ?? '',
+          ...saveArguments(save),
+        ),
+      ([reply]) => ({
+        result: reply === 'gone' ? 'gone' : reply === 'rejected' ? 'conflict' : 'ok',
+        bytes: byteCount(save.set),
+        fieldsChanged: save.set.length / 2 + save.del.length,
+      }),
+    );
+    return status === 'rejected' ? { status } : { status: status as SaveStatus, evicted };
+  }
+
+  /** True on Redis Cluster, where a script cannot reach both a session and its user's index. */
+  get isCluster(): boolean {
+    return this.client instanceof Cluster;
   }
 
   /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
@@ -280,6 +339,12 @@ export class SessionGateway {
       );
     });
   }
+}
+
+/** SAVE_SESSION's ARGV, which SAVE_AND_INDEX passes on after its own. */
+function saveArguments(args: Parameters<SessionGateway['saveSession']>[0]): (string | number)[] {
+  const { mode, expiresAt, now, set, del } = args;
+  return [mode, expiresAt, now, set.length / 2, ...set, ...del];
 }
 
 /** Defines the scripts once per client; several stores may share one client. */

@@ -1,3 +1,4 @@
+import { InternalServerErrorException } from '@nestjs/common';
 import { Cookie, Session } from 'express-session';
 import { looksSigned, readCookie, signCookie, VerifiedCookies } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
@@ -7,6 +8,7 @@ import { toHttpException } from '../errors/to-http-exception';
 import { newSessionId } from '../redis/session-id';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
+import { stateOf as sessionStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 
 /*
@@ -32,11 +34,18 @@ export interface LifecycleOptions {
   secrets: string[];
   trustProxy?: boolean;
   cookie: { name: string; path: string; secure?: SecureSetting } & Record<string, unknown>;
+  /**
+   * True when the way in runs after middleware the app mounted itself (Nest's middleware consumer):
+   * a read of `req.session` before it is then a wiring mistake, answered with an error naming the fix.
+   */
+  mountedLate?: boolean;
 }
 
 type Logger = { warn(message: string): void; error(message: string): void };
 
 export const STATE = Symbol('nest-redis-session:request');
+/** The lifecycle behind a `req.sessionStore`, for a read that comes before the way in. */
+const LIFECYCLE = Symbol('nest-redis-session:lifecycle');
 
 /** What the lifecycle knows about one request. */
 export interface RequestSessionState {
@@ -67,6 +76,7 @@ export class SessionLifecycle {
   private readonly cookieName: string;
   private readonly cookieSettings: Record<string, unknown>;
   private readonly everyPath: boolean;
+  private warnedReadTooEarly = false;
   /** What `req.sessionStore` is: the store plus the `generate` express-session's Store.regenerate calls. */
   readonly sessionStore: RedisSessionStore & { generate(req: SessionRequest): void };
 
@@ -85,7 +95,22 @@ export class SessionLifecycle {
     this.pendingFresh = { phase: 'pending', cookieId: undefined, ending: false, lifecycle: this };
     this.sessionStore = Object.create(store);
     this.sessionStore.generate = (req) => this.generate(req, newSessionId());
+    Object.defineProperty(this.sessionStore, LIFECYCLE, { value: this });
     platform.install(this.sessionStore);
+  }
+
+  /**
+   * `req.session` read on a request the way in has not handled: undefined (a route without session
+   * handling), or, when the module is mounted late, an error naming the fix, since then the likely
+   * reader is `passport.session()` applied in main.ts, before the module's middleware.
+   */
+  readBeforeHandled(req: SessionRequest): undefined {
+    if (!this.options.mountedLate) return undefined;
+    if (!this.everyPath && !this.platform.path(req).startsWith(this.options.cookie.path)) return undefined;
+    const message = messages.sessionReadTooEarly();
+    if (!this.warnedReadTooEarly) this.logger.error(message);
+    this.warnedReadTooEarly = true;
+    throw new InternalServerErrorException(message);
   }
 
   /** The way in: ends by calling `next` once the request's session is known (or known to be pending). */
@@ -122,13 +147,19 @@ export class SessionLifecycle {
     );
   }
 
-  /** Puts a new, empty session with this ID on the request; the old one, if any, is left to the caller. */
+  /**
+   * Puts a new, empty session with this ID on the request; the old one, if any, is left to the caller.
+   * The old one's entry in its user's index comes along, so the new session's save moves it.
+   */
   generate(req: SessionRequest, id: string): void {
+    const previous = ownSession(req);
+    const indexEntry = previous && sessionStateOf(previous)?.indexEntry;
     req.sessionID = id;
     req.session = new (Session as unknown as SessionClass)(req) as SessionRequest['session'];
     const cookie = new (Cookie as unknown as CookieClass)(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
+    if (indexEntry) this.persistence.stateFor(req.session).indexEntry = indexEntry;
     const state = (req as StatefulRequest)[STATE];
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up
     (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, ending: false, lifecycle: this };
@@ -184,7 +215,8 @@ export function stateOf(req: object): RequestSessionState | undefined {
  */
 export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session'] | undefined {
   const state = (req as StatefulRequest)[STATE];
-  if (!state || state.phase === 'live') return undefined;
+  if (!state) return (req as { sessionStore?: { [LIFECYCLE]?: SessionLifecycle } }).sessionStore?.[LIFECYCLE]?.readBeforeHandled(req);
+  if (state.phase === 'live') return undefined;
   if (state.phase === 'failed') throw toHttpException(state.failure);
   state.lifecycle.generate(req, newSessionId());
   return ownSession(req);

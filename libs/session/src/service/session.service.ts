@@ -27,17 +27,18 @@ import { awaitSessionMethod } from './session-method';
  */
 @Injectable()
 export class SessionService {
-  private readonly index: UserSessionIndex;
   private readonly updates = new KeyedQueue();
 
   constructor(
     private readonly sessions: SessionPersistence,
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
-  ) {
-    this.index = new UserSessionIndex(sessions, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
-  }
+    private readonly index: UserSessionIndex,
+  ) {}
 
-  /** Gives the session a new ID and keeps its data (express-session's own regenerate drops it). */
+  /**
+   * Gives the session a new ID and keeps its data (express-session's own regenerate drops it). A
+   * logged-in session stays in its user's index under the new ID: the save moves the entry.
+   */
   regenerate(req: Request): Promise<void> {
     return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
   }
@@ -68,42 +69,33 @@ export class SessionService {
 
   /**
    * Logs the user in: a new session ID (the old one dies, against fixation), the data kept (a cart
-   * survives), the user set, the CSRF token rotated, the session joined to the user's index with
-   * device metadata, all saved before this resolves. Past `maxSessionsPerUser` the oldest session is
-   * revoked, or the login refused with 409 (`onLimit: 'reject'`).
+   * survives), the user set, the CSRF token rotated, all saved before this resolves; the save joins
+   * the session to the user's index with device metadata, in the same atomic step where Redis allows
+   * (see `userId`). Past `maxSessionsPerUser` the oldest session is revoked, or the login refused
+   * with 409 (`onLimit: 'reject'`), the session the request came with then left as it was.
    */
   login(req: Request, user: SessionUser): Promise<void> {
     if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
       throw new TypeError(messages.userWithoutId());
     }
     return this.asHttpErrors(async () => {
-      const userId = String(user.id);
-      const previous = ensureSession(req);
-      const previousUser = previous[USER_KEY];
-      const previousDigest = digestOf(req.sessionID);
-      const sessionId = newSessionId();
+      // Refusing before the ID changes keeps the visitor's session; the save below decides atomically.
+      if (!(await this.index.hasRoom(String(user.id)))) {
+        throw new SessionConflictError(messages.sessionLimit(this.options.maxSessionsPerUser), 'limit');
+      }
       const now = Date.now();
-      const digest = digestOf(sessionId);
-      // Evicted sessions go at once: the login that evicted them may itself fail below.
-      await this.index.deleteSessions(await this.index.add(userId, digest, now));
+      await this.rotate(req, newSessionId(), now);
+      const session = req.session;
+      session[USER_KEY] = user;
+      session[CSRF_KEY] = newToken();
+      this.sessions.stateFor(session).pendingMeta = deviceMeta(req, now);
       try {
-        await this.rotate(req, sessionId, now);
-        const session = req.session;
-        session[USER_KEY] = user;
-        session[CSRF_KEY] = newToken();
-        this.sessions.stateFor(session).pendingMeta = deviceMeta(req, now);
         await awaitSessionMethod(session, 'save');
-        // A simultaneous login may have evicted this one before it was saved, when deleting it did
-        // nothing: check, so the user never ends above the limit.
-        if (this.options.maxSessionsPerUser > 0 && !(await this.index.contains(userId, digest))) {
-          await awaitSessionMethod(session, 'destroy');
-          throw new SessionConflictError(messages.sessionLimit(this.options.maxSessionsPerUser), 'limit');
-        }
       } catch (error) {
-        await this.index.remove(userId, digest).catch(() => undefined);
+        // Not logged in: the end of the request must not try to save this session again.
+        Reflect.deleteProperty(req, 'session');
         throw error;
       }
-      if (previousUser) await this.index.remove(String(previousUser.id), previousDigest);
       this.sessions.observer?.login?.();
     });
   }
@@ -113,9 +105,8 @@ export class SessionService {
     return this.asHttpErrors(async () => {
       const session = existingSession(req);
       if (session) {
-        const user = session[USER_KEY];
-        const digest = digestOf(req.sessionID);
-        await Promise.all([awaitSessionMethod(session, 'destroy'), user ? this.index.remove(String(user.id), digest) : undefined]);
+        const entry = this.sessions.stateFor(session).indexEntry;
+        await Promise.all([awaitSessionMethod(session, 'destroy'), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
       const https = isHttpsRequest(req, this.options.trustProxy, req.secure);

@@ -8,10 +8,26 @@ import { SessionGateway } from '../redis/session-gateway';
 import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
-import { attachState, stateOf, type SessionState } from './session-state';
+import { attachState, stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
 
 export type StoredSession = SessionData & Record<string, unknown>;
+
+/** What `SessionGateway.saveSession` takes: one save of one session. */
+export type SessionSave = Parameters<SessionGateway['saveSession']>[0];
+
+/**
+ * Keeps each user's index of sessions in step with the sessions' users, in the save itself
+ * (`SessionModule` sets one; a bare `RedisSessionStore` has no user index).
+ */
+export interface UserIndexKeeper {
+  /** The index entry of a session just read (its user, if any, under `digest`). Never throws. */
+  entryOf(data: StoredSession, digest: string): UserIndexEntry | undefined;
+  /** Before a save: the index move it needs, or undefined when the session stays where it is. */
+  moveFor(session: StoredSession, state: SessionState, digest: string): UserIndexMove | undefined;
+  /** Saves the session and moves its index entry; answers the save's status. */
+  saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'>;
+}
 
 /**
  * Sessions as Redis hashes: decodes what the gateway reads, diffs what the request changed and
@@ -34,6 +50,8 @@ export class SessionPersistence {
   private readonly logger: Pick<Console, 'warn' | 'error'>;
   /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
+  /** Set by `SessionModule`: every save keeps the session's user index in step. */
+  indexKeeper?: UserIndexKeeper;
 
   constructor(options: RedisSessionStoreOptions) {
     if (!options?.client || typeof (options.client as { defineCommand?: unknown }).defineCommand !== 'function') {
@@ -77,6 +95,7 @@ export class SessionPersistence {
       const { data, state } = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson);
       state.refreshed = this.slideOnRead > 0;
       state.redisKey = redisKey;
+      state.indexEntry = this.indexKeeper?.entryOf(data, redisKey.slice(this.prefix.length));
       attachState(data, state);
       this.observer?.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(data));
       return data;
@@ -96,14 +115,17 @@ export class SessionPersistence {
     const redisKey = this.redisKeyOf(sessionId);
     // The same object saved under a new ID: nothing of it is at that key yet, so 'patch' would drop it.
     if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) state.stored = null;
+    let move: UserIndexMove | undefined;
     try {
+      // First: a session joining a user's index gets its device metadata in this very save.
+      move = this.indexKeeper?.moveFor(session as StoredSession, state, redisKey.slice(this.prefix.length));
       delta = diffSession(session as StoredSession, state, this.cookieTemplateJson);
       if (delta.bytes > this.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, this.maxSessionBytes);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
-    return this.write(redisKey, session as StoredSession, state, delta);
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
+    return this.write(redisKey, session as StoredSession, state, delta, move);
   }
 
   /** Slides the expiry without writing data; nothing to do when the read already did. */
@@ -171,16 +193,17 @@ export class SessionPersistence {
     return digestRedisKey(this.prefix, digest);
   }
 
-  private async write(redisKey: string, session: StoredSession, state: SessionState, delta: SessionDelta): Promise<void> {
+  private async write(redisKey: string, session: StoredSession, state: SessionState, delta: SessionDelta, move: UserIndexMove | undefined): Promise<void> {
     const now = Date.now();
-    const { status } = await this.gateway.saveSession({
+    const save: SessionSave = {
       redisKey,
       mode: state.stored ? 'patch' : 'replace',
       expiresAt: this.expiryOf(session, state.createdAt, now),
       now,
       set: delta.set,
       del: delta.del,
-    });
+    };
+    const status = move ? await this.indexKeeper!.saveMoving(save, move, state) : (await this.gateway.saveSession(save)).status;
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
     if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
     state.stored = delta.next;

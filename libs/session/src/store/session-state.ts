@@ -14,6 +14,23 @@ export interface SessionState {
   /** Reserved fields (login metadata) to write with the next save. */
   pendingMeta?: Record<string, string>;
   lastSeenAt?: number;
+  /**
+   * The session's entry in its user's index as Redis holds it (the user it belonged to when read or
+   * last saved, under the digest it had then); carried over an ID change, so the next save moves it.
+   */
+  indexEntry?: UserIndexEntry;
+}
+
+/** A session's place in a user's index: the user and the session's digest. */
+export interface UserIndexEntry {
+  userId: string;
+  digest: string;
+}
+
+/** What a save changes in the user indexes: the entry the session leaves, the one it joins. */
+export interface UserIndexMove {
+  leave?: UserIndexEntry;
+  join?: UserIndexEntry;
 }
 
 export const SESSION_STATE = Symbol('nest-redis-session:state');

@@ -2,7 +2,9 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { userIndexRedisKey } from '../redis/redis-keys';
 import { handleOf } from '../redis/session-id';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { IndexJoin, SaveStatus } from '../redis/session-gateway';
+import type { SessionPersistence, SessionSave } from '../store/session-persistence';
+import type { UserIndexMove } from '../store/session-state';
 
 const LOGIN_GRACE_MS = 10_000;
 
@@ -27,8 +29,14 @@ export interface UserSessionLimit {
 /**
  * Each user's sessions in one sorted set (session digests scored by creation time), so listing or
  * revoking them costs in proportion to that user's sessions, never to all sessions. Members whose
- * session has expired are pruned lazily: by score past the absolute timeout, and by existence when
- * listed. Keyspace notifications are not used: they do not reach every node of a cluster.
+ * session has expired are pruned lazily: by score past the absolute timeout, and by existence
+ * whenever a session joins the index or the index is listed. Keyspace notifications are not used:
+ * they do not reach every node of a cluster.
+ *
+ * A session's entry moves with its save (`saveMoving`): on standalone and Sentinel in the same
+ * script; on a cluster, where the session and the index live in different slots, the session is
+ * written first and its entry moved right after, so a session is never un-indexed once its save
+ * has answered (see the README's "Users and their sessions").
  */
 export class UserSessionIndex {
   private readonly gateway: SessionPersistence['gateway'];
@@ -45,8 +53,10 @@ export class UserSessionIndex {
   }
 
   /**
-   * Adds a session and applies the per-user limit atomically. Returns the digests of sessions evicted
-   * to make room (the caller deletes them); throws a 'limit' SessionConflictError when rejecting.
+   * Adds a session to the index alone and applies the per-user limit atomically. Returns the digests
+   * of sessions evicted to make room (the caller deletes them); throws a 'limit' SessionConflictError
+   * when rejecting. The library's own saves use `saveMoving`; this stays for callers that add a
+   * member before its session is saved, which is why it spares young members when pruning.
    */
   async add(userId: string, digest: string, createdAt: number): Promise<string[]> {
     const key = this.redisKeyOf(userId);
@@ -65,6 +75,47 @@ export class UserSessionIndex {
     });
     if (reply.status === 'rejected') throw new SessionConflictError(messages.sessionLimit(maxSessions), 'limit');
     return reply.evicted;
+  }
+
+  /**
+   * Saves a session and moves its entry with it: out of the index it leaves, into the one it joins
+   * under the per-user limit, pruning that index's members whose session is gone first. Sessions
+   * evicted to make room are deleted; past the limit with `onLimit: 'reject'` nothing is kept and a
+   * 'limit' SessionConflictError is thrown.
+   */
+  async saveMoving(save: SessionSave, move: UserIndexMove, createdAt: number): Promise<SaveStatus> {
+    const leave = move.leave && { redisKey: this.redisKeyOf(move.leave.userId), digest: move.leave.digest };
+    const join = move.join && this.joinOf(move.join.userId, move.join.digest, createdAt);
+    if (join) await this.pruneGone(join.redisKey, join.digest);
+    if (!this.gateway.isCluster) {
+      const reply = await this.gateway.saveSessionAndIndex(save, { join, leave });
+      if (reply.status === 'rejected') throw this.limitReached();
+      await this.deleteSessions(reply.evicted);
+      return reply.status;
+    }
+    // Cluster: session first, entry second. The other order would let a "log out everywhere" that
+    // runs between the two delete nothing, then the save bring the session back without an entry.
+    const { status } = await this.gateway.saveSession(save);
+    const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
+    if (join && status === 'written') {
+      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave!.digest : undefined });
+      if (reply.status === 'rejected') {
+        await this.gateway.deleteKey(save.redisKey);
+        throw this.limitReached();
+      }
+      await this.deleteSessions(reply.evicted);
+    }
+    if (leave && !(sameIndex && status === 'written')) await this.gateway.removeMembers(leave.redisKey, [leave.digest]);
+    return status;
+  }
+
+  /** Whether the user may add a session under `onLimit: 'reject'` (a hint: the save decides atomically). */
+  async hasRoom(userId: string): Promise<boolean> {
+    const { maxSessions, onLimit } = this.limit;
+    if (maxSessions === 0 || onLimit !== 'reject') return true;
+    const key = this.redisKeyOf(userId);
+    await this.pruneGone(key);
+    return (await this.members(key)).length < maxSessions;
   }
 
   async remove(userId: string, digest: string): Promise<void> {
@@ -130,9 +181,34 @@ export class UserSessionIndex {
     return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
-  /** Whether the session is still in the user's index (a simultaneous login may have evicted it). */
-  async contains(userId: string, digest: string): Promise<boolean> {
-    return this.gateway.hasMember(this.redisKeyOf(userId), digest);
+  private joinOf(userId: string, digest: string, createdAt: number): IndexJoin {
+    const absolute = this.sessions.absoluteTimeout;
+    return {
+      redisKey: this.redisKeyOf(userId),
+      digest,
+      createdAt,
+      oldestLive: absolute > 0 ? Date.now() - absolute : '-inf',
+      limit: this.limit.maxSessions,
+      onLimit: this.limit.onLimit,
+      indexTtl: absolute > 0 ? absolute + 60_000 : 0, // outlives every member by a minute
+    };
+  }
+
+  private limitReached(): SessionConflictError {
+    return new SessionConflictError(messages.sessionLimit(this.limit.maxSessions), 'limit');
+  }
+
+  /**
+   * Drops members whose session key is gone (idle-expired, destroyed): one EXISTS per member, so it
+   * costs what the user's own sessions cost. Every member's key was written before the member was
+   * added (`saveMoving`), so a missing key means a dead session, never one still being saved.
+   */
+  private async pruneGone(key: string, except?: string): Promise<void> {
+    const digests = (await this.gateway.membersByScore(key, '+inf', '-inf')).filter((digest) => digest !== except);
+    if (digests.length === 0) return;
+    const alive = await Promise.all(digests.map((digest) => this.gateway.existsKey(this.sessions.redisKeyOfDigest(digest))));
+    const dead = digests.filter((_, i) => alive[i] === 0);
+    if (dead.length > 0) await this.gateway.removeMembers(key, dead);
   }
 
   private async pruneDead(key: string, maxSessions: number): Promise<void> {

@@ -1,0 +1,29 @@
+import { defaultSessionUserId, indexUserIdOf } from './user-id';
+
+describe('defaultSessionUserId', () => {
+  it("finds the library's own session.user.id first, then passport's passport.user", () => {
+    expect(defaultSessionUserId({ user: { id: 'ada' }, passport: { user: 'bob' } } as never)).toBe('ada');
+    expect(defaultSessionUserId({ user: { id: 7 } } as never)).toBe(7);
+    expect(defaultSessionUserId({ passport: { user: 'bob' } } as never)).toBe('bob');
+    expect(defaultSessionUserId({ passport: { user: 0 } } as never)).toBe(0);
+  });
+
+  it('answers undefined for an anonymous session, a logged-out passport session, or a serialized object', () => {
+    expect(defaultSessionUserId({} as never)).toBeUndefined();
+    expect(defaultSessionUserId({ passport: {} } as never)).toBeUndefined();
+    expect(defaultSessionUserId({ passport: { user: { id: 'bob' } } } as never)).toBeUndefined();
+    expect(defaultSessionUserId({ user: { name: 'no id' } } as never)).toBeUndefined();
+  });
+});
+
+describe('indexUserIdOf', () => {
+  it('keys the index by the id as a string', () => {
+    expect(indexUserIdOf(() => 42, {})).toBe('42');
+    expect(indexUserIdOf(() => 'ada', {})).toBe('ada');
+    expect(indexUserIdOf(() => undefined, {})).toBeUndefined();
+  });
+
+  it.each([[''], [{ id: 1 }], [Number.NaN], [true]])('refuses %p from a userId option, naming it', (answer) => {
+    expect(() => indexUserIdOf(() => answer as never, {})).toThrow(/option "userId" must return/);
+  });
+});

@@ -1,0 +1,29 @@
+import type { SessionData } from 'express-session';
+import { messages } from '../errors/session.messages';
+
+/**
+ * Who a session belongs to, for the user index (`list`, `revoke`, `logoutEverywhere`,
+ * `maxSessionsPerUser`): a string or number id, or undefined for an anonymous session. The session's
+ * own keys are typed `any` so a function can reach keys the app never declared on `SessionData`.
+ */
+export type SessionUserId = (session: SessionData & Record<string, any>) => string | number | undefined;
+
+/**
+ * The default: the library's own `session.user.id` (set by `SessionService.login`), else passport's
+ * `session.passport.user` when the serializer stored a string or number there.
+ */
+export const defaultSessionUserId: SessionUserId = (session) => {
+  const own = session.user?.id;
+  if (typeof own === 'string' || typeof own === 'number') return own;
+  const passport = (session as { passport?: { user?: unknown } }).passport?.user;
+  if (typeof passport === 'string' || typeof passport === 'number') return passport;
+  return undefined;
+};
+
+/** The user id as the index keys it (a string), or undefined; throws on anything else the function answers. */
+export function indexUserIdOf(userId: SessionUserId, session: object): string | undefined {
+  const id = userId(session as SessionData);
+  if (id === undefined || id === null) return undefined;
+  if ((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id))) return String(id);
+  throw new TypeError(messages.badUserId(typeof id === 'string' ? '""' : typeof id === 'object' ? 'an object' : String(id)));
+}
