@@ -39,7 +39,7 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
   const loader = BenchChild.start('bench/load.ts', {});
   await loader.next('ready');
   const runs: ContendedRun[] = [];
-  const quiet = new QuietWaiter(options.rounds * MODES.length * CONTENDED_SCENARIOS.length * options.duration * 250);
+  const quiet = new QuietWaiter(options.rounds * MODES.length * CONTENDED_SCENARIOS.length * options.contendedDuration * 250);
   try {
     for (let round = 1; round <= options.rounds; round++) {
       const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]);
@@ -123,7 +123,7 @@ async function measure(
   const qtyBefore = counting ? await addedQuantity(replicas[0].port, sessions) : 0;
   const callsBefore = await commandCalls(redis.admin);
   const cpuBefore = cpuSnapshot(pids());
-  const result = await load(loader, jobFor(deployment, scenario, options.duration, options.connections));
+  const result = await load(loader, jobFor(deployment, scenario, options.contendedDuration, options.connections));
   const cpuAfter = cpuSnapshot(pids());
   const after = await idleCounts(replicas); // answers still in flight when the load stopped are let finish
   const calls = callsBetween(callsBefore, await commandCalls(redis.admin));

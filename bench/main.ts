@@ -80,7 +80,7 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     results.summaries = summarise(results.runs);
   }
   if (options.sections.has('contended')) {
-    log(`\nContended: ${options.rounds} round(s), ${options.duration} s per mode and scenario, ${options.connections} connections on one or a few sessions`);
+    log(`\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`);
     results.contended = await runContended(options, redis, log);
     results.contendedSummaries = summariseContended(results.contended);
   }

@@ -10,6 +10,8 @@ export interface BenchOptions {
   rounds: number;
   /** Seconds of measured load per mode and scenario. */
   duration: number;
+  /** Seconds of measured load per mode and contended scenario (shorter in a quick run: there are four). */
+  contendedDuration: number;
   /** Seconds of unmeasured load first, so the JIT has warmed up. */
   warmup: number;
   connections: number;
@@ -62,6 +64,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     sections,
     rounds: count(flags, 'rounds', quick ? 1 : 3),
     duration: count(flags, 'duration', quick ? 3 : 10),
+    contendedDuration: flags.has('duration') ? count(flags, 'duration', 10) : quick ? 2 : 10,
     warmup: quick ? 1 : 3,
     connections: count(flags, 'connections', 50),
     sessions: 200,

@@ -85,7 +85,7 @@ function logoutTable(results: BenchResults): string {
 
 /** The whole report as Markdown; `chartFile` is linked relative to the report. */
 export function markdownReport(results: BenchResults, chartFile?: string): string {
-  const o = results.options as { rounds: number; duration: number; warmup: number; connections: number; sessions: number };
+  const o = results.options as { rounds: number; duration: number; contendedDuration: number; warmup: number; connections: number; sessions: number };
   const out = [
     `# Session layer benchmark${results.quick ? ' (quick run: indicative only)' : ''}`,
     '',
@@ -126,7 +126,7 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       `The same apps and load as above, but every connection writes the same session (or one of four), as a burst of ` +
         `parallel requests from one user does (a single-page app firing requests at once, several tabs, a retry storm). ` +
         `\`ours\` adds to the cart with \`SessionService.update\` (compare-and-set of the \`cart\` key), \`connect-redis\` ` +
-        `changes \`req.session.cart\` and lets express-session save the whole session. ${o.rounds} round(s), ${o.duration} s each after ` +
+        `changes \`req.session.cart\` and lets express-session save the whole session. ${o.rounds} round(s), ${o.contendedDuration} s each after ` +
         `${o.warmup} s of warm-up, ${o.connections} connections (split evenly over the replicas); the ceiling runs as many processes.`,
       '',
       CONTENDED_SCENARIOS.map((s) => `- **${s}**: ${CONTENDED_TITLES[s]}`).join('\n'),
