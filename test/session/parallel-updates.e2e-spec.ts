@@ -69,10 +69,9 @@ describe('a burst of parallel updates of one session key', () => {
   const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
 
-  // Issue 14: fails until group commit. Today: all 50 kept, but 99 writes (1 + 49 × 2: every queued
-  // update first tries the value its request read, loses to its predecessor, then retries). Drop
-  // `.failing` with the library change.
-  it.failing('keeps all 50 updates made in one process, in at most 5 writes for the whole burst', async () => {
+  // Issue 14: before group commit, all 50 were kept but in 99 writes (1 + 49 × 2: every queued update
+  // first tried the value its request read, lost to its predecessor, then retried).
+  it('keeps all 50 updates made in one process, in at most 5 writes for the whole burst', async () => {
     const cookie = await newSession();
     let replies: TestResponse[] = [];
     const commands = await commandsDuring(async () => {
@@ -92,10 +91,10 @@ describe('a burst of parallel updates of one session key', () => {
     expect(writes).toBeLessThanOrEqual(5);
   });
 
-  // Issue 14: fails until updates stop conflicting with their own process. Today 6 to 8 of the 500
-  // callers get 409 after 21 attempts (updateRetries 20): each process's queued updates conflict with
-  // one another as well as with the other two processes. Drop `.failing` with the library change.
-  it.failing('keeps all 500 updates made over three app instances sharing one Redis', async () => {
+  // Issue 14: before updates stopped conflicting with their own process, 6 to 8 of the 500 callers got
+  // 409 after 21 attempts (updateRetries 20): each process's queued updates conflicted with one another
+  // as well as with the other two processes.
+  it('keeps all 500 updates made over three app instances sharing one Redis', async () => {
     const cookie = await newSession();
     const replies = await burst(cookie, 500, (i) => replicas[i % replicas.length], (i) => ({ item: `item-${i}` }));
 
