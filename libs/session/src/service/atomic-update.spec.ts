@@ -154,6 +154,34 @@ describe('SessionKeyUpdates', () => {
     expect(calls).toHaveLength(4); // 1 + updateRetries + 1 attempts, then no more
   });
 
+  it('retries the first conflicts at once, then pauses before every other attempt only', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { sessions, calls } = fakePersistence();
+      const updates = new SessionKeyUpdates(sessions, 20);
+      const result = updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1);
+      const settle = async () => {
+        for (let i = 0; i < 20; i++) await tick();
+      };
+      const seen: number[] = [];
+      for (let conflict = 1; conflict <= 5; conflict++) {
+        await settle();
+        calls[calls.length - 1].reply.resolve({ status: 'changed', current: String(conflict * 10) });
+        await settle();
+        seen.push(calls.length); // an attempt sent without any timer firing
+        jest.runOnlyPendingTimers();
+      }
+      // After conflicts 1 and 2 the retry goes out at once; after 3 it waits for a timer; after 4 (the
+      // attempt that follows a pause) at once again; after 5 it waits again.
+      expect(seen).toEqual([2, 3, 3, 5, 5]);
+      await settle();
+      calls[calls.length - 1].reply.resolve({ status: 'written' });
+      await expect(result).resolves.toBe(51);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it("rejects the group with 'gone' when the session ended", async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);

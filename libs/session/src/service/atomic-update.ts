@@ -46,8 +46,9 @@ interface FieldQueue {
  * predecessor's result, and written together by one compare-and-set. Each caller gets its own result
  * or its own error. An update never conflicts with its own process, since the next group starts from
  * the value the last one wrote; only another process's write makes a compare-and-set fail, and then
- * the group is applied again at once to the value the compare-and-set answered, with a growing random
- * pause from the second conflict in a row. `maxRetries` bounds those cross-process conflicts.
+ * the group is applied again at once to the value the compare-and-set answered; a key that keeps
+ * failing pauses a growing random time before every other attempt. `maxRetries` bounds those
+ * cross-process conflicts.
  */
 export class SessionKeyUpdates {
   private readonly queues = new Map<string, FieldQueue>();
@@ -114,7 +115,7 @@ export class SessionKeyUpdates {
     const { field } = queue;
     let base = queue.hasKnown ? queue.known : group[0].state.stored!.get(field);
     let pending = group;
-    for (let conflicts = 0; ; ) {
+    for (let conflicts = 0, pausedLast = false; ; ) {
       const applied = await this.applyInOrder(field, base, pending);
       if (applied.length === 0) return;
       pending = applied.map((entry) => entry.update); // a change that threw has had its answer
@@ -148,7 +149,16 @@ export class SessionKeyUpdates {
         for (const update of pending) update.reject(error);
         return;
       }
-      if (conflicts > 1) await pause(conflicts - 1);
+      // Retry at once: the compare-and-set answered the freshest value there is. Only a key that keeps
+      // failing pauses, and never twice in a row: after a pause the value is stale (the other process
+      // kept writing), so the attempt that learns the fresh one must be followed by a prompt retry,
+      // else a busy writer elsewhere starves this process into a 409.
+      if (conflicts >= IMMEDIATE_RETRIES && !pausedLast) {
+        await pause(conflicts - IMMEDIATE_RETRIES + 1);
+        pausedLast = true;
+      } else {
+        pausedLast = false;
+      }
     }
   }
 
@@ -220,6 +230,9 @@ function checkSize(maxSessionBytes: number, stored: Map<string, string>, key: st
   if (json !== undefined) bytes += key.length + json.length;
   if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
 }
+
+/** Conflicts in a row with other processes retried without any pause. */
+const IMMEDIATE_RETRIES = 3;
 
 /** Random pause growing with each conflict in a row, so processes contending for one key spread out. */
 function pause(streak: number): Promise<void> {
