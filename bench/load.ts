@@ -3,11 +3,24 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** One load run, as the bench asks the load process for it. */
 export interface LoadJob {
   url: string;
+  /**
+   * More app processes sharing the load with `url` (replicas behind a balancer): each target gets
+   * its own autocannon with an equal share of the connections, all running at once.
+   */
+  moreUrls?: string[];
   method: 'GET' | 'POST';
   /** JSON body, sent with content-type application/json. */
   body?: string;
   /** Cookie headers handed out round-robin, one per request; none for the no-cookie visitor. */
   cookies: string[];
+  /**
+   * Request `i` (counted over the whole job) goes to `pathOf(i)` with `bodyOf(i)`: written as the
+   * template strings `pathTemplate` / `bodyTemplate`, where `{key}` is `i % keys` and `{n}` is `i`.
+   * Without them every request goes to the URL's path with `body`.
+   */
+  pathTemplate?: string;
+  bodyTemplate?: string;
+  keys?: number;
   connections: number;
   /** Seconds. */
   duration: number;
@@ -19,6 +32,7 @@ export interface LoadResult {
   seconds: number;
   rps: number;
   p50: number;
+  /** With several targets, the highest of their p99s. */
   p99: number;
   ok: number;
   non2xx: number;
@@ -35,33 +49,51 @@ const autocannon = require('autocannon') as Autocannon;
  * a process of its own, on 127.0.0.1, for a bounded time.
  */
 export async function runLoad(job: LoadJob): Promise<LoadResult> {
-  let next = 0;
-  const headers: IncomingHttpHeaders = job.body ? { 'content-type': 'application/json' } : {};
-  const requests = job.cookies.length
-    ? [{ setupRequest: (req: { headers: Record<string, string> }) => ({ ...req, headers: { ...headers, cookie: job.cookies[next++ % job.cookies.length] } }) }]
-    : undefined;
-  const result = await autocannon({
-    url: job.url,
-    method: job.method,
-    body: job.body,
-    headers,
-    requests,
-    connections: job.connections,
-    duration: job.duration,
-    timeout: 10,
-  });
-  const seconds = result.duration as number;
-  const ok = result['2xx'] as number;
+  const urls = [job.url, ...(job.moreUrls ?? [])];
+  let next = 0; // shared by every target, so cookies and keys go round-robin over the whole job
+  const fill = (template: string, i: number) => template.replaceAll('{key}', String(i % (job.keys ?? 1))).replaceAll('{n}', String(i));
+  const headers: IncomingHttpHeaders = job.body || job.bodyTemplate ? { 'content-type': 'application/json' } : {};
+  const setup = (req: { headers: Record<string, string>; path?: string; body?: string }) => {
+    const i = next++;
+    const out = { ...req, headers: { ...headers } as Record<string, string> };
+    if (job.cookies.length) out.headers.cookie = job.cookies[i % job.cookies.length];
+    if (job.pathTemplate) out.path = fill(job.pathTemplate, i);
+    if (job.bodyTemplate) out.body = fill(job.bodyTemplate, i);
+    return out;
+  };
+  const perTarget = Math.max(1, Math.round(job.connections / urls.length));
+  const results = await Promise.all(
+    urls.map((url) =>
+      autocannon({
+        url,
+        method: job.method,
+        body: job.body,
+        headers,
+        requests: job.cookies.length || job.pathTemplate ? [{ setupRequest: setup }] : undefined,
+        connections: perTarget,
+        duration: job.duration,
+        timeout: 10,
+      }),
+    ),
+  );
+  const seconds = Math.max(...results.map((r) => r.duration as number));
+  const ok = sum(results.map((r) => r['2xx'] as number));
+  const requests = sum(results.map((r) => r.requests.total as number));
   return {
-    requests: result.requests.total,
+    requests,
     seconds,
     rps: ok / seconds,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    // The median of the merged latencies is not known; the request-weighted mean of the medians is close.
+    p50: sum(results.map((r) => r.latency.p50 * r.requests.total)) / Math.max(1, requests),
+    p99: Math.max(...results.map((r) => r.latency.p99 as number)),
     ok,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    non2xx: sum(results.map((r) => r.non2xx as number)),
+    errors: sum(results.map((r) => (r.errors + r.timeouts) as number)),
   };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 if (require.main === module) {

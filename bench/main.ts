@@ -8,12 +8,13 @@ import { measureMemory } from './memory';
 import { parseOptions, type BenchOptions } from './options';
 import { runProfiles } from './profile';
 import { startRedis, type BenchRedis } from './redis';
-import { markdownReport, targetsTable, throughputTable } from './report';
+import { contendedTable, markdownReport, targetsTable, throughputTable } from './report';
 import type { BenchResults } from './results';
 import { evaluateTargets } from './targets';
-import { summarise } from './summary';
+import { summarise, summariseContended } from './summary';
 import { metricsCostTable } from './metrics-cost';
 import { runThroughput } from './throughput';
+import { runContended } from './contended';
 
 const log = (line: string) => console.log(line);
 
@@ -68,6 +69,8 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     machine,
     runs: [],
     summaries: [],
+    contended: [],
+    contendedSummaries: [],
     memory: [],
     logout: [],
     targets: [],
@@ -76,6 +79,11 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     log(`\nLoad: ${options.rounds} round(s), ${options.duration} s per mode and scenario, ${options.connections} connections`);
     results.runs = await runThroughput(options, redis, log);
     results.summaries = summarise(results.runs);
+  }
+  if (options.sections.has('contended')) {
+    log(`\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`);
+    results.contended = await runContended(options, redis, log);
+    results.contendedSummaries = summariseContended(results.contended);
   }
   if (options.sections.has('memory')) {
     log(`\nMemory: Redis bytes per session over ${options.memoryCount.toLocaleString('en-US')} sessions`);
@@ -100,7 +108,13 @@ async function writeReport(options: BenchOptions, results: BenchResults): Promis
   writeFileSync(join(options.outDir, 'latest.md'), markdown);
   writeFileSync(join(options.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
-  if (results.summaries.length) log(`\n${throughputTable(results.summaries)}\n\nCost of metrics (ours-metrics − ours, same round):\n${metricsCostTable(results.runs)}`);
+  if (results.summaries.length) log(`
+${throughputTable(results.summaries)}
+
+Cost of metrics (ours-metrics − ours, same round):
+${metricsCostTable(results.runs)}`);
+  if (results.contendedSummaries.length) log(`
+${contendedTable(results.contendedSummaries)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ROOT } from './children';
 
-export type Section = 'load' | 'memory' | 'logout' | 'profile';
+export type Section = 'load' | 'contended' | 'memory' | 'logout' | 'profile';
 
 /** What one bench run does; `--quick` shrinks every count and duration. */
 export interface BenchOptions {
@@ -10,6 +10,8 @@ export interface BenchOptions {
   rounds: number;
   /** Seconds of measured load per mode and scenario. */
   duration: number;
+  /** Seconds of measured load per mode and contended scenario (shorter in a quick run: there are four). */
+  contendedDuration: number;
   /** Seconds of unmeasured load first, so the JIT has warmed up. */
   warmup: number;
   connections: number;
@@ -32,7 +34,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --duration=S         seconds of measured load per mode and scenario (default 10; quick 3)
   --connections=N      autocannon connections (default 50)
   --profile            also run the ours app under node --cpu-prof and summarise where its time goes
-  --only=a,b           sections to run: load, memory, logout, profile (default: all but profile)
+  --only=a,b           sections to run: load, contended, memory, logout, profile (default: all but profile)
   --out=DIR            where the report goes (default artifacts/bench)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -51,17 +53,18 @@ export function parseOptions(argv: string[]): BenchOptions {
 
   const quick = flags.get('quick') === 'true';
   const sections = new Set<Section>(
-    flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'memory', 'logout'],
+    flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout'],
   );
   if (flags.get('profile') === 'true') sections.add('profile');
   for (const s of sections) {
-    if (!['load', 'memory', 'logout', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
+    if (!['load', 'contended', 'memory', 'logout', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
   }
   return {
     quick,
     sections,
     rounds: count(flags, 'rounds', quick ? 1 : 3),
     duration: count(flags, 'duration', quick ? 3 : 10),
+    contendedDuration: flags.has('duration') ? count(flags, 'duration', 10) : quick ? 2 : 10,
     warmup: quick ? 1 : 3,
     connections: count(flags, 'connections', 50),
     sessions: 200,

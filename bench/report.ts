@@ -1,5 +1,5 @@
 import { machineLine } from './machine';
-import { SCENARIO_TITLES, SCENARIOS, type BenchResults, type ScenarioSummary, type Spread } from './results';
+import { CONTENDED_SCENARIOS, CONTENDED_TITLES, SCENARIO_TITLES, SCENARIOS, type BenchResults, type ContendedSummary, type ScenarioSummary, type Spread } from './results';
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
 
@@ -19,6 +19,24 @@ export function throughputTable(summaries: ScenarioSummary[]): string {
           `${s.p50} | ${s.p99} | ${s.errors} | ${s.sentPerRequest.toFixed(2)} (${s.executedPerRequest.toFixed(2)}) | ${s.roundTripsPerRequest.toFixed(2)} | ` +
           `${s.appCpuPerRequest === undefined ? '–' : s.appCpuPerRequest.toFixed(0)} | ${s.cpuRatio ? range(s.cpuRatio, 2) : '–'} | ` +
           `${s.otherCores === undefined ? '–' : s.otherCores.toFixed(2)} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+/** Contended writes: one row per scenario and mode, with the additions each mode kept. */
+export function contendedTable(summaries: ContendedSummary[]): string {
+  const rows = [
+    '| scenario | mode | req/s median (min–max) | × ceiling, same round | p99 ms median (min–max) | errors | Redis cmds/req sent = round trips (executed) | additions acknowledged → kept (lost per round) |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const scenario of CONTENDED_SCENARIOS) {
+    for (const s of summaries.filter((x) => x.scenario === scenario)) {
+      const kept = s.kept ? `${int(s.kept.acknowledged)} → ${int(s.kept.kept)} (${s.lostPerRound!.map(int).join(', ')})` : '–';
+      rows.push(
+        `| ${scenario} | ${s.mode} | ${int(s.rps.median)} (${int(s.rps.min)}–${int(s.rps.max)}) | ${s.ratio ? range(s.ratio, 2) : '–'} | ` +
+          `${range(s.p99, 0)} | ${s.errors} | ${s.sentPerRequest.toFixed(2)} (${s.executedPerRequest.toFixed(2)}) | ${kept} |`,
       );
     }
   }
@@ -68,7 +86,7 @@ function logoutTable(results: BenchResults): string {
 
 /** The whole report as Markdown; `chartFile` is linked relative to the report. */
 export function markdownReport(results: BenchResults, chartFile?: string): string {
-  const o = results.options as { rounds: number; duration: number; warmup: number; connections: number; sessions: number };
+  const o = results.options as { rounds: number; duration: number; contendedDuration: number; warmup: number; connections: number; sessions: number };
   const out = [
     `# Session layer benchmark${results.quick ? ' (quick run: indicative only)' : ''}`,
     '',
@@ -103,6 +121,27 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       metricsCostTable(results.runs),
       '',
       commandsTable(results.summaries),
+      '',
+    );
+  }
+  if (results.contendedSummaries?.length) {
+    out.push(
+      '## Contended writes: many requests, one session',
+      '',
+      `The same apps and load as above, but every connection writes the same session (or one of four), as a burst of ` +
+        `parallel requests from one user does (a single-page app firing requests at once, several tabs, a retry storm). ` +
+        `\`ours\` adds to the cart with \`SessionService.update\` (compare-and-set of the \`cart\` key), \`connect-redis\` ` +
+        `changes \`req.session.cart\` and lets express-session save the whole session. ${o.rounds} round(s), ${o.contendedDuration} s each after ` +
+        `${o.warmup} s of warm-up, ${o.connections} connections (split evenly over the replicas); the ceiling runs as many processes.`,
+      '',
+      CONTENDED_SCENARIOS.map((s) => `- **${s}**: ${CONTENDED_TITLES[s]}`).join('\n'),
+      '',
+      contendedTable(results.contendedSummaries),
+      '',
+      '"Acknowledged" counts the 2xx answers the app(s) finished sending to "add one" during the measured run; "kept" is how ' +
+        'much the cart quantity grew meanwhile, read back from Redis through the app once no request was in flight. A mode that ' +
+        'loses updates keeps fewer than it acknowledged. Every command a request sends waits for the reply to the one before, in ' +
+        'both session modes, so commands sent per request are also its round trips (a retried compare-and-set is one more).',
       '',
     );
   }

@@ -9,6 +9,62 @@ export const SCENARIO_TITLES: Record<Scenario, string> = {
   'no-cookie': 'visitor without a cookie (GET /cart)',
 };
 
+/** Scenarios where many requests write the same session at once (issue 14), beside the spread `write`. */
+export type ContendedScenario = 'one-session' | 'one-session-two-replicas' | 'four-sessions' | 'one-session-keys';
+export const CONTENDED_SCENARIOS: ContendedScenario[] = ['one-session', 'one-session-two-replicas', 'four-sessions', 'one-session-keys'];
+export const CONTENDED_TITLES: Record<ContendedScenario, string> = {
+  'one-session': 'every connection adds one to the cart of ONE session (POST /cart/items), one app process',
+  'one-session-two-replicas': 'the same, the connections split over two app processes sharing the session (two replicas)',
+  'four-sessions': 'the same over four sessions (a handful of users, each bursting), one app process',
+  'one-session-keys': 'ONE session, each request sets a different top-level key (POST /prefs/k0..k49, a new value each time) through the end-of-request save, one app process',
+};
+
+/** Additions the app acknowledged during a measured run, and how many the session kept. */
+export interface KeptAdditions {
+  /** 2xx answers the app(s) finished sending to "add one". */
+  acknowledged: number;
+  /** 2xx answers the load generator received (fewer when a run ends with answers in flight). */
+  received: number;
+  /** Growth of the cart quantity, read back from Redis through the app after the run. */
+  kept: number;
+}
+
+/** One mode under one contended scenario in one round. */
+export interface ContendedRun {
+  round: number;
+  mode: Mode;
+  scenario: ContendedScenario;
+  load: LoadResult;
+  /** Commands Redis executed per request answered, inside scripts included. */
+  executedPerRequest: number;
+  /** Commands the app clients sent per request answered: each waits for the one before, so also round trips per request. */
+  sentPerRequest: number;
+  commands: Record<string, number>;
+  /** rps / the ceiling's rps in the same round and scenario. */
+  ratio?: number;
+  otherCores?: number;
+  /** Undefined for the ceiling, which keeps nothing, and for the different-keys scenario. */
+  kept?: KeptAdditions;
+}
+
+/** Every round of one mode and contended scenario, summarised. */
+export interface ContendedSummary {
+  mode: Mode;
+  scenario: ContendedScenario;
+  rps: Spread;
+  ratio?: Spread;
+  p99: Spread;
+  errors: number;
+  executedPerRequest: number;
+  sentPerRequest: number;
+  commands: Record<string, number>;
+  otherCores?: number;
+  /** Summed over the rounds. */
+  kept?: KeptAdditions;
+  /** Acknowledged additions not in the session, per round. */
+  lostPerRound?: number[];
+}
+
 /** One mode under one scenario in one round. */
 export interface ScenarioRun {
   round: number;
@@ -105,6 +161,8 @@ export interface BenchResults {
   machine: Machine;
   runs: ScenarioRun[];
   summaries: ScenarioSummary[];
+  contended: ContendedRun[];
+  contendedSummaries: ContendedSummary[];
   memory: MemoryResult[];
   logout: LogoutResult[];
   targets: Target[];

@@ -1,7 +1,10 @@
-import type { BenchResults, ScenarioSummary, Target } from './results';
+import type { BenchResults, ContendedSummary, ScenarioSummary, Target } from './results';
 
 /** The figures issue 5 asks the library to reach; reported PASS/MISS, never asserted. */
 export const GOALS = { read: 0.9, write: 0.85, 'no-cookie': 0.97 } as const;
+
+/** Issue 14: every connection writing one session, on one app process, against the ceiling of the same round. */
+export const ONE_SESSION_GOAL = 0.8;
 
 export function evaluateTargets(results: BenchResults): Target[] {
   const targets: Target[] = [];
@@ -38,6 +41,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
       pass: anonymous.executedPerRequest === 0 && anonymous.sentPerRequest === 0,
     });
   }
+  targets.push(...contendedTargets(results.contendedSummaries ?? []));
   const cr = results.memory.find((m) => m.label.startsWith('connect-redis'));
   const mine = results.memory.find((m) => m.label.startsWith('ours: RedisSessionStore'));
   if (cr && mine) {
@@ -60,6 +64,44 @@ export function evaluateTargets(results: BenchResults): Target[] {
       wanted: `same commands, time at ${compact(last.stored)} ≤ max(2×, +1 ms) of ${compact(first.stored)}`,
       measured: `${logouts.map((l) => `${l.median.toFixed(2)} ms @${compact(l.stored)}`).join(', ')}; commands ${logouts.map((l) => l.commands).join('/')}`,
       pass: sameCommands && flatTime,
+    });
+  }
+  return targets;
+}
+
+/** Issue 14's targets: contended writes as fast as connect-redis (which loses them), and none lost. */
+function contendedTargets(summaries: ContendedSummary[]): Target[] {
+  const targets: Target[] = [];
+  const find = (mode: string, scenario: string) => summaries.find((s) => s.mode === mode && s.scenario === scenario);
+  const one = find('ours', 'one-session');
+  if (one?.ratio) {
+    targets.push({
+      name: 'one-session: throughput vs ceiling',
+      wanted: `≥ ${ONE_SESSION_GOAL.toFixed(2)}`,
+      measured: `${one.ratio.median.toFixed(2)} (${one.ratio.min.toFixed(2)}–${one.ratio.max.toFixed(2)})`,
+      pass: one.ratio.median >= ONE_SESSION_GOAL,
+    });
+  }
+  for (const scenario of ['one-session', 'one-session-two-replicas']) {
+    const ours = find('ours', scenario);
+    const cr = find('connect-redis', scenario);
+    if (!ours || !cr) continue;
+    targets.push({
+      name: `${scenario}: ahead of connect-redis`,
+      wanted: `req/s > connect-redis (${Math.round(cr.rps.median).toLocaleString('en-US')})`,
+      measured: `${Math.round(ours.rps.median).toLocaleString('en-US')} (× ${(ours.rps.median / cr.rps.median).toFixed(2)} of connect-redis)`,
+      pass: ours.rps.median > cr.rps.median,
+    });
+  }
+  const counted = summaries.filter((s) => s.mode === 'ours' && s.kept);
+  if (counted.length) {
+    const lost = counted.reduce((n, s) => n + s.lostPerRound!.reduce((a, b) => a + b, 0), 0);
+    const acknowledged = counted.reduce((n, s) => n + s.kept!.acknowledged, 0);
+    targets.push({
+      name: 'contended: every acknowledged addition kept',
+      wanted: '0 lost in every run',
+      measured: `${lost.toLocaleString('en-US')} lost of ${acknowledged.toLocaleString('en-US')} acknowledged (${counted.map((s) => s.scenario).join(', ')})`,
+      pass: lost === 0,
     });
   }
   return targets;

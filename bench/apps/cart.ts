@@ -43,3 +43,9 @@ export function addLine(cart: CartLine[], line: CartLine): CartLine[] {
   if (at === -1) return [...cart, { sku: String(line.sku), name: String(line.name), price: Number(line.price), qty }];
   return cart.map((existing, i) => (i === at ? { ...existing, qty: existing.qty + qty } : existing));
 }
+
+/**
+ * The keys `POST /prefs/:key` may set: `k0`, `k1`, … One pattern for every mode, so a request can
+ * never touch the cart, the user or the cookie.
+ */
+export const PREF_KEY = /^k\d{1,3}$/;

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { RedisStore } from 'connect-redis';
 import type { Request } from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
-import { addLine, benchUser, type BenchSession, type CartLine } from './cart';
+import { PREF_KEY, addLine, benchUser, type BenchSession, type CartLine } from './cart';
 import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
 
 /** Options both the app and the memory/logout benches give connect-redis's store. */
@@ -36,6 +36,15 @@ class CartController {
     const session = req.session as BenchSession;
     session.cart = addLine(session.cart ?? [], line);
     return session.cart;
+  }
+
+  /** Sets one top-level key, saved by express-session at the end of the request (the whole session). */
+  @Post('prefs/:key')
+  @HttpCode(200)
+  setPref(@Req() req: Request, @Param('key') key: string, @Body() body: { value: unknown }): { ok: true } {
+    if (!PREF_KEY.test(key)) throw new BadRequestException(`key must match ${PREF_KEY}`);
+    (req.session as unknown as Record<string, unknown>)[key] = body.value;
+    return { ok: true };
   }
 
   /** express-session's login sequence: a new ID against fixation, the user set, saved before answering. */

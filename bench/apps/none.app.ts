@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
-import { ADDED_LINE, SEED_LINES, addLine, type CartLine } from './cart';
+import { ADDED_LINE, PREF_KEY, SEED_LINES, addLine, type CartLine } from './cart';
 import type { BuiltApp } from './mode';
 
 /**
@@ -19,6 +19,13 @@ class CartController {
   @HttpCode(200)
   add(@Body() line: CartLine): CartLine[] {
     return addLine(addLine(SEED_LINES, ADDED_LINE), line);
+  }
+
+  @Post('prefs/:key')
+  @HttpCode(200)
+  setPref(@Param('key') key: string): { ok: true } {
+    if (!PREF_KEY.test(key)) throw new BadRequestException(`key must match ${PREF_KEY}`);
+    return { ok: true };
   }
 }
 

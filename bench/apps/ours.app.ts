@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
-import { SESSION_REDIS, Session, SessionModule, SessionService, type SessionKey, type SessionModuleOptions } from '@app/session';
-import { addLine, benchUser, type CartLine } from './cart';
+import { SESSION_REDIS, Session, SessionModule, SessionService, type AppSession, type SessionKey, type SessionModuleOptions } from '@app/session';
+import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
 
 /** The bench's `cart` key, which it does not merge into `SessionData` (see `BenchSession`). */
 const CART = 'cart' as SessionKey;
@@ -27,6 +27,15 @@ class CartController {
   @HttpCode(200)
   add(@Req() req: Request, @Body() line: CartLine): Promise<CartLine[]> {
     return this.updateCart(req, CART, (cart) => addLine(cart ?? [], line));
+  }
+
+  /** Sets one top-level key, written by the end-of-request save (only the keys that changed). */
+  @Post('prefs/:key')
+  @HttpCode(200)
+  setPref(@Session() session: AppSession, @Param('key') key: string, @Body() body: { value: unknown }): { ok: true } {
+    if (!PREF_KEY.test(key)) throw new BadRequestException(`key must match ${PREF_KEY}`);
+    (session as unknown as Record<string, unknown>)[key] = body.value;
+    return { ok: true };
   }
 
   @Post('login')

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import { countAnswers } from './answer-counter';
 import { buildConnectRedisApp } from './connect-redis.app';
 import type { BuiltApp, Mode } from './mode';
 import { buildNoneApp } from './none.app';
@@ -8,7 +9,7 @@ import { countRedisCommands, type RedisCounts } from './redis-counter';
 
 /**
  * Child process entry: one mode's app on a free port of 127.0.0.1. Tells the bench its port over
- * IPC, then answers `counts`, `trace` and `mark` requests until told to `stop`.
+ * IPC, then answers `counts` (Redis commands sent, acknowledged additions), `trace` and `mark` requests until told to `stop`.
  */
 async function main(): Promise<void> {
   const mode = process.env.BENCH_MODE as Mode;
@@ -16,13 +17,15 @@ async function main(): Promise<void> {
   const built = await build(mode, redisUrl);
   const counter = built.redis ? countRedisCommands(built.redis) : undefined;
   const noCounts: RedisCounts = { sent: 0, roundTrips: 0 };
+  const answers = countAnswers();
+  built.app.use(answers.middleware);
   await built.app.listen(0, '127.0.0.1');
   const { port } = built.app.getHttpServer().address() as AddressInfo;
 
   process.on('message', async (message: { type: string; on?: boolean }) => {
     switch (message.type) {
       case 'counts':
-        return process.send!({ type: 'counts', ...(counter?.counts ?? noCounts) });
+        return process.send!({ type: 'counts', ...(counter?.counts ?? noCounts), ...answers.counts });
       case 'mark': // the clock of --cpu-prof profiles, in microseconds
         return process.send!({ type: 'mark', us: Number(process.hrtime.bigint() / 1_000n) });
       case 'trace':

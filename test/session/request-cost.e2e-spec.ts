@@ -84,6 +84,27 @@ describe('request cost in Redis commands', () => {
     expect(rest).toEqual(['views', '2']);
   });
 
+  it('costs parallel requests of one session that change different keys one read and one write each: no queue, no retry', async () => {
+    const visitor = await visitorWithSession({ views: 1 });
+    const keys = Array.from({ length: 20 }, (_, i) => `key${i}`);
+    const commands = await commandsOf(() =>
+      Promise.all(
+        keys.map((key, i) => {
+          const parallel = new Visitor(app.url);
+          parallel.cookie = visitor.cookie;
+          // The pause holds every request between its read and its save, so all 20 saves meet the others'.
+          return parallel.post(`/set/${key}`, { value: i, delayMs: 50 });
+        }),
+      ),
+    );
+    expect(commands).toHaveLength(2 * keys.length);
+    // Each save patches its own key only, so none can overwrite another's.
+    const writes = commands.filter((c) => c.args[3] === 'patch').map((c) => c.args.slice(7));
+    expect(writes.sort()).toEqual(keys.map((key, i) => [key, String(i)]).sort());
+    const { body } = await visitor.get('/whole');
+    expect(body).toMatchObject(Object.fromEntries(keys.map((key, i) => [key, i])));
+  });
+
   it('never rewrites an unchanged session', async () => {
     const visitor = await visitorWithSession({ views: 5 });
     const commands = await commandsOf(async () => {

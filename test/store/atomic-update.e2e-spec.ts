@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { RedisSessionStore, SessionConflictError, SessionDataError, SessionTooLargeError } from '@app/session';
-import { KeyedQueue, updateSessionKey } from '@app/session/service/atomic-update';
+import { SessionKeyUpdates } from '@app/session/service/atomic-update';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { freshSession, loadSession, newSid, recordingLogger, saveSession } from './fixtures';
@@ -43,6 +43,18 @@ function replica(options: { maxSessionBytes?: number } = {}): RedisSessionStore 
 }
 
 const sessionsOf = (store: RedisSessionStore) => persistenceOf.get(store)!;
+
+/** One update through its own `SessionKeyUpdates`, as one request alone on its replica makes it. */
+function updateSessionKey<T>(
+  sessions: SessionPersistence,
+  sid: string,
+  session: Record<string, unknown>,
+  key: string,
+  change: (current: T | undefined) => T | Promise<T>,
+  retries: number,
+): Promise<T> {
+  return new SessionKeyUpdates(sessions, retries).update(sid, session, key, change);
+}
 
 type Cart = string[];
 const RETRIES = 3;
@@ -155,16 +167,14 @@ it('refuses reserved and cookie keys', async () => {
 
 it('keeps all 50 of 50 concurrent appends made through three store instances', async () => {
   const stores = [replica(), replica(), replica()];
-  const queues = stores.map(() => new KeyedQueue());
+  const updates = stores.map((store) => new SessionKeyUpdates(sessionsOf(store), 20));
   const sid = await stored(stores[0], { items: [] });
 
   await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
       const n = i % 3;
       const session = await loadSession(stores[n], sid); // each request reads its own copy
-      await queues[n].run(`${sid}:items`, () =>
-        updateSessionKey(sessionsOf(stores[n]), sid, session, 'items', (items: number[] | undefined) => [...(items ?? []), i], 20),
-      );
+      await updates[n].update(sid, session, 'items', (items: number[] | undefined) => [...(items ?? []), i]);
     }),
   );
 

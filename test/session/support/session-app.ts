@@ -1,4 +1,4 @@
-import { Module, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SessionModule, type SessionModuleOptions } from '@app/session';
@@ -13,11 +13,16 @@ export interface RunningApp {
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters';
 
-/** A Nest app with SessionModule and the test routes, listening on a free port of 127.0.0.1. */
-export async function startSessionApp(options: Omit<SessionModuleOptions, 'secret'> & { secret?: SessionModuleOptions['secret'] }): Promise<RunningApp> {
+type AppOptions = Omit<SessionModuleOptions, 'secret'> & { secret?: SessionModuleOptions['secret'] };
+
+/**
+ * A Nest app with SessionModule and the test routes (plus `extraControllers`), listening on a free
+ * port of 127.0.0.1.
+ */
+export async function startSessionApp(options: AppOptions, extraControllers: Type[] = []): Promise<RunningApp> {
   @Module({
     imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
-    controllers: [TestController],
+    controllers: [TestController, ...extraControllers],
   })
   class TestAppModule {}
 
@@ -28,8 +33,8 @@ export async function startSessionApp(options: Omit<SessionModuleOptions, 'secre
 }
 
 /** Several instances of the same app sharing one Redis: the replicas behind a load balancer. */
-export async function startReplicas(count: number, options: Parameters<typeof startSessionApp>[0]): Promise<RunningApp[]> {
+export async function startReplicas(count: number, options: AppOptions, extraControllers: Type[] = []): Promise<RunningApp[]> {
   const apps: RunningApp[] = [];
-  for (let i = 0; i < count; i++) apps.push(await startSessionApp(options));
+  for (let i = 0; i < count; i++) apps.push(await startSessionApp(options, extraControllers));
   return apps;
 }

@@ -71,7 +71,11 @@ export interface SessionModuleOptions {
   commandTimeout?: number;
   /** Largest session, in bytes of stored JSON, that a save accepts (413 above). @default 65_536 (64 KiB) */
   maxSessionBytes?: number;
-  /** How many times `SessionService.update` retries a key that changed under it before giving up (409). @default 20 */
+  /**
+   * How many times in a row another process may win the write of a key before `SessionService.update`
+   * gives up (409). Updates made in this process never count: they queue and are written together.
+   * @default 20
+   */
   updateRetries?: number;
   /** Trust `X-Forwarded-Proto` for `cookie.secure: 'auto'`; unset, Express's `trust proxy` setting decides. @default undefined */
   trustProxy?: boolean;

@@ -1,4 +1,8 @@
-import { KeyedQueue } from './atomic-update';
+import { SessionConflictError } from '../errors/session-conflict.error';
+import type { CompareAndSetReply } from '../redis/session-gateway';
+import { attachState, stateOf } from '../store/session-state';
+import type { SessionPersistence } from '../store/session-persistence';
+import { SessionKeyUpdates } from './atomic-update';
 
 /** A promise the test resolves or rejects by hand. */
 function gate<T = void>() {
@@ -13,59 +17,225 @@ function gate<T = void>() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('KeyedQueue', () => {
-  it('runs the tasks of one key one after another, in order', async () => {
-    const queue = new KeyedQueue();
-    const log: string[] = [];
-    const first = gate();
-    const a = queue.run('k', async () => {
-      log.push('a start');
-      await first.promise;
-      log.push('a end');
-      return 'a';
-    });
-    const b = queue.run('k', async () => {
-      log.push('b start');
-      return 'b';
-    });
+interface CasCall {
+  redisKey: string;
+  field: string;
+  expected: string | undefined;
+  next: string | undefined;
+  expiresAt: number;
+  reply: ReturnType<typeof gate<CompareAndSetReply>>;
+}
+
+/**
+ * Just what `SessionKeyUpdates` uses of `SessionPersistence`; each compare-and-set waits until the
+ * test answers it, so the test decides what is in flight while updates queue up.
+ */
+function fakePersistence() {
+  const calls: CasCall[] = [];
+  const sessions = {
+    maxSessionBytes: 1_000,
+    redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
+    stateFor: (session: object) => stateOf(session)!,
+    expiryOf: (session: { expiresAt: number }) => session.expiresAt,
+    saveChanges: jest.fn(),
+    gateway: {
+      compareAndSet: (args: Omit<CasCall, 'reply'>) => {
+        const reply = gate<CompareAndSetReply>();
+        calls.push({ ...args, reply });
+        return reply.promise;
+      },
+    },
+  };
+  return { sessions: sessions as unknown as SessionPersistence, calls };
+}
+
+/** A session object as one request read it: `fields` is what Redis held then. */
+function requestSession(fields: Record<string, unknown>, expiresAt = 1_000): Record<string, unknown> {
+  const session: Record<string, unknown> = { ...fields, expiresAt };
+  const stored = new Map(Object.entries(fields).map(([key, value]) => [key, JSON.stringify(value)]));
+  attachState(session, { stored, createdAt: 0, refreshed: true });
+  return session;
+}
+
+const append = (item: string) => (items: string[] | undefined) => [...(items ?? []), item];
+
+/** Waits until the fake has seen `count` compare-and-sets (a retry may first pause a few ms). */
+async function casCalls(calls: CasCall[], count: number): Promise<CasCall[]> {
+  for (let i = 0; i < 200 && calls.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(calls).toHaveLength(count);
+  return calls;
+}
+
+describe('SessionKeyUpdates', () => {
+  it('writes the updates queued behind a write in flight together, each caller getting its own result', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const requests = ['a', 'b', 'c', 'd'].map(() => requestSession({ items: [] }));
+    const results = requests.map((session, i) => updates.update('s1', session, 'items', append(`item-${i}`)));
+
+    const [first] = await casCalls(calls, 1);
+    expect(first).toMatchObject({ redisKey: 'sess:s1', field: 'items', expected: '[]', next: '["item-0"]' });
+    first.reply.resolve({ status: 'written' });
+    const [, group] = await casCalls(calls, 2);
+    // The group starts from what the first write left, not from what its requests read: no conflict with ourselves.
+    expect(group).toMatchObject({ expected: '["item-0"]', next: '["item-0","item-1","item-2","item-3"]' });
+    group.reply.resolve({ status: 'written' });
+
+    await expect(Promise.all(results)).resolves.toEqual([['item-0'], ['item-0', 'item-1'], ['item-0', 'item-1', 'item-2'], ['item-0', 'item-1', 'item-2', 'item-3']]);
+    // Each request shows its own result and records it as stored, so its end-of-request save skips the key.
+    expect(requests[1].items).toEqual(['item-0', 'item-1']);
+    expect(stateOf(requests[1])!.stored!.get('items')).toBe('["item-0","item-1"]');
     await tick();
-    expect(log).toEqual(['a start']); // b waits for a
-    first.resolve();
-    await expect(Promise.all([a, b])).resolves.toEqual(['a', 'b']);
-    expect(log).toEqual(['a start', 'a end', 'b start']);
+    expect(updates.pendingKeys).toBe(0);
   });
 
-  it('runs tasks of different keys at the same time', async () => {
-    const queue = new KeyedQueue();
-    const blocker = gate();
-    const log: string[] = [];
-    const a = queue.run('k1', async () => {
-      log.push('k1');
-      await blocker.promise;
-    });
-    const b = queue.run('k2', async () => {
-      log.push('k2');
-    });
-    await b;
-    expect(log).toEqual(['k1', 'k2']);
-    blocker.resolve();
-    await a;
+  it('fails only the caller whose change throws; the value carries on to the next change', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    const failing = updates
+      .update('s1', requestSession({ items: [] }), 'items', () => {
+        throw new Error('no such product');
+      })
+      .catch((error: unknown) => error); // rejected before the group is written, so caught at once
+    const last = updates.update('s1', requestSession({ items: [] }), 'items', append('c'));
+
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    const [, group] = await casCalls(calls, 2);
+    expect(group).toMatchObject({ expected: '["a"]', next: '["a","c"]' });
+    group.reply.resolve({ status: 'written' });
+    await expect(first).resolves.toEqual(['a']);
+    await expect(failing).resolves.toMatchObject({ message: 'no such product' });
+    await expect(last).resolves.toEqual(['a', 'c']);
   });
 
-  it('passes a failure to its own caller only; the next task still runs', async () => {
-    const queue = new KeyedQueue();
-    const failing = queue.run('k', async () => {
-      throw new Error('boom');
-    });
-    const next = queue.run('k', async () => 'ran');
-    await expect(failing).rejects.toThrow('boom');
-    await expect(next).resolves.toBe('ran');
+  it('writes with the latest expiry of the group', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const results = [5_000, 9_000, 7_000].map((expiresAt, i) => updates.update('s1', requestSession({ n: 0 }, expiresAt), 'n', () => i));
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    const [, group] = await casCalls(calls, 2);
+    expect(group.expiresAt).toBe(9_000);
+    group.reply.resolve({ status: 'written' });
+    await Promise.all(results);
   });
 
-  it('forgets a key once its queue is empty', async () => {
-    const queue = new KeyedQueue();
-    await queue.run('k', async () => 1);
+  it('applies the whole group again, at once, to the value another process wrote', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const change = jest.fn(append('mine'));
+    const result = updates.update('s1', requestSession({ items: [] }), 'items', change);
+
+    const [first] = await casCalls(calls, 1);
+    first.reply.resolve({ status: 'changed', current: '["theirs"]' });
+    const [, second] = await casCalls(calls, 2);
+    expect(second).toMatchObject({ expected: '["theirs"]', next: '["theirs","mine"]' });
+    second.reply.resolve({ status: 'written' });
+    await expect(result).resolves.toEqual(['theirs', 'mine']);
+    expect(change.mock.calls).toEqual([[[]], [['theirs']]]);
+  });
+
+  it("rejects the whole group with 'contention' once other processes won more than updateRetries times", async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 2);
+    const blocker = updates.update('s1', requestSession({ items: [] }), 'items', append('first'));
+    const group = [updates.update('s1', requestSession({ items: [] }), 'items', append('x')), updates.update('s1', requestSession({ items: [] }), 'items', append('y'))];
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    await blocker;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const call = (await casCalls(calls, 1 + attempt))[attempt];
+      call.reply.resolve({ status: 'changed', current: JSON.stringify([`theirs-${attempt}`]) });
+    }
+    for (const result of group) {
+      const error = await result.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionConflictError);
+      expect(error).toMatchObject({ reason: 'contention' });
+    }
+    expect(calls).toHaveLength(4); // 1 + updateRetries + 1 attempts, then no more
+  });
+
+  it('retries the first conflicts at once, then pauses before every other attempt only', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { sessions, calls } = fakePersistence();
+      const updates = new SessionKeyUpdates(sessions, 20);
+      const result = updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1);
+      const settle = async () => {
+        for (let i = 0; i < 20; i++) await tick();
+      };
+      const seen: number[] = [];
+      for (let conflict = 1; conflict <= 5; conflict++) {
+        await settle();
+        calls[calls.length - 1].reply.resolve({ status: 'changed', current: String(conflict * 10) });
+        await settle();
+        seen.push(calls.length); // an attempt sent without any timer firing
+        jest.runOnlyPendingTimers();
+      }
+      // After conflicts 1 and 2 the retry goes out at once; after 3 it waits for a timer; after 4 (the
+      // attempt that follows a pause) at once again; after 5 it waits again.
+      expect(seen).toEqual([2, 3, 3, 5, 5]);
+      await settle();
+      calls[calls.length - 1].reply.resolve({ status: 'written' });
+      await expect(result).resolves.toBe(51);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it("rejects the group with 'gone' when the session ended", async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const result = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'gone' });
+    await expect(result).rejects.toMatchObject({ reason: 'gone' });
+  });
+
+  it('passes a Redis failure to the group it hit; the next group starts from its own read, not a remembered value', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const failed = updates.update('s1', requestSession({ items: ['a'] }), 'items', append('b'));
+    const next = updates.update('s1', requestSession({ items: ['a', 'z'] }), 'items', append('c'));
+    (await casCalls(calls, 1))[0].reply.reject(new Error('Redis is down'));
+    await expect(failed).rejects.toThrow('Redis is down');
+    const [, second] = await casCalls(calls, 2);
+    expect(second).toMatchObject({ expected: '["a","z"]', next: '["a","z","c"]' });
+    second.reply.resolve({ status: 'written' });
+    await expect(next).resolves.toEqual(['a', 'z', 'c']);
+  });
+
+  it('forgets a key between bursts, so a later burst starts from what its request read', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    await first;
     await tick();
-    expect(queue.pendingKeys).toBe(0);
+    expect(updates.pendingKeys).toBe(0);
+    const later = updates.update('s1', requestSession({ items: ['a', 'elsewhere'] }), 'items', append('b'));
+    const [, second] = await casCalls(calls, 2);
+    expect(second.expected).toBe('["a","elsewhere"]');
+    second.reply.resolve({ status: 'written' });
+    await later;
+  });
+
+  it('updates different keys, and the same key of different sessions, independently', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const results = [
+      updates.update('s1', requestSession({ a: 0 }), 'a', () => 1),
+      updates.update('s1', requestSession({ b: 0 }), 'b', () => 1),
+      updates.update('s2', requestSession({ a: 0 }), 'a', () => 1),
+    ];
+    await casCalls(calls, 3); // all three in flight at once
+    expect(updates.pendingKeys).toBe(3);
+    for (const call of calls) call.reply.resolve({ status: 'written' });
+    await Promise.all(results);
+  });
+
+  it('refuses the cookie and reserved keys', async () => {
+    const { sessions } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    await expect(updates.update('s1', requestSession({}), 'cookie', () => 1)).rejects.toMatchObject({ name: 'SessionDataError' });
+    await expect(updates.update('s1', requestSession({}), ':meta', () => 1)).rejects.toMatchObject({ name: 'SessionDataError' });
   });
 });

@@ -16,7 +16,7 @@ import { deviceMeta } from '../users/device-meta';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
 import type { SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
-import { KeyedQueue, updateSessionKey } from './atomic-update';
+import { SessionKeyUpdates } from './atomic-update';
 import { awaitSessionMethod } from './session-method';
 
 /**
@@ -27,13 +27,15 @@ import { awaitSessionMethod } from './session-method';
  */
 @Injectable()
 export class SessionService {
-  private readonly updates = new KeyedQueue();
+  private readonly updates: SessionKeyUpdates;
 
   constructor(
     private readonly sessions: SessionPersistence,
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly index: UserSessionIndex,
-  ) {}
+  ) {
+    this.updates = new SessionKeyUpdates(sessions, options.updateRetries);
+  }
 
   /**
    * Gives the session a new ID and keeps its data (express-session's own regenerate drops it). A
@@ -136,8 +138,10 @@ export class SessionService {
 
   /**
    * Applies `change` to one session key as Redis holds it now and writes the result only if no other
-   * request changed that key meanwhile, retrying with the fresh value otherwise (409 after
-   * `updateRetries`). `req.session[key]` shows the result; the end-of-request save does not write it again.
+   * request changed that key meanwhile. Updates of one key queued in this process are applied in order,
+   * each to the previous one's result, and written together; a write lost to another process is applied
+   * again to the fresh value (409 after `updateRetries` such losses). A change that throws fails only its
+   * own caller. `req.session[key]` shows the result; the end-of-request save does not write it again.
    */
   update<K extends SessionKey>(
     req: Request,
@@ -147,9 +151,7 @@ export class SessionService {
     return this.asHttpErrors(() => {
       const session = ensureSession(req) as unknown as Record<string, unknown>;
       const sessionId = req.sessionID;
-      return this.updates.run(`${sessionId}\u0000${key}`, () =>
-        updateSessionKey(this.sessions, sessionId, session, key, change, this.options.updateRetries),
-      );
+      return this.updates.update(sessionId, session, key, change);
     });
   }
 
