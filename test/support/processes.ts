@@ -35,6 +35,10 @@ export interface RedisProcess {
   readonly dir: string;
   /** Graceful shutdown (Redis flushes its append-only file), escalating to SIGKILL. Idempotent. */
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or a lost machine: no shutdown, no flush. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** Stop (SIGSTOP) or continue (SIGCONT) the process: it keeps its sockets open but answers nothing, as a frozen VM. */
+  freeze(frozen: boolean): void;
 }
 
 export interface LaunchOptions {
@@ -88,6 +92,16 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     releaseExitHook();
   };
 
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.ref();
+      child.kill('SIGKILL');
+      await exited;
+    }
+    releaseExitHook();
+  };
+  const freeze = (frozen: boolean) => void child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+
   const gaveUp = new AbortController();
   void exited.then((how) => gaveUp.abort(new Error(`redis-server on port ${port} ${how} before answering PING`)));
   try {
@@ -100,7 +114,7 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     failure.message += `\n--- last lines of its log ---\n${await logTail(logFile)}`;
     throw failure;
   }
-  return { port, dir, stop };
+  return { port, dir, stop, kill, freeze };
 }
 
 async function logTail(file: string, lines = 20): Promise<string> {
