@@ -1,14 +1,14 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
-import { AuthenticatedGuard, CsrfGuard, SessionModule } from '@app/session';
+import { AuthenticatedGuard, CsrfGuard, SessionModule, type SessionRedisOption } from '@app/session';
 import { AuthController } from './auth/auth.controller';
 import { FailedLoginLimiter } from './auth/failed-login-limiter';
 import { SessionsController } from './auth/sessions.controller';
 import { UserDirectory } from './auth/user-directory';
 import { CartController } from './cart/cart.controller';
 import { ProductsController } from './catalog/products.controller';
-import { SHOP_CONFIG, type ShopConfig } from './config/shop-config';
+import { SHOP_CONFIG, type ShopConfig, type ShopRedis } from './config/shop-config';
 import { HealthController } from './health/health.controller';
 
 @Module({})
@@ -35,7 +35,7 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: shop.redisUrl };
+            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis) };
           },
         }),
       ],
@@ -49,5 +49,17 @@ export class ShopModule {
         { provide: APP_GUARD, useClass: CsrfGuard },
       ],
     };
+  }
+}
+
+/** The session library's `redis` option for the Redis the environment named. */
+function sessionRedisOption(redis: ShopRedis): SessionRedisOption {
+  switch (redis.kind) {
+    case 'url':
+      return redis.url;
+    case 'sentinel':
+      return { sentinels: redis.sentinels, name: redis.name };
+    case 'cluster':
+      return { cluster: redis.nodes };
   }
 }
