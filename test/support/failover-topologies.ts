@@ -5,7 +5,7 @@ import { ask, waitUntil } from './probe';
 import { launchRedisServer, type RedisProcess } from './processes';
 import { assemble, setupFolder, subFolder, type Address } from './topologies';
 
-// Setups whose servers a test can kill, freeze or fail over: the fault suite and the failover tests.
+// Setups whose servers a test can kill or fail over: the fault suite and the failover tests.
 // Timeouts are short (1 s to notice a dead master) so a failover takes seconds, not the 30 s default.
 
 const MASTER_NAME = 'failover-master';

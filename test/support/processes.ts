@@ -37,8 +37,6 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** SIGKILL, as a crash or a lost machine: no shutdown, no flush. Resolves once the process is gone. */
   kill(): Promise<void>;
-  /** Stop (SIGSTOP) or continue (SIGCONT) the process: it keeps its sockets open but answers nothing, as a frozen VM. */
-  freeze(frozen: boolean): void;
 }
 
 export interface LaunchOptions {
@@ -100,7 +98,6 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     }
     releaseExitHook();
   };
-  const freeze = (frozen: boolean) => void child.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
 
   const gaveUp = new AbortController();
   void exited.then((how) => gaveUp.abort(new Error(`redis-server on port ${port} ${how} before answering PING`)));
@@ -114,7 +111,7 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     failure.message += `\n--- last lines of its log ---\n${await logTail(logFile)}`;
     throw failure;
   }
-  return { port, dir, stop, kill, freeze };
+  return { port, dir, stop, kill };
 }
 
 async function logTail(file: string, lines = 20): Promise<string> {
