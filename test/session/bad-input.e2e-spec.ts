@@ -4,6 +4,7 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** Bad input gets a clear answer and loses nothing: cookies, signatures, stored values, sizes. */
 describe('bad input', () => {
@@ -78,7 +79,7 @@ describe('bad input', () => {
   ])('treats a corrupt value in Redis (%s) as no session and logs it, never a 500', async (_case, corrupt) => {
     const visitor = new Visitor(app.url);
     await visitor.post('/set/views', { value: 1 });
-    const key = new RedisSessionStore({ client: admin, prefix }).keyOf(sidOf(visitor.cookie!));
+    const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
     await corrupt(key);
     warnings.length = 0;
     const res = await visitor.get('/whole');

@@ -3,6 +3,7 @@ import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /**
  * What a request costs in Redis, counted in commands (each one a round trip at most), so the
@@ -99,12 +100,10 @@ describe('request cost in Redis commands', () => {
   /** The session key's absolute expiry, ms. */
   async function expiryOf(visitor: Visitor): Promise<number> {
     const { default: Redis } = await import('ioredis');
-    const { RedisSessionStore } = await import('@app/session');
     const client = new Redis(redis.url);
     try {
-      const store = new RedisSessionStore({ client, prefix });
       const sid = decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0];
-      return Number(await client.call('PEXPIRETIME', store.keyOf(sid)));
+      return Number(await client.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
     } finally {
       client.disconnect();
     }

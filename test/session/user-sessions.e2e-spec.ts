@@ -5,6 +5,7 @@ import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** A user's sessions are first-class: listed, revoked one by one or all at once, on every replica. */
 describe("a user's sessions", () => {
@@ -182,7 +183,7 @@ describe("a user's sessions", () => {
     }
     // However often it is read, the key's TTL never reaches past the absolute deadline.
     const sid = decodeURIComponent(user.cookie!.split('=')[1]).slice(2).split('.')[0];
-    const key = new RedisSessionStore({ client: admin, prefix: app.prefix }).keyOf(sid);
+    const key = sessionRedisKey(app.prefix, sid);
     const createdAt = Number(await admin.hget(key, ':c'));
     expect(Number(await admin.call('PEXPIRETIME', key))).toBe(createdAt + 900);
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -1,9 +1,11 @@
 import Redis from 'ioredis';
 import { RedisSessionStore, SessionConflictError, SessionDataError, SessionTooLargeError } from '@app/session';
-import { KeyedQueue, updateSessionKey } from '@app/session/store/atomic-update';
+import { KeyedQueue, updateSessionKey } from '@app/session/service/atomic-update';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { freshSession, loadSession, newSid, recordingLogger, saveSession } from './fixtures';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { SessionPersistence } from '@app/session/store/session-persistence';
 
 /** Compare-and-set updates of one session key, against a real Redis and several store instances. */
 let redis: RedisServerHandle;
@@ -25,12 +27,22 @@ beforeEach(() => {
 });
 afterEach(() => deleteByPrefix(admin, prefix));
 
+/** Each store's persistence, as `SessionModule` shares one between its store and its service. */
+const persistenceOf = new Map<RedisSessionStore, SessionPersistence>();
+afterEach(() => persistenceOf.clear());
+
 /** A store on its own connection, as in a separate replica. */
 function replica(options: { maxSessionBytes?: number } = {}): RedisSessionStore {
   const client = new Redis(redis.url);
   clients.push(client);
-  return new RedisSessionStore({ client, prefix, logger: recordingLogger(), ...options });
+  const storeOptions = { client, prefix, logger: recordingLogger(), ...options };
+  const persistence = new SessionPersistence(storeOptions);
+  const store = new RedisSessionStore(storeOptions, persistence);
+  persistenceOf.set(store, persistence);
+  return store;
 }
+
+const sessionsOf = (store: RedisSessionStore) => persistenceOf.get(store)!;
 
 type Cart = string[];
 const RETRIES = 3;
@@ -47,32 +59,32 @@ it('writes the change when the key is unchanged since the read, and reflects it 
   const session = await loadSession(store, sid);
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'b']);
 
-  await expect(updateSessionKey(store, sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
+  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
   expect(change).toHaveBeenCalledTimes(1);
   expect(change).toHaveBeenCalledWith(['a']);
   expect(session.cart).toEqual(['a', 'b']);
-  await expect(admin.hget(store.keyOf(sid), 'cart')).resolves.toBe('["a","b"]');
-  await expect(admin.hget(store.keyOf(sid), 'theme')).resolves.toBe('"dark"');
+  await expect(admin.hget(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe('["a","b"]');
+  await expect(admin.hget(sessionRedisKey(prefix, sid), 'theme')).resolves.toBe('"dark"');
 });
 
 it('does not overwrite a change made meanwhile: retries with the fresh value', async () => {
   const store = replica();
   const sid = await stored(store, { cart: ['a'] });
   const session = await loadSession(store, sid); // sees ['a']
-  await admin.hset(store.keyOf(sid), 'cart', '["a","from-elsewhere"]'); // another request wrote since
+  await admin.hset(sessionRedisKey(prefix, sid), 'cart', '["a","from-elsewhere"]'); // another request wrote since
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'mine']);
 
-  await expect(updateSessionKey(store, sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'from-elsewhere', 'mine']);
+  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'from-elsewhere', 'mine']);
   expect(change.mock.calls).toEqual([[['a']], [['a', 'from-elsewhere']]]);
-  await expect(admin.hget(store.keyOf(sid), 'cart')).resolves.toBe('["a","from-elsewhere","mine"]');
+  await expect(admin.hget(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe('["a","from-elsewhere","mine"]');
 });
 
 it('deletes the key when change returns undefined, compare-and-set too', async () => {
   const store = replica();
   const sid = await stored(store, { cart: ['a'], theme: 'dark' });
   const session = await loadSession(store, sid);
-  await updateSessionKey(store, sid, session, 'cart', () => undefined, RETRIES);
-  await expect(admin.hexists(store.keyOf(sid), 'cart')).resolves.toBe(0);
+  await updateSessionKey(sessionsOf(store), sid, session, 'cart', () => undefined, RETRIES);
+  await expect(admin.hexists(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe(0);
   expect(session).not.toHaveProperty('cart');
 });
 
@@ -83,16 +95,16 @@ it("gives up with SessionConflictError 'contention' after the retry budget when 
   let round = 0;
   const change = jest.fn(async (cart: Cart | undefined) => {
     // Each attempt, someone else writes the key between our read and our compare-and-set.
-    await admin.hset(store.keyOf(sid), 'cart', JSON.stringify([`elsewhere-${++round}`]));
+    await admin.hset(sessionRedisKey(prefix, sid), 'cart', JSON.stringify([`elsewhere-${++round}`]));
     return [...(cart ?? []), 'mine'];
   });
 
-  const error = await updateSessionKey(store, sid, session, 'cart', change, RETRIES).catch((e: unknown) => e);
+  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(SessionConflictError);
   expect(error).toMatchObject({ reason: 'contention' });
   expect((error as Error).message).toMatch(/"cart"/);
   expect(change).toHaveBeenCalledTimes(RETRIES + 1);
-  await expect(admin.hget(store.keyOf(sid), 'cart')).resolves.toBe(JSON.stringify([`elsewhere-${round}`]));
+  await expect(admin.hget(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe(JSON.stringify([`elsewhere-${round}`]));
 });
 
 it("throws SessionConflictError 'gone' when the session was deleted, and does not recreate it", async () => {
@@ -100,12 +112,12 @@ it("throws SessionConflictError 'gone' when the session was deleted, and does no
   const sid = await stored(store, { cart: [] });
   const session = await loadSession(store, sid);
   await store.destroy(sid);
-  const error = await updateSessionKey(store, sid, session, 'cart', (cart: Cart | undefined) => [...(cart ?? []), 'x'], RETRIES).catch(
+  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', (cart: Cart | undefined) => [...(cart ?? []), 'x'], RETRIES).catch(
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(SessionConflictError);
   expect(error).toMatchObject({ reason: 'gone' });
-  await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+  await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
 });
 
 it('writes a never-stored session whole', async () => {
@@ -113,32 +125,32 @@ it('writes a never-stored session whole', async () => {
   const sid = newSid();
   const session = freshSession(store, sid, { theme: 'dark', cart: ['a'] }, { maxAge: 60_000 });
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'b']);
-  await expect(updateSessionKey(store, sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
+  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
   expect(change).toHaveBeenCalledWith(['a']);
   await expect(store.get(sid)).resolves.toMatchObject({ theme: 'dark', cart: ['a', 'b'] });
   // From then on it is a stored session: the end-of-request save has nothing left to write.
-  const fields = await admin.hgetall(store.keyOf(sid));
+  const fields = await admin.hgetall(sessionRedisKey(prefix, sid));
   await saveSession(session);
-  await expect(admin.hgetall(store.keyOf(sid))).resolves.toEqual(fields);
+  await expect(admin.hgetall(sessionRedisKey(prefix, sid))).resolves.toEqual(fields);
 });
 
 it('refuses a change that would make the session larger than maxSessionBytes, writing nothing', async () => {
   const store = replica({ maxSessionBytes: 100 });
   const sid = await stored(store, { cart: ['a'], note: 'x'.repeat(40) });
   const session = await loadSession(store, sid);
-  const before = await admin.hgetall(store.keyOf(sid));
-  const error = await updateSessionKey(store, sid, session, 'cart', () => ['y'.repeat(80)], RETRIES).catch((e: unknown) => e);
+  const before = await admin.hgetall(sessionRedisKey(prefix, sid));
+  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', () => ['y'.repeat(80)], RETRIES).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(SessionTooLargeError);
   expect(error).toMatchObject({ limit: 100 });
-  await expect(admin.hgetall(store.keyOf(sid))).resolves.toEqual(before);
+  await expect(admin.hgetall(sessionRedisKey(prefix, sid))).resolves.toEqual(before);
 });
 
 it('refuses reserved and cookie keys', async () => {
   const store = replica();
   const sid = await stored(store, { cart: [] });
   const session = await loadSession(store, sid);
-  await expect(updateSessionKey(store, sid, session, ':c', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
-  await expect(updateSessionKey(store, sid, session, 'cookie', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
+  await expect(updateSessionKey(sessionsOf(store), sid, session, ':c', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
+  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cookie', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
 });
 
 it('keeps all 50 of 50 concurrent appends made through three store instances', async () => {
@@ -151,7 +163,7 @@ it('keeps all 50 of 50 concurrent appends made through three store instances', a
       const n = i % 3;
       const session = await loadSession(stores[n], sid); // each request reads its own copy
       await queues[n].run(`${sid}:items`, () =>
-        updateSessionKey(stores[n], sid, session, 'items', (items: number[] | undefined) => [...(items ?? []), i], 20),
+        updateSessionKey(sessionsOf(stores[n]), sid, session, 'items', (items: number[] | undefined) => [...(items ?? []), i], 20),
       );
     }),
   );

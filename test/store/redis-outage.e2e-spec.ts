@@ -4,6 +4,7 @@ import { RedisSessionStore, SessionStoreUnavailableError } from '@app/session';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { freshSession, newSid, recordingLogger, sleepUntilAfter } from './fixtures';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /**
  * Redis going away and coming back, on a Redis this file controls: the store's connection events,
@@ -116,7 +117,7 @@ it('fails every operation with SessionStoreUnavailableError within the bound whi
   const after = newSid();
   await store.set(after, freshSession(store, after, { n: 3 }, { maxAge: 60_000 }));
   await expect(store.get(after)).resolves.toMatchObject({ n: 3 });
-  await expect(store.ids()).resolves.toContain(store.keyOf(after).slice(prefix.length));
+  await expect(store.ids()).resolves.toContain(sessionRedisKey(prefix, after).slice(prefix.length));
 });
 
 it('fails after commandTimeout, not later, when Redis accepts the connection but does not answer', async () => {

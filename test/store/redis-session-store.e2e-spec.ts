@@ -5,6 +5,7 @@ import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
 let redis: RedisServerHandle;
@@ -40,7 +41,7 @@ describe('hash layout (one field per top-level key)', () => {
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada', roles: ['admin'] }, theme: 'dark' }));
 
-    const key = store.keyOf(sid);
+    const key = sessionRedisKey(prefix, sid);
     await expect(admin.type(key)).resolves.toBe('hash');
     const fields = await admin.hgetall(key);
     expect(fields).toMatchObject({ cart: '["book"]', user: '{"name":"Ada","roles":["admin"]}', theme: '"dark"' });
@@ -53,7 +54,7 @@ describe('hash layout (one field per top-level key)', () => {
     const store = makeStore();
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada' }, theme: 'dark' }, { maxAge: 60_000 }));
-    const key = store.keyOf(sid);
+    const key = sessionRedisKey(prefix, sid);
     const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
     try {
       const session = await loadSession(store, sid);
@@ -85,12 +86,12 @@ describe('hash layout (one field per top-level key)', () => {
     const sid = newSid();
     const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
     await store.set(sid, freshSession(store, sid, data));
-    await expect(admin.hlen(store.keyOf(sid))).resolves.toBeGreaterThanOrEqual(5_000);
+    await expect(admin.hlen(sessionRedisKey(prefix, sid))).resolves.toBeGreaterThanOrEqual(5_000);
     const session = await loadSession(store, sid);
     for (let i = 0; i < 5_000; i += 2) delete session[`k${i}`];
     await saveSession(session);
     await expect(store.get(sid)).resolves.toMatchObject({ k1: 1, k4999: 4999 });
-    await expect(admin.hexists(store.keyOf(sid), 'k0')).resolves.toBe(0);
+    await expect(admin.hexists(sessionRedisKey(prefix, sid), 'k0')).resolves.toBe(0);
   });
 
   it('keeps both changes when two copies loaded from one ID change different keys and save in parallel', async () => {
@@ -114,7 +115,7 @@ describe('key names', () => {
     expect(digest).toMatch(/^[A-Za-z0-9_-]{32}$/);
     await store.set(sid, freshSession(store, sid, { user: 'ada' }));
     await expect(admin.keys(`${prefix}*`)).resolves.toEqual([prefix + digest]);
-    expect(store.keyOf(sid)).toBe(prefix + digest);
+    expect(sessionRedisKey(prefix, sid)).toBe(prefix + digest);
   });
 
   it('never lets the raw session ID reach Redis: not in keys, values, nor any command MONITOR sees', async () => {
@@ -131,7 +132,7 @@ describe('key names', () => {
       await store.touch(sid, session);
       await store.all();
       await store.ids();
-      const key = store.keyOf(sid);
+      const key = sessionRedisKey(prefix, sid);
       const values = Object.entries(await admin.hgetall(key)).flat();
       expect(values.length).toBeGreaterThan(0);
       await store.destroy(sid);
@@ -154,12 +155,12 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const sid = newSid();
     const expiresAt = Date.now() + 60_000 + 123;
     await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(expiresAt) }));
-    await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(expiresAt);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(expiresAt);
     const read = await store.get(sid);
     expect(read?.cookie.expires).toBeInstanceOf(Date);
     expect(new Date(read!.cookie.expires!).getTime()).toBe(expiresAt);
     // The expiry lives in the TTL only; no field repeats it.
-    expect(Object.values(await admin.hgetall(store.keyOf(sid)))).not.toContainEqual(expect.stringContaining(String(expiresAt)));
+    expect(Object.values(await admin.hgetall(sessionRedisKey(prefix, sid)))).not.toContainEqual(expect.stringContaining(String(expiresAt)));
   });
 
   it('gives a browser-session cookie (no expires) the store ttl, and the session is gone after it', async () => {
@@ -168,7 +169,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const before = Date.now();
     await store.set(sid, freshSession(store, sid, { n: 1 }));
     const after = Date.now();
-    const expireTime = Number(await admin.call('PEXPIRETIME', store.keyOf(sid)));
+    const expireTime = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
     expect(expireTime).toBeGreaterThanOrEqual(before + 300);
     expect(expireTime).toBeLessThanOrEqual(after + 300);
     const read = await store.get(sid);
@@ -182,7 +183,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const store = makeStore();
     const fresh = newSid();
     await store.set(fresh, freshSession(store, fresh, { n: 1 }, { expires: new Date(Date.now() - 1) }));
-    await expect(admin.exists(store.keyOf(fresh))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, fresh))).resolves.toBe(0);
 
     const stored = newSid();
     await store.set(stored, freshSession(store, stored, { n: 1 }, { maxAge: 60_000 }));
@@ -190,14 +191,14 @@ describe('expiry in ms, the key TTL being its only record', () => {
     session.n = 2;
     session.cookie.expires = new Date(Date.now() - 1);
     await saveSession(session);
-    await expect(admin.exists(store.keyOf(stored))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, stored))).resolves.toBe(0);
   });
 
   describe('absoluteTimeout caps every TTL', () => {
     const absoluteTimeout = 10_000;
 
     async function createdAtOf(store: RedisSessionStore, sid: string): Promise<number> {
-      return Number(await admin.hget(store.keyOf(sid), ':c'));
+      return Number(await admin.hget(sessionRedisKey(prefix, sid), ':c'));
     }
 
     it('on set', async () => {
@@ -205,7 +206,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
       const createdAt = await createdAtOf(store, sid);
-      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
     });
 
     it('on touch', async () => {
@@ -216,13 +217,13 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const createdAt = await createdAtOf(store, sid);
       session.cookie.expires = new Date(Date.now() + 60_000);
       await store.touch(sid, session);
-      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
 
       // A copy read by another process knows nothing of the creation time: Redis applies the cap.
-      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
       await sleepUntilAfter(createdAt + 5);
       await store.touch(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
-      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
     });
 
     it('on a read with refreshOnRead', async () => {
@@ -231,9 +232,9 @@ describe('expiry in ms, the key TTL being its only record', () => {
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
       const createdAt = await createdAtOf(store, sid);
       // As if the session had been idle for a while: its expiry is now near.
-      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
       const read = await store.get(sid);
-      await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
       expect(new Date(read!.cookie.expires!).getTime()).toBe(createdAt + absoluteTimeout);
     });
 
@@ -241,10 +242,10 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } });
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
-      await admin.pexpireat(store.keyOf(sid), Date.now() + 2_000);
+      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
       const before = Date.now();
       await store.get(sid);
-      expect(Number(await admin.call('PEXPIRETIME', store.keyOf(sid)))).toBeGreaterThanOrEqual(before + 60_000);
+      expect(Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)))).toBeGreaterThanOrEqual(before + 60_000);
     });
   });
 });
@@ -258,7 +259,7 @@ describe('a save never brings back a session destroyed meanwhile', () => {
     await store.destroy(sid); // the logout, in another request
     slowRequest.cart = ['book'];
     await expect(saveSession(slowRequest)).resolves.toBeUndefined();
-    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
     await expect(store.get(sid)).resolves.toBeNull();
   });
 
@@ -269,7 +270,7 @@ describe('a save never brings back a session destroyed meanwhile', () => {
     const slowRequest = await loadSession(store, sid);
     await store.destroy(sid);
     await store.touch(sid, slowRequest);
-    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
   });
 });
 
@@ -296,8 +297,8 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.set(a, freshSession(store, a, { n: 1 }), cb));
     expect(viaCb.error).toBeNull();
     await expect(store.set(b, freshSession(store, b, { n: 2 }))).resolves.toBeUndefined();
-    await expect(admin.hget(store.keyOf(a), 'n')).resolves.toBe('1');
-    await expect(admin.hget(store.keyOf(b), 'n')).resolves.toBe('2');
+    await expect(admin.hget(sessionRedisKey(prefix, a), 'n')).resolves.toBe('1');
+    await expect(admin.hget(sessionRedisKey(prefix, b), 'n')).resolves.toBe('2');
   });
 
   it('touch', async () => {
@@ -308,8 +309,8 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.touch(a, session, cb as () => void));
     expect(viaCb.error ?? null).toBeNull();
     await expect(store.touch(b, freshSession(store, b, {}, { expires: new Date(later + 1) }))).resolves.toBeUndefined();
-    await expect(admin.call('PEXPIRETIME', store.keyOf(a))).resolves.toBe(later);
-    await expect(admin.call('PEXPIRETIME', store.keyOf(b))).resolves.toBe(later + 1);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, a))).resolves.toBe(later);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, b))).resolves.toBe(later + 1);
   });
 
   it('destroy', async () => {
@@ -318,13 +319,13 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.destroy(a, cb));
     expect(viaCb.error).toBeNull();
     await expect(store.destroy(b)).resolves.toBeUndefined();
-    await expect(admin.exists(store.keyOf(a), store.keyOf(b))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, a), sessionRedisKey(prefix, b))).resolves.toBe(0);
   });
 
   it('all, ids and length', async () => {
     const store = makeStore();
     const sids = await seeded(store, 3);
-    const digests = sids.map((sid) => store.keyOf(sid).slice(prefix.length)).sort();
+    const digests = sids.map((sid) => sessionRedisKey(prefix, sid).slice(prefix.length)).sort();
 
     const allCb = await viaCallback<Record<string, unknown>>((cb) => store.all(cb));
     expect(allCb.error).toBeNull();
@@ -346,17 +347,18 @@ describe('callback and promise styles', () => {
   it('all, ids and length count sessions only, not the user indexes under the prefix; clear removes both', async () => {
     const store = makeStore();
     const [sid] = await seeded(store, 1);
-    await admin.zadd(`${prefix}user:ada`, Date.now(), store.keyOf(sid).slice(prefix.length));
+    await admin.zadd(`${prefix}user:ada`, Date.now(), sessionRedisKey(prefix, sid).slice(prefix.length));
     await expect(store.length()).resolves.toBe(1);
-    await expect(store.ids()).resolves.toEqual([store.keyOf(sid).slice(prefix.length)]);
-    expect(Object.keys(await store.all())).toEqual([store.keyOf(sid).slice(prefix.length)]);
+    await expect(store.ids()).resolves.toEqual([sessionRedisKey(prefix, sid).slice(prefix.length)]);
+    expect(Object.keys(await store.all())).toEqual([sessionRedisKey(prefix, sid).slice(prefix.length)]);
     await store.clear();
     await expect(admin.keys(`${prefix}*`)).resolves.toEqual([]);
   });
 
   it('clear, which also leaves other prefixes alone', async () => {
     const other = makeStore({ prefix: `${prefix}other:` });
-    const mine = makeStore({ prefix: uniquePrefix('store-clear') });
+    const minePrefix = uniquePrefix('store-clear');
+    const mine = makeStore({ prefix: minePrefix });
     try {
       await seeded(mine, 2);
       const [kept] = await seeded(other, 1);
@@ -368,7 +370,7 @@ describe('callback and promise styles', () => {
       await expect(mine.length()).resolves.toBe(0);
       await expect(other.get(kept)).resolves.not.toBeNull();
     } finally {
-      await deleteByPrefix(admin, mine.prefix);
+      await deleteByPrefix(admin, minePrefix);
     }
   });
 
@@ -396,21 +398,21 @@ describe('values that cannot be decoded read as no session, with a warning', () 
   it('a field that is not valid JSON', async () => {
     const store = makeStore();
     const sid = newSid();
-    await admin.hset(store.keyOf(sid), ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', '{not json');
+    await admin.hset(sessionRedisKey(prefix, sid), ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', '{not json');
     await expectNoSessionAndWarning(store, sid, /"cart" is not valid JSON/);
   });
 
   it('a missing ":c" field', async () => {
     const store = makeStore();
     const sid = newSid();
-    await admin.hset(store.keyOf(sid), ':k', '{"originalMaxAge":null}', 'cart', '[]');
+    await admin.hset(sessionRedisKey(prefix, sid), ':k', '{"originalMaxAge":null}', 'cart', '[]');
     await expectNoSessionAndWarning(store, sid, /":c"/);
   });
 
   it('a cookie field that is not an object', async () => {
     const store = makeStore();
     const sid = newSid();
-    await admin.hset(store.keyOf(sid), ':c', Date.now(), ':k', '42');
+    await admin.hset(sessionRedisKey(prefix, sid), ':c', Date.now(), ':k', '42');
     await expectNoSessionAndWarning(store, sid, /cookie/);
   });
 
@@ -421,7 +423,7 @@ describe('values that cannot be decoded read as no session, with a warning', () 
   ])('a key of the wrong type: %s', async (_kind, write) => {
     const store = makeStore();
     const sid = newSid();
-    await write(store.keyOf(sid));
+    await write(sessionRedisKey(prefix, sid));
     await expectNoSessionAndWarning(store, sid, /not a hash/);
   });
 
@@ -429,9 +431,9 @@ describe('values that cannot be decoded read as no session, with a warning', () 
     const store = makeStore();
     const [good, bad] = [newSid(), newSid()];
     await store.set(good, freshSession(store, good, { ok: true }));
-    await admin.hset(store.keyOf(bad), ':c', Date.now(), ':k', '{}', 'cart', '{not json');
+    await admin.hset(sessionRedisKey(prefix, bad), ':c', Date.now(), ':k', '{}', 'cart', '{not json');
     const all = await store.all();
-    expect(Object.keys(all)).toEqual([store.keyOf(good).slice(prefix.length)]);
+    expect(Object.keys(all)).toEqual([sessionRedisKey(prefix, good).slice(prefix.length)]);
     expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/not valid JSON/));
   });
 });
@@ -445,7 +447,7 @@ describe('maxSessionBytes', () => {
     const store = makeStore({ maxSessionBytes: 100 });
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, atLimit));
-    await expect(admin.hget(store.keyOf(sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
+    await expect(admin.hget(sessionRedisKey(prefix, sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
   });
 
   it('rejects a larger new session with SessionTooLargeError naming bytes and limit, writing nothing', async () => {
@@ -455,19 +457,19 @@ describe('maxSessionBytes', () => {
     expect(error).toBeInstanceOf(SessionTooLargeError);
     expect(error).toMatchObject({ bytes: 101, limit: 100 });
     expect((error as Error).message).toMatch(/101 bytes.*100 bytes/);
-    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
   });
 
   it('rejects a save that grows a stored session past the limit, leaving Redis as it was', async () => {
     const store = makeStore({ maxSessionBytes: 100 });
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { a: 1 }, { maxAge: 60_000 }));
-    const before = await admin.hgetall(store.keyOf(sid));
+    const before = await admin.hgetall(sessionRedisKey(prefix, sid));
     const session = await loadSession(store, sid);
     session.a = 2;
     session.blob = 'y'.repeat(200);
     await expect(saveSession(session)).rejects.toBeInstanceOf(SessionTooLargeError);
-    await expect(admin.hgetall(store.keyOf(sid))).resolves.toEqual(before);
+    await expect(admin.hgetall(sessionRedisKey(prefix, sid))).resolves.toEqual(before);
   });
 });
 

@@ -6,6 +6,7 @@ import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis } from '../support/redis';
 import { startCluster, startSentinelSetup, topologyAvailable } from '../support/topologies';
 import { freshSession, loadSession, newSid, recordingLogger, saveSession, viaCallback } from './fixtures';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** The core of the store's contract, on each topology it supports. */
 interface Setup {
@@ -123,7 +124,7 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     const session = await loadSession(store, sid);
     session.theme = 'light';
     const commands = await recorded(() => saveSession(session));
-    const saves = commands.filter(({ name, args }) => name.startsWith('EVAL') && args[2] === store.keyOf(sid));
+    const saves = commands.filter(({ name, args }) => name.startsWith('EVAL') && args[2] === sessionRedisKey(prefix, sid));
     expect(saves).toHaveLength(1);
     expect(saves[0].args.slice(3, 4).concat(saves[0].args.slice(6))).toEqual(['patch', '1', 'theme', '"light"']);
 
@@ -139,7 +140,7 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     const sids = Array.from({ length: 5 }, newSid);
     for (const sid of sids) await store.set(sid, freshSession(store, sid, { n: 1 }));
     const keys = (await keysPerMaster()).flat().sort();
-    expect(keys).toEqual(sids.map((sid) => store.keyOf(sid)).sort());
+    expect(keys).toEqual(sids.map((sid) => sessionRedisKey(prefix, sid)).sort());
     for (const key of keys) expect(key.slice(prefix.length)).toMatch(/^[A-Za-z0-9_-]{32}$/);
     for (const sid of sids) expect(keys.join('\n')).not.toContain(sid);
   });
@@ -148,20 +149,20 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     const sid = newSid();
     const expiresAt = Date.now() + 60_000 + 7;
     await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(expiresAt) }));
-    await expect(admin.call('PEXPIRETIME', store.keyOf(sid))).resolves.toBe(expiresAt);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(expiresAt);
     expect(new Date((await store.get(sid))!.cookie.expires!).getTime()).toBe(expiresAt);
 
     const short = new RedisSessionStore({ client, prefix, ttl: 400, logger: recordingLogger() });
     const browser = newSid();
     const before = Date.now();
     await short.set(browser, freshSession(short, browser, { n: 1 }));
-    const at = Number(await admin.call('PEXPIRETIME', short.keyOf(browser)));
+    const at = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, browser)));
     expect(at - before).toBeGreaterThanOrEqual(400);
     expect(at - before).toBeLessThan(400 + 200);
 
     const past = newSid();
     await store.set(past, freshSession(store, past, { n: 1 }, { expires: new Date(Date.now() - 1) }));
-    await expect(admin.exists(store.keyOf(past))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, past))).resolves.toBe(0);
   });
 
   maybe('a save does not bring back a session destroyed meanwhile', async () => {
@@ -171,7 +172,7 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     await store.destroy(sid);
     slow.cart = ['book'];
     await saveSession(slow);
-    await expect(admin.exists(store.keyOf(sid))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
   });
 
   maybe('get, set, touch and destroy take a callback or return a promise', async () => {
@@ -186,8 +187,8 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     const later = Date.now() + 90_000;
     await viaCallback((cb) => store.touch(a, freshSession(store, a, {}, { expires: new Date(later) }), cb as () => void));
     await store.touch(b, freshSession(store, b, {}, { expires: new Date(later) }));
-    await expect(admin.call('PEXPIRETIME', store.keyOf(a))).resolves.toBe(later);
-    await expect(admin.call('PEXPIRETIME', store.keyOf(b))).resolves.toBe(later);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, a))).resolves.toBe(later);
+    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, b))).resolves.toBe(later);
 
     expect((await viaCallback((cb) => store.destroy(a, cb))).error).toBeNull();
     await store.destroy(b);
@@ -203,7 +204,7 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
       expect(perMaster).toHaveLength(3);
       for (const keys of perMaster) expect(keys.length).toBeGreaterThan(0); // spread over every master
     }
-    const digests = sids.map((sid) => store.keyOf(sid).slice(prefix.length)).sort();
+    const digests = sids.map((sid) => sessionRedisKey(prefix, sid).slice(prefix.length)).sort();
 
     await expect(store.length()).resolves.toBe(30);
     expect(await viaCallback((cb) => store.length(cb))).toMatchObject({ error: null, value: 30 });
@@ -225,9 +226,11 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
   maybe('all, ids, length and clear on a client that is still connecting see every session', async () => {
     const sids = Array.from({ length: 12 }, newSid);
     await Promise.all(sids.map((sid) => store.set(sid, freshSession(store, sid, {}))));
+    const clients: { quit(): Promise<unknown> }[] = [];
     const fresh = () => {
       const connecting = setup!.connect();
       expect(connecting.status).not.toBe('ready');
+      clients.push(connecting);
       return new RedisSessionStore({ client: connecting, prefix, logger: recordingLogger() });
     };
     const stores = [fresh(), fresh(), fresh(), fresh()];
@@ -238,7 +241,7 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
       await stores[3].clear();
       expect((await keysPerMaster()).flat()).toEqual([]);
     } finally {
-      await Promise.all(stores.map((s) => s.client.quit()));
+      await Promise.all(clients.map((client) => client.quit()));
     }
   });
 });

@@ -1,12 +1,14 @@
 import Redis from 'ioredis';
 import { RedisSessionStore, SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
-import { FIELD } from '@app/session/store/reserved-fields';
-import { digestOf } from '@app/session/store/session-key';
-import { UserSessionIndex, type UserSessionLimit } from '@app/session/store/user-session-index';
+import { FIELD } from '@app/session/redis/session-fields';
+import { digestOf } from '@app/session/redis/session-id';
+import { SessionPersistence } from '@app/session/store/session-persistence';
+import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter } from './fixtures';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
 let redis: RedisServerHandle;
@@ -26,8 +28,10 @@ afterEach(() => deleteByPrefix(admin, prefix));
 const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 
 function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}) {
-  const store = new RedisSessionStore({ client, prefix, logger: recordingLogger(), ...options });
-  return { store, index: new UserSessionIndex(store, limit) };
+  const storeOptions: RedisSessionStoreOptions = { client, prefix, logger: recordingLogger(), ...options };
+  const sessions = new SessionPersistence(storeOptions);
+  const store = new RedisSessionStore(storeOptions, sessions);
+  return { store, sessions, index: new UserSessionIndex(sessions, limit) };
 }
 
 interface Device {
@@ -38,10 +42,11 @@ interface Device {
 }
 
 /** A logged-in session as the library stores it (with its device metadata), not yet in the index. */
-async function storeSession(store: RedisSessionStore, userId: string, createdAt: number, userAgent: string, cookie: object = { maxAge: 60_000 }): Promise<Device> {
+async function storeSession(ctx: ReturnType<typeof setup>, userId: string, createdAt: number, userAgent: string, cookie: object = { maxAge: 60_000 }): Promise<Device> {
+  const { store, sessions } = ctx;
   const sid = newSid();
   const session = freshSession(store, sid, { user: { id: userId } }, cookie);
-  const state = store.stateFor(session);
+  const state = sessions.stateFor(session);
   state.createdAt = createdAt;
   state.pendingMeta = { [FIELD.userAgent]: userAgent, [FIELD.ip]: '203.0.113.7', [FIELD.lastSeenAt]: String(createdAt + 5) };
   await store.set(sid, session);
@@ -50,12 +55,12 @@ async function storeSession(store: RedisSessionStore, userId: string, createdAt:
 
 /** Stores a session and adds it to the user's index, as a login does. */
 async function login(ctx: ReturnType<typeof setup>, userId: string, createdAt = Date.now(), cookie?: object): Promise<Device & { evicted: string[] }> {
-  const device = await storeSession(ctx.store, userId, createdAt, `agent-${createdAt}`, cookie);
+  const device = await storeSession(ctx, userId, createdAt, `agent-${createdAt}`, cookie);
   const evicted = await ctx.index.add(userId, device.digest, createdAt);
   return { ...device, evicted };
 }
 
-const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.keyOf(userId), 0, -1);
+const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, -1);
 
 describe('add and list', () => {
   it('lists the user sessions newest first, with their metadata and opaque handles', async () => {
@@ -94,10 +99,10 @@ describe('revoke and revokeAll', () => {
 
     await expect(ctx.index.revoke('bob', older.id)).resolves.toBe(false); // not bob's
     await expect(ctx.index.revoke('ada', 'no-such-handle')).resolves.toBe(false);
-    await expect(admin.exists(ctx.store.keyOf(a.sid))).resolves.toBe(1);
+    await expect(admin.exists(sessionRedisKey(prefix, a.sid))).resolves.toBe(1);
 
     await expect(ctx.index.revoke('ada', older.id)).resolves.toBe(true);
-    await expect(admin.exists(ctx.store.keyOf(a.sid))).resolves.toBe(0);
+    await expect(admin.exists(sessionRedisKey(prefix, a.sid))).resolves.toBe(0);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([b.digest]);
     await expect(ctx.index.list('ada')).resolves.toEqual([expect.objectContaining({ id: newest.id })]);
     await expect(ctx.index.revoke('ada', older.id)).resolves.toBe(false); // already gone
@@ -109,10 +114,10 @@ describe('revoke and revokeAll', () => {
     const bob = await login(ctx, 'bob');
 
     await expect(ctx.index.revokeAll('ada', ada[1].digest)).resolves.toBe(2);
-    const alive = await Promise.all(ada.map((d) => admin.exists(ctx.store.keyOf(d.sid))));
+    const alive = await Promise.all(ada.map((d) => admin.exists(sessionRedisKey(prefix, d.sid))));
     expect(alive).toEqual([0, 1, 0]);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([ada[1].digest]);
-    await expect(admin.exists(ctx.store.keyOf(bob.sid))).resolves.toBe(1);
+    await expect(admin.exists(sessionRedisKey(prefix, bob.sid))).resolves.toBe(1);
 
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(1);
     await expect(ctx.index.list('ada')).resolves.toEqual([]);
@@ -128,26 +133,26 @@ describe('per-user limit', () => {
     for (const age of [30, 20]) expect((await login(ctx, 'ada', now - age)).evicted).toEqual([]);
     const fourth = await login(ctx, 'ada', now - 10);
     expect(fourth.evicted).toEqual([first.digest]);
-    await expect(admin.zcard(ctx.index.keyOf('ada'))).resolves.toBe(3);
+    await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(3);
     expect((await ctx.index.list('ada')).map((row) => row.userAgent)).not.toContain(first.userAgent);
   });
 
   it("reject: refuses the session past the limit with SessionConflictError 'limit', and lets a known member back in", async () => {
     const ctx = setup({ maxSessions: 2, onLimit: 'reject' });
     const kept = [await login(ctx, 'ada'), await login(ctx, 'ada')];
-    const extra = await storeSession(ctx.store, 'ada', Date.now(), 'extra');
+    const extra = await storeSession(ctx, 'ada', Date.now(), 'extra');
     const error = await ctx.index.add('ada', extra.digest, extra.createdAt).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionConflictError);
     expect(error).toMatchObject({ reason: 'limit' });
     expect((error as Error).message).toMatch(/2 active sessions.*maxSessionsPerUser/);
-    await expect(admin.zcard(ctx.index.keyOf('ada'))).resolves.toBe(2);
+    await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(2);
     await expect(ctx.index.add('ada', kept[0].digest, kept[0].createdAt)).resolves.toEqual([]);
   });
 
   it.each(['evict-oldest', 'reject'] as const)('never ends above the limit under 10 simultaneous adds (%s)', async (onLimit) => {
     const ctx = setup({ maxSessions: 3, onLimit });
     const now = Date.now();
-    const devices = await Promise.all(Array.from({ length: 10 }, (_, i) => storeSession(ctx.store, 'ada', now - 100 + i, `d${i}`)));
+    const devices = await Promise.all(Array.from({ length: 10 }, (_, i) => storeSession(ctx, 'ada', now - 100 + i, `d${i}`)));
     const results = await Promise.allSettled(devices.map((d) => ctx.index.add('ada', d.digest, d.createdAt)));
 
     const remaining = await members(ctx.index, 'ada');
@@ -173,7 +178,7 @@ describe('per-user limit', () => {
     await login(ctx, 'ada');
     const saving = newSid();
     await ctx.index.add('ada', digestOf(saving), Date.now());
-    const another = await storeSession(ctx.store, 'ada', Date.now(), 'another');
+    const another = await storeSession(ctx, 'ada', Date.now(), 'another');
     await expect(ctx.index.add('ada', another.digest, another.createdAt)).rejects.toMatchObject({ reason: 'limit' });
     await expect(members(ctx.index, 'ada')).resolves.toContain(digestOf(saving));
   });
@@ -191,7 +196,7 @@ describe('pruning', () => {
     const listed = await ctx.index.list('ada');
     expect(listed.map((row) => row.userAgent)).toEqual([long.userAgent]);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([long.digest]);
-    for (const d of short) await expect(admin.zscore(ctx.index.keyOf('ada'), d.digest)).resolves.toBeNull();
+    for (const d of short) await expect(admin.zscore(ctx.index.redisKeyOf('ada'), d.digest)).resolves.toBeNull();
   });
 
   it('leaves out members past the absolute timeout by score, and the next add removes them', async () => {
@@ -201,16 +206,16 @@ describe('pruning', () => {
     // A key that somehow outlived its deadline (say, written before absoluteTimeout was configured).
     const recent = await login(ctx, 'ada', now - 1_000);
     const old = newSid();
-    await admin.hset(ctx.store.keyOf(old), FIELD.createdAt, now - absoluteTimeout - 1_000, 'user', '{"id":"ada"}');
-    await admin.pexpire(ctx.store.keyOf(old), 600_000);
-    await admin.zadd(ctx.index.keyOf('ada'), now - absoluteTimeout - 1_000, digestOf(old));
+    await admin.hset(sessionRedisKey(prefix, old), FIELD.createdAt, now - absoluteTimeout - 1_000, 'user', '{"id":"ada"}');
+    await admin.pexpire(sessionRedisKey(prefix, old), 600_000);
+    await admin.zadd(ctx.index.redisKeyOf('ada'), now - absoluteTimeout - 1_000, digestOf(old));
 
     expect((await ctx.index.list('ada')).map((row) => row.userAgent)).toEqual([recent.userAgent]);
     await expect(ctx.index.revoke('ada', (await ctx.index.list('ada'))[0].id)).resolves.toBe(true);
     await login(ctx, 'ada');
-    await expect(admin.zscore(ctx.index.keyOf('ada'), digestOf(old))).resolves.toBeNull();
+    await expect(admin.zscore(ctx.index.redisKeyOf('ada'), digestOf(old))).resolves.toBeNull();
     // The index itself does not outlive its members for long.
-    const ttl = await admin.pttl(ctx.index.keyOf('ada'));
+    const ttl = await admin.pttl(ctx.index.redisKeyOf('ada'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(absoluteTimeout + 60_000);
   });

@@ -1,18 +1,18 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
-export { SessionModule } from './session.module';
+export { SessionModule } from './module/session.module';
 export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption } from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
 export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants';
-export { InjectSessionRedis } from './inject-session-redis.decorator';
+export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
-export type { UserSessionInfo } from './store/user-session-index';
+export type { UserSessionInfo } from './users/user-session-index';
 export type { AppSession, SessionKey, SessionUser } from './session-data';
 
 export { Session } from './decorators/session.decorator';
-export { Public } from './decorators/public.decorator';
-export { SkipCsrf } from './decorators/skip-csrf.decorator';
+export { PublicRoute, Public } from './decorators/public-route.decorator';
+export { SkipCsrf } from './csrf/skip-csrf.decorator';
 export { AuthenticatedGuard } from './guards/authenticated.guard';
 export { CsrfGuard } from './csrf/csrf.guard';
 

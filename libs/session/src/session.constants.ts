@@ -2,7 +2,7 @@
 export const SESSION_REDIS = 'session:redis';
 /** Injection token of the validated options, with every default filled in. */
 export const SESSION_OPTIONS = 'session:options';
-/** Metadata key set by `@Public()`: a guard from this library lets the route through. */
+/** Metadata key set by `@PublicRoute()`: a guard from this library lets the route through. */
 export const PUBLIC_ROUTE = 'session:public';
 /** Metadata key set by `@SkipCsrf()`: `CsrfGuard` does not check the route. */
 export const SKIP_CSRF = 'session:skip-csrf';

@@ -2,7 +2,7 @@ import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { CSRF_HEADER, CSRF_KEY, SKIP_CSRF } from '../session.constants';
-import { peekSession } from '../middleware/lazy-session';
+import { existingSession } from '../request/request-session';
 import { tokensMatch } from './tokens-match';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -36,7 +36,7 @@ export class CsrfGuard implements CanActivate {
   }
 
   protected expectedToken(req: Request): unknown {
-    return peekSession(req)?.[CSRF_KEY];
+    return existingSession(req)?.[CSRF_KEY];
   }
 
   protected givenToken(req: Request): unknown {

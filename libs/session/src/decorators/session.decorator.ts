@@ -1,15 +1,15 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { toHttpException } from '../errors/to-http-exception';
-import { peekSession, requireSession } from '../middleware/lazy-session';
+import { ensureSession, existingSession } from '../request/request-session';
 import type { SessionKey } from '../session-data';
 
 const sessionParam = createParamDecorator((key: SessionKey | undefined, context: ExecutionContext) => {
   const req = context.getArgByIndex<Request>(0); // the HTTP request, without building an HTTP context first
   try {
-    if (key === undefined) return requireSession(req);
+    if (key === undefined) return ensureSession(req);
     // Reading one key of a session the visitor does not have yields undefined without creating one.
-    return peekSession(req)?.[key];
+    return existingSession(req)?.[key];
   } catch (error) {
     throw toHttpException(error);
   }

@@ -2,11 +2,11 @@ import { Injectable, UnauthorizedException, type CanActivate, type ExecutionCont
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { PUBLIC_ROUTE, USER_KEY } from '../session.constants';
-import { peekSession } from '../middleware/lazy-session';
+import { existingSession } from '../request/request-session';
 
 /**
  * Lets a request through when its session has a logged-in user (set by `SessionService.login`), or
- * when the route or controller is marked `@Public()`; answers 401 otherwise. Each step is a protected
+ * when the route or controller is marked `@PublicRoute()`; answers 401 otherwise. Each step is a protected
  * method, so a subclass can change one (where the user lives, what is thrown) and keep the rest.
  */
 @Injectable()
@@ -29,7 +29,7 @@ export class AuthenticatedGuard implements CanActivate {
 
   /** A visitor without a session cookie is anonymous without any session being created. */
   protected isAuthenticated(req: Request): boolean {
-    return peekSession(req)?.[USER_KEY] != null;
+    return existingSession(req)?.[USER_KEY] != null;
   }
 
   protected throwUnauthenticated(_context: ExecutionContext): never {

@@ -5,18 +5,19 @@ import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
 import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { toHttpException } from '../errors/to-http-exception';
-import { peekSession, requireSession } from '../middleware/lazy-session';
-import { useSessionIdNext } from '../middleware/session-middleware';
+import { isHttpsRequest, resolveSecure } from '../cookie/secure-cookie';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
-import { KeyedQueue, updateSessionKey } from '../store/atomic-update';
-import { RedisSessionStore } from '../store/redis-session-store';
-import { digestOf, newSessionId } from '../store/session-key';
+import { digestOf, newSessionId } from '../redis/session-id';
+import { ensureSession, existingSession } from '../request/request-session';
+import { regenerate } from '../request/session-lifecycle';
+import { SessionPersistence } from '../store/session-persistence';
 import { stateOf } from '../store/session-state';
-import { UserSessionIndex, type UserSessionInfo } from '../store/user-session-index';
+import { deviceMeta } from '../users/device-meta';
+import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
 import type { SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
-import { callSession } from './promisify-session';
-import { requestMeta } from './request-meta';
+import { KeyedQueue, updateSessionKey } from './atomic-update';
+import { awaitSessionMethod } from './session-method';
 
 /**
  * Session operations as promises, for controllers and guards: the express-session calls with their
@@ -30,38 +31,38 @@ export class SessionService {
   private readonly updates = new KeyedQueue();
 
   constructor(
-    private readonly store: RedisSessionStore,
+    private readonly sessions: SessionPersistence,
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
   ) {
-    this.index = new UserSessionIndex(store, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
+    this.index = new UserSessionIndex(sessions, { maxSessions: options.maxSessionsPerUser, onLimit: options.onLimit });
   }
 
   /** Gives the session a new ID and keeps its data (express-session's own regenerate drops it). */
   regenerate(req: Request): Promise<void> {
-    return this.mapped(() => this.rotate(req, newSessionId(), undefined));
+    return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
   }
 
   save(req: Request): Promise<void> {
-    return this.mapped(() => callSession(requireSession(req), 'save'));
+    return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'save'));
   }
 
   destroy(req: Request): Promise<void> {
-    return this.mapped(async () => {
-      const session = peekSession(req);
-      if (session) await callSession(session, 'destroy');
+    return this.asHttpErrors(async () => {
+      const session = existingSession(req);
+      if (session) await awaitSessionMethod(session, 'destroy');
     });
   }
 
   reload(req: Request): Promise<void> {
-    return this.mapped(() => callSession(requireSession(req), 'reload'));
+    return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'reload'));
   }
 
   /** Slides the session's idle timeout now rather than at the end of the request. */
   touch(req: Request): Promise<void> {
-    return this.mapped(async () => {
-      const session = requireSession(req);
+    return this.asHttpErrors(async () => {
+      const session = ensureSession(req);
       session.touch();
-      await this.store.touch(req.sessionID, session);
+      await this.sessions.touch(req.sessionID, session);
     });
   }
 
@@ -75,9 +76,9 @@ export class SessionService {
     if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
       throw new TypeError(messages.userWithoutId());
     }
-    return this.mapped(async () => {
+    return this.asHttpErrors(async () => {
       const userId = String(user.id);
-      const previous = requireSession(req);
+      const previous = ensureSession(req);
       const previousUser = previous[USER_KEY];
       const previousDigest = digestOf(req.sessionID);
       const sessionId = newSessionId();
@@ -90,12 +91,12 @@ export class SessionService {
         const session = req.session;
         session[USER_KEY] = user;
         session[CSRF_KEY] = newToken();
-        this.store.stateFor(session).pendingMeta = requestMeta(req, now);
-        await callSession(session, 'save');
+        this.sessions.stateFor(session).pendingMeta = deviceMeta(req, now);
+        await awaitSessionMethod(session, 'save');
         // A simultaneous login may have evicted this one before it was saved, when deleting it did
         // nothing: check, so the user never ends above the limit.
         if (this.options.maxSessionsPerUser > 0 && !(await this.index.contains(userId, digest))) {
-          await callSession(session, 'destroy');
+          await awaitSessionMethod(session, 'destroy');
           throw new SessionConflictError(messages.sessionLimit(this.options.maxSessionsPerUser), 'limit');
         }
       } catch (error) {
@@ -108,26 +109,27 @@ export class SessionService {
 
   /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie. */
   logout(req: Request): Promise<void> {
-    return this.mapped(async () => {
-      const session = peekSession(req);
+    return this.asHttpErrors(async () => {
+      const session = existingSession(req);
       if (session) {
         const user = session[USER_KEY];
         const digest = digestOf(req.sessionID);
-        await Promise.all([callSession(session, 'destroy'), user ? this.index.remove(String(user.id), digest) : undefined]);
+        await Promise.all([awaitSessionMethod(session, 'destroy'), user ? this.index.remove(String(user.id), digest) : undefined]);
       }
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
-      req.res?.clearCookie(name, { ...cookie, secure: secure === 'auto' ? req.secure : secure });
+      const https = isHttpsRequest(req, this.options.trustProxy, req.secure);
+      req.res?.clearCookie(name, { ...cookie, secure: resolveSecure(secure, https) });
     });
   }
 
   /** The user's live sessions, newest first; `current` marks the one of `req` when given. */
   list(userId: string | number, req?: Request): Promise<UserSessionInfo[]> {
-    return this.mapped(() => this.index.list(String(userId), req ? this.digestOfRequest(req) : undefined));
+    return this.asHttpErrors(() => this.index.list(String(userId), req ? this.digestOfRequest(req) : undefined));
   }
 
   /** Deletes one of the user's sessions by its handle; false when the user has no such session. */
   revoke(userId: string | number, handle: string): Promise<boolean> {
-    return this.mapped(() => this.index.revoke(String(userId), handle));
+    return this.asHttpErrors(() => this.index.revoke(String(userId), handle));
   }
 
   /**
@@ -135,7 +137,7 @@ export class SessionService {
    * Costs in proportion to the user's sessions, never to all sessions. Returns how many were deleted.
    */
   logoutEverywhere(userId: string | number, options: { except?: Request } = {}): Promise<number> {
-    return this.mapped(() =>
+    return this.asHttpErrors(() =>
       this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined),
     );
   }
@@ -150,11 +152,11 @@ export class SessionService {
     key: K,
     change: (current: SessionData[K] | undefined) => SessionData[K] | Promise<SessionData[K]>,
   ): Promise<SessionData[K]> {
-    return this.mapped(() => {
-      const session = requireSession(req) as unknown as Record<string, unknown>;
+    return this.asHttpErrors(() => {
+      const session = ensureSession(req) as unknown as Record<string, unknown>;
       const sessionId = req.sessionID;
       return this.updates.run(`${sessionId}\u0000${key}`, () =>
-        updateSessionKey(this.store, sessionId, session, key, change, this.options.updateRetries),
+        updateSessionKey(this.sessions, sessionId, session, key, change, this.options.updateRetries),
       );
     });
   }
@@ -164,34 +166,33 @@ export class SessionService {
    * a Redis failure answers 503 here rather than after the client was handed a token that was lost.
    */
   csrfToken(req: Request): Promise<string> {
-    return this.mapped(async () => {
-      const session = requireSession(req);
+    return this.asHttpErrors(async () => {
+      const session = ensureSession(req);
       const existing = session[CSRF_KEY];
       if (existing) return existing;
       const token = (session[CSRF_KEY] = newToken());
-      await callSession(session, 'save');
+      await awaitSessionMethod(session, 'save');
       return token;
     });
   }
 
   /** Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login). */
   private async rotate(req: Request, sessionId: string, createdAt: number | undefined): Promise<void> {
-    const old = requireSession(req);
+    const old = ensureSession(req);
     const data: Record<string, unknown> = {};
     for (const key of Object.keys(old)) if (key !== 'cookie') data[key] = (old as unknown as Record<string, unknown>)[key];
     const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
-    useSessionIdNext(req, sessionId);
-    await callSession(old, 'regenerate');
+    await regenerate(req, { id: sessionId });
     Object.assign(req.session, data);
-    this.store.stateFor(req.session).createdAt = keptCreatedAt;
+    this.sessions.stateFor(req.session).createdAt = keptCreatedAt;
   }
 
   private digestOfRequest(req: Request): string | undefined {
-    const session = peekSession(req);
+    const session = existingSession(req);
     return session ? digestOf(req.sessionID) : undefined;
   }
 
-  private async mapped<T>(operation: () => Promise<T>): Promise<T> {
+  private async asHttpErrors<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {

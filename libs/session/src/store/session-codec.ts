@@ -1,7 +1,7 @@
 import type { SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
-import { FIELD, RESERVED_PREFIX } from './reserved-fields';
+import { FIELD, RESERVED_PREFIX } from '../redis/session-fields';
 import type { SessionState } from './session-state';
 
 /** A session as read from Redis: the data express-session inflates, and the store's bookkeeping. */

@@ -6,7 +6,7 @@ export interface SessionState {
   /** JSON of every field as Redis holds it now; null until the session has been stored once. */
   stored: Map<string, string> | null;
   /** The Redis key `stored` describes: saved under another ID, the session is written whole. */
-  key?: string;
+  redisKey?: string;
   /** Start of the absolute timeout, ms since the epoch. */
   createdAt: number;
   /** True when the read already slid the idle timeout, so the end-of-request touch has nothing to do. */

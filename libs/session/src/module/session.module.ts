@@ -9,15 +9,19 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { SESSION_OPTIONS, SESSION_REDIS } from './session.constants';
+import type { NextFunction, Request, Response } from 'express';
+import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
+import { SessionConfigError } from '../errors/session-config.error';
+import type { ResolvedSessionOptions } from '../options/resolved-options';
+import { whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
+import { ExpressPlatform } from '../request/express-platform';
+import type { SessionRequest } from '../request/http-platform';
+import { SessionLifecycle } from '../request/session-lifecycle';
+import { SessionService } from '../service/session.service';
+import { RedisSessionStore } from '../store/redis-session-store';
+import { SessionPersistence } from '../store/session-persistence';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
-import { SessionConfigError } from './errors/session-config.error';
-import { createSessionMiddleware } from './middleware/session-middleware';
-import type { ResolvedSessionOptions } from './options/resolved-options';
-import { whenReady, type SessionRedisConnection } from './redis/create-redis-connection';
-import { SessionService } from './service/session.service';
-import { RedisSessionStore } from './store/redis-session-store';
 
 /**
  * Sessions in Redis for every replica of an Express-based Nest app.
@@ -35,6 +39,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_REDIS_CONNECTION) private readonly connection: SessionRedisConnection,
     private readonly store: RedisSessionStore,
+    private readonly persistence: SessionPersistence,
     private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
@@ -46,13 +51,17 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     if (adapter.getType() !== 'express') {
       throw new SessionConfigError('http adapter', `must be Express (express-session runs underneath); got "${adapter.getType()}"`);
     }
-    const { cookie } = this.options;
-    const middleware = createSessionMiddleware(
-      { ...this.options, cookie: { ...definedOnly(cookie), name: cookie.name } as ResolvedSessionOptions['cookie'] },
+    const { cookie, secrets, trustProxy } = this.options;
+    const lifecycle = new SessionLifecycle(
+      { secrets, trustProxy, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
       this.store,
+      this.persistence,
+      new ExpressPlatform(adapter.getInstance() as { request: object; response: object }),
       this.logger,
-      adapter.getInstance() as { request: object; response: object },
     );
+    const middleware = function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
+      lifecycle.handle(req as unknown as SessionRequest, next);
+    };
     const { forRoutes, exclude } = this.options;
     if (!forRoutes && exclude.length === 0) {
       // Every route: mounted straight on Express, which costs measurably less per request than

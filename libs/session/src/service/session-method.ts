@@ -1,9 +1,9 @@
 import type { Session } from 'express-session';
 
-type SessionMethod = 'save' | 'destroy' | 'reload' | 'regenerate';
+type SessionMethod = 'save' | 'destroy' | 'reload';
 
-/** Calls one of express-session's callback methods and returns a promise. */
-export function callSession(session: Session, method: SessionMethod): Promise<void> {
+/** Calls one of express-session's callback-style Session methods and awaits it. */
+export function awaitSessionMethod(session: Session, method: SessionMethod): Promise<void> {
   return new Promise((resolve, reject) => {
     (session[method] as (callback: (error?: unknown) => void) => unknown).call(session, (error?: unknown) =>
       error ? reject(error) : resolve(),

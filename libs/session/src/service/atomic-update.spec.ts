@@ -66,6 +66,6 @@ describe('KeyedQueue', () => {
     const queue = new KeyedQueue();
     await queue.run('k', async () => 1);
     await tick();
-    expect((queue as unknown as { tails: Map<string, unknown> }).tails.size).toBe(0);
+    expect(queue.pendingKeys).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { Inject } from '@nestjs/common';
-import { SESSION_REDIS } from './session.constants';
+import { SESSION_REDIS } from '../session.constants';
 
 /**
  * Injects the ioredis client that holds the sessions, e.g. to share it with a rate limiter.

@@ -2,12 +2,9 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { SessionDataError } from '../errors/session-data.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
-import { RESERVED_PREFIX } from './reserved-fields';
-import type { RedisSessionStore } from './redis-session-store';
-import { toJson } from './session-codec';
-
-const WRITTEN = 2;
-const CHANGED = 1;
+import { RESERVED_PREFIX } from '../redis/session-fields';
+import { toJson } from '../store/session-codec';
+import type { SessionPersistence } from '../store/session-persistence';
 
 /**
  * Applies `change` to one session key as Redis holds it now, and writes the result only if nobody
@@ -16,7 +13,7 @@ const CHANGED = 1;
  * one round trip. `change` gets its own copy of the value each attempt and may mutate it.
  */
 export async function updateSessionKey<T>(
-  store: RedisSessionStore,
+  sessions: SessionPersistence,
   sessionId: string,
   session: Record<string, unknown>,
   key: string,
@@ -24,33 +21,29 @@ export async function updateSessionKey<T>(
   maxRetries: number,
 ): Promise<T> {
   if (key === 'cookie' || key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
-  const state = store.stateFor(session);
+  const state = sessions.stateFor(session);
   if (!state.stored) {
     // Never stored: no other request knows this session, so there is nobody to race with.
     const value = await change(copyOf<T>(toJson(key, session[key])));
     session[key] = value;
-    await store.set(sessionId, session as never);
+    await sessions.saveChanges(sessionId, session as never);
     return value;
   }
   let expected = state.stored.get(key);
   for (let attempt = 1; ; attempt++) {
     const value = await change(copyOf<T>(expected));
     const json = toJson(key, value);
-    checkSize(store, state.stored, key, json);
+    checkSize(sessions.maxSessionBytes, state.stored, key, json);
     const now = Date.now();
-    const reply = await store.run(() =>
-      store.client.sessionCompareAndSet(
-        store.keyOf(sessionId),
-        key,
-        expected === undefined ? '0' : '1',
-        expected ?? '',
-        json === undefined ? '0' : '1',
-        json ?? '',
-        store.expiryOf(session as never, state.createdAt, now),
-        now,
-      ),
-    );
-    if (reply[0] === WRITTEN) {
+    const reply = await sessions.gateway.compareAndSet({
+      redisKey: sessions.redisKeyOf(sessionId),
+      field: key,
+      expected,
+      next: json,
+      expiresAt: sessions.expiryOf(session as never, state.createdAt, now),
+      now,
+    });
+    if (reply.status === 'written') {
       if (json === undefined) {
         delete session[key];
         state.stored.delete(key);
@@ -60,9 +53,9 @@ export async function updateSessionKey<T>(
       }
       return value;
     }
-    if (reply[0] !== CHANGED) throw new SessionConflictError(messages.sessionGone(), 'gone');
+    if (reply.status === 'gone') throw new SessionConflictError(messages.sessionGone(), 'gone');
     if (attempt > maxRetries) throw new SessionConflictError(messages.updateConflict(key, attempt), 'contention');
-    expected = reply[1] ?? undefined;
+    expected = reply.current;
     await pause(attempt);
   }
 }
@@ -73,6 +66,11 @@ export async function updateSessionKey<T>(
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
+
+  /** How many keys have a task running or waiting; the queue holds nothing once they are done. */
+  get pendingKeys(): number {
+    return this.tails.size;
+  }
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
@@ -90,13 +88,13 @@ function copyOf<T>(json: string | undefined): T | undefined {
   return json === undefined ? undefined : (JSON.parse(json) as T);
 }
 
-function checkSize(store: RedisSessionStore, stored: Map<string, string>, key: string, json: string | undefined): void {
+function checkSize(maxSessionBytes: number, stored: Map<string, string>, key: string, json: string | undefined): void {
   let bytes = 0;
   for (const [field, value] of stored) {
     if (field[0] !== RESERVED_PREFIX && field !== key) bytes += field.length + value.length;
   }
   if (json !== undefined) bytes += key.length + json.length;
-  if (bytes > store.maxSessionBytes) throw new SessionTooLargeError(bytes, store.maxSessionBytes);
+  if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
 }
 
 /** Short random back-off, growing with each attempt, so contenders spread out instead of colliding again. */

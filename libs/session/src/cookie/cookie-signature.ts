@@ -50,6 +50,11 @@ export class VerifiedCookies {
     private readonly capacity = 10_000,
   ) {}
 
+  /** How many verified values are remembered. */
+  get size(): number {
+    return this.ids.size;
+  }
+
   idOf(raw: string): string | undefined {
     const cached = this.ids.get(raw);
     if (cached !== undefined) return cached;

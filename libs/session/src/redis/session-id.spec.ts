@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { digestOf, handleOf, newSessionId } from './session-key';
+import { digestOf, handleOf, newSessionId } from './session-id';
 
 describe('digestOf', () => {
   it('is the first 32 base64url characters of the SHA-256 of the ID', () => {

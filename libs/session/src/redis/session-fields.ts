@@ -1,16 +1,20 @@
 /**
- * Hash fields the library keeps beside the session's own keys. They start with ":", which the
- * library refuses in session keys, so they can never collide with application data.
+ * Hash fields the library keeps beside the session's own keys, spelled once here and interpolated
+ * into the Lua scripts. They start with ":", which the library refuses in session keys, so they can
+ * never collide with application data.
  */
 export const FIELD = {
   /** Creation (or login) time, ms since the epoch: the start of the absolute timeout. */
   createdAt: ':c',
   /** Last request time, ms; written at most once per `lastSeenInterval`, only for logged-in sessions. */
   lastSeenAt: ':s',
+  /** The device's User-Agent, cut to a bounded length. */
   userAgent: ':u',
+  /** The device's IP address as the app saw it. */
   ip: ':i',
   /** The cookie's settings as JSON, only when they differ from the store's cookie template. */
   cookie: ':k',
 } as const;
 
+/** First character of every library field; refused at the start of a session key. */
 export const RESERVED_PREFIX = ':';

@@ -1,8 +1,8 @@
 import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
-import { FIELD } from './reserved-fields';
-import type { RedisSessionStore } from './redis-session-store';
-import { handleOf } from './session-key';
+import { userIndexRedisKey } from '../redis/redis-keys';
+import { handleOf } from '../redis/session-id';
+import type { SessionPersistence } from '../store/session-persistence';
 
 const LOGIN_GRACE_MS = 10_000;
 
@@ -31,13 +31,17 @@ export interface UserSessionLimit {
  * listed. Keyspace notifications are not used: they do not reach every node of a cluster.
  */
 export class UserSessionIndex {
-  constructor(
-    private readonly store: RedisSessionStore,
-    private readonly limit: UserSessionLimit,
-  ) {}
+  private readonly gateway: SessionPersistence['gateway'];
 
-  keyOf(userId: string): string {
-    return `${this.store.prefix}user:${encodeURIComponent(userId)}`;
+  constructor(
+    private readonly sessions: SessionPersistence,
+    private readonly limit: UserSessionLimit,
+  ) {
+    this.gateway = sessions.gateway;
+  }
+
+  redisKeyOf(userId: string): string {
+    return userIndexRedisKey(this.sessions.prefix, userId);
   }
 
   /**
@@ -45,37 +49,35 @@ export class UserSessionIndex {
    * to make room (the caller deletes them); throws a 'limit' SessionConflictError when rejecting.
    */
   async add(userId: string, digest: string, createdAt: number): Promise<string[]> {
-    const key = this.keyOf(userId);
+    const key = this.redisKeyOf(userId);
     const { maxSessions, onLimit } = this.limit;
     // Idle-expired members would count against the limit and push out live sessions: drop them first.
     if (maxSessions > 0) await this.pruneDead(key, maxSessions);
-    const absolute = this.store.absoluteTimeout;
-    const oldestLive = absolute > 0 ? Date.now() - absolute : '-inf';
-    const indexTtl = absolute > 0 ? absolute + 60_000 : 0; // outlives every member by a minute
-    const reply = await this.store.run(() =>
-      this.store.client.sessionIndexAdd(key, digest, createdAt, oldestLive, maxSessions, onLimit, indexTtl),
-    );
-    if (reply === -1) throw new SessionConflictError(messages.sessionLimit(maxSessions), 'limit');
-    return reply as string[];
+    const absolute = this.sessions.absoluteTimeout;
+    const reply = await this.gateway.addToUserIndex({
+      redisKey: key,
+      digest,
+      createdAt,
+      oldestLive: absolute > 0 ? Date.now() - absolute : '-inf',
+      limit: maxSessions,
+      onLimit,
+      indexTtl: absolute > 0 ? absolute + 60_000 : 0, // outlives every member by a minute
+    });
+    if (reply.status === 'rejected') throw new SessionConflictError(messages.sessionLimit(maxSessions), 'limit');
+    return reply.evicted;
   }
 
   async remove(userId: string, digest: string): Promise<void> {
-    await this.store.run(() => this.store.client.zrem(this.keyOf(userId), digest));
+    await this.gateway.removeMembers(this.redisKeyOf(userId), [digest]);
   }
 
   /** The user's live sessions, newest first; members found dead on the way leave the index. */
   async list(userId: string, currentDigest?: string): Promise<UserSessionInfo[]> {
-    const key = this.keyOf(userId);
+    const key = this.redisKeyOf(userId);
     const digests = await this.members(key);
-    const rows = await Promise.all(
-      digests.map((digest) =>
-        this.store.run(() =>
-          this.store.client.hmget(this.store.prefix + digest, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip),
-        ),
-      ),
-    );
+    const rows = await Promise.all(digests.map((digest) => this.gateway.deviceFields(this.sessions.redisKeyOfDigest(digest))));
     const dead = digests.filter((_, i) => rows[i][0] === null);
-    if (dead.length > 0) await this.store.run(() => this.store.client.zrem(key, ...dead));
+    if (dead.length > 0) await this.gateway.removeMembers(key, dead);
     return digests.flatMap((digest, i) => {
       const [created, seen, userAgent, ip] = rows[i];
       if (created === null) return [];
@@ -92,50 +94,49 @@ export class UserSessionIndex {
 
   /** Deletes the user's session with this handle; false when the user has no such live session. */
   async revoke(userId: string, handle: string): Promise<boolean> {
-    const key = this.keyOf(userId);
+    const key = this.redisKeyOf(userId);
     const digest = (await this.members(key)).find((member) => handleOf(member) === handle);
     if (!digest) return false;
     const [deleted] = await Promise.all([
-      this.store.run(() => this.store.client.del(this.store.prefix + digest)),
-      this.store.run(() => this.store.client.zrem(key, digest)),
+      this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)),
+      this.gateway.removeMembers(key, [digest]),
     ]);
     return deleted > 0;
   }
 
   /** Deletes every session of the user but `exceptDigest`; returns how many were live. */
   async revokeAll(userId: string, exceptDigest?: string): Promise<number> {
-    const key = this.keyOf(userId);
+    const key = this.redisKeyOf(userId);
     const targets = (await this.members(key)).filter((digest) => digest !== exceptDigest);
     if (targets.length === 0) return 0;
-    const deleted = await Promise.all(targets.map((digest) => this.store.run(() => this.store.client.del(this.store.prefix + digest))));
-    await this.store.run(() => this.store.client.zrem(key, ...targets));
+    const deleted = await Promise.all(targets.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
+    await this.gateway.removeMembers(key, targets);
     return deleted.reduce((sum, n) => sum + n, 0);
   }
 
   /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots). */
   async deleteSessions(digests: string[]): Promise<void> {
-    await Promise.all(digests.map((digest) => this.store.run(() => this.store.client.del(this.store.prefix + digest))));
+    await Promise.all(digests.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
   }
 
   /** Members newest first, leaving out those past the absolute timeout. */
   private members(key: string): Promise<string[]> {
-    const absolute = this.store.absoluteTimeout;
-    const oldest = absolute > 0 ? String(Date.now() - absolute) : '-inf';
-    return this.store.run(() => this.store.client.zrange(key, '+inf', oldest, 'BYSCORE', 'REV'));
+    const absolute = this.sessions.absoluteTimeout;
+    return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
   /** Whether the session is still in the user's index (a simultaneous login may have evicted it). */
   async contains(userId: string, digest: string): Promise<boolean> {
-    return (await this.store.run(() => this.store.client.zscore(this.keyOf(userId), digest))) !== null;
+    return this.gateway.hasMember(this.redisKeyOf(userId), digest);
   }
 
   private async pruneDead(key: string, maxSessions: number): Promise<void> {
     // Members added in the last few seconds may be logins still saving their session: not dead.
     const youngest = String(Date.now() - LOGIN_GRACE_MS);
-    const digests = await this.store.run(() => this.store.client.zrange(key, youngest, '-inf', 'BYSCORE', 'REV'));
-    if (digests.length === 0 || (await this.store.run(() => this.store.client.zcard(key))) < maxSessions) return;
-    const alive = await Promise.all(digests.map((digest) => this.store.run(() => this.store.client.exists(this.store.prefix + digest))));
+    const digests = await this.gateway.membersByScore(key, youngest, '-inf');
+    if (digests.length === 0 || (await this.gateway.countMembers(key)) < maxSessions) return;
+    const alive = await Promise.all(digests.map((digest) => this.gateway.existsKey(this.sessions.redisKeyOfDigest(digest))));
     const dead = digests.filter((_, i) => alive[i] === 0);
-    if (dead.length > 0) await this.store.run(() => this.store.client.zrem(key, ...dead));
+    if (dead.length > 0) await this.gateway.removeMembers(key, dead);
   }
 }

@@ -1,23 +1,23 @@
-import { settle } from './callbackify';
+import { withCallback } from './store-callback';
 
-describe('settle (one implementation for callbacks and promises)', () => {
+describe('withCallback (one implementation for callbacks and promises)', () => {
   it('without a callback returns the promise itself', async () => {
     const promise = Promise.resolve(42);
-    expect(settle(promise, undefined)).toBe(promise);
+    expect(withCallback(promise, undefined)).toBe(promise);
     const failing = Promise.reject(new Error('no'));
-    await expect(settle(failing, undefined)).rejects.toThrow('no');
+    await expect(withCallback(failing, undefined)).rejects.toThrow('no');
   });
 
   it('with a callback passes (null, value) and resolves with the value', async () => {
     const callback = jest.fn();
-    await expect(settle(Promise.resolve('v'), callback)).resolves.toBe('v');
+    await expect(withCallback(Promise.resolve('v'), callback)).resolves.toBe('v');
     expect(callback).toHaveBeenCalledWith(null, 'v');
   });
 
   it('with a callback passes the error and the promise does not reject', async () => {
     const callback = jest.fn();
     const error = new Error('down');
-    await expect(settle(Promise.reject(error), callback)).resolves.toBeUndefined();
+    await expect(withCallback(Promise.reject(error), callback)).resolves.toBeUndefined();
     expect(callback).toHaveBeenCalledTimes(1);
     expect(callback).toHaveBeenCalledWith(error);
   });
@@ -28,7 +28,7 @@ describe('settle (one implementation for callbacks and promises)', () => {
       const callback = jest.fn(() => {
         throw new Error('thrown by the callback');
       });
-      await settle(Promise.resolve(1), callback);
+      await withCallback(Promise.resolve(1), callback);
       expect(callback).toHaveBeenCalledTimes(1);
       // The error is rethrown on a later turn, as callback code would see it; it is not swallowed.
       expect(() => jest.runOnlyPendingTimers()).toThrow('thrown by the callback');

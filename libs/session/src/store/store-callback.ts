@@ -6,7 +6,7 @@ export type StoreCallback<T> = ((error: any, value?: T) => void) | undefined;
  * promise. With a callback the returned promise never rejects (the error went to the callback), and
  * an exception thrown by the callback itself surfaces as an uncaught error, as in callback code.
  */
-export function settle<T>(promise: Promise<T>, callback: StoreCallback<T>): Promise<T> {
+export function withCallback<T>(promise: Promise<T>, callback: StoreCallback<T>): Promise<T> {
   if (!callback) return promise;
   return promise.then(
     (value) => {

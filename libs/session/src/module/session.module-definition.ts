@@ -1,0 +1,8 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { SessionModuleExtras, SessionModuleOptions } from '../options/session-options.interface';
+
+export const { ConfigurableModuleClass: ConfigurableSessionModule, MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<SessionModuleOptions>({ moduleName: 'Session' })
+    .setClassMethodName('forRoot')
+    .setExtras<SessionModuleExtras>({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+    .build();

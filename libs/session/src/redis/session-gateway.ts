@@ -1,0 +1,254 @@
+import { Cluster, ReplyError, type Redis } from 'ioredis';
+import { messages } from '../errors/session.messages';
+import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
+import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_SESSION, TOUCH_SESSION } from './scripts';
+import { FIELD } from './session-fields';
+
+/** Settings of the gateway; the store and the Nest module derive them from their own options. */
+export interface SessionGatewayOptions {
+  /** The client; the gateway never closes it. */
+  client: Redis | Cluster;
+  /** Ms a call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. */
+  commandTimeout: number;
+}
+
+/** A session as Redis holds it: HGETALL's flat [field, value, …] list and the key's expiry. */
+export interface StoredFields {
+  /** Ms since the epoch; -1 when the key has no expiry. */
+  expiresAt: number;
+  fields: string[];
+}
+
+export type SaveStatus = 'written' | 'gone' | 'expired';
+export type TouchStatus = 'touched' | 'gone' | 'expired';
+export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'changed'; current: string | undefined };
+export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' };
+
+/** The scripts as ioredis defines them on the client (EVALSHA, falling back to EVAL once). */
+interface ScriptCommands {
+  sessionLoad(redisKey: string, ...args: (string | number)[]): Promise<[number, string[]] | null>;
+  sessionSave(redisKey: string, ...args: (string | number)[]): Promise<SaveStatus>;
+  sessionTouch(redisKey: string, ...args: (string | number)[]): Promise<TouchStatus>;
+  sessionCompareAndSet(redisKey: string, ...args: (string | number)[]): Promise<[string, string?]>;
+  sessionIndexAdd(redisKey: string, ...args: (string | number)[]): Promise<string[]>;
+}
+
+type ScriptClient = (Redis | Cluster) & ScriptCommands;
+
+const SCRIPTS: Record<keyof ScriptCommands, string> = {
+  sessionLoad: LOAD_SESSION,
+  sessionSave: SAVE_SESSION,
+  sessionTouch: TOUCH_SESSION,
+  sessionCompareAndSet: COMPARE_AND_SET,
+  sessionIndexAdd: INDEX_ADD,
+};
+
+/**
+ * Every Redis call of the library goes through here: one method per script with named arguments and
+ * named replies, and the few plain commands. It applies the failure rules once (fail fast while
+ * disconnected, bounded wait, errors as `SessionStoreUnavailableError`), which also makes it the one
+ * place to measure or cache Redis traffic.
+ */
+export class SessionGateway {
+  readonly client: ScriptClient;
+  private readonly commandTimeout: number;
+  /** A client that bounds its own commands as tightly needs no second timer per call. */
+  private readonly clientBoundsCommands: boolean;
+
+  constructor({ client, commandTimeout }: SessionGatewayOptions) {
+    this.client = withScripts(client);
+    this.commandTimeout = commandTimeout;
+    const own = (client as Redis).options?.commandTimeout ?? (client as Cluster).options?.redisOptions?.commandTimeout;
+    this.clientBoundsCommands = own !== undefined && own <= commandTimeout;
+  }
+
+  /**
+   * Reads a session, sliding its expiry by `slideBy` ms (0: leave it) within the absolute timeout and
+   * refreshing its last-seen time when older than `lastSeenInterval`. Null when absent or past its
+   * absolute deadline; `wrongType` when the key holds something other than a hash.
+   */
+  async loadSession(args: {
+    redisKey: string;
+    now: number;
+    slideBy: number;
+    absoluteTimeout: number;
+    lastSeenInterval: number;
+  }): Promise<StoredFields | null | 'wrongType'> {
+    const { redisKey, now, slideBy, absoluteTimeout, lastSeenInterval } = args;
+    try {
+      const reply = await this.call(() => this.client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval));
+      return reply && { expiresAt: Number(reply[0]), fields: reply[1] };
+    } catch (error) {
+      if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
+      throw error;
+    }
+  }
+
+  /**
+   * Writes fields of a session and sets its expiry. `patch` writes only into a session that still
+   * exists (a destroyed one stays destroyed: 'gone'); `replace` writes it whole. An expiry already
+   * past deletes the session ('expired').
+   */
+  async saveSession(args: {
+    redisKey: string;
+    mode: 'patch' | 'replace';
+    expiresAt: number;
+    now: number;
+    /** Flat [field, value, …] list. */
+    set: string[];
+    del: string[];
+  }): Promise<{ status: SaveStatus }> {
+    const { redisKey, mode, expiresAt, now, set, del } = args;
+    const status = await this.call(() => this.client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del));
+    return { status };
+  }
+
+  /** Moves a session's expiry to `expiresAt`, never past its absolute deadline, without rewriting it. */
+  async touchSession(args: { redisKey: string; expiresAt: number; now: number; absoluteTimeout: number }): Promise<{ status: TouchStatus }> {
+    const { redisKey, expiresAt, now, absoluteTimeout } = args;
+    return { status: await this.call(() => this.client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout)) };
+  }
+
+  /**
+   * Writes `next` into one field (undefined deletes it) only if the field still holds `expected`
+   * (undefined: absent); otherwise answers what it holds now. Slides the expiry to `expiresAt`.
+   */
+  async compareAndSet(args: {
+    redisKey: string;
+    field: string;
+    expected: string | undefined;
+    next: string | undefined;
+    expiresAt: number;
+    now: number;
+  }): Promise<CompareAndSetReply> {
+    const { redisKey, field, expected, next, expiresAt, now } = args;
+    const [status, current] = await this.call(() =>
+      this.client.sessionCompareAndSet(
+        redisKey,
+        field,
+        expected === undefined ? '0' : '1',
+        expected ?? '',
+        next === undefined ? '0' : '1',
+        next ?? '',
+        expiresAt,
+        now,
+      ),
+    );
+    if (status === 'changed') return { status, current: current ?? undefined };
+    return { status: status as 'written' | 'gone' };
+  }
+
+  /**
+   * Adds a session digest to a user's index and applies the per-user limit in the same atomic step.
+   * Members created before `oldestLive` are dropped first; `limit` 0 means none; `indexTtl` 0 leaves
+   * the index without expiry.
+   */
+  async addToUserIndex(args: {
+    redisKey: string;
+    digest: string;
+    createdAt: number;
+    oldestLive: number | '-inf';
+    limit: number;
+    onLimit: 'evict-oldest' | 'reject';
+    indexTtl: number;
+  }): Promise<IndexAddReply> {
+    const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl } = args;
+    const [status, ...evicted] = await this.call(() =>
+      this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+    );
+    return status === 'rejected' ? { status } : { status: 'added', evicted };
+  }
+
+  /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
+  deleteKey(redisKey: string): Promise<number> {
+    return this.call(() => this.client.del(redisKey));
+  }
+
+  existsKey(redisKey: string): Promise<number> {
+    return this.call(() => this.client.exists(redisKey));
+  }
+
+  /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
+  deviceFields(redisKey: string): Promise<(string | null)[]> {
+    return this.call(() => this.client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+  }
+
+  /** Members of a sorted set scored between `max` and `min`, highest score first. */
+  membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
+    return this.call(() => this.client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
+  }
+
+  removeMembers(redisKey: string, members: string[]): Promise<number> {
+    return this.call(() => this.client.zrem(redisKey, ...members));
+  }
+
+  countMembers(redisKey: string): Promise<number> {
+    return this.call(() => this.client.zcard(redisKey));
+  }
+
+  hasMember(redisKey: string, member: string): Promise<boolean> {
+    return this.call(() => this.client.zscore(redisKey, member)).then((score) => score !== null);
+  }
+
+  /** Keys matching `pattern`, by SCAN on every master (a cluster spreads them over its nodes). */
+  async scanKeys(pattern: string, type?: 'hash'): Promise<string[]> {
+    const nodes = this.client instanceof Cluster ? await this.masters(this.client) : [this.client as Redis];
+    const keys: string[] = [];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const args: (string | number)[] = ['MATCH', pattern, 'COUNT', 1000];
+        if (type) args.push('TYPE', type);
+        const [next, batch] = (await this.call(() => node.call('SCAN', cursor, ...args))) as [string, string[]];
+        keys.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+    return keys;
+  }
+
+  /** A Cluster client lists its masters only once connected: before that a scan would see no key at all. */
+  private async masters(cluster: Cluster): Promise<Redis[]> {
+    if (cluster.status !== 'ready') await this.call(() => cluster.ping());
+    return cluster.nodes('master');
+  }
+
+  /** Runs one Redis call under the failure rules: fail fast while disconnected, bounded wait. */
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    const status = this.client.status;
+    if (status === 'reconnecting' || status === 'end' || status === 'close') {
+      return Promise.reject(new SessionStoreUnavailableError(messages.storeDisconnected(status)));
+    }
+    const pending = operation();
+    if (!this.commandTimeout || this.clientBoundsCommands) return pending.catch((error) => Promise.reject(asUnavailable(error)));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout))), this.commandTimeout);
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error) => {
+          clearTimeout(timer);
+          reject(asUnavailable(error));
+        },
+      );
+    });
+  }
+}
+
+/** Defines the scripts once per client; several stores may share one client. */
+function withScripts(client: Redis | Cluster): ScriptClient {
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+      client.defineCommand(name, { numberOfKeys: 1, lua });
+    }
+  }
+  return client as ScriptClient;
+}
+
+/** A Redis reply error (a bug or a wrong type) stays as it is; anything else means Redis is out of reach. */
+function asUnavailable(error: unknown): unknown {
+  if (error instanceof ReplyError || error instanceof SessionStoreUnavailableError) return error;
+  return new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error });
+}

@@ -1,0 +1,102 @@
+import type { Request, Response } from 'express';
+import { isHttpsRequest } from '../cookie/secure-cookie';
+import { failureAnswer } from './failure-response';
+import type { HttpPlatform, SessionRequest } from './http-platform';
+import { sessionOnFirstRead, stateOf } from './session-lifecycle';
+
+type Method = (this: Response, ...args: unknown[]) => unknown;
+
+const installed = new WeakSet<object>();
+
+/**
+ * Express (and Nest's Express adapter) behind `HttpPlatform`. Its hooks sit on the app's request and
+ * response prototypes rather than on each request: defining properties per request changes every
+ * request object's shape, which slows each later property read by Express and Nest, and wrapping two
+ * response methods per request costs more than the rest of the session work.
+ */
+export class ExpressPlatform implements HttpPlatform {
+  constructor(private readonly app: { request: object; response: object }) {}
+
+  install(sessionStore: object): void {
+    // Every request of the app sees the same store: a prototype property, not one more per request.
+    Object.defineProperty(this.app.request, 'sessionStore', { value: sessionStore, writable: true, configurable: true });
+    if (installed.has(this.app.request)) return;
+    installed.add(this.app.request);
+    installSessionAccessor(this.app.request);
+    installWayOut(this.app.response);
+  }
+
+  cookieHeader(req: SessionRequest): string | undefined {
+    return (req as unknown as Request).headers.cookie;
+  }
+
+  path(req: SessionRequest): string {
+    return (req as unknown as Request).originalUrl;
+  }
+
+  isHttps(req: SessionRequest, trustProxy: boolean | undefined): boolean {
+    const request = req as unknown as Request;
+    return isHttpsRequest(request, trustProxy, request.secure === true);
+  }
+
+  appendCookie(res: object, setCookie: string): void {
+    (res as Response).append('Set-Cookie', setCookie);
+  }
+
+  fail(res: object, exception: unknown, error: unknown): void {
+    const response = res as Response;
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    const { status, body } = failureAnswer(exception, error);
+    // The handler's body is replaced; headers such as X-Replica stay.
+    for (const header of ['content-type', 'content-length', 'etag', 'set-cookie']) response.removeHeader(header);
+    response.statusCode = status;
+    response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    response.setHeader('Content-Length', Buffer.byteLength(body));
+    response.end(body);
+  }
+
+  describe(req: SessionRequest): string {
+    const request = req as unknown as Request;
+    return `${request.method} ${request.originalUrl}`;
+  }
+}
+
+/** A request that has its session holds it as an own property, which hides this accessor. */
+function installSessionAccessor(requestPrototype: object): void {
+  Object.defineProperty(requestPrototype, 'session', {
+    configurable: true,
+    enumerable: false,
+    get(this: SessionRequest) {
+      return sessionOnFirstRead(this);
+    },
+    set(this: SessionRequest, value: unknown) {
+      Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
+}
+
+/** `writeHead` sends the cookie, `end` waits for the save; responses without a live session pass straight through. */
+function installWayOut(responsePrototype: object): void {
+  const proto = responsePrototype as Record<'writeHead' | 'end', Method>;
+  const writeHead = proto.writeHead;
+  const end = proto.end;
+  replaceMethod(proto, 'writeHead', function writeHeadWithCookie(this: Response, ...args: unknown[]) {
+    const req = this.req as unknown as SessionRequest | undefined;
+    const state = req && stateOf(req);
+    if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
+    return writeHead.apply(this, args);
+  });
+  replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {
+    const req = this.req as unknown as SessionRequest | undefined;
+    const state = req && stateOf(req);
+    if (state?.phase !== 'live' || state.ending) return end.apply(this, args);
+    return state.lifecycle.beforeEnd(req!, state, this, () => end.apply(this, args));
+  });
+}
+
+function replaceMethod(proto: object, name: string, value: Method): void {
+  Object.defineProperty(proto, name, { configurable: true, writable: true, value });
+}

@@ -1,0 +1,28 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/** Options of `RedisSessionStore`. */
+export interface RedisSessionStoreOptions {
+  /** An ioredis `Redis` (standalone or Sentinel) or `Cluster` client; the store never closes it. */
+  client: Redis | Cluster;
+  /** Prefix of every key. @default 'sess:' */
+  prefix?: string;
+  /** Expiry, in ms, of a session whose cookie has none (a browser-session cookie). @default 86_400_000 (1 day) */
+  ttl?: number;
+  /** Ms after creation after which a session is dead however active; 0 for none. @default 0 */
+  absoluteTimeout?: number;
+  /** Slide the expiry when a session is read, so a request that only reads costs one round trip. @default false */
+  refreshOnRead?: boolean;
+  /** Ms between two updates of a logged-in session's last-seen time. @default 60_000 */
+  lastSeenInterval?: number;
+  /** Ms a Redis call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. @default 1_000 */
+  commandTimeout?: number;
+  /** Largest session, in bytes of JSON, that a save accepts. @default 65_536 */
+  maxSessionBytes?: number;
+  /**
+   * The cookie settings the session middleware uses (as express-session's `cookie` option). A session
+   * whose cookie matches them does not store its cookie, which saves bytes per session. @default undefined
+   */
+  cookie?: object;
+  /** Where corrupt values and connection changes are reported. @default console */
+  logger?: Pick<Console, 'warn' | 'error'>;
+}
