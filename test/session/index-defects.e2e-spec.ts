@@ -5,35 +5,8 @@ import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
 
-// Issue 12, items 4 and the index half of 6. Neither can crash the process, so the app runs in jest's.
-
-describe('logout behind an HTTPS proxy (issue 12, item 4)', () => {
-  let redis: RedisServerHandle;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('proxy'), trustProxy: true, cookie: { sameSite: 'none' } });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await redis?.stop();
-  });
-
-  it('clears the cookie with the same Secure attribute it was set with, or browsers ignore the clearing', async () => {
-    const overHttps = { 'x-forwarded-proto': 'https' };
-    const visitor = new Visitor(app.url);
-    const login = await visitor.post('/login', { id: 'proxied-user' }, overHttps);
-    expect(login.setCookie).toMatch(/^sid=.*;\s*Secure/i);
-    expect(login.setCookie).toMatch(/SameSite=None/i);
-    const logout = await visitor.post('/logout', undefined, overHttps);
-    expect(logout.status).toBe(204);
-    expect(logout.setCookie).toMatch(/^sid=;/);
-    expect(logout.setCookie).toMatch(/SameSite=None/i);
-    expect(logout.setCookie).toMatch(/;\s*Secure/i);
-  });
-});
+// Issue 12, the index half of item 6 (item 4, logout behind an HTTPS proxy, is test/session/secure-cookie.e2e-spec.ts).
+// It cannot crash the process, so the app runs in jest's.
 
 describe('a user\'s index after idle expiry (issue 12, item 6)', () => {
   const IDLE_MS = 1_000;
