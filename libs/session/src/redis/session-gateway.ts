@@ -1,6 +1,8 @@
 import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { messages } from '../errors/session.messages';
+import { SessionStoreError } from '../errors/session-store.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
+import { CallDeadlines } from './call-deadlines';
 import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
 
@@ -8,7 +10,10 @@ import { FIELD } from './session-fields';
 export interface SessionGatewayOptions {
   /** The client; the gateway never closes it. */
   client: Redis | Cluster;
-  /** Ms a call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. */
+  /**
+   * Ms a call may take in all, the client's own retries and redirections included, before it fails
+   * with `SessionStoreUnavailableError`; 0 for no limit.
+   */
   commandTimeout: number;
 }
 
@@ -52,14 +57,24 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
 export class SessionGateway {
   readonly client: ScriptClient;
   private readonly commandTimeout: number;
-  /** A client that bounds its own commands as tightly needs no second timer per call. */
-  private readonly clientBoundsCommands: boolean;
+  /**
+   * Always on, even when the client has a `commandTimeout` of its own: that one bounds each attempt,
+   * and ioredis (Cluster above all, during a failover) re-sends a command after a closed connection
+   * or a MOVED, each attempt with a fresh timer. Only a deadline per call bounds the caller's wait.
+   */
+  private readonly deadlines: CallDeadlines | undefined;
+  /** When a call last failed because Redis was out of reach or too slow (ms since the epoch). */
+  private lastUnavailableAt = 0;
 
   constructor({ client, commandTimeout }: SessionGatewayOptions) {
     this.client = withScripts(client);
     this.commandTimeout = commandTimeout;
-    const own = (client as Redis).options?.commandTimeout ?? (client as Cluster).options?.redisOptions?.commandTimeout;
-    this.clientBoundsCommands = own !== undefined && own <= commandTimeout;
+    this.deadlines = commandTimeout > 0 ? new CallDeadlines(commandTimeout) : undefined;
+  }
+
+  /** True when a call failed for want of Redis within the last `commandTimeout`. */
+  recentlyUnavailable(): boolean {
+    return this.lastUnavailableAt > 0 && Date.now() - this.lastUnavailableAt <= Math.max(this.commandTimeout, 1_000);
   }
 
   /**
@@ -213,27 +228,46 @@ export class SessionGateway {
     return cluster.nodes('master');
   }
 
-  /** Runs one Redis call under the failure rules: fail fast while disconnected, bounded wait. */
+  /** Runs one Redis call under the failure rules: fail fast while disconnected, one deadline for the whole call. */
   private call<T>(operation: () => Promise<T>): Promise<T> {
     const status = this.client.status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
-      return Promise.reject(new SessionStoreUnavailableError(messages.storeDisconnected(status)));
+      return Promise.reject(this.unavailable(new SessionStoreUnavailableError(messages.storeDisconnected(status))));
     }
     const pending = operation();
-    if (!this.commandTimeout || this.clientBoundsCommands) return pending.catch((error) => Promise.reject(asUnavailable(error)));
+    const deadlines = this.deadlines;
+    if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout))), this.commandTimeout);
+      const deadline = deadlines.start(() => reject(this.unavailable(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout)))));
       pending.then(
         (value) => {
-          clearTimeout(timer);
+          deadline.settled = true;
           resolve(value);
         },
         (error) => {
-          clearTimeout(timer);
-          reject(asUnavailable(error));
+          deadline.settled = true;
+          reject(this.failure(error));
         },
       );
     });
+  }
+
+  /**
+   * What a failed call rejects with: a wrong type stays a ReplyError (the caller handles it), any other
+   * Redis reply error becomes a `SessionStoreError` (its text only in `cause`, never in an answer),
+   * anything else means Redis is out of reach.
+   */
+  private failure(error: unknown): unknown {
+    if (error instanceof SessionStoreUnavailableError) return this.unavailable(error);
+    if (error instanceof ReplyError) {
+      return /^WRONGTYPE/.test((error as Error).message) ? error : new SessionStoreError(messages.storeRejected(), { cause: error });
+    }
+    return this.unavailable(new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error }));
+  }
+
+  private unavailable(error: SessionStoreUnavailableError): SessionStoreUnavailableError {
+    this.lastUnavailableAt = Date.now();
+    return error;
   }
 }
 
@@ -245,10 +279,4 @@ function withScripts(client: Redis | Cluster): ScriptClient {
     }
   }
   return client as ScriptClient;
-}
-
-/** A Redis reply error (a bug or a wrong type) stays as it is; anything else means Redis is out of reach. */
-function asUnavailable(error: unknown): unknown {
-  if (error instanceof ReplyError || error instanceof SessionStoreUnavailableError) return error;
-  return new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error });
 }

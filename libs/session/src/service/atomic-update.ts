@@ -5,6 +5,7 @@ import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
 import { toJson } from '../store/session-codec';
 import type { SessionPersistence } from '../store/session-persistence';
+import { isForbiddenKey } from '../store/session-validation';
 
 /**
  * Applies `change` to one session key as Redis holds it now, and writes the result only if nobody
@@ -20,7 +21,9 @@ export async function updateSessionKey<T>(
   change: (current: T | undefined) => T | Promise<T>,
   maxRetries: number,
 ): Promise<T> {
-  if (key === 'cookie' || key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
+  if (key === 'cookie') throw new SessionDataError(messages.cookieKeyInUpdate(), key);
+  if (key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
+  if (isForbiddenKey(key)) throw new SessionDataError(messages.forbiddenKey(key), key);
   const state = sessions.stateFor(session);
   if (!state.stored) {
     // Never stored: no other request knows this session, so there is nobody to race with.

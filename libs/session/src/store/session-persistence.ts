@@ -8,6 +8,7 @@ import { SessionGateway } from '../redis/session-gateway';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
+import { checkedExpiry, checkSessionObject } from './session-validation';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
@@ -86,6 +87,7 @@ export class SessionPersistence {
     // The same object saved under a new ID: nothing of it is at that key yet, so 'patch' would drop it.
     if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) state.stored = null;
     try {
+      checkSessionObject(session, false);
       delta = diffSession(session as StoredSession, state, this.cookieTemplateJson);
       if (delta.bytes > this.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, this.maxSessionBytes);
     } catch (error) {
@@ -139,10 +141,14 @@ export class SessionPersistence {
     await Promise.all(redisKeys.map((redisKey) => this.gateway.deleteKey(redisKey)));
   }
 
-  /** Expiry a write gives the session: the cookie's, else the idle window, never past the absolute deadline. */
+  /**
+   * Expiry a write gives the session: the cookie's, else the idle window, never past the absolute
+   * deadline. Throws a `SessionDataError` for an expiry that is not a date a cookie can carry, before
+   * anything is written: Redis would refuse it half-way through the write.
+   */
   expiryOf(session: SessionData, createdAt: number, now: number): number {
     const expires = session.cookie?.expires;
-    let at = expires ? new Date(expires).getTime() : now + this.ttl;
+    let at = expires ? checkedExpiry(new Date(expires).getTime(), expires) : now + this.ttl;
     if (this.absoluteTimeout > 0) at = Math.min(at, createdAt + this.absoluteTimeout);
     return at;
   }
