@@ -1,4 +1,5 @@
-import { Cookie, Session } from 'express-session';
+import { Session, type SessionData } from 'express-session';
+import { SessionCookie } from '../cookie/session-cookie';
 import { looksSigned, readCookie, signCookie, VerifiedCookies } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
 import { messages } from '../errors/session.messages';
@@ -9,6 +10,7 @@ import { newSessionId } from '../redis/session-id';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
+import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 
 /*
@@ -57,7 +59,6 @@ export interface RequestSessionState {
 
 type StatefulRequest = SessionRequest & { [STATE]?: RequestSessionState };
 type SessionClass = new (req: SessionRequest) => Session;
-type CookieClass = new (options: object) => Cookie;
 
 /**
  * The request side of sessions, built on express-session's own `Session` and `Cookie`, so
@@ -111,7 +112,7 @@ export class SessionLifecycle {
           return next();
         }
         req.sessionID = sessionId;
-        this.sessionStore.createSession(req as never, data);
+        createSession(req, data);
         state[STATE] = { phase: 'live', cookieId: sessionId, ending: false, lifecycle: this };
         next();
       },
@@ -130,7 +131,7 @@ export class SessionLifecycle {
   generate(req: SessionRequest, id: string): void {
     req.sessionID = id;
     req.session = new (Session as unknown as SessionClass)(req) as SessionRequest['session'];
-    const cookie = new (Cookie as unknown as CookieClass)(this.cookieSettings);
+    const cookie = new SessionCookie(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
     const state = (req as StatefulRequest)[STATE];
@@ -269,6 +270,19 @@ export async function regenerate(req: SessionRequest, { id }: { id: string }): P
 /** The session the request holds itself: undefined once destroyed, and never created by asking. */
 export function ownSession(req: object): SessionRequest['session'] | undefined {
   return Object.prototype.hasOwnProperty.call(req, 'session') ? (req as SessionRequest).session : undefined;
+}
+
+/**
+ * Puts a session read from Redis on the request, as express-session's Store.createSession does, with
+ * a `SessionCookie` and the store's bookkeeping carried over.
+ */
+function createSession(req: SessionRequest, data: SessionData): void {
+  const state = storeStateOf(data);
+  const { originalMaxAge } = data.cookie;
+  data.cookie = new SessionCookie(data.cookie);
+  data.cookie.originalMaxAge = originalMaxAge;
+  req.session = new (Session as unknown as new (req: SessionRequest, data: SessionData) => SessionRequest['session'])(req, data);
+  if (state) attachState(req.session, state);
 }
 
 /** A new session is stored (and gets a cookie) only once it holds something of its own. */

@@ -142,7 +142,7 @@ export function cookieSettingsJson(cookie: unknown): string | undefined {
   const { expires, maxAge: _maxAge, ...settings } = source;
   if (settings.originalMaxAge === undefined) settings.originalMaxAge = null;
   if (expires != null) settings.expires = true;
-  return JSON.stringify(settings);
+  return toJson('cookie', settings);
 }
 
 /** JSON of one session value, or a SessionDataError naming the key when JSON cannot hold it. */
