@@ -24,6 +24,10 @@ export const messages = {
   invalidExpiry: (got: string) =>
     `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
+  durabilityShortfall: (acknowledged: number, wanted: number, timeout: number, failure?: string) =>
+    `Session durability: ${acknowledged} of ${wanted} replicas acknowledged a security write within ${timeout} ms (option "durability")${failure ? `: ${failure}` : ''}; a failover now could lose it`,
+  durabilityNotConnected: () =>
+    'Session durability: the connection for security writes is not ready; this write went over the shared connection without waiting for replicas (option "durability")',
   storeRejected: () => 'Session store rejected the command; the server log has Redis\'s reply',
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) =>

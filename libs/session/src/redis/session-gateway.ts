@@ -3,6 +3,7 @@ import { messages } from '../errors/session.messages';
 import { SessionStoreError } from '../errors/session-store.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { CallDeadlines } from './call-deadlines';
+import { ReplicaAcknowledgement, type DurabilityCounts, type DurabilitySettings } from './replica-acknowledgement';
 import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
 
@@ -15,6 +16,10 @@ export interface SessionGatewayOptions {
    * with `SessionStoreUnavailableError`; 0 for no limit.
    */
   commandTimeout: number;
+  /** Wait for replicas after security writes; off when undefined. @default undefined */
+  durability?: DurabilitySettings;
+  /** Where durability shortfalls are reported. @default console */
+  logger?: Pick<Console, 'warn'>;
 }
 
 /** A session as Redis holds it: HGETALL's flat [field, value, …] list and the key's expiry. */
@@ -66,10 +71,17 @@ export class SessionGateway {
   /** When a call last failed because Redis was out of reach or too slow (ms since the epoch). */
   private lastUnavailableAt = 0;
 
-  constructor({ client, commandTimeout }: SessionGatewayOptions) {
+  /** Security writes and their WAIT, when the `durability` option is on. */
+  private readonly acknowledgement: ReplicaAcknowledgement | undefined;
+
+  constructor({ client, commandTimeout, durability, logger }: SessionGatewayOptions) {
     this.client = withScripts(client);
     this.commandTimeout = commandTimeout;
     this.deadlines = commandTimeout > 0 ? new CallDeadlines(commandTimeout) : undefined;
+    if (durability) {
+      const connectTimeout = Math.max(commandTimeout, 2_000); // as the module's own clients: a TLS handshake can take a while
+      this.acknowledgement = new ReplicaAcknowledgement(durability, client, withScripts, connectTimeout, logger ?? console);
+    }
   }
 
   /** True when a call failed for want of Redis within the last `commandTimeout`. */
@@ -91,7 +103,7 @@ export class SessionGateway {
   }): Promise<StoredFields | null | 'wrongType'> {
     const { redisKey, now, slideBy, absoluteTimeout, lastSeenInterval } = args;
     try {
-      const reply = await this.call(() => this.client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval));
+      const reply = await this.call((client) => client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval));
       return reply && { expiresAt: Number(reply[0]), fields: reply[1] };
     } catch (error) {
       if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
@@ -114,14 +126,14 @@ export class SessionGateway {
     del: string[];
   }): Promise<{ status: SaveStatus }> {
     const { redisKey, mode, expiresAt, now, set, del } = args;
-    const status = await this.call(() => this.client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del));
+    const status = await this.call((client) => client.sessionSave(redisKey, mode, expiresAt, now, set.length / 2, ...set, ...del), redisKey);
     return { status };
   }
 
   /** Moves a session's expiry to `expiresAt`, never past its absolute deadline, without rewriting it. */
   async touchSession(args: { redisKey: string; expiresAt: number; now: number; absoluteTimeout: number }): Promise<{ status: TouchStatus }> {
     const { redisKey, expiresAt, now, absoluteTimeout } = args;
-    return { status: await this.call(() => this.client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout)) };
+    return { status: await this.call((client) => client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout), redisKey) };
   }
 
   /**
@@ -137,8 +149,8 @@ export class SessionGateway {
     now: number;
   }): Promise<CompareAndSetReply> {
     const { redisKey, field, expected, next, expiresAt, now } = args;
-    const [status, current] = await this.call(() =>
-      this.client.sessionCompareAndSet(
+    const [status, current] = await this.call((client) =>
+      client.sessionCompareAndSet(
         redisKey,
         field,
         expected === undefined ? '0' : '1',
@@ -148,6 +160,7 @@ export class SessionGateway {
         expiresAt,
         now,
       ),
+      redisKey,
     );
     if (status === 'changed') return { status, current: current ?? undefined };
     return { status: status as 'written' | 'gone' };
@@ -168,41 +181,42 @@ export class SessionGateway {
     indexTtl: number;
   }): Promise<IndexAddReply> {
     const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl } = args;
-    const [status, ...evicted] = await this.call(() =>
-      this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+    const [status, ...evicted] = await this.call(
+      (client) => client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl),
+      redisKey,
     );
     return status === 'rejected' ? { status } : { status: 'added', evicted };
   }
 
   /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
   deleteKey(redisKey: string): Promise<number> {
-    return this.call(() => this.client.del(redisKey));
+    return this.call((client) => client.del(redisKey), redisKey);
   }
 
   existsKey(redisKey: string): Promise<number> {
-    return this.call(() => this.client.exists(redisKey));
+    return this.call((client) => client.exists(redisKey));
   }
 
   /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
   deviceFields(redisKey: string): Promise<(string | null)[]> {
-    return this.call(() => this.client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+    return this.call((client) => client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
   }
 
   /** Members of a sorted set scored between `max` and `min`, highest score first. */
   membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
-    return this.call(() => this.client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
+    return this.call((client) => client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
   }
 
   removeMembers(redisKey: string, members: string[]): Promise<number> {
-    return this.call(() => this.client.zrem(redisKey, ...members));
+    return this.call((client) => client.zrem(redisKey, ...members), redisKey);
   }
 
   countMembers(redisKey: string): Promise<number> {
-    return this.call(() => this.client.zcard(redisKey));
+    return this.call((client) => client.zcard(redisKey));
   }
 
   hasMember(redisKey: string, member: string): Promise<boolean> {
-    return this.call(() => this.client.zscore(redisKey, member)).then((score) => score !== null);
+    return this.call((client) => client.zscore(redisKey, member)).then((score) => score !== null);
   }
 
   /** Keys matching `pattern`, by SCAN on every master (a cluster spreads them over its nodes). */
@@ -228,13 +242,32 @@ export class SessionGateway {
     return cluster.nodes('master');
   }
 
-  /** Runs one Redis call under the failure rules: fail fast while disconnected, one deadline for the whole call. */
-  private call<T>(operation: () => Promise<T>): Promise<T> {
-    const status = this.client.status;
+  /** Runs `operation` as a security write: on the connection of its own, then waiting for replicas (`durability`). */
+  durably<T>(operation: () => Promise<T>): Promise<T> {
+    return this.acknowledgement ? this.acknowledgement.run(operation) : operation();
+  }
+
+  /** What the durability seam counted; undefined when `durability` is off. */
+  get durabilityCounts(): DurabilityCounts | undefined {
+    return this.acknowledgement?.counts;
+  }
+
+  /** Closes what the gateway opened itself (the durability connection); never the client it was given. */
+  close(): Promise<void> {
+    return this.acknowledgement?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * Runs one Redis call under the failure rules: fail fast while disconnected, one deadline for the
+   * whole call. `writtenKey` names the key a write changes, for the durability seam.
+   */
+  private call<T>(operation: (client: ScriptClient) => Promise<T>, writtenKey?: string): Promise<T> {
+    const client = (this.acknowledgement?.clientFor(writtenKey) as ScriptClient | undefined) ?? this.client;
+    const status = client.status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       return Promise.reject(this.unavailable(new SessionStoreUnavailableError(messages.storeDisconnected(status))));
     }
-    const pending = operation();
+    const pending = operation(client);
     const deadlines = this.deadlines;
     if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {

@@ -42,7 +42,12 @@ export class SessionPersistence {
     this.lastSeenInterval = options.lastSeenInterval ?? 60_000; // 1 min
     this.maxSessionBytes = options.maxSessionBytes ?? 64 * 1024; // 64 KiB
     this.logger = options.logger ?? console;
-    this.gateway = new SessionGateway({ client: options.client, commandTimeout: options.commandTimeout ?? 1_000 }); // 1 s
+    this.gateway = new SessionGateway({
+      client: options.client,
+      commandTimeout: options.commandTimeout ?? 1_000, // 1 s
+      durability: options.durability,
+      logger: this.logger,
+    });
     this.cookieTemplateJson = options.cookie ? cookieSettingsJson(templateCookie(options.cookie)) : undefined;
     const templateMaxAge = (options.cookie as { maxAge?: number } | undefined)?.maxAge;
     this.slideOnRead = options.refreshOnRead ? (templateMaxAge ?? this.ttl) : 0;
