@@ -28,6 +28,7 @@ export const messages = {
     `Session durability: ${acknowledged} of ${wanted} replicas acknowledged a security write within ${timeout} ms (option "durability")${failure ? `: ${failure}` : ''}; a failover now could lose it`,
   durabilityNotConnected: () =>
     'Session durability: the connection for security writes is not ready; this write went over the shared connection without waiting for replicas (option "durability")',
+  storeRefusing: (code: string) => `Redis is not taking this command for now (${code})`,
   storeRejected: () => 'Session store rejected the command; the server log has Redis\'s reply',
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) =>

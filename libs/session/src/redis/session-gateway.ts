@@ -293,7 +293,13 @@ export class SessionGateway {
   private failure(error: unknown): unknown {
     if (error instanceof SessionStoreUnavailableError) return this.unavailable(error);
     if (error instanceof ReplyError) {
-      return /^WRONGTYPE/.test((error as Error).message) ? error : new SessionStoreError(messages.storeRejected(), { cause: error });
+      const text = (error as Error).message;
+      if (/^WRONGTYPE/.test(text)) return error;
+      // A server that cannot take writes for now (no replicas under min-replicas-to-write, a replica
+      // after a failover, loading, a cluster without quorum) is unavailable, not broken: 503.
+      const busy = /^(NOREPLICAS|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.exec(text);
+      if (busy) return this.unavailable(new SessionStoreUnavailableError(messages.storeRefusing(busy[1]), { cause: error }));
+      return new SessionStoreError(messages.storeRejected(), { cause: error });
     }
     return this.unavailable(new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error }));
   }
