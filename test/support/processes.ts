@@ -35,6 +35,8 @@ export interface RedisProcess {
   readonly dir: string;
   /** Graceful shutdown (Redis flushes its append-only file), escalating to SIGKILL. Idempotent. */
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or a lost machine: no shutdown, no flush. Resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 export interface LaunchOptions {
@@ -88,6 +90,15 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     releaseExitHook();
   };
 
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.ref();
+      child.kill('SIGKILL');
+      await exited;
+    }
+    releaseExitHook();
+  };
+
   const gaveUp = new AbortController();
   void exited.then((how) => gaveUp.abort(new Error(`redis-server on port ${port} ${how} before answering PING`)));
   try {
@@ -100,7 +111,7 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     failure.message += `\n--- last lines of its log ---\n${await logTail(logFile)}`;
     throw failure;
   }
-  return { port, dir, stop };
+  return { port, dir, stop, kill };
 }
 
 async function logTail(file: string, lines = 20): Promise<string> {

@@ -95,10 +95,10 @@ export async function startCluster(): Promise<{ nodes: Address[]; stop(): Promis
   });
 }
 
-type OnStop = (stop: () => Promise<void>) => void;
+export type OnStop = (stop: () => Promise<void>) => void;
 
 /** Builds a setup step by step; whatever was started is stopped in reverse order, also when a later step fails. */
-async function assemble<T extends object>(build: (onStop: OnStop) => Promise<T>): Promise<T & { stop(): Promise<void> }> {
+export async function assemble<T extends object>(build: (onStop: OnStop) => Promise<T>): Promise<T & { stop(): Promise<void> }> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     const failures: unknown[] = [];
@@ -113,14 +113,14 @@ async function assemble<T extends object>(build: (onStop: OnStop) => Promise<T>)
   }
 }
 
-async function setupFolder(label: string, onStop: OnStop): Promise<string> {
+export async function setupFolder(label: string, onStop: OnStop): Promise<string> {
   if (redisServerMissingReason()) throw new Error(`Cannot start a ${label} setup: ${redisServerMissingReason()}`);
   const dir = await makeTempDir(label);
   onStop(() => removeTempDir(dir));
   return dir;
 }
 
-async function subFolder(root: string, name: string): Promise<string> {
+export async function subFolder(root: string, name: string): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir);
   return dir;

@@ -13,7 +13,7 @@ import { METRICS_REGISTRY } from './metrics/metrics-registry';
 import { uplotDir } from './http/vendor-assets';
 
 export interface CreateShopAppOptions {
-  /** Environment to read PORT, REDIS_URL, SESSION_SECRET and REPLICA_ID from. @default process.env */
+  /** Environment to read the settings from (PORT, REDIS_URL or REDIS_SENTINELS/REDIS_SENTINEL_NAME or REDIS_CLUSTER, SESSION_SECRET, REPLICA_ID). @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Nest's logger setting; tests pass `false` or a few levels. @default Nest's default logger */
   logger?: LoggerService | LogLevel[] | false;

@@ -3,14 +3,14 @@ import { ConfigModule, ConfigService, registerAs } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { SessionHealthIndicator } from '@app/session/health';
-import { AuthenticatedGuard, CsrfGuard, SessionModule } from '@app/session';
+import { AuthenticatedGuard, CsrfGuard, SessionModule, type SessionRedisOption } from '@app/session';
 import { AuthController } from './auth/auth.controller';
 import { FailedLoginLimiter } from './auth/failed-login-limiter';
 import { SessionsController } from './auth/sessions.controller';
 import { UserDirectory } from './auth/user-directory';
 import { CartController } from './cart/cart.controller';
 import { ProductsController } from './catalog/products.controller';
-import { SHOP_CONFIG, type ShopConfig } from './config/shop-config';
+import { SHOP_CONFIG, type ShopConfig, type ShopRedis } from './config/shop-config';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { createMetricsRegistry, METRICS_REGISTRY } from './metrics/metrics-registry';
@@ -40,7 +40,7 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: shop.redisUrl, metrics: { registry } };
+            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry } };
           },
         }),
         TerminusModule.forRoot({ logger: false }),
@@ -57,5 +57,17 @@ export class ShopModule {
         { provide: APP_GUARD, useClass: CsrfGuard },
       ],
     };
+  }
+}
+
+/** The session library's `redis` option for the Redis the environment named. */
+function sessionRedisOption(redis: ShopRedis): SessionRedisOption {
+  switch (redis.kind) {
+    case 'url':
+      return redis.url;
+    case 'sentinel':
+      return { sentinels: redis.sentinels, name: redis.name };
+    case 'cluster':
+      return { cluster: redis.nodes };
   }
 }

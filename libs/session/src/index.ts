@@ -24,6 +24,7 @@ export type { RedisSessionStoreOptions } from './store/redis-session-store';
 
 export { SessionConfigError } from './errors/session-config.error';
 export { SessionStoreUnavailableError } from './errors/session-store-unavailable.error';
+export { SessionStoreError } from './errors/session-store.error';
 export { SessionTooLargeError } from './errors/session-too-large.error';
 export { SessionConflictError } from './errors/session-conflict.error';
 export { SessionDataError } from './errors/session-data.error';

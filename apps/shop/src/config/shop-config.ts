@@ -1,11 +1,26 @@
 import { hostname } from 'node:os';
 
+/** A server's address, as given in REDIS_SENTINELS and REDIS_CLUSTER. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the sessions live: one server by URL (`REDIS_URL`), a Sentinel-watched master
+ * (`REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`) or a Cluster (`REDIS_CLUSTER`).
+ */
+export type ShopRedis =
+  | { kind: 'url'; url: string }
+  | { kind: 'sentinel'; sentinels: RedisAddress[]; name: string }
+  | { kind: 'cluster'; nodes: RedisAddress[] };
+
 /** The shop's settings, read once from the environment at boot. */
 export interface ShopConfig {
   /** HTTP port. @default 3000 */
   port: number;
-  /** `redis://` or `rediss://` URL of the Redis that holds the sessions. @default 'redis://127.0.0.1:6379' */
-  redisUrl: string;
+  /** The Redis that holds the sessions. @default { kind: 'url', url: 'redis://127.0.0.1:6379' } */
+  redis: ShopRedis;
   /** Cookie signing secrets, newest first: the first signs, every one verifies (rotation). */
   sessionSecrets: string[];
   /** True when no SESSION_SECRET was given and the fixed development secret is in use. */
@@ -37,7 +52,7 @@ export function loadShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
   }
   return {
     port,
-    redisUrl: parseRedisUrl(env.REDIS_URL),
+    redis: parseRedis(env),
     sessionSecrets: secrets ?? [DEV_SECRET],
     usesDevSecret: !secrets,
     replicaId: nonBlank(env.REPLICA_ID) ?? `${hostname()}:${port}`,
@@ -52,6 +67,38 @@ function parsePort(raw: string | undefined): number {
     throw new Error(`PORT must be a whole number from 0 to 65535; got "${raw}"`);
   }
   return port;
+}
+
+/**
+ * One of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) and REDIS_CLUSTER; more than one is
+ * refused rather than one silently winning, since each names a different place for the sessions.
+ */
+function parseRedis(env: NodeJS.ProcessEnv): ShopRedis {
+  const given = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER'] as const).filter((name) => nonBlank(env[name]) !== undefined);
+  if (given.length > 1) {
+    throw new Error(`${given.join(' and ')} are ${given.length === 2 ? 'both' : 'all'} set: set only one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) or REDIS_CLUSTER`);
+  }
+  const name = nonBlank(env.REDIS_SENTINEL_NAME);
+  if (given[0] === 'REDIS_SENTINELS') {
+    if (name === undefined) throw new Error('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: set it to the name of the master the sentinels watch');
+    return { kind: 'sentinel', sentinels: parseAddresses('REDIS_SENTINELS', env.REDIS_SENTINELS!), name };
+  }
+  if (name !== undefined) throw new Error('REDIS_SENTINEL_NAME is set without REDIS_SENTINELS: set both, or neither');
+  if (given[0] === 'REDIS_CLUSTER') return { kind: 'cluster', nodes: parseAddresses('REDIS_CLUSTER', env.REDIS_CLUSTER!) };
+  return { kind: 'url', url: parseRedisUrl(env.REDIS_URL) };
+}
+
+/** A comma-separated `host:port` list; an IPv6 host goes in brackets (`[::1]:26379`). */
+function parseAddresses(variable: string, raw: string): RedisAddress[] {
+  return raw.split(',').map((entry, index, all) => {
+    const text = entry.trim();
+    const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(text);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port < 1 || port > 65_535) {
+      throw new Error(`${variable}: entry ${index + 1} of ${all.length} must be host:port with a port from 1 to 65535; got "${text}"`);
+    }
+    return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+  });
 }
 
 function parseRedisUrl(raw: string | undefined): string {

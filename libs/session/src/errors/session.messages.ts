@@ -13,6 +13,23 @@ export const messages = {
     `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
   reservedKey: (key: string) =>
     `Session key "${key}" starts with ":", which is reserved for the library's own fields`,
+  forbiddenKey: (key: string) =>
+    `Session key "${key}" is not allowed: the session object inherits a member of that name (such as "__proto__", "constructor" or "save"), so it would not survive a reload`,
+  cookieKeyInUpdate: () =>
+    'Session key "cookie" holds the cookie\'s settings and cannot be updated with SessionService.update; change req.session.cookie instead',
+  notACookie: (got: string) =>
+    `Session key "cookie" must stay the session's own express-session Cookie (change its fields, do not replace it); got ${got}`,
+  invalidCookieField: (field: string, got: string) =>
+    `Session cookie field "${field}" must be a finite number of ms or null; got ${got}`,
+  invalidExpiry: (got: string) =>
+    `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge)`,
+  unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
+  durabilityShortfall: (acknowledged: number, wanted: number, timeout: number, failure?: string) =>
+    `Session durability: ${acknowledged} of ${wanted} replicas acknowledged a security write within ${timeout} ms (option "durability")${failure ? `: ${failure}` : ''}; a failover now could lose it`,
+  durabilityNotConnected: () =>
+    'Session durability: the connection for security writes is not ready; this write went over the shared connection without waiting for replicas (option "durability")',
+  storeRefusing: (code: string) => `Redis is not taking this command for now (${code})`,
+  storeRejected: () => 'Session store rejected the command; the server log has Redis\'s reply',
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) =>
     `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { SessionConflictError } from './session-conflict.error';
 import { SessionDataError } from './session-data.error';
+import { SessionStoreError } from './session-store.error';
 import { SessionStoreUnavailableError } from './session-store-unavailable.error';
 import { SessionTooLargeError } from './session-too-large.error';
 
@@ -25,7 +26,7 @@ export function toHttpException(error: unknown): unknown {
     return new PayloadTooLargeException(error.message, { cause: error, description: 'Payload Too Large' });
   }
   if (error instanceof SessionConflictError) return new ConflictException(error.message, { cause: error, description: 'Conflict' });
-  if (error instanceof SessionDataError) {
+  if (error instanceof SessionDataError || error instanceof SessionStoreError) {
     return new InternalServerErrorException(error.message, { cause: error, description: 'Internal Server Error' });
   }
   return error;

@@ -117,6 +117,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
 
   async onApplicationShutdown(): Promise<void> {
     await this.telemetry.close().catch(() => undefined);
+    await this.persistence.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's
     // QUIT resolves on Redis' reply; wait for the socket itself so nothing is left open at exit.

@@ -73,6 +73,7 @@ function storeOptions(options: ResolvedSessionOptions, client: Redis): RedisSess
     refreshOnRead: true,
     lastSeenInterval: options.lastSeenInterval,
     commandTimeout: options.commandTimeout,
+    durability: options.durability,
     maxSessionBytes: options.maxSessionBytes,
     cookie: definedOnly(cookie),
     logger: new Logger('RedisSessionStore'),

@@ -246,3 +246,21 @@ describe('resolveSessionOptions: invalid options name the option', () => {
     expect(configError({ ...valid, secret: 'short' }).message).toMatch(/at least 32 characters/);
   });
 });
+
+describe('resolveSessionOptions: durability', () => {
+  it('is off unless given, and kept as given when valid', () => {
+    expect(resolveSessionOptions(valid).durability).toBeUndefined();
+    expect(resolveSessionOptions({ ...valid, durability: { replicas: 1, timeout: 50 } }).durability).toEqual({ replicas: 1, timeout: 50 });
+  });
+
+  it.each([
+    [null, 'durability'],
+    [{ replicas: 0, timeout: 50 }, 'durability.replicas'],
+    [{ replicas: 1.5, timeout: 50 }, 'durability.replicas'],
+    [{ replicas: 1 }, 'durability.timeout'],
+    [{ replicas: 1, timeout: 0 }, 'durability.timeout'],
+    [{ replicas: 1, timeout: 1_000 }, 'durability.timeout'], // must end before commandTimeout (1 s by default)
+  ])('refuses %j at boot, naming %s', (durability, option) => {
+    expectRejected({ ...valid, durability }, option);
+  });
+});

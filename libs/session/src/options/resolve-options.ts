@@ -67,6 +67,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     onLimit: oneOf('onLimit', options.onLimit, ['evict-oldest', 'reject']) ?? 'evict-oldest',
     lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
+    durability: resolveDurability(options.durability, optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
     updateRetries: optionalCount('updateRetries', options.updateRetries, 0) ?? SESSION_DEFAULTS.updateRetries,
     trustProxy: optionalBoolean('trustProxy', options.trustProxy),
@@ -75,6 +76,23 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     metrics: resolveMetricsOption(options.metrics),
     tracing: optionalBoolean('tracing', options.tracing),
   };
+}
+
+/** `durability`: off when unset; replicas ≥ 1, and a WAIT timeout that ends before the call's deadline. */
+function resolveDurability(option: unknown, commandTimeout: number): { replicas: number; timeout: number } | undefined {
+  if (option === undefined) return undefined;
+  if (option === null || typeof option !== 'object') {
+    throw new SessionConfigError('durability', `must be an object { replicas, timeout }; got ${String(option)}`);
+  }
+  const { replicas, timeout } = option as { replicas?: unknown; timeout?: unknown };
+  if (!(Number.isInteger(replicas) && (replicas as number) >= 1)) {
+    throw new SessionConfigError('durability.replicas', `must be a whole number of at least 1; got ${String(replicas)}`);
+  }
+  const limit = commandTimeout > 0 ? commandTimeout - 1 : Number.MAX_SAFE_INTEGER;
+  if (!(Number.isInteger(timeout) && (timeout as number) >= 1 && (timeout as number) <= limit)) {
+    throw new SessionConfigError('durability.timeout', `must be a whole number of ms from 1 to ${limit} (below "commandTimeout"); got ${String(timeout)}`);
+  }
+  return { replicas: replicas as number, timeout: timeout as number };
 }
 
 function resolveSecrets(secret: unknown): string[] {

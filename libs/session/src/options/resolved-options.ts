@@ -26,6 +26,8 @@ export interface ResolvedSessionOptions {
   onLimit: 'evict-oldest' | 'reject';
   lastSeenInterval: number;
   commandTimeout: number;
+  /** Undefined when off. */
+  durability?: { replicas: number; timeout: number };
   maxSessionBytes: number;
   updateRetries: number;
   trustProxy?: boolean;

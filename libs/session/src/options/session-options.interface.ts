@@ -69,6 +69,13 @@ export interface SessionModuleOptions {
   lastSeenInterval?: number;
   /** Milliseconds a Redis call may take before the request answers 503. @default 1_000 */
   commandTimeout?: number;
+  /**
+   * Make the writes that security depends on (login, logout, revoke, log out everywhere, ID changes)
+   * wait until `replicas` Redis replicas have them, for at most `timeout` ms (Redis `WAIT`, on a
+   * connection of their own). A shortfall is logged and counted, not an error. Pair it with Redis's
+   * `min-replicas-to-write` (README). `timeout` must fit within `commandTimeout`. @default undefined (off)
+   */
+  durability?: { replicas: number; timeout: number };
   /** Largest session, in bytes of stored JSON, that a save accepts (413 above). @default 65_536 (64 KiB) */
   maxSessionBytes?: number;
   /**

@@ -1,4 +1,4 @@
-import { FIELD } from './session-fields';
+import { FIELD, MAX_EXPIRY_MS } from './session-fields';
 
 /**
  * The Lua scripts behind every session operation. Each touches one key, so each is atomic and runs
@@ -7,6 +7,24 @@ import { FIELD } from './session-fields';
  * strings ('written', 'gone', …) so the gateway and the scripts spell them once, the same way.
  * Only `SessionGateway` calls them.
  */
+
+/**
+ * A Lua helper the writing scripts start with: the expiry argument as an integer of ms within what
+ * PEXPIREAT and a cookie accept, else an error reply BEFORE the script writes anything (Redis does not
+ * roll back a script that fails half-way, and a key written without its PEXPIREAT would live for ever).
+ * Lua's tonumber reads 'nan' and 'inf' too, hence the explicit checks.
+ */
+const CHECKED_EXPIRY = `
+local function checked_expiry(text)
+  local at = tonumber(text)
+  if at == nil or at ~= at or at < 0 or at > ${MAX_EXPIRY_MS} or at ~= math.floor(at) then
+    return nil, redis.error_reply('SESSION invalid expiry: ' .. tostring(text))
+  end
+  return at
+end
+-- Lua prints numbers with 14 digits: a far expiry (15 digits) must be formatted in full.
+local function ms(at) return string.format('%.0f', at) end
+`;
 
 /**
  * Read a session. Also slides its idle timeout (capped by the absolute timeout) and updates its
@@ -57,23 +75,25 @@ return { redis.call('PEXPIRETIME', key), fields }
  * KEYS: session. ARGV: mode, expire-at ms, now ms, n, n field/value pairs, fields to delete.
  * Returns 'written', 'gone' (patch on a missing session) or 'expired' (deleted).
  */
-export const SAVE_SESSION = `
+export const SAVE_SESSION = `${CHECKED_EXPIRY}
 local key = KEYS[1]
+local at, invalid = checked_expiry(ARGV[2])
+if not at then return invalid end
+local n = tonumber(ARGV[4])
+if n == nil or n < 0 or 4 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
 if ARGV[1] == 'patch' then
   if redis.call('EXISTS', key) == 0 then return 'gone' end
 else
   redis.call('DEL', key)
 end
-local at = tonumber(ARGV[2])
 if at <= tonumber(ARGV[3]) then
   redis.call('DEL', key)
   return 'expired'
 end
-local n = tonumber(ARGV[4])
 -- In chunks: Lua's unpack fails past a few thousand values, and a session may have that many keys.
 for i = 5, 4 + 2 * n, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, 4 + 2 * n))) end
 for i = 5 + 2 * n, #ARGV, 1000 do redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-redis.call('PEXPIREAT', key, at)
+redis.call('PEXPIREAT', key, ms(at))
 return 'written'
 `;
 
@@ -82,17 +102,18 @@ return 'written'
  * KEYS: session. ARGV: wanted expire-at ms, now ms, absolute timeout ms (0: none).
  * Returns 'touched', 'gone' or 'expired' (and deleted).
  */
-export const TOUCH_SESSION = `
+export const TOUCH_SESSION = `${CHECKED_EXPIRY}
+local at, invalid = checked_expiry(ARGV[1])
+if not at then return invalid end
 local created = redis.call('HGET', KEYS[1], '${FIELD.createdAt}')
 if not created then return 'gone' end
-local at = tonumber(ARGV[1])
 local absolute = tonumber(ARGV[3])
 if absolute > 0 and tonumber(created) + absolute < at then at = tonumber(created) + absolute end
 if at <= tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
   return 'expired'
 end
-redis.call('PEXPIREAT', KEYS[1], at)
+redis.call('PEXPIREAT', KEYS[1], ms(at))
 return 'touched'
 `;
 
@@ -104,15 +125,17 @@ return 'touched'
  * new value, expire-at ms, now ms. Returns {'gone'}, {'changed', current} (current absent when the
  * field is) or {'written'}.
  */
-export const COMPARE_AND_SET = `
+export const COMPARE_AND_SET = `${CHECKED_EXPIRY}
 local key = KEYS[1]
+local at, invalid = checked_expiry(ARGV[6])
+if not at then return invalid end
 if redis.call('EXISTS', key) == 0 then return {'gone'} end
 local current = redis.call('HGET', key, ARGV[1])
 local same
 if ARGV[2] == '1' then same = current == ARGV[3] else same = current == false end
 if not same then return {'changed', current} end
 if ARGV[4] == '1' then redis.call('HSET', key, ARGV[1], ARGV[5]) else redis.call('HDEL', key, ARGV[1]) end
-if tonumber(ARGV[6]) > tonumber(ARGV[7]) then redis.call('PEXPIREAT', key, ARGV[6]) end
+if at > tonumber(ARGV[7]) then redis.call('PEXPIREAT', key, ms(at)) end
 return {'written'}
 `;
 
@@ -194,6 +217,8 @@ local function save_session()
 ${SAVE_SESSION}
 end
 local status = save_session()
+-- An argument SAVE_SESSION refused (an error reply) ends here: the index is left as it was.
+if type(status) == 'table' then return status end
 if leaving ~= '' then redis.call('ZREM', leave_key, leaving) end
 if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, ttl, {status}) end
 return {status}

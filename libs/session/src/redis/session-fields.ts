@@ -18,3 +18,6 @@ export const FIELD = {
 
 /** First character of every library field; refused at the start of a session key. */
 export const RESERVED_PREFIX = ':';
+
+/** The latest expiry a session can have: what a cookie's Expires attribute can carry (four-digit years), ms since the epoch. */
+export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);

@@ -1,6 +1,9 @@
 import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { messages } from '../errors/session.messages';
+import { SessionStoreError } from '../errors/session-store.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
+import { CallDeadlines } from './call-deadlines';
+import { ReplicaAcknowledgement, type DurabilityCounts, type DurabilitySettings } from './replica-acknowledgement';
 import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
 import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
@@ -10,8 +13,15 @@ import { ACTIVITY_ADD } from './activity-script';
 export interface SessionGatewayOptions {
   /** The client; the gateway never closes it. */
   client: Redis | Cluster;
-  /** Ms a call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. */
+  /**
+   * Ms a call may take in all, the client's own retries and redirections included, before it fails
+   * with `SessionStoreUnavailableError`; 0 for no limit.
+   */
   commandTimeout: number;
+  /** Wait for replicas after security writes; off when undefined. @default undefined */
+  durability?: DurabilitySettings;
+  /** Where durability shortfalls are reported. @default console */
+  logger?: Pick<Console, 'warn'>;
 }
 
 /** A session as Redis holds it: HGETALL's flat [field, value, …] list and the key's expiry. */
@@ -83,16 +93,33 @@ const okFacts = (): StoreCallFacts => OK;
 export class SessionGateway {
   readonly client: ScriptClient;
   private readonly commandTimeout: number;
-  /** A client that bounds its own commands as tightly needs no second timer per call. */
-  private readonly clientBoundsCommands: boolean;
   /** Metrics and traces, attached by `SessionModule` when they are on; unset, calls run unobserved. */
   observer: SessionObserver | undefined;
+  /**
+   * Always on, even when the client has a `commandTimeout` of its own: that one bounds each attempt,
+   * and ioredis (Cluster above all, during a failover) re-sends a command after a closed connection
+   * or a MOVED, each attempt with a fresh timer. Only a deadline per call bounds the caller's wait.
+   */
+  private readonly deadlines: CallDeadlines | undefined;
+  /** When a call last failed because Redis was out of reach or too slow (ms since the epoch). */
+  private lastUnavailableAt = 0;
 
-  constructor({ client, commandTimeout }: SessionGatewayOptions) {
+  /** Security writes and their WAIT, when the `durability` option is on. */
+  private readonly acknowledgement: ReplicaAcknowledgement | undefined;
+
+  constructor({ client, commandTimeout, durability, logger }: SessionGatewayOptions) {
     this.client = withScripts(client);
     this.commandTimeout = commandTimeout;
-    const own = (client as Redis).options?.commandTimeout ?? (client as Cluster).options?.redisOptions?.commandTimeout;
-    this.clientBoundsCommands = own !== undefined && own <= commandTimeout;
+    this.deadlines = commandTimeout > 0 ? new CallDeadlines(commandTimeout) : undefined;
+    if (durability) {
+      const connectTimeout = Math.max(commandTimeout, 2_000); // as the module's own clients: a TLS handshake can take a while
+      this.acknowledgement = new ReplicaAcknowledgement(durability, client, withScripts, connectTimeout, logger ?? console);
+    }
+  }
+
+  /** True when a call failed for want of Redis within the last `commandTimeout`. */
+  recentlyUnavailable(): boolean {
+    return this.lastUnavailableAt > 0 && Date.now() - this.lastUnavailableAt <= Math.max(this.commandTimeout, 1_000);
   }
 
   /**
@@ -109,7 +136,7 @@ export class SessionGateway {
   }): Promise<StoredFields | null | 'wrongType'> {
     const { redisKey, now, slideBy, absoluteTimeout, lastSeenInterval } = args;
     try {
-      const reply = await this.call('load', () => this.client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval), loadFacts);
+      const reply = await this.call('load', (client) => client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval), loadFacts);
       return reply && { expiresAt: Number(reply[0]), fields: reply[1] };
     } catch (error) {
       if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
@@ -133,8 +160,9 @@ export class SessionGateway {
   }): Promise<{ status: SaveStatus }> {
     const status = await this.call(
       'save',
-      () => this.client.sessionSave(args.redisKey, ...saveArguments(args)),
+      (client) => client.sessionSave(args.redisKey, ...saveArguments(args)),
       (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok', bytes: byteCount(args.set), fieldsChanged: args.set.length / 2 + args.del.length }),
+      args.redisKey,
     );
     return { status };
   }
@@ -142,9 +170,12 @@ export class SessionGateway {
   /** Moves a session's expiry to `expiresAt`, never past its absolute deadline, without rewriting it. */
   async touchSession(args: { redisKey: string; expiresAt: number; now: number; absoluteTimeout: number }): Promise<{ status: TouchStatus }> {
     const { redisKey, expiresAt, now, absoluteTimeout } = args;
-    const status = await this.call('touch', () => this.client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout), (reply) => ({
-      result: reply === 'gone' ? 'gone' : 'ok',
-    }));
+    const status = await this.call(
+      'touch',
+      (client) => client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout),
+      (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok' }),
+      redisKey,
+    );
     return { status };
   }
 
@@ -163,8 +194,8 @@ export class SessionGateway {
     const { redisKey, field, expected, next, expiresAt, now } = args;
     const [status, current] = await this.call(
       'update',
-      () =>
-        this.client.sessionCompareAndSet(
+      (client) =>
+        client.sessionCompareAndSet(
           redisKey,
           field,
           expected === undefined ? '0' : '1',
@@ -175,6 +206,7 @@ export class SessionGateway {
           now,
         ),
       ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
+      redisKey,
     );
     if (status === 'changed') return { status, current: current ?? undefined };
     return { status: status as 'written' | 'gone' };
@@ -199,8 +231,9 @@ export class SessionGateway {
     const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving } = args;
     const [status, ...evicted] = await this.call(
       'index',
-      () => this.client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving ?? ''),
+      (client) => client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving ?? ''),
       ([reply]) => ({ result: reply === 'rejected' ? 'conflict' : 'ok' }),
+      redisKey,
     );
     return status === 'rejected' ? { status } : { status: 'added', evicted };
   }
@@ -219,8 +252,8 @@ export class SessionGateway {
       : ['', 0, '-inf', 0, 'evict-oldest', 0];
     const [status, ...evicted] = await this.call(
       'save',
-      () =>
-        this.client.sessionSaveAndIndex(
+      (client) =>
+        client.sessionSaveAndIndex(
           redisKey,
           join?.redisKey ?? redisKey,
           leave?.redisKey ?? redisKey,
@@ -233,6 +266,7 @@ export class SessionGateway {
         bytes: byteCount(save.set),
         fieldsChanged: save.set.length / 2 + save.del.length,
       }),
+      redisKey,
     );
     return status === 'rejected' ? { status } : { status: status as SaveStatus, evicted };
   }
@@ -244,33 +278,33 @@ export class SessionGateway {
 
   /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
   deleteKey(redisKey: string): Promise<number> {
-    return this.call('destroy', () => this.client.del(redisKey));
+    return this.call('destroy', (client) => client.del(redisKey), okFacts, redisKey);
   }
 
   existsKey(redisKey: string): Promise<number> {
-    return this.call('index', () => this.client.exists(redisKey));
+    return this.call('index', (client) => client.exists(redisKey));
   }
 
   /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
   deviceFields(redisKey: string): Promise<(string | null)[]> {
-    return this.call('index', () => this.client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+    return this.call('index', (client) => client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
   }
 
   /** Members of a sorted set scored between `max` and `min`, highest score first. */
   membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
-    return this.call('index', () => this.client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
+    return this.call('index', (client) => client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
   }
 
   removeMembers(redisKey: string, members: string[]): Promise<number> {
-    return this.call('index', () => this.client.zrem(redisKey, ...members));
+    return this.call('index', (client) => client.zrem(redisKey, ...members), okFacts, redisKey);
   }
 
   countMembers(redisKey: string): Promise<number> {
-    return this.call('index', () => this.client.zcard(redisKey));
+    return this.call('index', (client) => client.zcard(redisKey));
   }
 
   hasMember(redisKey: string, member: string): Promise<boolean> {
-    return this.call('index', () => this.client.zscore(redisKey, member)).then((score) => score !== null);
+    return this.call('index', (client) => client.zscore(redisKey, member)).then((score) => score !== null);
   }
 
   /** Keys matching `pattern`, by SCAN on every master (a cluster spreads them over its nodes). */
@@ -302,42 +336,91 @@ export class SessionGateway {
    */
   addActivity(args: { sessionsKey: string; usersKey: string; ttl: number; digests: string[]; userIds: string[] }): Promise<number> {
     const { sessionsKey, usersKey, ttl, digests, userIds } = args;
-    return this.call('activity', () => this.client.sessionActivityAdd(sessionsKey, usersKey, ttl, digests.length, ...digests, ...userIds));
+    return this.call('activity', (client) => client.sessionActivityAdd(sessionsKey, usersKey, ttl, digests.length, ...digests, ...userIds));
   }
 
   /** PFCOUNT over several HyperLogLogs of one slot: the size of their union. */
   countDistinct(redisKeys: string[]): Promise<number> {
-    return this.call('activity', () => this.client.pfcount(...redisKeys));
+    return this.call('activity', (client) => client.pfcount(...redisKeys));
   }
 
-  /** Runs one Redis call under the failure rules, observed when an observer is attached. */
-  private call<T>(operation: StoreOperation, run: () => Promise<T>, describe: (value: T) => StoreCallFacts = okFacts): Promise<T> {
+  /** Runs `operation` as a security write: on the connection of its own, then waiting for replicas (`durability`). */
+  durably<T>(operation: () => Promise<T>): Promise<T> {
+    return this.acknowledgement ? this.acknowledgement.run(operation) : operation();
+  }
+
+  /** What the durability seam counted; undefined when `durability` is off. */
+  get durabilityCounts(): DurabilityCounts | undefined {
+    return this.acknowledgement?.counts;
+  }
+
+  /** Closes what the gateway opened itself (the durability connection); never the client it was given. */
+  close(): Promise<void> {
+    return this.acknowledgement?.close() ?? Promise.resolve();
+  }
+
+  /**
+   * Runs one Redis call under the failure rules, observed when an observer is attached. `writtenKey`
+   * names the key a write changes, for the durability seam.
+   */
+  private call<T>(
+    operation: StoreOperation,
+    run: (client: ScriptClient) => Promise<T>,
+    describe: (value: T) => StoreCallFacts = okFacts,
+    writtenKey?: string,
+  ): Promise<T> {
     const observer = this.observer;
-    if (observer?.observeStoreCall) return observer.observeStoreCall(operation, () => this.bounded(run), describe);
-    return this.bounded(run);
+    if (observer?.observeStoreCall) return observer.observeStoreCall(operation, () => this.bounded(run, writtenKey), describe);
+    return this.bounded(run, writtenKey);
   }
 
-  /** Fail fast while disconnected, bounded wait. */
-  private bounded<T>(operation: () => Promise<T>): Promise<T> {
-    const status = this.client.status;
+  /** Fail fast while disconnected, one deadline for the whole call. */
+  private bounded<T>(operation: (client: ScriptClient) => Promise<T>, writtenKey: string | undefined): Promise<T> {
+    const client = (this.acknowledgement?.clientFor(writtenKey) as ScriptClient | undefined) ?? this.client;
+    const status = client.status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
-      return Promise.reject(new SessionStoreUnavailableError(messages.storeDisconnected(status)));
+      return Promise.reject(this.unavailable(new SessionStoreUnavailableError(messages.storeDisconnected(status))));
     }
-    const pending = operation();
-    if (!this.commandTimeout || this.clientBoundsCommands) return pending.catch((error) => Promise.reject(asUnavailable(error)));
+    const pending = operation(client);
+    const deadlines = this.deadlines;
+    if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout))), this.commandTimeout);
+      const deadline = deadlines.start(() => reject(this.unavailable(new SessionStoreUnavailableError(messages.storeTimeout(this.commandTimeout)))));
       pending.then(
         (value) => {
-          clearTimeout(timer);
+          deadline.settled = true;
           resolve(value);
         },
         (error) => {
-          clearTimeout(timer);
-          reject(asUnavailable(error));
+          deadline.settled = true;
+          reject(this.failure(error));
         },
       );
     });
+  }
+
+  /**
+   * What a failed call rejects with: a wrong type stays a ReplyError (the caller handles it), any other
+   * Redis reply error becomes a `SessionStoreError` (its text only in `cause`, never in an answer),
+   * anything else means Redis is out of reach.
+   */
+  private failure(error: unknown): unknown {
+    if (error instanceof SessionStoreUnavailableError) return this.unavailable(error);
+    if (error instanceof ReplyError) {
+      const text = (error as Error).message;
+      if (/^WRONGTYPE/.test(text)) return error;
+      // A server that cannot take writes for now (no replicas under min-replicas-to-write, a replica
+      // after a failover, loading, a cluster without quorum) is unavailable, not broken: 503.
+      const busy = /^(NOREPLICAS|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.exec(text);
+      if (busy) return this.unavailable(new SessionStoreUnavailableError(messages.storeRefusing(busy[1]), { cause: error }));
+      return new SessionStoreError(messages.storeRejected(), { cause: error });
+    }
+    return this.unavailable(new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error }));
+  }
+
+  private unavailable(error: SessionStoreUnavailableError): SessionStoreUnavailableError {
+    this.lastUnavailableAt = Date.now();
+    return error;
   }
 }
 
@@ -367,10 +450,4 @@ function byteCount(values: string[]): number {
   let bytes = 0;
   for (const value of values) bytes += value.length;
   return bytes;
-}
-
-/** A Redis reply error (a bug or a wrong type) stays as it is; anything else means Redis is out of reach. */
-function asUnavailable(error: unknown): unknown {
-  if (error instanceof ReplyError || error instanceof SessionStoreUnavailableError) return error;
-  return new SessionStoreUnavailableError((error as Error)?.message ?? String(error), { cause: error });
 }

@@ -58,6 +58,10 @@ export class ExpressPlatform implements HttpPlatform {
     response.end(body);
   }
 
+  statusCode(res: object): number {
+    return (res as Response).statusCode;
+  }
+
   describe(req: SessionRequest): string {
     const request = req as unknown as Request;
     return `${request.method} ${request.originalUrl}`;

@@ -25,6 +25,8 @@ export interface HttpPlatform {
   appendCookie(res: object, setCookie: string): void;
   /** Replaces the handler's answer with the error's, or cuts the connection once headers are out. */
   fail(res: object, exception: unknown, error: unknown): void;
+  /** The status the response will answer with, as the handler (or an exception filter) set it. */
+  statusCode(res: object): number;
   /** "METHOD url", for logs. */
   describe(req: SessionRequest): string;
 }

@@ -1,14 +1,17 @@
 import { InternalServerErrorException } from '@nestjs/common';
-import { Cookie, Session } from 'express-session';
+import { Session, type SessionData } from 'express-session';
+import { SessionCookie } from '../cookie/session-cookie';
 import { looksSigned, readCookie, signCookie, VerifiedCookies } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
 import { messages } from '../errors/session.messages';
+import { SessionDataError } from '../errors/session-data.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { toHttpException } from '../errors/to-http-exception';
 import { newSessionId } from '../redis/session-id';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
-import { stateOf as sessionStateOf } from '../store/session-state';
+import { checkSessionObject } from '../store/session-validation';
+import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 
 /*
@@ -57,12 +60,13 @@ export interface RequestSessionState {
   failure?: unknown;
   /** Set once the save at the end has started, so the final `end` goes straight through. */
   ending: boolean;
+  /** The Set-Cookie value, prepared (and checked) before the save, so sending the headers cannot fail. */
+  setCookie?: string;
   lifecycle: SessionLifecycle;
 }
 
 type StatefulRequest = SessionRequest & { [STATE]?: RequestSessionState };
 type SessionClass = new (req: SessionRequest) => Session;
-type CookieClass = new (options: object) => Cookie;
 
 /**
  * The request side of sessions, built on express-session's own `Session` and `Cookie`, so
@@ -132,7 +136,7 @@ export class SessionLifecycle {
           return next();
         }
         req.sessionID = sessionId;
-        this.sessionStore.createSession(req as never, data);
+        createSession(req, data);
         state[STATE] = { phase: 'live', cookieId: sessionId, ending: false, lifecycle: this };
         next();
       },
@@ -153,10 +157,10 @@ export class SessionLifecycle {
    */
   generate(req: SessionRequest, id: string): void {
     const previous = ownSession(req);
-    const indexEntry = previous && sessionStateOf(previous)?.indexEntry;
+    const indexEntry = previous && storeStateOf(previous)?.indexEntry;
     req.sessionID = id;
     req.session = new (Session as unknown as SessionClass)(req) as SessionRequest['session'];
-    const cookie = new (Cookie as unknown as CookieClass)(this.cookieSettings);
+    const cookie = new SessionCookie(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
     if (indexEntry) this.persistence.stateFor(req.session).indexEntry = indexEntry;
@@ -165,37 +169,103 @@ export class SessionLifecycle {
     (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, ending: false, lifecycle: this };
   }
 
-  /** The way out, part 1 (with the headers): the cookie, when the browser needs to hear about it. */
+  /**
+   * The way out, part 1 (with the headers): the cookie, when the browser needs to hear about it. It
+   * was prepared by `beforeEnd` unless the handler sent its headers before ending (a stream); then a
+   * cookie that cannot be written cuts this response, never the process.
+   */
   beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void {
-    const session = ownSession(req);
-    if (!session) return;
-    const isNew = req.sessionID !== state.cookieId;
-    if (isNew ? !hasData(session) : session.cookie.expires == null) return; // nothing to tell the browser
-    if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) return;
-    session.touch();
-    // express-session's Cookie serializes itself; its typings leave the method out.
-    const cookie = session.cookie as unknown as { serialize(name: string, value: string): string };
-    this.platform.appendCookie(res, cookie.serialize(this.cookieName, signCookie(req.sessionID, this.options.secrets[0])));
+    let setCookie = state.setCookie;
+    if (setCookie === undefined && !state.ending) {
+      try {
+        const session = ownSession(req);
+        if (session) checkSessionObject(session, true);
+        setCookie = session && this.cookieFor(req, state, session);
+      } catch (error) {
+        this.failAfterHeaders(req, state, res, error);
+        return;
+      }
+    }
+    if (setCookie) this.platform.appendCookie(res, setCookie);
   }
 
   /**
-   * The way out, part 2 (at `end`): saves the changes, then lets the response finish. Answers what
-   * `end` should return, or undefined when it should end at once.
+   * The way out, part 2 (at `end`): checks the session, prepares its cookie, saves the changes, then
+   * lets the response finish. Anything the session holds that cannot be saved or sent answers this
+   * request with the library's error (nothing written), never the process. Answers what `end` should
+   * return.
    */
   beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown {
     state.ending = true;
     const session = ownSession(req);
-    if (!session || (req.sessionID !== state.cookieId && !hasData(session))) return finish();
-    session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
-    const saving = this.persistence.saveChanges(req.sessionID, session);
+    if (!session || this.answersStoreFailure(res)) return finish();
+    let saving: Promise<void> | null;
+    try {
+      checkSessionObject(session, true);
+      if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
+      session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
+      state.setCookie = this.cookieFor(req, state, session);
+      saving = this.persistence.saveChanges(req.sessionID, session);
+    } catch (error) {
+      this.failBeforeHeaders(req, state, res, error);
+      return res;
+    }
     if (!saving) return finish();
-    saving.then(finish, (error: unknown) => {
-      this.logger.error(`Saving the session at the end of ${this.platform.describe(req)} failed: ${(error as Error)?.message}`);
-      state.phase = 'failed'; // this answer is final: the error's end must not save again
-      state.failure = error;
-      this.platform.fail(res, toHttpException(error), error);
-    });
+    saving.then(
+      () => finishSafely(this.logger, finish),
+      (error: unknown) => this.failBeforeHeaders(req, state, res, error),
+    );
     return res;
+  }
+
+  /**
+   * A 503 while Redis is failing (a call failed within the last `commandTimeout`): most likely the
+   * handler's own session call just timed out. Saving would make the client wait a second
+   * `commandTimeout` for an answer that is already an error, and a failed request is not meant to
+   * change the session; so the way out does not call Redis again.
+   */
+  private answersStoreFailure(res: object): boolean {
+    return this.platform.statusCode(res) === 503 && this.persistence.gateway.recentlyUnavailable();
+  }
+
+  /** The Set-Cookie value for this response, or undefined when the browser has nothing to learn. */
+  private cookieFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session']): string | undefined {
+    const isNew = req.sessionID !== state.cookieId;
+    if (isNew ? !hasData(session) : session.cookie.expires == null) return undefined;
+    if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) return undefined;
+    // express-session's Cookie serializes itself; its typings leave the method out.
+    const cookie = session.cookie as unknown as { serialize(name: string, value: string): string };
+    try {
+      return cookie.serialize(this.cookieName, signCookie(req.sessionID, this.options.secrets[0]));
+    } catch (error) {
+      throw new SessionDataError(messages.unwritableCookie((error as Error)?.message ?? String(error)), 'cookie');
+    }
+  }
+
+  /** Replaces the handler's answer with the error's (its body and headers are not out yet). */
+  private failBeforeHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
+    this.logFailure(req, error);
+    state.phase = 'failed'; // this answer is final: the error's end must not save again
+    state.failure = error;
+    state.setCookie = undefined;
+    try {
+      this.platform.fail(res, toHttpException(error), error);
+    } catch (failError) {
+      this.logger.error(`Answering the failure of ${this.platform.describe(req)} failed too: ${(failError as Error)?.message}`);
+    }
+  }
+
+  /** Headers are going out as this runs: the answer cannot change any more, so the response is cut. */
+  private failAfterHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
+    state.setCookie = undefined;
+    state.ending = true; // the end must not save what could not be announced
+    queueMicrotask(() => this.failBeforeHeaders(req, state, res, error)); // headers are sent by then: `fail` cuts
+  }
+
+  private logFailure(req: SessionRequest, error: unknown): void {
+    const cause = (error as Error)?.cause as Error | undefined;
+    const detail = cause?.message ? ` (${cause.message})` : '';
+    this.logger.error(`Saving the session at the end of ${this.platform.describe(req)} failed: ${(error as Error)?.message}${detail}`);
   }
 }
 
@@ -238,8 +308,30 @@ export function ownSession(req: object): SessionRequest['session'] | undefined {
   return Object.prototype.hasOwnProperty.call(req, 'session') ? (req as SessionRequest).session : undefined;
 }
 
-/** A new session is stored (and gets a cookie) only once it holds something. */
+/**
+ * Puts a session read from Redis on the request, as express-session's Store.createSession does, with
+ * a `SessionCookie` and the store's bookkeeping carried over.
+ */
+function createSession(req: SessionRequest, data: SessionData): void {
+  const state = storeStateOf(data);
+  const { originalMaxAge } = data.cookie;
+  data.cookie = new SessionCookie(data.cookie);
+  data.cookie.originalMaxAge = originalMaxAge;
+  req.session = new (Session as unknown as new (req: SessionRequest, data: SessionData) => SessionRequest['session'])(req, data);
+  if (state) attachState(req.session, state);
+}
+
+/** A new session is stored (and gets a cookie) only once it holds something of its own. */
 function hasData(session: object): boolean {
-  for (const key in session) if (key !== 'cookie') return true;
+  for (const key in session) if (key !== 'cookie' && Object.prototype.hasOwnProperty.call(session, key)) return true;
   return false;
+}
+
+/** Ends the response; a throw from there is logged, never an unhandled rejection that stops the process. */
+function finishSafely(logger: Logger, finish: () => unknown): void {
+  try {
+    finish();
+  } catch (error) {
+    logger.error(`Ending a response after saving its session failed: ${(error as Error)?.message}`);
+  }
 }

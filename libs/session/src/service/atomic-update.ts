@@ -5,6 +5,7 @@ import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
 import { toJson } from '../store/session-codec';
 import type { SessionPersistence } from '../store/session-persistence';
+import { isForbiddenKey } from '../store/session-validation';
 import type { SessionState } from '../store/session-state';
 
 /** A change function of `SessionService.update`; it gets its own copy of the value and may mutate it. */
@@ -64,7 +65,9 @@ export class SessionKeyUpdates {
   }
 
   update<T>(sessionId: string, session: Record<string, unknown>, key: string, change: (current: T | undefined) => T | Promise<T>): Promise<T> {
-    if (key === 'cookie' || key[0] === RESERVED_PREFIX) return Promise.reject(new SessionDataError(messages.reservedKey(key), key));
+    if (key === 'cookie') return Promise.reject(new SessionDataError(messages.cookieKeyInUpdate(), key));
+    if (key[0] === RESERVED_PREFIX) return Promise.reject(new SessionDataError(messages.reservedKey(key), key));
+    if (isForbiddenKey(key)) return Promise.reject(new SessionDataError(messages.forbiddenKey(key), key));
     const redisKey = this.sessions.redisKeyOf(sessionId);
     const queueKey = `${redisKey}\u0000${key}`;
     return new Promise<T>((resolve, reject) => {

@@ -18,6 +18,7 @@ import type { SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
 import { SessionKeyUpdates } from './atomic-update';
 import { awaitSessionMethod } from './session-method';
+import { DurableWrite } from './durable-write.decorator';
 
 /**
  * Session operations as promises, for controllers and guards: the express-session calls with their
@@ -41,6 +42,7 @@ export class SessionService {
    * Gives the session a new ID and keeps its data (express-session's own regenerate drops it). A
    * logged-in session stays in its user's index under the new ID: the save moves the entry.
    */
+  @DurableWrite()
   regenerate(req: Request): Promise<void> {
     return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
   }
@@ -76,6 +78,7 @@ export class SessionService {
    * (see `userId`). Past `maxSessionsPerUser` the oldest session is revoked, or the login refused
    * with 409 (`onLimit: 'reject'`), the session the request came with then left as it was.
    */
+  @DurableWrite()
   login(req: Request, user: SessionUser): Promise<void> {
     if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
       throw new TypeError(messages.userWithoutId());
@@ -103,6 +106,7 @@ export class SessionService {
   }
 
   /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie. */
+  @DurableWrite()
   logout(req: Request): Promise<void> {
     return this.asHttpErrors(async () => {
       const session = existingSession(req);
@@ -122,6 +126,7 @@ export class SessionService {
   }
 
   /** Deletes one of the user's sessions by its handle; false when the user has no such session. */
+  @DurableWrite()
   revoke(userId: string | number, handle: string): Promise<boolean> {
     return this.asHttpErrors(() => this.index.revoke(String(userId), handle));
   }
@@ -130,6 +135,7 @@ export class SessionService {
    * Deletes every session of the user, on every device; with `except`, keeps that request's session.
    * Costs in proportion to the user's sessions, never to all sessions. Returns how many were deleted.
    */
+  @DurableWrite()
   logoutEverywhere(userId: string | number, options: { except?: Request } = {}): Promise<number> {
     return this.asHttpErrors(() =>
       this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined),

@@ -16,6 +16,8 @@ export interface RedisSessionStoreOptions {
   lastSeenInterval?: number;
   /** Ms a Redis call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. @default 1_000 */
   commandTimeout?: number;
+  /** Wait for replicas after security writes (see `SessionModuleOptions.durability`). @default undefined (off) */
+  durability?: { replicas: number; timeout: number };
   /** Largest session, in bytes of JSON, that a save accepts. @default 65_536 */
   maxSessionBytes?: number;
   /**

@@ -3,6 +3,7 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { FIELD, RESERVED_PREFIX } from '../redis/session-fields';
 import type { SessionState } from './session-state';
+import { isForbiddenKey } from './session-validation';
 
 /** A session as read from Redis: the data express-session inflates, and the store's bookkeeping. */
 export interface DecodedSession {
@@ -39,7 +40,7 @@ export function decodeSession(fields: string[], expiresAt: number, cookieTemplat
     const value = fields[i + 1];
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
-      data[field] = parseJson(field, value);
+      if (!isForbiddenKey(field)) data[field] = parseJson(field, value); // written before such keys were refused
     } else if (field === FIELD.createdAt) {
       createdAt = Number(value);
     } else if (field === FIELD.lastSeenAt) {
@@ -79,6 +80,7 @@ export function diffSession(
   for (const key of Object.keys(session)) {
     if (key === 'cookie') continue;
     if (key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
+    if (isForbiddenKey(key)) throw new SessionDataError(messages.forbiddenKey(key), key);
     const json = toJson(key, session[key]);
     if (json === undefined) continue; // undefined and functions are not stored, as JSON.stringify drops them
     next.set(key, json);
@@ -140,7 +142,7 @@ export function cookieSettingsJson(cookie: unknown): string | undefined {
   const { expires, maxAge: _maxAge, ...settings } = source;
   if (settings.originalMaxAge === undefined) settings.originalMaxAge = null;
   if (expires != null) settings.expires = true;
-  return JSON.stringify(settings);
+  return toJson('cookie', settings);
 }
 
 /** JSON of one session value, or a SessionDataError naming the key when JSON cannot hold it. */

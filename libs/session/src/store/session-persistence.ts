@@ -10,6 +10,7 @@ import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
+import { checkedExpiry, checkSessionObject } from './session-validation';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
@@ -63,7 +64,12 @@ export class SessionPersistence {
     this.lastSeenInterval = options.lastSeenInterval ?? 60_000; // 1 min
     this.maxSessionBytes = options.maxSessionBytes ?? 64 * 1024; // 64 KiB
     this.logger = options.logger ?? console;
-    this.gateway = new SessionGateway({ client: options.client, commandTimeout: options.commandTimeout ?? 1_000 }); // 1 s
+    this.gateway = new SessionGateway({
+      client: options.client,
+      commandTimeout: options.commandTimeout ?? 1_000, // 1 s
+      durability: options.durability,
+      logger: this.logger,
+    });
     this.cookieTemplateJson = options.cookie ? cookieSettingsJson(templateCookie(options.cookie)) : undefined;
     const templateMaxAge = (options.cookie as { maxAge?: number } | undefined)?.maxAge;
     this.slideOnRead = options.refreshOnRead ? (templateMaxAge ?? this.ttl) : 0;
@@ -117,6 +123,7 @@ export class SessionPersistence {
     if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) state.stored = null;
     let move: UserIndexMove | undefined;
     try {
+      checkSessionObject(session, false);
       // First: a session joining a user's index gets its device metadata in this very save.
       move = this.indexKeeper?.moveFor(session as StoredSession, state, redisKey.slice(this.prefix.length));
       delta = diffSession(session as StoredSession, state, this.cookieTemplateJson);
@@ -175,10 +182,14 @@ export class SessionPersistence {
     await Promise.all(redisKeys.map((redisKey) => this.gateway.deleteKey(redisKey)));
   }
 
-  /** Expiry a write gives the session: the cookie's, else the idle window, never past the absolute deadline. */
+  /**
+   * Expiry a write gives the session: the cookie's, else the idle window, never past the absolute
+   * deadline. Throws a `SessionDataError` for an expiry that is not a date a cookie can carry, before
+   * anything is written: Redis would refuse it half-way through the write.
+   */
   expiryOf(session: SessionData, createdAt: number, now: number): number {
     const expires = session.cookie?.expires;
-    let at = expires ? new Date(expires).getTime() : now + this.ttl;
+    let at = expires ? checkedExpiry(new Date(expires).getTime(), expires) : now + this.ttl;
     if (this.absoluteTimeout > 0) at = Math.min(at, createdAt + this.absoluteTimeout);
     return at;
   }

@@ -1,0 +1,24 @@
+import { Cookie } from 'express-session';
+
+type CookieConstructor = new (options?: object) => Cookie;
+
+const CookieBase = Cookie as unknown as CookieConstructor;
+const maxAge = Object.getOwnPropertyDescriptor(CookieBase.prototype, 'maxAge')!;
+
+/**
+ * The cookie of a request's session: express-session's Cookie, except that setting `maxAge` to
+ * something that is not a number of ms does not throw inside the handler (express-session's TypeError,
+ * which Nest answers with a bare "Internal server error"). It leaves an invalid expiry instead, which
+ * the save refuses before writing anything, with the library's message naming the cookie.
+ */
+export class SessionCookie extends CookieBase {}
+
+Object.defineProperty(SessionCookie.prototype, 'maxAge', {
+  configurable: true,
+  enumerable: maxAge.enumerable,
+  get: maxAge.get,
+  set(this: Cookie, ms: unknown) {
+    const valid = ms == null || typeof ms === 'number' || ms instanceof Date;
+    maxAge.set!.call(this, valid ? ms : Number.NaN);
+  },
+});
