@@ -225,19 +225,23 @@ describe("a user's sessions", () => {
   });
 
   it('kills a session at the absolute timeout however active it is', async () => {
-    const [app] = await replicas(1, { idleTimeout: 400, absoluteTimeout: 900 });
+    // Times on a scale a loaded machine keeps: reads every 100 ms (well within the idle timeout) until
+    // half an idle timeout before the absolute deadline, measured from the creation time Redis holds,
+    // so the last reads would slide the expiry past that deadline.
+    const IDLE_MS = 1_000;
+    const ABSOLUTE_MS = 3_000;
+    const [app] = await replicas(1, { idleTimeout: IDLE_MS, absoluteTimeout: ABSOLUTE_MS });
     const user = await loginOn(app, 'u-absolute');
-    const started = Date.now();
-    while (Date.now() - started < 700) {
+    const sid = decodeURIComponent(user.cookie!.split('=')[1]).slice(2).split('.')[0];
+    const key = sessionRedisKey(app.prefix, sid);
+    const createdAt = Number(await admin.hget(key, ':c'));
+    while (Date.now() < createdAt + ABSOLUTE_MS - IDLE_MS / 2) {
       expect((await user.get('/me')).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // However often it is read, the key's TTL never reaches past the absolute deadline.
-    const sid = decodeURIComponent(user.cookie!.split('=')[1]).slice(2).split('.')[0];
-    const key = sessionRedisKey(app.prefix, sid);
-    const createdAt = Number(await admin.hget(key, ':c'));
-    expect(Number(await admin.call('PEXPIRETIME', key))).toBe(createdAt + 900);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(Number(await admin.call('PEXPIRETIME', key))).toBe(createdAt + ABSOLUTE_MS);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, createdAt + ABSOLUTE_MS + 100 - Date.now())));
     expect((await user.get('/me')).status).toBe(401);
   });
 
