@@ -62,7 +62,8 @@ export async function updateSessionKey<T>(
     }
     if (reply[0] !== CHANGED) throw new SessionConflictError(messages.sessionGone(), 'gone');
     if (attempt > maxRetries) throw new SessionConflictError(messages.updateConflict(key, attempt), 'contention');
-    expected = reply[1] ?? undefined;
+    // Only a string is a value: nil (field gone) is null on every protocol today, but a RESP3 boolean would be 0 or false.
+    expected = typeof reply[1] === 'string' ? reply[1] : undefined;
     await pause(attempt);
   }
 }

@@ -1,6 +1,10 @@
 /**
  * The Lua scripts behind every session operation. Each touches one key, so each is atomic and runs
  * on Redis Cluster; each does a read and its follow-up write in one round trip.
+ *
+ * Their replies read the same on RESP2 (ioredis 5) and RESP3 (ioredis 6, either `replyMapping`):
+ * they hold only integers, strings, arrays and nil, and no script calls `redis.setresp(3)`, after
+ * which a Lua `false` would reach the client as a RESP3 boolean (0 or `false`) instead of nil.
  */
 
 /**
