@@ -1,7 +1,7 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
 export { SessionModule } from './session.module';
-export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption } from './options/session-options.interface';
+export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption, SessionRoute } from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
 export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants';
 export { InjectSessionRedis } from './inject-session-redis.decorator';

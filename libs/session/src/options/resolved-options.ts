@@ -1,5 +1,4 @@
-import type { RouteInfo } from '@nestjs/common/interfaces';
-import type { SessionRedisOption } from './session-options.interface';
+import type { SessionRedisOption, SessionRoute } from './session-options.interface';
 
 /** Options after validation, with every default filled in; internal to the library. */
 export interface ResolvedSessionOptions {
@@ -26,6 +25,6 @@ export interface ResolvedSessionOptions {
   maxSessionBytes: number;
   updateRetries: number;
   trustProxy?: boolean;
-  forRoutes?: (string | RouteInfo)[];
-  exclude: (string | RouteInfo)[];
+  forRoutes?: SessionRoute[];
+  exclude: SessionRoute[];
 }
