@@ -17,6 +17,8 @@ const shared = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: { '^@app/session(|/.*)$': '<rootDir>/libs/session/src$1' },
+  // The ioredis major the run loads; jest.ioredis5.config.js maps `ioredis` to ioredis 5 and says 5.
+  globals: { IOREDIS_MAJOR: 6 },
 };
 
 /** @type {import('jest').Config} */
