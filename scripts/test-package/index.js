@@ -56,37 +56,29 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'nest-redis-session-matrix-'));
   try {
     await step('build the library', () => run(npm, ['run', '--silent', 'build:lib'], { cwd: ROOT }));
-    const files = await step('check what npm pack would publish', async () => {
-      const { stdout } = await run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: PACKAGE_DIR });
-      return checkPackContents(JSON.parse(stdout)[0], PACKAGE_DIR);
-    });
-    log(`  ${files.length} files: README.md, LICENSE, CHANGELOG.md, package.json, compiled .js and .d.ts`);
-    const tarball = await step('pack it', async () => {
+    // The tarball's file list is `npm pack --dry-run`'s: the same command, writing the file as well.
+    const pack = await step('pack it and check what it holds', async () => {
       const { stdout } = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: PACKAGE_DIR });
-      return join(work, JSON.parse(stdout)[0].filename);
+      return JSON.parse(stdout)[0];
     });
+    const files = checkPackContents(pack, PACKAGE_DIR);
+    log(`  ${files.length} files: README.md, LICENSE, CHANGELOG.md, package.json, compiled .js and .d.ts`);
+    const tarball = join(work, pack.filename);
 
     const apps = COMBINATIONS.map((combination, i) => ({ ...combination, dir: join(work, `app-${i + 1}`) }));
-    // Installs wait on the network and run side by side; builds and replicas take the CPU one at a time.
+    // Installs wait on the network: they run side by side.
     await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${NPM_CACHE})`, () =>
       Promise.all(apps.map((app) => prepareApp(app, tarball))),
     );
     redis = await startRedis(work);
     log(`Redis: redis-server on port ${redis.port}`);
-    for (const [i, app] of apps.entries()) {
-      const t = Date.now();
-      try {
-        const versions = installedVersions(app.dir);
-        checkVersions(app, versions);
-        await run(join(app.dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: app.dir });
-        await runScenario(app.dir, `redis://127.0.0.1:${redis.port}/${i + 1}`);
-        results.push({ app, ok: true });
-        log(`PASS ${app.name} (${describe(versions)}) in ${seconds(Date.now() - t)}`);
-      } catch (error) {
-        results.push({ app, ok: false });
-        log(`FAIL ${app.name}: ${error instanceof Error ? error.message : String(error)}`);
-        log(`  app folder: ${app.dir}${process.env.KEEP_APPS ? '' : ' (deleted at exit; KEEP_APPS=1 keeps it)'}`);
-      }
+    // Each app compiles and runs its two replicas alongside the others: tsc is single-threaded, and a
+    // visit mostly waits on the network. One Redis database per app keeps their keys apart.
+    const outcomes = await Promise.all(apps.map((app, i) => testApp(app, `redis://127.0.0.1:${redis.port}/${i + 1}`)));
+    for (const outcome of outcomes) {
+      results.push(outcome);
+      log(outcome.line);
+      if (!outcome.ok) log(`  app folder: ${outcome.app.dir}${process.env.KEEP_APPS ? '' : ' (deleted at exit; KEEP_APPS=1 keeps it)'}`);
     }
   } catch (error) {
     log(`FAIL before the apps ran: ${error instanceof Error ? error.message : String(error)}`);
@@ -101,6 +93,20 @@ async function main() {
   log(`done in ${seconds(Date.now() - started)}`);
   console.log(`test:package: ${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 && passed === COMBINATIONS.length ? 0 : 1;
+}
+
+/** Checks the installed majors, compiles the app with strict TypeScript, runs the visit. */
+async function testApp(app, redisUrl) {
+  const t = Date.now();
+  try {
+    const versions = installedVersions(app.dir);
+    checkVersions(app, versions);
+    await run(join(app.dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: app.dir });
+    await runScenario(app.dir, redisUrl);
+    return { app, ok: true, line: `PASS ${app.name} (${describe(versions)}) in ${seconds(Date.now() - t)}` };
+  } catch (error) {
+    return { app, ok: false, line: `FAIL ${app.name}: ${error instanceof Error ? error.message : String(error)}` };
+  }
 }
 
 async function step(what, action) {
