@@ -67,9 +67,7 @@ async function main() {
 
     const apps = COMBINATIONS.map((combination, i) => ({ ...combination, dir: join(work, `app-${i + 1}`) }));
     // Installs wait on the network: they run side by side.
-    await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${NPM_CACHE})`, () =>
-      Promise.all(apps.map((app) => prepareApp(app, tarball))),
-    );
+    await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${NPM_CACHE})`, () => Promise.all(apps.map((app) => prepareApp(app, tarball))));
     redis = await startRedis(work);
     log(`Redis: redis-server on port ${redis.port}`);
     // Each app compiles and runs its two replicas alongside the others: tsc is single-threaded, and a

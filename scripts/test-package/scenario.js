@@ -65,13 +65,17 @@ async function startReplica(appDir, name, redisUrl) {
   };
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(`replica ${name} to answer GET /cart`, async () => {
-      if (child.exitCode !== null) throw new Error(`replica ${name} exited (${child.exitCode}):\n${output}`);
-      return answers200(`${url}/cart`);
-    }, 30_000);
+    await waitUntil(
+      `replica ${name} to answer GET /cart`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`replica ${name} exited (${child.exitCode}):\n${output}`);
+        return answers200(`${url}/cart`);
+      },
+      30_000,
+    );
   } catch (error) {
     await stop();
-    throw new Error(`${error.message}\n${output}`);
+    throw new Error(`${error.message}\n${output}`, { cause: error });
   }
   return { name, url, stop };
 }

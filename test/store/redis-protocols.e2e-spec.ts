@@ -38,14 +38,14 @@ afterEach(() => deleteByPrefix(admin, prefix));
 /** The ioredis major this run loaded: only ioredis 6 fills in a default `protocol`. */
 function loadedMajor(): 5 | 6 {
   const probe = new Redis({ lazyConnect: true });
-  return (probe.options as RedisOptions & { protocol?: number }).protocol === undefined ? 5 : 6;
+  return probe.options.protocol === undefined ? 5 : 6;
 }
 
 it('runs on the ioredis major its Jest config names', () => {
   expect(loadedMajor()).toBe(IOREDIS_MAJOR);
 });
 
-const variants: [string, Record<string, unknown>, { 5: number; 6: number }][] = [
+const variants: [string, RedisOptions, { 5: number; 6: number }][] = [
   ['default options', {}, { 5: 2, 6: 3 }],
   ['protocol: 2', { protocol: 2 }, { 5: 2, 6: 2 }],
   ["protocol: 3, replyMapping: 'resp3'", { protocol: 3, replyMapping: 'resp3' }, { 5: 2, 6: 3 }],
@@ -56,13 +56,13 @@ describe.each(variants)('a client with %s', (_name, options, protocol) => {
   let client: Redis;
 
   beforeEach(() => {
-    client = new Redis(redis.url, options as RedisOptions);
+    client = new Redis(redis.url, options);
     clients.push(client);
     store = new RedisSessionStore({ client, prefix, logger: recordingLogger() });
   });
 
   it(`speaks RESP${protocol[IOREDIS_MAJOR]}`, async () => {
-    const info = (await client.client('INFO')) as string;
+    const info = await client.client('INFO');
     expect(info).toMatch(new RegExp(`\\bresp=${protocol[IOREDIS_MAJOR]}\\b`));
   });
 
