@@ -18,7 +18,6 @@ const { runScenario } = require('./scenario');
 const ROOT = join(__dirname, '../..');
 const PACKAGE_DIR = join(ROOT, 'dist/libs/session');
 const README = join(ROOT, 'libs/session/README.md');
-const NPM_CACHE = join(ROOT, 'node_modules/.cache/test-package/npm'); // shared by every app and run
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** The supported combinations; each app installs exactly these ranges from the registry. */
@@ -67,7 +66,12 @@ async function main() {
 
     const apps = COMBINATIONS.map((combination, i) => ({ ...combination, dir: join(work, `app-${i + 1}`) }));
     // Installs wait on the network: they run side by side.
-    await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${NPM_CACHE})`, () => Promise.all(apps.map((app) => prepareApp(app, tarball))));
+    // npm's own cache (~/.npm unless configured): the repository's `npm ci` has already filled it with
+    // most of what the apps need, and it outlives node_modules between runs.
+    const { stdout: cache } = await run(npm, ['config', 'get', 'cache'], { cwd: ROOT });
+    await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${cache.trim()})`, () =>
+      Promise.all(apps.map((app) => prepareApp(app, tarball))),
+    );
     redis = await startRedis(work);
     log(`Redis: redis-server on port ${redis.port}`);
     // Each app compiles and runs its two replicas alongside the others: tsc is single-threaded, and a
@@ -129,7 +133,7 @@ async function prepareApp(app, tarball) {
   for (const file of ['account.controller.ts', 'main.ts']) copyFileSync(join(__dirname, 'app', file), join(app.dir, 'src', file));
   copyFileSync(join(__dirname, 'app/tsconfig.json'), join(app.dir, 'tsconfig.json'));
   // A user's plain `npm install`: peer ranges are checked as npm checks them (no --legacy-peer-deps).
-  await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--cache', NPM_CACHE, '--loglevel', 'error'], { cwd: app.dir });
+  await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error'], { cwd: app.dir });
 }
 
 /** The quick start exactly as the library README (the package's npm page) shows it. */
