@@ -4,12 +4,21 @@ const tsJest = {
   tsconfig: { isolatedModules: true },
 };
 
+/** Packages published as ES modules only (Nest 12): Jest runs them transpiled to CommonJS. */
+const esmPackages = ['@nestjs'];
+
 const shared = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', tsJest] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', tsJest],
+    [`/node_modules/(${esmPackages.join('|')})/.+\\.js$`]: '<rootDir>/test/support/esm-to-commonjs.js',
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: { '^@app/session(|/.*)$': '<rootDir>/libs/session/src$1' },
+  // The ioredis major the run loads; jest.ioredis5.config.js maps `ioredis` to ioredis 5 and says 5.
+  globals: { IOREDIS_MAJOR: 6 },
 };
 
 /** @type {import('jest').Config} */

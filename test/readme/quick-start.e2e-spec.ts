@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { Visitor } from '../session/support/http-client';
 
-const README = join(__dirname, '../../README.md');
+const README = join(__dirname, '../../libs/session/README.md'); // the page published with the package
 const GENERATED = join(__dirname, '.generated');
 
-/** The README's quick start, exactly as written there, pasted into an app and booted. */
+/** The library README's quick start, exactly as written there, pasted into an app and booted. */
 function quickStartSource(): string {
   const readme = readFileSync(README, 'utf8');
   const block = /<!-- quick-start:begin -->\s*```ts\n([\s\S]*?)```\s*<!-- quick-start:end -->/.exec(readme);

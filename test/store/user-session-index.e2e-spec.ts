@@ -60,7 +60,7 @@ async function login(ctx: ReturnType<typeof setup>, userId: string, createdAt = 
   return { ...device, evicted };
 }
 
-const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, -1);
+const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, '-1');
 
 describe('add and list', () => {
   it('lists the user sessions newest first, with their metadata and opaque handles', async () => {

@@ -11,16 +11,24 @@ interface BodyParserError {
 
 /**
  * Nest already turns malformed JSON into a 400 of the usual shape, but passes body-parser's other
- * refusals (413 too large, 415 unsupported charset or encoding) on without the `error` field. This
- * gives them the shape every other error has; all other exceptions go to Nest's handling unchanged.
+ * refusals (413 too large, 415 unsupported charset or encoding) on without the `error` field: raw up
+ * to Nest 11, wrapped in an HttpException (as its `cause`) from Nest 12. This gives them the shape
+ * every other error has; all other exceptions go to Nest's handling unchanged.
  */
 @Catch()
 export class BodyParserErrorsFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): void {
-    if (!isBodyParserError(exception)) return super.catch(exception, host);
-    const { status, message } = exception;
+    const refusal = bodyParserErrorOf(exception);
+    if (!refusal) return super.catch(exception, host);
+    const { status, message } = refusal;
     super.catch(new HttpException(HttpException.createBody(message, STATUS_CODES[status] ?? 'Error', status), status), host);
   }
+}
+
+function bodyParserErrorOf(exception: unknown): BodyParserError | undefined {
+  if (isBodyParserError(exception)) return exception;
+  const wrapped = exception instanceof HttpException && typeof exception.getResponse() === 'string' ? exception.cause : undefined;
+  return isBodyParserError(wrapped) ? wrapped : undefined;
 }
 
 function isBodyParserError(error: unknown): error is BodyParserError {

@@ -1,6 +1,5 @@
-import type { RouteInfo } from '@nestjs/common/interfaces';
 import type { SessionUserId } from '../users/user-id';
-import type { SessionRedisOption } from './session-options.interface';
+import type { SessionRedisOption, SessionRoute } from './session-options.interface';
 import type { ResolvedMetricsOptions } from '../metrics/metrics-options';
 
 /** Options after validation, with every default filled in; internal to the library. */
@@ -31,8 +30,8 @@ export interface ResolvedSessionOptions {
   maxSessionBytes: number;
   updateRetries: number;
   trustProxy?: boolean;
-  forRoutes?: (string | RouteInfo)[];
-  exclude: (string | RouteInfo)[];
+  forRoutes?: SessionRoute[];
+  exclude: SessionRoute[];
   /** Undefined when metrics are off. */
   metrics?: ResolvedMetricsOptions;
   /** Undefined: decided at boot (see `SessionModuleOptions.tracing`). */

@@ -1,7 +1,13 @@
-import type { RouteInfo } from '@nestjs/common/interfaces';
+import type { MiddlewareConsumer } from '@nestjs/common';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { SessionMetricsOptions } from '../metrics/metrics-options';
 import type { SessionUserId } from '../users/user-id';
+
+/**
+ * A route as Nest's middleware `exclude` takes it: a path, or `{ path, method }` (Nest's `RouteInfo`,
+ * derived here because Nest 12 no longer exports it from `@nestjs/common`).
+ */
+export type SessionRoute = Parameters<ReturnType<MiddlewareConsumer['apply']>['exclude']>[number];
 
 /**
  * Where the sessions live. A client the module creates from this option is closed on application
@@ -87,9 +93,9 @@ export interface SessionModuleOptions {
   /** Trust `X-Forwarded-Proto` for `cookie.secure: 'auto'`; unset, Express's `trust proxy` setting decides. @default undefined */
   trustProxy?: boolean;
   /** Mount session handling only on these routes (Nest `forRoutes` syntax). Unset: every route, through the fast `app.use` path. @default undefined */
-  forRoutes?: (string | RouteInfo)[];
+  forRoutes?: SessionRoute[];
   /** Routes that get no session handling (Nest `exclude` syntax). @default [] */
-  exclude?: (string | RouteInfo)[];
+  exclude?: SessionRoute[];
   /**
    * Prometheus metrics through prom-client (an optional peer dependency, loaded only when this is
    * set): `true` registers them in prom-client's global registry; an object picks the registry, a

@@ -110,7 +110,8 @@ export class ReplicaAcknowledgement {
 
   private async connect(): Promise<Redis | Cluster> {
     if (!this.dedicated) {
-      this.dedicated = this.prepare(this.shared.duplicate());
+      // `duplicate` differs in signature between Redis and Cluster; called bare, both copy the shared client's options.
+      this.dedicated = this.prepare((this.shared.duplicate as () => Redis | Cluster).call(this.shared));
       // The shared client's listener already reports an outage; this one only must not be unhandled.
       this.dedicated.on('error', () => undefined);
     }

@@ -208,7 +208,9 @@ export class SessionGateway {
       ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
       redisKey,
     );
-    if (status === 'changed') return { status, current: current ?? undefined };
+    // Only a string is a value: a missing field is nil on RESP2 and RESP3 alike, but would be 0 or false
+    // if a script ever switched to RESP3 replies (redis.setresp(3)).
+    if (status === 'changed') return { status, current: typeof current === 'string' ? current : undefined };
     return { status: status as 'written' | 'gone' };
   }
 
@@ -292,7 +294,7 @@ export class SessionGateway {
 
   /** Members of a sorted set scored between `max` and `min`, highest score first. */
   membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
-    return this.call('index', (client) => client.zrange(redisKey, max, min, 'BYSCORE', 'REV'));
+    return this.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV'));
   }
 
   removeMembers(redisKey: string, members: string[]): Promise<number> {

@@ -1,0 +1,82 @@
+// ESLint flat config: typescript-eslint with type information for the TypeScript sources, an
+// import-cycle check across the whole graph, and Prettier owning layout (eslint-config-prettier
+// turns off every rule that would fight it). `npm run lint`.
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
+import { defineConfig } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'artifacts/',
+      'docs/',
+      'test/readme/.generated/',
+      // Sources of the throwaway apps npm run test:package compiles (strict tsc, against the packed library).
+      'scripts/test-package/app/',
+    ],
+  },
+  {
+    // A disable comment that no longer silences anything is an error: it only misleads.
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+  },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  importX.flatConfigs.recommended,
+  importX.flatConfigs.typescript,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: globals.node,
+    },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json' })],
+    },
+    rules: {
+      // A promise nobody awaits loses its rejection: in a request that is a lost save or a silent 500.
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      // Cycles make module initialisation order-dependent (a class undefined at decoration time).
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      // The TypeScript compiler already checks that imported names exist.
+      'import-x/named': 'off',
+      'import-x/no-unresolved': 'off',
+    },
+  },
+  {
+    // Plain JavaScript (scripts, Jest configs and transforms): CommonJS, outside the TypeScript project.
+    files: ['**/*.js', '**/*.cjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    // typescript-eslint documents its default export's members (tseslint.configs) as the way in.
+    rules: { 'import-x/no-named-as-default-member': 'off' },
+  },
+  {
+    // Tests and the benchmark read JSON bodies and mocks typed `any`, and pass methods to expect().
+    files: ['test/**/*.ts', 'bench/**/*.ts', '**/*.spec.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // The shop's page runs in the browser.
+    files: ['apps/shop/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
+  },
+  prettier,
+);
