@@ -19,7 +19,10 @@ module.exports = {
     return createHash('sha1').update(SELF).update(ts.version).update(path).update(source).digest('hex');
   },
   process(source, path) {
-    const { outputText } = ts.transpileModule(source.replace(/\bimport\.meta\b/g, IMPORT_META), {
+    // An ES module may build its own `require` (`const require = createRequire(import.meta.url)`, as
+    // @nestjs/terminus does); in CommonJS that name is already the module's own, which does the same.
+    const esm = source.replace(/^(\s*)const require = createRequire\(import\.meta\.url\);?/m, '$1// require: the CommonJS one');
+    const { outputText } = ts.transpileModule(esm.replace(/\bimport\.meta\b/g, IMPORT_META), {
       fileName: path,
       compilerOptions: {
         module: ts.ModuleKind.CommonJS,
