@@ -162,7 +162,7 @@ describe('passport over two replicas', () => {
 describe("the README's passport section", () => {
   /** The code block between `<!-- name:begin -->` and `<!-- name:end -->` in README.md. */
   function readmeBlock(name: string): string {
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const readme = readFileSync(join(__dirname, '../../libs/session/README.md'), 'utf8');
     const block = new RegExp(`<!-- ${name}:begin -->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
     if (!block) throw new Error(`README.md has no block between the ${name} markers`);
     return block[1];
