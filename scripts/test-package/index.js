@@ -164,6 +164,8 @@ function installedVersions(dir) {
 }
 
 function checkVersions(app, versions) {
+  // The health indicator ships as a subpath so that only its users need @nestjs/terminus: it must resolve.
+  require.resolve('nest-redis-session/health', { paths: [app.dir] });
   for (const [name, major] of Object.entries(app.expect)) {
     if (Number(versions[name].split('.')[0]) !== major) throw new Error(`expected ${name} ${major}.x, installed ${versions[name]}`);
   }

@@ -11,6 +11,7 @@ export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
 export type { UserSessionInfo } from './users/user-session-index';
+export type { SessionUserId } from './users/user-id';
 export type { AppSession, SessionKey, SessionUser } from './session-data';
 
 export { Session } from './decorators/session.decorator';
