@@ -13,7 +13,11 @@ type Log = (line: string) => void;
 
 /** The spread scenarios, and `one-session`: every connection adds to the cart of one session (issue 14's contended write). */
 type ProfiledScenario = Scenario | 'one-session';
-const PROFILED_SCENARIOS: ProfiledScenario[] = [...SCENARIOS, 'one-session'];
+/** `BENCH_PROFILE_SCENARIOS=one-session` (comma-separated) profiles only those scenarios. */
+const PROFILED_SCENARIOS: ProfiledScenario[] = ((all: ProfiledScenario[]) => {
+  const only = process.env.BENCH_PROFILE_SCENARIOS?.split(',');
+  return only ? all.filter((scenario) => only.includes(scenario)) : all;
+})([...SCENARIOS, 'one-session']);
 
 interface Profiled {
   mode: Mode;
