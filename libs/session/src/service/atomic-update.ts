@@ -202,6 +202,8 @@ export class SessionKeyUpdates {
   private async settleOldest(queue: FieldQueue, flights: Flight[], lost: PendingUpdate[]): Promise<'written' | 'conflict' | 'other'> {
     const flight = flights.shift()!;
     const outcome = await flight.outcome;
+    const { previous } = flight;
+    flight.previous = undefined; // the group behind needs only this one's outcome: no chain through a long burst
     const { field } = queue;
     const pending = flight.applied.map((entry) => entry.update);
     if ('error' in outcome) {
@@ -226,7 +228,7 @@ export class SessionKeyUpdates {
     // Redis holds something else than expected: the base of the next attempt.
     queue.hasKnown = true;
     queue.known = reply.current;
-    if (flight.previous && !flight.previous.written) {
+    if (previous && !previous.written) {
       // It expected what the group ahead of it would write, and that one did not: a loss to ourselves.
       lost.push(...pending);
       return 'other';
