@@ -7,13 +7,21 @@ import { SESSION_LAYERS, readProfile, summariseProfile, topAttributedRows, topSe
 import { QuietWaiter } from './interference';
 import type { BenchRedis } from './redis';
 import { SCENARIOS, type Scenario } from './results';
-import { jobFor, load, startApp } from './throughput';
+import { jobFor, load, startApp, type RunningApp } from './throughput';
 
 type Log = (line: string) => void;
 
+/** The spread scenarios, and `one-session`: every connection adds to the cart of one session (issue 14's contended write). */
+type ProfiledScenario = Scenario | 'one-session';
+/** `BENCH_PROFILE_SCENARIOS=one-session` (comma-separated) profiles only those scenarios. */
+const PROFILED_SCENARIOS: ProfiledScenario[] = ((all: ProfiledScenario[]) => {
+  const only = process.env.BENCH_PROFILE_SCENARIOS?.split(',');
+  return only ? all.filter((scenario) => only.includes(scenario)) : all;
+})([...SCENARIOS, 'one-session']);
+
 interface Profiled {
   mode: Mode;
-  scenario: Scenario;
+  scenario: ProfiledScenario;
   requests: number;
   rps: number;
   file: string;
@@ -34,22 +42,22 @@ export async function runProfiles(options: BenchOptions, redis: BenchRedis, log:
   const profiled: Profiled[] = [];
   const quiet = new QuietWaiter(9 * options.profileDuration * 250);
   try {
-    for (const scenario of SCENARIOS) {
+    for (const scenario of PROFILED_SCENARIOS) {
       for (const mode of MODES) {
         const name = `${mode}-${scenario}.cpuprofile`;
         const app = await startApp(mode, options, redis, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`]);
         try {
-          await load(loader, jobFor(app, scenario, options.warmup, options.connections));
+          await load(loader, profiledJob(app, scenario, options.warmup, options.connections));
           await quiet.wait(() => [process.pid, redis.pid, app.child.process.pid!, loader.process.pid!], 10_000);
           const from = (await app.child.ask<{ us: number }>({ type: 'mark' })).us;
-          const result = await load(loader, jobFor(app, scenario, options.profileDuration, options.connections));
+          const result = await load(loader, profiledJob(app, scenario, options.profileDuration, options.connections));
           const to = (await app.child.ask<{ us: number }>({ type: 'mark' })).us;
           await app.child.stop();
           const file = join(dir, name);
           if (!existsSync(file)) throw new Error(`no profile written at ${file}`);
           const summary = summariseProfile(readProfile(file), from, to);
           profiled.push({ mode, scenario, requests: result.requests, rps: result.rps, file, summary });
-          log(`  ${mode.padEnd(13)} ${scenario.padEnd(9)} ${result.rps.toFixed(0).padStart(6)} req/s  ${perRequest(summary.busyMs, result.requests).toFixed(0)} µs CPU/request`);
+          log(`  ${mode.padEnd(13)} ${scenario.padEnd(11)} ${result.rps.toFixed(0).padStart(6)} req/s  ${perRequest(summary.busyMs, result.requests).toFixed(0)} µs CPU/request`);
         } finally {
           await app.child.stop();
         }
@@ -59,6 +67,12 @@ export async function runProfiles(options: BenchOptions, redis: BenchRedis, log:
     await loader.stop();
   }
   return profileMarkdown(profiled);
+}
+
+/** `one-session` is the spread write with only the first session's cookie, so every connection writes it. */
+function profiledJob(app: RunningApp, scenario: ProfiledScenario, duration: number, connections: number) {
+  if (scenario === 'one-session') return { ...jobFor(app, 'write', duration, connections), cookies: app.cookies.slice(0, 1) };
+  return jobFor(app, scenario, duration, connections);
 }
 
 function perRequest(ms: number, requests: number): number {
@@ -75,7 +89,7 @@ function profileMarkdown(profiled: Profiled[]): string {
     '',
   );
   const perReq = (p: Profiled, ms: number) => perRequest(ms, p.requests).toFixed(1);
-  for (const scenario of SCENARIOS) {
+  for (const scenario of PROFILED_SCENARIOS) {
     const rows = profiled.filter((p) => p.scenario === scenario);
     const self = (p: Profiled, c: string) => p.summary.categories.find((x) => x.category === c)?.self ?? 0;
     const attributed = (p: Profiled, c: string) => p.summary.layers.find((x) => x.category === c)?.attributed ?? 0;

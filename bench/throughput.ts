@@ -12,7 +12,7 @@ import { addRatios } from './summary';
 type Log = (line: string) => void;
 
 /** A mode's app running in its own process, with the cookies of its seeded sessions. */
-interface RunningApp {
+export interface RunningApp {
   mode: Mode;
   child: BenchChild;
   port: number;

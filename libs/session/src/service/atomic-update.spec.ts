@@ -67,18 +67,18 @@ async function casCalls(calls: CasCall[], count: number): Promise<CasCall[]> {
 }
 
 describe('SessionKeyUpdates', () => {
-  it('writes the updates queued behind a write in flight together, each caller getting its own result', async () => {
+  it('writes the updates queued behind a write in flight together, sent at once expecting what that write leaves', async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);
     const requests = ['a', 'b', 'c', 'd'].map(() => requestSession({ items: [] }));
     const results = requests.map((session, i) => updates.update('s1', session, 'items', append(`item-${i}`)));
 
-    const [first] = await casCalls(calls, 1);
+    // Both are in flight before the first is answered (pipelined).
+    const [first, group] = await casCalls(calls, 2);
     expect(first).toMatchObject({ redisKey: 'sess:s1', field: 'items', expected: '[]', next: '["item-0"]' });
-    first.reply.resolve({ status: 'written' });
-    const [, group] = await casCalls(calls, 2);
-    // The group starts from what the first write left, not from what its requests read: no conflict with ourselves.
+    // The group starts from what the first write leaves, not from what its requests read: no conflict with ourselves.
     expect(group).toMatchObject({ expected: '["item-0"]', next: '["item-0","item-1","item-2","item-3"]' });
+    first.reply.resolve({ status: 'written' });
     group.reply.resolve({ status: 'written' });
 
     await expect(Promise.all(results)).resolves.toEqual([['item-0'], ['item-0', 'item-1'], ['item-0', 'item-1', 'item-2'], ['item-0', 'item-1', 'item-2', 'item-3']]);
@@ -100,9 +100,9 @@ describe('SessionKeyUpdates', () => {
       .catch((error: unknown) => error); // rejected before the group is written, so caught at once
     const last = updates.update('s1', requestSession({ items: [] }), 'items', append('c'));
 
-    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
-    const [, group] = await casCalls(calls, 2);
+    const [head, group] = await casCalls(calls, 2);
     expect(group).toMatchObject({ expected: '["a"]', next: '["a","c"]' });
+    head.reply.resolve({ status: 'written' });
     group.reply.resolve({ status: 'written' });
     await expect(first).resolves.toEqual(['a']);
     await expect(failing).resolves.toMatchObject({ message: 'no such product' });
@@ -113,8 +113,8 @@ describe('SessionKeyUpdates', () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);
     const results = [5_000, 9_000, 7_000].map((expiresAt, i) => updates.update('s1', requestSession({ n: 0 }, expiresAt), 'n', () => i));
-    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
-    const [, group] = await casCalls(calls, 2);
+    const [head, group] = await casCalls(calls, 2);
+    head.reply.resolve({ status: 'written' });
     expect(group.expiresAt).toBe(9_000);
     group.reply.resolve({ status: 'written' });
     await Promise.all(results);
@@ -140,7 +140,7 @@ describe('SessionKeyUpdates', () => {
     const updates = new SessionKeyUpdates(sessions, 2);
     const blocker = updates.update('s1', requestSession({ items: [] }), 'items', append('first'));
     const group = [updates.update('s1', requestSession({ items: [] }), 'items', append('x')), updates.update('s1', requestSession({ items: [] }), 'items', append('y'))];
-    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    (await casCalls(calls, 2))[0].reply.resolve({ status: 'written' });
     await blocker;
     for (let attempt = 1; attempt <= 3; attempt++) {
       const call = (await casCalls(calls, 1 + attempt))[attempt];
@@ -190,17 +190,99 @@ describe('SessionKeyUpdates', () => {
     await expect(result).rejects.toMatchObject({ reason: 'gone' });
   });
 
-  it('passes a Redis failure to the group it hit; the next group starts from its own read, not a remembered value', async () => {
+  it('passes a Redis failure to the groups it hit; the group queued next starts from its own read, not a remembered value', async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);
     const failed = updates.update('s1', requestSession({ items: ['a'] }), 'items', append('b'));
-    const next = updates.update('s1', requestSession({ items: ['a', 'z'] }), 'items', append('c'));
-    (await casCalls(calls, 1))[0].reply.reject(new Error('Redis is down'));
+    const alsoFailed = updates.update('s1', requestSession({ items: ['a'] }), 'items', append('c'));
+    const [first, second] = await casCalls(calls, 2);
+    expect(second).toMatchObject({ expected: '["a","b"]', next: '["a","b","c"]' });
+    const later = updates.update('s1', requestSession({ items: ['a', 'z'] }), 'items', append('d')); // waits: two in flight
+    first.reply.reject(new Error('Redis is down'));
     await expect(failed).rejects.toThrow('Redis is down');
-    const [, second] = await casCalls(calls, 2);
-    expect(second).toMatchObject({ expected: '["a","z"]', next: '["a","z","c"]' });
-    second.reply.resolve({ status: 'written' });
-    await expect(next).resolves.toEqual(['a', 'z', 'c']);
+    await tick();
+    expect(calls).toHaveLength(2); // nothing is sent on top of a group whose own base just failed
+    second.reply.reject(new Error('Redis is down'));
+    await expect(alsoFailed).rejects.toThrow('Redis is down');
+    const [, , third] = await casCalls(calls, 3);
+    expect(third).toMatchObject({ expected: '["a","z"]', next: '["a","z","d"]' });
+    third.reply.resolve({ status: 'written' });
+    await expect(later).resolves.toEqual(['a', 'z', 'd']);
+  });
+
+  it('a failure of the first group in flight fails only its callers; the group behind it is applied again to what Redis answered', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const failed = updates.update('s1', requestSession({ items: ['a'] }), 'items', append('b'));
+    const next = updates.update('s1', requestSession({ items: ['a'] }), 'items', append('c'));
+    const [first, second] = await casCalls(calls, 2);
+    first.reply.reject(new Error('Redis is down'));
+    await expect(failed).rejects.toThrow('Redis is down');
+    second.reply.resolve({ status: 'changed', current: '["a"]' }); // the first never ran, so this one lost too
+    const [, , third] = await casCalls(calls, 3);
+    expect(third).toMatchObject({ expected: '["a"]', next: '["a","c"]' });
+    third.reply.resolve({ status: 'written' });
+    await expect(next).resolves.toEqual(['a', 'c']);
+  });
+
+  it('when the first group in flight loses to another process, the group behind it loses too; both are applied again, in order, as one group', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updateRetried = jest.fn();
+    (sessions as unknown as { observer: object }).observer = { updateRetried };
+    const updates = new SessionKeyUpdates(sessions, 1);
+    const settledOrder: string[] = [];
+    const results = ['x', 'y', 'z'].map((item) =>
+      updates.update('s1', requestSession({ items: [] }), 'items', append(item)).then((value) => {
+        settledOrder.push(item);
+        return value;
+      }),
+    );
+    const [first, second] = await casCalls(calls, 2);
+    expect(second).toMatchObject({ expected: '["x"]', next: '["x","y","z"]' });
+    first.reply.resolve({ status: 'changed', current: '["theirs"]' });
+    await tick();
+    expect(calls).toHaveLength(2); // nothing is sent again until the group behind it has answered too
+    second.reply.resolve({ status: 'changed', current: '["theirs"]' });
+    const [, , again] = await casCalls(calls, 3);
+    expect(again).toMatchObject({ expected: '["theirs"]', next: '["theirs","x","y","z"]' });
+    again.reply.resolve({ status: 'written' });
+    await expect(Promise.all(results)).resolves.toEqual([['theirs', 'x'], ['theirs', 'x', 'y'], ['theirs', 'x', 'y', 'z']]);
+    expect(settledOrder).toEqual(['x', 'y', 'z']);
+    // One loss to another process (updateRetries 1 is not exceeded): the second group only followed the first.
+    expect(updateRetried).toHaveBeenCalledTimes(1);
+  });
+
+  it('a group behind a written one that loses to another process counts as a conflict and is applied to what Redis answered', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    const second = updates.update('s1', requestSession({ items: [] }), 'items', append('b'));
+    const [one, two] = await casCalls(calls, 2);
+    one.reply.resolve({ status: 'written' });
+    two.reply.resolve({ status: 'changed', current: '["a","theirs"]' });
+    const [, , again] = await casCalls(calls, 3);
+    expect(again).toMatchObject({ expected: '["a","theirs"]', next: '["a","theirs","b"]' });
+    again.reply.resolve({ status: 'written' });
+    await expect(first).resolves.toEqual(['a']);
+    await expect(second).resolves.toEqual(['a', 'theirs', 'b']);
+  });
+
+  it('keeps at most two groups of a key in flight; what arrives meanwhile goes out, as one group, when the first answers', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const early = [updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1)];
+    await casCalls(calls, 1);
+    early.push(updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1));
+    await casCalls(calls, 2); // sent while the first is in flight
+    const late = [1, 2, 3].map(() => updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1));
+    await tick();
+    expect(calls).toHaveLength(2);
+    calls[0].reply.resolve({ status: 'written' });
+    const [, , third] = await casCalls(calls, 3);
+    expect(third).toMatchObject({ expected: '2', next: '5' });
+    calls[1].reply.resolve({ status: 'written' });
+    third.reply.resolve({ status: 'written' });
+    await expect(Promise.all([...early, ...late])).resolves.toEqual([1, 2, 3, 4, 5]);
   });
 
   it('forgets a key between bursts, so a later burst starts from what its request read', async () => {

@@ -4,6 +4,7 @@ import { SessionDataError } from '../errors/session-data.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
 import { toJson } from '../store/session-codec';
+import type { CompareAndSetReply } from '../redis/session-gateway';
 import type { SessionPersistence } from '../store/session-persistence';
 import { isForbiddenKey } from '../store/session-validation';
 import type { SessionState } from '../store/session-state';
@@ -18,6 +19,8 @@ interface PendingUpdate {
   change: KeyChange;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Compare-and-sets of this update lost to another process (not to this process's own pipeline). */
+  conflicts: number;
 }
 
 /** A change applied in memory, to be written with its group. */
@@ -25,6 +28,20 @@ interface Applied {
   update: PendingUpdate;
   value: unknown;
   json: string | undefined;
+}
+
+/** How a compare-and-set ended: Redis's reply, or the error it failed with. */
+type Outcome = { reply: CompareAndSetReply } | { error: unknown };
+
+/** A group whose compare-and-set is in flight. */
+interface Flight {
+  applied: Applied[];
+  expected: string | undefined;
+  next: string | undefined;
+  /** Sent while `previous` was still in flight, expecting the value `previous` writes (speculative). */
+  previous: Flight | undefined;
+  written?: boolean;
+  outcome: Promise<Outcome>;
 }
 
 /**
@@ -39,17 +56,23 @@ interface FieldQueue {
   hasKnown: boolean;
   known: string | undefined;
   waiting: PendingUpdate[];
+  /** Wakes the drain when an update arrives while it waits for a reply with a free pipeline slot. */
+  wake: (() => void) | undefined;
 }
 
 /**
  * Atomic updates of one session key (`SessionService.update`), with group commit: the updates of a
- * key queued in this process while a write is in flight are applied in memory in order, each to its
- * predecessor's result, and written together by one compare-and-set. Each caller gets its own result
- * or its own error. An update never conflicts with its own process, since the next group starts from
- * the value the last one wrote; only another process's write makes a compare-and-set fail, and then
- * the group is applied again at once to the value the compare-and-set answered; a key that keeps
- * failing pauses a growing random time before every other attempt. `maxRetries` bounds those
- * cross-process conflicts.
+ * key queued in this process are applied in memory in order, each to its predecessor's result, and
+ * written together by one compare-and-set. Each caller gets its own result or its own error.
+ *
+ * Pipelined: while one group's compare-and-set is in flight, the next group is applied to the value
+ * that one writes and sent at once, expecting that value (Redis runs a connection's commands in
+ * order), so a request no longer waits a whole round trip for the group ahead of it. At most
+ * `PIPELINE_DEPTH` groups are in flight. A group that loses to another process makes the groups sent
+ * behind it lose too; once they are all back, every update that lost is applied again, in order, to
+ * the value Redis answered last, and written as one group. Only a loss to another process counts
+ * towards `maxRetries` (and `updateRetried`); a key that keeps losing pauses a growing random time
+ * before every other attempt.
  */
 export class SessionKeyUpdates {
   private readonly queues = new Map<string, FieldQueue>();
@@ -77,94 +100,150 @@ export class SessionKeyUpdates {
         change: change as KeyChange,
         resolve: resolve as (value: unknown) => void,
         reject,
+        conflicts: 0,
       };
       const queue = this.queues.get(queueKey);
       if (queue) {
         queue.waiting.push(update); // the drain in progress picks it up with the next group
+        queue.wake?.();
         return;
       }
-      const fresh: FieldQueue = { sessionId, redisKey, field: key, hasKnown: false, known: undefined, waiting: [update] };
+      const fresh: FieldQueue = { sessionId, redisKey, field: key, hasKnown: false, known: undefined, waiting: [update], wake: undefined };
       this.queues.set(queueKey, fresh);
       void this.drain(queueKey, fresh);
     });
   }
 
-  /** Writes the queue's updates group after group until none is left, then forgets the key. */
+  /** Sends the queue's updates group after group, up to `PIPELINE_DEPTH` in flight, until none is left; then forgets the key. */
   private async drain(queueKey: string, queue: FieldQueue): Promise<void> {
-    while (queue.waiting.length > 0) {
-      if (!queue.waiting[0].state.stored) {
-        await this.writeUnstored(queue, queue.waiting.shift()!);
+    const flights: Flight[] = [];
+    let lost: PendingUpdate[] = []; // updates whose group lost, to be applied again before anything queued
+    let streak = 0; // groups in a row lost to another process
+    let pausedLast = false;
+    const settle = async () => {
+      const settled = await this.settleOldest(queue, flights, lost);
+      if (settled === 'written') {
+        streak = 0;
+        pausedLast = false;
+      } else if (settled === 'conflict') {
+        streak++;
+      }
+    };
+    while (queue.waiting.length > 0 || flights.length > 0 || lost.length > 0) {
+      // Nothing goes out on top of a group whose own predecessor failed: it most likely fails too.
+      const speculationSound = flights.length === 0 || !flights[0].previous || flights[0].previous.written === true;
+      const canSend = lost.length > 0 ? flights.length === 0 : flights.length < PIPELINE_DEPTH && queue.waiting.length > 0 && speculationSound;
+      if (canSend) {
+        if (lost.length === 0 && !queue.waiting[0].state.stored) {
+          if (flights.length > 0) {
+            await settle();
+            continue;
+          }
+          await this.writeUnstored(queue, queue.waiting.shift()!);
+          continue;
+        }
+        if (lost.length > 0) {
+          if (streak >= IMMEDIATE_RETRIES && !pausedLast) {
+            await pause(streak - IMMEDIATE_RETRIES + 1);
+            pausedLast = true;
+          } else {
+            pausedLast = false;
+          }
+        }
+        // A session first stored by this very request may sit behind stored ones; it goes in a later group.
+        const end = queue.waiting.findIndex((update) => !update.state.stored);
+        const group = lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end));
+        lost = [];
+        const previous = flights[flights.length - 1];
+        const base = previous ? previous.next : queue.hasKnown ? queue.known : group[0].state.stored!.get(queue.field);
+        const applied = await this.applyInOrder(queue.field, base, group);
+        if (applied.length > 0) flights.push(this.send(queue, applied, base, previous));
         continue;
       }
-      // A session first stored by this very request may sit behind stored ones; it goes in a later group.
-      const end = queue.waiting.findIndex((update) => !update.state.stored);
-      const group = queue.waiting.splice(0, end === -1 ? queue.waiting.length : end);
-      try {
-        await this.writeGroup(queue, group);
-      } catch (error) {
-        // Redis failed (or timed out): what it holds now is unknown, so the next group starts afresh.
-        queue.hasKnown = false;
-        for (const update of group) update.reject(error);
+      // Nothing to send now: wait for the oldest reply, or, with a slot free, for an update to arrive.
+      const oldest = flights[0];
+      if (flights.length < PIPELINE_DEPTH && lost.length === 0 && speculationSound) {
+        const arrived = new Promise<void>((resolve) => (queue.wake = resolve));
+        const first = await Promise.race([oldest.outcome.then(() => 'reply' as const), arrived.then(() => 'update' as const)]);
+        queue.wake = undefined;
+        if (first === 'update') {
+          // Let the other requests answered in this turn of the event loop join the group.
+          await new Promise((resolve) => setImmediate(resolve));
+          continue;
+        }
       }
+      await settle();
     }
     this.queues.delete(queueKey);
   }
 
-  /**
-   * Applies the group to the value Redis holds, as far as this process knows, and writes the result
-   * if Redis still holds that value; otherwise applies it again to the value Redis answered.
-   */
-  private async writeGroup(queue: FieldQueue, group: PendingUpdate[]): Promise<void> {
-    const { field } = queue;
-    let base = queue.hasKnown ? queue.known : group[0].state.stored!.get(field);
-    let pending = group;
-    for (let conflicts = 0, pausedLast = false; ; ) {
-      const applied = await this.applyInOrder(field, base, pending);
-      if (applied.length === 0) return;
-      pending = applied.map((entry) => entry.update); // a change that threw has had its answer
-      const next = applied[applied.length - 1].json;
-      const now = Date.now();
-      const reply = await this.sessions.gateway.compareAndSet({
+  private send(queue: FieldQueue, applied: Applied[], expected: string | undefined, previous: Flight | undefined): Flight {
+    const next = applied[applied.length - 1].json;
+    const now = Date.now();
+    const outcome: Promise<Outcome> = this.sessions.gateway
+      .compareAndSet({
         redisKey: queue.redisKey,
-        field,
-        expected: base,
+        field: queue.field,
+        expected,
         next,
-        expiresAt: Math.max(...pending.map(({ session, state }) => this.sessions.expiryOf(session as never, state.createdAt, now))),
+        expiresAt: Math.max(...applied.map(({ update }) => this.sessions.expiryOf(update.session as never, update.state.createdAt, now))),
         now,
-      });
-      if (reply.status === 'written') {
-        queue.hasKnown = true;
-        queue.known = next;
-        for (const entry of applied) settleWritten(field, entry);
-        return;
-      }
-      if (reply.status === 'gone') {
-        queue.hasKnown = false;
-        for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
-        return;
-      }
-      // Another process wrote this field since `base`: what it holds now is the base of the next attempt.
-      queue.hasKnown = true;
-      queue.known = base = reply.current;
-      conflicts++;
-      if (conflicts > this.maxRetries) {
-        this.sessions.observer?.updateGaveUp?.();
-        const error = new SessionConflictError(messages.updateConflict(field, conflicts), 'contention');
-        for (const update of pending) update.reject(error);
-        return;
-      }
-      this.sessions.observer?.updateRetried?.();
-      // Retry at once: the compare-and-set answered the freshest value there is. Only a key that keeps
-      // failing pauses, and never twice in a row: after a pause the value is stale (the other process
-      // kept writing), so the attempt that learns the fresh one must be followed by a prompt retry,
-      // else a busy writer elsewhere starves this process into a 409.
-      if (conflicts >= IMMEDIATE_RETRIES && !pausedLast) {
-        await pause(conflicts - IMMEDIATE_RETRIES + 1);
-        pausedLast = true;
-      } else {
-        pausedLast = false;
-      }
+      })
+      .then(
+        (reply) => ({ reply }),
+        (error: unknown) => ({ error }),
+      );
+    return { applied, expected, next, previous, outcome };
+  }
+
+  /**
+   * Settles the oldest group in flight: its callers get their results, or their errors, or the
+   * updates go back to `lost` to be applied again to the value Redis answered. Says whether the group
+   * was written or lost to another process ('conflict'); 'other' for everything else, including a
+   * loss that only follows from the loss of the group it was sent behind.
+   */
+  private async settleOldest(queue: FieldQueue, flights: Flight[], lost: PendingUpdate[]): Promise<'written' | 'conflict' | 'other'> {
+    const flight = flights.shift()!;
+    const outcome = await flight.outcome;
+    const { previous } = flight;
+    flight.previous = undefined; // the group behind needs only this one's outcome: no chain through a long burst
+    const { field } = queue;
+    const pending = flight.applied.map((entry) => entry.update);
+    if ('error' in outcome) {
+      // Redis failed (or timed out): what it holds now is unknown, so the next group starts afresh.
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(outcome.error);
+      return 'other';
     }
+    const { reply } = outcome;
+    if (reply.status === 'written') {
+      flight.written = true;
+      queue.hasKnown = true;
+      queue.known = flight.next;
+      for (const entry of flight.applied) settleWritten(field, entry);
+      return 'written';
+    }
+    if (reply.status === 'gone') {
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
+      return 'other';
+    }
+    // Redis holds something else than expected: the base of the next attempt.
+    queue.hasKnown = true;
+    queue.known = reply.current;
+    if (previous && !previous.written) {
+      // It expected what the group ahead of it would write, and that one did not: a loss to ourselves.
+      lost.push(...pending);
+      return 'other';
+    }
+    const gaveUp = pending.filter((update) => ++update.conflicts > this.maxRetries);
+    if (gaveUp.length > 0) this.sessions.observer?.updateGaveUp?.();
+    else this.sessions.observer?.updateRetried?.();
+    for (const update of pending) {
+      if (update.conflicts > this.maxRetries) update.reject(new SessionConflictError(messages.updateConflict(field, update.conflicts), 'contention'));
+      else lost.push(update);
+    }
+    return 'conflict';
   }
 
   /**
@@ -235,6 +314,9 @@ function checkSize(maxSessionBytes: number, stored: Map<string, string>, key: st
   if (json !== undefined) bytes += key.length + json.length;
   if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
 }
+
+/** Groups of one key in flight at once: one waiting for its reply, one sent behind it. */
+const PIPELINE_DEPTH = 2;
 
 /** Conflicts in a row with other processes retried without any pause. */
 const IMMEDIATE_RETRIES = 3;
