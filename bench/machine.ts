@@ -27,6 +27,8 @@ export function describeMachine(redisVersion: string): Machine {
 }
 
 export function machineLine(m: Machine): string {
-  const versions = Object.entries(m.packages).map(([name, version]) => `${name} ${version}`).join(', ');
+  const versions = Object.entries(m.packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis}; ${versions}`;
 }

@@ -45,7 +45,9 @@ export async function measureMemory(options: BenchOptions, redis: BenchRedis, lo
 
   results.push(await throughLogin(options.memoryLoginCount, redis));
   for (const r of results) {
-    log(`  ${r.label.padEnd(40)} ${r.bytesPerSession.toFixed(0).padStart(5)} B/session  (sample key ${r.sampleKeyBytes} B, ${r.encoding}, ${r.payloadBytes} B of data)`);
+    log(
+      `  ${r.label.padEnd(40)} ${r.bytesPerSession.toFixed(0).padStart(5)} B/session  (sample key ${r.sampleKeyBytes} B, ${r.encoding}, ${r.payloadBytes} B of data)`,
+    );
   }
   return results;
 }

@@ -64,18 +64,25 @@ describe('traces', () => {
     const names = spans.map((span) => span.name);
     expect(names).toEqual(expect.arrayContaining(['session.load', 'session.save', 'session.index', 'session.destroy']));
     const save = spans.find((span) => span.name === 'session.save')!;
-    expect(save.attributes).toMatchObject({ 'session.operation': 'save', 'session.result': 'ok', 'session.fields_changed': expect.any(Number), 'session.bytes': expect.any(Number) });
+    expect(save.attributes).toMatchObject({
+      'session.operation': 'save',
+      'session.result': 'ok',
+      'session.fields_changed': expect.any(Number),
+      'session.bytes': expect.any(Number),
+    });
     // The instrumentation's spans exist (so the check below looks at real statements) and nest under ours.
     const redisSpans = spans.filter((span) => !span.name.startsWith('session.'));
     expect(redisSpans.length).toBeGreaterThan(0);
     const ourIds = new Set(spans.filter((span) => span.name.startsWith('session.')).map((span) => span.spanContext().spanId));
     expect(redisSpans.every((span) => ourIds.has(span.parentSpanContext?.spanId ?? ''))).toBe(true);
-    expect(redisSpans.map((span) => span.attributes['db.query.text'] ?? span.attributes['db.statement'])).toContainEqual(expect.stringMatching(/^EVALSHA [0-9a-f]{40} 1( \?)+$/));
+    expect(redisSpans.map((span) => span.attributes['db.query.text'] ?? span.attributes['db.statement'])).toContainEqual(
+      expect.stringMatching(/^EVALSHA [0-9a-f]{40} 1( \?)+$/),
+    );
     const everything = JSON.stringify(spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events, status: span.status })));
     for (const secret of secrets) expect(everything).not.toContain(secret);
   });
 
-  it('would leak them with the instrumentation\'s default serializer (what the helper is for)', async () => {
+  it("would leak them with the instrumentation's default serializer (what the helper is for)", async () => {
     instrumentation.setConfig({});
     try {
       const { spans } = await tracedLogin();

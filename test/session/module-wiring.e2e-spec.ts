@@ -3,13 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
 import Redis from 'ioredis';
-import {
-  SESSION_REDIS,
-  SessionConfigError,
-  SessionModule,
-  SessionService,
-  type SessionModuleOptions,
-} from '@app/session';
+import { SESSION_REDIS, SessionConfigError, SessionModule, SessionService, type SessionModuleOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from './support/http-client';

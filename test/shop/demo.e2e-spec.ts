@@ -9,7 +9,6 @@ import { freePorts } from '../support/ports';
 const ROOT = join(__dirname, '..', '..');
 const STARTUP_MS = 90_000; // the webpack build dominates: 5-20 s depending on the machine
 
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -47,7 +47,9 @@ export async function sleepUntilAfter(at: number): Promise<void> {
 }
 
 /** Calls a callback-style method and resolves with what the callback got. */
-export function viaCallback<T>(call: (callback: (error: unknown, value?: T) => void) => unknown): Promise<{ error: unknown; value: T | undefined; returned: unknown }> {
+export function viaCallback<T>(
+  call: (callback: (error: unknown, value?: T) => void) => unknown,
+): Promise<{ error: unknown; value: T | undefined; returned: unknown }> {
   return new Promise((resolve) => {
     let returned: unknown;
     const done = (error: unknown, value?: T) => setImmediate(() => resolve({ error, value, returned }));

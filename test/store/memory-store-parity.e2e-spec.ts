@@ -53,7 +53,12 @@ function calls(store: Store) {
 
 /** A session as express-session serializes it: a plain cookie object with an expiry. */
 function sessionData(data: Record<string, unknown>, expires: number | null = Date.now() + 60_000): Stored {
-  const cookie = { originalMaxAge: expires === null ? null : expires - Date.now(), expires: expires === null ? null : new Date(expires), httpOnly: true, path: '/' };
+  const cookie = {
+    originalMaxAge: expires === null ? null : expires - Date.now(),
+    expires: expires === null ? null : new Date(expires),
+    httpOnly: true,
+    path: '/',
+  };
   return { cookie, ...data } as unknown as Stored;
 }
 
@@ -72,7 +77,13 @@ describe.each([
 
   it('round-trips nested data', async () => {
     const sid = newSid();
-    const data = { user: { id: 7, name: 'Ada', roles: ['admin', 'ops'], prefs: { theme: { dark: true } } }, cart: [{ sku: 'b-1', qty: 2 }], n: 0, flag: false, none: null };
+    const data = {
+      user: { id: 7, name: 'Ada', roles: ['admin', 'ops'], prefs: { theme: { dark: true } } },
+      cart: [{ sku: 'b-1', qty: 2 }],
+      n: 0,
+      flag: false,
+      none: null,
+    };
     await api.set(sid, sessionData(data));
     const read = await api.get(sid);
     expect(read).toMatchObject(data);

@@ -56,10 +56,7 @@ export class CommandRecorder {
     const timeout = new AbortController();
     try {
       await this.marker.ping(id);
-      const settled = await Promise.race([
-        seen.then(() => true),
-        delay(SETTLE_TIMEOUT_MS, false, { signal: timeout.signal }),
-      ]);
+      const settled = await Promise.race([seen.then(() => true), delay(SETTLE_TIMEOUT_MS, false, { signal: timeout.signal })]);
       if (!settled) throw new Error(`MONITOR did not deliver the settle marker within ${SETTLE_TIMEOUT_MS} ms`);
     } finally {
       timeout.abort();

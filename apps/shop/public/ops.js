@@ -87,15 +87,17 @@
 
   function render(active) {
     document.querySelector('[data-test="ops-active"]').textContent = String(active);
-    const rows = [...replicas].sort(([a], [b]) => a.localeCompare(b)).map(([id, r]) => {
-      const row = document.createElement('tr');
-      for (const text of [id, r.rate.toFixed(1), ms(r.p50), ms(r.p99)]) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
-      return row;
-    });
+    const rows = [...replicas]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([id, r]) => {
+        const row = document.createElement('tr');
+        for (const text of [id, r.rate.toFixed(1), ms(r.p50), ms(r.p99)]) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        return row;
+      });
     document.querySelector('#ops-replicas').replaceChildren(...rows);
     const all = [...replicas.values()];
     history[0].push(Date.now() / 1_000);

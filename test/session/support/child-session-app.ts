@@ -62,8 +62,7 @@ export async function startChildSessionApp(options: Omit<SessionModuleOptions, '
     alive: () => exitReason === undefined,
     exitReason: () => exitReason,
     output: () => output,
-    exited: (ms) =>
-      Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]),
+    exited: (ms) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]),
     async stop() {
       if (exitReason !== undefined) return;
       child.kill('SIGTERM');

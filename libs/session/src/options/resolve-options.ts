@@ -37,9 +37,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const idleTimeout = optionalDuration('idleTimeout', options.idleTimeout) ?? maxAge ?? SESSION_DEFAULTS.idleTimeout;
   const absoluteTimeout =
-    options.absoluteTimeout === false
-      ? 0
-      : (optionalDuration('absoluteTimeout', options.absoluteTimeout) ?? SESSION_DEFAULTS.absoluteTimeout);
+    options.absoluteTimeout === false ? 0 : (optionalDuration('absoluteTimeout', options.absoluteTimeout) ?? SESSION_DEFAULTS.absoluteTimeout);
   if (absoluteTimeout > 0 && absoluteTimeout < idleTimeout) {
     throw new SessionConfigError('absoluteTimeout', `(${absoluteTimeout} ms) must not be shorter than "idleTimeout" (${idleTimeout} ms)`);
   }

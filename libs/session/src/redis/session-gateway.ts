@@ -249,20 +249,11 @@ export class SessionGateway {
     { join, leave }: { join?: IndexJoin; leave?: IndexEntry },
   ): Promise<SaveAndIndexReply> {
     const { redisKey } = save;
-    const header = join
-      ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl]
-      : ['', 0, '-inf', 0, 'evict-oldest', 0];
+    const header = join ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl] : ['', 0, '-inf', 0, 'evict-oldest', 0];
     const [status, ...evicted] = await this.call(
       'save',
       (client) =>
-        client.sessionSaveAndIndex(
-          redisKey,
-          join?.redisKey ?? redisKey,
-          leave?.redisKey ?? redisKey,
-          ...header,
-          leave?.digest ?? '',
-          ...saveArguments(save),
-        ),
+        client.sessionSaveAndIndex(redisKey, join?.redisKey ?? redisKey, leave?.redisKey ?? redisKey, ...header, leave?.digest ?? '', ...saveArguments(save)),
       ([reply]) => ({
         result: reply === 'gone' ? 'gone' : reply === 'rejected' ? 'conflict' : 'ok',
         bytes: byteCount(save.set),

@@ -76,7 +76,10 @@ export class RedisSessionStore extends Store {
   }
 
   override length(callback?: StoreCallback<number>): Promise<number> {
-    return withCallback(this.persistence.digests().then((digests) => digests.length), callback);
+    return withCallback(
+      this.persistence.digests().then((digests) => digests.length),
+      callback,
+    );
   }
 
   /** Deletes every key under the prefix: sessions and user indexes, on every master of a cluster. */

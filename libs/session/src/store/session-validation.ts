@@ -3,7 +3,6 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { MAX_EXPIRY_MS } from '../redis/session-fields';
 
-
 const SESSION_PROTOTYPE: object = (Session as unknown as { prototype: object }).prototype;
 const COOKIE_CLASS = Cookie as unknown as new (options: object) => object;
 

@@ -8,16 +8,18 @@ export type StoreCallback<T> = ((error: any, value?: T) => void) | undefined;
  */
 export function withCallback<T>(promise: Promise<T>, callback: StoreCallback<T>): Promise<T> {
   if (!callback) return promise;
-  return promise.then(
-    (value) => {
-      callback(null, value);
-      return value;
-    },
-    (error) => {
-      callback(error);
-      return undefined as T;
-    },
-  ).catch(rethrowLater) as Promise<T>;
+  return promise
+    .then(
+      (value) => {
+        callback(null, value);
+        return value;
+      },
+      (error) => {
+        callback(error);
+        return undefined as T;
+      },
+    )
+    .catch(rethrowLater) as Promise<T>;
 }
 
 function rethrowLater(error: unknown): never {
