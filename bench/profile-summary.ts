@@ -94,7 +94,6 @@ function shortUrl(url: string): string {
  * `to` (microseconds on the profile's clock, which is process.hrtime's).
  */
 export function summariseProfile(profile: CpuProfile, from = -Infinity, to = Infinity): ProfileSummary {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const keyOf = new Map<number, string>();

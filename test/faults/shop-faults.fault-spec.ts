@@ -114,7 +114,10 @@ function expectSurvived(result: ScenarioResult): void {
         scenario: 'network stall',
         url: shop.url,
         boundMs: BOUND_MS,
-        fault: async () => proxy.stall(FAULT_MS),
+        fault: () => {
+          proxy.stall(FAULT_MS);
+          return Promise.resolve();
+        },
         recovered: () => delay(FAULT_MS),
       });
       expectSurvived(result);

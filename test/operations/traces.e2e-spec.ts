@@ -29,9 +29,11 @@ describe('traces', () => {
     instrumentation.setTracerProvider(provider);
     // Jest loads modules through its own registry, which the instrumentation's require hook never
     // sees: patch the ioredis this test (and the app) loads directly.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the very module object Jest's registry hands the app
     const ioredis = require('ioredis');
-    for (const definition of instrumentation.init()) definition.patch?.(ioredis, require('ioredis/package.json').version);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- its version, as the instrumentation expects it
+    const { version } = require('ioredis/package.json') as { version: string };
+    for (const definition of instrumentation.init()) definition.patch?.(ioredis, version);
     redis = await startRedis();
     // `tracing` left unset: a tracer provider is registered, so the module traces.
     app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('traces') });

@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { RedisSessionStore } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';

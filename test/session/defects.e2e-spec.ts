@@ -72,7 +72,9 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
       return await apply(visitor, steps);
     } catch (error) {
       await app.exited(2_000);
-      throw new Error(`request failed (${(error as Error).message}); app ${app.exitReason() ?? 'still running'}; log:\n${app.output().slice(-1_500)}`);
+      throw new Error(`request failed (${(error as Error).message}); app ${app.exitReason() ?? 'still running'}; log:\n${app.output().slice(-1_500)}`, {
+        cause: error,
+      });
     }
   }
 

@@ -134,7 +134,7 @@ describe('SessionModule wiring', () => {
     ['a bad sameSite', { cookie: { sameSite: 'sometimes' as never } }, /"cookie.sameSite" must be one of/],
     ['a bad limit policy', { maxSessionsPerUser: 3, onLimit: 'drop' as never }, /"onLimit" must be one of/],
   ])('refuses to boot with %s, naming the option', async (_case, bad, message) => {
-    const options = { secret: TEST_SECRET, redis: redis.url, ...bad } as SessionModuleOptions;
+    const options = { secret: TEST_SECRET, redis: redis.url, ...bad };
     const failure = boot(SessionModule.forRoot({ ...options, isGlobal: true }));
     await expect(failure).rejects.toBeInstanceOf(SessionConfigError);
     await expect(failure).rejects.toThrow(message);

@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
@@ -160,7 +160,7 @@ describe('session values, property-based (issue 12)', () => {
           await app.exited(2_000);
           const crash = /\n(\w*Error: [^\n]*)/.exec(app.output())?.[1] ?? '';
           const problem = `no answer (${(error as Error).message}); app ${app.exitReason() ?? 'running'}: ${crash}`;
-          if (!SURVEY) throw new Error(`${problem}\n${app.output().slice(-1_200)}`);
+          if (!SURVEY) throw new Error(`${problem}\n${app.output().slice(-1_200)}`, { cause: error });
           record(tally, [problem], { stored, steps });
           return;
         }

@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { RedisSessionStore } from '@app/session';
 import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, type RunningApp } from './support/session-app';

@@ -39,7 +39,7 @@ type Stored = SessionData & Record<string, unknown>;
 
 /** The store's callback API as promises. */
 function calls(store: Store) {
-  const call = <T>(method: (callback: (error: unknown, value?: T) => void) => void) =>
+  const call = <T>(method: (callback: (error: Error | null | undefined, value?: T) => void) => void) =>
     new Promise<T | undefined>((resolve, reject) => method((error, value) => (error ? reject(error) : resolve(value))));
   return {
     get: (sid: string) => call<Stored | null>((cb) => store.get(sid, cb)),
@@ -59,7 +59,7 @@ function sessionData(data: Record<string, unknown>, expires: number | null = Dat
     httpOnly: true,
     path: '/',
   };
-  return { cookie, ...data } as unknown as Stored;
+  return { cookie, ...data };
 }
 
 const expiryOf = (data: Stored | null | undefined) => (data?.cookie?.expires ? new Date(data.cookie.expires).getTime() : null);
@@ -140,7 +140,7 @@ describe.each([
     for (const [i, sid] of sids.entries()) await api.set(sid, sessionData({ i }));
     await expect(api.length()).resolves.toBe(3);
     const all = await api.all();
-    const values = Object.values(all ?? {}) as Stored[];
+    const values = Object.values<Stored>(all ?? {});
     expect(values.map((value) => value.i).sort()).toEqual([0, 1, 2]);
     await api.destroy(sids[0]);
     await expect(api.length()).resolves.toBe(2);

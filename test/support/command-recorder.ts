@@ -69,9 +69,10 @@ export class CommandRecorder {
     this.recorded = [];
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.monitor.disconnect();
     this.marker.disconnect();
+    return Promise.resolve();
   }
 
   private observe([command, ...args]: string[], source: string): void {

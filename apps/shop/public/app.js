@@ -121,7 +121,7 @@ function renderSessions(sessions) {
           else renderSessions(await api('GET', '/api/auth/sessions'));
         }),
       );
-      const seen = `${session.ip || 'unknown address'} · last seen ${when(session.lastSeenAt)}`;
+      const seen = `${session.ip || 'unknown address'} · last seen ${shortTime(session.lastSeenAt)}`;
       const attributes = { 'data-test': 'session', 'data-current': String(session.current) };
       return el('li', attributes, [
         el('span', { class: 'grow' }, [
@@ -135,7 +135,7 @@ function renderSessions(sessions) {
 }
 
 /** A time today, a date otherwise: enough to tell sessions apart. */
-function when(iso) {
+function shortTime(iso) {
   const date = new Date(iso);
   return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleDateString();
 }

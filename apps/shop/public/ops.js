@@ -1,3 +1,4 @@
+/* global uPlot -- loaded by its own <script> tag in index.html, when the vendor file is there */
 // The operations panel: polls `/metrics` through the balancer (one request per replica each round,
 // told apart by X-Replica), and shows requests per second and store latency per replica, the active
 // sessions estimate, and a small uPlot chart of the last few minutes. No build step, no CDN.

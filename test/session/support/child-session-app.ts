@@ -32,8 +32,8 @@ export async function startChildSessionApp(options: Omit<SessionModuleOptions, '
   const releaseExitHook = onHostExit(() => child.kill('SIGKILL'));
   let output = '';
   let exitReason: string | undefined;
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       exitReason = signal ?? `code ${code}`;

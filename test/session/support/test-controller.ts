@@ -115,7 +115,7 @@ export class TestController {
   @Post('protected')
   @HttpCode(200)
   @UseGuards(CsrfGuard)
-  async protectedAction(@Session() session: AppSession) {
+  protectedAction(@Session() session: AppSession) {
     session.views = (session.views ?? 0) + 1;
     return { views: session.views };
   }

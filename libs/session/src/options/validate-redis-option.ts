@@ -27,5 +27,5 @@ export function validateRedisOption(redis: unknown): SessionRedisOption {
       throw new SessionConfigError('redis.name', 'must name the Sentinel master group');
     }
   }
-  return redis as SessionRedisOption;
+  return redis;
 }

@@ -19,7 +19,7 @@ const COOKIE_CLASS = Cookie as unknown as new (options: object) => object;
  * takes plain objects, as express-session's own stores do.
  */
 export function checkSessionObject(session: object, requireCookieClass: boolean): void {
-  const prototype = Object.getPrototypeOf(session);
+  const prototype: unknown = Object.getPrototypeOf(session);
   if (prototype !== SESSION_PROTOTYPE && prototype !== Object.prototype) {
     throw new SessionDataError(messages.forbiddenKey('__proto__'), '__proto__');
   }

@@ -98,7 +98,7 @@ export class UserSessionIndex {
     const { status } = await this.gateway.saveSession(save);
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
-      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave!.digest : undefined });
+      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
       if (reply.status === 'rejected') {
         await this.gateway.deleteKey(save.redisKey);
         throw this.limitReached();
