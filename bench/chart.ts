@@ -23,7 +23,14 @@ function throughputSpec(results: BenchResults): object {
       width: 190,
       height: 220,
       layer: [
-        { mark: 'bar', encoding: { x, y: { field: 'rps', type: 'quantitative', title: 'req/s' }, color: { field: 'mode', type: 'nominal', scale: MODE_COLORS, legend: null } } },
+        {
+          mark: 'bar',
+          encoding: {
+            x,
+            y: { field: 'rps', type: 'quantitative', title: 'req/s' },
+            color: { field: 'mode', type: 'nominal', scale: MODE_COLORS, legend: null },
+          },
+        },
         { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
         { mark: { type: 'text', dy: -8, fontSize: 11 }, encoding: { x, y: { field: 'max', type: 'quantitative' }, text: { field: 'ratio' } } },
       ],
@@ -42,7 +49,13 @@ function logoutSpec(results: BenchResults): object {
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'stored', type: 'quantitative', scale: { type: 'log' }, title: 'stored sessions', axis: { values: sizes, format: '~s' } },
-      y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'ms (log)', axis: { values: [0.1, 1, 10, 100, 1_000, 10_000, 100_000], format: '~g' } },
+      y: {
+        field: 'ms',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: 'ms (log)',
+        axis: { values: [0.1, 1, 10, 100, 1_000, 10_000, 100_000], format: '~g' },
+      },
       color: { field: 'mode', type: 'nominal', scale: MODE_COLORS, legend: { orient: 'top-left', title: null } },
     },
   };

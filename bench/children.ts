@@ -11,7 +11,7 @@ const running = new Set<ChildProcess>();
  * the monorepo's path aliases, talking to the bench over IPC.
  */
 export class BenchChild {
-  private readonly waiting: Array<{ type: string; resolve: (message: any) => void; reject: (error: Error) => void }> = [];
+  private readonly waiting: Array<{ type: string; resolve: (message: unknown) => void; reject: (error: Error) => void }> = [];
   private exited = false;
   private stderr = '';
 
@@ -21,7 +21,7 @@ export class BenchChild {
       if (at !== -1) this.waiting.splice(at, 1)[0].resolve(message);
     });
     const keep = (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk).slice(-4_000);
+      this.stderr = (this.stderr + chunk.toString()).slice(-4_000);
       if (globalThis.process.env.BENCH_VERBOSE) globalThis.process.stderr.write(chunk);
     };
     process.stdout?.on('data', keep);
@@ -50,14 +50,15 @@ export class BenchChild {
   }
 
   /** Resolves with the next message of this type; rejects if the child dies or the time runs out. */
-  next<T = any>(type: string, timeoutMs = 60_000): Promise<T> {
+  next<T = unknown>(type: string, timeoutMs = 60_000): Promise<T> {
     if (this.exited) return Promise.reject(new Error(`child ${this.name} has exited: ${this.stderr.trim().slice(-1_500)}`));
     return new Promise<T>((resolve, reject) => {
       const entry = {
         type,
-        resolve: (message: T) => {
+        // The caller names the message's type: the child is ours, and speaks the bench's protocol.
+        resolve: (message: unknown) => {
           clearTimeout(timer);
-          resolve(message);
+          resolve(message as T);
         },
         reject: (error: Error) => {
           clearTimeout(timer);
@@ -73,7 +74,7 @@ export class BenchChild {
   }
 
   /** Sends a request and waits for the answer of the same type. */
-  ask<T = any>(message: { type: string; [key: string]: unknown }, timeoutMs?: number): Promise<T> {
+  ask<T = unknown>(message: { type: string; [key: string]: unknown }, timeoutMs?: number): Promise<T> {
     const answer = this.next<T>(message.type, timeoutMs);
     this.process.send(message);
     return answer;

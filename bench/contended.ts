@@ -82,7 +82,15 @@ function jobFor(deployment: Deployment, scenario: ContendedScenario, duration: n
   if (scenario === 'one-session-keys') {
     return { url: first, method: 'POST', cookies, pathTemplate: '/prefs/k{key}', bodyTemplate: '{"value":{n}}', keys: PREF_KEYS, connections, duration };
   }
-  return { url: `${first}/cart/items`, moreUrls: moreUrls?.map((url) => `${url}/cart/items`), method: 'POST', body: JSON.stringify(ADDED_LINE), cookies, connections, duration };
+  return {
+    url: `${first}/cart/items`,
+    moreUrls: moreUrls?.map((url) => `${url}/cart/items`),
+    method: 'POST',
+    body: JSON.stringify(ADDED_LINE),
+    cookies,
+    connections,
+    duration,
+  };
 }
 
 async function runScenario(

@@ -18,8 +18,8 @@ async function inBatches(admin: Redis, count: number, write: (pipeline: Chainabl
       const pipeline = admin.pipeline();
       write(pipeline, from, to);
       const replies = (await pipeline.exec()) ?? [];
-      const failed = replies.find(([error]) => error);
-      if (failed) throw failed[0];
+      const failed = replies.find(([error]) => error)?.[0];
+      if (failed) throw failed;
     }
   };
   await Promise.all(Array.from({ length: PIPELINES_IN_FLIGHT }, worker));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './children';
@@ -10,7 +11,7 @@ export function describeMachine(redisVersion: string): Machine {
   const packages: Record<string, string> = {};
   for (const name of PACKAGES) {
     try {
-      packages[name] = require(join(ROOT, 'node_modules', name, 'package.json')).version;
+      packages[name] = (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     } catch {
       packages[name] = 'missing';
     }
@@ -27,6 +28,8 @@ export function describeMachine(redisVersion: string): Machine {
 }
 
 export function machineLine(m: Machine): string {
-  const versions = Object.entries(m.packages).map(([name, version]) => `${name} ${version}`).join(', ');
+  const versions = Object.entries(m.packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; Redis ${m.redis}; ${versions}`;
 }

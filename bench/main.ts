@@ -81,7 +81,9 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     results.summaries = summarise(results.runs);
   }
   if (options.sections.has('contended')) {
-    log(`\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`);
+    log(
+      `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
+    );
     results.contended = await runContended(options, redis, log);
     results.contendedSummaries = summariseContended(results.contended);
   }
@@ -108,12 +110,14 @@ async function writeReport(options: BenchOptions, results: BenchResults): Promis
   writeFileSync(join(options.outDir, 'latest.md'), markdown);
   writeFileSync(join(options.outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 
-  if (results.summaries.length) log(`
+  if (results.summaries.length)
+    log(`
 ${throughputTable(results.summaries)}
 
 Cost of metrics (ours-metrics − ours, same round):
 ${metricsCostTable(results.runs)}`);
-  if (results.contendedSummaries.length) log(`
+  if (results.contendedSummaries.length)
+    log(`
 ${contendedTable(results.contendedSummaries)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);

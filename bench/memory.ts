@@ -45,7 +45,9 @@ export async function measureMemory(options: BenchOptions, redis: BenchRedis, lo
 
   results.push(await throughLogin(options.memoryLoginCount, redis));
   for (const r of results) {
-    log(`  ${r.label.padEnd(40)} ${r.bytesPerSession.toFixed(0).padStart(5)} B/session  (sample key ${r.sampleKeyBytes} B, ${r.encoding}, ${r.payloadBytes} B of data)`);
+    log(
+      `  ${r.label.padEnd(40)} ${r.bytesPerSession.toFixed(0).padStart(5)} B/session  (sample key ${r.sampleKeyBytes} B, ${r.encoding}, ${r.payloadBytes} B of data)`,
+    );
   }
   return results;
 }
@@ -53,7 +55,7 @@ export async function measureMemory(options: BenchOptions, redis: BenchRedis, lo
 /** The session express-session hands its store after a login and three additions to the cart. */
 export function typicalSession(userId: string): SessionData {
   const CookieClass = Cookie as unknown as new (options: object) => Cookie;
-  return { cookie: new CookieClass(COOKIE), user: benchUser(userId), cart: SEED_LINES } as unknown as SessionData;
+  return { cookie: new CookieClass(COOKIE), user: benchUser(userId), cart: SEED_LINES };
 }
 
 async function throughStore(label: string, mode: Mode, count: number, redis: BenchRedis, set: SetSession): Promise<MemoryResult> {

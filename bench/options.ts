@@ -52,9 +52,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
 
   const quick = flags.get('quick') === 'true';
-  const sections = new Set<Section>(
-    flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout'],
-  );
+  const sections = new Set<Section>(flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout']);
   if (flags.get('profile') === 'true') sections.add('profile');
   for (const s of sections) {
     if (!['load', 'contended', 'memory', 'logout', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);

@@ -72,7 +72,8 @@ export function categoryOf(url: string, name: string): string {
   if (pkg) {
     if (pkg.startsWith('@nestjs/')) return 'nest';
     if (['ioredis', 'redis-parser', 'redis-errors', 'denque', 'cluster-key-slot', 'standard-as-callback'].includes(pkg)) return 'ioredis';
-    if (['express-session', 'connect-redis', 'uid-safe', 'random-bytes', 'cookie-signature', 'on-headers'].includes(pkg)) return pkg === 'connect-redis' ? 'connect-redis' : 'express-session';
+    if (['express-session', 'connect-redis', 'uid-safe', 'random-bytes', 'cookie-signature', 'on-headers'].includes(pkg))
+      return pkg === 'connect-redis' ? 'connect-redis' : 'express-session';
     if (pkg === 'cookie') return 'express-session';
     if (['rxjs', 'reflect-metadata', 'tslib', 'iterare'].includes(pkg)) return 'nest';
     return 'express & http deps';
@@ -82,7 +83,10 @@ export function categoryOf(url: string, name: string): string {
 }
 
 function shortUrl(url: string): string {
-  return url.replace(/^file:\/\//, '').replace(/^.*?\/node_modules\//, '').replace(/^.*?\/(libs|bench)\//, '$1/');
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*?\/node_modules\//, '')
+    .replace(/^.*?\/(libs|bench)\//, '$1/');
 }
 
 /**
@@ -90,7 +94,6 @@ function shortUrl(url: string): string {
  * `to` (microseconds on the profile's clock, which is process.hrtime's).
  */
 export function summariseProfile(profile: CpuProfile, from = -Infinity, to = Infinity): ProfileSummary {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const keyOf = new Map<number, string>();
@@ -170,7 +173,9 @@ export function topAttributedRows(summary: ProfileSummary, requests: number, lim
     .filter((f) => f.attributed > 0)
     .sort((a, b) => b.attributed - a.attributed)
     .slice(0, limit)
-    .map((f) => `| ${((f.attributed * 1_000) / requests).toFixed(1)} | ${((f.self * 1_000) / requests).toFixed(1)} | \`${f.name}\` | ${f.where} | ${f.category} |`);
+    .map(
+      (f) => `| ${((f.attributed * 1_000) / requests).toFixed(1)} | ${((f.self * 1_000) / requests).toFixed(1)} | \`${f.name}\` | ${f.where} | ${f.category} |`,
+    );
 }
 
 // `node -r ts-node/register/transpile-only bench/profile-summary.ts some.cpuprofile`: the top of one profile.

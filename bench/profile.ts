@@ -57,7 +57,9 @@ export async function runProfiles(options: BenchOptions, redis: BenchRedis, log:
           if (!existsSync(file)) throw new Error(`no profile written at ${file}`);
           const summary = summariseProfile(readProfile(file), from, to);
           profiled.push({ mode, scenario, requests: result.requests, rps: result.rps, file, summary });
-          log(`  ${mode.padEnd(13)} ${scenario.padEnd(11)} ${result.rps.toFixed(0).padStart(6)} req/s  ${perRequest(summary.busyMs, result.requests).toFixed(0)} µs CPU/request`);
+          log(
+            `  ${mode.padEnd(13)} ${scenario.padEnd(11)} ${result.rps.toFixed(0).padStart(6)} req/s  ${perRequest(summary.busyMs, result.requests).toFixed(0)} µs CPU/request`,
+          );
         } finally {
           await app.child.stop();
         }
@@ -84,7 +86,7 @@ function profileMarkdown(profiled: Profiled[]): string {
   out.push(
     'CPU of the app process per request served, in µs. The app process is the bottleneck (Redis idles), so µs per ' +
       'request is what sets requests per second. "self" rows: time in each layer\'s own functions. "attributed" rows: ' +
-      'time under a session layer\'s functions including the Node/V8 work they call (crypto, JSON, sockets), without ' +
+      "time under a session layer's functions including the Node/V8 work they call (crypto, JSON, sockets), without " +
       'the rest of the request that runs inside `next()` or under the `res.end` wrappers.',
     '',
   );

@@ -29,7 +29,23 @@ export async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
   const child = spawn(
     REDIS_BINARY,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...EXTRA_ARGS],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      ...EXTRA_ARGS,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -84,7 +100,6 @@ export function callsBetween(before: Record<string, number>, after: Record<strin
 export async function usedMemory(admin: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
 }
-
 
 async function waitForPing(admin: Redis, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;

@@ -1,5 +1,14 @@
 import { machineLine } from './machine';
-import { CONTENDED_SCENARIOS, CONTENDED_TITLES, SCENARIO_TITLES, SCENARIOS, type BenchResults, type ContendedSummary, type ScenarioSummary, type Spread } from './results';
+import {
+  CONTENDED_SCENARIOS,
+  CONTENDED_TITLES,
+  SCENARIO_TITLES,
+  SCENARIOS,
+  type BenchResults,
+  type ContendedSummary,
+  type ScenarioSummary,
+  type Spread,
+} from './results';
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
 
@@ -79,7 +88,8 @@ function logoutTable(results: BenchResults): string {
     '| mode | stored sessions | time, ms (median of runs) | runs, ms | sessions deleted | Redis commands |',
     '|---|---:|---:|---|---:|---:|',
     ...results.logout.map(
-      (l) => `| ${l.mode} | ${compact(l.stored)} | ${l.median.toFixed(2)} | ${l.times.map((t) => t.toFixed(2)).join(', ')} | ${l.deleted} | ${int(l.commands)} |`,
+      (l) =>
+        `| ${l.mode} | ${compact(l.stored)} | ${l.median.toFixed(2)} | ${l.times.map((t) => t.toFixed(2)).join(', ')} | ${l.deleted} | ${int(l.commands)} |`,
     ),
   ].join('\n');
 }
@@ -91,7 +101,9 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
     `# Session layer benchmark${results.quick ? ' (quick run: indicative only)' : ''}`,
     '',
     `Run ${results.startedAt}. Machine: ${machineLine(results.machine)}.` +
-      ((results.options.redisArgs as string[] | undefined)?.length ? ` redis-server extra arguments: \`${(results.options.redisArgs as string[]).join(' ')}\`.` : ''),
+      ((results.options.redisArgs as string[] | undefined)?.length
+        ? ` redis-server extra arguments: \`${(results.options.redisArgs as string[]).join(' ')}\`.`
+        : ''),
     '',
   ];
   if (results.summaries.length) {
@@ -114,7 +126,7 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
         '"App CPU" is the CPU time of the app process (all its threads) per request served; the app process is the bottleneck, ' +
         'so "× ceiling by CPU" (the ceiling\'s CPU per request over this mode\'s) predicts the throughput ratio and is ' +
         'far less sensitive to other load on the machine. "Other load" is the CPU that processes other than the bench\'s ' +
-        'used during a run (of the machine\'s cores): above ~0.2 the req/s figures of that run are disturbed.',
+        "used during a run (of the machine's cores): above ~0.2 the req/s figures of that run are disturbed.",
       '',
       '### Cost of metrics (`ours-metrics` is `ours` with `metrics: true`)',
       '',

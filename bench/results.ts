@@ -16,7 +16,8 @@ export const CONTENDED_TITLES: Record<ContendedScenario, string> = {
   'one-session': 'every connection adds one to the cart of ONE session (POST /cart/items), one app process',
   'one-session-two-replicas': 'the same, the connections split over two app processes sharing the session (two replicas)',
   'four-sessions': 'the same over four sessions (a handful of users, each bursting), one app process',
-  'one-session-keys': 'ONE session, each request sets a different top-level key (POST /prefs/k0..k49, a new value each time) through the end-of-request save, one app process',
+  'one-session-keys':
+    'ONE session, each request sets a different top-level key (POST /prefs/k0..k49, a new value each time) through the end-of-request save, one app process',
 };
 
 /** Additions the app acknowledged during a measured run, and how many the session kept. */

@@ -137,8 +137,7 @@ async function traceRoundTrips(app: RunningApp, scenario: Scenario, requests: nu
   const before = await app.child.ask<{ roundTrips: number }>({ type: 'counts' });
   for (let i = 0; i < requests; i++) {
     const cookie = scenario === 'no-cookie' ? undefined : app.cookies[i % app.cookies.length];
-    const reply =
-      scenario === 'write' ? await send(app.port, 'POST', '/cart/items', cookie, ADDED_LINE) : await send(app.port, 'GET', '/cart', cookie);
+    const reply = scenario === 'write' ? await send(app.port, 'POST', '/cart/items', cookie, ADDED_LINE) : await send(app.port, 'GET', '/cart', cookie);
     if (reply.status !== 200) throw new Error(`${app.mode} ${scenario}: the app answered ${reply.status}: ${reply.body.slice(0, 200)}`);
   }
   const after = await app.child.ask<{ roundTrips: number }>({ type: 'counts' });

@@ -36,8 +36,7 @@ async function main() {
     say(`Starting ${id}…`);
     // Ctrl-C in a terminal reaches the replicas too (one process group), maybe before it reaches us:
     // wait a moment before calling an exit unexpected.
-    const onExit = (how) =>
-      setTimeout(() => stopping || say(`${id} stopped unexpectedly (${how}); the balancer answers 502 in its turns`), 500);
+    const onExit = (how) => setTimeout(() => stopping || say(`${id} stopped unexpectedly (${how}); the balancer answers 502 in its turns`), 500);
     const replica = await startReplica({ main: MAIN, id, port: await freePort(), env, print: console.log, onExit });
     stops.unshift([id, replica.stop]);
     replicas.push(replica);
@@ -75,7 +74,10 @@ function build() {
     stops.unshift(['build', stopBuild]);
     child.once('error', reject);
     child.once('exit', (code, signal) => {
-      stops.splice(stops.findIndex(([, stop]) => stop === stopBuild), 1);
+      stops.splice(
+        stops.findIndex(([, stop]) => stop === stopBuild),
+        1,
+      );
       if (code === 0) {
         say(`Built ${MAIN} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         resolve();

@@ -20,7 +20,7 @@ export const COOKIE = { httpOnly: true, sameSite: 'lax' as const, secure: false,
 
 /** express-session's callback methods as promises. */
 function call(target: session.Session, method: 'regenerate' | 'save'): Promise<void> {
-  return new Promise((resolve, reject) => target[method]((error?: unknown) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) => target[method]((error?: Error) => (error ? reject(error) : resolve())));
 }
 
 @Controller()

@@ -40,7 +40,10 @@ async function dockerAnswers() {
   const gaveUp = new Promise((resolve) => (timer = setTimeout(() => resolve(false), DOCKER_PROBE_MS)));
   const asked = import('testcontainers')
     .then(({ getContainerRuntimeClient }) => getContainerRuntimeClient())
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
   try {
     return await Promise.race([asked, gaveUp]);
   } finally {

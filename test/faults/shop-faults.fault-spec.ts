@@ -39,10 +39,25 @@ function expectSurvived(result: ScenarioResult): void {
 
   afterAll(() => {
     const rows = results.map((r) =>
-      [r.scenario, r.requests, r.failed, JSON.stringify(r.statuses), r.windowMs, r.firstSuccessAfterFailureMs, r.maxMs, r.slow.length, r.sessionsLost, r.acknowledgedLost, r.recovered].join(' | '),
+      [
+        r.scenario,
+        r.requests,
+        r.failed,
+        JSON.stringify(r.statuses),
+        r.windowMs,
+        r.firstSuccessAfterFailureMs,
+        r.maxMs,
+        r.slow.length,
+        r.sessionsLost,
+        r.acknowledgedLost,
+        r.recovered,
+      ].join(' | '),
     );
     console.log(
-      ['scenario | requests | failed | statuses | window ms (fault to last failure) | first success after failure ms | slowest ms | answers > bound | sessions lost | acked lost | recovered', ...rows].join('\n'),
+      [
+        'scenario | requests | failed | statuses | window ms (fault to last failure) | first success after failure ms | slowest ms | answers > bound | sessions lost | acked lost | recovered',
+        ...rows,
+      ].join('\n'),
     );
   });
 
@@ -99,7 +114,10 @@ function expectSurvived(result: ScenarioResult): void {
         scenario: 'network stall',
         url: shop.url,
         boundMs: BOUND_MS,
-        fault: async () => proxy.stall(FAULT_MS),
+        fault: () => {
+          proxy.stall(FAULT_MS);
+          return Promise.resolve();
+        },
         recovered: () => delay(FAULT_MS),
       });
       expectSurvived(result);
@@ -139,8 +157,9 @@ function expectSurvived(result: ScenarioResult): void {
     it('the master killed (SIGKILL) under load', async () => {
       const old = (await setup.currentMaster()).port;
       // The old master of the first scenario must be a synced replica again before this one is killed.
-      await waitUntil('the replica to sync', async () =>
-        String(await ask(LOCALHOST, setup.servers.find((s) => s.port !== old)!.port, 'INFO', 'replication')).includes('master_link_status:up'),
+      await waitUntil(
+        'the replica to sync',
+        async () => String(await ask(LOCALHOST, setup.servers.find((s) => s.port !== old)!.port, 'INFO', 'replication')).includes('master_link_status:up'),
         { timeoutMs: 30_000 },
       );
       const result = await runCartScenario({

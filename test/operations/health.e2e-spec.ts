@@ -11,9 +11,19 @@ import { makeTempDir, removeTempDir } from '../support/temp-dirs';
 import { uniquePrefix } from '../support/prefix';
 import { TEST_SECRET } from '../session/support/session-app';
 
+/** What the session indicator reports (terminus' details). */
+interface SessionIndicator {
+  status: string;
+  message?: string;
+  warning?: string;
+  pingMs?: number;
+  role?: string;
+  maxmemoryPolicy?: string;
+}
+
 interface HealthAnswer {
   status: number;
-  body: { status: string; info?: Record<string, any>; error?: Record<string, any>; details: Record<string, any> };
+  body: { status: string; info?: Record<string, SessionIndicator>; error?: Record<string, SessionIndicator>; details: Record<string, SessionIndicator> };
   ms: number;
 }
 

@@ -20,7 +20,16 @@ describe('metrics off and on', () => {
   async function probe(metrics: 'on' | 'off'): Promise<{ status: number; promClient: boolean }> {
     const { stdout } = await run(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(__dirname, 'support', 'prom-client-probe.ts'), redis.url, uniquePrefix('probe'), metrics],
+      [
+        '-r',
+        'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
+        join(__dirname, 'support', 'prom-client-probe.ts'),
+        redis.url,
+        uniquePrefix('probe'),
+        metrics,
+      ],
       { cwd: ROOT, env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json') }, timeout: 60_000 },
     );
     return JSON.parse(stdout.trim().split('\n').pop()!);

@@ -29,9 +29,11 @@ describe('traces', () => {
     instrumentation.setTracerProvider(provider);
     // Jest loads modules through its own registry, which the instrumentation's require hook never
     // sees: patch the ioredis this test (and the app) loads directly.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the very module object Jest's registry hands the app
     const ioredis = require('ioredis');
-    for (const definition of instrumentation.init()) definition.patch?.(ioredis, require('ioredis/package.json').version);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- its version, as the instrumentation expects it
+    const { version } = require('ioredis/package.json') as { version: string };
+    for (const definition of instrumentation.init()) definition.patch?.(ioredis, version);
     redis = await startRedis();
     // `tracing` left unset: a tracer provider is registered, so the module traces.
     app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('traces') });
@@ -64,18 +66,25 @@ describe('traces', () => {
     const names = spans.map((span) => span.name);
     expect(names).toEqual(expect.arrayContaining(['session.load', 'session.save', 'session.index', 'session.destroy']));
     const save = spans.find((span) => span.name === 'session.save')!;
-    expect(save.attributes).toMatchObject({ 'session.operation': 'save', 'session.result': 'ok', 'session.fields_changed': expect.any(Number), 'session.bytes': expect.any(Number) });
+    expect(save.attributes).toMatchObject({
+      'session.operation': 'save',
+      'session.result': 'ok',
+      'session.fields_changed': expect.any(Number),
+      'session.bytes': expect.any(Number),
+    });
     // The instrumentation's spans exist (so the check below looks at real statements) and nest under ours.
     const redisSpans = spans.filter((span) => !span.name.startsWith('session.'));
     expect(redisSpans.length).toBeGreaterThan(0);
     const ourIds = new Set(spans.filter((span) => span.name.startsWith('session.')).map((span) => span.spanContext().spanId));
     expect(redisSpans.every((span) => ourIds.has(span.parentSpanContext?.spanId ?? ''))).toBe(true);
-    expect(redisSpans.map((span) => span.attributes['db.query.text'] ?? span.attributes['db.statement'])).toContainEqual(expect.stringMatching(/^EVALSHA [0-9a-f]{40} 1( \?)+$/));
+    expect(redisSpans.map((span) => span.attributes['db.query.text'] ?? span.attributes['db.statement'])).toContainEqual(
+      expect.stringMatching(/^EVALSHA [0-9a-f]{40} 1( \?)+$/),
+    );
     const everything = JSON.stringify(spans.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events, status: span.status })));
     for (const secret of secrets) expect(everything).not.toContain(secret);
   });
 
-  it('would leak them with the instrumentation\'s default serializer (what the helper is for)', async () => {
+  it("would leak them with the instrumentation's default serializer (what the helper is for)", async () => {
     instrumentation.setConfig({});
     try {
       const { spans } = await tracedLogin();

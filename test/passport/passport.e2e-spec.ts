@@ -118,7 +118,10 @@ describe('passport over two replicas', () => {
     const alan = await logIn(a, 'alan', 'turing');
 
     const listed = (await on(a, laptop).get('/sessions')).body as { userAgent: string; current: boolean }[];
-    expect(listed.map((row) => [row.userAgent, row.current])).toEqual([['Laptop', true], ['Phone', false]]);
+    expect(listed.map((row) => [row.userAgent, row.current])).toEqual([
+      ['Laptop', true],
+      ['Phone', false],
+    ]);
 
     expect((await on(a, laptop).post('/logout-all')).body).toEqual({ deleted: 2 });
     for (const url of [a, b]) {

@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { RedisSessionStore } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
@@ -72,10 +71,13 @@ describe('bad input', () => {
   it.each([
     ['invalid JSON in a field', (key: string) => admin.hset(key, 'views', '{not json')],
     ['a missing creation time', (key: string) => admin.hdel(key, ':c')],
-    ['a value of the wrong type', async (key: string) => {
-      await admin.del(key);
-      await admin.set(key, 'a string, not a hash');
-    }],
+    [
+      'a value of the wrong type',
+      async (key: string) => {
+        await admin.del(key);
+        await admin.set(key, 'a string, not a hash');
+      },
+    ],
   ])('treats a corrupt value in Redis (%s) as no session and logs it, never a 500', async (_case, corrupt) => {
     const visitor = new Visitor(app.url);
     await visitor.post('/set/views', { value: 1 });

@@ -39,9 +39,7 @@ describe('concurrent requests of one session', () => {
   it('keeps all 50 items added in parallel through SessionService.update over three replicas', async () => {
     const visitor = roundRobin();
     await visitor.post('/set/seed', { value: 1 });
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => roundRobin(visitor.cookie).post('/items', { item: `item-${i}` })),
-    );
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => roundRobin(visitor.cookie).post('/items', { item: `item-${i}` })));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     const { body } = await visitor.get('/whole');
     expect(body.items).toHaveLength(50);

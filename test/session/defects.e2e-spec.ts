@@ -48,7 +48,11 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
 
   afterEach(async () => {
     // The process lived through the request, every key still expires, and the bystander is intact.
-    expect({ alive: app.alive(), exit: app.exitReason(), log: app.alive() ? '' : app.output().slice(-2_000) }).toEqual({ alive: true, exit: undefined, log: '' });
+    expect({ alive: app.alive(), exit: app.exitReason(), log: app.alive() ? '' : app.output().slice(-2_000) }).toEqual({
+      alive: true,
+      exit: undefined,
+      log: '',
+    });
     const forever = await keysWithoutTtl(admin, prefix);
     // Removed once seen, so the next test reports only its own.
     await Promise.all(forever.map((key) => admin.del(key)));
@@ -68,7 +72,9 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
       return await apply(visitor, steps);
     } catch (error) {
       await app.exited(2_000);
-      throw new Error(`request failed (${(error as Error).message}); app ${app.exitReason() ?? 'still running'}; log:\n${app.output().slice(-1_500)}`);
+      throw new Error(`request failed (${(error as Error).message}); app ${app.exitReason() ?? 'still running'}; log:\n${app.output().slice(-1_500)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -78,7 +84,7 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
       ['a key "__proto__" set through SessionService.update', [{ op: 'update', key: '__proto__', value: json({ a: 1 }) }], '__proto__'],
       ['req.session.cookie replaced by a string', [set('views', json(1)), { op: 'replace-cookie', value: json('not a cookie') }], 'cookie'],
       ['req.session.cookie replaced by null', [set('views', json(1)), { op: 'replace-cookie', value: json(null) }], 'cookie'],
-    ])('%s: the process lives and the answer is the library\'s clear error', async (_case, steps, mentions) => {
+    ])("%s: the process lives and the answer is the library's clear error", async (_case, steps, mentions) => {
       const res = await attempt(new Visitor(app.url), steps);
       expectLibraryAnswer(res, mentions);
       expect(res.status).toBeGreaterThanOrEqual(400);
@@ -90,18 +96,18 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
     });
   });
 
-  describe('2. an expiry that is not a finite time never leaves a key without TTL, nor Redis\'s text', () => {
+  describe("2. an expiry that is not a finite time never leaves a key without TTL, nor Redis's text", () => {
     it.each<[string, SessionStep]>([
       ['cookie.maxAge = NaN', { op: 'cookie', field: 'maxAge', value: { $: 'nan' } }],
       ['cookie.maxAge = Infinity', { op: 'cookie', field: 'maxAge', value: { $: 'infinity' } }],
       ['cookie.expires = an invalid date', { op: 'cookie', field: 'expires', value: { $: 'date', v: 'invalid' } }],
-    ])('%s on a new session: the library\'s message and no key without a TTL', async (_case, step) => {
+    ])("%s on a new session: the library's message and no key without a TTL", async (_case, step) => {
       const res = await attempt(new Visitor(app.url), [set('views', json(1)), step]);
       expectLibraryAnswer(res, 'cookie');
       expect(res.status).toBeGreaterThanOrEqual(400);
     });
 
-    it('cookie.maxAge = Infinity right after regenerate: the library\'s message and no key without a TTL', async () => {
+    it("cookie.maxAge = Infinity right after regenerate: the library's message and no key without a TTL", async () => {
       const visitor = new Visitor(app.url);
       expect((await apply(visitor, [set('views', json(1))])).status).toBe(200);
       const res = await attempt(visitor, [{ op: 'regenerate' }, { op: 'cookie', field: 'maxAge', value: { $: 'infinity' } }]);
@@ -118,7 +124,7 @@ describe('defects of issue 12 (app in a child process, real Redis)', () => {
     });
   });
 
-  describe('3. SessionService.regenerate keeps the session in its user\'s index', () => {
+  describe("3. SessionService.regenerate keeps the session in its user's index", () => {
     it('a regenerated session is listed, revocable, and dies with "log out everywhere" from another device', async () => {
       const phone = new Visitor(app.url);
       const laptop = new Visitor(app.url);

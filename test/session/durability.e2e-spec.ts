@@ -16,7 +16,7 @@ import { Visitor } from './support/http-client';
 
 const available = topologyAvailable();
 
-(available.sentinel ? describe : describe.skip)('durability: a logout survives the master\'s death (Sentinel)', () => {
+(available.sentinel ? describe : describe.skip)("durability: a logout survives the master's death (Sentinel)", () => {
   let setup: FailoverSentinel;
   let app: RunningApp;
   let replicationLink: StallableProxy;
@@ -27,9 +27,11 @@ const available = topologyAvailable();
     const [master, replica] = setup.servers;
     replicationLink = await startStallableProxy(master);
     await ask(replica.host, replica.port, 'REPLICAOF', master.host, replicationLink.port);
-    await waitUntil('the replica to sync through the proxy', async () =>
-      /master_port:(\d+)[\s\S]*master_link_status:up/.exec(String(await ask(replica.host, replica.port, 'INFO', 'replication')))?.[1] ===
-      String(replicationLink.port),
+    await waitUntil(
+      'the replica to sync through the proxy',
+      async () =>
+        /master_port:(\d+)[\s\S]*master_link_status:up/.exec(String(await ask(replica.host, replica.port, 'INFO', 'replication')))?.[1] ===
+        String(replicationLink.port),
     );
     app = await startSessionApp({
       redis: { sentinels: setup.sentinels, name: setup.name },

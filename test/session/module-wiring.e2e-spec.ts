@@ -3,13 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
 import Redis from 'ioredis';
-import {
-  SESSION_REDIS,
-  SessionConfigError,
-  SessionModule,
-  SessionService,
-  type SessionModuleOptions,
-} from '@app/session';
+import { SESSION_REDIS, SessionConfigError, SessionModule, SessionService, type SessionModuleOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from './support/http-client';
@@ -140,7 +134,7 @@ describe('SessionModule wiring', () => {
     ['a bad sameSite', { cookie: { sameSite: 'sometimes' as never } }, /"cookie.sameSite" must be one of/],
     ['a bad limit policy', { maxSessionsPerUser: 3, onLimit: 'drop' as never }, /"onLimit" must be one of/],
   ])('refuses to boot with %s, naming the option', async (_case, bad, message) => {
-    const options = { secret: TEST_SECRET, redis: redis.url, ...bad } as SessionModuleOptions;
+    const options = { secret: TEST_SECRET, redis: redis.url, ...bad };
     const failure = boot(SessionModule.forRoot({ ...options, isGlobal: true }));
     await expect(failure).rejects.toBeInstanceOf(SessionConfigError);
     await expect(failure).rejects.toThrow(message);

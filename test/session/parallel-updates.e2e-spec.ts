@@ -75,7 +75,12 @@ describe('a burst of parallel updates of one session key', () => {
     const cookie = await newSession();
     let replies: TestResponse[] = [];
     const commands = await commandsDuring(async () => {
-      replies = await burst(cookie, 50, () => replicas[0], (i) => ({ item: `item-${i}` }));
+      replies = await burst(
+        cookie,
+        50,
+        () => replicas[0],
+        (i) => ({ item: `item-${i}` }),
+      );
     });
 
     expect(replies.map((r) => r.status)).toEqual(Array(50).fill(200));
@@ -97,7 +102,12 @@ describe('a burst of parallel updates of one session key', () => {
   // as well as with the other two processes.
   it('keeps all 500 updates made over three app instances sharing one Redis', async () => {
     const cookie = await newSession();
-    const replies = await burst(cookie, 500, (i) => replicas[i % replicas.length], (i) => ({ item: `item-${i}` }));
+    const replies = await burst(
+      cookie,
+      500,
+      (i) => replicas[i % replicas.length],
+      (i) => ({ item: `item-${i}` }),
+    );
 
     expect(replies.filter((r) => r.status !== 200).map((r) => `${r.status} ${JSON.stringify(r.body)}`)).toEqual([]);
     expect(sorted(replies.map((r) => r.body.count))).toEqual(range(1, 500));
@@ -109,7 +119,12 @@ describe('a burst of parallel updates of one session key', () => {
   it('fails only the caller whose change throws, in the middle of a queued burst; the others are kept', async () => {
     const cookie = await newSession();
     const failing = 25;
-    const replies = await burst(cookie, 50, () => replicas[0], (i) => (i === failing ? { item: 'never', fail: 'no such product' } : { item: `item-${i}` }));
+    const replies = await burst(
+      cookie,
+      50,
+      () => replicas[0],
+      (i) => (i === failing ? { item: 'never', fail: 'no such product' } : { item: `item-${i}` }),
+    );
 
     expect(replies[failing].status).toBe(422);
     expect(replies[failing].body.message).toBe('no such product');
@@ -118,6 +133,12 @@ describe('a burst of parallel updates of one session key', () => {
     expect(sorted(others.map((r) => r.body.count))).toEqual(range(1, 49));
     const items = await itemsOf(cookie);
     expect(items).toHaveLength(49);
-    expect(new Set(items)).toEqual(new Set(range(0, 49).filter((i) => i !== failing).map((i) => `item-${i}`)));
+    expect(new Set(items)).toEqual(
+      new Set(
+        range(0, 49)
+          .filter((i) => i !== failing)
+          .map((i) => `item-${i}`),
+      ),
+    );
   });
 });

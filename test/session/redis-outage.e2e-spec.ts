@@ -60,7 +60,7 @@ describe('when Redis is unavailable', () => {
     expect((await user.get('/me')).body).toEqual({ user: { id: 'alice', name: 'alice' } });
   });
 
-  it('answers 503 instead of the handler\'s 200 when the end-of-request save fails', async () => {
+  it("answers 503 instead of the handler's 200 when the end-of-request save fails", async () => {
     const user = new Visitor(app.url);
     await user.post('/inc');
     // The handler answers 200 after the delay; by then Redis is gone, so the save cannot happen.

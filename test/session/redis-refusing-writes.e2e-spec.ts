@@ -27,7 +27,7 @@ describe('Redis refusing writes (min-replicas-to-write without replicas)', () =>
     await redis?.stop();
   });
 
-  it('answers 503 with the library\'s message, and works again once Redis takes writes', async () => {
+  it("answers 503 with the library's message, and works again once Redis takes writes", async () => {
     const visitor = new Visitor(app.url);
     expect((await visitor.post('/inc')).status).toBe(200);
     await admin.config('SET', 'min-replicas-to-write', '1');

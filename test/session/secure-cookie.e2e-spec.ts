@@ -22,7 +22,7 @@ describe("secure: 'auto' behind an HTTPS proxy", () => {
     await redis?.stop();
   });
 
-  it('marks the session cookie and logout\'s clearing cookie Secure', async () => {
+  it("marks the session cookie and logout's clearing cookie Secure", async () => {
     const visitor = new Visitor(app.url);
     const login = await visitor.post('/login', { id: 'u1' }, viaHttps);
     expect(login.setCookie).toMatch(/^sid=/);

@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
@@ -20,7 +20,24 @@ const SURVEY = process.env.FC_SURVEY === '1';
 
 /** Keys app code could use, the awkward ones first. */
 const keyArb = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'cookie', 'toString', 'hasOwnProperty', ':c', ':k', ':', '', 'user', 'csrfToken', 'views') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'cookie',
+      'toString',
+      'hasOwnProperty',
+      ':c',
+      ':k',
+      ':',
+      '',
+      'user',
+      'csrfToken',
+      'views',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 12 }).map((s) => `:${s}`) },
   { weight: 2, arbitrary: fc.string({ maxLength: 16, unit: 'binary' }) }, // any code point, lone surrogates included
   { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 16 }) },
@@ -28,7 +45,10 @@ const keyArb = fc.oneof(
 
 const leafArb: fc.Arbitrary<ValueSpec> = fc.oneof(
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ $: 'json' as const, v })) },
-  { weight: 2, arbitrary: fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, Number.MIN_VALUE, 0, -1, 2 ** 53).map((v) => ({ $: 'json' as const, v })) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, Number.MIN_VALUE, 0, -1, 2 ** 53).map((v) => ({ $: 'json' as const, v })),
+  },
   { weight: 1, arbitrary: fc.constant<ValueSpec>({ $: 'nan' }) },
   { weight: 1, arbitrary: fc.boolean().map((negative): ValueSpec => ({ $: 'infinity', negative })) },
   { weight: 1, arbitrary: fc.bigInt().map((v): ValueSpec => ({ $: 'bigint', v: String(v) })) },
@@ -82,7 +102,10 @@ function answerProblem(res: TestResponse): string | undefined {
 /** Tallies a failing case under each of its problems, message details (keys, numbers) folded away. */
 function record(tally: Map<string, { count: number; example: string }>, problems: string[], example: unknown): void {
   for (const problem of problems) {
-    const kind = problem.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, 'N').slice(0, 160);
+    const kind = problem
+      .replace(/"[^"]*"/g, '"…"')
+      .replace(/\d+/g, 'N')
+      .slice(0, 160);
     const entry = tally.get(kind) ?? { count: 0, example: JSON.stringify(example).slice(0, 300) };
     entry.count++;
     tally.set(kind, entry);
@@ -102,7 +125,12 @@ describe('session values, property-based (issue 12)', () => {
     admin = new Redis(redis.url);
     app = await startChildSessionApp({ redis: redis.url, prefix });
     bystander = new Visitor(() => app.url);
-    const made = await bystander.post('/apply', { steps: [{ op: 'set', key: 'views', value: { $: 'json', v: 7 } }, { op: 'set', key: 'note', value: { $: 'json', v: 'bystander' } }] });
+    const made = await bystander.post('/apply', {
+      steps: [
+        { op: 'set', key: 'views', value: { $: 'json', v: 7 } },
+        { op: 'set', key: 'note', value: { $: 'json', v: 'bystander' } },
+      ],
+    });
     expect(made.status).toBe(200);
     bystanderData = (await bystander.get('/whole')).body;
   }, 90_000);
@@ -113,59 +141,63 @@ describe('session values, property-based (issue 12)', () => {
     await redis?.stop();
   });
 
-  it(`keeps the process, the TTLs, the failed request's session and other sessions intact (${RUNS} runs at most)`, async () => {
-    const tally = new Map<string, { count: number; example: string }>();
-    const property = fc.asyncProperty(caseArb, async ({ stored, steps }) => {
-      if (SURVEY && !app.alive()) app = await startChildSessionApp({ redis: redis.url, prefix });
-      const visitor = new Visitor(app.url);
-      let before: unknown;
-      if (stored) {
-        expect((await visitor.post('/apply', { steps: [{ op: 'set', key: 'base', value: { $: 'json', v: 1 } }] })).status).toBe(200);
-        before = (await visitor.get('/whole')).body;
+  it(
+    `keeps the process, the TTLs, the failed request's session and other sessions intact (${RUNS} runs at most)`,
+    async () => {
+      const tally = new Map<string, { count: number; example: string }>();
+      const property = fc.asyncProperty(caseArb, async ({ stored, steps }) => {
+        if (SURVEY && !app.alive()) app = await startChildSessionApp({ redis: redis.url, prefix });
+        const visitor = new Visitor(app.url);
+        let before: unknown;
+        if (stored) {
+          expect((await visitor.post('/apply', { steps: [{ op: 'set', key: 'base', value: { $: 'json', v: 1 } }] })).status).toBe(200);
+          before = (await visitor.get('/whole')).body;
+        }
+        let res: TestResponse;
+        try {
+          res = await visitor.post('/apply', { steps });
+        } catch (error) {
+          await app.exited(2_000);
+          const crash = /\n(\w*Error: [^\n]*)/.exec(app.output())?.[1] ?? '';
+          const problem = `no answer (${(error as Error).message}); app ${app.exitReason() ?? 'running'}: ${crash}`;
+          if (!SURVEY) throw new Error(`${problem}\n${app.output().slice(-1_200)}`, { cause: error });
+          record(tally, [problem], { stored, steps });
+          return;
+        }
+        const problems: string[] = [];
+        const answer = answerProblem(res);
+        if (answer) problems.push(`answer: ${answer}`);
+        if (!app.alive()) problems.push(`process ended (${app.exitReason()})`);
+        const forever = await keysWithoutTtl(admin, prefix);
+        if (forever.length) {
+          problems.push(`${forever.length} key(s) without TTL`);
+          await Promise.all(forever.map((key) => admin.del(key)));
+        }
+        // update, save and regenerate write before the handler ends, by design; the rest is written by
+        // the save at the end, which must write all of it or nothing.
+        const endOfRequestOnly = steps.every((step) => !['update', 'save', 'regenerate'].includes(step.op));
+        if (res.status >= 400 && stored && endOfRequestOnly) {
+          const after = (await visitor.get('/whole')).body;
+          if (JSON.stringify(after) !== JSON.stringify(before)) problems.push(`failed request changed the session: ${JSON.stringify(after)?.slice(0, 200)}`);
+        }
+        const bystanderNow = (await bystander.get('/whole')).body;
+        if (JSON.stringify(bystanderNow) !== JSON.stringify(bystanderData)) problems.push('the bystander session changed');
+        if (problems.length && SURVEY) record(tally, problems, { stored, steps });
+        else if (problems.length) throw new Error(problems.join('; '));
+      });
+      await fc.assert(property, {
+        numRuns: RUNS,
+        interruptAfterTimeLimit: TIME_LIMIT_MS,
+        // A failing case may have crashed the app: shrinking would need a restart per attempt.
+        endOnFailure: !SURVEY,
+        seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined,
+      });
+      if (SURVEY) {
+        const lines = [...tally].sort((a, b) => b[1].count - a[1].count).map(([kind, { count, example }]) => `${count} × ${kind}\n    e.g. ${example}`);
+        console.log(`Survey of failures:\n${lines.join('\n') || '(none)'}`);
+        expect([...tally.keys()]).toEqual([]);
       }
-      let res: TestResponse;
-      try {
-        res = await visitor.post('/apply', { steps });
-      } catch (error) {
-        await app.exited(2_000);
-        const crash = /\n(\w*Error: [^\n]*)/.exec(app.output())?.[1] ?? '';
-        const problem = `no answer (${(error as Error).message}); app ${app.exitReason() ?? 'running'}: ${crash}`;
-        if (!SURVEY) throw new Error(`${problem}\n${app.output().slice(-1_200)}`);
-        record(tally, [problem], { stored, steps });
-        return;
-      }
-      const problems: string[] = [];
-      const answer = answerProblem(res);
-      if (answer) problems.push(`answer: ${answer}`);
-      if (!app.alive()) problems.push(`process ended (${app.exitReason()})`);
-      const forever = await keysWithoutTtl(admin, prefix);
-      if (forever.length) {
-        problems.push(`${forever.length} key(s) without TTL`);
-        await Promise.all(forever.map((key) => admin.del(key)));
-      }
-      // update, save and regenerate write before the handler ends, by design; the rest is written by
-      // the save at the end, which must write all of it or nothing.
-      const endOfRequestOnly = steps.every((step) => !['update', 'save', 'regenerate'].includes(step.op));
-      if (res.status >= 400 && stored && endOfRequestOnly) {
-        const after = (await visitor.get('/whole')).body;
-        if (JSON.stringify(after) !== JSON.stringify(before)) problems.push(`failed request changed the session: ${JSON.stringify(after)?.slice(0, 200)}`);
-      }
-      const bystanderNow = (await bystander.get('/whole')).body;
-      if (JSON.stringify(bystanderNow) !== JSON.stringify(bystanderData)) problems.push('the bystander session changed');
-      if (problems.length && SURVEY) record(tally, problems, { stored, steps });
-      else if (problems.length) throw new Error(problems.join('; '));
-    });
-    await fc.assert(property, {
-      numRuns: RUNS,
-      interruptAfterTimeLimit: TIME_LIMIT_MS,
-      // A failing case may have crashed the app: shrinking would need a restart per attempt.
-      endOnFailure: !SURVEY,
-      seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined,
-    });
-    if (SURVEY) {
-      const lines = [...tally].sort((a, b) => b[1].count - a[1].count).map(([kind, { count, example }]) => `${count} × ${kind}\n    e.g. ${example}`);
-      console.log(`Survey of failures:\n${lines.join('\n') || '(none)'}`);
-      expect([...tally.keys()]).toEqual([]);
-    }
-  }, TIME_LIMIT_MS + 120_000);
+    },
+    TIME_LIMIT_MS + 120_000,
+  );
 });

@@ -12,18 +12,30 @@ const unless = (ok: boolean) => (ok ? describe : describe.skip);
 
 /** The whole module, replicas included, on each Redis topology it supports. */
 describe.each<[string, boolean, () => Promise<Topology>]>([
-  ['standalone', true, async () => {
-    const redis = await startRedis();
-    return { redis: redis.url, stop: () => redis.stop() };
-  }],
-  [`Sentinel${available.sentinel ? '' : ` (skipped: ${available.reason})`}`, available.sentinel, async () => {
-    const setup = await startSentinelSetup();
-    return { redis: { sentinels: setup.sentinels, name: setup.name }, stop: () => setup.stop() };
-  }],
-  [`Cluster${available.cluster ? '' : ` (skipped: ${available.reason})`}`, available.cluster, async () => {
-    const cluster = await startCluster();
-    return { redis: { cluster: cluster.nodes }, stop: () => cluster.stop() };
-  }],
+  [
+    'standalone',
+    true,
+    async () => {
+      const redis = await startRedis();
+      return { redis: redis.url, stop: () => redis.stop() };
+    },
+  ],
+  [
+    `Sentinel${available.sentinel ? '' : ` (skipped: ${available.reason})`}`,
+    available.sentinel,
+    async () => {
+      const setup = await startSentinelSetup();
+      return { redis: { sentinels: setup.sentinels, name: setup.name }, stop: () => setup.stop() };
+    },
+  ],
+  [
+    `Cluster${available.cluster ? '' : ` (skipped: ${available.reason})`}`,
+    available.cluster,
+    async () => {
+      const cluster = await startCluster();
+      return { redis: { cluster: cluster.nodes }, stop: () => cluster.stop() };
+    },
+  ],
 ])('SessionModule on %s Redis', (_name, ok, start) => {
   unless(ok)('', () => {
     let topology: Topology;
@@ -51,10 +63,14 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       onB.cookie = phone.cookie;
       expect((await onB.get('/me')).status).toBe(200);
       expect((await onB.get('/peek')).body).toEqual({ views: 1 }); // the cart-like data survived login
-      const adds = await Promise.all(Array.from({ length: 20 }, (_, i) => new Visitor([a, b][i % 2].url).request('POST', '/items', {
-        body: { item: `i${i}` },
-        headers: { cookie: phone.cookie! },
-      })));
+      const adds = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          new Visitor([a, b][i % 2].url).request('POST', '/items', {
+            body: { item: `i${i}` },
+            headers: { cookie: phone.cookie! },
+          }),
+        ),
+      );
       expect(adds.map((r) => r.status)).toEqual(Array(20).fill(200));
       expect((await onB.get('/whole')).body.items).toHaveLength(20);
 

@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { RedisSessionStore } from '@app/session';
 import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, type RunningApp } from './support/session-app';
@@ -202,9 +201,7 @@ describe("a user's sessions", () => {
     running.push(a, b);
     const first = await loginOn(a, 'u-limit');
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const logins = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => new Visitor([a, b][i % 2].url).post('/login', { id: 'u-limit' })),
-    );
+    const logins = await Promise.all(Array.from({ length: 8 }, (_, i) => new Visitor([a, b][i % 2].url).post('/login', { id: 'u-limit' })));
     const live = (await first.get('/me')).status === 200 ? 1 : 0;
     const statuses = logins.map((r) => r.status);
     const keys = (await admin.keys(`${prefix}*`)).filter((key) => !key.includes(':user:'));

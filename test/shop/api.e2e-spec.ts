@@ -6,10 +6,7 @@ import { ShopClient } from './support/shop-client';
 // The shop's HTTP contract (/work/shared/shop-api.md) route by route, through the round-robin
 // balancer in front of three replicas that share one Redis.
 
-const PAGE_HOOKS = [
-  'replica', 'login-username', 'login-password', 'login-submit', 'login-error', 'user',
-  'cart-total', 'logout', 'logout-all',
-];
+const PAGE_HOOKS = ['replica', 'login-username', 'login-password', 'login-submit', 'login-error', 'user', 'cart-total', 'logout', 'logout-all'];
 
 describe('shop API', () => {
   let redis: RedisServerHandle;

@@ -36,10 +36,10 @@ if (chromiumFound.missing && process.env.CI) {
     // Runs in the page; the test's TypeScript has no DOM types, hence the narrow shape of `document`.
     type PageGlobals = { document: { querySelector(selector: string): { textContent: string | null } | null } };
     const waitForText = (selector: string, expected: string) =>
-      page.waitForFunction(
-        ([sel, want]) => ((globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent ?? '').trim() === want,
-        [selector, expected] as const,
-      );
+      page.waitForFunction(([sel, want]) => ((globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent ?? '').trim() === want, [
+        selector,
+        expected,
+      ] as const);
     const lineQty = (sku: string) => `${hook('cart-line')}[data-sku="${sku}"] ${hook('qty')}`;
 
     beforeAll(async () => {
@@ -120,7 +120,11 @@ if (chromiumFound.missing && process.env.CI) {
       type OpsGlobals = { document: { querySelectorAll(selector: string): { length: number } } };
       // Each round polls /metrics once per replica through the balancer; the page's own requests
       // shift the turns, so every replica shows up within a few rounds.
-      await page.waitForFunction((count) => (globalThis as unknown as OpsGlobals).document.querySelectorAll('#ops-replicas tr').length === count, shop.replicaIds.length, { timeout: 20_000 });
+      await page.waitForFunction(
+        (count) => (globalThis as unknown as OpsGlobals).document.querySelectorAll('#ops-replicas tr').length === count,
+        shop.replicaIds.length,
+        { timeout: 20_000 },
+      );
       expect(Number(await text(hook('ops-active')))).toBeGreaterThanOrEqual(1); // alice's sessions, at least
       expect(await page.locator('#ops-chart canvas').count()).toBeGreaterThan(0);
       await page.screenshot({ path: join(ARTIFACTS, 'shop-operations.png'), fullPage: true });

@@ -9,7 +9,6 @@ import { freePorts } from '../support/ports';
 const ROOT = join(__dirname, '..', '..');
 const STARTUP_MS = 90_000; // the webpack build dominates: 5-20 s depending on the machine
 
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -34,8 +33,8 @@ describe('npm run demo', () => {
     delete env.REDIS_URL; // exercise the throwaway Redis
     demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
-    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
     const started = Date.now();
     while (!output.includes('open http://')) {

@@ -26,7 +26,13 @@ describe('shop operations', () => {
         shop.replicaUrls.map(async (url) => Number(/^sessions_created_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1])),
       );
       expect(created.reduce((a, b) => a + b, 0)).toBe(1);
-      for (const name of ['session_store_duration_seconds_bucket', 'sessions_created_total', 'sessions_active', 'session_users_active', 'shop_http_requests_total']) {
+      for (const name of [
+        'session_store_duration_seconds_bucket',
+        'sessions_created_total',
+        'sessions_active',
+        'session_users_active',
+        'shop_http_requests_total',
+      ]) {
         expect(text).toContain(name);
       }
       expect(text).not.toMatch(/sid=|s%3A/); // no cookie, no session ID

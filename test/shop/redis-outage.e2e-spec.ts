@@ -77,7 +77,7 @@ describe('shop when Redis is unavailable', () => {
   it('recovers when Redis is back: the same session, still logged in, with its cart', async () => {
     await redis.resume();
     const deadline = performance.now() + 15_000;
-    for (let healthy = 0; healthy < shop.replicaIds.length; ) {
+    for (let healthy = 0; healthy < shop.replicaIds.length;) {
       const res = await alice.get('/health');
       healthy = res.status === 200 ? healthy + 1 : 0; // three in a row: every replica is back
       if (performance.now() > deadline) throw new Error(`Replicas did not recover within 15 s (last: ${res.status})`);

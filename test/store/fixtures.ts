@@ -38,7 +38,7 @@ export async function loadSession(store: StoreLike, sid: string): Promise<LiveSe
 
 /** `session.save()` as a promise: it goes through `store.set` as at the end of a request. */
 export function saveSession(session: Session): Promise<void> {
-  return new Promise((resolve, reject) => session.save((error?: unknown) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) => session.save((error?: Error) => (error ? reject(error) : resolve())));
 }
 
 /** Sleeps until the wall clock is past `at` (ms since the epoch). */
@@ -47,11 +47,13 @@ export async function sleepUntilAfter(at: number): Promise<void> {
 }
 
 /** Calls a callback-style method and resolves with what the callback got. */
-export function viaCallback<T>(call: (callback: (error: unknown, value?: T) => void) => unknown): Promise<{ error: unknown; value: T | undefined; returned: unknown }> {
+export function viaCallback<T>(
+  call: (callback: (error: unknown, value?: T) => void) => unknown,
+): Promise<{ error: unknown; value: T | undefined; returned: unknown }> {
   return new Promise((resolve) => {
-    let returned: unknown;
+    // `returned` is read in setImmediate, after the call has returned it.
     const done = (error: unknown, value?: T) => setImmediate(() => resolve({ error, value, returned }));
-    returned = call(done);
+    const returned = call(done);
   });
 }
 

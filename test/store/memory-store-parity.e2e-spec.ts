@@ -39,7 +39,7 @@ type Stored = SessionData & Record<string, unknown>;
 
 /** The store's callback API as promises. */
 function calls(store: Store) {
-  const call = <T>(method: (callback: (error: unknown, value?: T) => void) => void) =>
+  const call = <T>(method: (callback: (error: Error | null | undefined, value?: T) => void) => void) =>
     new Promise<T | undefined>((resolve, reject) => method((error, value) => (error ? reject(error) : resolve(value))));
   return {
     get: (sid: string) => call<Stored | null>((cb) => store.get(sid, cb)),
@@ -53,8 +53,13 @@ function calls(store: Store) {
 
 /** A session as express-session serializes it: a plain cookie object with an expiry. */
 function sessionData(data: Record<string, unknown>, expires: number | null = Date.now() + 60_000): Stored {
-  const cookie = { originalMaxAge: expires === null ? null : expires - Date.now(), expires: expires === null ? null : new Date(expires), httpOnly: true, path: '/' };
-  return { cookie, ...data } as unknown as Stored;
+  const cookie = {
+    originalMaxAge: expires === null ? null : expires - Date.now(),
+    expires: expires === null ? null : new Date(expires),
+    httpOnly: true,
+    path: '/',
+  };
+  return { cookie, ...data };
 }
 
 const expiryOf = (data: Stored | null | undefined) => (data?.cookie?.expires ? new Date(data.cookie.expires).getTime() : null);
@@ -72,7 +77,13 @@ describe.each([
 
   it('round-trips nested data', async () => {
     const sid = newSid();
-    const data = { user: { id: 7, name: 'Ada', roles: ['admin', 'ops'], prefs: { theme: { dark: true } } }, cart: [{ sku: 'b-1', qty: 2 }], n: 0, flag: false, none: null };
+    const data = {
+      user: { id: 7, name: 'Ada', roles: ['admin', 'ops'], prefs: { theme: { dark: true } } },
+      cart: [{ sku: 'b-1', qty: 2 }],
+      n: 0,
+      flag: false,
+      none: null,
+    };
     await api.set(sid, sessionData(data));
     const read = await api.get(sid);
     expect(read).toMatchObject(data);
@@ -129,7 +140,7 @@ describe.each([
     for (const [i, sid] of sids.entries()) await api.set(sid, sessionData({ i }));
     await expect(api.length()).resolves.toBe(3);
     const all = await api.all();
-    const values = Object.values(all ?? {}) as Stored[];
+    const values = Object.values<Stored>(all ?? {});
     expect(values.map((value) => value.i).sort()).toEqual([0, 1, 2]);
     await api.destroy(sids[0]);
     await expect(api.length()).resolves.toBe(2);

@@ -131,7 +131,10 @@ it('fails after commandTimeout, not later, when Redis accepts the connection but
   const elapsed = await Promise.all(
     everyOperation(sid).map(async ([name, operation]) => {
       const started = Date.now();
-      const error = await operation().then(() => new Error(`${name} succeeded`), (e: unknown) => e);
+      const error = await operation().then(
+        () => new Error(`${name} succeeded`),
+        (e: unknown) => e,
+      );
       expect([name, error]).toEqual([name, expect.any(SessionStoreUnavailableError)]);
       expect((error as Error).message).toMatch(/1000 ms/);
       return Date.now() - started;

@@ -212,7 +212,11 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     expect([...(await viaCallback<string[]>((cb) => store.ids(cb))).value!].sort()).toEqual(digests);
     const all = await store.all();
     expect(Object.keys(all).sort()).toEqual(digests);
-    expect(Object.values(all).map((session) => session.i).sort((x, y) => Number(x) - Number(y))).toEqual(sids.map((_, i) => i));
+    expect(
+      Object.values(all)
+        .map((session) => session.i)
+        .sort((x, y) => Number(x) - Number(y)),
+    ).toEqual(sids.map((_, i) => i));
     expect(Object.keys((await viaCallback<object>((cb) => store.all(cb))).value!).sort()).toEqual(digests);
 
     expect((await viaCallback((cb) => store.clear(cb))).error).toBeNull();

@@ -42,7 +42,13 @@ interface Device {
 }
 
 /** A logged-in session as the library stores it (with its device metadata), not yet in the index. */
-async function storeSession(ctx: ReturnType<typeof setup>, userId: string, createdAt: number, userAgent: string, cookie: object = { maxAge: 60_000 }): Promise<Device> {
+async function storeSession(
+  ctx: ReturnType<typeof setup>,
+  userId: string,
+  createdAt: number,
+  userAgent: string,
+  cookie: object = { maxAge: 60_000 },
+): Promise<Device> {
   const { store, sessions } = ctx;
   const sid = newSid();
   const session = freshSession(store, sid, { user: { id: userId } }, cookie);

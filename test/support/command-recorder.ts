@@ -56,10 +56,7 @@ export class CommandRecorder {
     const timeout = new AbortController();
     try {
       await this.marker.ping(id);
-      const settled = await Promise.race([
-        seen.then(() => true),
-        delay(SETTLE_TIMEOUT_MS, false, { signal: timeout.signal }),
-      ]);
+      const settled = await Promise.race([seen.then(() => true), delay(SETTLE_TIMEOUT_MS, false, { signal: timeout.signal })]);
       if (!settled) throw new Error(`MONITOR did not deliver the settle marker within ${SETTLE_TIMEOUT_MS} ms`);
     } finally {
       timeout.abort();
@@ -72,9 +69,10 @@ export class CommandRecorder {
     this.recorded = [];
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.monitor.disconnect();
     this.marker.disconnect();
+    return Promise.resolve();
   }
 
   private observe([command, ...args]: string[], source: string): void {

@@ -137,9 +137,7 @@ export async function startFailoverCluster(options: { nodeTimeoutMs?: number } =
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const alive = servers.filter((node) => node.process);
-        const states = await Promise.all(
-          alive.map((node) => ask(LOCALHOST, node.port, 'CLUSTER', 'INFO').then(String, () => 'unreachable')),
-        );
+        const states = await Promise.all(alive.map((node) => ask(LOCALHOST, node.port, 'CLUSTER', 'INFO').then(String, () => 'unreachable')));
         const reachable = states.filter((info) => info !== 'unreachable');
         if (reachable.length > 0 && reachable.every((info) => info.includes('cluster_state:ok'))) return;
         if (Date.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms`);

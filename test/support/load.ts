@@ -83,8 +83,6 @@ export function figuresOf(samples: Sample[], faultAt: number, boundMs: number, i
     statuses,
     windowMs: failures.length ? Math.round(lastFailureEnd - faultAt) : 0,
     maxMs: Math.round(Math.max(0, ...samples.map((s) => s.ms))),
-    slow: samples
-      .filter((s) => s.ms > boundMs)
-      .map((s) => ({ at: Math.round(s.at - faultAt), ms: Math.round(s.ms), status: s.status, label: s.label })),
+    slow: samples.filter((s) => s.ms > boundMs).map((s) => ({ at: Math.round(s.at - faultAt), ms: Math.round(s.ms), status: s.status, label: s.label })),
   };
 }

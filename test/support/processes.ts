@@ -78,10 +78,7 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
     child.ref();
     child.kill('SIGTERM');
     const grace = new AbortController();
-    const done = await Promise.race([
-      exited.then(() => true),
-      delay(STOP_GRACE_MS, false, { signal: grace.signal }).catch(() => true),
-    ]);
+    const done = await Promise.race([exited.then(() => true), delay(STOP_GRACE_MS, false, { signal: grace.signal }).catch(() => true)]);
     grace.abort();
     if (!done) {
       child.kill('SIGKILL');

@@ -40,13 +40,14 @@ function fromUrl(url: string): RedisServerHandle {
   const parsed = new URL(url);
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(parsed.port || 6379);
-  const refuse = async () => {
-    throw new Error(
-      `Redis at ${host}:${port} comes from REDIS_URL and is not controlled by the test harness; ` +
-        'use startRedis({ controllable: true }) to interrupt or resume Redis.',
+  const refuse = () =>
+    Promise.reject(
+      new Error(
+        `Redis at ${host}:${port} comes from REDIS_URL and is not controlled by the test harness; ` +
+          'use startRedis({ controllable: true }) to interrupt or resume Redis.',
+      ),
     );
-  };
-  const stop = async () => undefined;
+  const stop = () => Promise.resolve();
   return { url, host, port, source: 'REDIS_URL', controllable: false, interrupt: refuse, resume: refuse, stop };
 }
 

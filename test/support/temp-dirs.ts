@@ -9,7 +9,10 @@ const releases = new Map<string, () => void>();
 /** A fresh folder under the OS temp dir, removed on process exit if nobody removes it earlier. */
 export async function makeTempDir(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `redis-harness-${label}-`));
-  releases.set(dir, onHostExit(() => rmSync(dir, { recursive: true, force: true })));
+  releases.set(
+    dir,
+    onHostExit(() => rmSync(dir, { recursive: true, force: true })),
+  );
   return dir;
 }
 

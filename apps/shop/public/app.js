@@ -75,9 +75,7 @@ function renderProducts() {
   $('#products').replaceChildren(
     ...products.map((product) => {
       const add = el('button', { type: 'button', 'data-test': 'add' }, 'Add');
-      add.addEventListener('click', () =>
-        busy(add, async () => renderCart(await api('POST', '/api/cart/items', { sku: product.sku, qty: 1 }))),
-      );
+      add.addEventListener('click', () => busy(add, async () => renderCart(await api('POST', '/api/cart/items', { sku: product.sku, qty: 1 }))));
       return el('li', { class: 'product', 'data-test': 'product', 'data-sku': product.sku }, [
         el('span', { class: 'name' }, product.name),
         el('span', { class: 'sku' }, product.sku),
@@ -91,9 +89,7 @@ function renderCart(cart) {
   $('#cart-lines').replaceChildren(
     ...cart.items.map((item) => {
       const remove = el('button', { type: 'button', class: 'link', 'data-test': 'remove', title: 'Remove this line' }, 'Remove');
-      remove.addEventListener('click', () =>
-        busy(remove, async () => renderCart(await api('DELETE', `/api/cart/items/${encodeURIComponent(item.sku)}`))),
-      );
+      remove.addEventListener('click', () => busy(remove, async () => renderCart(await api('DELETE', `/api/cart/items/${encodeURIComponent(item.sku)}`))));
       return el('li', { 'data-test': 'cart-line', 'data-sku': item.sku }, [
         el('span', { class: 'grow' }, [item.name, el('span', { class: 'small' }, money.format(item.price / 100) + ' each')]),
         el('span', { class: 'qty' }, ['× ', el('span', { 'data-test': 'qty' }, String(item.qty))]),
@@ -125,7 +121,7 @@ function renderSessions(sessions) {
           else renderSessions(await api('GET', '/api/auth/sessions'));
         }),
       );
-      const seen = `${session.ip || 'unknown address'} · last seen ${when(session.lastSeenAt)}`;
+      const seen = `${session.ip || 'unknown address'} · last seen ${shortTime(session.lastSeenAt)}`;
       const attributes = { 'data-test': 'session', 'data-current': String(session.current) };
       return el('li', attributes, [
         el('span', { class: 'grow' }, [
@@ -139,7 +135,7 @@ function renderSessions(sessions) {
 }
 
 /** A time today, a date otherwise: enough to tell sessions apart. */
-function when(iso) {
+function shortTime(iso) {
   const date = new Date(iso);
   return date.toDateString() === new Date().toDateString() ? date.toLocaleTimeString() : date.toLocaleDateString();
 }
@@ -183,7 +179,10 @@ $('#login-form').addEventListener('submit', (event) => {
   });
 });
 
-for (const [id, path] of [['#logout', '/api/auth/logout'], ['#logout-all', '/api/auth/logout-all']]) {
+for (const [id, path] of [
+  ['#logout', '/api/auth/logout'],
+  ['#logout-all', '/api/auth/logout-all'],
+]) {
   const button = $(id);
   button.addEventListener('click', () =>
     busy(button, async () => {

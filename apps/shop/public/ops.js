@@ -1,3 +1,4 @@
+/* global uPlot -- loaded by its own <script> tag in index.html, when the vendor file is there */
 // The operations panel: polls `/metrics` through the balancer (one request per replica each round,
 // told apart by X-Replica), and shows requests per second and store latency per replica, the active
 // sessions estimate, and a small uPlot chart of the last few minutes. No build step, no CDN.
@@ -87,15 +88,17 @@
 
   function render(active) {
     document.querySelector('[data-test="ops-active"]').textContent = String(active);
-    const rows = [...replicas].sort(([a], [b]) => a.localeCompare(b)).map(([id, r]) => {
-      const row = document.createElement('tr');
-      for (const text of [id, r.rate.toFixed(1), ms(r.p50), ms(r.p99)]) {
-        const cell = document.createElement('td');
-        cell.textContent = text;
-        row.append(cell);
-      }
-      return row;
-    });
+    const rows = [...replicas]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([id, r]) => {
+        const row = document.createElement('tr');
+        for (const text of [id, r.rate.toFixed(1), ms(r.p50), ms(r.p99)]) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        return row;
+      });
     document.querySelector('#ops-replicas').replaceChildren(...rows);
     const all = [...replicas.values()];
     history[0].push(Date.now() / 1_000);

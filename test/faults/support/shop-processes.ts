@@ -38,7 +38,15 @@ export async function startShopReplicas(redisEnv: NodeJS.ProcessEnv, count = 3):
   const secret = randomBytes(32).toString('base64url');
   const ports = await freePorts(count);
   const log: string[] = [];
-  const env: NodeJS.ProcessEnv = { NODE_ENV: 'production', SESSION_SECRET: secret, REDIS_URL: '', REDIS_SENTINELS: '', REDIS_SENTINEL_NAME: '', REDIS_CLUSTER: '', ...redisEnv };
+  const env: NodeJS.ProcessEnv = {
+    NODE_ENV: 'production',
+    SESSION_SECRET: secret,
+    REDIS_URL: '',
+    REDIS_SENTINELS: '',
+    REDIS_SENTINEL_NAME: '',
+    REDIS_CLUSTER: '',
+    ...redisEnv,
+  };
   const replicas = await Promise.all(
     ports.map((port, i) => startReplica({ main: SHOP_MAIN, id: `replica-${i + 1}`, port, env, print: (line) => log.push(line) })),
   );

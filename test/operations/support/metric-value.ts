@@ -11,9 +11,7 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
   if (!metric) throw new Error(`no metric named ${name}`);
   const values = (await metric.get()).values as Sample[];
   const wanted = suffix ? `${name}_${suffix}` : undefined;
-  const match = values.find(
-    (sample) => sample.metricName === wanted && Object.entries(labels).every(([key, value]) => String(sample.labels[key]) === value),
-  );
+  const match = values.find((sample) => sample.metricName === wanted && Object.entries(labels).every(([key, value]) => String(sample.labels[key]) === value));
   return match ? Number(match.value) : 0;
 }
 

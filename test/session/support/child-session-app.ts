@@ -32,8 +32,8 @@ export async function startChildSessionApp(options: Omit<SessionModuleOptions, '
   const releaseExitHook = onHostExit(() => child.kill('SIGKILL'));
   let output = '';
   let exitReason: string | undefined;
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       exitReason = signal ?? `code ${code}`;
@@ -62,8 +62,7 @@ export async function startChildSessionApp(options: Omit<SessionModuleOptions, '
     alive: () => exitReason === undefined,
     exitReason: () => exitReason,
     output: () => output,
-    exited: (ms) =>
-      Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]),
+    exited: (ms) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, ms, false).unref())]),
     async stop() {
       if (exitReason !== undefined) return;
       child.kill('SIGTERM');

@@ -2,6 +2,7 @@
 export interface TestResponse {
   status: number;
   headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON: each test reads the fields its route answers
   body: any;
   setCookie: string | null;
 }

@@ -39,12 +39,7 @@ export class TestController {
 
   /** Sets a key while streaming the answer: the headers are out long before the session is saved. */
   @Post('stream-set/:key')
-  async streamSet(
-    @Param('key') key: string,
-    @Body() body: { value: unknown; delayMs?: number },
-    @Session() session: AppSession,
-    @Res() res: Response,
-  ) {
+  async streamSet(@Param('key') key: string, @Body() body: { value: unknown; delayMs?: number }, @Session() session: AppSession, @Res() res: Response) {
     (session as unknown as Record<string, unknown>)[key] = body.value;
     res.status(200).write('{"ok":');
     if (body.delayMs) await delay(body.delayMs);
@@ -120,7 +115,7 @@ export class TestController {
   @Post('protected')
   @HttpCode(200)
   @UseGuards(CsrfGuard)
-  async protectedAction(@Session() session: AppSession) {
+  protectedAction(@Session() session: AppSession) {
     session.views = (session.views ?? 0) + 1;
     return { views: session.views };
   }

@@ -29,10 +29,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * against it takes as long as checking a real user, so the answer's timing does not tell which
  * usernames exist.
  */
-export const DECOY_HASH = [PREFIX, COST.N, COST.r, COST.p, randomBytes(SALT_BYTES).toString('base64url'), randomBytes(KEY_BYTES).toString('base64url')].join('$');
+export const DECOY_HASH = [PREFIX, COST.N, COST.r, COST.p, randomBytes(SALT_BYTES).toString('base64url'), randomBytes(KEY_BYTES).toString('base64url')].join(
+  '$',
+);
 
 function derive(password: string, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, length, options, (error, key) => (error ? reject(error) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => scrypt(password, salt, length, options, (error, key) => (error ? reject(error) : resolve(key))));
 }

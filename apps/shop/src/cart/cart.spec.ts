@@ -15,14 +15,21 @@ describe('cart lines', () => {
   });
 
   it('removes a line, and tells when there is none to remove', () => {
-    const lines = [{ sku: tea.sku, qty: 1 }, { sku: mug.sku, qty: 4 }];
+    const lines = [
+      { sku: tea.sku, qty: 1 },
+      { sku: mug.sku, qty: 4 },
+    ];
     expect(removeFromCart(lines, tea.sku)).toEqual([{ sku: mug.sku, qty: 4 }]);
     expect(removeFromCart(lines, 'NOPE')).toBeUndefined();
     expect(removeFromCart(undefined, tea.sku)).toBeUndefined();
   });
 
   it('shows names and prices from the catalog and a total in cents, dropping products that left it', () => {
-    const view = viewCart([{ sku: tea.sku, qty: 3 }, { sku: 'RETIRED', qty: 1 }, { sku: mug.sku, qty: 1 }]);
+    const view = viewCart([
+      { sku: tea.sku, qty: 3 },
+      { sku: 'RETIRED', qty: 1 },
+      { sku: mug.sku, qty: 1 },
+    ]);
     expect(view).toEqual({
       items: [
         { sku: tea.sku, name: tea.name, price: tea.price, qty: 3 },

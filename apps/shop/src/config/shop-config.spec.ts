@@ -23,7 +23,13 @@ describe('loadShopConfig', () => {
       SESSION_SECRET: ` ${SECRET_B} , ${SECRET_A}`,
       NODE_ENV: 'production',
     });
-    expect(config).toEqual({ port: 8080, redis: { kind: 'url', url: 'rediss://cache.example:6380' }, sessionSecrets: [SECRET_B, SECRET_A], usesDevSecret: false, replicaId: 'eu-1' });
+    expect(config).toEqual({
+      port: 8080,
+      redis: { kind: 'url', url: 'rediss://cache.example:6380' },
+      sessionSecrets: [SECRET_B, SECRET_A],
+      usesDevSecret: false,
+      replicaId: 'eu-1',
+    });
   });
 
   it('derives the replica name from the host name and the port', () => {
@@ -33,7 +39,10 @@ describe('loadShopConfig', () => {
   it('takes Sentinel from REDIS_SENTINELS and REDIS_SENTINEL_NAME instead of REDIS_URL', () => {
     expect(loadShopConfig({ REDIS_SENTINELS: ' s1.example:26379, [::1]:26380 ', REDIS_SENTINEL_NAME: 'shop-master' }).redis).toEqual({
       kind: 'sentinel',
-      sentinels: [{ host: 's1.example', port: 26379 }, { host: '::1', port: 26380 }],
+      sentinels: [
+        { host: 's1.example', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
       name: 'shop-master',
     });
   });
@@ -41,7 +50,10 @@ describe('loadShopConfig', () => {
   it('takes Cluster seed nodes from REDIS_CLUSTER instead of REDIS_URL', () => {
     expect(loadShopConfig({ REDIS_CLUSTER: '10.0.0.1:7000,10.0.0.2:7001' }).redis).toEqual({
       kind: 'cluster',
-      nodes: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }],
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
     });
   });
 
@@ -52,7 +64,10 @@ describe('loadShopConfig', () => {
     [{ REDIS_SENTINELS: 'a:26379' }, /REDIS_SENTINEL_NAME is required with REDIS_SENTINELS/],
     [{ REDIS_SENTINEL_NAME: 'm' }, /REDIS_SENTINEL_NAME is set without REDIS_SENTINELS/],
     [{ REDIS_CLUSTER: 'b:7000', REDIS_SENTINEL_NAME: 'm' }, /REDIS_SENTINEL_NAME is set without REDIS_SENTINELS/],
-    [{ REDIS_SENTINELS: 'a:26379,nohost', REDIS_SENTINEL_NAME: 'm' }, /REDIS_SENTINELS: entry 2 of 2 must be host:port with a port from 1 to 65535; got "nohost"/],
+    [
+      { REDIS_SENTINELS: 'a:26379,nohost', REDIS_SENTINEL_NAME: 'm' },
+      /REDIS_SENTINELS: entry 2 of 2 must be host:port with a port from 1 to 65535; got "nohost"/,
+    ],
     [{ REDIS_CLUSTER: 'a:0' }, /REDIS_CLUSTER: entry 1 of 1 must be host:port/],
     [{ REDIS_CLUSTER: 'a:7000,' }, /REDIS_CLUSTER: entry 2 of 2 must be host:port .*got ""/],
     [{ REDIS_CLUSTER: 'redis://a:7000' }, /REDIS_CLUSTER: entry 1 of 1 must be host:port/],

@@ -11,9 +11,7 @@ export interface RedisAddress {
  * (`REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`) or a Cluster (`REDIS_CLUSTER`).
  */
 export type ShopRedis =
-  | { kind: 'url'; url: string }
-  | { kind: 'sentinel'; sentinels: RedisAddress[]; name: string }
-  | { kind: 'cluster'; nodes: RedisAddress[] };
+  { kind: 'url'; url: string } | { kind: 'sentinel'; sentinels: RedisAddress[]; name: string } | { kind: 'cluster'; nodes: RedisAddress[] };
 
 /** The shop's settings, read once from the environment at boot. */
 export interface ShopConfig {
@@ -76,7 +74,9 @@ function parsePort(raw: string | undefined): number {
 function parseRedis(env: NodeJS.ProcessEnv): ShopRedis {
   const given = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER'] as const).filter((name) => nonBlank(env[name]) !== undefined);
   if (given.length > 1) {
-    throw new Error(`${given.join(' and ')} are ${given.length === 2 ? 'both' : 'all'} set: set only one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) or REDIS_CLUSTER`);
+    throw new Error(
+      `${given.join(' and ')} are ${given.length === 2 ? 'both' : 'all'} set: set only one of REDIS_URL, REDIS_SENTINELS (with REDIS_SENTINEL_NAME) or REDIS_CLUSTER`,
+    );
   }
   const name = nonBlank(env.REDIS_SENTINEL_NAME);
   if (given[0] === 'REDIS_SENTINELS') {

@@ -9,6 +9,11 @@ export const METRICS_REGISTRY = 'shop:metrics-registry';
  */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  new Counter({ name: 'shop_http_requests_total', help: 'HTTP requests this replica answered, by method and status.', labelNames: ['method', 'status'], registers: [registry] });
+  new Counter({
+    name: 'shop_http_requests_total',
+    help: 'HTTP requests this replica answered, by method and status.',
+    labelNames: ['method', 'status'],
+    registers: [registry],
+  });
   return registry;
 }

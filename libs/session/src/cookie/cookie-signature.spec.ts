@@ -61,7 +61,10 @@ describe('unsignCookie', () => {
 
   it('agrees with express-session on valid cookies, for many IDs', () => {
     for (let i = 0; i < 200; i++) {
-      const id = createHmac('sha256', 'ids').update(String(i)).digest('base64url').slice(0, 24 + (i % 9));
+      const id = createHmac('sha256', 'ids')
+        .update(String(i))
+        .digest('base64url')
+        .slice(0, 24 + (i % 9));
       const raw = expressCookie(id, SECRET);
       expect(unsignCookie(raw, [SECRET])).toBe(reference.unsign(decodeURIComponent(raw).slice(2), SECRET));
     }

@@ -16,7 +16,9 @@ export class SessionCookie extends CookieBase {}
 Object.defineProperty(SessionCookie.prototype, 'maxAge', {
   configurable: true,
   enumerable: maxAge.enumerable,
-  get: maxAge.get,
+  get(this: Cookie): unknown {
+    return maxAge.get!.call(this);
+  },
   set(this: Cookie, ms: unknown) {
     const valid = ms == null || typeof ms === 'number' || ms instanceof Date;
     maxAge.set!.call(this, valid ? ms : Number.NaN);

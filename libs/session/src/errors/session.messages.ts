@@ -7,20 +7,15 @@ export const messages = {
   storeUnavailable: (detail: string) => `Session store unavailable: ${detail}`,
   storeTimeout: (ms: number) => `Redis did not answer within ${ms} ms`,
   storeDisconnected: (status: string) => `Redis connection is ${status}`,
-  noSession: () =>
-    'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
-  sessionTooLarge: (bytes: number, limit: number) =>
-    `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
-  reservedKey: (key: string) =>
-    `Session key "${key}" starts with ":", which is reserved for the library's own fields`,
+  noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
+  sessionTooLarge: (bytes: number, limit: number) => `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
+  reservedKey: (key: string) => `Session key "${key}" starts with ":", which is reserved for the library's own fields`,
   forbiddenKey: (key: string) =>
     `Session key "${key}" is not allowed: the session object inherits a member of that name (such as "__proto__", "constructor" or "save"), so it would not survive a reload`,
   cookieKeyInUpdate: () =>
     'Session key "cookie" holds the cookie\'s settings and cannot be updated with SessionService.update; change req.session.cookie instead',
-  notACookie: (got: string) =>
-    `Session key "cookie" must stay the session's own express-session Cookie (change its fields, do not replace it); got ${got}`,
-  invalidCookieField: (field: string, got: string) =>
-    `Session cookie field "${field}" must be a finite number of ms or null; got ${got}`,
+  notACookie: (got: string) => `Session key "cookie" must stay the session's own express-session Cookie (change its fields, do not replace it); got ${got}`,
+  invalidCookieField: (field: string, got: string) => `Session cookie field "${field}" must be a finite number of ms or null; got ${got}`,
   invalidExpiry: (got: string) =>
     `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
@@ -29,22 +24,18 @@ export const messages = {
   durabilityNotConnected: () =>
     'Session durability: the connection for security writes is not ready; this write went over the shared connection without waiting for replicas (option "durability")',
   storeRefusing: (code: string) => `Redis is not taking this command for now (${code})`,
-  storeRejected: () => 'Session store rejected the command; the server log has Redis\'s reply',
+  storeRejected: () => "Session store rejected the command; the server log has Redis's reply",
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
-  updateConflict: (key: string, attempts: number) =>
-    `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
+  updateConflict: (key: string, attempts: number) => `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
   sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
   userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
-  sessionLimit: (limit: number) =>
-    `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
-  corruptValue: (digest: string, reason: string) =>
-    `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
-  badUserId: (got: string) =>
-    `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
+  sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
+  corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
+  badUserId: (got: string) => `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
   sessionReadTooEarly: () =>
     'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
     "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +
-    'app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module\'s ' +
+    "app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module's " +
     'configure() through the middleware consumer, for the same routes, or drop "forRoutes"/"exclude"',
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
 } as const;

@@ -1,10 +1,4 @@
-import {
-  ConflictException,
-  HttpException,
-  InternalServerErrorException,
-  PayloadTooLargeException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { ConflictException, HttpException, InternalServerErrorException, PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
 import { SessionConflictError } from './session-conflict.error';
 import { SessionDataError } from './session-data.error';
 import { SessionStoreError } from './session-store.error';

@@ -66,11 +66,14 @@ async function inspect(client: Redis | Cluster, health: SessionStoreHealth, opti
     health.clusterState = /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown';
     if (health.clusterState !== 'ok') health.problems.push(`Redis Cluster state is "${health.clusterState}": some slots are not served`);
   }
-  const nodes = cluster ? client.nodes('master') : [client as Redis];
+  const nodes = cluster ? client.nodes('master') : [client];
   const roles = await Promise.all(nodes.map(async (node) => String(((await node.call('ROLE')) as unknown[])[0])));
   health.role = [...new Set(roles)].join(',');
   roles.forEach((role, i) => {
-    if (role !== 'master') health.problems.push(`Redis at ${addressOf(nodes[i])} is a read-only ${role === 'slave' ? 'replica' : role} (after a failover?): sessions cannot be written`);
+    if (role !== 'master')
+      health.problems.push(
+        `Redis at ${addressOf(nodes[i])} is a read-only ${role === 'slave' ? 'replica' : role} (after a failover?): sessions cannot be written`,
+      );
   });
   const policies = await Promise.all(nodes.map((node) => evictionPolicyOf(node)));
   health.maxmemoryPolicy = [...new Set(policies)].join(',');

@@ -48,12 +48,15 @@ export class SessionMetrics implements SessionObserver {
     const define = <M>(Kind: new (config: object) => M, key: keyof typeof SESSION_METRIC_NAMES, help: string, extra: object = {}): M => {
       const name = options.prefix + SESSION_METRIC_NAMES[key];
       if (this.registry.getSingleMetric(name)) {
-        throw new SessionConfigError('metrics.registry', `already holds a metric named "${name}": give each SessionModule its own registry or "metrics.prefix"`);
+        throw new SessionConfigError(
+          'metrics.registry',
+          `already holds a metric named "${name}": give each SessionModule its own registry or "metrics.prefix"`,
+        );
       }
       this.names.push(name);
       return new Kind({ name, help, registers: [this.registry], ...extra });
     };
-    this.durations = define(prom.Histogram, 'storeDuration', 'Duration of the session store\'s Redis calls, in seconds, by operation and result.', {
+    this.durations = define(prom.Histogram, 'storeDuration', "Duration of the session store's Redis calls, in seconds, by operation and result.", {
       labelNames: ['operation', 'result'],
       buckets: options.buckets,
     });

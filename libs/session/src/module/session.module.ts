@@ -1,13 +1,4 @@
-import {
-  Inject,
-  Logger,
-  Module,
-  RequestMethod,
-  type MiddlewareConsumer,
-  type NestModule,
-  type OnApplicationShutdown,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
@@ -15,7 +6,6 @@ import { SessionConfigError } from '../errors/session-config.error';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
 import { ExpressPlatform } from '../request/express-platform';
-import type { SessionRequest } from '../request/http-platform';
 import { SessionLifecycle } from '../request/session-lifecycle';
 import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
@@ -66,7 +56,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     }
     const lifecycle = this.lifecycleFor(adapter, true);
     const middleware = function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
-      lifecycle.handle(req as unknown as SessionRequest, next);
+      lifecycle.handle(req, next);
     };
     consumer
       .apply(middleware)
@@ -91,7 +81,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   private mountOnEveryRoute(adapter: AbstractHttpAdapter, late: boolean): void {
     const lifecycle = this.lifecycleFor(adapter, late);
     adapter.use(function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
-      lifecycle.handle(req as unknown as SessionRequest, next);
+      lifecycle.handle(req, next);
     });
     this.mountedOnEveryRoute = true;
   }
@@ -102,7 +92,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       { secrets, trustProxy, mountedLate, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
       this.store,
       this.persistence,
-      new ExpressPlatform(adapter.getInstance() as { request: object; response: object }),
+      new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),
       this.logger,
     );
     return this.lifecycle;

@@ -56,10 +56,10 @@ export function combineObservers(observers: SessionObserver[]): SessionObserver 
   const combined: SessionObserver = {};
   const hooks = ['sessionCreated', 'sessionEnded', 'login', 'updateRetried', 'updateGaveUp', 'requestUnavailable', 'sessionSeen'] as const;
   for (const hook of hooks) {
-    const each = observers.filter((observer) => observer[hook]).map((observer) => observer[hook]!.bind(observer) as (...args: unknown[]) => void);
+    const each = observers.filter((observer) => !!observer[hook]).map((observer) => observer[hook]!.bind(observer) as (...args: unknown[]) => void);
     if (each.length > 0) (combined as Record<string, unknown>)[hook] = (...args: unknown[]) => each.forEach((fn) => fn(...args));
   }
-  const wrappers = observers.filter((observer) => observer.observeStoreCall);
+  const wrappers = observers.filter((observer) => !!observer.observeStoreCall);
   if (wrappers.length > 0) {
     combined.observeStoreCall = <T>(operation: StoreOperation, run: () => Promise<T>, describe: (value: T) => StoreCallFacts) =>
       wrappers.reduceRight<() => Promise<T>>((inner, observer) => () => observer.observeStoreCall!(operation, inner, describe), run)();

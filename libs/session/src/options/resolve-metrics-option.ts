@@ -18,7 +18,10 @@ export function resolveMetricsOption(value: boolean | SessionMetricsOptions | un
   if (typeof prefix !== 'string' || !/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(prefix)) {
     throw new SessionConfigError('metrics.prefix', `must be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got ${JSON.stringify(prefix)}`);
   }
-  const increasing = Array.isArray(buckets) && buckets.length > 0 && buckets.every((b, i) => typeof b === 'number' && b > 0 && Number.isFinite(b) && (i === 0 || b > buckets[i - 1]));
+  const increasing =
+    Array.isArray(buckets) &&
+    buckets.length > 0 &&
+    buckets.every((b, i) => typeof b === 'number' && b > 0 && Number.isFinite(b) && (i === 0 || b > buckets[i - 1]));
   if (!increasing) throw new SessionConfigError('metrics.buckets', 'must be a non-empty array of increasing positive numbers of seconds');
   return { registry, prefix, buckets: [...buckets] };
 }

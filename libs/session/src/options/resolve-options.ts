@@ -37,9 +37,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
   }
   const idleTimeout = optionalDuration('idleTimeout', options.idleTimeout) ?? maxAge ?? SESSION_DEFAULTS.idleTimeout;
   const absoluteTimeout =
-    options.absoluteTimeout === false
-      ? 0
-      : (optionalDuration('absoluteTimeout', options.absoluteTimeout) ?? SESSION_DEFAULTS.absoluteTimeout);
+    options.absoluteTimeout === false ? 0 : (optionalDuration('absoluteTimeout', options.absoluteTimeout) ?? SESSION_DEFAULTS.absoluteTimeout);
   if (absoluteTimeout > 0 && absoluteTimeout < idleTimeout) {
     throw new SessionConfigError('absoluteTimeout', `(${absoluteTimeout} ms) must not be shorter than "idleTimeout" (${idleTimeout} ms)`);
   }
@@ -82,15 +80,15 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
 function resolveDurability(option: unknown, commandTimeout: number): { replicas: number; timeout: number } | undefined {
   if (option === undefined) return undefined;
   if (option === null || typeof option !== 'object') {
-    throw new SessionConfigError('durability', `must be an object { replicas, timeout }; got ${String(option)}`);
+    throw new SessionConfigError('durability', `must be an object { replicas, timeout }; got ${received(option)}`);
   }
   const { replicas, timeout } = option as { replicas?: unknown; timeout?: unknown };
   if (!(Number.isInteger(replicas) && (replicas as number) >= 1)) {
-    throw new SessionConfigError('durability.replicas', `must be a whole number of at least 1; got ${String(replicas)}`);
+    throw new SessionConfigError('durability.replicas', `must be a whole number of at least 1; got ${received(replicas)}`);
   }
   const limit = commandTimeout > 0 ? commandTimeout - 1 : Number.MAX_SAFE_INTEGER;
   if (!(Number.isInteger(timeout) && (timeout as number) >= 1 && (timeout as number) <= limit)) {
-    throw new SessionConfigError('durability.timeout', `must be a whole number of ms from 1 to ${limit} (below "commandTimeout"); got ${String(timeout)}`);
+    throw new SessionConfigError('durability.timeout', `must be a whole number of ms from 1 to ${limit} (below "commandTimeout"); got ${received(timeout)}`);
   }
   return { replicas: replicas as number, timeout: timeout as number };
 }
@@ -128,7 +126,7 @@ function resolvePath(path: unknown): string {
 function optionalDuration(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new SessionConfigError(name, `must be a positive whole number of milliseconds; got ${String(value)}`);
+    throw new SessionConfigError(name, `must be a positive whole number of milliseconds; got ${received(value)}`);
   }
   return value;
 }
@@ -136,14 +134,14 @@ function optionalDuration(name: string, value: unknown): number | undefined {
 function optionalCount(name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new SessionConfigError(name, `must be a whole number of at least ${min}; got ${String(value)}`);
+    throw new SessionConfigError(name, `must be a whole number of at least ${min}; got ${received(value)}`);
   }
   return value;
 }
 
 function optionalBoolean(name: string, value: unknown): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
-  throw new SessionConfigError(name, `must be true or false; got ${String(value)}`);
+  throw new SessionConfigError(name, `must be true or false; got ${received(value)}`);
 }
 
 function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
@@ -171,4 +169,23 @@ function optionalRoutes<T>(name: string, value: T[] | undefined): T[] | undefine
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw new SessionConfigError(name, 'must be an array of paths or RouteInfo objects');
   return value;
+}
+
+/**
+ * A received option value for a message: primitives as String() writes them; an object or a function
+ * by its kind, where String() would print "[object Object]" or a function's whole source.
+ */
+function received(value: unknown): string {
+  switch (typeof value) {
+    case 'object':
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+    case 'function':
+      return 'a function';
+    case 'string':
+      return value;
+    case 'symbol':
+      return value.toString();
+    default:
+      return String(value);
+  }
 }

@@ -12,10 +12,7 @@ export function validateRedisOption(redis: unknown): SessionRedisOption {
     return redis;
   }
   if (redis === null || typeof redis !== 'object') {
-    throw new SessionConfigError(
-      'redis',
-      'is required: a redis:// URL, ioredis options, { sentinels, name }, { cluster: nodes }, or an ioredis client',
-    );
+    throw new SessionConfigError('redis', 'is required: a redis:// URL, ioredis options, { sentinels, name }, { cluster: nodes }, or an ioredis client');
   }
   const shape = redis as Record<string, unknown>;
   if ('cluster' in shape) {
@@ -30,5 +27,5 @@ export function validateRedisOption(redis: unknown): SessionRedisOption {
       throw new SessionConfigError('redis.name', 'must name the Sentinel master group');
     }
   }
-  return redis as SessionRedisOption;
+  return redis;
 }

@@ -249,20 +249,11 @@ export class SessionGateway {
     { join, leave }: { join?: IndexJoin; leave?: IndexEntry },
   ): Promise<SaveAndIndexReply> {
     const { redisKey } = save;
-    const header = join
-      ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl]
-      : ['', 0, '-inf', 0, 'evict-oldest', 0];
+    const header = join ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl] : ['', 0, '-inf', 0, 'evict-oldest', 0];
     const [status, ...evicted] = await this.call(
       'save',
       (client) =>
-        client.sessionSaveAndIndex(
-          redisKey,
-          join?.redisKey ?? redisKey,
-          leave?.redisKey ?? redisKey,
-          ...header,
-          leave?.digest ?? '',
-          ...saveArguments(save),
-        ),
+        client.sessionSaveAndIndex(redisKey, join?.redisKey ?? redisKey, leave?.redisKey ?? redisKey, ...header, leave?.digest ?? '', ...saveArguments(save)),
       ([reply]) => ({
         result: reply === 'gone' ? 'gone' : reply === 'rejected' ? 'conflict' : 'ok',
         bytes: byteCount(save.set),
@@ -406,11 +397,11 @@ export class SessionGateway {
    * Redis reply error becomes a `SessionStoreError` (its text only in `cause`, never in an answer),
    * anything else means Redis is out of reach.
    */
-  private failure(error: unknown): unknown {
+  private failure(error: unknown): Error {
     if (error instanceof SessionStoreUnavailableError) return this.unavailable(error);
     if (error instanceof ReplyError) {
       const text = (error as Error).message;
-      if (/^WRONGTYPE/.test(text)) return error;
+      if (/^WRONGTYPE/.test(text)) return error as Error;
       // A server that cannot take writes for now (no replicas under min-replicas-to-write, a replica
       // after a failover, loading, a cluster without quorum) is unavailable, not broken: 503.
       const busy = /^(NOREPLICAS|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.exec(text);

@@ -97,7 +97,7 @@ export class SessionLifecycle {
     this.everyPath = options.cookie.path === '/';
     this.cookies = new VerifiedCookies(options.secrets);
     this.pendingFresh = { phase: 'pending', cookieId: undefined, ending: false, lifecycle: this };
-    this.sessionStore = Object.create(store);
+    this.sessionStore = Object.create(store) as RedisSessionStore & { generate(req: SessionRequest): void };
     this.sessionStore.generate = (req) => this.generate(req, newSessionId());
     Object.defineProperty(this.sessionStore, LIFECYCLE, { value: this });
     platform.install(this.sessionStore);

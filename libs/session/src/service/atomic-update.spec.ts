@@ -81,7 +81,12 @@ describe('SessionKeyUpdates', () => {
     first.reply.resolve({ status: 'written' });
     group.reply.resolve({ status: 'written' });
 
-    await expect(Promise.all(results)).resolves.toEqual([['item-0'], ['item-0', 'item-1'], ['item-0', 'item-1', 'item-2'], ['item-0', 'item-1', 'item-2', 'item-3']]);
+    await expect(Promise.all(results)).resolves.toEqual([
+      ['item-0'],
+      ['item-0', 'item-1'],
+      ['item-0', 'item-1', 'item-2'],
+      ['item-0', 'item-1', 'item-2', 'item-3'],
+    ]);
     // Each request shows its own result and records it as stored, so its end-of-request save skips the key.
     expect(requests[1].items).toEqual(['item-0', 'item-1']);
     expect(stateOf(requests[1])!.stored!.get('items')).toBe('["item-0","item-1"]');
@@ -139,7 +144,10 @@ describe('SessionKeyUpdates', () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 2);
     const blocker = updates.update('s1', requestSession({ items: [] }), 'items', append('first'));
-    const group = [updates.update('s1', requestSession({ items: [] }), 'items', append('x')), updates.update('s1', requestSession({ items: [] }), 'items', append('y'))];
+    const group = [
+      updates.update('s1', requestSession({ items: [] }), 'items', append('x')),
+      updates.update('s1', requestSession({ items: [] }), 'items', append('y')),
+    ];
     (await casCalls(calls, 2))[0].reply.resolve({ status: 'written' });
     await blocker;
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -246,7 +254,11 @@ describe('SessionKeyUpdates', () => {
     const [, , again] = await casCalls(calls, 3);
     expect(again).toMatchObject({ expected: '["theirs"]', next: '["theirs","x","y","z"]' });
     again.reply.resolve({ status: 'written' });
-    await expect(Promise.all(results)).resolves.toEqual([['theirs', 'x'], ['theirs', 'x', 'y'], ['theirs', 'x', 'y', 'z']]);
+    await expect(Promise.all(results)).resolves.toEqual([
+      ['theirs', 'x'],
+      ['theirs', 'x', 'y'],
+      ['theirs', 'x', 'y', 'z'],
+    ]);
     expect(settledOrder).toEqual(['x', 'y', 'z']);
     // One loss to another process (updateRetries 1 is not exceeded): the second group only followed the first.
     expect(updateRetried).toHaveBeenCalledTimes(1);

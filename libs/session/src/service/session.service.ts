@@ -137,9 +137,7 @@ export class SessionService {
    */
   @DurableWrite()
   logoutEverywhere(userId: string | number, options: { except?: Request } = {}): Promise<number> {
-    return this.asHttpErrors(() =>
-      this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined),
-    );
+    return this.asHttpErrors(() => this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Store, type SessionData } from 'express-session';
+import { Store, type Session, type SessionData } from 'express-session';
 import type { Request } from 'express';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
@@ -58,7 +58,7 @@ export class RedisSessionStore extends Store {
    * Inflates a session read by `get` and keeps the store's bookkeeping on it, so the save at the end
    * of the request can write only the changed fields.
    */
-  override createSession(req: Request, data: SessionData): any {
+  override createSession(req: Request, data: SessionData): Session & SessionData {
     const state = stateOf(data);
     const session = super.createSession(req, data);
     if (state) attachState(session, state);
@@ -76,7 +76,10 @@ export class RedisSessionStore extends Store {
   }
 
   override length(callback?: StoreCallback<number>): Promise<number> {
-    return withCallback(this.persistence.digests().then((digests) => digests.length), callback);
+    return withCallback(
+      this.persistence.digests().then((digests) => digests.length),
+      callback,
+    );
   }
 
   /** Deletes every key under the prefix: sessions and user indexes, on every master of a cluster. */

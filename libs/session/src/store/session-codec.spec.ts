@@ -160,7 +160,14 @@ describe('decodeSession', () => {
     const { data, state } = decodeSession([':c', String(CREATED), 'cart', '["a"]', ':k', cookieJson, ':s', '7'], CREATED + 9_999, undefined);
     expect(data).toEqual({ cart: ['a'], cookie: { originalMaxAge: 60_000, httpOnly: true, path: '/', expires: new Date(CREATED + 9_999) } });
     expect(state).toMatchObject({ createdAt: CREATED, lastSeenAt: 7, refreshed: false });
-    expect(state.stored).toEqual(new Map([[':c', String(CREATED)], ['cart', '["a"]'], [':k', cookieJson], [':s', '7']]));
+    expect(state.stored).toEqual(
+      new Map([
+        [':c', String(CREATED)],
+        ['cart', '["a"]'],
+        [':k', cookieJson],
+        [':s', '7'],
+      ]),
+    );
   });
 
   it('uses the template when the session stored no cookie, and a browser-session cookie has no expiry', () => {

@@ -68,11 +68,7 @@ export function decodeSession(fields: string[], expiresAt: number, cookieTemplat
  * Compares a session with what Redis holds and returns only the fields to write or delete. A session
  * never stored (`state.stored === null`) is written whole.
  */
-export function diffSession(
-  session: Record<string, unknown>,
-  state: SessionState,
-  cookieTemplate: string | undefined,
-): SessionDelta {
+export function diffSession(session: Record<string, unknown>, state: SessionState, cookieTemplate: string | undefined): SessionDelta {
   const unchanged = unchangedSize(session, state, cookieTemplate);
   if (unchanged !== undefined) return { set: [], del: [], bytes: unchanged, next: state.stored! };
   const next = new Map<string, string>();

@@ -10,6 +10,7 @@ import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
+import type { SessionUser } from '../session-data';
 import { checkedExpiry, checkSessionObject } from './session-validation';
 
 export type StoredSession = SessionData & Record<string, unknown>;
@@ -125,14 +126,14 @@ export class SessionPersistence {
     try {
       checkSessionObject(session, false);
       // First: a session joining a user's index gets its device metadata in this very save.
-      move = this.indexKeeper?.moveFor(session as StoredSession, state, redisKey.slice(this.prefix.length));
-      delta = diffSession(session as StoredSession, state, this.cookieTemplateJson);
+      move = this.indexKeeper?.moveFor(session, state, redisKey.slice(this.prefix.length));
+      delta = diffSession(session, state, this.cookieTemplateJson);
       if (delta.bytes > this.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, this.maxSessionBytes);
     } catch (error) {
       return Promise.reject(error);
     }
     if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
-    return this.write(redisKey, session as StoredSession, state, delta, move);
+    return this.write(redisKey, session, state, delta, move);
   }
 
   /** Slides the expiry without writing data; nothing to do when the read already did. */
@@ -247,7 +248,7 @@ function templateCookie(options: object): object {
 
 /** The logged-in user's id, for the active-users estimate; undefined for an anonymous session. */
 function userIdOf(session: StoredSession): string | undefined {
-  const id = (session[USER_KEY] as { id?: unknown } | undefined)?.id;
+  const id = (session[USER_KEY] as Partial<SessionUser> | undefined)?.id;
   return id === undefined || id === null ? undefined : String(id);
 }
 

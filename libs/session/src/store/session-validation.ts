@@ -3,7 +3,6 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { MAX_EXPIRY_MS } from '../redis/session-fields';
 
-
 const SESSION_PROTOTYPE: object = (Session as unknown as { prototype: object }).prototype;
 const COOKIE_CLASS = Cookie as unknown as new (options: object) => object;
 
@@ -20,7 +19,7 @@ const COOKIE_CLASS = Cookie as unknown as new (options: object) => object;
  * takes plain objects, as express-session's own stores do.
  */
 export function checkSessionObject(session: object, requireCookieClass: boolean): void {
-  const prototype = Object.getPrototypeOf(session);
+  const prototype: unknown = Object.getPrototypeOf(session);
   if (prototype !== SESSION_PROTOTYPE && prototype !== Object.prototype) {
     throw new SessionDataError(messages.forbiddenKey('__proto__'), '__proto__');
   }

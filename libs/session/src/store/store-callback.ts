@@ -1,4 +1,5 @@
 /** express-session's callback, or nothing when the caller awaits the promise instead. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- express-session's own callback type: with `unknown`, a callback typed (error: Error) would not fit.
 export type StoreCallback<T> = ((error: any, value?: T) => void) | undefined;
 
 /**
@@ -8,16 +9,18 @@ export type StoreCallback<T> = ((error: any, value?: T) => void) | undefined;
  */
 export function withCallback<T>(promise: Promise<T>, callback: StoreCallback<T>): Promise<T> {
   if (!callback) return promise;
-  return promise.then(
-    (value) => {
-      callback(null, value);
-      return value;
-    },
-    (error) => {
-      callback(error);
-      return undefined as T;
-    },
-  ).catch(rethrowLater) as Promise<T>;
+  return promise
+    .then(
+      (value) => {
+        callback(null, value);
+        return value;
+      },
+      (error) => {
+        callback(error);
+        return undefined as T;
+      },
+    )
+    .catch(rethrowLater);
 }
 
 function rethrowLater(error: unknown): never {

@@ -35,7 +35,11 @@ export class SessionTracing implements SessionObserver {
       run().then(
         (value) => {
           const { result, bytes, fieldsChanged } = describe(value);
-          span.setAttributes({ 'session.result': result, ...(bytes === undefined ? {} : { 'session.bytes': bytes }), ...(fieldsChanged === undefined ? {} : { 'session.fields_changed': fieldsChanged }) });
+          span.setAttributes({
+            'session.result': result,
+            ...(bytes === undefined ? {} : { 'session.bytes': bytes }),
+            ...(fieldsChanged === undefined ? {} : { 'session.fields_changed': fieldsChanged }),
+          });
           span.end();
           return value;
         },
@@ -64,7 +68,8 @@ export function createSessionTracing(setting: boolean | undefined): SessionTraci
     api = require('@opentelemetry/api') as OtelApi;
   } catch (error) {
     if ((error as NodeJS.ErrnoException)?.code !== 'MODULE_NOT_FOUND') throw error;
-    if (setting === true) throw new SessionConfigError('tracing', 'needs the optional peer dependency "@opentelemetry/api": run `npm install @opentelemetry/api`');
+    if (setting === true)
+      throw new SessionConfigError('tracing', 'needs the optional peer dependency "@opentelemetry/api": run `npm install @opentelemetry/api`');
     return undefined;
   }
   if (setting === undefined && !hasTracerProvider(api)) return undefined;

@@ -98,7 +98,7 @@ export class UserSessionIndex {
     const { status } = await this.gateway.saveSession(save);
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
-      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave!.digest : undefined });
+      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
       if (reply.status === 'rejected') {
         await this.gateway.deleteKey(save.redisKey);
         throw this.limitReached();
@@ -132,14 +132,16 @@ export class UserSessionIndex {
     return digests.flatMap((digest, i) => {
       const [created, seen, userAgent, ip] = rows[i];
       if (created === null) return [];
-      return [{
-        id: handleOf(digest),
-        createdAt: new Date(Number(created)),
-        lastSeenAt: new Date(Number(seen ?? created)),
-        userAgent,
-        ip,
-        current: digest === currentDigest,
-      }];
+      return [
+        {
+          id: handleOf(digest),
+          createdAt: new Date(Number(created)),
+          lastSeenAt: new Date(Number(seen ?? created)),
+          userAgent,
+          ip,
+          current: digest === currentDigest,
+        },
+      ];
     });
   }
 
@@ -148,10 +150,7 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const digest = (await this.members(key)).find((member) => handleOf(member) === handle);
     if (!digest) return false;
-    const [deleted] = await Promise.all([
-      this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)),
-      this.gateway.removeMembers(key, [digest]),
-    ]);
+    const [deleted] = await Promise.all([this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
     if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
     return deleted > 0;
   }
