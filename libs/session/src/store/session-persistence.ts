@@ -116,7 +116,10 @@ export class SessionPersistence {
    * Writes what changed in the session since it was read, or answers null, synchronously, when
    * nothing did and the read already slid the expiry: the common case of a request that only reads.
    */
-  saveChanges(sessionId: string, session: SessionData): Promise<void> | null {
+  saveChanges(sessionId: string, data: SessionData): Promise<void> | null {
+    // Apps widen SessionData with their own keys; whether it already has an index signature depends on
+    // which declarations the compilation sees (the repository's tests add one, the package's build not).
+    const session = data as StoredSession;
     let delta: SessionDelta;
     const state = this.stateFor(session);
     const redisKey = this.redisKeyOf(sessionId);
