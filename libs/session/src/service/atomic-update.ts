@@ -28,6 +28,8 @@ interface Applied {
   update: PendingUpdate;
   value: unknown;
   json: string | undefined;
+  /** The expiry this caller's session asks for; the group writes the latest. */
+  expiresAt: number;
 }
 
 /** How a compare-and-set ended: Redis's reply, or the error it failed with. */
@@ -186,7 +188,7 @@ export class SessionKeyUpdates {
         field: queue.field,
         expected,
         next,
-        expiresAt: Math.max(...applied.map(({ update }) => this.sessions.expiryOf(update.session as never, update.state.createdAt, now))),
+        expiresAt: Math.max(...applied.map((entry) => entry.expiresAt)),
         now,
       })
       .then(
@@ -255,10 +257,13 @@ export class SessionKeyUpdates {
     let current = base;
     for (const update of group) {
       try {
+        // First the expiry its write would give the session: a cookie app code broke (an invalid maxAge)
+        // fails its own caller here, before its change runs, never the group or the process.
+        const expiresAt = this.sessions.expiryOf(update.session as never, update.state.createdAt, Date.now());
         const value = await update.change(copyOf(current));
         const json = toJson(field, value);
         checkSize(this.sessions.maxSessionBytes, update.state.stored!, field, json);
-        applied.push({ update, value, json });
+        applied.push({ update, value, json, expiresAt });
         current = json;
       } catch (error) {
         update.reject(error);
