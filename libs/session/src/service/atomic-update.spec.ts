@@ -1,4 +1,5 @@
 import { SessionConflictError } from '../errors/session-conflict.error';
+import { SessionDataError } from '../errors/session-data.error';
 import type { CompareAndSetReply } from '../redis/session-gateway';
 import { attachState, stateOf } from '../store/session-state';
 import type { SessionPersistence } from '../store/session-persistence';
@@ -36,7 +37,11 @@ function fakePersistence() {
     maxSessionBytes: 1_000,
     redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
     stateFor: (session: object) => stateOf(session)!,
-    expiryOf: (session: { expiresAt: number }) => session.expiresAt,
+    expiryOf: (session: { expiresAt: number }) => {
+      // As the real one does for a cookie app code broke (an invalid maxAge or expires).
+      if (!Number.isFinite(session.expiresAt)) throw new SessionDataError('invalid expiry', 'cookie');
+      return session.expiresAt;
+    },
     saveChanges: jest.fn(),
     gateway: {
       compareAndSet: (args: Omit<CasCall, 'reply'>) => {
@@ -331,5 +336,22 @@ describe('SessionKeyUpdates', () => {
     const updates = new SessionKeyUpdates(sessions, 3);
     await expect(updates.update('s1', requestSession({}), 'cookie', () => 1)).rejects.toMatchObject({ name: 'SessionDataError' });
     await expect(updates.update('s1', requestSession({}), ':meta', () => 1)).rejects.toMatchObject({ name: 'SessionDataError' });
+  });
+
+  it('fails alone, before its change runs, a caller whose session asks for an expiry no cookie can carry', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const broken = jest.fn(append('never'));
+    const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    const refused = expect(updates.update('s1', requestSession({ items: [] }, Number.NaN), 'items', broken)).rejects.toBeInstanceOf(SessionDataError);
+    const accepted = updates.update('s1', requestSession({ items: [] }, 2_000), 'items', append('b'));
+    const [written, group] = await casCalls(calls, 2);
+    expect(group).toMatchObject({ expected: '["a"]', next: '["a","b"]', expiresAt: 2_000 });
+    written.reply.resolve({ status: 'written' });
+    group.reply.resolve({ status: 'written' });
+    await expect(first).resolves.toEqual(['a']);
+    await refused;
+    await expect(accepted).resolves.toEqual(['a', 'b']);
+    expect(broken).not.toHaveBeenCalled();
   });
 });
