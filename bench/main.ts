@@ -15,6 +15,7 @@ import { summarise, summariseContended } from './summary';
 import { metricsCostTable } from './metrics-cost';
 import { runThroughput } from './throughput';
 import { runContended } from './contended';
+import { measureStaleness } from './staleness';
 
 const log = (line: string) => console.log(line);
 
@@ -94,6 +95,10 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
   if (options.sections.has('logout')) {
     log(`\nLog out everywhere: one user with 5 sessions among ${options.logoutSizes.map((n) => n.toLocaleString('en-US')).join(', ')} stored`);
     results.logout = await measureLogoutEverywhere(options, redis, log);
+  }
+  if (options.sections.has('staleness')) {
+    log(`\nStaleness (near cache): ${options.stalenessTrials} trials each; replica A changes or logs out, replica B reads in a tight loop`);
+    results.staleness = await measureStaleness(options, redis, log);
   }
   if (options.sections.has('profile')) {
     log(`\nProfiles: every mode and scenario under node --cpu-prof, ${options.profileDuration} s of load each`);

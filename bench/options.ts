@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ROOT } from './children';
 
-export type Section = 'load' | 'contended' | 'memory' | 'logout' | 'profile';
+export type Section = 'load' | 'contended' | 'memory' | 'logout' | 'staleness' | 'profile';
 
 /** What one bench run does; `--quick` shrinks every count and duration. */
 export interface BenchOptions {
@@ -23,6 +23,8 @@ export interface BenchOptions {
   /** Logins through HTTP for the "as login leaves it" memory figure. */
   memoryLoginCount: number;
   logoutSizes: number[];
+  /** Trials of each staleness probe (a change, a logout). */
+  stalenessTrials: number;
   /** Seconds of load while the `ours` app runs under --cpu-prof. */
   profileDuration: number;
   outDir: string;
@@ -34,7 +36,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --duration=S         seconds of measured load per mode and scenario (default 10; quick 3)
   --connections=N      autocannon connections (default 50)
   --profile            also run the ours app under node --cpu-prof and summarise where its time goes
-  --only=a,b           sections to run: load, contended, memory, logout, profile (default: all but profile)
+  --only=a,b           sections to run: load, contended, memory, logout, staleness, profile (default: all but profile)
   --out=DIR            where the report goes (default artifacts/bench)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -52,10 +54,10 @@ export function parseOptions(argv: string[]): BenchOptions {
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
 
   const quick = flags.get('quick') === 'true';
-  const sections = new Set<Section>(flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout']);
+  const sections = new Set<Section>(flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout', 'staleness']);
   if (flags.get('profile') === 'true') sections.add('profile');
   for (const s of sections) {
-    if (!['load', 'contended', 'memory', 'logout', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
+    if (!['load', 'contended', 'memory', 'logout', 'staleness', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
   }
   return {
     quick,
@@ -70,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     memoryCount: quick ? 10_000 : 100_000,
     memoryLoginCount: quick ? 1_000 : 5_000,
     logoutSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
+    stalenessTrials: quick ? 200 : 2_000,
     profileDuration: quick ? 5 : 15,
     outDir: resolve(ROOT, flags.get('out') ?? 'artifacts/bench'),
   };

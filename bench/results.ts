@@ -1,3 +1,4 @@
+import type { StalenessReport } from '../test/support/staleness-probe';
 import type { Mode } from './apps/mode';
 import type { LoadResult } from './load';
 
@@ -166,6 +167,11 @@ export interface BenchResults {
   contendedSummaries: ContendedSummary[];
   memory: MemoryResult[];
   logout: LogoutResult[];
+  /** Issue 10: the near cache's staleness window, by kind of change. */
+  staleness?: StalenessResult[];
   targets: Target[];
   profile?: string;
 }
+
+/** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
+export type StalenessResult = { kind: 'change' | 'logout' } & StalenessReport;

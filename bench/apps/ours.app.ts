@@ -38,6 +38,18 @@ class CartController {
     return { ok: true };
   }
 
+  /** One top-level key as the session holds it now (the staleness probe's read). */
+  @Get('prefs/:key')
+  pref(@Session() session: AppSession, @Param('key') key: string): { value: unknown } {
+    return { value: (session as unknown as Record<string, unknown>)[key] ?? null };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  logout(@Req() req: Request): Promise<void> {
+    return this.sessions.logout(req);
+  }
+
   @Post('login')
   @HttpCode(200)
   async login(@Req() req: Request, @Body() body: { userId: string }): Promise<{ ok: true }> {

@@ -55,8 +55,10 @@ function build(mode: string, redisUrl: string): Promise<BuiltApp> {
       return buildOursApp(redisUrl);
     case 'ours-metrics':
       return buildOursApp(redisUrl, { metrics: true });
+    case 'ours-near-cache':
+      return buildOursApp(redisUrl, { nearCache: true });
     default:
-      throw new Error(`BENCH_MODE must be none, connect-redis, ours or ours-metrics; got "${mode}"`);
+      throw new Error(`BENCH_MODE must be none, connect-redis, ours, ours-metrics or ours-near-cache; got "${mode}"`);
   }
 }
 

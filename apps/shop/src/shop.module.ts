@@ -40,7 +40,8 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry } };
+            // The near cache: a warm page view costs no Redis round trip; Redis's invalidations keep the replicas coherent.
+            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry }, nearCache: true };
           },
         }),
         TerminusModule.forRoot({ logger: false }),

@@ -16,8 +16,20 @@ export const SESSION_METRIC_NAMES = {
   updateRetries: 'session_update_retries_total',
   active: 'sessions_active',
   usersActive: 'session_users_active',
-  // The near cache (issue 10) adds session_near_cache_* here, fed by hooks of its own on SessionObserver.
+  nearCacheReads: 'session_near_cache_reads_total',
+  nearCacheInvalidations: 'session_near_cache_invalidations_total',
+  nearCacheFlushes: 'session_near_cache_flushes_total',
+  nearCacheEntries: 'session_near_cache_entries',
+  nearCacheBytes: 'session_near_cache_bytes',
 } as const;
+
+/** What the metrics read from the near cache, when it is on. */
+export interface NearCacheGauges {
+  readonly stats: { entries: number; bytes: number };
+}
+
+/** Why the near cache flushes, each shown from the first scrape (see `FlushReason`). */
+const FLUSH_REASONS = ['flushall', 'connection', 'topology', 'heartbeat', 'late-invalidation'];
 
 type Child = { observe(value: number): void };
 
@@ -38,11 +50,16 @@ export class SessionMetrics implements SessionObserver {
   private readonly logins: PromCounter;
   private readonly conflicts: PromCounter;
   private readonly retries: PromCounter;
+  private readonly nearCacheHits?: { inc(value?: number): void };
+  private readonly nearCacheMisses?: { inc(value?: number): void };
+  private readonly nearCacheInvalidations?: PromCounter;
+  private readonly nearCacheFlushes?: PromCounter;
 
   constructor(
     prom: PromClient,
     options: ResolvedMetricsOptions,
     private readonly activity: ActiveSessions,
+    nearCache?: NearCacheGauges,
   ) {
     this.registry = (options.registry ?? prom.register) as MetricsRegistry;
     const define = <M>(Kind: new (config: object) => M, key: keyof typeof SESSION_METRIC_NAMES, help: string, extra: object = {}): M => {
@@ -85,6 +102,39 @@ export class SessionMetrics implements SessionObserver {
     });
     void sessions;
     void users;
+    if (!nearCache) return;
+    const reads: PromCounter = define(prom.Counter, 'nearCacheReads', 'Session reads by the near cache, by result: hit (no Redis round trip) or miss.', {
+      labelNames: ['result'],
+    });
+    this.nearCacheHits = reads.labels('hit');
+    this.nearCacheMisses = reads.labels('miss');
+    this.nearCacheHits.inc(0);
+    this.nearCacheMisses.inc(0);
+    this.nearCacheInvalidations = define(prom.Counter, 'nearCacheInvalidations', 'Sessions the near cache dropped because Redis reported them changed.');
+    this.nearCacheFlushes = define(prom.Counter, 'nearCacheFlushes', 'Times the near cache dropped everything, by reason.', { labelNames: ['reason'] });
+    for (const reason of FLUSH_REASONS) this.nearCacheFlushes.labels(reason).inc(0);
+    define(prom.Gauge, 'nearCacheEntries', 'Sessions the near cache holds.', {
+      collect(this: PromGauge) {
+        this.set(nearCache.stats.entries);
+      },
+    });
+    define(prom.Gauge, 'nearCacheBytes', 'Bytes the near cache holds, by its own accounting (the bound of option nearCache.maxBytes).', {
+      collect(this: PromGauge) {
+        this.set(nearCache.stats.bytes);
+      },
+    });
+  }
+
+  nearCacheRead(hit: boolean): void {
+    (hit ? this.nearCacheHits : this.nearCacheMisses)?.inc();
+  }
+
+  nearCacheInvalidated(): void {
+    this.nearCacheInvalidations?.inc();
+  }
+
+  nearCacheFlushed(reason: string): void {
+    this.nearCacheFlushes?.labels(reason).inc();
   }
 
   observeStoreCall<T>(operation: StoreOperation, run: () => Promise<T>, describe: (value: T) => StoreCallFacts): Promise<T> {

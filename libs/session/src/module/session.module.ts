@@ -103,10 +103,12 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     if (!ready) {
       this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');
     }
+    this.persistence.nearCache?.start(); // serves once Redis's invalidations are armed; until then every read goes to Redis
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.telemetry.close().catch(() => undefined);
+    this.persistence.nearCache?.close();
     await this.persistence.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's

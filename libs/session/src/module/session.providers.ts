@@ -7,10 +7,14 @@ import { createRedisConnection, type SessionRedisConnection } from '../redis/cre
 import { reportConnectionErrors } from '../redis/report-connection-errors';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
+import { NearCache } from '../cache/near-cache';
 import { SessionTelemetry } from '../observe/session-telemetry';
 import { SessionUserIndexKeeper } from '../users/user-index-keeper';
 import { UserSessionIndex } from '../users/user-session-index';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
+
+/** Ms between two near-cache heartbeats: how soon a silently broken invalidation stream is noticed. */
+const NEAR_CACHE_HEARTBEAT_MS = 1_000;
 
 /** Internal token: the client together with whether the module owns it. */
 export const SESSION_REDIS_CONNECTION = 'session:redis-connection';
@@ -35,7 +39,11 @@ export const sessionProviders: Provider[] = [
   {
     // One instance shared by the store, the request lifecycle and the service.
     provide: SessionPersistence,
-    useFactory: (options: ResolvedSessionOptions, client: Redis) => new SessionPersistence(storeOptions(options, client)),
+    useFactory: (options: ResolvedSessionOptions, client: Redis) => {
+      const persistence = new SessionPersistence(storeOptions(options, client));
+      if (options.nearCache) persistence.useNearCache(createNearCache(options, persistence));
+      return persistence;
+    },
     inject: [SESSION_OPTIONS, SESSION_REDIS],
   },
   {
@@ -62,6 +70,23 @@ export const sessionProviders: Provider[] = [
     inject: [SESSION_OPTIONS, SESSION_REDIS, SessionPersistence],
   },
 ];
+
+/** The near cache of one module; `SessionModule` starts it once Redis is reachable and closes it at shutdown. */
+function createNearCache(options: ResolvedSessionOptions, persistence: SessionPersistence): NearCache {
+  const { gateway } = persistence;
+  const settings = {
+    ...options.nearCache!,
+    heartbeatInterval: NEAR_CACHE_HEARTBEAT_MS,
+    invalidationTimeout: Math.max(options.commandTimeout, NEAR_CACHE_HEARTBEAT_MS),
+  };
+  return new NearCache(settings, {
+    client: gateway.client,
+    prefix: options.prefix,
+    redisReachable: () => gateway.client.status === 'ready' && !gateway.recentlyUnavailable(),
+    observer: () => persistence.observer,
+    logger: new Logger('SessionModule'),
+  });
+}
 
 function storeOptions(options: ResolvedSessionOptions, client: Redis): RedisSessionStoreOptions {
   const { name: _name, ...cookie } = options.cookie;

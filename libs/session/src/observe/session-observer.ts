@@ -42,6 +42,12 @@ export interface SessionObserver {
   requestUnavailable?(): void;
   /** A session was read or written by a request: `digest` its hashed ID, `userId` its user when logged in. */
   sessionSeen?(digest: string, userId: string | undefined): void;
+  /** A request's session was served by the near cache (`hit`) or had to be read from Redis. */
+  nearCacheRead?(hit: boolean): void;
+  /** Redis invalidated a session the near cache held. */
+  nearCacheInvalidated?(): void;
+  /** The near cache dropped everything; `reason` is one of a short fixed list (`FlushReason`). */
+  nearCacheFlushed?(reason: string): void;
 }
 
 /** How a failed gateway call reads as a result: a timeout, or any other error. */
@@ -54,7 +60,18 @@ export function resultOfError(error: unknown): StoreResult {
 export function combineObservers(observers: SessionObserver[]): SessionObserver | undefined {
   if (observers.length <= 1) return observers[0];
   const combined: SessionObserver = {};
-  const hooks = ['sessionCreated', 'sessionEnded', 'login', 'updateRetried', 'updateGaveUp', 'requestUnavailable', 'sessionSeen'] as const;
+  const hooks = [
+    'sessionCreated',
+    'sessionEnded',
+    'login',
+    'updateRetried',
+    'updateGaveUp',
+    'requestUnavailable',
+    'sessionSeen',
+    'nearCacheRead',
+    'nearCacheInvalidated',
+    'nearCacheFlushed',
+  ] as const;
   for (const hook of hooks) {
     const each = observers.filter((observer) => !!observer[hook]).map((observer) => observer[hook]!.bind(observer) as (...args: unknown[]) => void);
     if (each.length > 0) (combined as Record<string, unknown>)[hook] = (...args: unknown[]) => each.forEach((fn) => fn(...args));

@@ -27,7 +27,7 @@ export class SessionTelemetry {
     if (options.metrics) {
       const prom = loadPromClient();
       activity = new ActiveSessions(persistence.gateway, { prefix: options.prefix, window: options.idleTimeout, logger });
-      metrics = new SessionMetrics(prom, options.metrics, activity);
+      metrics = new SessionMetrics(prom, options.metrics, activity, persistence.nearCache);
       activity.start();
       observers.push(metrics);
     }

@@ -264,3 +264,35 @@ describe('resolveSessionOptions: durability', () => {
     expectRejected({ ...valid, durability }, option);
   });
 });
+
+describe('resolveSessionOptions: nearCache', () => {
+  it('is off unless given, takes every default with true, and keeps the bounds given', () => {
+    expect(resolveSessionOptions(valid).nearCache).toBeUndefined();
+    expect(resolveSessionOptions({ ...valid, nearCache: false }).nearCache).toBeUndefined();
+    expect(resolveSessionOptions({ ...valid, nearCache: true }).nearCache).toEqual({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, maxAge: 60_000 });
+    expect(resolveSessionOptions({ ...valid, nearCache: { maxEntries: 50 } }).nearCache).toEqual({
+      maxEntries: 50,
+      maxBytes: 32 * 1024 * 1024,
+      maxAge: 60_000,
+    });
+    expect(resolveSessionOptions({ ...valid, nearCache: { maxEntries: 5, maxBytes: 4096, maxAge: 250 } }).nearCache).toEqual({
+      maxEntries: 5,
+      maxBytes: 4096,
+      maxAge: 250,
+    });
+  });
+
+  it.each([
+    ['on', 'nearCache'],
+    [null, 'nearCache'],
+    [[], 'nearCache'],
+    [{ maxEntries: 0 }, 'nearCache.maxEntries'],
+    [{ maxEntries: 1.5 }, 'nearCache.maxEntries'],
+    [{ maxBytes: 100 }, 'nearCache.maxBytes'],
+    [{ maxAge: -1 }, 'nearCache.maxAge'],
+    [{ maxAge: '1m' }, 'nearCache.maxAge'],
+    [{ maxEntry: 10 }, 'nearCache.maxEntry'],
+  ])('refuses %j at boot, naming %s', (nearCache, option) => {
+    expectRejected({ ...valid, nearCache }, option);
+  });
+});

@@ -17,6 +17,11 @@ export const SESSION_DEFAULTS = {
   commandTimeout: 1_000, // 1 s
   maxSessionBytes: 64 * 1024, // 64 KiB
   updateRetries: 20,
+  nearCache: {
+    maxEntries: 10_000,
+    maxBytes: 32 * 1024 * 1024, // 32 MiB
+    maxAge: 60_000, // 1 min
+  },
 } as const;
 
 /**
@@ -73,6 +78,24 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     exclude: optionalRoutes('exclude', options.exclude) ?? [],
     metrics: resolveMetricsOption(options.metrics),
     tracing: optionalBoolean('tracing', options.tracing),
+    nearCache: resolveNearCache(options.nearCache),
+  };
+}
+
+/** `nearCache`: off when unset or false; `true` or an object of bounds, each a positive whole number. */
+function resolveNearCache(option: unknown): ResolvedSessionOptions['nearCache'] {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return { ...SESSION_DEFAULTS.nearCache };
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) {
+    throw new SessionConfigError('nearCache', `must be true, false or an object { maxEntries, maxBytes, maxAge }; got ${received(option)}`);
+  }
+  const { maxEntries, maxBytes, maxAge, ...unknown } = option as Record<string, unknown>;
+  const stray = Object.keys(unknown)[0];
+  if (stray !== undefined) throw new SessionConfigError(`nearCache.${stray}`, 'is not an option of the near cache (maxEntries, maxBytes, maxAge)');
+  return {
+    maxEntries: optionalCount('nearCache.maxEntries', maxEntries, 1) ?? SESSION_DEFAULTS.nearCache.maxEntries,
+    maxBytes: optionalCount('nearCache.maxBytes', maxBytes, 1024) ?? SESSION_DEFAULTS.nearCache.maxBytes,
+    maxAge: optionalDuration('nearCache.maxAge', maxAge) ?? SESSION_DEFAULTS.nearCache.maxAge,
   };
 }
 

@@ -36,4 +36,6 @@ export interface ResolvedSessionOptions {
   metrics?: ResolvedMetricsOptions;
   /** Undefined: decided at boot (see `SessionModuleOptions.tracing`). */
   tracing?: boolean;
+  /** Undefined when the near cache is off. */
+  nearCache?: { maxEntries: number; maxBytes: number; maxAge: number };
 }

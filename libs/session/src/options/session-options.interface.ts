@@ -108,6 +108,24 @@ export interface SessionModuleOptions {
    * @default undefined: traced when `@opentelemetry/api` is installed and a tracer provider is registered at boot
    */
   tracing?: boolean;
+  /**
+   * Keep recently read sessions in this replica's memory and serve them with no Redis round trip,
+   * coherent through Redis's own invalidations (server-assisted client-side caching; every writer is
+   * seen, not only this library). `true` takes the default bounds. Needs Redis 6 or later and
+   * `CLIENT TRACKING`; where Redis refuses it, the cache stays off and says so at boot. See the
+   * README's "Near cache". @default undefined (off)
+   */
+  nearCache?: boolean | NearCacheOptions;
+}
+
+/** Bounds of the near cache (`SessionModuleOptions.nearCache`); each applies at once. */
+export interface NearCacheOptions {
+  /** Most sessions held. @default 10_000 */
+  maxEntries?: number;
+  /** Most bytes held, counted as two bytes per character of keys, fields and values plus fixed overheads. @default 33_554_432 (32 MiB) */
+  maxBytes?: number;
+  /** Milliseconds a session read from Redis may be served from memory at most, however quiet its key: a backstop. @default 60_000 (1 min) */
+  maxAge?: number;
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

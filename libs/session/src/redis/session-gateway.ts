@@ -55,6 +55,17 @@ export interface IndexJoin extends IndexEntry {
   indexTtl: number;
 }
 
+/**
+ * Told of every write the gateway makes, so a near cache never serves what this replica just changed,
+ * and lets a deletion wait until Redis's invalidation of the key has reached this replica.
+ */
+export interface WriteListener {
+  /** Called before a write of `redisKey` is sent and again once it settled. */
+  writing(redisKey: string): void;
+  /** Undefined when nothing needs waiting for; otherwise call it before the write. */
+  expectInvalidation(redisKey: string): { arrived: Promise<void>; cancel(): void } | undefined;
+}
+
 /** The scripts as ioredis defines them on the client (EVALSHA, falling back to EVAL once). */
 interface ScriptCommands {
   sessionLoad(redisKey: string, ...args: (string | number)[]): Promise<[number, string[]] | null>;
@@ -95,6 +106,8 @@ export class SessionGateway {
   private readonly commandTimeout: number;
   /** Metrics and traces, attached by `SessionModule` when they are on; unset, calls run unobserved. */
   observer: SessionObserver | undefined;
+  /** The near cache, when on: told of every write (see `WriteListener`). */
+  writeListener: WriteListener | undefined;
   /**
    * Always on, even when the client has a `commandTimeout` of its own: that one bounds each attempt,
    * and ioredis (Cluster above all, during a failover) re-sends a command after a closed connection
@@ -270,8 +283,17 @@ export class SessionGateway {
   }
 
   /** Deletes one key; answers 1 when it existed. One key per call: on a cluster keys live in different slots. */
-  deleteKey(redisKey: string): Promise<number> {
-    return this.call('destroy', (client) => client.del(redisKey), okFacts, redisKey);
+  async deleteKey(redisKey: string): Promise<number> {
+    // A deletion (logout, revoke, …) resolves only once this replica's near cache has dropped the key
+    // through Redis's own invalidation, which Redis sends to every replica at the same moment.
+    const invalidation = this.writeListener?.expectInvalidation(redisKey);
+    try {
+      const deleted = await this.call('destroy', (client) => client.del(redisKey), okFacts, redisKey);
+      if (deleted > 0 && invalidation) await invalidation.arrived;
+      return deleted;
+    } finally {
+      invalidation?.cancel();
+    }
   }
 
   existsKey(redisKey: string): Promise<number> {
@@ -374,7 +396,10 @@ export class SessionGateway {
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       return Promise.reject(this.unavailable(new SessionStoreUnavailableError(messages.storeDisconnected(status))));
     }
-    const pending = operation(client);
+    const listener = writtenKey === undefined ? undefined : this.writeListener;
+    listener?.writing(writtenKey!);
+    let pending = operation(client);
+    if (listener) pending = pending.finally(() => listener.writing(writtenKey!));
     const deadlines = this.deadlines;
     if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {

@@ -4,7 +4,8 @@ import { SessionConfigError } from '../errors/session-config.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
-import { SessionGateway } from '../redis/session-gateway';
+import { SessionGateway, type StoredFields } from '../redis/session-gateway';
+import type { NearCache } from '../cache/near-cache';
 import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
@@ -54,6 +55,8 @@ export class SessionPersistence {
   observer: SessionObserver | undefined;
   /** Set by `SessionModule`: every save keeps the session's user index in step. */
   indexKeeper?: UserIndexKeeper;
+  /** Set by `SessionModule` when the `nearCache` option is on (`useNearCache`). */
+  nearCache?: NearCache;
 
   constructor(options: RedisSessionStoreOptions) {
     if (!options?.client || typeof (options.client as { defineCommand?: unknown }).defineCommand !== 'function') {
@@ -89,6 +92,19 @@ export class SessionPersistence {
   /** The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). */
   async load(sessionId: string): Promise<StoredSession | null> {
     const redisKey = this.redisKeyOf(sessionId);
+    const cache = this.nearCache;
+    if (cache?.serving()) return this.loadNear(cache, redisKey);
+    return this.loadFromRedis(redisKey);
+  }
+
+  /** Serves and fills the near cache (see `NearCache`); what the cache cannot answer alone reads Redis. */
+  useNearCache(cache: NearCache): void {
+    this.nearCache = cache;
+    this.gateway.writeListener = cache;
+  }
+
+  /** The read of every request without the near cache: one round trip that also slides the expiry. */
+  private async loadFromRedis(redisKey: string): Promise<StoredSession | null> {
     const stored = await this.gateway.loadSession({
       redisKey,
       now: Date.now(),
@@ -97,10 +113,67 @@ export class SessionPersistence {
       lastSeenInterval: this.lastSeenInterval,
     });
     if (stored === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
-    if (!stored) return null;
+    return stored && this.sessionOf(redisKey, stored, this.slideOnRead > 0);
+  }
+
+  /**
+   * A hit serves the session with no round trip unless Redis has something to do (an expiry to slide,
+   * a last-seen time to refresh, a deadline passed): then the sliding read runs, as without the cache.
+   * A miss reads without writing, so other replicas' copies stay valid, and fills the cache.
+   */
+  private async loadNear(cache: NearCache, redisKey: string): Promise<StoredSession | null> {
+    const now = Date.now();
+    const cached = cache.read(redisKey, now);
+    if (cached) {
+      const session = this.sessionOf(redisKey, cached, true);
+      if (session && !this.needsRedis(session, cached.expiresAt, now)) {
+        this.observer?.nearCacheRead?.(true);
+        return session;
+      }
+      cache.forget(redisKey);
+      this.observer?.nearCacheRead?.(false);
+      return this.loadFromRedis(redisKey);
+    }
+    this.observer?.nearCacheRead?.(false);
+    const ticket = cache.begin(redisKey); // before the read: an invalidation from now on cancels the fill
+    try {
+      const readOnly = { redisKey, now, slideBy: 0, absoluteTimeout: this.absoluteTimeout, lastSeenInterval: Number.MAX_SAFE_INTEGER };
+      const stored = await this.gateway.loadSession(readOnly);
+      if (stored === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+      const session = stored && this.sessionOf(redisKey, stored, true);
+      if (!stored || !session) return null;
+      if (this.needsRedis(session, stored.expiresAt, now)) return await this.loadFromRedis(redisKey);
+      cache.fill(redisKey, ticket, stored, now);
+      return session;
+    } finally {
+      cache.settle(redisKey, ticket);
+    }
+  }
+
+  /**
+   * True when a read must reach Redis although the cache holds the session: it expired or passed its
+   * absolute deadline (Redis deletes it), its last-seen time is due, or its idle timeout is due to slide.
+   * The slide is due once it would move the expiry by more than `touchAfter`, min(60 s, a tenth of the
+   * window): the effective idle timeout is then between the window less `touchAfter` and the window.
+   */
+  private needsRedis(session: StoredSession, expiresAt: number, now: number): boolean {
+    const state = stateOf(session)!;
+    if (expiresAt >= 0 && expiresAt <= now) return true;
+    const deadline = this.absoluteTimeout > 0 ? state.createdAt + this.absoluteTimeout : Infinity;
+    if (deadline <= now) return true;
+    if (state.lastSeenAt !== undefined && now - state.lastSeenAt >= this.lastSeenInterval) return true;
+    if (this.slideOnRead === 0) return false;
+    const maxAge = (session.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
+    const window = typeof maxAge === 'number' ? maxAge : this.slideOnRead;
+    const wanted = Math.min(now + window, deadline);
+    return expiresAt < 0 || wanted - expiresAt > Math.min(60_000, window / 10);
+  }
+
+  /** Decodes a stored session and attaches its bookkeeping; null (logged) when corrupt. */
+  private sessionOf(redisKey: string, stored: StoredFields, refreshed: boolean): StoredSession | null {
     try {
       const { data, state } = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson);
-      state.refreshed = this.slideOnRead > 0;
+      state.refreshed = refreshed;
       state.redisKey = redisKey;
       state.indexEntry = this.indexKeeper?.entryOf(data, redisKey.slice(this.prefix.length));
       attachState(data, state);

@@ -1,0 +1,120 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { SessionObserver } from '../observe/session-observer';
+import type { WriteListener } from '../redis/session-gateway';
+import { InvalidationTracker, type FlushReason, type InvalidationListener, type TrackerTimings } from './invalidation-tracker';
+import { SessionLru, type CachedSession, type SessionLruBounds } from './session-lru';
+
+/** The near cache's settings, resolved from the `nearCache` option and `commandTimeout`. */
+export type NearCacheSettings = SessionLruBounds & TrackerTimings;
+
+/** What the cache needs from the rest of the library, passed in so it stays testable on its own. */
+export interface NearCacheContext {
+  client: Redis | Cluster;
+  prefix: string;
+  /** False while the data connection is down or a call just failed for want of Redis: the cache then never serves. */
+  redisReachable(): boolean;
+  /** The observer of the moment (metrics are attached after the cache is built). */
+  observer(): SessionObserver | undefined;
+  logger: { log?(message: string): void; warn(message: string): void };
+}
+
+/**
+ * Sessions this replica read recently, held as Redis holds them (fields and expiry) and served with no
+ * round trip, kept coherent by Redis's own invalidations (`InvalidationTracker`). A load marks its key
+ * before it asks Redis (the placeholder of Redis's client-side caching guide): an invalidation, or a
+ * write of this replica, arriving before the answer cancels the fill, so a change is never lost to a
+ * load that raced it. While the tracker is not armed, or Redis is out of reach, the cache neither
+ * serves nor fills: every request reads Redis, and a 503 stays a 503.
+ */
+export class NearCache implements InvalidationListener, WriteListener {
+  private readonly lru: SessionLru;
+  private readonly tracker: InvalidationTracker;
+  /** Loads in flight by key, with their ticket: the placeholders. */
+  private readonly pending = new Map<string, number>();
+  private tickets = 0;
+
+  constructor(
+    settings: NearCacheSettings,
+    private readonly context: NearCacheContext,
+  ) {
+    this.lru = new SessionLru(settings);
+    this.tracker = new InvalidationTracker(context.client, context.prefix, this, settings, context.logger);
+  }
+
+  /** Starts listening for invalidations; the cache serves once they are armed. */
+  start(): void {
+    this.tracker.start();
+  }
+
+  close(): void {
+    this.tracker.close();
+    this.lru.clear();
+    this.pending.clear();
+  }
+
+  /** True when the cache may serve and fill now. */
+  serving(): boolean {
+    return this.tracker.armed && this.context.redisReachable();
+  }
+
+  /** Entries held, and their bytes by the cache's own accounting (for the gauges). */
+  get stats(): { entries: number; bytes: number } {
+    return { entries: this.lru.size, bytes: this.lru.bytes };
+  }
+
+  /** Whether the key is held now (diagnostics and tests; a read would also check its age). */
+  holds(redisKey: string): boolean {
+    return this.lru.has(redisKey);
+  }
+
+  /** The session as Redis last reported it, or undefined (absent, too old, or the cache not serving). */
+  read(redisKey: string, now: number): CachedSession | undefined {
+    return this.serving() ? this.lru.get(redisKey, now) : undefined;
+  }
+
+  /** Marks a load of `redisKey` about to ask Redis; the ticket lets `fill` store its answer. Undefined: do not fill. */
+  begin(redisKey: string): number | undefined {
+    if (!this.serving()) return undefined;
+    const ticket = ++this.tickets;
+    this.pending.set(redisKey, ticket);
+    return ticket;
+  }
+
+  /** Stores what the load found, unless something about the key (or everything) changed since `begin`. */
+  fill(redisKey: string, ticket: number | undefined, session: CachedSession, now: number): void {
+    if (ticket === undefined || this.pending.get(redisKey) !== ticket || !this.serving()) return;
+    this.pending.delete(redisKey);
+    this.lru.set(redisKey, session, now);
+  }
+
+  /** Ends a load's placeholder (after a fill, a miss or a failure: a failure is never cached). */
+  settle(redisKey: string, ticket: number | undefined): void {
+    if (ticket !== undefined && this.pending.get(redisKey) === ticket) this.pending.delete(redisKey);
+  }
+
+  /** Drops one key and cancels its loads in flight; true when an entry was held. */
+  forget(redisKey: string): boolean {
+    this.pending.delete(redisKey);
+    return this.lru.delete(redisKey);
+  }
+
+  /** This replica writes the key (called before and after the write): whatever is held or loading is out of date. */
+  writing(redisKey: string): void {
+    this.forget(redisKey);
+  }
+
+  /** See `InvalidationTracker.expect`; undefined when the cache is not armed (then it holds nothing). */
+  expectInvalidation(redisKey: string): { arrived: Promise<void>; cancel(): void } | undefined {
+    return this.tracker.armed ? this.tracker.expect(redisKey) : undefined;
+  }
+
+  invalidated(redisKey: string): void {
+    if (this.forget(redisKey)) this.context.observer()?.nearCacheInvalidated?.();
+  }
+
+  flushed(reason: FlushReason): void {
+    this.lru.clear();
+    this.pending.clear();
+    this.context.observer()?.nearCacheFlushed?.(reason);
+  }
+}
