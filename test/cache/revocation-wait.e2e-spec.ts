@@ -29,6 +29,7 @@ describe('a deletion waits for its invalidation', () => {
     let arrive!: () => void;
     const listener: WriteListener = {
       writing: (key) => void events.push(`writing ${key}`),
+      written: (key) => void events.push(`written ${key}`),
       expectInvalidation: (key) => {
         events.push(`expect ${key}`);
         const arrived = new Promise<void>((resolve) => (arrive = resolve));
@@ -56,7 +57,7 @@ describe('a deletion waits for its invalidation', () => {
     expect(resolved).toBe(false); // …but the deletion waits for this replica's invalidation
     arrive();
     expect(await deletion).toBe(1);
-    expect(events).toEqual([`expect ${key}`, `writing ${key}`, `writing ${key}`, `cancel ${key}`]);
+    expect(events).toEqual([`expect ${key}`, `writing ${key}`, `written ${key}`, `cancel ${key}`]);
   });
 
   it('does not wait for a key that did not exist (Redis sends no invalidation for it)', async () => {

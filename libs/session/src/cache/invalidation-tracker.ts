@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { messages } from '../errors/session.messages';
 import { keySlot } from './key-slot';
-import { TrackedNode } from './tracked-node';
+import { TrackedNode, type InvalidationSource } from './tracked-node';
 
 /** What the tracker tells the cache. */
 export interface InvalidationListener {
@@ -46,6 +46,10 @@ export class InvalidationTracker {
   /** The client's own `keyPrefix`, which Redis sees in front of every key the library names. */
   private readonly keyPrefix: string;
   private readonly replicaTag = randomBytes(6).toString('base64url');
+  /** Where changes come from: Redis's tracking, or this library's PUBLISHes where tracking is refused. */
+  private source: 'tracking' | 'publish' = 'tracking';
+  /** The fallback channel: every replica publishes each key it writes there, and listens. */
+  readonly channel: string;
   private readonly onClientChange = () => this.disarm(this.generation, 'connection');
   private readonly onTopologyChange = () => {
     // While arming, the masters are read afresh anyway (and a stale list fails its heartbeat).
@@ -60,6 +64,12 @@ export class InvalidationTracker {
     private readonly logger: { log?(message: string): void; warn(message: string): void },
   ) {
     this.keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix ?? '';
+    this.channel = `${prefix}near-cache:invalidate`;
+  }
+
+  /** True when Redis refused tracking and writers must PUBLISH what they change (see `NearCache.written`). */
+  get publishing(): boolean {
+    return this.source === 'publish';
   }
 
   /** True while every master's invalidations are known to arrive: only then may the cache serve or fill. */
@@ -122,11 +132,14 @@ export class InvalidationTracker {
     const generation = this.generation;
     this.state = 'arming';
     try {
-      const masters = this.masters();
-      this.nodes = masters.map((master) => new TrackedNode(master, this.heartbeatKeyOn(master)));
-      const rawPrefix = this.keyPrefix + this.prefix;
+      // PUBLISH reaches every node of a cluster: with the fallback, one subscriber is enough.
+      const masters = this.publishing ? this.masters().slice(0, 1) : this.masters();
+      this.nodes = masters.map((master) => new TrackedNode(master, this.publishing ? this.heartbeatKeyOn() : this.heartbeatKeyOn(master)));
+      const source: InvalidationSource = this.publishing
+        ? { kind: 'publish', channel: this.channel }
+        : { kind: 'tracking', rawPrefix: this.keyPrefix + this.prefix };
       const onBroken = () => this.disarm(generation, 'connection');
-      await Promise.all(this.nodes.map((node) => node.arm(rawPrefix, (keys) => this.received(keys), onBroken)));
+      await Promise.all(this.nodes.map((node) => node.arm(source, (keys) => this.received(keys, source.kind === 'tracking'), onBroken)));
       if (generation !== this.generation) return;
       await this.beat(generation);
       if (generation !== this.generation) return;
@@ -137,10 +150,17 @@ export class InvalidationTracker {
     } catch (error) {
       if (generation !== this.generation) return; // disarmed or closed meanwhile
       if (isRefusal(error)) {
-        this.state = 'refused';
         this.closeNodes();
-        this.logger.warn(messages.nearCacheRefused((error as Error).message));
-        return;
+        if (this.publishing) {
+          this.state = 'refused';
+          this.logger.warn(messages.nearCacheRefused((error as Error).message));
+          return;
+        }
+        this.source = 'publish';
+        this.logger.warn(messages.nearCacheFallback((error as Error).message));
+        this.generation++;
+        this.state = 'off';
+        return void this.arm();
       }
       this.disarm(generation, 'connection');
     }
@@ -152,8 +172,9 @@ export class InvalidationTracker {
     await Promise.all(
       this.nodes.map(async (node) => {
         if (!node.heartbeatKey) return;
-        const heard = this.expect(node.heartbeatKey.slice(this.keyPrefix.length), 'heartbeat');
-        await node.beat(ttl).catch((error: unknown) => {
+        const heartbeat = node.heartbeatKey.slice(this.keyPrefix.length);
+        const heard = this.expect(heartbeat, 'heartbeat');
+        await node.beat(ttl, heartbeat).catch((error: unknown) => {
           heard.cancel();
           throw error;
         });
@@ -164,13 +185,14 @@ export class InvalidationTracker {
     if (generation !== this.generation) throw new Error('heartbeat late');
   }
 
-  private received(keys: string[] | null): void {
+  /** `stored`: the keys as Redis stores them (tracking), with the client's `keyPrefix`; else as the library names them. */
+  private received(keys: string[] | null, stored: boolean): void {
     if (keys === null) {
       this.listener.flushed('flushall');
       return this.releaseAllWaiters();
     }
     for (const raw of keys) {
-      const redisKey = raw.startsWith(this.keyPrefix) ? raw.slice(this.keyPrefix.length) : raw;
+      const redisKey = stored && raw.startsWith(this.keyPrefix) ? raw.slice(this.keyPrefix.length) : raw;
       this.listener.invalidated(redisKey);
       const waiting = this.waiters.get(redisKey);
       if (waiting) for (const finish of [...waiting]) finish();
@@ -216,9 +238,9 @@ export class InvalidationTracker {
   }
 
   /** A heartbeat key under the prefix that hashes to a slot this master serves. */
-  private heartbeatKeyOn(master: Redis): string | undefined {
+  private heartbeatKeyOn(master?: Redis): string | undefined {
     const base = `${this.keyPrefix}${this.prefix}near-cache:heartbeat:`;
-    if (!(this.client instanceof Cluster)) return `${base}${this.replicaTag}`;
+    if (!(this.client instanceof Cluster) || !master) return `${base}${this.replicaTag}`;
     const address = `${master.options.host}:${master.options.port}`;
     const slots = this.client.slots;
     for (let tag = 0; tag < 10_000; tag++) {

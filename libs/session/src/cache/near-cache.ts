@@ -98,9 +98,24 @@ export class NearCache implements InvalidationListener, WriteListener {
     return this.lru.delete(redisKey);
   }
 
-  /** This replica writes the key (called before and after the write): whatever is held or loading is out of date. */
+  /** This replica writes the key: whatever is held or loading is out of date. */
   writing(redisKey: string): void {
     this.forget(redisKey);
+  }
+
+  /**
+   * The write settled: a load that started meanwhile may have read the state before it. Where Redis
+   * refused tracking, the key is published for every replica (this one included, which a deletion
+   * waits for); not awaited, so the write's caller pays no round trip for it.
+   */
+  written(redisKey: string): void {
+    this.forget(redisKey);
+    if (this.tracker.publishing) this.context.client.publish(this.tracker.channel, redisKey).catch(() => undefined);
+  }
+
+  /** True when the cache learns of changes from this library's PUBLISHes, Redis having refused tracking. */
+  get publishing(): boolean {
+    return this.tracker.publishing;
   }
 
   /** See `InvalidationTracker.expect`; undefined when the cache is not armed (then it holds nothing). */

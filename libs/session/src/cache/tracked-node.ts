@@ -3,6 +3,12 @@ import type { Redis, RedisOptions } from 'ioredis';
 /** Where Redis sends invalidations in RESP2 mode: to a client subscribed to this channel. */
 export const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
+/**
+ * How a node learns of changes: Redis's tracking (every writer), or, where Redis refuses tracking,
+ * a channel this library PUBLISHes every key it writes to (its own writes only).
+ */
+export type InvalidationSource = { kind: 'tracking'; rawPrefix: string } | { kind: 'publish'; channel: string };
+
 /** Keys Redis reports changed, as stored (the client's `keyPrefix` included); null when it dropped every key (FLUSHALL, FLUSHDB). */
 export type InvalidationHandler = (keys: string[] | null) => void;
 
@@ -29,8 +35,14 @@ export class TrackedNode {
     readonly heartbeatKey: string | undefined,
   ) {}
 
-  /** Opens both connections and turns tracking on; rejects with Redis's error when refused or unreachable. */
-  async arm(rawPrefix: string, onInvalidate: InvalidationHandler, onBroken: (why: string) => void): Promise<void> {
+  private source_: InvalidationSource = { kind: 'tracking', rawPrefix: '' };
+
+  /**
+   * Opens both connections and subscribes; with tracking, turns it on. Rejects with Redis's error when
+   * refused or unreachable. With `publish`, the messages are keys as the library names them.
+   */
+  async arm(source: InvalidationSource, onInvalidate: InvalidationHandler, onBroken: (why: string) => void): Promise<void> {
+    this.source_ = source;
     const settings: Partial<RedisOptions> = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -52,18 +64,27 @@ export class TrackedNode {
       });
     }
     await Promise.all([subscriber.connect(), tracker.connect()]);
-    const subscriberId = await subscriber.client('ID');
-    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
-      if (String(channel) !== INVALIDATE_CHANNEL) return;
+    const channel = source.kind === 'tracking' ? INVALIDATE_CHANNEL : source.channel;
+    subscriber.on('messageBuffer', (from: Buffer, message: Buffer[] | Buffer | null) => {
+      if (String(from) !== channel) return;
       onInvalidate(message === null || message === undefined ? null : Array.isArray(message) ? message.map(String) : [String(message)]);
     });
-    await subscriber.subscribe(INVALIDATE_CHANNEL);
-    await tracker.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(subscriberId), 'BCAST', 'PREFIX', rawPrefix);
+    if (source.kind === 'publish') {
+      await subscriber.subscribe(channel);
+      return;
+    }
+    const subscriberId = await subscriber.client('ID');
+    await subscriber.subscribe(channel);
+    await tracker.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(subscriberId), 'BCAST', 'PREFIX', source.rawPrefix);
   }
 
-  /** Writes the heartbeat key (with a TTL, like every key the library writes); its invalidation proves the chain works. */
-  beat(ttl: number): Promise<unknown> {
+  /**
+   * Writes the heartbeat key (with a TTL, like every key the library writes), or publishes `published`
+   * on the fallback channel; its coming back proves the chain works.
+   */
+  beat(ttl: number, published: string): Promise<unknown> {
     if (!this.tracker || !this.heartbeatKey) return Promise.resolve();
+    if (this.source_.kind === 'publish') return this.tracker.publish(this.source_.channel, published);
     return this.tracker.set(this.heartbeatKey, String(Date.now()), 'PX', ttl);
   }
 

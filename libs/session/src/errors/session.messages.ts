@@ -40,5 +40,7 @@ export const messages = {
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
   nearCacheRefused: (reply: string) =>
     `Near cache disabled: Redis refused CLIENT TRACKING (${reply}), so this replica could not learn of other writers' changes; every request reads Redis (option "nearCache")`,
+  nearCacheFallback: (reply: string) =>
+    `Near cache: Redis refused CLIENT TRACKING (${reply}); falling back to PUBLISH from this library's writes, so changes made by other Redis clients are not seen (option "nearCache")`,
   nearCacheDisarmed: (reason: string) => `Near cache flushed and bypassed until Redis invalidations are armed again (${reason})`,
 } as const;

@@ -60,8 +60,10 @@ export interface IndexJoin extends IndexEntry {
  * and lets a deletion wait until Redis's invalidation of the key has reached this replica.
  */
 export interface WriteListener {
-  /** Called before a write of `redisKey` is sent and again once it settled. */
+  /** Called before a write of `redisKey` is sent. */
   writing(redisKey: string): void;
+  /** Called once the write settled, whether it succeeded or not (a timed-out write may still have run). */
+  written(redisKey: string): void;
   /** Undefined when nothing needs waiting for; otherwise call it before the write. */
   expectInvalidation(redisKey: string): { arrived: Promise<void>; cancel(): void } | undefined;
 }
@@ -399,7 +401,7 @@ export class SessionGateway {
     const listener = writtenKey === undefined ? undefined : this.writeListener;
     listener?.writing(writtenKey!);
     let pending = operation(client);
-    if (listener) pending = pending.finally(() => listener.writing(writtenKey!));
+    if (listener) pending = pending.finally(() => listener.written(writtenKey!));
     const deadlines = this.deadlines;
     if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {
