@@ -40,7 +40,8 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry } };
+            // 'both': browsers keep the cookie; apps and scripts without cookies send X-Session-Token (shop-api.md).
+            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), idFrom: 'both', metrics: { registry } };
           },
         }),
         TerminusModule.forRoot({ logger: false }),

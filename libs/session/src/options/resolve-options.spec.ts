@@ -35,6 +35,8 @@ describe('resolveSessionOptions: defaults', () => {
       redis: REDIS_URL,
       prefix: 'sess:',
       cookie: { name: 'sid', httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/', domain: undefined, maxAge: undefined },
+      idFrom: 'cookie',
+      header: 'X-Session-Token',
       idleTimeout: 30 * 60_000,
       absoluteTimeout: 12 * 60 * 60_000,
       maxSessionsPerUser: 0,
@@ -85,6 +87,11 @@ describe('resolveSessionOptions: defaults', () => {
       forRoutes: ['shop/*'],
       exclude: ['health'],
     });
+  });
+
+  it('keeps idFrom and a header name as given; the name keeps its case for responses', () => {
+    expect(resolveSessionOptions({ ...valid, idFrom: 'both' })).toMatchObject({ idFrom: 'both', header: 'X-Session-Token' });
+    expect(resolveSessionOptions({ ...valid, idFrom: 'header', header: 'X-Api-Session' })).toMatchObject({ idFrom: 'header', header: 'X-Api-Session' });
   });
 
   it('keeps a userId function as it is', () => {
@@ -231,6 +238,22 @@ describe('resolveSessionOptions: invalid options name the option', () => {
 
   it.each([[-1], [1.5], ['3'], [Infinity]])('updateRetries: %p', (updateRetries) => {
     expectRejected({ ...valid, updateRetries }, 'updateRetries');
+  });
+
+  it.each([['header '], ['Header'], ['cookies'], [true], [null]])('idFrom: %p', (idFrom) => {
+    expectRejected({ ...valid, idFrom }, 'idFrom');
+  });
+
+  it.each([[''], ['X Session'], ['X-Session:'], ['X-Sessión'], [42], [null], ['Cookie'], ['set-cookie'], ['Authorization'], ['X-CSRF-Token']])(
+    'header: %p',
+    (header) => {
+      expectRejected({ ...valid, idFrom: 'header', header }, 'header');
+    },
+  );
+
+  it('refuses a header name while idFrom is cookie, since nothing would read it', () => {
+    expectRejected({ ...valid, header: 'X-Session-Token' }, 'header');
+    expect(configError({ ...valid, idFrom: 'cookie', header: 'X-Token' }).message).toMatch(/"idFrom" is 'cookie'/);
   });
 
   it('trustProxy, forRoutes and exclude', () => {

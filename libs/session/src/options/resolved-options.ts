@@ -16,6 +16,9 @@ export interface ResolvedSessionOptions {
     domain?: string;
     maxAge?: number;
   };
+  idFrom: 'cookie' | 'header' | 'both';
+  /** The ID header's name, as given (responses use it; requests are read case-insensitively). */
+  header: string;
   idleTimeout: number;
   /** 0 means no absolute timeout. */
   absoluteTimeout: number;

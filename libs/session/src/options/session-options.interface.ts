@@ -56,6 +56,17 @@ export interface SessionModuleOptions {
   prefix?: string;
   /** The session cookie. */
   cookie?: SessionCookieOptions;
+  /**
+   * Where a request's session ID comes from: the cookie, a request header (for clients that keep no
+   * cookies: mobile apps, scripts), or `'both'`, where a request that carries the header is decided by
+   * the header alone. The header holds the ID signed as the cookie is; a response announces a new or
+   * changed ID in the same header and an ended session with an empty one, and never sets a cookie for
+   * a request that came with the header. See the README's "Session IDs in a header".
+   * @default 'cookie'
+   */
+  idFrom?: 'cookie' | 'header' | 'both';
+  /** Name of the request and response header that carries the session ID when `idFrom` is `'header'` or `'both'`. @default 'X-Session-Token' */
+  header?: string;
   /** Milliseconds without a request after which a session expires (the key's TTL in Redis). @default 1_800_000 (30 min) */
   idleTimeout?: number;
   /** Milliseconds after creation (or login) after which a session is dead however active; `false` disables. @default 43_200_000 (12 h) */

@@ -8,7 +8,7 @@ import { toHttpException } from '../errors/to-http-exception';
 import { isHttpsRequest, resolveSecure } from '../cookie/secure-cookie';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
-import { ensureSession, existingSession } from '../request/request-session';
+import { carriedByHeader, ensureSession, existingSession } from '../request/request-session';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionPersistence } from '../store/session-persistence';
 import { stateOf } from '../store/session-state';
@@ -105,7 +105,7 @@ export class SessionService {
     });
   }
 
-  /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie. */
+  /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie (or empties the ID header). */
   @DurableWrite()
   logout(req: Request): Promise<void> {
     return this.asHttpErrors(async () => {
@@ -114,6 +114,7 @@ export class SessionService {
         const entry = this.sessions.stateFor(session).indexEntry;
         await Promise.all([awaitSessionMethod(session, 'destroy'), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
+      if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
       const https = isHttpsRequest(req, this.options.trustProxy, req.secure);
       req.res?.clearCookie(name, { ...cookie, secure: resolveSecure(secure, https) });
