@@ -221,10 +221,10 @@ export class SessionLifecycle {
     let saving: Promise<void> | null;
     try {
       checkSessionObject(session, true);
+      state.idHeader = this.idHeaderFor(req, state, session);
       if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
       session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
       state.setCookie = this.cookieFor(req, state, session);
-      state.idHeader = this.idHeaderFor(req, state, session);
       saving = this.persistence.saveChanges(req.sessionID, session);
     } catch (error) {
       this.failBeforeHeaders(req, state, res, error);
@@ -265,14 +265,14 @@ export class SessionLifecycle {
 
   /**
    * The ID header's value for this response, or undefined when it sends none: the signed ID of a new
-   * session that holds data (a first session, a login, any new ID), or '' when the session the request
-   * came with is gone (logout, destroy). Nothing for a cookie request; no sliding expiry to announce.
+   * session that holds data (a first session, a login, any new ID), or '' when the ID the request came
+   * with is dead and no new one is kept (logout, destroy, a regenerate that left nothing to store).
+   * Nothing for a cookie request, nor for an unchanged ID: a header has no expiry to slide.
    */
   private idHeaderFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'] | undefined): string | undefined {
-    if (state.carrier === 'cookie') return undefined;
-    if (!session) return state.cookieId === undefined ? undefined : '';
-    if (req.sessionID === state.cookieId || !hasData(session)) return undefined;
-    return this.transport.signed(req.sessionID);
+    if (state.carrier === 'cookie' || (session && req.sessionID === state.cookieId)) return undefined;
+    if (session && hasData(session)) return this.transport.signed(req.sessionID);
+    return state.cookieId === undefined ? undefined : '';
   }
 
   /** Replaces the handler's answer with the error's (its body and headers are not out yet). */
