@@ -107,7 +107,10 @@ function resolveIdTransport(idFrom: unknown, header: unknown): Pick<ResolvedSess
   const source = oneOf('idFrom', idFrom, ['cookie', 'header', 'both'] as const) ?? SESSION_DEFAULTS.idFrom;
   if (header === undefined) return { idFrom: source, header: SESSION_DEFAULTS.header };
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
-    throw new SessionConfigError('header', `must be an HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only); got ${typeof header === 'string' ? JSON.stringify(header) : received(header)}`);
+    throw new SessionConfigError(
+      'header',
+      `must be an HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only); got ${typeof header === 'string' ? JSON.stringify(header) : received(header)}`,
+    );
   }
   if (TAKEN_HEADERS.has(header.toLowerCase())) {
     throw new SessionConfigError('header', `must not be "${header}": that header already carries something else`);

@@ -138,7 +138,8 @@ export class SessionLifecycle {
     if (!this.everyPath && !this.platform.path(req).startsWith(this.options.cookie.path)) return next(); // the cookie is not sent here
     const { id: sessionId, raw, carrier } = this.transport.read(req);
     if (sessionId === undefined) {
-      if (raw && looksSigned(raw)) this.logger.warn(carrier === 'header' ? messages.invalidHeaderSignature(this.transport.headerName) : messages.invalidSignature());
+      if (raw && looksSigned(raw))
+        this.logger.warn(carrier === 'header' ? messages.invalidHeaderSignature(this.transport.headerName) : messages.invalidSignature());
       state[STATE] = this.pendingFresh[carrier];
       return next();
     }
