@@ -460,7 +460,7 @@ function asFieldRecord(reply: unknown): StoredFields | null {
     return fields;
   }
   if (reply === null || typeof reply !== 'object') return null;
-  for (const _field in reply) return reply as StoredFields; // at least one field
+  for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return reply as StoredFields; // at least one field
   return null;
 }
 

@@ -31,7 +31,7 @@ export interface SessionTimes {
  */
 export function dueSlide(policy: IdleSlidePolicy, times: SessionTimes): number | undefined {
   const { now, createdAt, expiresAt, cookieMaxAge } = times;
-  let target = now + windowOf(policy, cookieMaxAge);
+  let target = Math.floor(now + windowOf(policy, cookieMaxAge)); // whole ms: what PEXPIREAT takes
   if (policy.absoluteTimeout > 0) target = Math.min(target, createdAt + policy.absoluteTimeout);
   if (target <= now) return undefined; // past the deadline: nothing to slide
   return slideGainsEnough(policy, expiresAt, target, cookieMaxAge) ? target : undefined;
