@@ -5,6 +5,7 @@ import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
 import { defaultSessionUserId } from '../users/user-id';
+import { resolveTouchAfter } from '../store/idle-slide';
 
 const MIN_SECRET_LENGTH = 32;
 
@@ -16,7 +17,6 @@ export const SESSION_DEFAULTS = {
   header: 'X-Session-Token',
   idleTimeout: 30 * 60_000, // 30 min
   absoluteTimeout: 12 * 60 * 60_000, // 12 h
-  lastSeenInterval: 60_000, // 1 min
   commandTimeout: 1_000, // 1 s
   maxSessionBytes: 64 * 1024, // 64 KiB
   updateRetries: 20,
@@ -67,7 +67,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     maxSessionsPerUser: maxSessions === Infinity ? 0 : maxSessions,
     userId: optionalFunction('userId', options.userId) ?? defaultSessionUserId,
     onLimit: oneOf('onLimit', options.onLimit, ['evict-oldest', 'reject']) ?? 'evict-oldest',
-    lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
+    touchAfter: resolveTouchAfter(options, idleTimeout, 'idleTimeout'), // default: idleTimeout / 10, at most 1 min
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
     durability: resolveDurability(options.durability, optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,

@@ -26,7 +26,8 @@ export interface ResolvedSessionOptions {
   maxSessionsPerUser: number;
   userId: SessionUserId;
   onLimit: 'evict-oldest' | 'reject';
-  lastSeenInterval: number;
+  /** Ms a session's expiry must gain before a read slides it. */
+  touchAfter: number;
   commandTimeout: number;
   /** Undefined when off. */
   durability?: { replicas: number; timeout: number };

@@ -82,7 +82,16 @@ export interface SessionModuleOptions {
   userId?: SessionUserId;
   /** At a login past `maxSessionsPerUser`: revoke the user's oldest session, or refuse the login (409). @default 'evict-oldest' */
   onLimit?: 'evict-oldest' | 'reject';
-  /** Milliseconds between two updates of a session's "last seen" time; the update rides on the request's read. @default 60_000 (1 min) */
+  /**
+   * Milliseconds a session's expiry must gain before a request slides it. Until then a request that
+   * only reads the session writes nothing to Redis (one HGETALL); the slide, when due, also stamps the
+   * session's "last seen" time, so that is at most this old. The effective idle timeout is then
+   * between `idleTimeout - touchAfter` and `idleTimeout`. 0 slides on every request. Must be below
+   * `idleTimeout`.
+   * @default idleTimeout / 10, at most 60_000 (1 min)
+   */
+  touchAfter?: number;
+  /** @deprecated the former name of `touchAfter` (last-seen now rides on the slide); still read when `touchAfter` is unset. */
   lastSeenInterval?: number;
   /** Milliseconds a Redis call may take before the request answers 503. @default 1_000 */
   commandTimeout?: number;

@@ -21,15 +21,17 @@ import { SessionIdTransport, type IdCarrier, type SessionIdSource } from './sess
  *   way in   ID?    ──no──▶ pending: `req.session` creates one on first read (most visitors never do)
  *              │ yes, signed
  *              ▼
- *            load (1 round trip, slides expiry) ──fails──▶ failed: reading `req.session` answers 503
+ *            load (1 round trip: HGETALL) ──fails──▶ failed: reading `req.session` answers 503
+ *              │ a slide of the idle timeout due (`touchAfter`)? sent now, not waited for
  *              │ absent/expired ──▶ pending, and the new session gets a new ID
  *              ▼
  *            live: `req.session` is an express-session Session
  *
  *   way out  writeHead ─▶ Set-Cookie if the session is new (and holds data) or its cookie persistent;
  *                         the ID header instead, or as well, as the request's carrier says (`idFrom`)
- *            end       ─▶ save only the changed fields, then end; a failed save answers 503, or cuts
- *                         a streamed response, so a lost change is never reported as a success
+ *            end       ─▶ save only the changed fields (or wait for the slide), then end; a failed
+ *                         save or slide answers 503, or cuts a streamed response, so a lost change
+ *                         is never reported as a success
  *
  * Everything this needs per request is one `RequestSessionState` under the `STATE` symbol. Where the
  * ID comes from and goes to (cookie, header) is `SessionIdTransport`'s business.

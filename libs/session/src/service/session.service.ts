@@ -62,7 +62,10 @@ export class SessionService {
     return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'reload'));
   }
 
-  /** Slides the session's idle timeout now rather than at the end of the request. */
+  /**
+   * Makes sure the session's idle timeout slid, when a slide is due (`touchAfter`): waits for the one
+   * the read sent, or sends it now rather than at the end of the request.
+   */
   touch(req: Request): Promise<void> {
     return this.asHttpErrors(async () => {
       const session = ensureSession(req);
