@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
@@ -5,27 +6,65 @@ import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
+/** Idle timeout of the app under test; a slide is due once the expiry would gain a tenth of it (`touchAfter`'s default). */
+const IDLE_MS = 60_000;
+const TOUCH_AFTER_MS = IDLE_MS / 10;
+
 /**
  * What a request costs in Redis, counted in commands (each one a round trip at most), so the
- * assertions hold on any machine.
+ * assertions hold on any machine: sent (MONITOR) and executed (INFO commandstats, which counts the
+ * commands scripts run too).
  */
 describe('request cost in Redis commands', () => {
   let redis: RedisServerHandle;
   let app: RunningApp;
   let recorder: CommandRecorder;
+  let admin: Redis;
   const prefix = uniquePrefix('cost');
 
   beforeAll(async () => {
     redis = await startRedis();
-    app = await startSessionApp({ redis: redis.url, prefix });
+    app = await startSessionApp({ redis: redis.url, prefix, idleTimeout: IDLE_MS });
     recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    admin = new Redis(redis.url);
   });
 
   afterAll(async () => {
+    admin?.disconnect();
     await recorder?.stop();
     await app?.close();
     await redis?.stop();
   });
+
+  /**
+   * Commands Redis executed while `action` ran, by name, scripts' inner calls included. This Redis
+   * serves this file alone; the admin's INFO and the recorder's PING markers are left out.
+   */
+  async function executedDuring(action: () => Promise<unknown>): Promise<Record<string, number>> {
+    const before = await commandCalls();
+    await action();
+    const after = await commandCalls();
+    const delta: Record<string, number> = {};
+    for (const [name, calls] of Object.entries(after)) {
+      const more = calls - (before[name] ?? 0);
+      if (more > 0 && name !== 'info' && name !== 'ping') delta[name] = more;
+    }
+    return delta;
+  }
+
+  async function commandCalls(): Promise<Record<string, number>> {
+    const info = await admin.info('commandstats');
+    const calls: Record<string, number> = {};
+    for (const [, name, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[name] = Number(count);
+    return calls;
+  }
+
+  /** Makes the session's slide due, as if its last write were `TOUCH_AFTER_MS` + 1 s old. */
+  async function ageSession(visitor: Visitor): Promise<void> {
+    const key = sessionRedisKey(prefix, sidOf(visitor));
+    const older = Number(await admin.hget(key, ':e')) - TOUCH_AFTER_MS - 1_000;
+    await admin.multi().hset(key, ':e', older).pexpireat(key, older).exec();
+  }
 
   async function commandsOf(action: () => Promise<unknown>) {
     await recorder.settle();
@@ -55,19 +94,39 @@ describe('request cost in Redis commands', () => {
     expect(commands).toEqual([]);
   });
 
-  it('reads an existing session, refreshing its idle timeout, in one command', async () => {
+  it('reads an existing session in one command, which writes nothing, while no slide of its idle timeout is due', async () => {
     const visitor = await visitorWithSession({ views: 3, cart: ['a', 'b'] });
     const expiryBefore = await expiryOf(visitor);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     let res!: Awaited<ReturnType<Visitor['get']>>;
-    const commands = await commandsOf(async () => {
-      res = await visitor.get('/whole');
+    let sent!: Awaited<ReturnType<typeof commandsOf>>;
+    const executed = await executedDuring(async () => {
+      sent = await commandsOf(async () => {
+        res = await visitor.get('/whole');
+      });
     });
     expect(res.body).toMatchObject({ views: 3, cart: ['a', 'b'] });
-    expect(commands.map((c) => c.name)).toEqual(['EVALSHA']);
-    // The one command also slid the expiry forward.
-    expect(await expiryOf(visitor)).toBeGreaterThanOrEqual(expiryBefore + 50);
+    expect(sent.map((c) => c.name)).toEqual(['HGETALL']);
+    expect(executed).toEqual({ hgetall: 1 }); // one command executed, no write of any kind
+    expect(await expiryOf(visitor)).toBe(expiryBefore);
     expect(res.setCookie).toBeNull();
+  });
+
+  it('slides a session whose slide is due with one small script sent after the read, its expiry back to the full window', async () => {
+    const visitor = await visitorWithSession({ views: 3 });
+    await ageSession(visitor);
+    await visitor.get('/whole'); // loads the slide's script, so EVALSHA never falls back to EVAL below
+    await ageSession(visitor);
+    const started = Date.now();
+    let sent!: Awaited<ReturnType<typeof commandsOf>>;
+    const executed = await executedDuring(async () => {
+      sent = await commandsOf(() => visitor.get('/whole'));
+    });
+    expect(sent.map((c) => c.name)).toEqual(['HGETALL', 'EVALSHA']);
+    // The slide reads the creation time and expiry field, then sets the expiry and the expiry field.
+    expect(executed).toEqual({ hgetall: 1, evalsha: 1, hmget: 1, pexpireat: 1, hset: 1 });
+    expect(await expiryOf(visitor)).toBeGreaterThanOrEqual(started + IDLE_MS);
+    // The next read finds no slide due again.
+    expect((await commandsOf(() => visitor.get('/whole'))).map((c) => c.name)).toEqual(['HGETALL']);
   });
 
   it('writes only the changed key, in one command after the read', async () => {
@@ -75,7 +134,7 @@ describe('request cost in Redis commands', () => {
     const commands = await commandsOf(() => visitor.post('/inc'));
     expect(commands).toHaveLength(2);
     const [read, write] = commands;
-    expect(read.name).toBe('EVALSHA');
+    expect(read.name).toBe('HGETALL');
     expect(write.name).toBe('EVALSHA');
     // SAVE_SESSION args: sha, numkeys, key, mode, expireAt, now, n, ...pairs
     const [, , , mode, , , count, ...rest] = write.args;
@@ -113,20 +172,15 @@ describe('request cost in Redis commands', () => {
       await visitor.post('/set/views', { value: 5 }); // assigning the same value changes nothing
     });
     // Three reads, no write.
-    expect(commands.map((c) => c.name)).toEqual(['EVALSHA', 'EVALSHA', 'EVALSHA']);
-    const shas = new Set(commands.map((c) => c.args[0]));
-    expect(shas.size).toBe(1);
+    expect(commands.map((c) => c.name)).toEqual(['HGETALL', 'HGETALL', 'HGETALL']);
   });
 
   /** The session key's absolute expiry, ms. */
   async function expiryOf(visitor: Visitor): Promise<number> {
-    const { default: Redis } = await import('ioredis');
-    const client = new Redis(redis.url);
-    try {
-      const sid = decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0];
-      return Number(await client.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
-    } finally {
-      client.disconnect();
-    }
+    return Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sidOf(visitor))));
   }
 });
+
+function sidOf(visitor: Visitor): string {
+  return decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0];
+}

@@ -1,4 +1,6 @@
-import type { SessionRedisOption } from '@app/session';
+import type { Cluster, Redis } from 'ioredis';
+import { SESSION_REDIS, type SessionRedisOption } from '@app/session';
+import { keysWithoutTtl } from './support/expectations';
 import { startCluster, startSentinelSetup, topologyAvailable } from '../support/topologies';
 import { startRedis } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
@@ -81,6 +83,23 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect((await laptop.post('/logout-all', {})).body).toEqual({ deleted: 2 });
       expect((await onB.get('/me')).status).toBe(401);
       expect((await new Visitor(a.url).request('GET', '/me', { headers: { cookie: laptop.cookie! } })).status).toBe(401);
+    });
+
+    it('without an absolute timeout, leaves no key without a TTL through logins, slides and saves', async () => {
+      const prefix = uniquePrefix('topology-forever');
+      const [a, b] = await startReplicas(2, { redis: topology.redis, prefix, absoluteTimeout: false, touchAfter: 0 });
+      try {
+        const phone = new Visitor(a.url);
+        expect((await phone.post('/login', { id: 'forever-user' })).status).toBe(200);
+        const laptop = new Visitor(b.url);
+        expect((await laptop.post('/login', { id: 'forever-user' })).status).toBe(200);
+        expect((await phone.get('/me')).status).toBe(200); // a slide (touchAfter 0)
+        expect((await laptop.post('/inc')).status).toBe(200); // a save
+        expect(await keysWithoutTtl(a.app.get<Redis | Cluster>(SESSION_REDIS), prefix)).toEqual([]);
+        expect((await laptop.post('/logout-all', {})).body).toEqual({ deleted: 2 });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
     });
   });
 });

@@ -4,7 +4,8 @@ import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
+import { keysWithoutTtl } from './support/expectations';
 
 /** A user's sessions are first-class: listed, revoked one by one or all at once, on every replica. */
 describe("a user's sessions", () => {
@@ -236,29 +237,62 @@ describe("a user's sessions", () => {
       expect((await user.get('/me')).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    // However often it is read, the key's TTL never reaches past the absolute deadline.
-    expect(Number(await admin.call('PEXPIRETIME', key))).toBe(createdAt + ABSOLUTE_MS);
+    // However often it is read, the key's TTL never reaches past the absolute deadline. It stops
+    // within touchAfter (a tenth of the idle timeout) of it: a slide gaining less is not worth a write.
+    const expiry = Number(await admin.call('PEXPIRETIME', key));
+    expect(expiry).toBeLessThanOrEqual(createdAt + ABSOLUTE_MS);
+    expect(expiry).toBeGreaterThan(createdAt + ABSOLUTE_MS - IDLE_MS / 10);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, createdAt + ABSOLUTE_MS + 100 - Date.now())));
     expect((await user.get('/me')).status).toBe(401);
   });
 
-  it('tracks last-seen at most once per interval within the read itself', async () => {
+  it('stamps last-seen with the slide of the idle timeout, so at most touchAfter old, and writes nothing on a read in between', async () => {
     const prefix = uniquePrefix('seen');
-    const app = await startSessionApp({ redis: redis.url, prefix, lastSeenInterval: 200 });
+    const app = await startSessionApp({ redis: redis.url, prefix, touchAfter: 200 });
     running.push(app);
     const user = await loginOn(app, 'u-seen');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await user.get('/me'); // a first slide, so the app's connection has the slide's script (ioredis sends EVAL the first time)
     const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
     try {
       const before = (await user.get('/sessions')).body[0].lastSeenAt;
-      await new Promise((resolve) => setTimeout(resolve, 250));
       await recorder.settle();
       recorder.reset();
+      await user.get('/me'); // within touchAfter of the last slide: no slide, no last-seen
+      expect((await recorder.settle()).map((c) => c.name)).toEqual(['HGETALL']);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      recorder.reset();
       await user.get('/me');
-      expect((await recorder.settle()).map((c) => c.name)).toEqual(['EVALSHA']);
+      expect((await recorder.settle()).map((c) => c.name)).toEqual(['HGETALL', 'EVALSHA']);
       const after = (await user.get('/sessions')).body[0].lastSeenAt;
       expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
     } finally {
       await recorder.stop();
     }
+  });
+
+  it('without an absolute timeout, gives every key a TTL, the user index outliving its sessions through logins, slides and saves', async () => {
+    const [a, b] = await replicas(2, { absoluteTimeout: false, touchAfter: 0 });
+    const phone = await loginOn(a, 'u-forever', 'Phone');
+    const laptop = await loginOn(b, 'u-forever', 'Laptop');
+    expect((await phone.get('/me')).status).toBe(200); // slides: with touchAfter 0, every read does
+    expect((await laptop.post('/inc')).status).toBe(200); // saves
+    expect(await keysWithoutTtl(admin, a.prefix)).toEqual([]);
+    const index = userIndexRedisKey(a.prefix, 'u-forever');
+    const keyOf = (visitor: Visitor) => sessionRedisKey(a.prefix, decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0]);
+    const expiryOf = async (key: string) => Number(await admin.call('PEXPIRETIME', key));
+    for (const visitor of [phone, laptop]) expect(await expiryOf(index)).toBeGreaterThan(await expiryOf(keyOf(visitor)));
+
+    // A member whose expiry moves into a later day pushes the index's expiry along: here the index is
+    // cut short, and the phone's expiry field set back a day, as if its last slide were that old.
+    await admin.pexpire(index, 5_000);
+    const phoneKey = keyOf(phone);
+    await admin.hset(phoneKey, ':e', Number(await admin.hget(phoneKey, ':e')) - 24 * 60 * 60_000);
+    expect((await phone.get('/me')).status).toBe(200);
+    expect(await expiryOf(index)).toBeGreaterThan(Date.now() + 24 * 60 * 60_000);
+
+    // So "log out everywhere" still finds every session.
+    expect((await laptop.post('/logout-all')).status).toBe(200);
+    expect((await phone.get('/me')).status).toBe(401);
   });
 });

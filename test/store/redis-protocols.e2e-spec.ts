@@ -81,6 +81,19 @@ describe.each(variants)('a client with %s', (_name, options, protocol) => {
     expect(session.cookie.maxAge).toBeGreaterThan(50_000);
   });
 
+  it("reads a session's hash as one record of its fields, a missing key as null and another type as wrongType", async () => {
+    const sid = newSid();
+    await store.set(sid, freshSession(store, sid, { cart: ['a'] }, { maxAge: 60_000 }));
+    const key = sessionRedisKey(prefix, sid);
+    const fields = await sessions.gateway.readSession(key);
+    expect(fields).toEqual(await admin.hgetall(key));
+    expect(Object.values(fields as object).every((value) => typeof value === 'string')).toBe(true);
+    expect(fields).toMatchObject({ cart: '["a"]', ':e': expect.stringMatching(/^\d+$/) });
+    await expect(sessions.gateway.readSession(sessionRedisKey(prefix, newSid()))).resolves.toBeNull();
+    await admin.set(`${prefix}not-a-hash`, 'x');
+    await expect(sessions.gateway.readSession(`${prefix}not-a-hash`)).resolves.toBe('wrongType');
+  });
+
   it('retries a compare-and-set whose field was deleted meanwhile, and writes', async () => {
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['a'] }, { maxAge: 60_000 }));

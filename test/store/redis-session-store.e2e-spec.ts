@@ -159,8 +159,11 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const read = await store.get(sid);
     expect(read?.cookie.expires).toBeInstanceOf(Date);
     expect(new Date(read!.cookie.expires!).getTime()).toBe(expiresAt);
-    // The expiry lives in the TTL only; no field repeats it.
-    expect(Object.values(await admin.hgetall(sessionRedisKey(prefix, sid)))).not.toContainEqual(expect.stringContaining(String(expiresAt)));
+    // The expiry field repeats the TTL exactly (a read decides on it without a script); no other field does.
+    const fields = await admin.hgetall(sessionRedisKey(prefix, sid));
+    expect(fields[':e']).toBe(String(expiresAt));
+    const { ':e': _expiry, ...others } = fields;
+    expect(Object.values(others)).not.toContainEqual(expect.stringContaining(String(expiresAt)));
   });
 
   it('gives a browser-session cookie (no expires) the store ttl, and the session is gone after it', async () => {
@@ -210,7 +213,8 @@ describe('expiry in ms, the key TTL being its only record', () => {
     });
 
     it('on touch', async () => {
-      const store = makeStore({ absoluteTimeout });
+      // touchAfter 0: a touch slides whatever it gains (by default it waits until the expiry would gain a minute).
+      const store = makeStore({ absoluteTimeout, touchAfter: 0 });
       const sid = newSid();
       const session = freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 2_000) });
       await store.set(sid, session);
@@ -231,9 +235,10 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
       const createdAt = await createdAtOf(store, sid);
-      // As if the session had been idle for a while: its expiry is now near.
-      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
+      // As if the session had been idle for a while: its expiry is now near (and its expiry field, as every write keeps it).
+      await expireAt(sid, Date.now() + 2_000);
       const read = await store.get(sid);
+      await store.touch(sid, read!); // what express-session calls at the end: waits for the slide the read sent
       await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
       expect(new Date(read!.cookie.expires!).getTime()).toBe(createdAt + absoluteTimeout);
     });
@@ -242,11 +247,27 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } });
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
-      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
+      await expireAt(sid, Date.now() + 2_000);
       const before = Date.now();
-      await store.get(sid);
+      await store.touch(sid, (await store.get(sid))!);
       expect(Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)))).toBeGreaterThanOrEqual(before + 60_000);
     });
+
+    it('while a read with refreshOnRead leaves a session alone until its expiry would gain touchAfter', async () => {
+      const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } }); // touchAfter: 6 s, a tenth of the window
+      const sid = newSid();
+      await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
+      const written = Date.now() + 60_000 - 4_000;
+      await expireAt(sid, written); // a slide would gain 4 s only
+      await store.touch(sid, (await store.get(sid))!);
+      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(written);
+    });
+
+    /** Moves the key's expiry and its expiry field together, as the write scripts do. */
+    async function expireAt(sid: string, at: number): Promise<void> {
+      const key = sessionRedisKey(prefix, sid);
+      await admin.multi().hset(key, ':e', at).pexpireat(key, at).exec();
+    }
   });
 });
 

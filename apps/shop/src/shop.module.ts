@@ -40,8 +40,9 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
+            // 'both': browsers keep the cookie; apps and scripts without cookies send X-Session-Token (shop-api.md).
             // The near cache: a warm page view costs no Redis round trip; Redis's invalidations keep the replicas coherent.
-            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry }, nearCache: true };
+            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), idFrom: 'both', metrics: { registry }, nearCache: true };
           },
         }),
         TerminusModule.forRoot({ logger: false }),

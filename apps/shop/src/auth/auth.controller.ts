@@ -53,7 +53,7 @@ export class AuthController {
     await this.sessions.logout(req);
   }
 
-  /** Every session of this user on every device, this one included; then this cookie is cleared. */
+  /** Every session of this user on every device, this one included; then this cookie is cleared (or the token header emptied). */
   @Post('auth/logout-all')
   @HttpCode(204)
   async logoutAll(@Req() req: Request, @Session() session: AppSession): Promise<void> {

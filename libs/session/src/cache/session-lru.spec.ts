@@ -4,7 +4,7 @@ const HOUR = 3_600_000;
 
 /** A session of about `size` characters of data, as Redis would hold it. */
 function session(size = 40): CachedSession {
-  return { fields: [':c', '1700000000000', 'cart', JSON.stringify('x'.repeat(size))], expiresAt: 1_800_000_000_000 };
+  return { ':c': '1700000000000', ':e': '1800000000000', cart: JSON.stringify('x'.repeat(size)) };
 }
 
 describe('SessionLru', () => {

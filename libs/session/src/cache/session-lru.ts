@@ -1,10 +1,8 @@
-/** A session as the near cache keeps it: exactly what Redis holds (HGETALL's flat list and the key's expiry). */
-export interface CachedSession {
-  /** Flat [field, value, …] list, as Redis stores it (sealed values stay sealed). */
-  fields: string[];
-  /** Ms since the epoch; -1 when the key has no expiry. */
-  expiresAt: number;
-}
+/**
+ * A session as the near cache keeps it: exactly the hash Redis holds, field by field, its expiry
+ * field included (sealed values stay sealed). Never handed out to be changed: each hit decodes it.
+ */
+export type CachedSession = Readonly<Record<string, string>>;
 
 /** Bounds of the cache; every one applies at once. */
 export interface SessionLruBounds {
@@ -32,8 +30,12 @@ const FIELD_OVERHEAD_BYTES = 48;
  */
 export function entryBytes(redisKey: string, session: CachedSession): number {
   let chars = redisKey.length;
-  for (const text of session.fields) chars += text.length;
-  return 2 * chars + ENTRY_OVERHEAD_BYTES + FIELD_OVERHEAD_BYTES * (session.fields.length / 2);
+  let fields = 0;
+  for (const field of Object.keys(session)) {
+    chars += field.length + session[field].length;
+    fields++;
+  }
+  return 2 * chars + ENTRY_OVERHEAD_BYTES + FIELD_OVERHEAD_BYTES * fields;
 }
 
 /**

@@ -2,7 +2,7 @@ import { ForbiddenException, Injectable, type CanActivate, type ExecutionContext
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { CSRF_HEADER, CSRF_KEY, SKIP_CSRF } from '../session.constants';
-import { existingSession } from '../request/request-session';
+import { authenticatedByHeaderAlone as byHeaderAlone, existingSession } from '../request/request-session';
 import { tokensMatch } from './tokens-match';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -10,7 +10,9 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /**
  * Synchronizer-token CSRF protection: on POST, PUT, PATCH and DELETE the `x-csrf-token` header must
  * equal the token kept in the session (`SessionService.csrfToken`), compared in constant time;
- * otherwise 403 and the handler does not run. `@SkipCsrf()` opts a route or controller out.
+ * otherwise 403 and the handler does not run. `@SkipCsrf()` opts a route or controller out. A request
+ * authenticated by the session ID header alone (`idFrom`, no session cookie) is not checked: it
+ * carries no credential the browser would add by itself.
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
@@ -24,7 +26,16 @@ export class CsrfGuard implements CanActivate {
   }
 
   protected needsCheck(req: Request): boolean {
-    return UNSAFE_METHODS.has(req.method);
+    return UNSAFE_METHODS.has(req.method) && !this.authenticatedByHeaderAlone(req);
+  }
+
+  /**
+   * A request whose session ID came in the ID header (`idFrom`) and that sent no session cookie: a
+   * browser never adds that header by itself, so a forged cross-site request cannot carry it, and
+   * there is nothing to protect. A request that also sends the cookie is checked as any other.
+   */
+  protected authenticatedByHeaderAlone(req: Request): boolean {
+    return byHeaderAlone(req);
   }
 
   protected isSkipped(context: ExecutionContext): boolean {

@@ -38,6 +38,7 @@ export const messages = {
     "app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module's " +
     'configure() through the middleware consumer, for the same routes, or drop "forRoutes"/"exclude"',
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
+  invalidHeaderSignature: (header: string) => `Session header "${header}" has an invalid signature; the request continues without a session`,
   nearCacheRefused: (reply: string) =>
     `Near cache disabled: Redis refused CLIENT TRACKING (${reply}), so this replica could not learn of other writers' changes; every request reads Redis (option "nearCache")`,
   nearCacheFallback: (reply: string) =>

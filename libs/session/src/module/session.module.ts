@@ -87,9 +87,9 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   private lifecycleFor(adapter: AbstractHttpAdapter, mountedLate: boolean): SessionLifecycle {
-    const { cookie, secrets, trustProxy } = this.options;
+    const { cookie, secrets, trustProxy, idFrom, header } = this.options;
     this.lifecycle ??= new SessionLifecycle(
-      { secrets, trustProxy, mountedLate, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
+      { secrets, trustProxy, mountedLate, idFrom, header, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
       this.store,
       this.persistence,
       new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),

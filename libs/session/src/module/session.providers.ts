@@ -96,7 +96,7 @@ function storeOptions(options: ResolvedSessionOptions, client: Redis): RedisSess
     ttl: options.idleTimeout,
     absoluteTimeout: options.absoluteTimeout,
     refreshOnRead: true,
-    lastSeenInterval: options.lastSeenInterval,
+    touchAfter: options.touchAfter,
     commandTimeout: options.commandTimeout,
     durability: options.durability,
     maxSessionBytes: options.maxSessionBytes,

@@ -35,12 +35,14 @@ describe('resolveSessionOptions: defaults', () => {
       redis: REDIS_URL,
       prefix: 'sess:',
       cookie: { name: 'sid', httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/', domain: undefined, maxAge: undefined },
+      idFrom: 'cookie',
+      header: 'X-Session-Token',
       idleTimeout: 30 * 60_000,
       absoluteTimeout: 12 * 60 * 60_000,
       maxSessionsPerUser: 0,
       userId: defaultSessionUserId,
       onLimit: 'evict-oldest',
-      lastSeenInterval: 60_000,
+      touchAfter: 60_000,
       commandTimeout: 1_000,
       maxSessionBytes: 64 * 1024,
       updateRetries: 20,
@@ -61,7 +63,7 @@ describe('resolveSessionOptions: defaults', () => {
       absoluteTimeout: false,
       maxSessionsPerUser: 3,
       onLimit: 'reject',
-      lastSeenInterval: 10_000,
+      touchAfter: 10_000,
       commandTimeout: 250,
       maxSessionBytes: 4_096,
       updateRetries: 0,
@@ -77,7 +79,7 @@ describe('resolveSessionOptions: defaults', () => {
       absoluteTimeout: 0,
       maxSessionsPerUser: 3,
       onLimit: 'reject',
-      lastSeenInterval: 10_000,
+      touchAfter: 10_000,
       commandTimeout: 250,
       maxSessionBytes: 4_096,
       updateRetries: 0,
@@ -85,6 +87,19 @@ describe('resolveSessionOptions: defaults', () => {
       forRoutes: ['shop/*'],
       exclude: ['health'],
     });
+  });
+
+  it('keeps idFrom and a header name as given; the name keeps its case for responses', () => {
+    expect(resolveSessionOptions({ ...valid, idFrom: 'both' })).toMatchObject({ idFrom: 'both', header: 'X-Session-Token' });
+    expect(resolveSessionOptions({ ...valid, idFrom: 'header', header: 'X-Api-Session' })).toMatchObject({ idFrom: 'header', header: 'X-Api-Session' });
+  });
+
+  it('derives touchAfter from the idle timeout, reads its deprecated name lastSeenInterval, and takes 0', () => {
+    expect(resolveSessionOptions({ ...valid, idleTimeout: 5 * 60_000 }).touchAfter).toBe(30_000); // a tenth
+    expect(resolveSessionOptions({ ...valid, idleTimeout: 24 * 60 * 60_000, absoluteTimeout: false }).touchAfter).toBe(60_000); // at most a minute
+    expect(resolveSessionOptions({ ...valid, cookie: { maxAge: 100_000 } }).touchAfter).toBe(10_000);
+    expect(resolveSessionOptions({ ...valid, lastSeenInterval: 5_000 }).touchAfter).toBe(5_000);
+    expect(resolveSessionOptions({ ...valid, touchAfter: 0 }).touchAfter).toBe(0);
   });
 
   it('keeps a userId function as it is', () => {
@@ -209,8 +224,18 @@ describe('resolveSessionOptions: invalid options name the option', () => {
     expectRejected({ ...valid, commandTimeout }, 'commandTimeout');
   });
 
-  it.each(durations)('lastSeenInterval: %p', (lastSeenInterval) => {
+  const touchAfters: unknown[][] = [[-1], ['1000'], [Number.NaN], [Infinity], [null], [30 * 60_000], [40 * 60_000]];
+
+  it.each(touchAfters)('touchAfter: %p (must be from 0 to below idleTimeout)', (touchAfter) => {
+    expectRejected({ ...valid, touchAfter }, 'touchAfter');
+  });
+
+  it.each(touchAfters)('lastSeenInterval, the deprecated name of touchAfter: %p', (lastSeenInterval) => {
     expectRejected({ ...valid, lastSeenInterval }, 'lastSeenInterval');
+  });
+
+  it('refuses touchAfter and its deprecated name lastSeenInterval together', () => {
+    expectRejected({ ...valid, touchAfter: 1_000, lastSeenInterval: 1_000 }, 'lastSeenInterval');
   });
 
   it.each([[0], [-3], [2.5], ['3'], [Number.NaN], [null]])('maxSessionsPerUser: %p', (maxSessionsPerUser) => {
@@ -231,6 +256,22 @@ describe('resolveSessionOptions: invalid options name the option', () => {
 
   it.each([[-1], [1.5], ['3'], [Infinity]])('updateRetries: %p', (updateRetries) => {
     expectRejected({ ...valid, updateRetries }, 'updateRetries');
+  });
+
+  it.each([['header '], ['Header'], ['cookies'], [true], [null]])('idFrom: %p', (idFrom) => {
+    expectRejected({ ...valid, idFrom }, 'idFrom');
+  });
+
+  it.each([[''], ['X Session'], ['X-Session:'], ['X-Sessión'], [42], [null], ['Cookie'], ['set-cookie'], ['Authorization'], ['X-CSRF-Token']])(
+    'header: %p',
+    (header) => {
+      expectRejected({ ...valid, idFrom: 'header', header }, 'header');
+    },
+  );
+
+  it('refuses a header name while idFrom is cookie, since nothing would read it', () => {
+    expectRejected({ ...valid, header: 'X-Session-Token' }, 'header');
+    expect(configError({ ...valid, idFrom: 'cookie', header: 'X-Token' }).message).toMatch(/"idFrom" is 'cookie'/);
   });
 
   it('trustProxy, forRoutes and exclude', () => {

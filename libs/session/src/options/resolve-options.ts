@@ -1,9 +1,11 @@
 import { SessionConfigError } from '../errors/session-config.error';
+import { CSRF_HEADER } from '../session.constants';
 import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
 import { defaultSessionUserId } from '../users/user-id';
+import { resolveTouchAfter } from '../store/idle-slide';
 
 const MIN_SECRET_LENGTH = 32;
 
@@ -11,9 +13,10 @@ const MIN_SECRET_LENGTH = 32;
 export const SESSION_DEFAULTS = {
   prefix: 'sess:',
   cookieName: 'sid',
+  idFrom: 'cookie',
+  header: 'X-Session-Token',
   idleTimeout: 30 * 60_000, // 30 min
   absoluteTimeout: 12 * 60 * 60_000, // 12 h
-  lastSeenInterval: 60_000, // 1 min
   commandTimeout: 1_000, // 1 s
   maxSessionBytes: 64 * 1024, // 64 KiB
   updateRetries: 20,
@@ -63,12 +66,13 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
       domain: nonEmptyString('cookie.domain', cookie.domain),
       maxAge,
     },
+    ...resolveIdTransport(options.idFrom, options.header),
     idleTimeout,
     absoluteTimeout,
     maxSessionsPerUser: maxSessions === Infinity ? 0 : maxSessions,
     userId: optionalFunction('userId', options.userId) ?? defaultSessionUserId,
     onLimit: oneOf('onLimit', options.onLimit, ['evict-oldest', 'reject']) ?? 'evict-oldest',
-    lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
+    touchAfter: resolveTouchAfter(options, idleTimeout, 'idleTimeout'), // default: idleTimeout / 10, at most 1 min
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
     durability: resolveDurability(options.durability, optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
@@ -114,6 +118,30 @@ function resolveDurability(option: unknown, commandTimeout: number): { replicas:
     throw new SessionConfigError('durability.timeout', `must be a whole number of ms from 1 to ${limit} (below "commandTimeout"); got ${received(timeout)}`);
   }
   return { replicas: replicas as number, timeout: timeout as number };
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers that already mean something to browsers or to this library: the ID cannot travel in them. */
+const TAKEN_HEADERS = new Set(['cookie', 'set-cookie', 'authorization', CSRF_HEADER]);
+
+/** `idFrom` and `header`: a header named alone would do nothing, so it asks for `idFrom` too. */
+function resolveIdTransport(idFrom: unknown, header: unknown): Pick<ResolvedSessionOptions, 'idFrom' | 'header'> {
+  const source = oneOf('idFrom', idFrom, ['cookie', 'header', 'both'] as const) ?? SESSION_DEFAULTS.idFrom;
+  if (header === undefined) return { idFrom: source, header: SESSION_DEFAULTS.header };
+  if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
+    throw new SessionConfigError(
+      'header',
+      `must be an HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only); got ${typeof header === 'string' ? JSON.stringify(header) : received(header)}`,
+    );
+  }
+  if (TAKEN_HEADERS.has(header.toLowerCase())) {
+    throw new SessionConfigError('header', `must not be "${header}": that header already carries something else`);
+  }
+  if (source === 'cookie') {
+    throw new SessionConfigError('header', `is set but "idFrom" is 'cookie', so no header is read: set "idFrom" to 'header' or 'both', or remove "header"`);
+  }
+  return { idFrom: source, header };
 }
 
 function resolveSecrets(secret: unknown): string[] {

@@ -16,6 +16,9 @@ export interface ResolvedSessionOptions {
     domain?: string;
     maxAge?: number;
   };
+  idFrom: 'cookie' | 'header' | 'both';
+  /** The ID header's name, as given (responses use it; requests are read case-insensitively). */
+  header: string;
   idleTimeout: number;
   /** 0 means no absolute timeout. */
   absoluteTimeout: number;
@@ -23,7 +26,8 @@ export interface ResolvedSessionOptions {
   maxSessionsPerUser: number;
   userId: SessionUserId;
   onLimit: 'evict-oldest' | 'reject';
-  lastSeenInterval: number;
+  /** Ms a session's expiry must gain before a read slides it. */
+  touchAfter: number;
   commandTimeout: number;
   /** Undefined when off. */
   durability?: { replicas: number; timeout: number };

@@ -56,6 +56,17 @@ export interface SessionModuleOptions {
   prefix?: string;
   /** The session cookie. */
   cookie?: SessionCookieOptions;
+  /**
+   * Where a request's session ID comes from: the cookie, a request header (for clients that keep no
+   * cookies: mobile apps, scripts), or `'both'`, where a request that carries the header is decided by
+   * the header alone. The header holds the ID signed as the cookie is; a response announces a new or
+   * changed ID in the same header and an ended session with an empty one, and never sets a cookie for
+   * a request that came with the header. See the README's "Session IDs in a header".
+   * @default 'cookie'
+   */
+  idFrom?: 'cookie' | 'header' | 'both';
+  /** Name of the request and response header that carries the session ID when `idFrom` is `'header'` or `'both'`. @default 'X-Session-Token' */
+  header?: string;
   /** Milliseconds without a request after which a session expires (the key's TTL in Redis). @default 1_800_000 (30 min) */
   idleTimeout?: number;
   /** Milliseconds after creation (or login) after which a session is dead however active; `false` disables. @default 43_200_000 (12 h) */
@@ -71,7 +82,16 @@ export interface SessionModuleOptions {
   userId?: SessionUserId;
   /** At a login past `maxSessionsPerUser`: revoke the user's oldest session, or refuse the login (409). @default 'evict-oldest' */
   onLimit?: 'evict-oldest' | 'reject';
-  /** Milliseconds between two updates of a session's "last seen" time; the update rides on the request's read. @default 60_000 (1 min) */
+  /**
+   * Milliseconds a session's expiry must gain before a request slides it. Until then a request that
+   * only reads the session writes nothing to Redis (one HGETALL); the slide, when due, also stamps the
+   * session's "last seen" time, so that is at most this old. The effective idle timeout is then
+   * between `idleTimeout - touchAfter` and `idleTimeout`. 0 slides on every request. Must be below
+   * `idleTimeout`.
+   * @default idleTimeout / 10, at most 60_000 (1 min)
+   */
+  touchAfter?: number;
+  /** @deprecated the former name of `touchAfter` (last-seen now rides on the slide); still read when `touchAfter` is unset. */
   lastSeenInterval?: number;
   /** Milliseconds a Redis call may take before the request answers 503. @default 1_000 */
   commandTimeout?: number;

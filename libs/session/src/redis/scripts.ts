@@ -1,9 +1,12 @@
 import { FIELD, MAX_EXPIRY_MS } from './session-fields';
 
 /**
- * The Lua scripts behind every session operation. Each touches one key, so each is atomic and runs
+ * The Lua scripts behind every session write. Each touches one key, so each is atomic and runs
  * on Redis Cluster (but SAVE_AND_INDEX, for standalone and Sentinel only); each does a read and its
- * follow-up write in one round trip. Replies are named
+ * follow-up write in one round trip. A session is read with a plain HGETALL, no script: a read that
+ * has nothing to write then costs Redis one command. So every script that sets a session's
+ * PEXPIREAT also sets its expiry field (`FIELD.expiresAt`) to the same time, which is what the read
+ * decides on. Replies are named
  * strings ('written', 'gone', …) so the gateway and the scripts spell them once, the same way.
  * Only `SessionGateway` calls them.
  */
@@ -24,48 +27,6 @@ local function checked_expiry(text)
 end
 -- Lua prints numbers with 14 digits: a far expiry (15 digits) must be formatted in full.
 local function ms(at) return string.format('%.0f', at) end
-`;
-
-/**
- * Read a session. Also slides its idle timeout (capped by the absolute timeout) and updates its
- * last-seen time when that is older than the interval, so a read costs one round trip in all.
- * KEYS: session. ARGV: now ms, window ms (0: leave the TTL), absolute timeout ms (0: none), last-seen
- * interval ms. Returns nil, or { expire time ms, HGETALL reply }.
- */
-export const LOAD_SESSION = `
-local key = KEYS[1]
-local fields = redis.call('HGETALL', key)
-if #fields == 0 then return false end
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local absolute = tonumber(ARGV[3])
-local created, seenAt, cookie
-for i = 1, #fields, 2 do
-  local f = fields[i]
-  if f == '${FIELD.createdAt}' then created = tonumber(fields[i + 1])
-  elseif f == '${FIELD.lastSeenAt}' then seenAt = i + 1
-  elseif f == '${FIELD.cookie}' then cookie = fields[i + 1] end
-end
-local deadline
-if absolute > 0 and created then deadline = created + absolute end
-if deadline and deadline <= now then
-  redis.call('DEL', key)
-  return false
-end
-if window > 0 then
-  if cookie then
-    local ok, parsed = pcall(cjson.decode, cookie)
-    if ok and type(parsed) == 'table' and type(parsed.originalMaxAge) == 'number' then window = parsed.originalMaxAge end
-  end
-  local at = now + window
-  if deadline and deadline < at then at = deadline end
-  redis.call('PEXPIREAT', key, at)
-end
-if seenAt and now - (tonumber(fields[seenAt]) or 0) >= tonumber(ARGV[4]) then
-  redis.call('HSET', key, '${FIELD.lastSeenAt}', ARGV[1])
-  fields[seenAt] = ARGV[1]
-end
-return { redis.call('PEXPIRETIME', key), fields }
 `;
 
 /**
@@ -91,29 +52,44 @@ if at <= tonumber(ARGV[3]) then
   return 'expired'
 end
 -- In chunks: Lua's unpack fails past a few thousand values, and a session may have that many keys.
-for i = 5, 4 + 2 * n, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, 4 + 2 * n))) end
+-- The expiry field rides in the first HSET (the caller never sends it, so nothing overrides it).
+if n == 0 then redis.call('HSET', key, '${FIELD.expiresAt}', ms(at)) end
+for i = 5, 4 + 2 * n, 1000 do
+  local last = math.min(i + 999, 4 + 2 * n)
+  if i == 5 then redis.call('HSET', key, '${FIELD.expiresAt}', ms(at), unpack(ARGV, i, last))
+  else redis.call('HSET', key, unpack(ARGV, i, last)) end
+end
 for i = 5 + 2 * n, #ARGV, 1000 do redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 redis.call('PEXPIREAT', key, ms(at))
 return 'written'
 `;
 
 /**
- * Move a session's expiry, never past its absolute deadline, without rewriting it.
- * KEYS: session. ARGV: wanted expire-at ms, now ms, absolute timeout ms (0: none).
- * Returns 'touched', 'gone' or 'expired' (and deleted).
+ * Slide a session's idle timeout: move its expiry, never past its absolute deadline, without
+ * rewriting it, and stamp its last-seen time. Never recreates a deleted session. With an expected
+ * expiry, it does nothing when another write moved the expiry since the caller read it: that write
+ * slid the session already, so parallel requests of one session slide it once.
+ * KEYS: session. ARGV: wanted expire-at ms, now ms, absolute timeout ms (0: none), expected expiry
+ * field ('*': any, '': absent), last-seen ms ('': leave it).
+ * Returns 'touched', 'moved' (left alone), 'gone' or 'expired' (and deleted).
  */
 export const TOUCH_SESSION = `${CHECKED_EXPIRY}
+local key = KEYS[1]
 local at, invalid = checked_expiry(ARGV[1])
 if not at then return invalid end
-local created = redis.call('HGET', KEYS[1], '${FIELD.createdAt}')
+local found = redis.call('HMGET', key, '${FIELD.createdAt}', '${FIELD.expiresAt}')
+local created = tonumber(found[1])
 if not created then return 'gone' end
+if ARGV[4] ~= '*' and (tonumber(found[2]) or -1) ~= (tonumber(ARGV[4]) or -1) then return 'moved' end
 local absolute = tonumber(ARGV[3])
-if absolute > 0 and tonumber(created) + absolute < at then at = tonumber(created) + absolute end
+if absolute > 0 and created + absolute < at then at = created + absolute end
 if at <= tonumber(ARGV[2]) then
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', key)
   return 'expired'
 end
-redis.call('PEXPIREAT', KEYS[1], ms(at))
+redis.call('PEXPIREAT', key, ms(at))
+if ARGV[5] ~= '' then redis.call('HSET', key, '${FIELD.expiresAt}', ms(at), '${FIELD.lastSeenAt}', ARGV[5])
+else redis.call('HSET', key, '${FIELD.expiresAt}', ms(at)) end
 return 'touched'
 `;
 
@@ -122,8 +98,8 @@ return 'touched'
  * caller last saw. Atomic in Redis, so it isolates concurrent requests even on a shared connection,
  * where WATCH would not.
  * KEYS: session. ARGV: field, expected-present '1'|'0', expected, write '1' (set) | '0' (delete),
- * new value, expire-at ms, now ms. Returns {'gone'}, {'changed', current} (current absent when the
- * field is) or {'written'}.
+ * new value, expire-at ms, now ms, last-seen ms ('': leave it). Returns {'gone'}, {'changed',
+ * current} (current absent when the field is) or {'written'}.
  */
 export const COMPARE_AND_SET = `${CHECKED_EXPIRY}
 local key = KEYS[1]
@@ -134,8 +110,18 @@ local current = redis.call('HGET', key, ARGV[1])
 local same
 if ARGV[2] == '1' then same = current == ARGV[3] else same = current == false end
 if not same then return {'changed', current} end
-if ARGV[4] == '1' then redis.call('HSET', key, ARGV[1], ARGV[5]) else redis.call('HDEL', key, ARGV[1]) end
-if at > tonumber(ARGV[7]) then redis.call('PEXPIREAT', key, ms(at)) end
+-- A write that slides the expiry stamps the expiry field (and last-seen) in the same HSET.
+local stamps = {}
+if at > tonumber(ARGV[7]) then
+  stamps = { '${FIELD.expiresAt}', ms(at) }
+  if ARGV[8] and ARGV[8] ~= '' then stamps[3] = '${FIELD.lastSeenAt}'; stamps[4] = ARGV[8] end
+end
+if ARGV[4] == '1' then redis.call('HSET', key, ARGV[1], ARGV[5], unpack(stamps))
+else
+  redis.call('HDEL', key, ARGV[1])
+  if #stamps > 0 then redis.call('HSET', key, unpack(stamps)) end
+end
+if #stamps > 0 then redis.call('PEXPIREAT', key, ms(at)) end
 return {'written'}
 `;
 
@@ -148,9 +134,15 @@ return {'written'}
 /**
  * Lua functions over one index. `index_full` drops members past the absolute timeout and answers
  * whether `digest` would find no room (reject policy), counting `leaving` (a member about to go) as
- * free. `index_join` adds `digest` and evicts the oldest other members past the limit.
+ * free. `index_join` adds `digest`, evicts the oldest other members past the limit and moves the
+ * index's expiry to `expire_at` unless it is later already.
  */
 const INDEX_FUNCTIONS = `
+local function extend_expiry(key, expire_at)
+  -- Only ever later: the index must outlive every member, whichever of them set it last. An index
+  -- without a TTL (-1, written by an older version) gets one.
+  if redis.call('PEXPIRETIME', key) < tonumber(expire_at) then redis.call('PEXPIREAT', key, expire_at) end
+end
 local function index_full(key, digest, oldest, limit, on_limit, leaving)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. oldest)
   if limit == 0 or on_limit ~= 'reject' or redis.call('ZSCORE', key, digest) then return false end
@@ -158,7 +150,7 @@ local function index_full(key, digest, oldest, limit, on_limit, leaving)
   if leaving ~= '' and redis.call('ZSCORE', key, leaving) then count = count - 1 end
   return count >= limit
 end
-local function index_join(key, digest, created, limit, ttl, reply)
+local function index_join(key, digest, created, limit, expire_at, reply)
   redis.call('ZADD', key, created, digest)
   if limit > 0 then
     local over = redis.call('ZCARD', key) - limit
@@ -173,7 +165,7 @@ local function index_join(key, digest, created, limit, ttl, reply)
       end
     end
   end
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  extend_expiry(key, expire_at)
   return reply
 end
 `;
@@ -183,15 +175,15 @@ end
  * ID change) out first, and enforce the per-user limit in the same atomic step, so simultaneous
  * logins never end above it.
  * KEYS: index. ARGV: digest, created ms, oldest live creation time ms ('-inf': no absolute timeout),
- * limit (0: none), 'evict-oldest'|'reject', index TTL ms (0: none), leaving digest ('' for none).
- * Returns {'rejected'}, or {'added', digests evicted to make room…} (oldest first).
+ * limit (0: none), 'evict-oldest'|'reject', index expire-at ms (never moved earlier), leaving digest
+ * ('' for none). Returns {'rejected'}, or {'added', digests evicted to make room…} (oldest first).
  */
 export const INDEX_ADD = `${INDEX_FUNCTIONS}
 local key = KEYS[1]
 local limit = tonumber(ARGV[4])
 if index_full(key, ARGV[1], ARGV[3], limit, ARGV[5], ARGV[7] or '') then return {'rejected'} end
 if ARGV[7] and ARGV[7] ~= '' then redis.call('ZREM', key, ARGV[7]) end
-return index_join(key, ARGV[1], ARGV[2], limit, tonumber(ARGV[6]), {'added'})
+return index_join(key, ARGV[1], ARGV[2], limit, ARGV[6], {'added'})
 `;
 
 /**
@@ -201,12 +193,12 @@ return index_join(key, ARGV[1], ARGV[2], limit, tonumber(ARGV[6]), {'added'})
  * keys live in different slots.
  * KEYS: session, index to join, index to leave (a key not used is passed as the session's).
  * ARGV: joining digest ('' for none), created ms, oldest live creation time ms ('-inf'), limit
- * (0: none), 'evict-oldest'|'reject', index TTL ms (0: none), leaving digest ('' for none), then
+ * (0: none), 'evict-oldest'|'reject', index expire-at ms, leaving digest ('' for none), then
  * SAVE_SESSION's own ARGV.
  * Returns {'rejected'}, or {SAVE_SESSION's status, digests evicted…}.
  */
 export const SAVE_AND_INDEX = `${INDEX_FUNCTIONS}
-local join, created, oldest, limit, on_limit, ttl, leaving = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local join, created, oldest, limit, on_limit, expire_at, leaving = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local join_key, leave_key = KEYS[2], KEYS[3]
 if join ~= '' and index_full(join_key, join, oldest, limit, on_limit, join_key == leave_key and leaving or '') then return {'rejected'} end
 -- SAVE_SESSION reads its arguments from ARGV[1]: shift them into place (KEYS and ARGV are this call's own tables).
@@ -220,6 +212,17 @@ local status = save_session()
 -- An argument SAVE_SESSION refused (an error reply) ends here: the index is left as it was.
 if type(status) == 'table' then return status end
 if leaving ~= '' then redis.call('ZREM', leave_key, leaving) end
-if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, ttl, {status}) end
+if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, expire_at, {status}) end
 return {status}
+`;
+
+/**
+ * Move a user index's expiry to a later time, never earlier; a missing index stays missing.
+ * KEYS: index. ARGV: expire-at ms. Returns 1 when moved, else 0.
+ */
+export const EXTEND_INDEX = `
+local current = redis.call('PEXPIRETIME', KEYS[1])
+if current == -2 or current >= tonumber(ARGV[1]) then return 0 end
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
 `;

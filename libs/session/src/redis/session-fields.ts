@@ -6,7 +6,12 @@
 export const FIELD = {
   /** Creation (or login) time, ms since the epoch: the start of the absolute timeout. */
   createdAt: ':c',
-  /** Last request time, ms; written at most once per `lastSeenInterval`, only for logged-in sessions. */
+  /**
+   * The session's expiry, ms since the epoch: the PEXPIREAT every write script sets, kept beside it
+   * so a read (a plain HGETALL) can tell whether the idle timeout is due to slide.
+   */
+  expiresAt: ':e',
+  /** Last request time, ms, of logged-in sessions; written with each slide and save, so at most `touchAfter` old. */
   lastSeenAt: ':s',
   /** The device's User-Agent, cut to a bounded length. */
   userAgent: ':u',

@@ -4,7 +4,7 @@ import { SessionStoreError } from '../errors/session-store.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { CallDeadlines } from './call-deadlines';
 import { ReplicaAcknowledgement, type DurabilityCounts, type DurabilitySettings } from './replica-acknowledgement';
-import { COMPARE_AND_SET, INDEX_ADD, LOAD_SESSION, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
+import { COMPARE_AND_SET, EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
 import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
 import { ACTIVITY_ADD } from './activity-script';
@@ -24,15 +24,14 @@ export interface SessionGatewayOptions {
   logger?: Pick<Console, 'warn'>;
 }
 
-/** A session as Redis holds it: HGETALL's flat [field, value, …] list and the key's expiry. */
-export interface StoredFields {
-  /** Ms since the epoch; -1 when the key has no expiry. */
-  expiresAt: number;
-  fields: string[];
-}
+/**
+ * A session as Redis holds it: every field of its hash by name, the same on ioredis 5 and 6 and on
+ * either RESP version. Its expiry is a field too (`FIELD.expiresAt`).
+ */
+export type StoredFields = Record<string, string>;
 
 export type SaveStatus = 'written' | 'gone' | 'expired';
-export type TouchStatus = 'touched' | 'gone' | 'expired';
+export type TouchStatus = 'touched' | 'moved' | 'gone' | 'expired';
 export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'changed'; current: string | undefined };
 export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' };
 export type SaveAndIndexReply = { status: SaveStatus; evicted: string[] } | { status: 'rejected' };
@@ -51,8 +50,8 @@ export interface IndexJoin extends IndexEntry {
   /** 0 means none. */
   limit: number;
   onLimit: 'evict-oldest' | 'reject';
-  /** 0 leaves the index without expiry. */
-  indexTtl: number;
+  /** When the index may expire, ms since the epoch: its expiry only ever moves later. */
+  indexExpiresAt: number;
 }
 
 /**
@@ -70,25 +69,25 @@ export interface WriteListener {
 
 /** The scripts as ioredis defines them on the client (EVALSHA, falling back to EVAL once). */
 interface ScriptCommands {
-  sessionLoad(redisKey: string, ...args: (string | number)[]): Promise<[number, string[]] | null>;
   sessionSave(redisKey: string, ...args: (string | number)[]): Promise<SaveStatus>;
   sessionTouch(redisKey: string, ...args: (string | number)[]): Promise<TouchStatus>;
   sessionCompareAndSet(redisKey: string, ...args: (string | number)[]): Promise<[string, string?]>;
   sessionIndexAdd(redisKey: string, ...args: (string | number)[]): Promise<string[]>;
   sessionActivityAdd(sessionsKey: string, usersKey: string, ...args: (string | number)[]): Promise<number>;
   sessionSaveAndIndex(sessionKey: string, joinKey: string, leaveKey: string, ...args: (string | number)[]): Promise<string[]>;
+  sessionExtendIndex(indexKey: string, expiresAt: number): Promise<number>;
 }
 
 type ScriptClient = (Redis | Cluster) & ScriptCommands;
 
 const SCRIPTS: Record<keyof ScriptCommands, string> = {
-  sessionLoad: LOAD_SESSION,
   sessionSave: SAVE_SESSION,
   sessionTouch: TOUCH_SESSION,
   sessionCompareAndSet: COMPARE_AND_SET,
   sessionIndexAdd: INDEX_ADD,
   sessionActivityAdd: ACTIVITY_ADD,
   sessionSaveAndIndex: SAVE_AND_INDEX,
+  sessionExtendIndex: EXTEND_INDEX,
 };
 
 /** Keys each script declares (one unless named here). */
@@ -138,21 +137,13 @@ export class SessionGateway {
   }
 
   /**
-   * Reads a session, sliding its expiry by `slideBy` ms (0: leave it) within the absolute timeout and
-   * refreshing its last-seen time when older than `lastSeenInterval`. Null when absent or past its
-   * absolute deadline; `wrongType` when the key holds something other than a hash.
+   * Reads a session: one HGETALL, which writes nothing. Null when absent; `wrongType` when the key
+   * holds something other than a hash. Whether the idle timeout is due to slide is the caller's to
+   * decide (`touchSession`), from the expiry field the hash holds.
    */
-  async loadSession(args: {
-    redisKey: string;
-    now: number;
-    slideBy: number;
-    absoluteTimeout: number;
-    lastSeenInterval: number;
-  }): Promise<StoredFields | null | 'wrongType'> {
-    const { redisKey, now, slideBy, absoluteTimeout, lastSeenInterval } = args;
+  async readSession(redisKey: string): Promise<StoredFields | null | 'wrongType'> {
     try {
-      const reply = await this.call('load', (client) => client.sessionLoad(redisKey, now, slideBy, absoluteTimeout, lastSeenInterval), loadFacts);
-      return reply && { expiresAt: Number(reply[0]), fields: reply[1] };
+      return await this.call('load', (client) => client.hgetall(redisKey).then(asFieldRecord), readFacts);
     } catch (error) {
       if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
       throw error;
@@ -182,21 +173,40 @@ export class SessionGateway {
     return { status };
   }
 
-  /** Moves a session's expiry to `expiresAt`, never past its absolute deadline, without rewriting it. */
-  async touchSession(args: { redisKey: string; expiresAt: number; now: number; absoluteTimeout: number }): Promise<{ status: TouchStatus }> {
-    const { redisKey, expiresAt, now, absoluteTimeout } = args;
+  /**
+   * Slides a session: moves its expiry to `expiresAt`, never past its absolute deadline, without
+   * rewriting it, and stamps `lastSeenAt` when given. Never recreates a deleted session ('gone').
+   * With `expectedExpiry` (the expiry field as read; null when it had none), leaves the session
+   * alone ('moved') when another write moved its expiry since.
+   */
+  async touchSession(args: {
+    redisKey: string;
+    expiresAt: number;
+    now: number;
+    absoluteTimeout: number;
+    expectedExpiry?: number | null;
+    lastSeenAt?: number;
+  }): Promise<{ status: TouchStatus }> {
+    const { redisKey, expiresAt, now, absoluteTimeout, expectedExpiry, lastSeenAt } = args;
+    const expected = expectedExpiry === undefined ? '*' : expectedExpiry === null ? '' : expectedExpiry;
     const status = await this.call(
       'touch',
-      (client) => client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout),
+      (client) => client.sessionTouch(redisKey, expiresAt, now, absoluteTimeout, expected, lastSeenAt ?? ''),
       (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok' }),
       redisKey,
     );
     return { status };
   }
 
+  /** Moves a user index's expiry to `expiresAt` unless it is later already; a missing index stays missing. */
+  extendUserIndex(redisKey: string, expiresAt: number): Promise<number> {
+    return this.call('index', (client) => client.sessionExtendIndex(redisKey, expiresAt), okFacts, redisKey);
+  }
+
   /**
    * Writes `next` into one field (undefined deletes it) only if the field still holds `expected`
-   * (undefined: absent); otherwise answers what it holds now. Slides the expiry to `expiresAt`.
+   * (undefined: absent); otherwise answers what it holds now. Slides the expiry to `expiresAt`, and
+   * stamps `lastSeenAt` with it when given.
    */
   async compareAndSet(args: {
     redisKey: string;
@@ -205,8 +215,9 @@ export class SessionGateway {
     next: string | undefined;
     expiresAt: number;
     now: number;
+    lastSeenAt?: number;
   }): Promise<CompareAndSetReply> {
-    const { redisKey, field, expected, next, expiresAt, now } = args;
+    const { redisKey, field, expected, next, expiresAt, now, lastSeenAt } = args;
     const [status, current] = await this.call(
       'update',
       (client) =>
@@ -219,6 +230,7 @@ export class SessionGateway {
           next ?? '',
           expiresAt,
           now,
+          lastSeenAt ?? '',
         ),
       ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
       redisKey,
@@ -231,8 +243,8 @@ export class SessionGateway {
 
   /**
    * Adds a session digest to a user's index and applies the per-user limit in the same atomic step.
-   * Members created before `oldestLive` are dropped first; `limit` 0 means none; `indexTtl` 0 leaves
-   * the index without expiry.
+   * Members created before `oldestLive` are dropped first; `limit` 0 means none; the index's expiry
+   * moves to `indexExpiresAt` unless it is later already.
    */
   async addToUserIndex(args: {
     redisKey: string;
@@ -241,14 +253,14 @@ export class SessionGateway {
     oldestLive: number | '-inf';
     limit: number;
     onLimit: 'evict-oldest' | 'reject';
-    indexTtl: number;
+    indexExpiresAt: number;
     /** The same session's previous digest, taken out first (an ID change). */
     leaving?: string;
   }): Promise<IndexAddReply> {
-    const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving } = args;
+    const { redisKey, digest, createdAt, oldestLive, limit, onLimit, indexExpiresAt, leaving } = args;
     const [status, ...evicted] = await this.call(
       'index',
-      (client) => client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexTtl, leaving ?? ''),
+      (client) => client.sessionIndexAdd(redisKey, digest, createdAt, oldestLive, limit, onLimit, indexExpiresAt, leaving ?? ''),
       ([reply]) => ({ result: reply === 'rejected' ? 'conflict' : 'ok' }),
       redisKey,
     );
@@ -264,7 +276,7 @@ export class SessionGateway {
     { join, leave }: { join?: IndexJoin; leave?: IndexEntry },
   ): Promise<SaveAndIndexReply> {
     const { redisKey } = save;
-    const header = join ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexTtl] : ['', 0, '-inf', 0, 'evict-oldest', 0];
+    const header = join ? [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexExpiresAt] : ['', 0, '-inf', 0, 'evict-oldest', 0];
     const [status, ...evicted] = await this.call(
       'save',
       (client) =>
@@ -460,9 +472,31 @@ function withScripts(client: Redis | Cluster): ScriptClient {
   return client as ScriptClient;
 }
 
-/** Bytes of a loaded session's fields and values. */
-function loadFacts(reply: [number, string[]] | null): StoreCallFacts {
-  return reply ? { result: 'ok', bytes: byteCount(reply[1]) } : { result: 'gone' };
+/**
+ * HGETALL's reply as a record of fields, null for a missing key. ioredis turns the RESP2 array into an
+ * object and decodes a RESP3 map as one, so the object is taken as it is; a flat array (a reply
+ * mapping that left it alone) is paired up here, defining fields so one named `__proto__` stays a field.
+ */
+function asFieldRecord(reply: unknown): StoredFields | null {
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return null;
+    const fields: StoredFields = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      Object.defineProperty(fields, String(reply[i]), { value: String(reply[i + 1]), enumerable: true, writable: true, configurable: true });
+    }
+    return fields;
+  }
+  if (reply === null || typeof reply !== 'object') return null;
+  for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return reply as StoredFields; // at least one field
+  return null;
+}
+
+/** Bytes of a read session's fields and values. */
+function readFacts(fields: StoredFields | null): StoreCallFacts {
+  if (!fields) return { result: 'gone' };
+  let bytes = 0;
+  for (const field of Object.keys(fields)) bytes += field.length + fields[field].length;
+  return { result: 'ok', bytes };
 }
 
 /** Characters of a flat field/value list: bytes for ASCII, a close enough size for a span attribute. */

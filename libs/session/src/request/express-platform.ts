@@ -30,6 +30,12 @@ export class ExpressPlatform implements HttpPlatform {
     return (req as unknown as Request).headers.cookie;
   }
 
+  header(req: SessionRequest, name: string): string | undefined {
+    const value = (req as unknown as Request).headers[name];
+    // Node joins repeated custom headers with ", "; an array only comes for set-cookie, never asked for here.
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
   path(req: SessionRequest): string {
     return (req as unknown as Request).originalUrl;
   }
@@ -41,6 +47,10 @@ export class ExpressPlatform implements HttpPlatform {
 
   appendCookie(res: object, setCookie: string): void {
     (res as Response).append('Set-Cookie', setCookie);
+  }
+
+  setHeader(res: object, name: string, value: string): void {
+    (res as Response).setHeader(name, value);
   }
 
   fail(res: object, exception: unknown, error: unknown): void {

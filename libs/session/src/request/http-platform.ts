@@ -19,10 +19,14 @@ export interface HttpPlatform {
    */
   install(sessionStore: object): void;
   cookieHeader(req: SessionRequest): string | undefined;
+  /** A request header's value; `name` is lower case. Undefined when the request did not send it. */
+  header(req: SessionRequest, name: string): string | undefined;
   /** The path the request was made to, before any routing rewrote it. */
   path(req: SessionRequest): string;
   isHttps(req: SessionRequest, trustProxy: boolean | undefined): boolean;
   appendCookie(res: object, setCookie: string): void;
+  /** Sets a response header, replacing any earlier value of it. */
+  setHeader(res: object, name: string, value: string): void;
   /** Replaces the handler's answer with the error's, or cuts the connection once headers are out. */
   fail(res: object, exception: unknown, error: unknown): void;
   /** The status the response will answer with, as the handler (or an exception filter) set it. */

@@ -22,3 +22,21 @@ export function ensureSession(req: object): SessionRequest['session'] {
   if (!session) throw new Error(messages.noSession());
   return session;
 }
+
+/**
+ * Whether the request's session ID travels in the ID header (`idFrom`), so that its response must set
+ * no cookie: a logout then has no cookie to clear, the empty header says it.
+ */
+export function carriedByHeader(req: object): boolean {
+  return stateOf(req)?.carrier === 'header';
+}
+
+/**
+ * Whether the request is authenticated by the ID header alone: it came with the header (or under
+ * `idFrom: 'header'`) and without the session cookie. A browser adds cookies by itself, never a
+ * header, so such a request carries no ambient credential a forged cross-site request could use.
+ */
+export function authenticatedByHeaderAlone(req: object): boolean {
+  const state = stateOf(req);
+  return state?.carrier === 'header' && !state.lifecycle.transport.sentCookie(req as SessionRequest);
+}

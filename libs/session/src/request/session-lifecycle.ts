@@ -1,7 +1,7 @@
 import { InternalServerErrorException } from '@nestjs/common';
 import { Session, type SessionData } from 'express-session';
 import { SessionCookie } from '../cookie/session-cookie';
-import { looksSigned, readCookie, signCookie, VerifiedCookies } from '../cookie/cookie-signature';
+import { looksSigned, signCookie } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
@@ -13,23 +13,28 @@ import type { SessionPersistence } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
+import { SessionIdTransport, type IdCarrier, type SessionIdSource } from './session-id-transport';
 
 /*
  * The session of one request, from the first byte to the last:
  *
- *   way in   cookie? ──no──▶ pending: `req.session` creates one on first read (most visitors never do)
+ *   way in   ID?    ──no──▶ pending: `req.session` creates one on first read (most visitors never do)
  *              │ yes, signed
  *              ▼
- *            load (1 round trip, slides expiry) ──fails──▶ failed: reading `req.session` answers 503
+ *            load (1 round trip: HGETALL) ──fails──▶ failed: reading `req.session` answers 503
+ *              │ a slide of the idle timeout due (`touchAfter`)? sent now, not waited for
  *              │ absent/expired ──▶ pending, and the new session gets a new ID
  *              ▼
  *            live: `req.session` is an express-session Session
  *
- *   way out  writeHead ─▶ Set-Cookie if the session is new (and holds data) or its cookie persistent
- *            end       ─▶ save only the changed fields, then end; a failed save answers 503, or cuts
- *                         a streamed response, so a lost change is never reported as a success
+ *   way out  writeHead ─▶ Set-Cookie if the session is new (and holds data) or its cookie persistent;
+ *                         the ID header instead, or as well, as the request's carrier says (`idFrom`)
+ *            end       ─▶ save only the changed fields (or wait for the slide), then end; a failed
+ *                         save or slide answers 503, or cuts a streamed response, so a lost change
+ *                         is never reported as a success
  *
- * Everything this needs per request is one `RequestSessionState` under the `STATE` symbol.
+ * Everything this needs per request is one `RequestSessionState` under the `STATE` symbol. Where the
+ * ID comes from and goes to (cookie, header) is `SessionIdTransport`'s business.
  */
 
 /** Lifecycle options, resolved by `SessionModule`. */
@@ -37,6 +42,10 @@ export interface LifecycleOptions {
   secrets: string[];
   trustProxy?: boolean;
   cookie: { name: string; path: string; secure?: SecureSetting } & Record<string, unknown>;
+  /** Where the session ID comes from (see `SessionModuleOptions.idFrom`). @default 'cookie' */
+  idFrom?: SessionIdSource;
+  /** The ID header's name under `idFrom` 'header' or 'both'. @default 'X-Session-Token' */
+  header?: string;
   /**
    * True when the way in runs after middleware the app mounted itself (Nest's middleware consumer):
    * a read of `req.session` before it is then a wiring mistake, answered with an error naming the fix.
@@ -54,14 +63,18 @@ const LIFECYCLE = Symbol('nest-redis-session:lifecycle');
 export interface RequestSessionState {
   /** pending: no session until code reads `req.session`; live: on the request, saved on the way out; failed: Redis could not load it. */
   phase: 'pending' | 'live' | 'failed';
-  /** The ID the request's cookie carried and Redis knew; a session under another ID is new. */
+  /** The ID the request's cookie (or ID header) carried; a session under another ID is new. */
   cookieId: string | undefined;
+  /** How the request carried its ID, so how its response announces a new one. */
+  carrier: IdCarrier;
   /** Why loading failed, thrown (as a 503) at whoever reads the session. */
   failure?: unknown;
   /** Set once the save at the end has started, so the final `end` goes straight through. */
   ending: boolean;
   /** The Set-Cookie value, prepared (and checked) before the save, so sending the headers cannot fail. */
   setCookie?: string;
+  /** The ID header's value, prepared with the cookie: the signed new ID, or '' once the session is gone. */
+  idHeader?: string;
   lifecycle: SessionLifecycle;
 }
 
@@ -74,9 +87,9 @@ type SessionClass = new (req: SessionRequest) => Session;
  * request handler itself is not used: see the README's "How it works" for what it costs.
  */
 export class SessionLifecycle {
-  /** Shared by every cookie-less request: a pending state with nothing of its own, so nothing to allocate. */
-  private readonly pendingFresh: RequestSessionState;
-  private readonly cookies: VerifiedCookies;
+  /** Shared by every request without an ID, one per carrier: a pending state with nothing of its own, so nothing to allocate. */
+  private readonly pendingFresh: Record<IdCarrier, RequestSessionState>;
+  readonly transport: SessionIdTransport;
   private readonly cookieName: string;
   private readonly cookieSettings: Record<string, unknown>;
   private readonly everyPath: boolean;
@@ -95,8 +108,12 @@ export class SessionLifecycle {
     this.cookieName = name;
     this.cookieSettings = settings;
     this.everyPath = options.cookie.path === '/';
-    this.cookies = new VerifiedCookies(options.secrets);
-    this.pendingFresh = { phase: 'pending', cookieId: undefined, ending: false, lifecycle: this };
+    this.transport = new SessionIdTransport(
+      { idFrom: options.idFrom ?? 'cookie', header: options.header ?? 'X-Session-Token', cookieName: name, secrets: options.secrets },
+      platform,
+    );
+    const pending = (carrier: IdCarrier): RequestSessionState => ({ phase: 'pending', cookieId: undefined, carrier, ending: false, lifecycle: this });
+    this.pendingFresh = { cookie: pending('cookie'), header: pending('header'), either: pending('either') };
     this.sessionStore = Object.create(store) as RedisSessionStore & { generate(req: SessionRequest): void };
     this.sessionStore.generate = (req) => this.generate(req, newSessionId());
     Object.defineProperty(this.sessionStore, LIFECYCLE, { value: this });
@@ -121,23 +138,23 @@ export class SessionLifecycle {
   handle(req: SessionRequest, next: (error?: unknown) => void): void {
     const state = req as StatefulRequest;
     if (!this.everyPath && !this.platform.path(req).startsWith(this.options.cookie.path)) return next(); // the cookie is not sent here
-    const raw = readCookie(this.platform.cookieHeader(req), this.cookieName);
-    const sessionId = raw ? this.cookies.idOf(raw) : undefined;
+    const { id: sessionId, raw, carrier } = this.transport.read(req);
     if (sessionId === undefined) {
-      if (raw && looksSigned(raw)) this.logger.warn(messages.invalidSignature());
-      state[STATE] = this.pendingFresh;
+      if (raw && looksSigned(raw))
+        this.logger.warn(carrier === 'header' ? messages.invalidHeaderSignature(this.transport.headerName) : messages.invalidSignature());
+      state[STATE] = this.pendingFresh[carrier];
       return next();
     }
     this.persistence.load(sessionId).then(
       (data) => {
         if (!data) {
           // Unknown or expired: a session is made only if code wants one, and gets a new ID.
-          state[STATE] = { phase: 'pending', cookieId: sessionId, ending: false, lifecycle: this };
+          state[STATE] = { phase: 'pending', cookieId: sessionId, carrier, ending: false, lifecycle: this };
           return next();
         }
         req.sessionID = sessionId;
         createSession(req, data);
-        state[STATE] = { phase: 'live', cookieId: sessionId, ending: false, lifecycle: this };
+        state[STATE] = { phase: 'live', cookieId: sessionId, carrier, ending: false, lifecycle: this };
         next();
       },
       (error: unknown) => {
@@ -145,7 +162,7 @@ export class SessionLifecycle {
           error instanceof SessionStoreUnavailableError
             ? error
             : new SessionStoreUnavailableError(String((error as Error)?.message ?? error), { cause: error });
-        state[STATE] = { phase: 'failed', cookieId: sessionId, failure, ending: false, lifecycle: this };
+        state[STATE] = { phase: 'failed', cookieId: sessionId, carrier, failure, ending: false, lifecycle: this };
         next();
       },
     );
@@ -166,7 +183,8 @@ export class SessionLifecycle {
     if (indexEntry) this.persistence.stateFor(req.session).indexEntry = indexEntry;
     const state = (req as StatefulRequest)[STATE];
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up
-    (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, ending: false, lifecycle: this };
+    const carrier = state?.carrier ?? this.transport.defaultCarrier;
+    (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, carrier, ending: false, lifecycle: this };
   }
 
   /**
@@ -176,17 +194,20 @@ export class SessionLifecycle {
    */
   beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void {
     let setCookie = state.setCookie;
+    let idHeader = state.idHeader;
     if (setCookie === undefined && !state.ending) {
       try {
         const session = ownSession(req);
         if (session) checkSessionObject(session, true);
         setCookie = session && this.cookieFor(req, state, session);
+        idHeader = this.idHeaderFor(req, state, session);
       } catch (error) {
         this.failAfterHeaders(req, state, res, error);
         return;
       }
     }
     if (setCookie) this.platform.appendCookie(res, setCookie);
+    if (idHeader !== undefined) this.platform.setHeader(res, this.transport.headerName, idHeader);
   }
 
   /**
@@ -198,10 +219,12 @@ export class SessionLifecycle {
   beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown {
     state.ending = true;
     const session = ownSession(req);
+    if (!session) state.idHeader = this.idHeaderFor(req, state, undefined); // destroyed: a header client drops its token
     if (!session || this.answersStoreFailure(res)) return finish();
     let saving: Promise<void> | null;
     try {
       checkSessionObject(session, true);
+      state.idHeader = this.idHeaderFor(req, state, session);
       if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
       session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
       state.setCookie = this.cookieFor(req, state, session);
@@ -230,6 +253,7 @@ export class SessionLifecycle {
 
   /** The Set-Cookie value for this response, or undefined when the browser has nothing to learn. */
   private cookieFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session']): string | undefined {
+    if (state.carrier === 'header') return undefined; // a header client gets no cookie, whatever its browser may hold
     const isNew = req.sessionID !== state.cookieId;
     if (isNew ? !hasData(session) : session.cookie.expires == null) return undefined;
     if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) return undefined;
@@ -242,12 +266,25 @@ export class SessionLifecycle {
     }
   }
 
+  /**
+   * The ID header's value for this response, or undefined when it sends none: the signed ID of a new
+   * session that holds data (a first session, a login, any new ID), or '' when the ID the request came
+   * with is dead and no new one is kept (logout, destroy, a regenerate that left nothing to store).
+   * Nothing for a cookie request, nor for an unchanged ID: a header has no expiry to slide.
+   */
+  private idHeaderFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'] | undefined): string | undefined {
+    if (state.carrier === 'cookie' || (session && req.sessionID === state.cookieId)) return undefined;
+    if (session && hasData(session)) return this.transport.signed(req.sessionID);
+    return state.cookieId === undefined ? undefined : '';
+  }
+
   /** Replaces the handler's answer with the error's (its body and headers are not out yet). */
   private failBeforeHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
     this.logFailure(req, error);
     state.phase = 'failed'; // this answer is final: the error's end must not save again
     state.failure = error;
     state.setCookie = undefined;
+    state.idHeader = undefined;
     try {
       this.platform.fail(res, toHttpException(error), error);
     } catch (failError) {
@@ -258,6 +295,7 @@ export class SessionLifecycle {
   /** Headers are going out as this runs: the answer cannot change any more, so the response is cut. */
   private failAfterHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
     state.setCookie = undefined;
+    state.idHeader = undefined;
     state.ending = true; // the end must not save what could not be announced
     queueMicrotask(() => this.failBeforeHeaders(req, state, res, error)); // headers are sent by then: `fail` cuts
   }

@@ -2,7 +2,7 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { SessionDataError } from '../errors/session-data.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
-import { RESERVED_PREFIX } from '../redis/session-fields';
+import { FIELD, RESERVED_PREFIX } from '../redis/session-fields';
 import { toJson } from '../store/session-codec';
 import type { CompareAndSetReply } from '../redis/session-gateway';
 import type { SessionPersistence } from '../store/session-persistence';
@@ -43,6 +43,8 @@ interface Flight {
   /** Sent while `previous` was still in flight, expecting the value `previous` writes (speculative). */
   previous: Flight | undefined;
   written?: boolean;
+  /** The expiry the group's write gives the session, when it moves it. */
+  expiresAt: number | undefined;
   outcome: Promise<Outcome>;
 }
 
@@ -182,20 +184,27 @@ export class SessionKeyUpdates {
   private send(queue: FieldQueue, applied: Applied[], expected: string | undefined, previous: Flight | undefined): Flight {
     const next = applied[applied.length - 1].json;
     const now = Date.now();
-    const outcome: Promise<Outcome> = this.sessions.gateway
-      .compareAndSet({
-        redisKey: queue.redisKey,
-        field: queue.field,
-        expected,
-        next,
-        expiresAt: Math.max(...applied.map((entry) => entry.expiresAt)),
-        now,
-      })
-      .then(
-        (reply) => ({ reply }),
-        (error: unknown) => ({ error }),
-      );
-    return { applied, expected, next, previous, outcome };
+    const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
+    const states = applied.map((entry) => entry.update.state);
+    // The write slides the expiry, so it stamps a logged-in session's last-seen time and pushes its
+    // user index's expiry when that needs it, as a slide does.
+    const slides = expiresAt > now;
+    const indexed = slides ? states.find((state) => state.indexEntry) : undefined;
+    const push = indexed && this.sessions.indexKeeper?.pushExpiry(indexed, expiresAt);
+    const written = this.sessions.gateway.compareAndSet({
+      redisKey: queue.redisKey,
+      field: queue.field,
+      expected,
+      next,
+      expiresAt,
+      now,
+      lastSeenAt: slides && states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
+    });
+    const outcome: Promise<Outcome> = (push ? Promise.all([written, push]).then(([reply]) => reply) : written).then(
+      (reply) => ({ reply }),
+      (error: unknown) => ({ error }),
+    );
+    return { applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome };
   }
 
   /**
@@ -222,7 +231,7 @@ export class SessionKeyUpdates {
       flight.written = true;
       queue.hasKnown = true;
       queue.known = flight.next;
-      for (const entry of flight.applied) settleWritten(field, entry);
+      for (const entry of flight.applied) settleWritten(field, entry, flight.expiresAt);
       return 'written';
     }
     if (reply.status === 'gone') {
@@ -295,8 +304,9 @@ export class SessionKeyUpdates {
  * The caller's own result becomes what its request shows and what its state says Redis holds, so its
  * end-of-request save finds the key unchanged and does not write it again (over a later update).
  */
-function settleWritten(field: string, { update, value, json }: Applied): void {
+function settleWritten(field: string, { update, value, json }: Applied, expiresAt: number | undefined): void {
   const stored = update.state.stored!;
+  if (expiresAt !== undefined) update.state.expiresAt = expiresAt;
   if (json === undefined) {
     delete update.session[field];
     stored.delete(field);

@@ -8,7 +8,7 @@ import { toHttpException } from '../errors/to-http-exception';
 import { isHttpsRequest, resolveSecure } from '../cookie/secure-cookie';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
-import { ensureSession, existingSession } from '../request/request-session';
+import { carriedByHeader, ensureSession, existingSession } from '../request/request-session';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionPersistence } from '../store/session-persistence';
 import { stateOf } from '../store/session-state';
@@ -62,7 +62,10 @@ export class SessionService {
     return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'reload'));
   }
 
-  /** Slides the session's idle timeout now rather than at the end of the request. */
+  /**
+   * Makes sure the session's idle timeout slid, when a slide is due (`touchAfter`): waits for the one
+   * the read sent, or sends it now rather than at the end of the request.
+   */
   touch(req: Request): Promise<void> {
     return this.asHttpErrors(async () => {
       const session = ensureSession(req);
@@ -105,7 +108,7 @@ export class SessionService {
     });
   }
 
-  /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie. */
+  /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie (or empties the ID header). */
   @DurableWrite()
   logout(req: Request): Promise<void> {
     return this.asHttpErrors(async () => {
@@ -114,6 +117,7 @@ export class SessionService {
         const entry = this.sessions.stateFor(session).indexEntry;
         await Promise.all([awaitSessionMethod(session, 'destroy'), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
+      if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
       const https = isHttpsRequest(req, this.options.trustProxy, req.secure);
       req.res?.clearCookie(name, { ...cookie, secure: resolveSecure(secure, https) });

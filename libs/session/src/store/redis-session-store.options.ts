@@ -10,9 +10,20 @@ export interface RedisSessionStoreOptions {
   ttl?: number;
   /** Ms after creation after which a session is dead however active; 0 for none. @default 0 */
   absoluteTimeout?: number;
-  /** Slide the expiry when a session is read, so a request that only reads costs one round trip. @default false */
+  /**
+   * A read that finds a slide of the expiry due (`touchAfter`) sends it at once, without waiting for
+   * it; off, `touch` or the save at the end of the request sends it. @default false
+   */
   refreshOnRead?: boolean;
-  /** Ms between two updates of a logged-in session's last-seen time. @default 60_000 */
+  /**
+   * Ms a session's expiry must gain before a read slides it (and stamps a logged-in session's
+   * last-seen time); until then reads write nothing. Sessions then expire between `window - touchAfter`
+   * and `window` after their last request, `window` being `cookie.maxAge`, else `ttl`. 0 slides on
+   * every read. Below the window.
+   * @default a tenth of the window, at most 60_000 (1 min)
+   */
+  touchAfter?: number;
+  /** @deprecated the former name of `touchAfter`, still read when `touchAfter` is unset. */
   lastSeenInterval?: number;
   /** Ms a Redis call may take before it fails with `SessionStoreUnavailableError`; 0 for no limit. @default 1_000 */
   commandTimeout?: number;

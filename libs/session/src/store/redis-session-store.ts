@@ -45,7 +45,7 @@ export class RedisSessionStore extends Store {
     return withCallback(saving, callback);
   }
 
-  /** Slides the session's expiry; free when the read already did (`refreshOnRead`). */
+  /** Slides the session's expiry when due (`touchAfter`); free when no slide is due or the read sent it (`refreshOnRead`). */
   override touch(sid: string, session: SessionData, callback?: () => void): Promise<void> {
     return withCallback(this.persistence.touch(sid, session), callback);
   }

@@ -156,10 +156,10 @@ describe('toJson', () => {
 describe('decodeSession', () => {
   const cookieJson = JSON.stringify({ originalMaxAge: 60_000, httpOnly: true, path: '/', expires: true });
 
-  it('parses each field as one key, and takes the expiry from the key', () => {
-    const { data, state } = decodeSession([':c', String(CREATED), 'cart', '["a"]', ':k', cookieJson, ':s', '7'], CREATED + 9_999, undefined);
+  it('parses each field as one key, and takes the expiry from the expiry field, which it keeps out of the stored fields', () => {
+    const { data, state } = decodeSession({ ':c': String(CREATED), cart: '["a"]', ':k': cookieJson, ':s': '7', ':e': String(CREATED + 9_999) }, undefined);
     expect(data).toEqual({ cart: ['a'], cookie: { originalMaxAge: 60_000, httpOnly: true, path: '/', expires: new Date(CREATED + 9_999) } });
-    expect(state).toMatchObject({ createdAt: CREATED, lastSeenAt: 7, refreshed: false });
+    expect(state).toMatchObject({ createdAt: CREATED, lastSeenAt: 7, expiresAt: CREATED + 9_999, refreshed: false });
     expect(state.stored).toEqual(
       new Map([
         [':c', String(CREATED)],
@@ -170,21 +170,27 @@ describe('decodeSession', () => {
     );
   });
 
+  it('gives a persistent cookie of a session without expiry field (an older version wrote it) the full window from now', () => {
+    const { data, state } = decodeSession({ ':c': String(CREATED), ':k': cookieJson }, undefined, CREATED + 5);
+    expect(state.expiresAt).toBeUndefined();
+    expect(data.cookie.expires).toEqual(new Date(CREATED + 5 + 60_000));
+  });
+
   it('uses the template when the session stored no cookie, and a browser-session cookie has no expiry', () => {
     const template = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/' });
-    const { data } = decodeSession([':c', String(CREATED), 'n', '1'], CREATED + 5, template);
+    const { data } = decodeSession({ ':c': String(CREATED), n: '1', ':e': String(CREATED + 5) }, template);
     expect(data.cookie).toEqual({ originalMaxAge: null, httpOnly: true, path: '/', expires: null });
   });
 
   it.each([
-    ['a field that is not JSON', [':c', String(CREATED), ':k', cookieJson, 'cart', '{oops'], /"cart" is not valid JSON/],
-    ['no ":c"', [':k', cookieJson, 'cart', '[]'], /":c" is missing/],
-    ['a ":c" that is not a number', [':c', 'yesterday', ':k', cookieJson], /":c"/],
-    ['no cookie and no template', [':c', String(CREATED), 'cart', '[]'], /":k" is missing/],
-    ['a cookie that is not an object', [':c', String(CREATED), ':k', 'null'], /cookie is not an object/],
-    ['a cookie that is not JSON', [':c', String(CREATED), ':k', '{'], /":k" is not valid JSON/],
-  ])('throws CorruptSessionError for %s', (_what, fields, message) => {
-    expect(() => decodeSession(fields, CREATED + 1, undefined)).toThrow(CorruptSessionError);
-    expect(() => decodeSession(fields, CREATED + 1, undefined)).toThrow(message);
+    ['a field that is not JSON', { ':c': String(CREATED), ':k': cookieJson, cart: '{oops' }, /"cart" is not valid JSON/],
+    ['no ":c"', { ':k': cookieJson, cart: '[]' }, /":c" is missing/],
+    ['a ":c" that is not a number', { ':c': 'yesterday', ':k': cookieJson }, /":c"/],
+    ['no cookie and no template', { ':c': String(CREATED), cart: '[]' }, /":k" is missing/],
+    ['a cookie that is not an object', { ':c': String(CREATED), ':k': 'null' }, /cookie is not an object/],
+    ['a cookie that is not JSON', { ':c': String(CREATED), ':k': '{' }, /":k" is not valid JSON/],
+  ])('throws CorruptSessionError for %s', (_what, fields: Record<string, string>, message) => {
+    expect(() => decodeSession(fields, undefined)).toThrow(CorruptSessionError);
+    expect(() => decodeSession(fields, undefined)).toThrow(message);
   });
 });

@@ -26,18 +26,25 @@ export interface SessionDelta {
 export class CorruptSessionError extends Error {}
 
 /**
- * Turns HGETALL's flat reply into session data. One top-level session key per field, as JSON; the
- * cookie comes from the template unless the session stored its own, and its expiry is the key's.
+ * Turns a session's hash into session data. One top-level session key per field, as JSON; the
+ * cookie comes from the template unless the session stored its own, and its expiry is the session's
+ * expiry field (the key's PEXPIREAT). `now` stands in for the read's time where a session written
+ * before that field existed needs an expiry for its cookie.
  */
-export function decodeSession(fields: string[], expiresAt: number, cookieTemplate: string | undefined): DecodedSession {
+export function decodeSession(fields: Record<string, string>, cookieTemplate: string | undefined, now = Date.now()): DecodedSession {
   const data: Record<string, unknown> = {};
   const stored = new Map<string, string>();
   let createdAt: number | undefined;
   let lastSeenAt: number | undefined;
+  let expiresAt: number | undefined;
   let cookieJson = cookieTemplate;
-  for (let i = 0; i < fields.length; i += 2) {
-    const field = fields[i];
-    const value = fields[i + 1];
+  for (const field of Object.keys(fields)) {
+    const value = fields[field];
+    if (field === FIELD.expiresAt) {
+      // Kept out of `stored`: only the write scripts set it, never a save's field list.
+      expiresAt = Number(value);
+      continue;
+    }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
       if (!isForbiddenKey(field)) data[field] = parseJson(field, value); // written before such keys were refused
@@ -55,12 +62,19 @@ export function decodeSession(fields: string[], expiresAt: number, cookieTemplat
   if (cookieJson === undefined) throw new CorruptSessionError(`field "${FIELD.cookie}" is missing`);
   const cookie = parseJson(FIELD.cookie, cookieJson) as Record<string, unknown>;
   if (cookie === null || typeof cookie !== 'object') throw new CorruptSessionError('the cookie is not an object');
+  if (expiresAt !== undefined && !Number.isFinite(expiresAt)) expiresAt = undefined; // as if absent: the next slide rewrites it
   // A persistent cookie expires with the key; a browser-session cookie has no expiry of its own.
-  cookie.expires = cookie.expires === true && expiresAt > 0 ? new Date(expiresAt) : null;
+  // Without the expiry field (written by an older version), the full window, which its first read slides to.
+  if (cookie.expires === true) {
+    const maxAge = cookie.originalMaxAge;
+    cookie.expires = expiresAt !== undefined ? new Date(expiresAt) : typeof maxAge === 'number' ? new Date(now + maxAge) : null;
+  } else {
+    cookie.expires = null;
+  }
   data.cookie = cookie;
   return {
     data: data as DecodedSession['data'],
-    state: { stored, createdAt, lastSeenAt, refreshed: false },
+    state: { stored, createdAt, lastSeenAt, expiresAt, refreshed: false },
   };
 }
 

@@ -4,6 +4,7 @@ import { SessionConfigError } from '../errors/session-config.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
+import { FIELD } from '../redis/session-fields';
 import { SessionGateway, type StoredFields } from '../redis/session-gateway';
 import type { NearCache } from '../cache/near-cache';
 import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
@@ -13,6 +14,7 @@ import { attachState, stateOf, type SessionState, type UserIndexEntry, type User
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
 import type { SessionUser } from '../session-data';
 import { checkedExpiry, checkSessionObject } from './session-validation';
+import { dueSlide, pastDeadline, resolveTouchAfter, slideGainsEnough, type IdleSlidePolicy } from './idle-slide';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
@@ -30,6 +32,11 @@ export interface UserIndexKeeper {
   moveFor(session: StoredSession, state: SessionState, digest: string): UserIndexMove | undefined;
   /** Saves the session and moves its index entry; answers the save's status. */
   saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'>;
+  /**
+   * What a write moving the session's expiry from `state.expiresAt` to `expiresAt` must also send to
+   * keep its user's index alive as long as the session; undefined when nothing.
+   */
+  pushExpiry(state: SessionState, expiresAt: number): Promise<unknown> | undefined;
 }
 
 /**
@@ -45,11 +52,12 @@ export class SessionPersistence {
   /** Ms after creation after which a session is dead; 0 for none. */
   readonly absoluteTimeout: number;
   readonly maxSessionBytes: number;
-  private readonly lastSeenInterval: number;
+  /** When a read slides the idle timeout (`touchAfter`). */
+  readonly slides: IdleSlidePolicy;
   /** JSON of the cookie a fresh session gets; a session whose cookie matches does not store its own. */
   private readonly cookieTemplateJson: string | undefined;
-  /** Ms a read slides the expiry by; 0 leaves it to the end-of-request touch. */
-  private readonly slideOnRead: number;
+  /** A read sends the slide it finds due itself, rather than leaving it to the end-of-request touch or save. */
+  private readonly slideOnRead: boolean;
   private readonly logger: Pick<Console, 'warn' | 'error'>;
   /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
@@ -65,7 +73,6 @@ export class SessionPersistence {
     this.prefix = options.prefix ?? 'sess:';
     this.ttl = options.ttl ?? 24 * 60 * 60_000; // 1 day, as connect-redis
     this.absoluteTimeout = options.absoluteTimeout ?? 0; // none
-    this.lastSeenInterval = options.lastSeenInterval ?? 60_000; // 1 min
     this.maxSessionBytes = options.maxSessionBytes ?? 64 * 1024; // 64 KiB
     this.logger = options.logger ?? console;
     this.gateway = new SessionGateway({
@@ -76,7 +83,10 @@ export class SessionPersistence {
     });
     this.cookieTemplateJson = options.cookie ? cookieSettingsJson(templateCookie(options.cookie)) : undefined;
     const templateMaxAge = (options.cookie as { maxAge?: number } | undefined)?.maxAge;
-    this.slideOnRead = options.refreshOnRead ? (templateMaxAge ?? this.ttl) : 0;
+    const window = templateMaxAge ?? this.ttl;
+    const touchAfter = resolveTouchAfter(options, window, templateMaxAge === undefined ? 'ttl' : 'cookie.maxAge'); // default: a tenth of the window, at most 1 min
+    this.slides = { window, touchAfter, absoluteTimeout: this.absoluteTimeout };
+    this.slideOnRead = options.refreshOnRead ?? false;
   }
 
   /** Attaches the metrics and traces observer to the session operations and to every Redis call. */
@@ -89,61 +99,47 @@ export class SessionPersistence {
     return sessionRedisKey(this.prefix, sessionId);
   }
 
-  /** The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). */
+  /**
+   * The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). One
+   * HGETALL, which writes nothing; a slide of the idle timeout, when due, follows (see `adopt`).
+   */
   async load(sessionId: string): Promise<StoredSession | null> {
     const redisKey = this.redisKeyOf(sessionId);
     const cache = this.nearCache;
     if (cache?.serving()) return this.loadNear(cache, redisKey);
-    return this.loadFromRedis(redisKey);
+    const fields = await this.gateway.readSession(redisKey);
+    if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+    return fields && this.adopt(redisKey, fields, Date.now());
   }
 
-  /** Serves and fills the near cache (see `NearCache`); what the cache cannot answer alone reads Redis. */
+  /** Serves and fills the near cache (see `NearCache`); tells it of every write through the gateway. */
   useNearCache(cache: NearCache): void {
     this.nearCache = cache;
     this.gateway.writeListener = cache;
   }
 
-  /** The read of every request without the near cache: one round trip that also slides the expiry. */
-  private async loadFromRedis(redisKey: string): Promise<StoredSession | null> {
-    const stored = await this.gateway.loadSession({
-      redisKey,
-      now: Date.now(),
-      slideBy: this.slideOnRead,
-      absoluteTimeout: this.absoluteTimeout,
-      lastSeenInterval: this.lastSeenInterval,
-    });
-    if (stored === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
-    return stored && this.sessionOf(redisKey, stored, this.slideOnRead > 0);
-  }
-
   /**
-   * A hit serves the session with no round trip unless Redis has something to do (an expiry to slide,
-   * a last-seen time to refresh, a deadline passed): then the sliding read runs, as without the cache.
-   * A miss reads without writing, so other replicas' copies stay valid, and fills the cache.
+   * `load` through the near cache. A hit is the hash as Redis last reported it, adopted as a fresh
+   * read would be, so a slide that fell due is still sent (and its write drops the entry). A hit past
+   * its expiry reads Redis: Redis's own invalidation of the expired key may not have arrived yet. A
+   * miss marks its key before the read (the placeholder), so an invalidation or a write of this
+   * replica arriving meanwhile cancels the fill; only a session read whole is cached, never a failure.
    */
   private async loadNear(cache: NearCache, redisKey: string): Promise<StoredSession | null> {
     const now = Date.now();
     const cached = cache.read(redisKey, now);
-    if (cached) {
-      const session = this.sessionOf(redisKey, cached, true);
-      if (session && !this.needsRedis(session, cached.expiresAt, now)) {
-        this.observer?.nearCacheRead?.(true);
-        return session;
-      }
-      cache.forget(redisKey);
-      this.observer?.nearCacheRead?.(false);
-      return this.loadFromRedis(redisKey);
+    if (cached && !(Number(cached[FIELD.expiresAt]) <= now)) {
+      this.observer?.nearCacheRead?.(true);
+      return this.adopt(redisKey, cached, now);
     }
+    if (cached) cache.forget(redisKey);
     this.observer?.nearCacheRead?.(false);
-    const ticket = cache.begin(redisKey); // before the read: an invalidation from now on cancels the fill
+    const ticket = cache.begin(redisKey);
     try {
-      const readOnly = { redisKey, now, slideBy: 0, absoluteTimeout: this.absoluteTimeout, lastSeenInterval: Number.MAX_SAFE_INTEGER };
-      const stored = await this.gateway.loadSession(readOnly);
-      if (stored === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
-      const session = stored && this.sessionOf(redisKey, stored, true);
-      if (!stored || !session) return null;
-      if (this.needsRedis(session, stored.expiresAt, now)) return await this.loadFromRedis(redisKey);
-      cache.fill(redisKey, ticket, stored, now);
+      const fields = await this.gateway.readSession(redisKey);
+      if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+      const session = fields && this.adopt(redisKey, fields, Date.now());
+      if (session) cache.fill(redisKey, ticket, fields, now);
       return session;
     } finally {
       cache.settle(redisKey, ticket);
@@ -151,38 +147,36 @@ export class SessionPersistence {
   }
 
   /**
-   * True when a read must reach Redis although the cache holds the session: it expired or passed its
-   * absolute deadline (Redis deletes it), its last-seen time is due, or its idle timeout is due to slide.
-   * The slide is due once it would move the expiry by more than `touchAfter`, min(60 s, a tenth of the
-   * window): the effective idle timeout is then between the window less `touchAfter` and the window.
+   * A session's hash, as read at `now`, made into the session a request uses: null when past its
+   * absolute deadline (deleted in the background) or corrupt (logged). When its idle timeout is due
+   * to slide (`touchAfter`), with `refreshOnRead` the slide is sent now without waiting for it
+   * (`state.sliding`, which the end of the request waits for); without, the end-of-request touch or
+   * save sends it.
    */
-  private needsRedis(session: StoredSession, expiresAt: number, now: number): boolean {
-    const state = stateOf(session)!;
-    if (expiresAt >= 0 && expiresAt <= now) return true;
-    const deadline = this.absoluteTimeout > 0 ? state.createdAt + this.absoluteTimeout : Infinity;
-    if (deadline <= now) return true;
-    if (state.lastSeenAt !== undefined && now - state.lastSeenAt >= this.lastSeenInterval) return true;
-    if (this.slideOnRead === 0) return false;
-    const maxAge = (session.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
-    const window = typeof maxAge === 'number' ? maxAge : this.slideOnRead;
-    const wanted = Math.min(now + window, deadline);
-    return expiresAt < 0 || wanted - expiresAt > Math.min(60_000, window / 10);
-  }
-
-  /** Decodes a stored session and attaches its bookkeeping; null (logged) when corrupt. */
-  private sessionOf(redisKey: string, stored: StoredFields, refreshed: boolean): StoredSession | null {
+  adopt(redisKey: string, fields: StoredFields, now: number): StoredSession | null {
+    const digest = redisKey.slice(this.prefix.length);
+    if (pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return this.dropPastDeadline(redisKey);
+    let decoded: ReturnType<typeof decodeSession>;
     try {
-      const { data, state } = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson);
-      state.refreshed = refreshed;
-      state.redisKey = redisKey;
-      state.indexEntry = this.indexKeeper?.entryOf(data, redisKey.slice(this.prefix.length));
-      attachState(data, state);
-      this.observer?.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(data));
-      return data;
+      decoded = decodeSession(fields, this.cookieTemplateJson, now);
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.ignoreCorrupt(redisKey, error.message);
       throw error;
     }
+    const { data, state } = decoded;
+    state.redisKey = redisKey;
+    state.indexEntry = this.indexKeeper?.entryOf(data, digest);
+    const slideTo = dueSlide(this.slides, { now, createdAt: state.createdAt, expiresAt: state.expiresAt, cookieMaxAge: data.cookie.originalMaxAge });
+    if (slideTo === undefined) {
+      state.refreshed = true;
+    } else if (this.slideOnRead) {
+      state.sliding = this.slide(redisKey, state, slideTo, now);
+      state.refreshed = true;
+      if (data.cookie.expires) data.cookie.expires = new Date(slideTo);
+    }
+    attachState(data, state);
+    this.observer?.sessionSeen?.(digest, userIdOf(data));
+    return data;
   }
 
   /**
@@ -208,18 +202,23 @@ export class SessionPersistence {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
+    // Unchanged: nothing to write, but the slide the read sent must have succeeded (else a 503).
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return state.sliding ?? null;
     return this.write(redisKey, session, state, delta, move);
   }
 
-  /** Slides the expiry without writing data; nothing to do when the read already did. */
+  /**
+   * Slides the expiry to what the session's cookie asks for, without writing data, when that is due:
+   * when it gains `touchAfter` over the expiry Redis was last seen to hold. Only waits when the read
+   * sent the slide itself. A session object never read slides whatever Redis holds.
+   */
   async touch(sessionId: string, session: SessionData): Promise<void> {
     const state = stateOf(session);
-    if (state?.refreshed) return;
+    if (state?.sliding) return state.sliding;
     const now = Date.now();
     const expiresAt = this.expiryOf(session, state?.createdAt ?? now, now);
-    const { status } = await this.gateway.touchSession({ redisKey: this.redisKeyOf(sessionId), expiresAt, now, absoluteTimeout: this.absoluteTimeout });
-    if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
+    if (state?.stored && !slideGainsEnough(this.slides, state.expiresAt, expiresAt, session.cookie?.originalMaxAge)) return;
+    await this.slide(this.redisKeyOf(sessionId), state, expiresAt, now);
   }
 
   /** Deletes the session; `reason` is what the metrics count it as when it existed. */
@@ -228,17 +227,17 @@ export class SessionPersistence {
     if (deleted > 0) this.observer?.sessionEnded?.(reason, deleted);
   }
 
-  /** Every live session by digest; reading them slides nothing and touches no last-seen time. */
+  /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
   async all(): Promise<Record<string, StoredSession>> {
     const redisKeys = await this.sessionRedisKeys();
     const sessions: Record<string, StoredSession> = {};
     await Promise.all(
       redisKeys.map(async (redisKey) => {
-        const args = { redisKey, now: Date.now(), slideBy: 0, absoluteTimeout: this.absoluteTimeout, lastSeenInterval: Number.MAX_SAFE_INTEGER };
-        const stored = await this.gateway.loadSession(args);
-        if (!stored || stored === 'wrongType') return;
+        const fields = await this.gateway.readSession(redisKey);
+        const now = Date.now();
+        if (!fields || fields === 'wrongType' || pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return;
         try {
-          sessions[redisKey.slice(this.prefix.length)] = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson).data;
+          sessions[redisKey.slice(this.prefix.length)] = decodeSession(fields, this.cookieTemplateJson, now).data;
         } catch (error) {
           if (!(error instanceof CorruptSessionError)) throw error;
           this.ignoreCorrupt(redisKey, error.message);
@@ -283,6 +282,7 @@ export class SessionPersistence {
 
   private async write(redisKey: string, session: StoredSession, state: SessionState, delta: SessionDelta, move: UserIndexMove | undefined): Promise<void> {
     const now = Date.now();
+    if (delta.next.has(FIELD.lastSeenAt)) delta = stampLastSeen(delta, now);
     const save: SessionSave = {
       redisKey,
       mode: state.stored ? 'patch' : 'replace',
@@ -291,12 +291,57 @@ export class SessionPersistence {
       set: delta.set,
       del: delta.del,
     };
-    const status = move ? await this.indexKeeper!.saveMoving(save, move, state) : (await this.gateway.saveSession(save)).status;
+    // A move into an index sets that index's expiry itself; otherwise the index may need a push, sent alongside.
+    const push = move ? undefined : this.indexKeeper?.pushExpiry(state, save.expiresAt);
+    const saving = move ? this.indexKeeper!.saveMoving(save, move, state) : this.gateway.saveSession(save).then((reply) => reply.status);
+    const [status] = await Promise.all([saving, push]);
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
     if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
     state.stored = delta.next;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
+    state.expiresAt = save.expiresAt;
+    state.refreshed = true; // the save slid the expiry: nothing left for a touch
+  }
+
+  /**
+   * Slides a session to `expiresAt` (see `SessionGateway.touchSession`), stamping last-seen when it
+   * is logged in, and pushes its user index's expiry when that needs it, both sent at once. Also
+   * caught here, so a slide nobody waits for never ends the process; whoever waits still sees a failure.
+   */
+  private slide(redisKey: string, state: SessionState | undefined, expiresAt: number, now: number): Promise<void> {
+    const lastSeenAt = state?.stored?.has(FIELD.lastSeenAt) ? now : undefined;
+    const push = state && this.indexKeeper?.pushExpiry(state, expiresAt);
+    const touching = this.gateway
+      .touchSession({
+        redisKey,
+        expiresAt,
+        now,
+        absoluteTimeout: this.absoluteTimeout,
+        // A session read here moves only if nothing moved it since; one never read, whatever it holds.
+        expectedExpiry: state?.stored ? (state.expiresAt ?? null) : undefined,
+        lastSeenAt,
+      })
+      .then(({ status }) => {
+        if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
+        if (status !== 'touched' || !state) return;
+        state.expiresAt = expiresAt;
+        if (lastSeenAt !== undefined) state.lastSeenAt = lastSeenAt;
+      });
+    const sliding = push ? Promise.all([touching, push]).then(() => undefined) : touching;
+    sliding.catch(() => undefined);
+    return sliding;
+  }
+
+  /** A session read past its absolute deadline: absent now, deleted without holding up the request. */
+  private dropPastDeadline(redisKey: string): null {
+    this.gateway.deleteKey(redisKey).then(
+      (deleted) => {
+        if (deleted > 0) this.observer?.sessionEnded?.('expired', deleted);
+      },
+      () => undefined, // Redis failing: the key's own TTL, never past the deadline, removes it anyway
+    );
+    return null;
   }
 
   private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', isNew: boolean): void {
@@ -313,6 +358,17 @@ export class SessionPersistence {
     this.logger.warn(messages.corruptValue(redisKey.slice(this.prefix.length), reason));
     return null;
   }
+}
+
+/**
+ * The delta with a logged-in session's last-seen time set to `now`, unless it sets it already (a
+ * login): a save slides the expiry, so it stamps last-seen as a slide does. A copy: the delta of an
+ * unchanged session shares its field map with the session's state.
+ */
+function stampLastSeen(delta: SessionDelta, now: number): SessionDelta {
+  for (let i = 0; i < delta.set.length; i += 2) if (delta.set[i] === FIELD.lastSeenAt) return delta;
+  const next = new Map(delta.next).set(FIELD.lastSeenAt, String(now));
+  return { ...delta, set: [...delta.set, FIELD.lastSeenAt, String(now)], next };
 }
 
 /** The cookie a fresh session gets, built as express-session builds it, before any request is known. */

@@ -9,8 +9,16 @@ export interface SessionState {
   redisKey?: string;
   /** Start of the absolute timeout, ms since the epoch. */
   createdAt: number;
-  /** True when the read already slid the idle timeout, so the end-of-request touch has nothing to do. */
+  /**
+   * True when this request owes Redis no slide of the idle timeout: none was due when it was read
+   * (see `touchAfter`), or the read sent it already (`sliding`). The end-of-request touch then has
+   * nothing to send.
+   */
   refreshed: boolean;
+  /** The slide the read sent without waiting for it; the end of the request waits for it (a 503 if it failed). */
+  sliding?: Promise<void>;
+  /** The session's expiry as Redis holds it (its expiry field), ms; undefined when it has none yet. */
+  expiresAt?: number;
   /** Reserved fields (login metadata) to write with the next save. */
   pendingMeta?: Record<string, string>;
   lastSeenAt?: number;

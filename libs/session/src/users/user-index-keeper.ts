@@ -47,6 +47,11 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
     return { leave, join };
   }
 
+  pushExpiry(state: SessionState, expiresAt: number): Promise<unknown> | undefined {
+    const entry = state.indexEntry;
+    return entry && this.index.pushExpiry(entry.userId, state.expiresAt, expiresAt);
+  }
+
   async saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'> {
     try {
       const status = await this.index.saveMoving(save, move, state.createdAt);

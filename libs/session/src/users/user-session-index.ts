@@ -5,6 +5,7 @@ import { handleOf } from '../redis/session-id';
 import type { IndexJoin, SaveStatus } from '../redis/session-gateway';
 import type { SessionPersistence, SessionSave } from '../store/session-persistence';
 import type { UserIndexMove } from '../store/session-state';
+import { indexExpiryFor, indexExpiryOnJoin, indexPushDue } from './user-index-expiry';
 
 const LOGIN_GRACE_MS = 10_000;
 
@@ -32,6 +33,8 @@ export interface UserSessionLimit {
  * session has expired are pruned lazily: by score past the absolute timeout, and by existence
  * whenever a session joins the index or the index is listed. Keyspace notifications are not used:
  * they do not reach every node of a cluster.
+ *
+ * The index always has a TTL that outlives its members (see user-index-expiry.ts).
  *
  * A session's entry moves with its save (`saveMoving`): on standalone and Sentinel in the same
  * script; on a cluster, where the session and the index live in different slots, the session is
@@ -64,14 +67,16 @@ export class UserSessionIndex {
     // Idle-expired members would count against the limit and push out live sessions: drop them first.
     if (maxSessions > 0) await this.pruneDead(key, maxSessions);
     const absolute = this.sessions.absoluteTimeout;
+    const now = Date.now();
     const reply = await this.gateway.addToUserIndex({
       redisKey: key,
       digest,
       createdAt,
-      oldestLive: absolute > 0 ? Date.now() - absolute : '-inf',
+      oldestLive: absolute > 0 ? now - absolute : '-inf',
       limit: maxSessions,
       onLimit,
-      indexTtl: absolute > 0 ? absolute + 60_000 : 0, // outlives every member by a minute
+      // The session is not saved yet: its expiry will be the idle window's; its saves and slides push further.
+      indexExpiresAt: indexExpiryOnJoin(absolute, now, now + this.sessions.ttl),
     });
     if (reply.status === 'rejected') throw new SessionConflictError(messages.sessionLimit(maxSessions), 'limit');
     return reply.evicted;
@@ -85,7 +90,7 @@ export class UserSessionIndex {
    */
   async saveMoving(save: SessionSave, move: UserIndexMove, createdAt: number): Promise<SaveStatus> {
     const leave = move.leave && { redisKey: this.redisKeyOf(move.leave.userId), digest: move.leave.digest };
-    const join = move.join && this.joinOf(move.join.userId, move.join.digest, createdAt);
+    const join = move.join && this.joinOf(move.join.userId, move.join.digest, createdAt, save.expiresAt);
     if (join) await this.pruneGone(join.redisKey, join.digest);
     if (!this.gateway.isCluster) {
       const reply = await this.gateway.saveSessionAndIndex(save, { join, leave });
@@ -116,6 +121,15 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     await this.pruneGone(key);
     return (await this.members(key)).length < maxSessions;
+  }
+
+  /**
+   * Pushes the user's index's expiry after a write moved a member's expiry from `previous` to `next`,
+   * when that needs it (see user-index-expiry.ts); undefined when it does not.
+   */
+  pushExpiry(userId: string, previous: number | undefined, next: number): Promise<number> | undefined {
+    if (!indexPushDue(this.sessions.absoluteTimeout, previous, next)) return undefined;
+    return this.gateway.extendUserIndex(this.redisKeyOf(userId), indexExpiryFor(next));
   }
 
   async remove(userId: string, digest: string): Promise<void> {
@@ -180,16 +194,17 @@ export class UserSessionIndex {
     return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
-  private joinOf(userId: string, digest: string, createdAt: number): IndexJoin {
+  private joinOf(userId: string, digest: string, createdAt: number, sessionExpiresAt: number): IndexJoin {
     const absolute = this.sessions.absoluteTimeout;
+    const now = Date.now();
     return {
       redisKey: this.redisKeyOf(userId),
       digest,
       createdAt,
-      oldestLive: absolute > 0 ? Date.now() - absolute : '-inf',
+      oldestLive: absolute > 0 ? now - absolute : '-inf',
       limit: this.limit.maxSessions,
       onLimit: this.limit.onLimit,
-      indexTtl: absolute > 0 ? absolute + 60_000 : 0, // outlives every member by a minute
+      indexExpiresAt: indexExpiryOnJoin(absolute, now, sessionExpiresAt),
     };
   }
 

@@ -1,0 +1,76 @@
+import { SessionConfigError } from '../errors/session-config.error';
+import { defaultTouchAfter, dueSlide, pastDeadline, resolveTouchAfter, type IdleSlidePolicy } from './idle-slide';
+
+const NOW = Date.UTC(2030, 0, 1);
+const WINDOW = 30 * 60_000;
+const policy: IdleSlidePolicy = { window: WINDOW, touchAfter: 60_000, absoluteTimeout: 0 };
+
+describe('dueSlide', () => {
+  const read = (expiresAt: number | undefined, more: Partial<{ createdAt: number; cookieMaxAge: unknown }> = {}) => ({
+    now: NOW,
+    createdAt: NOW - 1_000,
+    expiresAt,
+    cookieMaxAge: null,
+    ...more,
+  });
+
+  it('slides nothing until the expiry would gain touchAfter, then to the full window', () => {
+    expect(dueSlide(policy, read(NOW + WINDOW))).toBeUndefined(); // just written
+    expect(dueSlide(policy, read(NOW + WINDOW - 59_999))).toBeUndefined();
+    expect(dueSlide(policy, read(NOW + WINDOW - 60_000))).toBe(NOW + WINDOW);
+    expect(dueSlide(policy, read(NOW + 1))).toBe(NOW + WINDOW);
+  });
+
+  it('slides on every read with touchAfter 0, and a session without expiry field at once', () => {
+    expect(dueSlide({ ...policy, touchAfter: 0 }, read(NOW + WINDOW - 1))).toBe(NOW + WINDOW);
+    expect(dueSlide(policy, read(undefined))).toBe(NOW + WINDOW);
+  });
+
+  it('never slides past the absolute deadline, and stops sliding near it', () => {
+    const absolute = { ...policy, absoluteTimeout: 2 * WINDOW };
+    const createdAt = NOW - 2 * WINDOW + 10 * 60_000; // deadline in 10 min
+    expect(dueSlide(absolute, read(NOW + 60_000, { createdAt }))).toBe(createdAt + 2 * WINDOW);
+    expect(dueSlide(absolute, read(createdAt + 2 * WINDOW - 30_000, { createdAt }))).toBeUndefined(); // would gain 30 s only
+    expect(dueSlide(absolute, read(NOW + 60_000, { createdAt: NOW - 2 * WINDOW }))).toBeUndefined(); // past it
+  });
+
+  it("takes the cookie's own maxAge as the window, a shorter one waiting proportionally less", () => {
+    const maxAge = WINDOW / 10; // 3 min: waits 6 s, not 60
+    expect(dueSlide(policy, read(NOW + maxAge - 5_999, { cookieMaxAge: maxAge }))).toBeUndefined();
+    expect(dueSlide(policy, read(NOW + maxAge - 6_000, { cookieMaxAge: maxAge }))).toBe(NOW + maxAge);
+    const longer = 30 * 24 * 60 * 60_000;
+    expect(dueSlide(policy, read(NOW + longer - 60_000, { cookieMaxAge: longer }))).toBe(NOW + longer);
+    expect(dueSlide(policy, read(NOW + 1, { cookieMaxAge: Number.NaN }))).toBe(NOW + WINDOW); // nonsense: the policy's window
+  });
+});
+
+describe('pastDeadline', () => {
+  it('is true from the absolute deadline on, never without an absolute timeout', () => {
+    expect(pastDeadline({ ...policy, absoluteTimeout: 1_000 }, NOW - 1_000, NOW)).toBe(true);
+    expect(pastDeadline({ ...policy, absoluteTimeout: 1_000 }, NOW - 999, NOW)).toBe(false);
+    expect(pastDeadline(policy, 0, NOW)).toBe(false);
+  });
+});
+
+describe('resolveTouchAfter', () => {
+  it('defaults to a tenth of the window, at most a minute', () => {
+    expect(defaultTouchAfter(WINDOW)).toBe(60_000);
+    expect(resolveTouchAfter({}, 100_000, 'ttl')).toBe(10_000);
+  });
+
+  it('takes touchAfter, else its deprecated name lastSeenInterval', () => {
+    expect(resolveTouchAfter({ touchAfter: 0 }, WINDOW, 'ttl')).toBe(0);
+    expect(resolveTouchAfter({ lastSeenInterval: 5_000 }, WINDOW, 'ttl')).toBe(5_000);
+  });
+
+  it.each([[-1], [WINDOW], [Infinity], [Number.NaN], ['60000'], [null]])('refuses touchAfter %p, naming it and the window', (touchAfter) => {
+    const attempt = () => resolveTouchAfter({ touchAfter }, WINDOW, 'idleTimeout');
+    expect(attempt).toThrow(SessionConfigError);
+    expect(attempt).toThrow(/"touchAfter" must be .* below "idleTimeout"/);
+  });
+
+  it('names lastSeenInterval when that is the one at fault, and refuses both together', () => {
+    expect(() => resolveTouchAfter({ lastSeenInterval: WINDOW }, WINDOW, 'ttl')).toThrow(/"lastSeenInterval" \(the deprecated name of "touchAfter"\)/);
+    expect(() => resolveTouchAfter({ touchAfter: 1, lastSeenInterval: 1 }, WINDOW, 'ttl')).toThrow(/"lastSeenInterval"/);
+  });
+});

@@ -1,0 +1,88 @@
+import { SessionConfigError } from '../errors/session-config.error';
+
+/**
+ * When a read slides a session's idle timeout. Sliding is a write, and every write costs Redis CPU
+ * and (with a near cache) every other replica its copy, so a read slides only once the slide would
+ * move the expiry forward by at least `touchAfter`; until then the read writes nothing. A session
+ * then expires between `window - touchAfter` and `window` after its last request.
+ */
+export interface IdleSlidePolicy {
+  /** The idle window, ms: the cookie template's maxAge, else the store's ttl. */
+  window: number;
+  /** Ms the expiry must gain before a read writes it; 0 slides on every read. */
+  touchAfter: number;
+  /** Ms after creation after which a session is dead; 0 for none. */
+  absoluteTimeout: number;
+}
+
+/** What the decision needs to know of one session, all ms. */
+export interface SessionTimes {
+  now: number;
+  createdAt: number;
+  /** The expiry Redis holds (the hash's expiry field); undefined for a session written before that field existed. */
+  expiresAt: number | undefined;
+  /** The cookie's own maxAge, when it has one: the session's window instead of the policy's. */
+  cookieMaxAge: unknown;
+}
+
+/**
+ * The expiry a slide at `times.now` gives the session, when one is due; undefined when the read
+ * should write nothing. Never past the absolute deadline, so a session near it stops sliding.
+ */
+export function dueSlide(policy: IdleSlidePolicy, times: SessionTimes): number | undefined {
+  const { now, createdAt, expiresAt, cookieMaxAge } = times;
+  let target = Math.floor(now + windowOf(policy, cookieMaxAge)); // whole ms: what PEXPIREAT takes
+  if (policy.absoluteTimeout > 0) target = Math.min(target, createdAt + policy.absoluteTimeout);
+  if (target <= now) return undefined; // past the deadline: nothing to slide
+  return slideGainsEnough(policy, expiresAt, target, cookieMaxAge) ? target : undefined;
+}
+
+/**
+ * Whether moving a session's expiry from `previous` (undefined: not known) to `next` is worth a
+ * write: it gains at least `touchAfter`. A cookie with a shorter window of its own waits
+ * proportionally less, so it never expires while in use.
+ */
+export function slideGainsEnough(policy: IdleSlidePolicy, previous: number | undefined, next: number, cookieMaxAge: unknown): boolean {
+  if (previous === undefined) return true;
+  const window = windowOf(policy, cookieMaxAge);
+  const lag = window < policy.window ? policy.touchAfter * (window / policy.window) : policy.touchAfter;
+  return next - previous >= lag;
+}
+
+/** The session's idle window: its cookie's own maxAge when it has a sound one, else the policy's. */
+function windowOf(policy: IdleSlidePolicy, cookieMaxAge: unknown): number {
+  return typeof cookieMaxAge === 'number' && Number.isFinite(cookieMaxAge) && cookieMaxAge > 0 ? cookieMaxAge : policy.window;
+}
+
+/** True when a session created at `createdAt` is past its absolute deadline at `now`. */
+export function pastDeadline(policy: IdleSlidePolicy, createdAt: number, now: number): boolean {
+  return policy.absoluteTimeout > 0 && createdAt + policy.absoluteTimeout <= now;
+}
+
+/** `touchAfter`'s default for an idle window: a tenth of it, at most a minute. */
+export function defaultTouchAfter(window: number): number {
+  return Math.min(60_000, window / 10);
+}
+
+/**
+ * The `touchAfter` an options object asks for, checked against its idle window, or the default.
+ * `lastSeenInterval` is its deprecated alias: taken when `touchAfter` is unset, refused beside it.
+ */
+export function resolveTouchAfter(options: { touchAfter?: unknown; lastSeenInterval?: unknown }, window: number, windowName: string): number {
+  const { touchAfter, lastSeenInterval } = options;
+  if (touchAfter !== undefined && lastSeenInterval !== undefined) {
+    throw new SessionConfigError('lastSeenInterval', 'is the deprecated name of "touchAfter": set "touchAfter" only');
+  }
+  if (touchAfter !== undefined) return checkedTouchAfter('touchAfter', touchAfter, window, windowName);
+  if (lastSeenInterval !== undefined) return checkedTouchAfter('lastSeenInterval', lastSeenInterval, window, windowName);
+  return defaultTouchAfter(window);
+}
+
+function checkedTouchAfter(name: string, value: unknown, window: number, windowName: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= window) {
+    const alias = name === 'touchAfter' ? '' : '(the deprecated name of "touchAfter") ';
+    const got = typeof value === 'number' || typeof value === 'string' ? String(value) : typeof value;
+    throw new SessionConfigError(name, `${alias}must be a number of milliseconds from 0 to below "${windowName}" (${window} ms); got ${got}`);
+  }
+  return value;
+}
