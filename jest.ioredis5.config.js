@@ -1,5 +1,5 @@
 /**
- * The library's own tests (unit specs and test/session, test/store) on ioredis 5, while the
+ * The library's own tests (unit specs and test/session, test/store, test/cache) on ioredis 5, while the
  * monorepo depends on ioredis 6: `ioredis` resolves to the `ioredis5` alias (npm:ioredis@^5).
  * `npm run test:ioredis5`.
  */
@@ -22,7 +22,7 @@ module.exports = {
     {
       ...e2e,
       displayName: 'e2e (ioredis 5)',
-      testMatch: ['<rootDir>/test/session/**/*.e2e-spec.ts', '<rootDir>/test/store/**/*.e2e-spec.ts'],
+      testMatch: ['<rootDir>/test/session/**/*.e2e-spec.ts', '<rootDir>/test/store/**/*.e2e-spec.ts', '<rootDir>/test/cache/**/*.e2e-spec.ts'],
       moduleNameMapper: { ...e2e.moduleNameMapper, ...toIoredis5 },
       globals: { IOREDIS_MAJOR: 5 },
     },
