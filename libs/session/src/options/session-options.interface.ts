@@ -131,9 +131,9 @@ export interface SessionModuleOptions {
   /**
    * Keep recently read sessions in this replica's memory and serve them with no Redis round trip,
    * coherent through Redis's own invalidations (server-assisted client-side caching; every writer is
-   * seen, not only this library). `true` takes the default bounds. Needs Redis 6 or later and
-   * `CLIENT TRACKING`; where Redis refuses it, the cache stays off and says so at boot. See the
-   * README's "Near cache". @default undefined (off)
+   * seen, not only this library). `true` takes the default bounds. Where Redis refuses
+   * `CLIENT TRACKING`, it falls back to PUBLISH from this library's writes and says so at boot. See
+   * the README's "Near cache". @default undefined (off)
    */
   nearCache?: boolean | NearCacheOptions;
 }
