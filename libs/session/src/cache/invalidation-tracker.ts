@@ -31,7 +31,8 @@ const MAX_RETRY_MS = 5_000;
  * knows when they cannot be trusted: a dropped connection (the app's client or a tracking one), a
  * topology change, a heartbeat whose invalidation does not come back in time. Each of those flushes
  * the cache and disarms it until a fresh set of nodes is armed and a first heartbeat came through.
- * Where Redis refuses `CLIENT TRACKING` (some managed services), it stays off for good and says so.
+ * Where Redis refuses `CLIENT TRACKING` (some managed services), it falls back to a channel the
+ * library PUBLISHes its own writes to, and says so; where even that is refused, it stays off for good.
  */
 export class InvalidationTracker {
   private nodes: TrackedNode[] = [];
