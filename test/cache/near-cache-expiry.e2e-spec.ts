@@ -26,7 +26,12 @@ describe('near cache: an expired session, before Redis has deleted it', () => {
     server = await launchRedisServer({ port, dir, args: ['--enable-debug-command', 'yes'] });
     admin = new Redis({ host: LOCALHOST, port });
     await admin.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
-    apps = await startReplicas(2, { redis: `redis://${LOCALHOST}:${port}`, prefix: uniquePrefix('near-expiry'), idleTimeout: 1_000, nearCache: { maxAge: 3_600_000 } });
+    apps = await startReplicas(2, {
+      redis: `redis://${LOCALHOST}:${port}`,
+      prefix: uniquePrefix('near-expiry'),
+      idleTimeout: 1_000,
+      nearCache: { maxAge: 3_600_000 },
+    });
     await untilServing(apps);
   });
 
