@@ -40,7 +40,15 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), metrics: { registry } };
+            if (shop.usesDevEncryptionKey) {
+              new Logger('ShopConfig').warn('SESSION_ENCRYPTION_KEYS is not set: sessions are sealed with a fixed development key. Set it in production.');
+            }
+            return {
+              secret: shop.sessionSecrets,
+              redis: sessionRedisOption(shop.redis),
+              encryption: { keys: shop.sessionEncryptionKeys },
+              metrics: { registry },
+            };
           },
         }),
         TerminusModule.forRoot({ logger: false }),

@@ -3,6 +3,7 @@ import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
+import { resolveEncryptionOption } from './resolve-encryption-option';
 import { defaultSessionUserId } from '../users/user-id';
 
 const MIN_SECRET_LENGTH = 32;
@@ -66,6 +67,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     lastSeenInterval: optionalDuration('lastSeenInterval', options.lastSeenInterval) ?? SESSION_DEFAULTS.lastSeenInterval,
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
     durability: resolveDurability(options.durability, optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout),
+    encryption: resolveEncryptionOption(options.encryption),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
     updateRetries: optionalCount('updateRetries', options.updateRetries, 0) ?? SESSION_DEFAULTS.updateRetries,
     trustProxy: optionalBoolean('trustProxy', options.trustProxy),
