@@ -43,7 +43,9 @@ export async function measureMemory(options: BenchOptions, redis: BenchRedis, lo
     await context.close();
   }
 
-  const sealing = await NestFactory.createApplicationContext(benchSessionModule(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }), { logger: false });
+  const sealing = await NestFactory.createApplicationContext(benchSessionModule(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }), {
+    logger: false,
+  });
   try {
     const store = sealing.get(RedisSessionStore);
     results.push(await throughStore('ours-encrypted: RedisSessionStore.set', 'ours-encrypted', options.memoryCount, redis, (sid, s) => store.set(sid, s)));

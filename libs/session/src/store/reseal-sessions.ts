@@ -55,7 +55,14 @@ async function resealOne(sessions: SessionPersistence, redisKey: string, report:
   }
   for (const { field, held, plaintext } of stale) {
     // expiresAt 0: the compare-and-set moves no expiry, so a session slid meanwhile keeps its later one.
-    const reply = await gateway.compareAndSet({ redisKey, field, expected: held, next: sealer.seal(redisKey, field, plaintext), expiresAt: 0, now: Date.now() });
+    const reply = await gateway.compareAndSet({
+      redisKey,
+      field,
+      expected: held,
+      next: sealer.seal(redisKey, field, plaintext),
+      expiresAt: 0,
+      now: Date.now(),
+    });
     if (reply.status === 'gone') return;
     if (reply.status === 'written') report.resealed++;
     else report.changed++;
