@@ -100,7 +100,8 @@ describe('a value that does not open is no session, logged once', () => {
     const store = makeStore();
     const victim = await savedSession(store);
     const attacker = await savedSession(store);
-    await admin.hset(attacker.key, 'user', await admin.hget(victim.key, 'user').then((value) => value!));
+    const sealedUser = (await admin.hget(victim.key, 'user'))!;
+    await admin.hset(attacker.key, 'user', sealedUser);
 
     for (let i = 0; i < 3; i++) await expect(store.get(attacker.sid)).resolves.toBeNull();
     expect(logger.warn).toHaveBeenCalledTimes(1);
