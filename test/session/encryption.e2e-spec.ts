@@ -1,11 +1,13 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { SessionConfigError, SessionService } from '@app/session';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SessionConfigError, SessionModule, SessionService } from '@app/session';
 import { SessionPersistence } from '@app/session/store/session-persistence';
 import { uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { Visitor } from './support/http-client';
-import { startSessionApp, type RunningApp } from './support/session-app';
+import { TEST_SECRET, startSessionApp, type RunningApp } from './support/session-app';
 
 /**
  * The `encryption` option through the whole module: logins, carts and CSRF tokens never in clear on
@@ -162,7 +164,10 @@ describe('encryption at rest', () => {
   });
 
   it('refuses to boot with a key shorter than 32 bytes, naming it', async () => {
-    const boot = startSessionApp({ redis: redis.url, prefix: uniquePrefix('enc-boot'), encryption: { keys: [NEW_KEY, randomBytes(24).toString('base64')] } });
+    const short = randomBytes(24).toString('base64');
+    @Module({ imports: [SessionModule.forRoot({ secret: TEST_SECRET, redis: redis.url, encryption: { keys: [NEW_KEY, short] } })] })
+    class ShortKeyModule {}
+    const boot = NestFactory.create(ShortKeyModule, { logger: false, abortOnError: false });
     await expect(boot).rejects.toThrow(SessionConfigError);
     await expect(boot).rejects.toThrow('"encryption.keys[1]" must hold at least 32 bytes');
   });
