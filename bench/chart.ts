@@ -2,7 +2,10 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import type { BenchResults } from './results';
 
-const MODE_COLORS = { domain: ['none', 'connect-redis', 'ours', 'ours-metrics'], range: ['#9e9e9e', '#e45756', '#4c78a8', '#72b7b2'] };
+const MODE_COLORS = {
+  domain: ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-encrypted'],
+  range: ['#9e9e9e', '#e45756', '#4c78a8', '#72b7b2', '#b279a2'],
+};
 
 /** Requests per second per scenario and mode (median, min–max, ratio to the ceiling on the bar). */
 function throughputSpec(results: BenchResults): object {

@@ -1,7 +1,14 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
 export { SessionModule } from './module/session.module';
-export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption, SessionRoute } from './options/session-options.interface';
+export type {
+  SessionCookieOptions,
+  SessionEncryptionOptions,
+  SessionModuleExtras,
+  SessionModuleOptions,
+  SessionRedisOption,
+  SessionRoute,
+} from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
 export type { MetricsRegistry, SessionMetricsOptions } from './metrics/metrics-options';
 export { SESSION_METRICS_BUCKETS } from './metrics/metrics-options';
@@ -11,6 +18,7 @@ export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
 export type { UserSessionInfo } from './users/user-session-index';
+export type { ResealReport } from './store/reseal-sessions';
 export type { SessionUserId } from './users/user-id';
 export type { AppSession, SessionKey, SessionUser } from './session-data';
 

@@ -31,6 +31,8 @@ export const messages = {
   userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
+  unopenableValue: (digest: string, reason: string) =>
+    `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,
   badUserId: (got: string) => `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
   sessionReadTooEarly: () =>
     'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
