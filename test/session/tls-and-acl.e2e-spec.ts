@@ -50,7 +50,7 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
   let certificates: TestCertificates;
   let redis: RedisServerHandle;
   let admin: Redis;
-  const running: { close?(): Promise<void>; stop?(): Promise<void> }[] = [];
+  const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
     certificates = await makeTestCertificates();
@@ -59,7 +59,7 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
   });
 
   afterAll(async () => {
-    await Promise.all(running.map((app) => (app.close ?? app.stop)!.call(app)));
+    await Promise.all(closers.map((close) => close()));
     admin?.disconnect();
     await redis?.stop();
   });
@@ -75,7 +75,7 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
 
   async function app(options: Parameters<typeof startSessionApp>[0]): Promise<RunningApp> {
     const started = await startSessionApp(options);
-    running.push(started);
+    closers.push(() => started.close());
     return started;
   }
 
@@ -96,7 +96,7 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
       { prefix, redis: `rediss://sessions-url:${PASSWORD}@${redis.host}:${redis.port}` },
       { NODE_EXTRA_CA_CERTS: certificates.caFile },
     );
-    running.push(child);
+    closers.push(() => child.stop());
     await sessionStory(child.url, child.url, 'u-tls-url');
     expect(child.output()).not.toMatch(/NOPERM|Skipping the ready check/);
   });
@@ -157,7 +157,16 @@ describeWithTls('Redis Cluster over TLS (bus included), as a user with only the 
     const prefix = uniquePrefix('tls-cluster');
     // Every node keeps its own users: the operator creates the user on each.
     for (const node of cluster.nodes) {
-      await askOver({ ...node, tls: certificates.clientTls }, 'ACL', 'SETUSER', 'sessions', 'reset', 'on', `>${PASSWORD}`, ...minimalAclRules(prefix).split(' '));
+      await askOver(
+        { ...node, tls: certificates.clientTls },
+        'ACL',
+        'SETUSER',
+        'sessions',
+        'reset',
+        'on',
+        `>${PASSWORD}`,
+        ...minimalAclRules(prefix).split(' '),
+      );
     }
     const redis = { cluster: cluster.nodes, options: { redisOptions: { tls: certificates.clientTls, username: 'sessions', password: PASSWORD } } };
     for (let i = 0; i < 2; i++) running.push(await startSessionApp({ prefix, redis }));
