@@ -2,8 +2,10 @@ import { Logger } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import { SessionConfigError } from '@app/session';
 import { minimalAclRules } from '@app/session/redis/redis-permissions';
-import { askOver } from '../support/probe';
-import { redisServerMissingReason } from '../support/processes';
+import { freePorts, LOCALHOST } from '../support/ports';
+import { askOver, waitUntil } from '../support/probe';
+import { launchRedisServer, redisServerMissingReason } from '../support/processes';
+import { makeTempDir, removeTempDir } from '../support/temp-dirs';
 import { startCluster } from '../support/topologies';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { makeTestCertificates, opensslMissingReason, type TestCertificates } from '../support/tls-certificates';
@@ -111,6 +113,29 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
       const started = await app({ prefix, redis: connectionAs('sessions-b', stranger.clientTls), commandTimeout: 300 });
       expect((await new Visitor(started.url).post('/login', { id: 'u' })).status).toBe(503);
       expect(errors.mock.calls.map(([message]) => String(message)).join('\n')).toMatch(/Redis connection failed \(.*certificate.*\)/);
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+
+  it('boots while Redis is down and, once Redis is up, logs the command the user may not run', async () => {
+    const prefix = uniquePrefix('tls-late');
+    const [port] = await freePorts(1);
+    const dir = await makeTempDir('tls-late');
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const started = await app({ prefix, redis: { host: LOCALHOST, port, tls: certificates.clientTls, username: 'sessions-late', password: PASSWORD } });
+      expect((await new Visitor(started.url).post('/login', { id: 'u' })).status).toBe(503);
+      // The user comes with the server (a `user` directive), without HSET.
+      const rules = minimalAclRules(prefix).replace(' +hset', '').split(' ');
+      const server = await launchRedisServer({ port, dir, tls: certificates, args: ['--user', 'sessions-late', 'on', `>${PASSWORD}`, ...rules] });
+      closers.push(async () => {
+        await server.stop();
+        await removeTempDir(dir);
+      });
+      const logged = () => errors.mock.calls.map(([message]) => String(message)).join('\n');
+      await waitUntil('the refused command to be logged', () => Promise.resolve(/who may not run HSET \(writes session fields\)/.test(logged())));
     } finally {
       jest.restoreAllMocks();
     }
