@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import { SessionConfigError } from '@app/session';
 import { minimalAclRules } from '@app/session/redis/redis-permissions';
+import { probeSessionStore } from '@app/session/health/probe-session-store';
 import { freePorts, LOCALHOST } from '../support/ports';
 import { askOver, waitUntil } from '../support/probe';
 import { launchRedisServer, redisServerMissingReason } from '../support/processes';
@@ -89,6 +90,18 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
     // Nothing outside the prefix was written (the user could not), and every key has an expiry.
     expect((await admin.keys('*')).filter((key) => !key.startsWith(prefix))).toEqual([]);
     for (const key of await admin.keys(`${prefix}*`)) expect(await admin.pttl(key)).toBeGreaterThan(0);
+  });
+
+  it("passes the health check as that user; CONFIG, which it may not run, reads 'unknown'", async () => {
+    const prefix = uniquePrefix('tls-health');
+    await createUser('sessions-health', minimalAclRules(prefix));
+    const client = new Redis(connectionAs('sessions-health'));
+    try {
+      const health = await probeSessionStore(client, { timeout: 2_000 });
+      expect(health).toMatchObject({ role: 'master', maxmemoryPolicy: 'unknown', problems: [], warnings: [] });
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('serves the same story from a rediss:// URL, the CA trusted by the process (NODE_EXTRA_CA_CERTS)', async () => {
