@@ -33,28 +33,14 @@ export async function makeTestCertificates(label = 'tls'): Promise<TestCertifica
   const dir = await makeTempDir(label);
   const file = (name: string) => join(dir, name);
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run(
-    'openssl',
-    ['req', '-x509', ...key, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=Session tests CA'].concat([
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]),
-  );
+  const caArgs = ['req', '-x509', ...key, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=Session tests CA'];
+  caArgs.push('-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  await run('openssl', caArgs);
   await run('openssl', ['req', '-new', ...key, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=localhost']);
   await writeFile(file('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
-  await run(
-    'openssl',
-    ['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial'].concat([
-      '-out',
-      file('server.crt'),
-      '-days',
-      '1',
-      '-extfile',
-      file('server.ext'),
-    ]),
-  );
+  const signArgs = ['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial'];
+  signArgs.push('-out', file('server.crt'), '-days', '1', '-extfile', file('server.ext'));
+  await run('openssl', signArgs);
   const ca = await readFile(file('ca.crt'), 'utf8');
   return { dir, caFile: file('ca.crt'), certFile: file('server.crt'), keyFile: file('server.key'), ca, clientTls: { ca, rejectUnauthorized: true } };
 }
@@ -65,12 +51,6 @@ export async function makeTestCertificates(label = 'tls'): Promise<TestCertifica
  */
 export function redisTlsArgs(certificates: TestCertificates, tlsPort: number): string[] {
   const { certFile, keyFile, caFile } = certificates;
-  return ['--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', caFile].concat([
-    '--tls-auth-clients',
-    'no',
-    '--tls-replication',
-    'yes',
-    '--tls-cluster',
-    'yes',
-  ]);
+  const files = ['--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', caFile];
+  return ['--tls-port', String(tlsPort), ...files, '--tls-auth-clients', 'no', '--tls-replication', 'yes', '--tls-cluster', 'yes'];
 }
