@@ -39,6 +39,10 @@ export const messages = {
     "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +
     "app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module's " +
     'configure() through the middleware consumer, for the same routes, or drop "forRoutes"/"exclude"',
+  redisCommandsRefused: (user: string, refused: string[], prefix: string, rules: string) =>
+    `connects as Redis user "${user}", who may not run ${refused.join('; ')} on keys and channels under "${prefix}". Give the user the library's rights ` +
+    `(README "Redis security: TLS and ACL"): ACL SETUSER ${user} ${rules}`,
+  redisPermissionsUnchecked: (reason: string) => `Could not check the Redis user's rights at boot (${reason}); a refused command will fail requests instead`,
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
   invalidHeaderSignature: (header: string) => `Session header "${header}" has an invalid signature; the request continues without a session`,
 } as const;
