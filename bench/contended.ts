@@ -1,5 +1,5 @@
 import { ADDED_LINE } from './apps/cart';
-import { BASE_MODES as MODES, type Mode } from './apps/mode';
+import { CONTENDED_MODES as MODES, type Mode } from './apps/mode';
 import type { AnswerCounts } from './apps/answer-counter';
 import { BenchChild } from './children';
 import { cartOf } from './http';

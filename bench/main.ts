@@ -120,7 +120,10 @@ async function writeReport(options: BenchOptions, results: BenchResults): Promis
 ${throughputTable(results.summaries)}
 
 Cost of metrics (ours-metrics − ours, same round):
-${metricsCostTable(results.runs)}`);
+${metricsCostTable(results.runs)}
+
+Cost of encryption at rest (ours-encrypted − ours, same round):
+${metricsCostTable(results.runs, 'ours-encrypted')}`);
   if (results.contendedSummaries.length)
     log(`
 ${contendedTable(results.contendedSummaries)}`);

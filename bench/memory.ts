@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { RedisSessionStore } from '@app/session';
 import { SEED_LINES, benchUser } from './apps/cart';
 import { COOKIE, connectRedisStoreOptions } from './apps/connect-redis.app';
-import type { Mode } from './apps/mode';
+import { BENCH_ENCRYPTION_KEY, type Mode } from './apps/mode';
 import { benchSessionModule } from './apps/ours.app';
 import { loginWithCart, mapLimit } from './http';
 import type { BenchOptions } from './options';
@@ -43,7 +43,18 @@ export async function measureMemory(options: BenchOptions, redis: BenchRedis, lo
     await context.close();
   }
 
+  const sealing = await NestFactory.createApplicationContext(benchSessionModule(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }), {
+    logger: false,
+  });
+  try {
+    const store = sealing.get(RedisSessionStore);
+    results.push(await throughStore('ours-encrypted: RedisSessionStore.set', 'ours-encrypted', options.memoryCount, redis, (sid, s) => store.set(sid, s)));
+  } finally {
+    await sealing.close();
+  }
+
   results.push(await throughLogin(options.memoryLoginCount, redis));
+  results.push(await throughLogin(options.memoryLoginCount, redis, 'ours-encrypted'));
   for (const r of results) {
     log(
       `  ${r.label.padEnd(40)} ${r.bytesPerSession.toFixed(0).padStart(5)} B/session  (sample key ${r.sampleKeyBytes} B, ${r.encoding}, ${r.payloadBytes} B of data)`,
@@ -67,17 +78,17 @@ async function throughStore(label: string, mode: Mode, count: number, redis: Ben
   return { label, mode, count, bytesPerSession: (after - before) / count, ...(await sampleKey(redis, 'string', 'hash')) };
 }
 
-async function throughLogin(count: number, redis: BenchRedis): Promise<MemoryResult> {
+async function throughLogin(count: number, redis: BenchRedis, mode: Mode = 'ours'): Promise<MemoryResult> {
   await redis.admin.flushall();
-  const app = await startApp('ours', { sessions: 0 }, redis);
+  const app = await startApp(mode, { sessions: 0 }, redis);
   try {
     const before = await usedMemory(redis.admin);
     const users = Array.from({ length: count }, (_, i) => `user-${i}`);
     await mapLimit(users, 16, (user) => loginWithCart(app.port, user));
     const after = await usedMemory(redis.admin);
     return {
-      label: 'ours: HTTP login (+ index, CSRF, metadata)',
-      mode: 'ours',
+      label: `${mode}: HTTP login (+ index, CSRF, metadata)`,
+      mode,
       count,
       bytesPerSession: (after - before) / count,
       ...(await sampleKey(redis, 'hash')),

@@ -1,19 +1,23 @@
 import { SCENARIOS, type ScenarioRun } from './results';
 import { spread } from './stats';
 
+import type { Mode } from './apps/mode';
+
 /**
- * What `metrics: true` costs per request: in each round, `ours-metrics` minus `ours` of the same
- * round (so both saw the same machine), in app CPU µs per request and in req/s.
+ * What an option of `ours` costs per request: in each round, its mode (`ours-metrics`: `metrics:
+ * true`; `ours-encrypted`: `encryption`) minus `ours` of the same round (so both saw the same
+ * machine), in app CPU µs per request and in req/s.
  */
-export function metricsCostTable(runs: ScenarioRun[]): string {
+export function metricsCostTable(runs: ScenarioRun[], mode: Mode = 'ours-metrics'): string {
+  const what = mode === 'ours-encrypted' ? 'encryption' : 'metrics';
   const rows = [
-    '| scenario | app CPU µs/req, metrics on − off: median (min–max) over rounds | req/s on ÷ off: median (min–max) | rounds |',
+    `| scenario | app CPU µs/req, ${what} on − off: median (min–max) over rounds | req/s on ÷ off: median (min–max) | rounds |`,
     '|---|---:|---:|---:|',
   ];
   for (const scenario of SCENARIOS) {
     const cpu: number[] = [];
     const rps: number[] = [];
-    for (const on of runs.filter((r) => r.mode === 'ours-metrics' && r.scenario === scenario)) {
+    for (const on of runs.filter((r) => r.mode === mode && r.scenario === scenario)) {
       const off = runs.find((r) => r.mode === 'ours' && r.scenario === scenario && r.round === on.round);
       if (!off) continue;
       if (on.appCpuPerRequest !== undefined && off.appCpuPerRequest !== undefined) cpu.push(on.appCpuPerRequest - off.appCpuPerRequest);

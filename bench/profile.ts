@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { BASE_MODES as MODES, type Mode } from './apps/mode';
+import { CONTENDED_MODES as MODES, type Mode } from './apps/mode';
 import { BenchChild, ROOT } from './children';
 import type { BenchOptions } from './options';
 import { SESSION_LAYERS, readProfile, summariseProfile, topAttributedRows, topSelfRows, type ProfileSummary } from './profile-summary';

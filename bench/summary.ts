@@ -1,4 +1,4 @@
-import { MODES } from './apps/mode';
+import { CONTENDED_MODES, MODES } from './apps/mode';
 import { CONTENDED_SCENARIOS, SCENARIOS, type ContendedRun, type ContendedSummary, type ScenarioRun, type ScenarioSummary } from './results';
 import { median, spread } from './stats';
 
@@ -48,7 +48,7 @@ export function summarise(runs: ScenarioRun[]): ScenarioSummary[] {
 export function summariseContended(runs: ContendedRun[]): ContendedSummary[] {
   const summaries: ContendedSummary[] = [];
   for (const scenario of CONTENDED_SCENARIOS) {
-    for (const mode of MODES) {
+    for (const mode of CONTENDED_MODES) {
       const mine = runs.filter((r) => r.mode === mode && r.scenario === scenario);
       if (mine.length === 0) continue;
       const ratios = mine.map((r) => r.ratio).filter((r): r is number => r !== undefined);

@@ -27,8 +27,14 @@ async function main() {
 
   await build();
 
-  // One secret for all replicas, new on every run: each replica must verify cookies the others signed.
-  const env = { REDIS_URL: redis.url, SESSION_SECRET: randomBytes(32).toString('base64url'), NODE_ENV: 'development' };
+  // One secret and one encryption key for all replicas, new on every run: each replica must verify
+  // cookies the others signed and open sessions the others sealed.
+  const env = {
+    REDIS_URL: redis.url,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    SESSION_ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
+    NODE_ENV: 'development',
+  };
   if (!process.stdout.isTTY) env.NO_COLOR = '1';
   const replicas = [];
   for (let i = 1; i <= REPLICAS; i++) {

@@ -2,14 +2,21 @@ import type { INestApplication } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * The ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours, and
- * ours with `metrics: true` (prom-client), whose difference to `ours` in the same round is the cost of metrics,
- * and ours with `nearCache: true` (issue 10: a warm read costs no round trip).
+ * The ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours, ours
+ * with `metrics: true` (prom-client) and ours with `encryption` on, whose differences to `ours` in the
+ * same round are the costs of metrics and of encryption at rest, and ours with `nearCache: true`
+ * (issue 10: a warm read costs no round trip).
  */
-export type Mode = 'none' | 'connect-redis' | 'ours' | 'ours-metrics' | 'ours-near-cache';
-export const MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-near-cache'];
-/** The modes of the contended and profile sections, which leave the near cache to the load section. */
-export const BASE_MODES: Mode[] = MODES.filter((mode) => mode !== 'ours-near-cache');
+export type Mode = 'none' | 'connect-redis' | 'ours' | 'ours-metrics' | 'ours-encrypted' | 'ours-near-cache';
+export const MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-encrypted', 'ours-near-cache'];
+/**
+ * The modes of the contended and profile sections: encryption and the near cache are measured under
+ * load only, where their cost or gain per request shows.
+ */
+export const CONTENDED_MODES: Mode[] = MODES.filter((mode) => mode !== 'ours-encrypted' && mode !== 'ours-near-cache');
+
+/** The `ours-encrypted` mode's key (32 bytes, base64): fixed, so the memory figures compare run to run. */
+export const BENCH_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** Secret shared by both session layers (at least 32 characters, as ours requires). */
 export const BENCH_SECRET = 'bench-secret-0123456789abcdef-0123456789';

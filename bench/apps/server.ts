@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { countAnswers } from './answer-counter';
 import { buildConnectRedisApp } from './connect-redis.app';
-import type { BuiltApp, Mode } from './mode';
+import { BENCH_ENCRYPTION_KEY, type BuiltApp, type Mode } from './mode';
 import { buildNoneApp } from './none.app';
 import { buildOursApp } from './ours.app';
 import { countRedisCommands, type RedisCounts } from './redis-counter';
@@ -55,10 +55,12 @@ function build(mode: string, redisUrl: string): Promise<BuiltApp> {
       return buildOursApp(redisUrl);
     case 'ours-metrics':
       return buildOursApp(redisUrl, { metrics: true });
+    case 'ours-encrypted':
+      return buildOursApp(redisUrl, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } });
     case 'ours-near-cache':
       return buildOursApp(redisUrl, { nearCache: true });
     default:
-      throw new Error(`BENCH_MODE must be none, connect-redis, ours, ours-metrics or ours-near-cache; got "${mode}"`);
+      throw new Error(`BENCH_MODE must be none, connect-redis, ours, ours-metrics, ours-encrypted or ours-near-cache; got "${mode}"`);
   }
 }
 

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { SessionModuleOptions } from '@app/session';
 import { CommandRecorder, type RecordedCommand } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
@@ -10,9 +11,15 @@ import { startReplicas, type RunningApp } from './support/session-app';
  * A burst of parallel `SessionService.update`s of one session key, as one user's parallel requests
  * make it: every update kept, each caller its own result or error, and a cost in Redis commands that
  * does not grow with the burst. Each burst is held at a barrier until all its requests have read the
- * session, so the updates start together and the counts do not depend on the machine's speed.
+ * session, so the updates start together and the counts do not depend on the machine's speed. With
+ * `encryption` on too: each seal differs, so the compare-and-set compares the sealed bytes Redis holds.
  */
-describe('a burst of parallel updates of one session key', () => {
+const SETTINGS: [string, Partial<SessionModuleOptions>][] = [
+  ['values in clear', {}],
+  ['values sealed (encryption on)', { encryption: { keys: [randomBytes(32)] } }],
+];
+
+describe.each(SETTINGS)('a burst of parallel updates of one session key, %s', (_settings, extraOptions) => {
   let redis: RedisServerHandle;
   let replicas: RunningApp[];
   let recorder: CommandRecorder;
@@ -20,7 +27,7 @@ describe('a burst of parallel updates of one session key', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    replicas = await startReplicas(3, { redis: redis.url, prefix }, [BurstController]);
+    replicas = await startReplicas(3, { redis: redis.url, prefix, ...extraOptions }, [BurstController]);
     recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
     // Load every script into Redis's cache first, so no measured EVALSHA falls back to EVAL.
     const warm = new Visitor(replicas[0].url);

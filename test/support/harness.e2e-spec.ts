@@ -4,11 +4,12 @@ import { CommandRecorder } from './command-recorder';
 import { dockerAvailable, probeDocker } from './container';
 import { deleteByPrefix, uniquePrefix } from './prefix';
 import { freePorts, LOCALHOST } from './ports';
-import { ask } from './probe';
-import { launchRedisServer } from './processes';
+import { ask, askOver } from './probe';
+import { launchRedisServer, redisServerMissingReason } from './processes';
 import { RedisServerHandle, startRedis } from './redis';
 import { makeTempDir, removeTempDir } from './temp-dirs';
 import { startCluster, startSentinelSetup, topologyAvailable } from './topologies';
+import { makeTestCertificates, opensslMissingReason, type TestCertificates } from './tls-certificates';
 
 const topology = topologyAvailable();
 
@@ -271,5 +272,31 @@ describe('CommandRecorder', () => {
 
     await app.hgetall(`${prefix}session`);
     await expect(recorder.settle()).resolves.toEqual([{ name: 'HGETALL', args: [`${prefix}session`] }]);
+  });
+});
+
+describe('startRedis with TLS', () => {
+  const missing = opensslMissingReason() ?? redisServerMissingReason();
+  const itWithTls = missing ? it.skip : it;
+  let certificates: TestCertificates;
+  let redis: RedisServerHandle;
+
+  beforeAll(async () => {
+    if (missing) return;
+    certificates = await makeTestCertificates();
+    redis = await startRedis({ tls: certificates });
+  });
+  afterAll(() => redis?.stop());
+
+  itWithTls('serves TLS only, with a certificate its own CA checks out for 127.0.0.1', async () => {
+    expect(redis.url).toBe(`rediss://${LOCALHOST}:${redis.port}`);
+    await expect(askOver({ host: LOCALHOST, port: redis.port, tls: certificates.clientTls }, 'PING')).resolves.toBe('PONG');
+    // No plain-text port: a client without TLS gets no answer from the TLS port.
+    await expect(ask(LOCALHOST, redis.port, 'PING')).rejects.toThrow();
+  });
+
+  itWithTls("refuses a client that trusts another CA: the server's certificate is checked", async () => {
+    const stranger = await makeTestCertificates('tls-stranger');
+    await expect(askOver({ host: LOCALHOST, port: redis.port, tls: stranger.clientTls }, 'PING')).rejects.toThrow(/certificate/);
   });
 });

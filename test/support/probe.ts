@@ -1,15 +1,29 @@
 import Redis from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+
+/** Where `askOver` connects: a server address, over TLS when `tls` is given. */
+export interface ServerTarget {
+  host: string;
+  port: number;
+  tls?: ConnectionOptions;
+}
 
 /**
  * One command on a throwaway connection. It fails at once instead of
  * reconnecting, so the polling loops below decide how long to keep trying.
  */
-export async function ask(host: string, port: number, command: string, ...args: (string | number)[]): Promise<unknown> {
+export function ask(host: string, port: number, command: string, ...args: (string | number)[]): Promise<unknown> {
+  return askOver({ host, port }, command, ...args);
+}
+
+/** `ask`, to a server that may take TLS connections only. */
+export async function askOver({ host, port, tls }: ServerTarget, command: string, ...args: (string | number)[]): Promise<unknown> {
   const client = new Redis({
     host,
     port,
+    tls,
     lazyConnect: true,
     connectTimeout: 1000,
     // Something else may hold the port and accept without ever replying.
@@ -34,8 +48,8 @@ export async function ask(host: string, port: number, command: string, ...args: 
   }
 }
 
-export async function answersPing(host: string, port: number): Promise<boolean> {
-  return (await ask(host, port, 'PING')) === 'PONG';
+export async function answersPing(host: string, port: number, tls?: ConnectionOptions): Promise<boolean> {
+  return (await askOver({ host, port, tls }, 'PING')) === 'PONG';
 }
 
 export interface WaitOptions {

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { onHostExit } from './host-process';
 import { LOCALHOST } from './ports';
 import { answersPing, waitUntil } from './probe';
+import { redisTlsArgs, type TestCertificates } from './tls-certificates';
 
 const REDIS_SERVER = 'redis-server';
 const STOP_GRACE_MS = 5_000;
@@ -46,16 +47,19 @@ export interface LaunchOptions {
   /** Config file that must come first on the command line (sentinel mode needs one it can rewrite). */
   configFile?: string;
   args?: string[];
+  /** Serve `port` over TLS only, with these certificates (the plain port closed). */
+  tls?: TestCertificates;
 }
 
 /** Starts redis-server and resolves once it answers PING; on failure the error carries the tail of its log. */
 export async function launchRedisServer(options: LaunchOptions): Promise<RedisProcess> {
-  const { port, dir } = options;
+  const { port, dir, tls } = options;
   const logFile = join(dir, `redis-${port}.log`);
   const args = [
     ...(options.configFile ? [options.configFile] : []),
     ...(options.args ?? []),
-    ...['--port', String(port), '--bind', LOCALHOST, '--dir', dir, '--save', '', '--daemonize', 'no'],
+    ...(tls ? redisTlsArgs(tls, port) : []),
+    ...['--port', tls ? '0' : String(port), '--bind', LOCALHOST, '--dir', dir, '--save', '', '--daemonize', 'no'],
   ];
   // Output goes straight to a file: no pipes to drain or leave open, and the log survives for error messages.
   const out = openSync(logFile, 'a');
@@ -99,7 +103,7 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
   const gaveUp = new AbortController();
   void exited.then((how) => gaveUp.abort(new Error(`redis-server on port ${port} ${how} before answering PING`)));
   try {
-    await waitUntil(`redis-server on port ${port} to answer PING`, () => answersPing(LOCALHOST, port), {
+    await waitUntil(`redis-server on port ${port} to answer PING`, () => answersPing(LOCALHOST, port, tls?.clientTls), {
       signal: gaveUp.signal,
     });
   } catch (error) {

@@ -2,6 +2,7 @@ import { dockerAvailable, startRedisContainer } from './container';
 import { freePorts, LOCALHOST } from './ports';
 import { launchRedisServer, RedisProcess, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
+import type { TestCertificates } from './tls-certificates';
 
 export interface RedisServerHandle {
   url: string;
@@ -10,6 +11,8 @@ export interface RedisServerHandle {
   source: 'REDIS_URL' | 'testcontainers' | 'redis-server';
   /** true when the harness started this Redis and can stop/start it */
   controllable: boolean;
+  /** Set when Redis takes TLS connections only (`url` is then `rediss://`): its certificates, CA included. */
+  tls?: TestCertificates;
   /** Make Redis unreachable (connections refused), keeping its data. */
   interrupt(): Promise<void>;
   /** Bring it back on the same host:port with the same data; resolves when it answers PING. */
@@ -23,7 +26,9 @@ export interface RedisServerHandle {
  * developer points tests at a Redis they manage), unless the test needs to
  * interrupt Redis, which only a Redis started here allows.
  */
-export async function startRedis(opts: { controllable?: boolean } = {}): Promise<RedisServerHandle> {
+export async function startRedis(opts: { controllable?: boolean; tls?: TestCertificates } = {}): Promise<RedisServerHandle> {
+  // TLS needs the certificates the test made: only a redis-server started here has them.
+  if (opts.tls) return fromRedisServer(opts.tls);
   const external = process.env.REDIS_URL;
   if (external && !opts.controllable) return fromUrl(external);
   if (await dockerAvailable()) return fromContainer();
@@ -67,11 +72,11 @@ async function fromContainer(): Promise<RedisServerHandle> {
   };
 }
 
-async function fromRedisServer(): Promise<RedisServerHandle> {
+async function fromRedisServer(tls?: TestCertificates): Promise<RedisServerHandle> {
   const dir = await makeTempDir('standalone');
   const [port] = await freePorts(1);
   // The append-only file is what carries the data across interrupt/resume.
-  const launch = () => launchRedisServer({ port, dir, args: ['--appendonly', 'yes'] });
+  const launch = () => launchRedisServer({ port, dir, tls, args: ['--appendonly', 'yes'] });
   let server: RedisProcess | undefined;
   let stopped = false;
   try {
@@ -81,11 +86,12 @@ async function fromRedisServer(): Promise<RedisServerHandle> {
     throw error;
   }
   return {
-    url: `redis://${LOCALHOST}:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://${LOCALHOST}:${port}`,
     host: LOCALHOST,
     port,
     source: 'redis-server',
     controllable: true,
+    tls,
     async interrupt() {
       await server?.stop();
       server = undefined;

@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePorts, LOCALHOST } from './ports';
-import { ask, waitUntil } from './probe';
+import { ask, askOver, waitUntil } from './probe';
 import { launchRedisServer, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
+import type { TestCertificates } from './tls-certificates';
 
 export interface Address {
   host: string;
@@ -60,9 +61,12 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
 
 /**
  * Three masters and no replicas, slots split evenly. Each node gets an
- * explicit bus port so nothing depends on port + 10000 being free.
+ * explicit bus port so nothing depends on port + 10000 being free. With
+ * `tls`, clients, the cluster bus and CLUSTER SLOTS all use TLS ports only.
  */
-export async function startCluster(): Promise<{ nodes: Address[]; stop(): Promise<void> }> {
+export async function startCluster(options: { tls?: TestCertificates } = {}): Promise<{ nodes: Address[]; stop(): Promise<void> }> {
+  const { tls } = options;
+  const askNode = (host: string, port: number, command: string, ...args: (string | number)[]) => askOver({ host, port, tls: tls?.clientTls }, command, ...args);
   return assemble(async (onStop) => {
     const root = await setupFolder('cluster', onStop);
     const ports = await freePorts(CLUSTER_SIZE * 2);
@@ -71,22 +75,22 @@ export async function startCluster(): Promise<{ nodes: Address[]; stop(): Promis
       const dir = await subFolder(root, `node-${i}`);
       const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')];
       args.push('--cluster-port', String(node.busPort));
-      onStop((await launchRedisServer({ port: node.port, dir, args })).stop);
+      onStop((await launchRedisServer({ port: node.port, dir, args, tls })).stop);
     }
 
     for (const [i, node] of nodes.entries()) {
       // Distinct epochs up front spare the nodes a round of collision resolution.
-      await ask(LOCALHOST, node.port, 'CLUSTER', 'SET-CONFIG-EPOCH', i + 1);
+      await askNode(LOCALHOST, node.port, 'CLUSTER', 'SET-CONFIG-EPOCH', i + 1);
       const first = Math.floor((SLOT_COUNT * i) / CLUSTER_SIZE);
       const last = Math.floor((SLOT_COUNT * (i + 1)) / CLUSTER_SIZE) - 1;
-      await ask(LOCALHOST, node.port, 'CLUSTER', 'ADDSLOTSRANGE', first, last);
+      await askNode(LOCALHOST, node.port, 'CLUSTER', 'ADDSLOTSRANGE', first, last);
     }
     for (const node of nodes.slice(1)) {
-      await ask(LOCALHOST, nodes[0].port, 'CLUSTER', 'MEET', LOCALHOST, node.port, node.busPort);
+      await askNode(LOCALHOST, nodes[0].port, 'CLUSTER', 'MEET', LOCALHOST, node.port, node.busPort);
     }
     for (const node of nodes) {
       await waitUntil(`cluster node ${node.port} to report cluster_state:ok`, async () => {
-        const info = String(await ask(LOCALHOST, node.port, 'CLUSTER', 'INFO'));
+        const info = String(await askNode(LOCALHOST, node.port, 'CLUSTER', 'INFO'));
         return info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${CLUSTER_SIZE}`);
       });
     }

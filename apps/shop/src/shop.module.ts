@@ -40,9 +40,19 @@ export class ShopModule {
             if (shop.usesDevSecret) {
               new Logger('ShopConfig').warn('SESSION_SECRET is not set: using a fixed development secret. Set it in production.');
             }
-            // 'both': browsers keep the cookie; apps and scripts without cookies send X-Session-Token (shop-api.md).
-            // The near cache: a warm page view costs no Redis round trip; Redis's invalidations keep the replicas coherent.
-            return { secret: shop.sessionSecrets, redis: sessionRedisOption(shop.redis), idFrom: 'both', metrics: { registry }, nearCache: true };
+            if (shop.usesDevEncryptionKey) {
+              new Logger('ShopConfig').warn('SESSION_ENCRYPTION_KEYS is not set: sessions are sealed with a fixed development key. Set it in production.');
+            }
+            return {
+              secret: shop.sessionSecrets,
+              redis: sessionRedisOption(shop.redis),
+              encryption: { keys: shop.sessionEncryptionKeys },
+              // 'both': browsers keep the cookie; apps and scripts without cookies send X-Session-Token (shop-api.md).
+              idFrom: 'both',
+              metrics: { registry },
+              // A warm page view costs no Redis round trip; Redis's invalidations keep the replicas coherent.
+              nearCache: true,
+            };
           },
         }),
         TerminusModule.forRoot({ logger: false }),

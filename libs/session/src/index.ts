@@ -4,6 +4,7 @@ export { SessionModule } from './module/session.module';
 export type {
   NearCacheOptions,
   SessionCookieOptions,
+  SessionEncryptionOptions,
   SessionModuleExtras,
   SessionModuleOptions,
   SessionRedisOption,
@@ -18,6 +19,7 @@ export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
 export type { UserSessionInfo } from './users/user-session-index';
+export type { ResealReport } from './store/reseal-sessions';
 export type { SessionUserId } from './users/user-id';
 export type { AppSession, SessionKey, SessionUser } from './session-data';
 

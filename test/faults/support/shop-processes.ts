@@ -41,6 +41,7 @@ export async function startShopReplicas(redisEnv: NodeJS.ProcessEnv, count = 3):
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'production',
     SESSION_SECRET: secret,
+    SESSION_ENCRYPTION_KEYS: randomBytes(32).toString('base64'),
     REDIS_URL: '',
     REDIS_SENTINELS: '',
     REDIS_SENTINEL_NAME: '',

@@ -22,11 +22,14 @@ export interface ChildSessionApp {
   stop(): Promise<void>;
 }
 
-/** Starts the app of `child-session-app.main.ts` with these `SessionModule` options; resolves once it listens. */
-export async function startChildSessionApp(options: Omit<SessionModuleOptions, 'secret'>): Promise<ChildSessionApp> {
+/**
+ * Starts the app of `child-session-app.main.ts` with these `SessionModule` options; resolves once it
+ * listens. `env` adds to the process environment (e.g. NODE_EXTRA_CA_CERTS, read only at process start).
+ */
+export async function startChildSessionApp(options: Omit<SessionModuleOptions, 'secret'>, env: Record<string, string> = {}): Promise<ChildSessionApp> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', ENTRY], {
     cwd: ROOT,
-    env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), CHILD_SESSION_APP_OPTIONS: JSON.stringify(options) },
+    env: { ...process.env, ...env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), CHILD_SESSION_APP_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const releaseExitHook = onHostExit(() => child.kill('SIGKILL'));

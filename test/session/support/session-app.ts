@@ -27,7 +27,11 @@ export async function startSessionApp(options: AppOptions, extraControllers: Typ
   class TestAppModule {}
 
   const app = await NestFactory.create<NestExpressApplication>(TestAppModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
+  // A boot that fails (a refused option, a Redis user without a right) must not leave its Redis client open.
+  await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
+    await app.close().catch(() => undefined);
+    throw error;
+  });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url, prefix: options.prefix ?? 'sess:', close: () => app.close() };
 }

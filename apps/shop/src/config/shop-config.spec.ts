@@ -3,6 +3,8 @@ import { loadShopConfig } from './shop-config';
 
 const SECRET_A = 'a'.repeat(32);
 const SECRET_B = 'b'.repeat(40);
+const KEY_A = Buffer.alloc(32, 1).toString('base64');
+const KEY_B = Buffer.alloc(32, 2).toString('base64');
 
 describe('loadShopConfig', () => {
   it('fills in the contract defaults, with the development secret outside production', () => {
@@ -11,16 +13,19 @@ describe('loadShopConfig', () => {
       redis: { kind: 'url', url: 'redis://127.0.0.1:6379' },
       sessionSecrets: [expect.any(String)],
       usesDevSecret: true,
+      sessionEncryptionKeys: [expect.any(String)],
+      usesDevEncryptionKey: true,
       replicaId: `${hostname()}:3000`,
     });
   });
 
-  it('reads PORT, REDIS_URL, REPLICA_ID and a comma-separated SESSION_SECRET, newest first', () => {
+  it('reads PORT, REDIS_URL, REPLICA_ID and a comma-separated SESSION_SECRET and SESSION_ENCRYPTION_KEYS, newest first', () => {
     const config = loadShopConfig({
       PORT: '8080',
       REDIS_URL: 'rediss://cache.example:6380',
       REPLICA_ID: 'eu-1',
       SESSION_SECRET: ` ${SECRET_B} , ${SECRET_A}`,
+      SESSION_ENCRYPTION_KEYS: `${KEY_B}, ${KEY_A} `,
       NODE_ENV: 'production',
     });
     expect(config).toEqual({
@@ -28,6 +33,8 @@ describe('loadShopConfig', () => {
       redis: { kind: 'url', url: 'rediss://cache.example:6380' },
       sessionSecrets: [SECRET_B, SECRET_A],
       usesDevSecret: false,
+      sessionEncryptionKeys: [KEY_B, KEY_A],
+      usesDevEncryptionKey: false,
       replicaId: 'eu-1',
     });
   });
@@ -77,6 +84,9 @@ describe('loadShopConfig', () => {
 
   it.each([
     [{ NODE_ENV: 'production' }, /SESSION_SECRET is required when NODE_ENV=production/],
+    [{ NODE_ENV: 'production', SESSION_SECRET: SECRET_A }, /SESSION_ENCRYPTION_KEYS is required when NODE_ENV=production/],
+    [{ SESSION_ENCRYPTION_KEYS: Buffer.alloc(16).toString('base64') }, /SESSION_ENCRYPTION_KEYS: key number 1 of 1 holds 16 bytes; each must be at least 32/],
+    [{ SESSION_ENCRYPTION_KEYS: `${KEY_A},not base64!` }, /SESSION_ENCRYPTION_KEYS: key number 2 of 2 is not base64/],
     [{ SESSION_SECRET: 'short' }, /SESSION_SECRET: secret number 1 of 1 has 5 characters; each needs at least 32/],
     [{ SESSION_SECRET: `${SECRET_A},,${SECRET_B}` }, /secret number 2 of 3 has 0 characters/],
     [{ PORT: 'eighty' }, /PORT must be a whole number from 0 to 65535; got "eighty"/],

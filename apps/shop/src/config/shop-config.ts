@@ -23,6 +23,10 @@ export interface ShopConfig {
   sessionSecrets: string[];
   /** True when no SESSION_SECRET was given and the fixed development secret is in use. */
   usesDevSecret: boolean;
+  /** Keys that seal session data at rest, base64, newest first: the first seals, every one opens. */
+  sessionEncryptionKeys: string[];
+  /** True when no SESSION_ENCRYPTION_KEYS was given and the fixed development key is in use. */
+  usesDevEncryptionKey: boolean;
   /** Name of this replica, sent in `X-Replica`. @default `<hostname>:<port>` */
   replicaId: string;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. @default undefined (open) */
@@ -37,6 +41,9 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const MIN_SECRET_LENGTH = 32; // what the session library demands; checked here too so the message names the variable
 // Public on purpose: any development machine may use it, and NODE_ENV=production refuses to start with it.
 const DEV_SECRET = 'shop-development-secret-do-not-use-in-production';
+const MIN_ENCRYPTION_KEY_BYTES = 32; // AES-256; the session library checks it too, this names the variable
+// Public on purpose, like DEV_SECRET: 32 bytes anyone may read, refused in production.
+const DEV_ENCRYPTION_KEY = Buffer.from('shop-development-key-not-secret!').toString('base64');
 
 /**
  * Reads and checks the environment. Every problem throws at boot with the variable's name, so a typo
@@ -48,11 +55,19 @@ export function loadShopConfig(env: NodeJS.ProcessEnv): ShopConfig {
   if (!secrets && env.NODE_ENV === 'production') {
     throw new Error('SESSION_SECRET is required when NODE_ENV=production: set it to a random string of at least 32 characters');
   }
+  const encryptionKeys = parseEncryptionKeys(env.SESSION_ENCRYPTION_KEYS);
+  if (!encryptionKeys && env.NODE_ENV === 'production') {
+    throw new Error(
+      'SESSION_ENCRYPTION_KEYS is required when NODE_ENV=production: set it to one or more keys of 32 random bytes in base64 (`openssl rand -base64 32`), comma-separated, newest first',
+    );
+  }
   return {
     port,
     redis: parseRedis(env),
     sessionSecrets: secrets ?? [DEV_SECRET],
     usesDevSecret: !secrets,
+    sessionEncryptionKeys: encryptionKeys ?? [DEV_ENCRYPTION_KEY],
+    usesDevEncryptionKey: !encryptionKeys,
     replicaId: nonBlank(env.REPLICA_ID) ?? `${hostname()}:${port}`,
     metricsToken: nonBlank(env.METRICS_TOKEN),
   };
@@ -127,6 +142,22 @@ function parseSecrets(raw: string | undefined): string[] | undefined {
     }
   });
   return secrets;
+}
+
+/** Encryption keys, base64, comma-separated, newest first; undefined when none is set. */
+function parseEncryptionKeys(raw: string | undefined): string[] | undefined {
+  if (nonBlank(raw) === undefined) return undefined;
+  const keys = raw!.split(',').map((key) => key.trim());
+  keys.forEach((key, index) => {
+    const bytes = /^[A-Za-z0-9+/]*={0,2}$/.test(key) ? Buffer.from(key, 'base64').length : -1;
+    if (bytes < MIN_ENCRYPTION_KEY_BYTES) {
+      const problem = bytes < 0 ? 'is not base64' : `holds ${bytes} bytes`;
+      throw new Error(
+        `SESSION_ENCRYPTION_KEYS: key number ${index + 1} of ${keys.length} ${problem}; each must be at least ${MIN_ENCRYPTION_KEY_BYTES} random bytes in base64 (\`openssl rand -base64 32\`)`,
+      );
+    }
+  });
+  return keys;
 }
 
 function nonBlank(value: string | undefined): string | undefined {

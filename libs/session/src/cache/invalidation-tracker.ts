@@ -140,7 +140,7 @@ export class InvalidationTracker {
         ? { kind: 'publish', channel: this.channel }
         : { kind: 'tracking', rawPrefix: this.keyPrefix + this.prefix };
       const onBroken = () => this.disarm(generation, 'connection');
-      await Promise.all(this.nodes.map((node) => node.arm(source, (keys) => this.received(keys, source.kind === 'tracking'), onBroken)));
+      await Promise.all(this.nodes.map((tracked) => tracked.arm(source, (keys) => this.received(keys, source.kind === 'tracking'), onBroken)));
       if (generation !== this.generation) return;
       await this.beat(generation);
       if (generation !== this.generation) return;
@@ -171,11 +171,11 @@ export class InvalidationTracker {
   private async beat(generation: number): Promise<void> {
     const ttl = Math.max(this.timings.heartbeatInterval * 10, 10_000); // the key outlives a few missed beats, never for ever
     await Promise.all(
-      this.nodes.map(async (node) => {
-        if (!node.heartbeatKey) return;
-        const heartbeat = node.heartbeatKey.slice(this.keyPrefix.length);
+      this.nodes.map(async (tracked) => {
+        if (!tracked.heartbeatKey) return;
+        const heartbeat = tracked.heartbeatKey.slice(this.keyPrefix.length);
         const heard = this.expect(heartbeat, 'heartbeat');
-        await node.beat(ttl, heartbeat).catch((error: unknown) => {
+        await tracked.beat(ttl, heartbeat).catch((error: unknown) => {
           heard.cancel();
           throw error;
         });
@@ -223,7 +223,7 @@ export class InvalidationTracker {
   }
 
   private closeNodes(): void {
-    for (const node of this.nodes) node.close();
+    for (const tracked of this.nodes) tracked.close();
     this.nodes = [];
   }
 

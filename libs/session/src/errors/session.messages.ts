@@ -31,12 +31,18 @@ export const messages = {
   userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
+  unopenableValue: (digest: string, reason: string) =>
+    `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,
   badUserId: (got: string) => `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
   sessionReadTooEarly: () =>
     'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
     "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +
     "app.use(), and not at all on excluded routes. Apply passport.session() (or whatever reads the session) in a module's " +
     'configure() through the middleware consumer, for the same routes, or drop "forRoutes"/"exclude"',
+  redisCommandsRefused: (user: string, refused: string[], prefix: string, rules: string) =>
+    `connects as Redis user "${user}", who may not run ${refused.join('; ')} on keys and channels under "${prefix}". Give the user the library's rights ` +
+    `(README "Redis security: TLS and ACL"): ACL SETUSER ${user} ${rules}`,
+  redisPermissionsUnchecked: (reason: string) => `Could not check the Redis user's rights at boot (${reason}); a refused command will fail requests instead`,
   invalidSignature: () => 'Session cookie has an invalid signature; the request continues without a session',
   invalidHeaderSignature: (header: string) => `Session header "${header}" has an invalid signature; the request continues without a session`,
   nearCacheRefused: (reply: string) =>

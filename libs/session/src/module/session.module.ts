@@ -5,6 +5,8 @@ import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
 import { SessionConfigError } from '../errors/session-config.error';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
+import { assertRedisPermissions, type PermissionScope } from '../redis/check-redis-permissions';
+import { messages } from '../errors/session.messages';
 import { ExpressPlatform } from '../request/express-platform';
 import { SessionLifecycle } from '../request/session-lifecycle';
 import { SessionService } from '../service/session.service';
@@ -28,6 +30,8 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   /** Built once an HTTP adapter is known: at app creation, or (from @nestjs/testing) in `configure`. */
   private lifecycle?: SessionLifecycle;
   private mountedOnEveryRoute = false;
+  /** Armed when Redis was out of reach at boot; removed at shutdown from a client that outlives the module. */
+  private checkWhenReady?: () => void;
 
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
@@ -99,9 +103,34 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   async onModuleInit(): Promise<void> {
-    const ready = await whenReady(this.connection.client, Math.max(this.options.commandTimeout, 2_000));
-    if (!ready) {
+    const { client } = this.connection;
+    const wait = Math.max(this.options.commandTimeout, 2_000);
+    if (!(await whenReady(client, wait))) {
       this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');
+      // The app boots without Redis; the user's rights are checked once it connects, and only logged.
+      this.checkWhenReady = () => void this.checkPermissions(wait).catch((error: Error) => this.logger.error(error.message));
+      client.once('ready', this.checkWhenReady);
+      return;
+    }
+    await this.checkPermissions(wait);
+  }
+
+  /**
+   * Fails boot with a `SessionConfigError` naming each command the Redis user may not run, rather than
+   * failing requests later; one script, one round trip per master. Other failures are only logged.
+   */
+  private async checkPermissions(timeoutMs: number): Promise<void> {
+    const scope: PermissionScope = {
+      prefix: this.options.prefix,
+      durability: !!this.options.durability,
+      metrics: !!this.options.metrics,
+      nearCache: !!this.options.nearCache,
+    };
+    try {
+      await assertRedisPermissions(this.connection.client, scope, timeoutMs);
+    } catch (error) {
+      if (error instanceof SessionConfigError) throw error;
+      this.logger.warn(messages.redisPermissionsUnchecked((error as Error)?.message ?? String(error)));
     }
     this.persistence.nearCache?.start(); // serves once Redis's invalidations are armed; until then every read goes to Redis
   }
@@ -111,6 +140,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     this.persistence.nearCache?.close();
     await this.persistence.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
+    if (this.checkWhenReady) client.off('ready', this.checkWhenReady);
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's
     // QUIT resolves on Redis' reply; wait for the socket itself so nothing is left open at exit.
     const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));

@@ -100,6 +100,7 @@ function storeOptions(options: ResolvedSessionOptions, client: Redis): RedisSess
     commandTimeout: options.commandTimeout,
     durability: options.durability,
     maxSessionBytes: options.maxSessionBytes,
+    encryption: options.encryption,
     cookie: definedOnly(cookie),
     logger: new Logger('RedisSessionStore'),
   };

@@ -337,3 +337,37 @@ describe('resolveSessionOptions: nearCache', () => {
     expectRejected({ ...valid, nearCache }, option);
   });
 });
+
+describe('resolveSessionOptions: encryption', () => {
+  const KEY = Buffer.alloc(32, 9);
+
+  it('is off unless given; takes Buffers and base64 or base64url strings of at least 32 bytes, newest first', () => {
+    expect(resolveSessionOptions(valid).encryption).toBeUndefined();
+    const longer = Buffer.alloc(48, 5);
+    const resolved = resolveSessionOptions({ ...valid, encryption: { keys: [KEY.toString('base64'), longer.toString('base64url'), Buffer.alloc(32, 6)] } });
+    expect(resolved.encryption).toEqual({ keys: [KEY, longer, Buffer.alloc(32, 6)], acceptPlaintext: false });
+    expect(resolveSessionOptions({ ...valid, encryption: { keys: [KEY], acceptPlaintext: true } }).encryption?.acceptPlaintext).toBe(true);
+  });
+
+  it.each([
+    [null, 'encryption'],
+    [{}, 'encryption.keys'],
+    [{ keys: [] }, 'encryption.keys'],
+    [{ keys: [Buffer.alloc(32, 1)], extra: 1 }, 'encryption.extra'],
+    [{ keys: [Buffer.alloc(32, 1)], acceptPlaintext: 'yes' }, 'encryption.acceptPlaintext'],
+    [{ keys: [Buffer.alloc(31, 1)] }, 'encryption.keys[0]'],
+    [{ keys: [Buffer.alloc(32, 1), Buffer.alloc(16, 2).toString('base64')] }, 'encryption.keys[1]'],
+    [{ keys: [Buffer.alloc(32, 1), 'a passphrase that is long enough but not base64!'] }, 'encryption.keys[1]'],
+    [{ keys: [Buffer.alloc(32, 1), 42] }, 'encryption.keys[1]'],
+    [{ keys: [Buffer.alloc(32, 1), Buffer.alloc(32, 1).toString('base64')] }, 'encryption.keys[1]'],
+  ])('refuses %p at boot, naming %s', (encryption, option) => {
+    expectRejected({ ...valid, encryption }, option);
+  });
+
+  it('says how many bytes a short key holds, never the key itself', () => {
+    const short = Buffer.alloc(16, 2).toString('base64');
+    const { message } = configError({ ...valid, encryption: { keys: [short] } });
+    expect(message).toBe('SessionModule option "encryption.keys[0]" must hold at least 32 bytes (e.g. `openssl rand -base64 32`); it holds 16');
+    expect(message).not.toContain(short);
+  });
+});

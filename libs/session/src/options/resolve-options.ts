@@ -4,6 +4,7 @@ import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
+import { resolveEncryptionOption } from './resolve-encryption-option';
 import { defaultSessionUserId } from '../users/user-id';
 import { resolveTouchAfter } from '../store/idle-slide';
 
@@ -75,6 +76,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     touchAfter: resolveTouchAfter(options, idleTimeout, 'idleTimeout'), // default: idleTimeout / 10, at most 1 min
     commandTimeout: optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout,
     durability: resolveDurability(options.durability, optionalDuration('commandTimeout', options.commandTimeout) ?? SESSION_DEFAULTS.commandTimeout),
+    encryption: resolveEncryptionOption(options.encryption),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
     updateRetries: optionalCount('updateRetries', options.updateRetries, 0) ?? SESSION_DEFAULTS.updateRetries,
     trustProxy: optionalBoolean('trustProxy', options.trustProxy),

@@ -1,6 +1,7 @@
 import type { SessionUserId } from '../users/user-id';
 import type { SessionRedisOption, SessionRoute } from './session-options.interface';
 import type { ResolvedMetricsOptions } from '../metrics/metrics-options';
+import type { ResolvedEncryption } from '../store/field-sealer';
 
 /** Options after validation, with every default filled in; internal to the library. */
 export interface ResolvedSessionOptions {
@@ -31,6 +32,8 @@ export interface ResolvedSessionOptions {
   commandTimeout: number;
   /** Undefined when off. */
   durability?: { replicas: number; timeout: number };
+  /** Undefined when off. */
+  encryption?: ResolvedEncryption;
   maxSessionBytes: number;
   updateRetries: number;
   trustProxy?: boolean;

@@ -46,6 +46,22 @@ export interface SessionCookieOptions {
   maxAge?: number;
 }
 
+/** The `encryption` option: session values sealed at rest (see the README's "Encryption at rest"). */
+export interface SessionEncryptionOptions {
+  /**
+   * AES-256-GCM keys, newest first: the first seals, every one opens, so a new key goes first and an
+   * old one stays until `SessionService.reseal()` has rewritten what it sealed. Each is a Buffer, or a
+   * base64 string, of at least 32 bytes (`openssl rand -base64 32`).
+   */
+  keys: (string | Buffer)[];
+  /**
+   * Read a value that is not sealed as plaintext instead of treating its session as absent: only
+   * while switching encryption on for sessions written without it (then run `reseal()`, then turn
+   * this off). @default false
+   */
+  acceptPlaintext?: boolean;
+}
+
 /** Options of `SessionModule.forRoot` (and what `forRootAsync`'s factory returns). */
 export interface SessionModuleOptions {
   /** Cookie signing secret, at least 32 characters; an array (newest first) rotates secrets. */
@@ -102,6 +118,13 @@ export interface SessionModuleOptions {
    * `min-replicas-to-write` (README). `timeout` must fit within `commandTimeout`. @default undefined (off)
    */
   durability?: { replicas: number; timeout: number };
+  /**
+   * Seal every session value (and the user agent and IP kept for `list`) with AES-256-GCM before it
+   * reaches Redis, so a dump, a replica, a backup or `MONITOR` shows no session data. A value that
+   * does not open (tampered with, copied, an unknown key) makes its session absent, logged once.
+   * @default undefined (off: values are stored as plain JSON)
+   */
+  encryption?: SessionEncryptionOptions;
   /** Largest session, in bytes of stored JSON, that a save accepts (413 above). @default 65_536 (64 KiB) */
   maxSessionBytes?: number;
   /**

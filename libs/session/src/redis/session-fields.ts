@@ -26,3 +26,12 @@ export const RESERVED_PREFIX = ':';
 
 /** The latest expiry a session can have: what a cookie's Expires attribute can carry (four-digit years), ms since the epoch. */
 export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Whether the `encryption` option seals a field: every session key the app sets, and the device
+ * metadata (user agent, IP: personal data). The times and the cookie settings stay in clear: the Lua
+ * scripts read them for the timeouts, and they say nothing about the user.
+ */
+export function isSealedField(field: string): boolean {
+  return field[0] !== RESERVED_PREFIX || field === FIELD.userAgent || field === FIELD.ip;
+}

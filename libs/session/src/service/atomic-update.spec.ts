@@ -43,6 +43,9 @@ function fakePersistence() {
       return session.expiresAt;
     },
     saveChanges: jest.fn(),
+    // Without encryption: Redis holds each value's JSON itself.
+    sealValue: (_redisKey: string, _field: string, json: string | undefined) => json,
+    openValue: (_redisKey: string, _field: string, held: string | undefined) => held,
     gateway: {
       compareAndSet: (args: Omit<CasCall, 'reply'>) => {
         const reply = gate<CompareAndSetReply>();
@@ -353,5 +356,61 @@ describe('SessionKeyUpdates', () => {
     await refused;
     await expect(accepted).resolves.toEqual(['a', 'b']);
     expect(broken).not.toHaveBeenCalled();
+  });
+
+  describe('under encryption (every seal of a value differs)', () => {
+    /** A stand-in sealer: each seal is new (a counter plays the random IV); opening strips it. */
+    function sealingPersistence() {
+      const fake = fakePersistence();
+      let seals = 0;
+      Object.assign(fake.sessions, {
+        sealValue: (_redisKey: string, _field: string, json: string | undefined) => (json === undefined ? undefined : `sealed#${++seals}:${json}`),
+        openValue: (_redisKey: string, _field: string, held: string | undefined) => held?.replace(/^sealed#\d+:/, ''),
+      });
+      return fake;
+    }
+
+    /** A session as read under encryption: the opened JSON to diff, the sealed strings Redis held. */
+    function sealedSession(items: string[], held: string): Record<string, unknown> {
+      const session: Record<string, unknown> = { items, expiresAt: 1_000 };
+      attachState(session, { stored: new Map([['items', JSON.stringify(items)]]), held: new Map([['items', held]]), createdAt: 0, refreshed: true });
+      return session;
+    }
+
+    it('expects the sealed string the request read, never a fresh seal of its value, and writes a sealed value', async () => {
+      const { sessions, calls } = sealingPersistence();
+      const updates = new SessionKeyUpdates(sessions, 3);
+      const session = sealedSession([], 'sealed#0:[]');
+      const result = updates.update('s1', session, 'items', append('a'));
+      const [call] = await casCalls(calls, 1);
+      expect(call).toMatchObject({ expected: 'sealed#0:[]', next: 'sealed#1:["a"]' });
+      call.reply.resolve({ status: 'written' });
+      await expect(result).resolves.toEqual(['a']);
+      // The request's state now says what Redis holds: the JSON to diff, the sealed string to compare.
+      expect(stateOf(session)).toMatchObject({ stored: new Map([['items', '["a"]']]), held: new Map([['items', 'sealed#1:["a"]']]) });
+    });
+
+    it('applies a change again to the opened value another process wrote, expecting its sealed string', async () => {
+      const { sessions, calls } = sealingPersistence();
+      const updates = new SessionKeyUpdates(sessions, 3);
+      const result = updates.update('s1', sealedSession([], 'sealed#0:[]'), 'items', append('mine'));
+      const [first] = await casCalls(calls, 1);
+      first.reply.resolve({ status: 'changed', current: 'sealed#99:["theirs"]' });
+      const [, second] = await casCalls(calls, 2);
+      expect(second).toMatchObject({ expected: 'sealed#99:["theirs"]', next: 'sealed#2:["theirs","mine"]' });
+      second.reply.resolve({ status: 'written' });
+      await expect(result).resolves.toEqual(['theirs', 'mine']);
+    });
+
+    it('sends the group queued behind a write in flight expecting the sealed string that write leaves', async () => {
+      const { sessions, calls } = sealingPersistence();
+      const updates = new SessionKeyUpdates(sessions, 3);
+      const results = ['a', 'b'].map((item) => updates.update('s1', sealedSession([], 'sealed#0:[]'), 'items', append(item)));
+      const [head, group] = await casCalls(calls, 2);
+      expect(group).toMatchObject({ expected: head.next, next: 'sealed#2:["a","b"]' });
+      head.reply.resolve({ status: 'written' });
+      group.reply.resolve({ status: 'written' });
+      await expect(Promise.all(results)).resolves.toEqual([['a'], ['a', 'b']]);
+    });
   });
 });

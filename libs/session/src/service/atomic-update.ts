@@ -3,7 +3,7 @@ import { SessionConflictError } from '../errors/session-conflict.error';
 import { SessionDataError } from '../errors/session-data.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { FIELD, RESERVED_PREFIX } from '../redis/session-fields';
-import { toJson } from '../store/session-codec';
+import { UnopenableSessionError, toJson } from '../store/session-codec';
 import type { CompareAndSetReply } from '../redis/session-gateway';
 import type { SessionPersistence } from '../store/session-persistence';
 import { isForbiddenKey } from '../store/session-validation';
@@ -32,14 +32,31 @@ interface Applied {
   expiresAt: number;
 }
 
+/**
+ * One field's value both ways: its JSON (what changes run on) and the string Redis holds (what the
+ * compare-and-set compares). They are the same string but under `encryption`, where `held` is sealed.
+ *
+ * Why the comparison is on the sealed string: every seal has a random IV, so two seals of one value
+ * differ and a fresh seal can never serve as the expected value. The string a process read (or
+ * wrote) is exactly what Redis holds, though, and equal sealed strings mean equal values; a field
+ * another process re-sealed without changing it looks changed, which costs one retry, never a lost
+ * update. A deterministic IV would make seals comparable, but would show anyone reading Redis when a
+ * value comes back to one it had before, and GCM with a derived IV is a construction of our own.
+ */
+interface FieldValue {
+  json: string | undefined;
+  held: string | undefined;
+}
+
 /** How a compare-and-set ended: Redis's reply, or the error it failed with. */
 type Outcome = { reply: CompareAndSetReply } | { error: unknown };
 
 /** A group whose compare-and-set is in flight. */
 interface Flight {
   applied: Applied[];
+  /** The string Redis must hold for the write to happen. */
   expected: string | undefined;
-  next: string | undefined;
+  next: FieldValue;
   /** Sent while `previous` was still in flight, expecting the value `previous` writes (speculative). */
   previous: Flight | undefined;
   written?: boolean;
@@ -58,7 +75,7 @@ interface FieldQueue {
   redisKey: string;
   field: string;
   hasKnown: boolean;
-  known: string | undefined;
+  known: FieldValue;
   waiting: PendingUpdate[];
   /** Wakes the drain when an update arrives while it waits for a reply with a free pipeline slot. */
   wake: (() => void) | undefined;
@@ -112,7 +129,7 @@ export class SessionKeyUpdates {
         queue.wake?.();
         return;
       }
-      const fresh: FieldQueue = { sessionId, redisKey, field: key, hasKnown: false, known: undefined, waiting: [update], wake: undefined };
+      const fresh: FieldQueue = { sessionId, redisKey, field: key, hasKnown: false, known: NO_VALUE, waiting: [update], wake: undefined };
       this.queues.set(queueKey, fresh);
       void this.drain(queueKey, fresh);
     });
@@ -159,9 +176,9 @@ export class SessionKeyUpdates {
         const group = lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end));
         lost = [];
         const previous = flights[flights.length - 1];
-        const base = previous ? previous.next : queue.hasKnown ? queue.known : group[0].state.stored!.get(queue.field);
-        const applied = await this.applyInOrder(queue.field, base, group);
-        if (applied.length > 0) flights.push(this.send(queue, applied, base, previous));
+        const base = previous ? previous.next : queue.hasKnown ? queue.known : heldValue(group[0].state, queue.field);
+        const applied = await this.applyInOrder(queue.field, base.json, group);
+        if (applied.length > 0) flights.push(this.send(queue, applied, base.held, previous));
         continue;
       }
       // Nothing to send now: wait for the oldest reply, or, with a slot free, for an update to arrive.
@@ -182,7 +199,8 @@ export class SessionKeyUpdates {
   }
 
   private send(queue: FieldQueue, applied: Applied[], expected: string | undefined, previous: Flight | undefined): Flight {
-    const next = applied[applied.length - 1].json;
+    const json = applied[applied.length - 1].json;
+    const next: FieldValue = { json, held: this.sessions.sealValue(queue.redisKey, queue.field, json) };
     const now = Date.now();
     const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
     const states = applied.map((entry) => entry.update.state);
@@ -195,7 +213,7 @@ export class SessionKeyUpdates {
       redisKey: queue.redisKey,
       field: queue.field,
       expected,
-      next,
+      next: next.held,
       expiresAt,
       now,
       lastSeenAt: slides && states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
@@ -231,7 +249,13 @@ export class SessionKeyUpdates {
       flight.written = true;
       queue.hasKnown = true;
       queue.known = flight.next;
-      for (const entry of flight.applied) settleWritten(field, entry, flight.expiresAt);
+      const last = flight.applied[flight.applied.length - 1];
+      for (const entry of flight.applied) {
+        // An earlier caller's state gets a seal of its own result, which Redis does not hold: a later
+        // update from its session then misses and retries, as it does on the JSON without encryption.
+        const held = entry === last ? flight.next.held : this.sessions.sealValue(queue.redisKey, field, entry.json);
+        settleWritten(field, entry, held, flight.expiresAt);
+      }
       return 'written';
     }
     if (reply.status === 'gone') {
@@ -240,8 +264,16 @@ export class SessionKeyUpdates {
       return 'other';
     }
     // Redis holds something else than expected: the base of the next attempt.
-    queue.hasKnown = true;
-    queue.known = reply.current;
+    try {
+      queue.known = { json: this.sessions.openValue(queue.redisKey, field, reply.current), held: reply.current };
+      queue.hasKnown = true;
+    } catch (error) {
+      if (!(error instanceof UnopenableSessionError)) throw error;
+      // A value that does not open (logged once): to this request the session is gone.
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
+      return 'other';
+    }
     if (previous && !previous.written) {
       // It expected what the group ahead of it would write, and that one did not: a loss to ourselves.
       lost.push(...pending);
@@ -304,17 +336,27 @@ export class SessionKeyUpdates {
  * The caller's own result becomes what its request shows and what its state says Redis holds, so its
  * end-of-request save finds the key unchanged and does not write it again (over a later update).
  */
-function settleWritten(field: string, { update, value, json }: Applied, expiresAt: number | undefined): void {
-  const stored = update.state.stored!;
+function settleWritten(field: string, { update, value, json }: Applied, held: string | undefined, expiresAt: number | undefined): void {
+  const { stored, held: heldMap } = update.state;
   if (expiresAt !== undefined) update.state.expiresAt = expiresAt;
   if (json === undefined) {
     delete update.session[field];
-    stored.delete(field);
+    stored!.delete(field);
+    heldMap?.delete(field);
   } else {
     update.session[field] = value;
-    stored.set(field, json);
+    stored!.set(field, json);
+    heldMap?.set(field, held!);
   }
   update.resolve(value);
+}
+
+const NO_VALUE: FieldValue = { json: undefined, held: undefined };
+
+/** A field as the session's state says Redis holds it. */
+function heldValue(state: SessionState, field: string): FieldValue {
+  const json = state.stored!.get(field);
+  return { json, held: state.held ? state.held.get(field) : json };
 }
 
 function copyOf(json: string | undefined): unknown {

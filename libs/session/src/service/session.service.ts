@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
 import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
+import { SessionConfigError } from '../errors/session-config.error';
 import { toHttpException } from '../errors/to-http-exception';
 import { isHttpsRequest, resolveSecure } from '../cookie/secure-cookie';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
@@ -12,6 +13,7 @@ import { carriedByHeader, ensureSession, existingSession } from '../request/requ
 import { regenerate } from '../request/session-lifecycle';
 import { SessionPersistence } from '../store/session-persistence';
 import { stateOf } from '../store/session-state';
+import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
 import type { SessionKey, SessionUser } from '../session-data';
@@ -161,6 +163,18 @@ export class SessionService {
       const sessionId = req.sessionID;
       return this.updates.update(sessionId, session, key, change);
     });
+  }
+
+  /**
+   * Rewrites every session value not sealed under the newest `encryption` key (one sealed under an
+   * older key, or plaintext read under `acceptPlaintext`), in place, while the app serves: each value
+   * by a compare-and-set on what was read, so no concurrent change is overwritten. Run it after a new
+   * key went first on every replica; once it reports nothing left, the old key can go. Costs one read
+   * per live session and one write per stale value (README, "Encryption at rest").
+   */
+  reseal(): Promise<ResealReport> {
+    if (!this.sessions.sealer) return Promise.reject(new SessionConfigError('encryption', 'must be set to reseal sessions'));
+    return this.asHttpErrors(() => resealSessions(this.sessions));
   }
 
   /**

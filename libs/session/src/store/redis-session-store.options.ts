@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import type { SessionEncryptionOptions } from '../options/session-options.interface';
 
 /** Options of `RedisSessionStore`. */
 export interface RedisSessionStoreOptions {
@@ -29,6 +30,8 @@ export interface RedisSessionStoreOptions {
   commandTimeout?: number;
   /** Wait for replicas after security writes (see `SessionModuleOptions.durability`). @default undefined (off) */
   durability?: { replicas: number; timeout: number };
+  /** Seal session values at rest (see `SessionModuleOptions.encryption`). @default undefined (off) */
+  encryption?: SessionEncryptionOptions;
   /** Largest session, in bytes of JSON, that a save accepts. @default 65_536 */
   maxSessionBytes?: number;
   /**

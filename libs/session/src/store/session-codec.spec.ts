@@ -1,6 +1,7 @@
 import { Cookie as ExpressCookie } from 'express-session';
 import { SessionDataError } from '../errors/session-data.error';
-import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, toJson } from './session-codec';
+import { CorruptSessionError, UnopenableSessionError, cookieSettingsJson, decodeSession, diffSession, toJson, type Sealing } from './session-codec';
+import { FieldSealer } from './field-sealer';
 import type { SessionState } from './session-state';
 
 const CREATED = 1_700_000_000_000;
@@ -192,5 +193,56 @@ describe('decodeSession', () => {
   ])('throws CorruptSessionError for %s', (_what, fields: Record<string, string>, message) => {
     expect(() => decodeSession(fields, undefined)).toThrow(CorruptSessionError);
     expect(() => decodeSession(fields, undefined)).toThrow(message);
+  });
+});
+
+describe('decodeSession and diffSession under encryption', () => {
+  const sealing: Sealing = { sealer: new FieldSealer({ keys: [Buffer.alloc(32, 4)], acceptPlaintext: false }), redisKey: 'sess:0a1b' };
+  const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
+  const cookieJson = cookieSettingsJson(cookie)!;
+  const session = { cookie, cart: ['tea'], user: { id: 'u1', name: 'Ada' } };
+
+  /** What Redis holds after the first save of `session`, read back. */
+  function savedAndRead(): { fields: string[]; state: SessionState } {
+    const first = diffSession(session, neverStored(), undefined, sealing);
+    const fields = [...first.set, ':u', sealing.sealer.seal(sealing.redisKey, ':u', 'Firefox')];
+    return { fields, state: decodeSession(pairs(fields), undefined, CREATED + 1_000, sealing).state };
+  }
+
+  it('seals every app value and the device metadata, and leaves the times and the cookie in clear', () => {
+    const { fields, state } = savedAndRead();
+    const held = pairs(fields);
+    expect(held[':c']).toBe(String(CREATED));
+    expect(held[':k']).toBe(cookieJson);
+    for (const field of ['cart', 'user', ':u']) expect(held[field]).toMatch(/^~/);
+    expect(JSON.stringify(fields)).not.toMatch(/tea|Ada|Firefox/);
+    // The state keeps the plaintext to diff against, and the sealed strings for compare-and-set.
+    expect(state.stored!.get('cart')).toBe('["tea"]');
+    expect(state.stored!.get(':u')).toBe('Firefox');
+    expect(state.held!.get('cart')).toBe(held.cart);
+  });
+
+  it('opens what it sealed, and writes nothing for an unchanged session though every seal would differ', () => {
+    const { fields, state } = savedAndRead();
+    expect(decodeSession(pairs(fields), undefined, CREATED + 1_000, sealing).data).toMatchObject({ cart: ['tea'], user: { name: 'Ada' } });
+    expect(diffSession({ ...session }, state, undefined, sealing)).toMatchObject({ set: [], del: [] });
+  });
+
+  it('writes only the changed field, sealed, and keeps the others as Redis holds them', () => {
+    const { fields, state } = savedAndRead();
+    const delta = diffSession({ ...session, cart: ['tea', 'cup'] }, state, undefined, sealing);
+    expect(delta.set.filter((_, i) => i % 2 === 0)).toEqual(['cart']);
+    expect(delta.set[1]).toMatch(/^~/);
+    expect(sealing.sealer.open(sealing.redisKey, 'cart', delta.set[1])).toBe('["tea","cup"]');
+    expect(delta.held!.get('cart')).toBe(delta.set[1]);
+    expect(delta.held!.get('user')).toBe(pairs(fields).user);
+  });
+
+  it('refuses a value copied from another field, or a plaintext value, as UnopenableSessionError', () => {
+    const held = pairs(savedAndRead().fields);
+    const copied = { ...held, user: held.cart };
+    expect(() => decodeSession(copied, undefined, CREATED + 1, sealing)).toThrow(UnopenableSessionError);
+    const plain = { ...held, cart: '["tea"]' };
+    expect(() => decodeSession(plain, undefined, CREATED + 1, sealing)).toThrow(/"cart" is not sealed/);
   });
 });

@@ -1,7 +1,8 @@
 import type { SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
-import { FIELD, RESERVED_PREFIX } from '../redis/session-fields';
+import { FIELD, RESERVED_PREFIX, isSealedField } from '../redis/session-fields';
+import { UnopenableValueError, type FieldSealer } from './field-sealer';
 import type { SessionState } from './session-state';
 import { isForbiddenKey } from './session-validation';
 
@@ -18,32 +19,49 @@ export interface SessionDelta {
   del: string[];
   /** Bytes of JSON the whole session will take once written. */
   bytes: number;
-  /** The field map Redis will hold after the write. */
+  /** The field map Redis will hold after the write, as JSON (opened). */
   next: Map<string, string>;
+  /** Under `encryption`: the sealed strings Redis will hold for the sealed fields (see `SessionState.held`). */
+  held?: Map<string, string>;
+}
+
+/** Under the `encryption` option: the sealer, and the session's Redis key its values are bound to. */
+export interface Sealing {
+  sealer: FieldSealer;
+  redisKey: string;
 }
 
 /** Thrown while decoding; the store logs it and answers "no session". */
 export class CorruptSessionError extends Error {}
 
+/** A sealed value that did not open (wrong key, tampered with, copied, plaintext): logged once per session. */
+export class UnopenableSessionError extends CorruptSessionError {}
+
 /**
  * Turns a session's hash into session data. One top-level session key per field, as JSON; the
  * cookie comes from the template unless the session stored its own, and its expiry is the session's
  * expiry field (the key's PEXPIREAT). `now` stands in for the read's time where a session written
- * before that field existed needs an expiry for its cookie.
+ * before that field existed needs an expiry for its cookie. With `sealing`, sealed fields are opened
+ * here, on every decode, so whatever keeps raw fields (a cache of what Redis holds) never holds plaintext.
  */
-export function decodeSession(fields: Record<string, string>, cookieTemplate: string | undefined, now = Date.now()): DecodedSession {
+export function decodeSession(fields: Record<string, string>, cookieTemplate: string | undefined, now = Date.now(), sealing?: Sealing): DecodedSession {
   const data: Record<string, unknown> = {};
   const stored = new Map<string, string>();
+  const held = sealing ? new Map<string, string>() : undefined;
   let createdAt: number | undefined;
   let lastSeenAt: number | undefined;
   let expiresAt: number | undefined;
   let cookieJson = cookieTemplate;
   for (const field of Object.keys(fields)) {
-    const value = fields[field];
+    let value = fields[field];
     if (field === FIELD.expiresAt) {
       // Kept out of `stored`: only the write scripts set it, never a save's field list.
       expiresAt = Number(value);
       continue;
+    }
+    if (held && isSealedField(field)) {
+      held.set(field, value);
+      value = openField(sealing!, field, value);
     }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
@@ -74,17 +92,18 @@ export function decodeSession(fields: Record<string, string>, cookieTemplate: st
   data.cookie = cookie;
   return {
     data: data as DecodedSession['data'],
-    state: { stored, createdAt, lastSeenAt, expiresAt, refreshed: false },
+    state: { stored, held, createdAt, lastSeenAt, expiresAt, refreshed: false },
   };
 }
 
 /**
  * Compares a session with what Redis holds and returns only the fields to write or delete. A session
- * never stored (`state.stored === null`) is written whole.
+ * never stored (`state.stored === null`) is written whole. The comparison is on JSON; with `sealing`,
+ * only the values to write are sealed, each with a fresh IV.
  */
-export function diffSession(session: Record<string, unknown>, state: SessionState, cookieTemplate: string | undefined): SessionDelta {
+export function diffSession(session: Record<string, unknown>, state: SessionState, cookieTemplate: string | undefined, sealing?: Sealing): SessionDelta {
   const unchanged = unchangedSize(session, state, cookieTemplate);
-  if (unchanged !== undefined) return { set: [], del: [], bytes: unchanged, next: state.stored! };
+  if (unchanged !== undefined) return { set: [], del: [], bytes: unchanged, next: state.stored!, held: state.held };
   const next = new Map<string, string>();
   let bytes = 0;
   for (const key of Object.keys(session)) {
@@ -115,7 +134,29 @@ export function diffSession(session: Record<string, unknown>, state: SessionStat
   for (const field of previous?.keys() ?? []) {
     if (!next.has(field)) del.push(field);
   }
-  return { set, del, bytes, next };
+  return { set, del, bytes, next, held: sealing && sealValues(sealing, set, del, previous ? state.held : undefined) };
+}
+
+/** Seals the sealed fields' values in `set` in place; answers the sealed strings Redis will hold after the write. */
+function sealValues({ sealer, redisKey }: Sealing, set: string[], del: string[], previous: Map<string, string> | undefined): Map<string, string> {
+  const held = new Map(previous);
+  for (let i = 0; i < set.length; i += 2) {
+    if (!isSealedField(set[i])) continue;
+    set[i + 1] = sealer.seal(redisKey, set[i], set[i + 1]);
+    held.set(set[i], set[i + 1]);
+  }
+  for (const field of del) held.delete(field);
+  return held;
+}
+
+/** The plaintext of a sealed field, or an `UnopenableSessionError` naming why it did not open. */
+export function openField({ sealer, redisKey }: Sealing, field: string, value: string): string {
+  try {
+    return sealer.open(redisKey, field, value);
+  } catch (error) {
+    if (error instanceof UnopenableValueError) throw new UnopenableSessionError(error.message);
+    throw error;
+  }
 }
 
 /**

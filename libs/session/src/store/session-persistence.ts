@@ -9,7 +9,18 @@ import { SessionGateway, type StoredFields } from '../redis/session-gateway';
 import type { NearCache } from '../cache/near-cache';
 import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
-import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
+import {
+  CorruptSessionError,
+  UnopenableSessionError,
+  cookieSettingsJson,
+  decodeSession,
+  diffSession,
+  openField,
+  type Sealing,
+  type SessionDelta,
+} from './session-codec';
+import { FieldSealer } from './field-sealer';
+import { resolveEncryptionOption } from '../options/resolve-encryption-option';
 import { attachState, stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
 import type { SessionUser } from '../session-data';
@@ -59,6 +70,10 @@ export class SessionPersistence {
   /** A read sends the slide it finds due itself, rather than leaving it to the end-of-request touch or save. */
   private readonly slideOnRead: boolean;
   private readonly logger: Pick<Console, 'warn' | 'error'>;
+  /** Seals and opens field values under the `encryption` option; undefined when it is off. */
+  readonly sealer: FieldSealer | undefined;
+  /** Sessions whose values did not open, already logged: a replayed cookie must not flood the log. */
+  private readonly reportedUnopenable = new Set<string>();
   /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
   /** Set by `SessionModule`: every save keeps the session's user index in step. */
@@ -75,6 +90,8 @@ export class SessionPersistence {
     this.absoluteTimeout = options.absoluteTimeout ?? 0; // none
     this.maxSessionBytes = options.maxSessionBytes ?? 64 * 1024; // 64 KiB
     this.logger = options.logger ?? console;
+    const encryption = resolveEncryptionOption(options.encryption);
+    this.sealer = encryption && new FieldSealer(encryption);
     this.gateway = new SessionGateway({
       client: options.client,
       commandTimeout: options.commandTimeout ?? 1_000, // 1 s
@@ -97,6 +114,27 @@ export class SessionPersistence {
 
   redisKeyOf(sessionId: string): string {
     return sessionRedisKey(this.prefix, sessionId);
+  }
+
+  /** What the codec needs to seal and open this session's values; undefined without encryption. */
+  sealingFor(redisKey: string): Sealing | undefined {
+    return this.sealer && { sealer: this.sealer, redisKey };
+  }
+
+  /** The string Redis is to hold for a field's JSON: sealed under `encryption`, the JSON itself otherwise. */
+  sealValue(redisKey: string, field: string, json: string | undefined): string | undefined {
+    return json === undefined || !this.sealer ? json : this.sealer.seal(redisKey, field, json);
+  }
+
+  /** The JSON of a field as Redis holds it, opened under `encryption`; throws `UnopenableSessionError` (logged once) when it does not open. */
+  openValue(redisKey: string, field: string, held: string | undefined): string | undefined {
+    if (held === undefined || !this.sealer) return held;
+    try {
+      return openField({ sealer: this.sealer, redisKey }, field, held);
+    } catch (error) {
+      if (error instanceof UnopenableSessionError) this.ignoreUnopenable(redisKey, error.message);
+      throw error;
+    }
   }
 
   /**
@@ -158,8 +196,9 @@ export class SessionPersistence {
     if (pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return this.dropPastDeadline(redisKey);
     let decoded: ReturnType<typeof decodeSession>;
     try {
-      decoded = decodeSession(fields, this.cookieTemplateJson, now);
+      decoded = decodeSession(fields, this.cookieTemplateJson, now, this.sealingFor(redisKey));
     } catch (error) {
+      if (error instanceof UnopenableSessionError) return this.ignoreUnopenable(redisKey, error.message);
       if (error instanceof CorruptSessionError) return this.ignoreCorrupt(redisKey, error.message);
       throw error;
     }
@@ -191,13 +230,16 @@ export class SessionPersistence {
     const state = this.stateFor(session);
     const redisKey = this.redisKeyOf(sessionId);
     // The same object saved under a new ID: nothing of it is at that key yet, so 'patch' would drop it.
-    if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) state.stored = null;
+    if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) {
+      state.stored = null;
+      state.held = undefined; // sealed for the other key: they would not open here
+    }
     let move: UserIndexMove | undefined;
     try {
       checkSessionObject(session, false);
       // First: a session joining a user's index gets its device metadata in this very save.
       move = this.indexKeeper?.moveFor(session, state, redisKey.slice(this.prefix.length));
-      delta = diffSession(session, state, this.cookieTemplateJson);
+      delta = diffSession(session, state, this.cookieTemplateJson, this.sealingFor(redisKey));
       if (delta.bytes > this.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, this.maxSessionBytes);
     } catch (error) {
       return Promise.reject(error);
@@ -237,8 +279,9 @@ export class SessionPersistence {
         const now = Date.now();
         if (!fields || fields === 'wrongType' || pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return;
         try {
-          sessions[redisKey.slice(this.prefix.length)] = decodeSession(fields, this.cookieTemplateJson, now).data;
+          sessions[redisKey.slice(this.prefix.length)] = decodeSession(fields, this.cookieTemplateJson, now, this.sealingFor(redisKey)).data;
         } catch (error) {
+          if (error instanceof UnopenableSessionError) return this.ignoreUnopenable(redisKey, error.message);
           if (!(error instanceof CorruptSessionError)) throw error;
           this.ignoreCorrupt(redisKey, error.message);
         }
@@ -298,6 +341,7 @@ export class SessionPersistence {
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
     if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
     state.stored = delta.next;
+    state.held = delta.held;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
     state.expiresAt = save.expiresAt;
@@ -358,6 +402,15 @@ export class SessionPersistence {
     this.logger.warn(messages.corruptValue(redisKey.slice(this.prefix.length), reason));
     return null;
   }
+
+  /** A session whose values do not open is no session; logged the first time only (per process, bounded memory). */
+  ignoreUnopenable(redisKey: string, reason: string): null {
+    if (this.reportedUnopenable.has(redisKey)) return null;
+    if (this.reportedUnopenable.size >= MAX_REPORTED_UNOPENABLE) this.reportedUnopenable.clear();
+    this.reportedUnopenable.add(redisKey);
+    this.logger.warn(messages.unopenableValue(redisKey.slice(this.prefix.length), reason));
+    return null;
+  }
 }
 
 /**
@@ -370,6 +423,9 @@ function stampLastSeen(delta: SessionDelta, now: number): SessionDelta {
   const next = new Map(delta.next).set(FIELD.lastSeenAt, String(now));
   return { ...delta, set: [...delta.set, FIELD.lastSeenAt, String(now)], next };
 }
+
+/** Sessions remembered as already logged for values that do not open; the set starts afresh past this. */
+const MAX_REPORTED_UNOPENABLE = 10_000;
 
 /** The cookie a fresh session gets, built as express-session builds it, before any request is known. */
 function templateCookie(options: object): object {

@@ -3,8 +3,17 @@
  * off the session under a symbol, so express-session's JSON hashing and `for…in` never see it.
  */
 export interface SessionState {
-  /** JSON of every field as Redis holds it now; null until the session has been stored once. */
+  /**
+   * JSON of every field as Redis holds it now (opened, under `encryption`); null until the session has
+   * been stored once. What a save diffs against: plaintext, since two seals of one value differ.
+   */
   stored: Map<string, string> | null;
+  /**
+   * Under `encryption`: the exact sealed string Redis holds for each sealed field, as read or as last
+   * written, which `SessionService.update`'s compare-and-set expects. Undefined without encryption,
+   * where Redis holds `stored` itself.
+   */
+  held?: Map<string, string>;
   /** The Redis key `stored` describes: saved under another ID, the session is written whole. */
   redisKey?: string;
   /** Start of the absolute timeout, ms since the epoch. */

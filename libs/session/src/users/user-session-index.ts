@@ -1,6 +1,8 @@
 import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { userIndexRedisKey } from '../redis/redis-keys';
+import { FIELD } from '../redis/session-fields';
+import { UnopenableSessionError } from '../store/session-codec';
 import { handleOf } from '../redis/session-id';
 import type { IndexJoin, SaveStatus } from '../redis/session-gateway';
 import type { SessionPersistence, SessionSave } from '../store/session-persistence';
@@ -151,8 +153,8 @@ export class UserSessionIndex {
           id: handleOf(digest),
           createdAt: new Date(Number(created)),
           lastSeenAt: new Date(Number(seen ?? created)),
-          userAgent,
-          ip,
+          userAgent: this.opened(digest, FIELD.userAgent, userAgent),
+          ip: this.opened(digest, FIELD.ip, ip),
           current: digest === currentDigest,
         },
       ];
@@ -206,6 +208,17 @@ export class UserSessionIndex {
       onLimit: this.limit.onLimit,
       indexExpiresAt: indexExpiryOnJoin(absolute, now, sessionExpiresAt),
     };
+  }
+
+  /** A device field as the app sees it: opened under `encryption`, null when it does not open (logged once). */
+  private opened(digest: string, field: string, held: string | null): string | null {
+    if (held === null) return null;
+    try {
+      return this.sessions.openValue(this.sessions.redisKeyOfDigest(digest), field, held) ?? null;
+    } catch (error) {
+      if (error instanceof UnopenableSessionError) return null;
+      throw error;
+    }
   }
 
   private limitReached(): SessionConflictError {

@@ -1,0 +1,75 @@
+import { FieldSealer, SEALED_MARK, UnopenableValueError } from './field-sealer';
+
+const OLD_KEY = Buffer.alloc(32, 1);
+const NEW_KEY = Buffer.alloc(32, 2);
+const SESSION = 'sess:4f0c9a';
+const OTHER_SESSION = 'sess:77ab01';
+const CART = '[{"sku":"tea","qty":2}]';
+
+function sealer(keys: Buffer[], acceptPlaintext = false): FieldSealer {
+  return new FieldSealer({ keys, acceptPlaintext });
+}
+
+/** The sealed value's bytes after the mark, to tamper with. */
+function bytesOf(sealed: string): Buffer {
+  return Buffer.from(sealed.slice(1), 'base64url');
+}
+
+describe('FieldSealer', () => {
+  it('seals a value into text without the plaintext, and opens it back', () => {
+    const fields = sealer([NEW_KEY]);
+    const sealed = fields.seal(SESSION, 'cart', CART);
+    expect(sealed.startsWith(SEALED_MARK)).toBe(true);
+    expect(sealed).not.toContain('tea');
+    expect(fields.open(SESSION, 'cart', sealed)).toBe(CART);
+  });
+
+  it('gives two seals of one value different strings (random IVs), both opening to the value', () => {
+    const fields = sealer([NEW_KEY]);
+    const [a, b] = [fields.seal(SESSION, 'cart', CART), fields.seal(SESSION, 'cart', CART)];
+    expect(a).not.toBe(b);
+    expect([fields.open(SESSION, 'cart', a), fields.open(SESSION, 'cart', b)]).toEqual([CART, CART]);
+  });
+
+  it('refuses a value moved to another field or another session (bound as associated data)', () => {
+    const fields = sealer([NEW_KEY]);
+    const sealed = fields.seal(SESSION, 'cart', CART);
+    expect(() => fields.open(SESSION, 'wishlist', sealed)).toThrow(UnopenableValueError);
+    expect(() => fields.open(OTHER_SESSION, 'cart', sealed)).toThrow(/does not authenticate/);
+  });
+
+  it('refuses a value whose ciphertext, IV or tag was changed by one bit', () => {
+    const fields = sealer([NEW_KEY]);
+    const bytes = bytesOf(fields.seal(SESSION, 'cart', CART));
+    for (const at of [4, 4 + 12, bytes.length - 1]) {
+      const tampered = Buffer.from(bytes);
+      tampered[at] ^= 1;
+      expect(() => fields.open(SESSION, 'cart', SEALED_MARK + tampered.toString('base64url'))).toThrow(/does not authenticate/);
+    }
+    expect(() => fields.open(SESSION, 'cart', SEALED_MARK + bytes.subarray(0, 20).toString('base64url'))).toThrow(/too short/);
+  });
+
+  it('opens values sealed under an older key once a new key goes first, and seals under the new one', () => {
+    const before = sealer([OLD_KEY]).seal(SESSION, 'cart', CART);
+    const rotated = sealer([NEW_KEY, OLD_KEY]);
+    expect(rotated.open(SESSION, 'cart', before)).toBe(CART);
+    expect(rotated.isStale(before)).toBe(true);
+    const after = rotated.seal(SESSION, 'cart', CART);
+    expect(rotated.isStale(after)).toBe(false);
+    expect(sealer([NEW_KEY]).open(SESSION, 'cart', after)).toBe(CART);
+    expect(() => sealer([OLD_KEY]).open(SESSION, 'cart', after)).toThrow(/a key not in "encryption.keys"/);
+  });
+
+  it('accepts plaintext only when told to (the migration window), and calls it stale', () => {
+    expect(() => sealer([NEW_KEY]).open(SESSION, 'cart', CART)).toThrow(/is not sealed/);
+    const migrating = sealer([NEW_KEY], true);
+    expect(migrating.open(SESSION, 'cart', CART)).toBe(CART);
+    expect(migrating.isStale(CART)).toBe(true);
+  });
+
+  it('derives a different key id for each key, and keeps multi-byte text intact', () => {
+    expect(new Set(sealer([OLD_KEY, NEW_KEY, Buffer.alloc(64, 3)]).keyIds).size).toBe(3);
+    const fields = sealer([Buffer.alloc(64, 3)]);
+    expect(fields.open(SESSION, 'name', fields.seal(SESSION, 'name', '"Zoë 🍵"'))).toBe('"Zoë 🍵"');
+  });
+});

@@ -1,0 +1,103 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+
+/** Marks a sealed value. No JSON value starts with it, so a sealed value never passes for plaintext JSON. */
+export const SEALED_MARK = '~';
+
+const KEY_ID_BYTES = 4;
+const IV_BYTES = 12; // GCM's native nonce size
+const TAG_BYTES = 16;
+const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
+
+/** Why a stored value did not open; the store treats the session as absent and logs it once. */
+export class UnopenableValueError extends Error {}
+
+/** The `encryption` option once checked: the keys as bytes, newest first. */
+export interface ResolvedEncryption {
+  keys: Buffer[];
+  /** Read a value that is not sealed as plaintext (while switching encryption on). */
+  acceptPlaintext: boolean;
+}
+
+interface SealingKey {
+  id: Buffer;
+  aesKey: Buffer;
+}
+
+/**
+ * Seals and opens session field values with AES-256-GCM (Node's `crypto`), as
+ * `~` + base64url(key id 4 | IV 12 | tag 16 | ciphertext). The newest key seals; every key opens, the
+ * key id picking which, so keys rotate without logging anyone out. The session's Redis key and the
+ * field name are the associated data: a value copied to another field or another session does not
+ * authenticate. Each IV is random, so two seals of one value differ: compare plaintext, or the exact
+ * bytes Redis holds, never a fresh seal (see `SessionKeyUpdates`).
+ *
+ * The AES key and the key id are derived from each configured key with HKDF-SHA-256, so a key of any
+ * length from 32 bytes works, and the id (written in clear in every value) says nothing of the key.
+ */
+export class FieldSealer {
+  private readonly keys: SealingKey[];
+  readonly acceptPlaintext: boolean;
+
+  constructor({ keys, acceptPlaintext }: ResolvedEncryption) {
+    this.keys = keys.map((key) => ({ id: derive(key, 'nest-redis-session key id', KEY_ID_BYTES), aesKey: derive(key, 'nest-redis-session aes-256-gcm', 32) }));
+    this.acceptPlaintext = acceptPlaintext;
+  }
+
+  /** Hex ids of the keys, newest first: two keys with one id cannot both open (the options refuse that). */
+  get keyIds(): string[] {
+    return this.keys.map((key) => key.id.toString('hex'));
+  }
+
+  seal(redisKey: string, field: string, plaintext: string): string {
+    const { id, aesKey } = this.keys[0];
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', aesKey, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(associatedData(redisKey, field));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return SEALED_MARK + Buffer.concat([id, iv, cipher.getAuthTag(), ciphertext]).toString('base64url');
+  }
+
+  /** The plaintext of a value sealed for this field of this session; throws `UnopenableValueError` otherwise. */
+  open(redisKey: string, field: string, stored: string): string {
+    if (stored[0] !== SEALED_MARK) {
+      if (this.acceptPlaintext) return stored;
+      throw new UnopenableValueError(`field "${field}" is not sealed (written before encryption was on?)`);
+    }
+    const bytes = Buffer.from(stored.slice(1), 'base64url');
+    if (bytes.length < HEADER_BYTES) throw new UnopenableValueError(`field "${field}" is too short to be sealed`);
+    const key = this.keyFor(bytes);
+    if (!key) throw new UnopenableValueError(`field "${field}" is sealed with a key not in "encryption.keys"`);
+    const decipher = createDecipheriv('aes-256-gcm', key.aesKey, bytes.subarray(KEY_ID_BYTES, KEY_ID_BYTES + IV_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAAD(associatedData(redisKey, field));
+    decipher.setAuthTag(bytes.subarray(KEY_ID_BYTES + IV_BYTES, HEADER_BYTES));
+    try {
+      return Buffer.concat([decipher.update(bytes.subarray(HEADER_BYTES)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new UnopenableValueError(`field "${field}" does not authenticate (tampered with, or copied from another field or session)`);
+    }
+  }
+
+  /** True when the value is not sealed under the newest key (an older key, or plaintext): `reseal` rewrites it. */
+  isStale(stored: string): boolean {
+    if (stored[0] !== SEALED_MARK) return true;
+    const bytes = Buffer.from(stored.slice(1, 1 + 8), 'base64url'); // 8 base64 characters hold the 4-byte id and more
+    return bytes.length < KEY_ID_BYTES || !bytes.subarray(0, KEY_ID_BYTES).equals(this.keys[0].id);
+  }
+
+  private keyFor(bytes: Buffer): SealingKey | undefined {
+    const id = bytes.subarray(0, KEY_ID_BYTES);
+    return this.keys.find((key) => key.id.equals(id));
+  }
+}
+
+/** The session's Redis key and the field, the key's length first, so no other pair of key and field gives the same bytes. */
+function associatedData(redisKey: string, field: string): Buffer {
+  const key = Buffer.from(redisKey, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(key.length);
+  return Buffer.concat([length, key, Buffer.from(field, 'utf8')]);
+}
+
+function derive(key: Buffer, info: string, length: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, length));
+}

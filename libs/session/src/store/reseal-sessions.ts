@@ -1,0 +1,68 @@
+import { isSealedField } from '../redis/session-fields';
+import { UnopenableSessionError, openField } from './session-codec';
+import type { SessionPersistence } from './session-persistence';
+
+/** What `SessionService.reseal()` did. */
+export interface ResealReport {
+  /** Live sessions looked at. */
+  sessions: number;
+  /** Values rewritten under the newest key (sealed under an older one, or plaintext under `acceptPlaintext`). */
+  resealed: number;
+  /** Values a request changed while they were being resealed, left as it wrote them: run `reseal()` again to pick them up. */
+  changed: number;
+  /** Sessions with a value no key opens: left alone (they read as no session and expire on their own). */
+  unopenable: number;
+}
+
+/** Sessions resealed at once: enough to keep Redis busy, few enough not to crowd out requests. */
+const CONCURRENCY = 16;
+
+/**
+ * Rewrites, in place, every value not sealed under the newest key, for a key rotation without
+ * downtime. Each value is written by a compare-and-set on the exact string read, so a request that
+ * changed it meanwhile keeps its change; the expiry is left as it is (the compare-and-set is given no
+ * new one) and nothing else of the session is touched. Safe to run while the app serves, and again.
+ */
+export async function resealSessions(sessions: SessionPersistence): Promise<ResealReport> {
+  const report: ResealReport = { sessions: 0, resealed: 0, changed: 0, unopenable: 0 };
+  const digests = await sessions.digests();
+  for (let i = 0; i < digests.length; i += CONCURRENCY) {
+    await Promise.all(digests.slice(i, i + CONCURRENCY).map((digest) => resealOne(sessions, sessions.redisKeyOfDigest(digest), report)));
+  }
+  return report;
+}
+
+async function resealOne(sessions: SessionPersistence, redisKey: string, report: ResealReport): Promise<void> {
+  const sealer = sessions.sealer!;
+  const { gateway } = sessions;
+  // A plain read, as every read is: it slides nothing and stamps no last-seen time.
+  const fields = await gateway.readSession(redisKey);
+  if (!fields || fields === 'wrongType') return;
+  report.sessions++;
+  const stale: { field: string; held: string; plaintext: string }[] = [];
+  try {
+    for (const field of Object.keys(fields)) {
+      const held = fields[field];
+      if (isSealedField(field) && sealer.isStale(held)) stale.push({ field, held, plaintext: openField({ sealer, redisKey }, field, held) });
+    }
+  } catch (error) {
+    if (!(error instanceof UnopenableSessionError)) throw error;
+    sessions.ignoreUnopenable(redisKey, error.message);
+    report.unopenable++;
+    return;
+  }
+  for (const { field, held, plaintext } of stale) {
+    // expiresAt 0: the compare-and-set moves no expiry, so a session slid meanwhile keeps its later one.
+    const reply = await gateway.compareAndSet({
+      redisKey,
+      field,
+      expected: held,
+      next: sealer.seal(redisKey, field, plaintext),
+      expiresAt: 0,
+      now: Date.now(),
+    });
+    if (reply.status === 'gone') return;
+    if (reply.status === 'written') report.resealed++;
+    else report.changed++;
+  }
+}

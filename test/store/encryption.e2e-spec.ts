@@ -1,0 +1,150 @@
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { RedisSessionStore, SessionConfigError, type RedisSessionStoreOptions } from '@app/session';
+import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { CommandRecorder } from '../support/command-recorder';
+import { deleteByPrefix, uniquePrefix } from '../support/prefix';
+import type { RedisServerHandle } from '../support/redis';
+import { closeStoreRedis, freshSession, loadSession, newSid, openStoreRedis, recordingLogger, saveSession } from './fixtures';
+
+/**
+ * The `encryption` option at the store: what Redis holds, what a save writes, and a value that does
+ * not open (copied, tampered with, written before encryption) read as no session, logged once.
+ */
+let redis: RedisServerHandle;
+let client: Redis;
+let admin: Redis;
+let prefix: string;
+let logger: ReturnType<typeof recordingLogger>;
+
+const KEY = randomBytes(32);
+const CSRF_TOKEN = randomBytes(32).toString('base64url');
+const DATA = { cart: [{ sku: 'rooibos-tea', qty: 2 }], user: { id: 'u-17', name: 'Ada Lovelace' }, csrfToken: CSRF_TOKEN };
+
+beforeAll(async () => {
+  ({ redis, client, admin } = await openStoreRedis());
+});
+afterAll(() => closeStoreRedis({ redis, client, admin }));
+beforeEach(() => {
+  prefix = uniquePrefix('sealed');
+  logger = recordingLogger();
+});
+afterEach(() => deleteByPrefix(admin, prefix));
+
+function makeStore(options: Partial<RedisSessionStoreOptions> = {}): RedisSessionStore {
+  return new RedisSessionStore({ client, prefix, logger, encryption: { keys: [KEY] }, ...options });
+}
+
+/** A session saved with DATA; its ID and Redis key. */
+async function savedSession(store: RedisSessionStore): Promise<{ sid: string; key: string }> {
+  const sid = newSid();
+  await store.set(sid, freshSession(store, sid, DATA));
+  return { sid, key: sessionRedisKey(prefix, sid) };
+}
+
+describe('what Redis holds', () => {
+  it('holds no plaintext of a data value in the hash, nor in any command MONITOR sees', async () => {
+    const store = makeStore();
+    const seen: string[][] = [];
+    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    try {
+      const { sid, key } = await savedSession(store);
+      const session = await loadSession(store, sid);
+      session.cart = [...session.cart, { sku: 'teapot', qty: 1 }];
+      await saveSession(session);
+      await expect(store.get(sid)).resolves.toMatchObject({ cart: [{ sku: 'rooibos-tea' }, { sku: 'teapot' }], user: { name: 'Ada Lovelace' } });
+
+      const held = await admin.hgetall(key);
+      expect(Object.keys(held).sort()).toEqual([':c', ':e', ':k', 'cart', 'csrfToken', 'user']);
+      for (const field of ['cart', 'csrfToken', 'user']) expect(held[field]).toMatch(/^~[A-Za-z0-9_-]+$/);
+      const everything = JSON.stringify([held, seen]);
+      for (const secret of ['rooibos', 'teapot', 'Ada Lovelace', 'u-17', CSRF_TOKEN]) expect(everything).not.toContain(secret);
+      expect(seen.length).toBeGreaterThan(0);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('writes only the changed field on a save after a load, though every seal of the others would differ', async () => {
+    const store = makeStore();
+    const { sid, key } = await savedSession(store);
+    const before = await admin.hgetall(key);
+    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    try {
+      const session = await loadSession(store, sid);
+      session.theme = 'dark';
+      recorder.reset();
+      await saveSession(session);
+      const saves = (await recorder.settle()).filter(({ name, args }) => name.startsWith('EVAL') && args[3] === 'patch');
+      expect(saves).toHaveLength(1);
+      const [, , , , count, field] = saves[0].args.slice(2);
+      expect({ count, field }).toEqual({ count: '1', field: 'theme' });
+
+      // Unchanged, and no slide due (touchAfter): the save writes nothing at all.
+      const unchanged = await loadSession(store, sid);
+      recorder.reset();
+      await saveSession(unchanged);
+      expect((await recorder.settle()).filter(({ name }) => name.startsWith('EVAL'))).toEqual([]);
+    } finally {
+      await recorder.stop();
+    }
+    const after = await admin.hgetall(key);
+    expect({ cart: after.cart, user: after.user }).toEqual({ cart: before.cart, user: before.user });
+  });
+});
+
+describe('a value that does not open is no session, logged once', () => {
+  it('reads a value copied from another session as no session, and logs it once however often it is read', async () => {
+    const store = makeStore();
+    const victim = await savedSession(store);
+    const attacker = await savedSession(store);
+    const sealedUser = (await admin.hget(victim.key, 'user'))!;
+    await admin.hset(attacker.key, 'user', sealedUser);
+
+    for (let i = 0; i < 3; i++) await expect(store.get(attacker.sid)).resolves.toBeNull();
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0][0]).toMatch(/field "user" does not authenticate .*option "encryption"/);
+    await expect(store.get(victim.sid)).resolves.toMatchObject({ user: { name: 'Ada Lovelace' } });
+  });
+
+  it('reads a value copied to another field of the same session as no session', async () => {
+    const store = makeStore();
+    const { sid, key } = await savedSession(store);
+    await admin.hset(key, 'cart', (await admin.hget(key, 'user'))!);
+    await expect(store.get(sid)).resolves.toBeNull();
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('reads a tampered value as no session', async () => {
+    const store = makeStore();
+    const { sid, key } = await savedSession(store);
+    const sealed = (await admin.hget(key, 'cart'))!;
+    // A character in the middle: each of its six bits counts (the last one may carry padding bits).
+    const at = Math.floor(sealed.length / 2);
+    await admin.hset(key, 'cart', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));
+    await expect(store.get(sid)).resolves.toBeNull();
+    expect(logger.warn.mock.calls[0][0]).toMatch(/does not authenticate/);
+  });
+
+  it('reads a session written before encryption as no session, unless acceptPlaintext opens the migration window', async () => {
+    const plain = new RedisSessionStore({ client, prefix, logger });
+    const { sid } = await savedSession(plain);
+    await expect(makeStore().get(sid)).resolves.toBeNull();
+    expect(logger.warn.mock.calls[0][0]).toMatch(/is not sealed/);
+    await expect(makeStore({ encryption: { keys: [KEY], acceptPlaintext: true } }).get(sid)).resolves.toMatchObject({ user: { name: 'Ada Lovelace' } });
+  });
+
+  it('reads a session sealed under a key it does not have as no session', async () => {
+    const { sid } = await savedSession(makeStore({ encryption: { keys: [randomBytes(32)] } }));
+    await expect(makeStore().get(sid)).resolves.toBeNull();
+    expect(logger.warn.mock.calls[0][0]).toMatch(/sealed with a key not in "encryption.keys"/);
+  });
+});
+
+describe('boot', () => {
+  it('refuses a key shorter than 32 bytes, naming it', () => {
+    expect(() => makeStore({ encryption: { keys: [KEY, randomBytes(16).toString('base64')] } })).toThrow(SessionConfigError);
+    expect(() => makeStore({ encryption: { keys: [KEY, randomBytes(16)] } })).toThrow(/"encryption.keys\[1\]" must hold at least 32 bytes/);
+  });
+});
