@@ -29,7 +29,10 @@ describe('a deletion waits for its invalidation', () => {
     let arrive!: () => void;
     const listener: WriteListener = {
       writing: (key) => void events.push(`writing ${key}`),
-      written: (key) => void events.push(`written ${key}`),
+      written: (key) => {
+        events.push(`written ${key}`);
+        return undefined;
+      },
       expectInvalidation: (key) => {
         events.push(`expect ${key}`);
         const arrived = new Promise<void>((resolve) => (arrive = resolve));

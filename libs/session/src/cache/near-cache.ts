@@ -105,12 +105,17 @@ export class NearCache implements InvalidationListener, WriteListener {
 
   /**
    * The write settled: a load that started meanwhile may have read the state before it. Where Redis
-   * refused tracking, the key is published for every replica (this one included, which a deletion
-   * waits for); not awaited, so the write's caller pays no round trip for it.
+   * refused tracking, the key is published for every replica, and the write's caller waits until this
+   * replica has heard it back (at most `commandTimeout`, else the cache is flushed): Redis delivers a
+   * message to every subscriber at once, so by the time the write answers the other replicas have it
+   * too, as with tracking. The message is sent once the write has run, never before it.
    */
-  written(redisKey: string): void {
+  written(redisKey: string): Promise<void> | undefined {
     this.forget(redisKey);
-    if (this.tracker.publishing) this.context.client.publish(this.tracker.channel, redisKey).catch(() => undefined);
+    if (!this.tracker.publishing) return undefined;
+    const heard = this.tracker.armed ? this.tracker.expect(redisKey) : undefined;
+    this.context.client.publish(this.tracker.channel, redisKey).catch(() => heard?.cancel());
+    return heard?.arrived;
   }
 
   /** True when the cache learns of changes from this library's PUBLISHes, Redis having refused tracking. */

@@ -61,8 +61,11 @@ export interface IndexJoin extends IndexEntry {
 export interface WriteListener {
   /** Called before a write of `redisKey` is sent. */
   writing(redisKey: string): void;
-  /** Called once the write settled, whether it succeeded or not (a timed-out write may still have run). */
-  written(redisKey: string): void;
+  /**
+   * Called once the write settled, whether it succeeded or not (a timed-out write may still have run).
+   * A promise returned is waited for before the write's caller hears back (bounded by the listener).
+   */
+  written(redisKey: string): Promise<void> | undefined;
   /** Undefined when nothing needs waiting for; otherwise call it before the write. */
   expectInvalidation(redisKey: string): { arrived: Promise<void>; cancel(): void } | undefined;
 }
@@ -411,9 +414,29 @@ export class SessionGateway {
       return Promise.reject(this.unavailable(new SessionStoreUnavailableError(messages.storeDisconnected(status))));
     }
     const listener = writtenKey === undefined ? undefined : this.writeListener;
-    listener?.writing(writtenKey!);
-    let pending = operation(client);
-    if (listener) pending = pending.finally(() => listener.written(writtenKey!));
+    if (!listener) return this.withinDeadline(operation(client));
+    listener.writing(writtenKey!);
+    let heard: Promise<void> | undefined;
+    const call = this.withinDeadline(
+      operation(client).finally(() => {
+        heard = listener.written(writtenKey!);
+      }),
+    );
+    // Outside the deadline: a write that succeeded is never reported as timed out for want of its echo.
+    const echoed = async () => {
+      await heard;
+    };
+    return call.then(
+      async (value) => (await echoed(), value),
+      async (error: unknown) => {
+        await echoed();
+        throw error;
+      },
+    );
+  }
+
+  /** One deadline for the whole call (`commandTimeout`), and failures as the library's errors. */
+  private withinDeadline<T>(pending: Promise<T>): Promise<T> {
     const deadlines = this.deadlines;
     if (!deadlines) return pending.catch((error) => Promise.reject(this.failure(error)));
     return new Promise<T>((resolve, reject) => {
