@@ -1,7 +1,14 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
 export { SessionModule } from './module/session.module';
-export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption, SessionRoute } from './options/session-options.interface';
+export type {
+  SessionCookieOptions,
+  SessionEventsOptions,
+  SessionModuleExtras,
+  SessionModuleOptions,
+  SessionRedisOption,
+  SessionRoute,
+} from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
 export type { MetricsRegistry, SessionMetricsOptions } from './metrics/metrics-options';
 export { SESSION_METRICS_BUCKETS } from './metrics/metrics-options';
@@ -10,6 +17,17 @@ export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants
 export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
+export { SessionEvents } from './events/session-events';
+export type {
+  SessionEvent,
+  SessionEventType,
+  SessionCreatedEvent,
+  SessionLoginEvent,
+  SessionLogoutEvent,
+  SessionRevokedEvent,
+  SessionDestroyedEvent,
+  SessionExpiredEvent,
+} from './events/session-event';
 export type { UserSessionInfo } from './users/user-session-index';
 export type { SessionUserId } from './users/user-id';
 export type { AppSession, SessionKey, SessionUser } from './session-data';

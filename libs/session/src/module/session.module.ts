@@ -11,6 +11,8 @@ import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
 import { SessionTelemetry } from '../observe/session-telemetry';
+import { SessionEvents } from '../events/session-events';
+import { SessionEventFeeds } from '../events/session-event-feeds';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
 
@@ -21,7 +23,7 @@ import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './sessi
  */
 @Module({
   providers: [...sessionProviders, SessionService],
-  exports: [SessionService, RedisSessionStore, SESSION_REDIS, SESSION_OPTIONS],
+  exports: [SessionService, SessionEvents, RedisSessionStore, SESSION_REDIS, SESSION_OPTIONS],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('SessionModule');
@@ -36,6 +38,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     private readonly persistence: SessionPersistence,
     private readonly adapterHost: HttpAdapterHost,
     private readonly telemetry: SessionTelemetry,
+    private readonly eventFeeds: SessionEventFeeds,
   ) {
     super();
     // NestFactory.create hands the HTTP adapter to the container before it instantiates modules, so
@@ -103,10 +106,13 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     if (!ready) {
       this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');
     }
+    // Unreachable Redis was waited for once already: the event subscriptions then follow when it answers.
+    await this.eventFeeds.start(ready ? Math.max(this.options.commandTimeout, 2_000) : 0);
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.telemetry.close().catch(() => undefined);
+    await this.eventFeeds.close().catch(() => undefined); // its connections are always the module's own
     await this.persistence.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's

@@ -3,6 +3,7 @@ import type { ResolvedSessionOptions } from './resolved-options';
 import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
+import { resolveEventsOption } from './resolve-events-option';
 import { defaultSessionUserId } from '../users/user-id';
 
 const MIN_SECRET_LENGTH = 32;
@@ -73,6 +74,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     exclude: optionalRoutes('exclude', options.exclude) ?? [],
     metrics: resolveMetricsOption(options.metrics),
     tracing: optionalBoolean('tracing', options.tracing),
+    events: resolveEventsOption(options.events),
   };
 }
 

@@ -36,4 +36,5 @@ export interface ResolvedSessionOptions {
   metrics?: ResolvedMetricsOptions;
   /** Undefined: decided at boot (see `SessionModuleOptions.tracing`). */
   tracing?: boolean;
+  events: { crossReplica: boolean; expired: boolean; enableKeyspaceEvents: boolean; replica: string };
 }

@@ -108,6 +108,30 @@ export interface SessionModuleOptions {
    * @default undefined: traced when `@opentelemetry/api` is installed and a tracer provider is registered at boot
    */
   tracing?: boolean;
+  /** Where `SessionEvents` gets its events from, beyond this replica's own. See the README's "Events". */
+  events?: SessionEventsOptions;
+}
+
+/** The `events` option: `SessionEvents` always has this replica's own events; these add more. */
+export interface SessionEventsOptions {
+  /**
+   * Fan every replica's events out to every replica over Redis pub/sub (channel `<prefix>events`,
+   * one extra connection per replica): each replica's `SessionEvents` then has every event once.
+   * @default false
+   */
+  crossReplica?: boolean;
+  /**
+   * Add `expired` events from Redis's keyspace notifications (`__keyevent@<db>__:expired`, one extra
+   * connection per master). Redis sends them when it deletes the key, which may be some time after
+   * the TTL ran out: best-effort. Needs `notify-keyspace-events` to include `Ex` on every master; the
+   * library checks at boot and logs when it does not, unless `enableKeyspaceEvents` sets it.
+   * @default false
+   */
+  expired?: boolean;
+  /** With `expired`: add `Ex` to each master's `notify-keyspace-events` at boot (`CONFIG SET`; many managed Redis services refuse it). @default false */
+  enableKeyspaceEvents?: boolean;
+  /** This replica's name in its events. @default `<hostname>:<pid>` */
+  replica?: string;
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

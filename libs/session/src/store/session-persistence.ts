@@ -5,7 +5,7 @@ import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { SessionGateway } from '../redis/session-gateway';
-import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
+import { combineObservers, type SessionEndReason, type SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
 import { CorruptSessionError, cookieSettingsJson, decodeSession, diffSession, type SessionDelta } from './session-codec';
 import { attachState, stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
@@ -50,7 +50,7 @@ export class SessionPersistence {
   /** Ms a read slides the expiry by; 0 leaves it to the end-of-request touch. */
   private readonly slideOnRead: number;
   private readonly logger: Pick<Console, 'warn' | 'error'>;
-  /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
+  /** Metrics, traces and lifecycle events (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
   /** Set by `SessionModule`: every save keeps the session's user index in step. */
   indexKeeper?: UserIndexKeeper;
@@ -76,10 +76,11 @@ export class SessionPersistence {
     this.slideOnRead = options.refreshOnRead ? (templateMaxAge ?? this.ttl) : 0;
   }
 
-  /** Attaches the metrics and traces observer to the session operations and to every Redis call. */
+  /** Adds an observer (metrics and traces, lifecycle events) to the session operations and to every Redis call. */
   observe(observer: SessionObserver | undefined): void {
-    this.observer = observer;
-    this.gateway.observer = observer;
+    if (!observer) return;
+    this.observer = combineObservers(this.observer ? [this.observer, observer] : [observer]);
+    this.gateway.observer = this.observer;
   }
 
   redisKeyOf(sessionId: string): string {
@@ -145,14 +146,25 @@ export class SessionPersistence {
     if (state?.refreshed) return;
     const now = Date.now();
     const expiresAt = this.expiryOf(session, state?.createdAt ?? now, now);
-    const { status } = await this.gateway.touchSession({ redisKey: this.redisKeyOf(sessionId), expiresAt, now, absoluteTimeout: this.absoluteTimeout });
-    if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
+    const redisKey = this.redisKeyOf(sessionId);
+    const { status } = await this.gateway.touchSession({ redisKey, expiresAt, now, absoluteTimeout: this.absoluteTimeout });
+    if (status === 'expired') this.observeExpired(redisKey, session as StoredSession);
   }
 
-  /** Deletes the session; `reason` is what the metrics count it as when it existed. */
-  async destroy(sessionId: string, reason: SessionEndReason = 'logout'): Promise<void> {
-    const deleted = await this.gateway.deleteKey(this.redisKeyOf(sessionId));
-    if (deleted > 0) this.observer?.sessionEnded?.(reason, deleted);
+  /**
+   * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
+   * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`).
+   */
+  async destroy(
+    sessionId: string,
+    reason: SessionEndReason = 'logout',
+    ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
+  ): Promise<void> {
+    const redisKey = this.redisKeyOf(sessionId);
+    const deleted = await this.gateway.deleteKey(redisKey);
+    if (deleted === 0) return;
+    this.observer?.sessionEnded?.(reason, deleted);
+    if (reason !== 'regenerated') this.observer?.sessionEvent?.({ type: ended.type, digest: redisKey.slice(this.prefix.length), userId: ended.userId });
   }
 
   /** Every live session by digest; reading them slides nothing and touches no last-seen time. */
@@ -220,16 +232,29 @@ export class SessionPersistence {
     };
     const status = move ? await this.indexKeeper!.saveMoving(save, move, state) : (await this.gateway.saveSession(save)).status;
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
-    if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
+    if (this.observer) this.observeWrite(redisKey, session, status, state);
     state.stored = delta.next;
+    state.previousDigest = undefined;
+    state.loggingIn = undefined;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
   }
 
-  private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', isNew: boolean): void {
-    if (status === 'expired') return this.observer!.sessionEnded?.('expired', 1);
-    if (isNew) this.observer!.sessionCreated?.();
-    this.observer!.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(session));
+  private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', state: SessionState): void {
+    if (status === 'expired') return this.observeExpired(redisKey, session);
+    const digest = redisKey.slice(this.prefix.length);
+    if (state.stored === null) {
+      this.observer!.sessionCreated?.();
+      const type = state.loggingIn ? 'login' : 'created';
+      this.observer!.sessionEvent?.({ type, digest, userId: state.indexEntry?.userId ?? userIdOf(session), previousDigest: state.previousDigest });
+    }
+    this.observer!.sessionSeen?.(digest, userIdOf(session));
+  }
+
+  private observeExpired(redisKey: string, session: StoredSession): void {
+    this.observer?.sessionEnded?.('expired', 1);
+    const userId = stateOf(session)?.indexEntry?.userId ?? userIdOf(session);
+    this.observer?.sessionEvent?.({ type: 'expired', digest: redisKey.slice(this.prefix.length), userId });
   }
 
   private sessionRedisKeys(): Promise<string[]> {
