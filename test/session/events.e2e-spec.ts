@@ -135,7 +135,7 @@ describe('session lifecycle events', () => {
     const expected = [`login ${aliceDigest} r1`, `created ${digestOfCookie(bob.cookie!)} r2`, `logout ${aliceDigest} r3`, ...markers].sort();
     const seen = (log: EventLog) => log.events.map((event) => `${event.type} ${event.digest} ${event.replica}`).sort();
     for (const { log } of [a, b, c]) {
-      await waitUntil('every marker on every replica', async () => markers.every((marker) => seen(log).includes(marker)));
+      await waitUntil('every marker on every replica', () => Promise.resolve(markers.every((marker) => seen(log).includes(marker))));
     }
     for (const { log } of [a, b, c]) expect(seen(log)).toEqual(expected);
     expect(JSON.stringify([a, b, c].map(({ log }) => log.events))).not.toContain(DATA_VALUE);
@@ -198,7 +198,7 @@ describe('session events on @nestjs/event-emitter', () => {
     await visitor.post('/login', { id: 'u-emitter' });
 
     const listener = app.get(SessionEventListener);
-    await waitUntil('the login on the emitter', async () => listener.heard.length === 2);
+    await waitUntil('the login on the emitter', () => Promise.resolve(listener.heard.length === 2));
     expect(listener.heard.map(({ name, event }) => [name, event.digest, event.userId ?? null])).toEqual([
       ['session.created', before, null],
       ['session.login', digestOfCookie(visitor.cookie!), 'u-emitter'],

@@ -32,7 +32,7 @@ async function expiryTimes(client: Redis | Cluster, prefix: string, digests: str
 /** Waits for an `expired` event of every digest (polling: no timing assumption), then reports how late they came. */
 async function awaitExpiries(log: EventLog, due: Map<string, number>, label: string): Promise<void> {
   const expiredAt = () => new Map(log.events.filter((event) => event.type === 'expired').map((event) => [event.digest, event.at]));
-  await waitUntil(`expired events of ${due.size} sessions (${label})`, async () => [...due.keys()].every((digest) => expiredAt().has(digest)), {
+  await waitUntil(`expired events of ${due.size} sessions (${label})`, () => Promise.resolve([...due.keys()].every((digest) => expiredAt().has(digest))), {
     timeoutMs: 30_000,
   });
   const delays = [...due].map(([digest, at]) => expiredAt().get(digest)! - at);
@@ -117,7 +117,7 @@ describeCluster(`expired and cross-replica events on Redis Cluster${available.cl
 
   /** The master (`host:port`) that holds each key, from the slot it hashes to. */
   async function mastersOf(keys: string[]): Promise<Set<string>> {
-    const slots = await Promise.all(keys.map((key) => admin.cluster('KEYSLOT', key) as Promise<number>));
+    const slots = await Promise.all(keys.map((key) => admin.cluster('KEYSLOT', key)));
     return new Set(slots.map((slot) => (admin as unknown as { slots: string[][] }).slots[slot][0]));
   }
 

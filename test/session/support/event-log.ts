@@ -15,7 +15,7 @@ export class EventLog {
 
   /** Polls until an event matches (no timing assumption), and answers it. */
   async waitFor(what: string, match: (event: SessionEvent) => boolean, timeoutMs?: number): Promise<SessionEvent> {
-    await waitUntil(what, async () => this.events.some(match), { timeoutMs });
+    await waitUntil(what, () => Promise.resolve(this.events.some(match)), { timeoutMs });
     return this.events.find(match)!;
   }
 

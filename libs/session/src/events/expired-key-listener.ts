@@ -115,10 +115,11 @@ function isCluster(client: Redis | Cluster): client is Cluster {
 
 /** One value of a CONFIG GET reply: a `[name, value]` array (RESP2, and RESP3 read the legacy way) or a `{ name: value }` object (RESP3 `replyMapping: 'resp3'`). */
 function configValue(reply: unknown, name: string): string {
-  if (Array.isArray(reply)) return reply.indexOf(name) < 0 ? '' : String(reply[reply.indexOf(name) + 1] ?? '');
-  if (reply instanceof Map) return String(reply.get(name) ?? '');
-  if (reply !== null && typeof reply === 'object') return String((reply as Record<string, unknown>)[name] ?? '');
-  return '';
+  let value: unknown;
+  if (Array.isArray(reply)) value = reply.indexOf(name) < 0 ? undefined : reply[reply.indexOf(name) + 1];
+  else if (reply instanceof Map) value = reply.get(name);
+  else if (reply !== null && typeof reply === 'object') value = (reply as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
 }
 
 function addressOf(node: Redis): string {

@@ -148,7 +148,7 @@ export class SessionPersistence {
     const expiresAt = this.expiryOf(session, state?.createdAt ?? now, now);
     const redisKey = this.redisKeyOf(sessionId);
     const { status } = await this.gateway.touchSession({ redisKey, expiresAt, now, absoluteTimeout: this.absoluteTimeout });
-    if (status === 'expired') this.observeExpired(redisKey, session as StoredSession);
+    if (status === 'expired') this.observeExpired(redisKey, session);
   }
 
   /**
@@ -251,9 +251,9 @@ export class SessionPersistence {
     this.observer!.sessionSeen?.(digest, userIdOf(session));
   }
 
-  private observeExpired(redisKey: string, session: StoredSession): void {
+  private observeExpired(redisKey: string, session: object): void {
     this.observer?.sessionEnded?.('expired', 1);
-    const userId = stateOf(session)?.indexEntry?.userId ?? userIdOf(session);
+    const userId = stateOf(session)?.indexEntry?.userId ?? userIdOf(session as StoredSession);
     this.observer?.sessionEvent?.({ type: 'expired', digest: redisKey.slice(this.prefix.length), userId });
   }
 
