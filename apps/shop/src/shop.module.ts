@@ -9,6 +9,8 @@ import { FailedLoginLimiter } from './auth/failed-login-limiter';
 import { SessionsController } from './auth/sessions.controller';
 import { UserDirectory } from './auth/user-directory';
 import { CartController } from './cart/cart.controller';
+import { EventsController } from './events/events.controller';
+import { RecentSessionEvents } from './events/recent-session-events';
 import { ProductsController } from './catalog/products.controller';
 import { SHOP_CONFIG, type ShopConfig, type ShopRedis } from './config/shop-config';
 import { HealthController } from './health/health.controller';
@@ -52,17 +54,20 @@ export class ShopModule {
               metrics: { registry },
               // A warm page view costs no Redis round trip; Redis's invalidations keep the replicas coherent.
               nearCache: true,
+              // Every replica hears every replica's session events: the page's live list is the same whichever answers.
+              events: { crossReplica: true, replica: shop.replicaId },
             };
           },
         }),
         TerminusModule.forRoot({ logger: false }),
       ],
-      controllers: [AuthController, SessionsController, CartController, ProductsController, HealthController, MetricsController],
+      controllers: [AuthController, SessionsController, CartController, ProductsController, EventsController, HealthController, MetricsController],
       providers: [
         { provide: METRICS_REGISTRY, useValue: registry },
         SessionHealthIndicator,
         UserDirectory,
         FailedLoginLimiter,
+        RecentSessionEvents,
         // Both guards on every route, closed by default: a route is public or CSRF-free only where it says so.
         // Authentication first, so a visitor who is not logged in hears 401 rather than 403.
         { provide: APP_GUARD, useClass: AuthenticatedGuard },

@@ -5,6 +5,7 @@ export type {
   NearCacheOptions,
   SessionCookieOptions,
   SessionEncryptionOptions,
+  SessionEventsOptions,
   SessionModuleExtras,
   SessionModuleOptions,
   SessionRedisOption,
@@ -18,6 +19,17 @@ export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants
 export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
+export { SessionEvents } from './events/session-events';
+export type {
+  SessionEvent,
+  SessionEventType,
+  SessionCreatedEvent,
+  SessionLoginEvent,
+  SessionLogoutEvent,
+  SessionRevokedEvent,
+  SessionDestroyedEvent,
+  SessionExpiredEvent,
+} from './events/session-event';
 export type { UserSessionInfo } from './users/user-session-index';
 export type { ResealReport } from './store/reseal-sessions';
 export type { SessionUserId } from './users/user-id';

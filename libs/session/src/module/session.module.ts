@@ -13,6 +13,8 @@ import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
 import { SessionTelemetry } from '../observe/session-telemetry';
+import { SessionEvents } from '../events/session-events';
+import { SessionEventFeeds } from '../events/session-event-feeds';
 import { ConfigurableSessionModule } from './session.module-definition';
 import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
 
@@ -23,7 +25,7 @@ import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './sessi
  */
 @Module({
   providers: [...sessionProviders, SessionService],
-  exports: [SessionService, RedisSessionStore, SESSION_REDIS, SESSION_OPTIONS],
+  exports: [SessionService, SessionEvents, RedisSessionStore, SESSION_REDIS, SESSION_OPTIONS],
 })
 export class SessionModule extends ConfigurableSessionModule implements NestModule, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('SessionModule');
@@ -40,6 +42,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     private readonly persistence: SessionPersistence,
     private readonly adapterHost: HttpAdapterHost,
     private readonly telemetry: SessionTelemetry,
+    private readonly eventFeeds: SessionEventFeeds,
   ) {
     super();
     // NestFactory.create hands the HTTP adapter to the container before it instantiates modules, so
@@ -110,9 +113,12 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       // The app boots without Redis; the user's rights are checked once it connects, and only logged.
       this.checkWhenReady = () => void this.checkPermissions(wait).catch((error: Error) => this.logger.error(error.message));
       client.once('ready', this.checkWhenReady);
+      // Unreachable Redis was waited for once already: the event subscriptions follow when it answers.
+      await this.eventFeeds.start(0);
       return;
     }
     await this.checkPermissions(wait);
+    await this.eventFeeds.start(wait);
   }
 
   /**
@@ -138,6 +144,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   async onApplicationShutdown(): Promise<void> {
     await this.telemetry.close().catch(() => undefined);
     this.persistence.nearCache?.close();
+    await this.eventFeeds.close().catch(() => undefined); // its connections are always the module's own
     await this.persistence.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
     if (this.checkWhenReady) client.off('ready', this.checkWhenReady);

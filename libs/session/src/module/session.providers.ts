@@ -1,4 +1,5 @@
 import { Logger, type Provider } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
@@ -9,6 +10,8 @@ import { RedisSessionStore, type RedisSessionStoreOptions } from '../store/redis
 import { SessionPersistence } from '../store/session-persistence';
 import { NearCache } from '../cache/near-cache';
 import { SessionTelemetry } from '../observe/session-telemetry';
+import { SessionEvents } from '../events/session-events';
+import { SessionEventFeeds } from '../events/session-event-feeds';
 import { SessionUserIndexKeeper } from '../users/user-index-keeper';
 import { UserSessionIndex } from '../users/user-session-index';
 import { SESSION_MODULE_OPTIONS } from './session.module-definition';
@@ -52,6 +55,22 @@ export const sessionProviders: Provider[] = [
     useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) =>
       SessionTelemetry.attach(options, persistence, new Logger('SessionModule')),
     inject: [SESSION_OPTIONS, SessionPersistence],
+  },
+  {
+    // Lifecycle events: this replica's own from the session code, the rest from the feeds the `events` option asks for.
+    provide: SessionEvents,
+    useFactory: (options: ResolvedSessionOptions, persistence: SessionPersistence) => {
+      const events = new SessionEvents(options.events.replica);
+      persistence.observe(events.observer());
+      return events;
+    },
+    inject: [SESSION_OPTIONS, SessionPersistence],
+  },
+  {
+    provide: SessionEventFeeds,
+    useFactory: (options: ResolvedSessionOptions, client: Redis, events: SessionEvents, moduleRef: ModuleRef) =>
+      new SessionEventFeeds(options, client, events, moduleRef, new Logger('SessionEvents')),
+    inject: [SESSION_OPTIONS, SESSION_REDIS, SessionEvents, ModuleRef],
   },
   {
     // The user index, and the keeper that moves each session's entry in the session's own saves.

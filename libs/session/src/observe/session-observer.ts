@@ -1,9 +1,11 @@
+import type { SessionEventFacts } from '../events/session-event';
+
 /**
- * The seam between the session code and what operators see (metrics, traces). Session code calls
- * these hooks only through an observer that `SessionModule` attaches when `metrics` or `tracing` is
- * on; with neither, no observer exists and each hook site costs one `undefined` check.
+ * The seam between the session code and what operators and apps see (metrics, traces, lifecycle
+ * events). Session code calls these hooks only through the observers `SessionModule` attaches; a
+ * bare `RedisSessionStore` has none, and each hook site costs one `undefined` check.
  * A hook never receives a session ID, a value, or anything a user typed: only names and counts,
- * plus the hashed digest and user id `sessionSeen` feeds into a HyperLogLog that keeps neither.
+ * digests (hashed IDs) and user ids.
  */
 
 /** What a gateway call did, as a metric label and a span name (`session.<operation>`). */
@@ -12,7 +14,13 @@ export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 
 /** How a gateway call ended: `conflict` a compare-and-set that found the key changed (or a refused login), `gone` a session that no longer exists. */
 export type StoreResult = 'ok' | 'error' | 'timeout' | 'conflict' | 'gone';
 
-/** Why a session ended. `expired` counts only the expiries the library sees itself (Redis drops idle keys silently). */
+/**
+ * Why a session ended. `expired` counts only the expiries the library sees itself (Redis drops idle keys silently).
+ * Each comes with a `sessionEvent` (see `SessionEventType`): `logout` is `logout` from `SessionService.logout` and
+ * `destroyed` from any other destroy; `regenerated` (the old ID of a session moved to a new one) has no event of its
+ * own, the new ID's `created` or `login` names it as `previousDigest`; `revoked` and `evicted` are `revoked`;
+ * `expired` is `expired`.
+ */
 export type SessionEndReason = 'logout' | 'regenerated' | 'revoked' | 'evicted' | 'expired';
 
 /** Safe facts about a settled gateway call: sizes and counts, never values. */
@@ -48,6 +56,8 @@ export interface SessionObserver {
   nearCacheInvalidated?(): void;
   /** The near cache dropped everything; `reason` is one of a short fixed list (`FlushReason`). */
   nearCacheFlushed?(reason: string): void;
+  /** A session's lifecycle moved on (created, login, logout, revoked, destroyed, expired): one call per session. */
+  sessionEvent?(facts: SessionEventFacts): void;
 }
 
 /** How a failed gateway call reads as a result: a timeout, or any other error. */
@@ -71,6 +81,7 @@ export function combineObservers(observers: SessionObserver[]): SessionObserver 
     'nearCacheRead',
     'nearCacheInvalidated',
     'nearCacheFlushed',
+    'sessionEvent',
   ] as const;
   for (const hook of hooks) {
     const each = observers.filter((observer) => !!observer[hook]).map((observer) => observer[hook]!.bind(observer) as (...args: unknown[]) => void);

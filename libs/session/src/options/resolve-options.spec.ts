@@ -1,4 +1,5 @@
 import Redis, { Cluster } from 'ioredis';
+import { hostname } from 'node:os';
 import { SessionConfigError } from '../errors/session-config.error';
 import { SESSION_DEFAULTS, resolveSessionOptions } from './resolve-options';
 import type { SessionModuleOptions } from './session-options.interface';
@@ -49,6 +50,7 @@ describe('resolveSessionOptions: defaults', () => {
       trustProxy: undefined,
       forRoutes: undefined,
       exclude: [],
+      events: { crossReplica: false, expired: false, enableKeyspaceEvents: false, replica: `${hostname()}:${process.pid}` },
     });
     expect(SESSION_DEFAULTS).toMatchObject({ idleTimeout: 1_800_000, absoluteTimeout: 43_200_000, commandTimeout: 1_000 });
   });
@@ -369,5 +371,31 @@ describe('resolveSessionOptions: encryption', () => {
     const { message } = configError({ ...valid, encryption: { keys: [short] } });
     expect(message).toBe('SessionModule option "encryption.keys[0]" must hold at least 32 bytes (e.g. `openssl rand -base64 32`); it holds 16');
     expect(message).not.toContain(short);
+  });
+});
+
+describe('resolveSessionOptions: events', () => {
+  it('keeps the values given', () => {
+    const events = { crossReplica: true, expired: true, enableKeyspaceEvents: true, replica: 'shop-1' };
+    expect(resolveSessionOptions({ ...valid, events }).events).toEqual(events);
+    expect(resolveSessionOptions({ ...valid, events: {} }).events).toMatchObject({
+      crossReplica: false,
+      expired: false,
+      replica: `${hostname()}:${process.pid}`,
+    });
+  });
+
+  it.each([
+    [true, 'events'],
+    [null, 'events'],
+    [{ crossreplica: true }, 'events.crossreplica'],
+    [{ crossReplica: 'yes' }, 'events.crossReplica'],
+    [{ expired: 1 }, 'events.expired'],
+    [{ enableKeyspaceEvents: 'on', expired: true }, 'events.enableKeyspaceEvents'],
+    [{ enableKeyspaceEvents: true }, 'events.enableKeyspaceEvents'], // means nothing without expired
+    [{ replica: '' }, 'events.replica'],
+    [{ replica: 42 }, 'events.replica'],
+  ])('refuses %j at boot, naming %s', (events, option) => {
+    expectRejected({ ...valid, events }, option);
   });
 });

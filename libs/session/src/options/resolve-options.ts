@@ -5,6 +5,7 @@ import type { SessionModuleOptions } from './session-options.interface';
 import { validateRedisOption } from './validate-redis-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
 import { resolveEncryptionOption } from './resolve-encryption-option';
+import { resolveEventsOption } from './resolve-events-option';
 import { defaultSessionUserId } from '../users/user-id';
 import { resolveTouchAfter } from '../store/idle-slide';
 
@@ -85,6 +86,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     metrics: resolveMetricsOption(options.metrics),
     tracing: optionalBoolean('tracing', options.tracing),
     nearCache: resolveNearCache(options.nearCache),
+    events: resolveEventsOption(options.events),
   };
 }
 

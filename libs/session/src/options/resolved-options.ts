@@ -45,4 +45,5 @@ export interface ResolvedSessionOptions {
   tracing?: boolean;
   /** Undefined when the near cache is off. */
   nearCache?: { maxEntries: number; maxBytes: number; maxAge: number };
+  events: { crossReplica: boolean; expired: boolean; enableKeyspaceEvents: boolean; replica: string };
 }

@@ -159,6 +159,8 @@ export interface SessionModuleOptions {
    * the README's "Near cache". @default undefined (off)
    */
   nearCache?: boolean | NearCacheOptions;
+  /** Where `SessionEvents` gets its events from, beyond this replica's own. See the README's "Events". */
+  events?: SessionEventsOptions;
 }
 
 /** Bounds of the near cache (`SessionModuleOptions.nearCache`); each applies at once. */
@@ -169,6 +171,28 @@ export interface NearCacheOptions {
   maxBytes?: number;
   /** Milliseconds a session read from Redis may be served from memory at most, however quiet its key: a backstop. @default 60_000 (1 min) */
   maxAge?: number;
+}
+
+/** The `events` option: `SessionEvents` always has this replica's own events; these add more. */
+export interface SessionEventsOptions {
+  /**
+   * Fan every replica's events out to every replica over Redis pub/sub (channel `<prefix>events`,
+   * one extra connection per replica): each replica's `SessionEvents` then has every event once.
+   * @default false
+   */
+  crossReplica?: boolean;
+  /**
+   * Add `expired` events from Redis's keyspace notifications (`__keyevent@<db>__:expired`, one extra
+   * connection per master). Redis sends them when it deletes the key, which may be some time after
+   * the TTL ran out: best-effort. Needs `notify-keyspace-events` to include `Ex` on every master; the
+   * library checks at boot and logs when it does not, unless `enableKeyspaceEvents` sets it.
+   * @default false
+   */
+  expired?: boolean;
+  /** With `expired`: add `Ex` to each master's `notify-keyspace-events` at boot (`CONFIG SET`; many managed Redis services refuse it). @default false */
+  enableKeyspaceEvents?: boolean;
+  /** This replica's name in its events. @default `<hostname>:<pid>` */
+  replica?: string;
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

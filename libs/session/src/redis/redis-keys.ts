@@ -25,3 +25,18 @@ export function userIndexRedisKey(prefix: string, userId: string): string {
 export function activityRedisKeys(prefix: string, bucketStart: number): { sessions: string; users: string } {
   return { sessions: `${prefix}{activity}:sessions:${bucketStart}`, users: `${prefix}{activity}:users:${bucketStart}` };
 }
+
+/** The pub/sub channel `events.crossReplica` fans lifecycle events out on (a channel, not a key: any node of a cluster). */
+export function eventsChannel(prefix: string): string {
+  return `${prefix}events`;
+}
+
+/** The digest a session key names, or undefined for any other key (a user index, an activity bucket, another app's key). */
+export function digestOfSessionKey(prefix: string, redisKey: string): string | undefined {
+  if (!redisKey.startsWith(prefix)) return undefined;
+  const digest = redisKey.slice(prefix.length);
+  return SESSION_DIGEST.test(digest) ? digest : undefined;
+}
+
+/** What `digestOf` makes: 32 base64url characters. */
+const SESSION_DIGEST = /^[A-Za-z0-9_-]{32}$/;

@@ -7,7 +7,7 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { toHttpException } from '../errors/to-http-exception';
-import { newSessionId } from '../redis/session-id';
+import { digestOf, newSessionId } from '../redis/session-id';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
@@ -170,17 +170,21 @@ export class SessionLifecycle {
 
   /**
    * Puts a new, empty session with this ID on the request; the old one, if any, is left to the caller.
-   * The old one's entry in its user's index comes along, so the new session's save moves it.
+   * The old one's entry in its user's index comes along, so the new session's save moves it, and so
+   * does its digest when it was stored, for the new session's first event (`previousDigest`).
    */
   generate(req: SessionRequest, id: string): void {
     const previous = ownSession(req);
-    const indexEntry = previous && storeStateOf(previous)?.indexEntry;
+    const previousState = previous && storeStateOf(previous);
+    const indexEntry = previousState?.indexEntry;
+    const previousDigest = previousState?.stored ? digestOf(req.sessionID) : undefined;
     req.sessionID = id;
     req.session = new (Session as unknown as SessionClass)(req) as SessionRequest['session'];
     const cookie = new SessionCookie(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
     if (indexEntry) this.persistence.stateFor(req.session).indexEntry = indexEntry;
+    if (previousDigest) this.persistence.stateFor(req.session).previousDigest = previousDigest;
     const state = (req as StatefulRequest)[STATE];
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up
     const carrier = state?.carrier ?? this.transport.defaultCarrier;

@@ -98,7 +98,9 @@ export class SessionService {
       const session = req.session;
       session[USER_KEY] = user;
       session[CSRF_KEY] = newToken();
-      this.sessions.stateFor(session).pendingMeta = deviceMeta(req, now);
+      const state = this.sessions.stateFor(session);
+      state.pendingMeta = deviceMeta(req, now);
+      state.loggingIn = true; // its first save is announced as a login
       try {
         await awaitSessionMethod(session, 'save');
       } catch (error) {
@@ -117,7 +119,10 @@ export class SessionService {
       const session = existingSession(req);
       if (session) {
         const entry = this.sessions.stateFor(session).indexEntry;
-        await Promise.all([awaitSessionMethod(session, 'destroy'), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
+        // What express-session's `session.destroy()` does, with the event it ends in named.
+        Reflect.deleteProperty(req, 'session');
+        const ended = { type: 'logout', userId: entry?.userId } as const;
+        await Promise.all([this.sessions.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
       if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;

@@ -7,7 +7,7 @@ import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { FIELD } from '../redis/session-fields';
 import { SessionGateway, type StoredFields } from '../redis/session-gateway';
 import type { NearCache } from '../cache/near-cache';
-import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
+import { combineObservers, type SessionEndReason, type SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
 import {
   CorruptSessionError,
@@ -74,7 +74,7 @@ export class SessionPersistence {
   readonly sealer: FieldSealer | undefined;
   /** Sessions whose values did not open, already logged: a replayed cookie must not flood the log. */
   private readonly reportedUnopenable = new Set<string>();
-  /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
+  /** Metrics, traces and lifecycle events (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
   /** Set by `SessionModule`: every save keeps the session's user index in step. */
   indexKeeper?: UserIndexKeeper;
@@ -106,10 +106,11 @@ export class SessionPersistence {
     this.slideOnRead = options.refreshOnRead ?? false;
   }
 
-  /** Attaches the metrics and traces observer to the session operations and to every Redis call. */
+  /** Adds an observer (metrics and traces, lifecycle events) to the session operations and to every Redis call. */
   observe(observer: SessionObserver | undefined): void {
-    this.observer = observer;
-    this.gateway.observer = observer;
+    if (!observer) return;
+    this.observer = combineObservers(this.observer ? [this.observer, observer] : [observer]);
+    this.gateway.observer = this.observer;
   }
 
   redisKeyOf(sessionId: string): string {
@@ -263,10 +264,20 @@ export class SessionPersistence {
     await this.slide(this.redisKeyOf(sessionId), state, expiresAt, now);
   }
 
-  /** Deletes the session; `reason` is what the metrics count it as when it existed. */
-  async destroy(sessionId: string, reason: SessionEndReason = 'logout'): Promise<void> {
-    const deleted = await this.gateway.deleteKey(this.redisKeyOf(sessionId));
-    if (deleted > 0) this.observer?.sessionEnded?.(reason, deleted);
+  /**
+   * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
+   * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`).
+   */
+  async destroy(
+    sessionId: string,
+    reason: SessionEndReason = 'logout',
+    ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
+  ): Promise<void> {
+    const redisKey = this.redisKeyOf(sessionId);
+    const deleted = await this.gateway.deleteKey(redisKey);
+    if (deleted === 0) return;
+    this.observer?.sessionEnded?.(reason, deleted);
+    if (reason !== 'regenerated') this.observer?.sessionEvent?.({ type: ended.type, digest: redisKey.slice(this.prefix.length), userId: ended.userId });
   }
 
   /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
@@ -339,9 +350,11 @@ export class SessionPersistence {
     const saving = move ? this.indexKeeper!.saveMoving(save, move, state) : this.gateway.saveSession(save).then((reply) => reply.status);
     const [status] = await Promise.all([saving, push]);
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
-    if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
+    if (this.observer) this.observeWrite(redisKey, session, status, state);
     state.stored = delta.next;
     state.held = delta.held;
+    state.previousDigest = undefined;
+    state.loggingIn = undefined;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
     state.expiresAt = save.expiresAt;
@@ -367,7 +380,7 @@ export class SessionPersistence {
         lastSeenAt,
       })
       .then(({ status }) => {
-        if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
+        if (status === 'expired') this.observeExpired(redisKey, state?.indexEntry?.userId);
         if (status !== 'touched' || !state) return;
         state.expiresAt = expiresAt;
         if (lastSeenAt !== undefined) state.lastSeenAt = lastSeenAt;
@@ -381,17 +394,27 @@ export class SessionPersistence {
   private dropPastDeadline(redisKey: string): null {
     this.gateway.deleteKey(redisKey).then(
       (deleted) => {
-        if (deleted > 0) this.observer?.sessionEnded?.('expired', deleted);
+        if (deleted > 0) this.observeExpired(redisKey, undefined);
       },
       () => undefined, // Redis failing: the key's own TTL, never past the deadline, removes it anyway
     );
     return null;
   }
 
-  private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', isNew: boolean): void {
-    if (status === 'expired') return this.observer!.sessionEnded?.('expired', 1);
-    if (isNew) this.observer!.sessionCreated?.();
-    this.observer!.sessionSeen?.(redisKey.slice(this.prefix.length), userIdOf(session));
+  private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', state: SessionState): void {
+    if (status === 'expired') return this.observeExpired(redisKey, state.indexEntry?.userId ?? userIdOf(session));
+    const digest = redisKey.slice(this.prefix.length);
+    if (state.stored === null) {
+      this.observer!.sessionCreated?.();
+      const type = state.loggingIn ? 'login' : 'created';
+      this.observer!.sessionEvent?.({ type, digest, userId: state.indexEntry?.userId ?? userIdOf(session), previousDigest: state.previousDigest });
+    }
+    this.observer!.sessionSeen?.(digest, userIdOf(session));
+  }
+
+  private observeExpired(redisKey: string, userId: string | undefined): void {
+    this.observer?.sessionEnded?.('expired', 1);
+    this.observer?.sessionEvent?.({ type: 'expired', digest: redisKey.slice(this.prefix.length), userId });
   }
 
   private sessionRedisKeys(): Promise<string[]> {

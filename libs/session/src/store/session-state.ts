@@ -36,6 +36,10 @@ export interface SessionState {
    * last saved, under the digest it had then); carried over an ID change, so the next save moves it.
    */
   indexEntry?: UserIndexEntry;
+  /** The digest this session had before it moved to a new ID, named by the event of its first save under the new one. */
+  previousDigest?: string;
+  /** Set by `SessionService.login`: the save that stores the new ID is announced as a `login`, not a `created`. */
+  loggingIn?: boolean;
 }
 
 /** A session's place in a user's index: the user and the session's digest. */

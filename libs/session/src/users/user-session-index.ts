@@ -97,7 +97,7 @@ export class UserSessionIndex {
     if (!this.gateway.isCluster) {
       const reply = await this.gateway.saveSessionAndIndex(save, { join, leave });
       if (reply.status === 'rejected') throw this.limitReached();
-      await this.deleteSessions(reply.evicted);
+      await this.deleteSessions(reply.evicted, move.join?.userId);
       return reply.status;
     }
     // Cluster: session first, entry second. The other order would let a "log out everywhere" that
@@ -110,7 +110,7 @@ export class UserSessionIndex {
         await this.gateway.deleteKey(save.redisKey);
         throw this.limitReached();
       }
-      await this.deleteSessions(reply.evicted);
+      await this.deleteSessions(reply.evicted, move.join!.userId);
     }
     if (leave && !(sameIndex && status === 'written')) await this.gateway.removeMembers(leave.redisKey, [leave.digest]);
     return status;
@@ -168,6 +168,7 @@ export class UserSessionIndex {
     if (!digest) return false;
     const [deleted] = await Promise.all([this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
     if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
+    this.announceRevoked([digest], [deleted], userId);
     return deleted > 0;
   }
 
@@ -180,14 +181,23 @@ export class UserSessionIndex {
     await this.gateway.removeMembers(key, targets);
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
+    this.announceRevoked(targets, deleted, userId);
     return count;
   }
 
-  /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots). */
-  async deleteSessions(digests: string[]): Promise<void> {
+  /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots), evicted from `userId`'s index. */
+  async deleteSessions(digests: string[], userId?: string): Promise<void> {
     const deleted = await Promise.all(digests.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('evicted', count);
+    this.announceRevoked(digests, deleted, userId);
+  }
+
+  /** One `revoked` event per session that a DEL actually removed. */
+  private announceRevoked(digests: string[], deleted: number[], userId: string | undefined): void {
+    const observer = this.sessions.observer;
+    if (!observer?.sessionEvent) return;
+    digests.forEach((digest, i) => deleted[i] > 0 && observer.sessionEvent!({ type: 'revoked', digest, userId }));
   }
 
   /** Members newest first, leaving out those past the absolute timeout. */
