@@ -7,6 +7,7 @@ import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
 import { ExpressPlatform } from '../request/express-platform';
 import { SessionLifecycle } from '../request/session-lifecycle';
+import { SessionRenewal } from '../renewal/session-renewal';
 import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
@@ -94,6 +95,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       this.persistence,
       new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),
       this.logger,
+      this.options.renewal ? new SessionRenewal(this.persistence) : undefined,
     );
     return this.lifecycle;
   }

@@ -29,6 +29,8 @@ export interface ResolvedSessionOptions {
   durability?: { replicas: number; timeout: number };
   maxSessionBytes: number;
   updateRetries: number;
+  /** Undefined when periodic ID renewal is off. */
+  renewal?: { interval: number; grace: number };
   trustProxy?: boolean;
   forRoutes?: SessionRoute[];
   exclude: SessionRoute[];

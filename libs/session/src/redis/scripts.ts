@@ -14,7 +14,7 @@ import { FIELD, MAX_EXPIRY_MS } from './session-fields';
  * roll back a script that fails half-way, and a key written without its PEXPIREAT would live for ever).
  * Lua's tonumber reads 'nan' and 'inf' too, hence the explicit checks.
  */
-const CHECKED_EXPIRY = `
+export const CHECKED_EXPIRY = `
 local function checked_expiry(text)
   local at = tonumber(text)
   if at == nil or at ~= at or at < 0 or at > ${MAX_EXPIRY_MS} or at ~= math.floor(at) then
@@ -44,7 +44,9 @@ for i = 1, #fields, 2 do
   local f = fields[i]
   if f == '${FIELD.createdAt}' then created = tonumber(fields[i + 1])
   elseif f == '${FIELD.lastSeenAt}' then seenAt = i + 1
-  elseif f == '${FIELD.cookie}' then cookie = fields[i + 1] end
+  elseif f == '${FIELD.cookie}' then cookie = fields[i + 1]
+  -- A renewed session's old key: the reader follows its successor; the key expires with its grace, untouched.
+  elseif f == '${FIELD.successor}' then return { redis.call('PEXPIRETIME', key), fields } end
 end
 local deadline
 if absolute > 0 and created then deadline = created + absolute end
@@ -73,7 +75,8 @@ return { redis.call('PEXPIRETIME', key), fields }
  * while the session was destroyed (logout, revoke) cannot bring it back; 'replace' writes it whole.
  * An expiry already past deletes the session instead.
  * KEYS: session. ARGV: mode, expire-at ms, now ms, n, n field/value pairs, fields to delete.
- * Returns 'written', 'gone' (patch on a missing session) or 'expired' (deleted).
+ * Returns 'written', 'gone' (patch on a missing session), 'expired' (deleted) or 'moved' (a renewed
+ * session's old key: nothing written).
  */
 export const SAVE_SESSION = `${CHECKED_EXPIRY}
 local key = KEYS[1]
@@ -81,6 +84,8 @@ local at, invalid = checked_expiry(ARGV[2])
 if not at then return invalid end
 local n = tonumber(ARGV[4])
 if n == nil or n < 0 or 4 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
+-- A renewed session's old key takes no write: the writer goes to the successor (see session-forwarding.ts).
+if redis.call('HEXISTS', key, '${FIELD.successor}') == 1 then return 'moved' end
 if ARGV[1] == 'patch' then
   if redis.call('EXISTS', key) == 0 then return 'gone' end
 else
@@ -122,14 +127,15 @@ return 'touched'
  * caller last saw. Atomic in Redis, so it isolates concurrent requests even on a shared connection,
  * where WATCH would not.
  * KEYS: session. ARGV: field, expected-present '1'|'0', expected, write '1' (set) | '0' (delete),
- * new value, expire-at ms, now ms. Returns {'gone'}, {'changed', current} (current absent when the
- * field is) or {'written'}.
+ * new value, expire-at ms, now ms. Returns {'gone'}, {'moved'} (a renewed session's old key),
+ * {'changed', current} (current absent when the field is) or {'written'}.
  */
 export const COMPARE_AND_SET = `${CHECKED_EXPIRY}
 local key = KEYS[1]
 local at, invalid = checked_expiry(ARGV[6])
 if not at then return invalid end
 if redis.call('EXISTS', key) == 0 then return {'gone'} end
+if redis.call('HEXISTS', key, '${FIELD.successor}') == 1 then return {'moved'} end
 local current = redis.call('HGET', key, ARGV[1])
 local same
 if ARGV[2] == '1' then same = current == ARGV[3] else same = current == false end
@@ -219,6 +225,8 @@ end
 local status = save_session()
 -- An argument SAVE_SESSION refused (an error reply) ends here: the index is left as it was.
 if type(status) == 'table' then return status end
+-- A renewed session's old key: the writer saves again under the successor, index move included.
+if status == 'moved' then return {status} end
 if leaving ~= '' then redis.call('ZREM', leave_key, leaving) end
 if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, ttl, {status}) end
 return {status}

@@ -14,6 +14,13 @@ export const FIELD = {
   ip: ':i',
   /** The cookie's settings as JSON, only when they differ from the store's cookie template. */
   cookie: ':k',
+  /** When the session's current ID was issued, ms (`renewal` on): a new session, a login, a regenerate, a renewal. */
+  issuedAt: ':r',
+  /**
+   * On a renewed session's old key only: its successor's ID, sealed with the old ID (see
+   * `successor-seal.ts`), so whoever holds the old cookie during the grace window finds the new one.
+   */
+  successor: ':n',
 } as const;
 
 /** First character of every library field; refused at the start of a session key. */

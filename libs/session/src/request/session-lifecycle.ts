@@ -8,6 +8,7 @@ import { SessionDataError } from '../errors/session-data.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { toHttpException } from '../errors/to-http-exception';
 import { newSessionId } from '../redis/session-id';
+import type { SessionRenewal } from '../renewal/session-renewal';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
@@ -90,6 +91,8 @@ export class SessionLifecycle {
     readonly persistence: SessionPersistence,
     private readonly platform: HttpPlatform,
     private readonly logger: Logger,
+    /** Periodic ID renewal, when the `renewal` option is on: it loads each session on the way in. */
+    private readonly renewal?: SessionRenewal,
   ) {
     const { name, ...settings } = options.cookie;
     this.cookieName = name;
@@ -128,14 +131,14 @@ export class SessionLifecycle {
       state[STATE] = this.pendingFresh;
       return next();
     }
-    this.persistence.load(sessionId).then(
+    (this.renewal ?? this.persistence).load(sessionId).then(
       (data) => {
         if (!data) {
           // Unknown or expired: a session is made only if code wants one, and gets a new ID.
           state[STATE] = { phase: 'pending', cookieId: sessionId, ending: false, lifecycle: this };
           return next();
         }
-        req.sessionID = sessionId;
+        req.sessionID = storeStateOf(data)?.renewedId ?? sessionId; // a renewed ID goes out as a new cookie
         createSession(req, data);
         state[STATE] = { phase: 'live', cookieId: sessionId, ending: false, lifecycle: this };
         next();
@@ -212,10 +215,30 @@ export class SessionLifecycle {
     }
     if (!saving) return finish();
     saving.then(
-      () => finishSafely(this.logger, finish),
+      () => {
+        if (this.adoptRenewedId(req, state, session, res)) finishSafely(this.logger, finish);
+      },
       (error: unknown) => this.failBeforeHeaders(req, state, res, error),
     );
     return res;
+  }
+
+  /**
+   * The save found the session renewed while this request ran (here or on another replica) and wrote
+   * to its successor: the response carries the new ID, as after a `regenerate`, instead of setting
+   * the old one back. Answers false when the response was failed instead.
+   */
+  private adoptRenewedId(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'], res: object): boolean {
+    const renewedId = storeStateOf(session)?.renewedId;
+    if (renewedId === undefined || renewedId === req.sessionID) return true;
+    req.sessionID = renewedId;
+    try {
+      state.setCookie = this.cookieFor(req, state, session);
+      return true;
+    } catch (error) {
+      this.failBeforeHeaders(req, state, res, error);
+      return false;
+    }
   }
 
   /**

@@ -37,6 +37,8 @@ type Outcome = { reply: CompareAndSetReply } | { error: unknown };
 
 /** A group whose compare-and-set is in flight. */
 interface Flight {
+  /** The session ID it was sent for: a renewal may move the queue to another while it flies. */
+  sessionId: string;
   applied: Applied[];
   expected: string | undefined;
   next: string | undefined;
@@ -195,7 +197,7 @@ export class SessionKeyUpdates {
         (reply) => ({ reply }),
         (error: unknown) => ({ error }),
       );
-    return { applied, expected, next, previous, outcome };
+    return { sessionId: queue.sessionId, applied, expected, next, previous, outcome };
   }
 
   /**
@@ -225,6 +227,20 @@ export class SessionKeyUpdates {
       for (const entry of flight.applied) settleWritten(field, entry);
       return 'written';
     }
+    if (reply.status === 'moved') {
+      // Renewed while queued: the updates go again under the successor, from what it holds (no retry counted).
+      try {
+        await this.followRenewal(queue, flight.sessionId);
+      } catch (error) {
+        queue.hasKnown = false;
+        for (const update of pending) update.reject(error);
+        return 'other';
+      }
+      // Their requests answer with the new ID, as the requests that met the renewal on the way in.
+      for (const update of pending) update.state.renewedId = queue.sessionId;
+      lost.push(...pending);
+      return 'other';
+    }
     if (reply.status === 'gone') {
       queue.hasKnown = false;
       for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
@@ -246,6 +262,18 @@ export class SessionKeyUpdates {
       else lost.push(update);
     }
     return 'conflict';
+  }
+
+  /** Points the queue at the successor of the session renewed under `movedFrom` and reads the field's value there. */
+  private async followRenewal(queue: FieldQueue, movedFrom: string): Promise<void> {
+    if (queue.sessionId === movedFrom) {
+      const successor = await this.sessions.forwarding.successorOf(movedFrom);
+      if (successor === undefined) throw new SessionConflictError(messages.sessionGone(), 'gone');
+      queue.sessionId = successor;
+      queue.redisKey = this.sessions.redisKeyOf(successor);
+    }
+    queue.known = await this.sessions.gateway.readField(queue.redisKey, queue.field);
+    queue.hasKnown = true;
   }
 
   /**

@@ -4,6 +4,7 @@ import { SessionConfigError } from '../errors/session-config.error';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
+import { digestOf } from '../redis/session-id';
 import { SessionGateway } from '../redis/session-gateway';
 import type { SessionEndReason, SessionObserver } from '../observe/session-observer';
 import { USER_KEY } from '../session.constants';
@@ -12,6 +13,9 @@ import { attachState, stateOf, type SessionState, type UserIndexEntry, type User
 import type { RedisSessionStoreOptions } from './redis-session-store.options';
 import type { SessionUser } from '../session-data';
 import { checkedExpiry, checkSessionObject } from './session-validation';
+import { FIELD } from '../redis/session-fields';
+import { SessionForwarding, splitSuccessor } from '../renewal/session-forwarding';
+import { openSuccessor } from '../renewal/successor-seal';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
@@ -28,8 +32,21 @@ export interface UserIndexKeeper {
   /** Before a save: the index move it needs, or undefined when the session stays where it is. */
   moveFor(session: StoredSession, state: SessionState, digest: string): UserIndexMove | undefined;
   /** Saves the session and moves its index entry; answers the save's status. */
-  saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'>;
+  saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired' | 'moved'>;
+  /** A renewal moved the session to `digest`: its entry (`entry`, if any) follows. */
+  follow(entry: (UserIndexEntry & { createdAt: number }) | undefined, digest: string): Promise<void>;
 }
+
+/** Periodic ID renewal (`renewal` option), when on. */
+export interface RenewalSettings {
+  /** Ms after its ID was issued after which a session gets a new one on its next request. */
+  interval: number;
+  /** Ms the old ID keeps leading to the new one. */
+  grace: number;
+}
+
+/** Forward pointers followed at most, one after another (a session renewed twice within a grace window). */
+const MAX_HOPS = 3;
 
 /**
  * Sessions as Redis hashes: decodes what the gateway reads, diffs what the request changed and
@@ -49,11 +66,15 @@ export class SessionPersistence {
   private readonly cookieTemplateJson: string | undefined;
   /** Ms a read slides the expiry by; 0 leaves it to the end-of-request touch. */
   private readonly slideOnRead: number;
-  private readonly logger: Pick<Console, 'warn' | 'error'>;
+  readonly logger: Pick<Console, 'warn' | 'error'>;
   /** Metrics and traces when on (see `observe`); read by the lifecycle, the service and the user index too. */
   observer: SessionObserver | undefined;
   /** Set by `SessionModule`: every save keeps the session's user index in step. */
   indexKeeper?: UserIndexKeeper;
+  /** Set by `SessionModule` when `renewal` is on: new IDs get an issue time, and sessions a new ID once it is old. */
+  renewal?: RenewalSettings;
+  /** Reads and writes meeting a renewed session's old key go on under its successor. */
+  readonly forwarding = new SessionForwarding(this);
 
   constructor(options: RedisSessionStoreOptions) {
     if (!options?.client || typeof (options.client as { defineCommand?: unknown }).defineCommand !== 'function') {
@@ -86,8 +107,11 @@ export class SessionPersistence {
     return sessionRedisKey(this.prefix, sessionId);
   }
 
-  /** The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). */
-  async load(sessionId: string): Promise<StoredSession | null> {
+  /**
+   * The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). A
+   * renewed session's old ID reads its successor, whose ID its state names (`renewedId`).
+   */
+  async load(sessionId: string, hops = 0): Promise<StoredSession | null> {
     const redisKey = this.redisKeyOf(sessionId);
     const stored = await this.gateway.loadSession({
       redisKey,
@@ -98,6 +122,8 @@ export class SessionPersistence {
     });
     if (stored === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
     if (!stored) return null;
+    const { sealed, fields } = splitSuccessor(stored.fields);
+    if (sealed !== undefined) return this.loadSuccessor(sessionId, sealed, fields, stored.expiresAt, hops);
     try {
       const { data, state } = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson);
       state.refreshed = this.slideOnRead > 0;
@@ -109,6 +135,33 @@ export class SessionPersistence {
     } catch (error) {
       if (error instanceof CorruptSessionError) return this.ignoreCorrupt(redisKey, error.message);
       throw error;
+    }
+  }
+
+  /** Follows a renewed session's old key to the session under its successor. */
+  private async loadSuccessor(oldId: string, sealed: string, fields: string[], expiresAt: number, hops: number): Promise<StoredSession | null> {
+    if (hops >= MAX_HOPS) return null;
+    const successor = await this.forwarding.finish(oldId, sealed, fields, expiresAt);
+    const data = successor === undefined ? null : await this.load(successor, hops + 1);
+    if (data) stateOf(data)!.renewedId ??= successor;
+    return data;
+  }
+
+  /** True when the session's ID is older than the renewal interval (never with `renewal` off). */
+  renewalDue(state: SessionState, now = Date.now()): boolean {
+    if (!this.renewal) return false;
+    const issuedAt = Number(state.stored?.get(FIELD.issuedAt) ?? state.createdAt); // sessions stored before `renewal` was on
+    return now - issuedAt >= this.renewal.interval;
+  }
+
+  /** The user index entry of a session as its Redis fields hold it, with its creation time; undefined when it has no user. */
+  indexEntryOfFields(fields: string[], digest: string): (UserIndexEntry & { createdAt: number }) | undefined {
+    try {
+      const { data, state } = decodeSession(fields, 0, this.cookieTemplateJson);
+      const entry = this.indexKeeper?.entryOf(data, digest);
+      return entry && { ...entry, createdAt: state.createdAt };
+    } catch {
+      return undefined; // corrupt: the read that follows logs it
     }
   }
 
@@ -135,8 +188,10 @@ export class SessionPersistence {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return null;
-    return this.write(redisKey, session, state, delta, move);
+    // A session due for renewal is written even unchanged: a renewal elsewhere answers 'moved', and the
+    // response then carries the new cookie instead of setting the old one back (persistent cookies).
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed && !this.renewalDue(state)) return null;
+    return this.write(sessionId, redisKey, session, state, delta, move);
   }
 
   /** Slides the expiry without writing data; nothing to do when the read already did. */
@@ -149,9 +204,14 @@ export class SessionPersistence {
     if (status === 'expired') this.observer?.sessionEnded?.('expired', 1);
   }
 
-  /** Deletes the session; `reason` is what the metrics count it as when it existed. */
-  async destroy(sessionId: string, reason: SessionEndReason = 'logout'): Promise<void> {
-    const deleted = await this.gateway.deleteKey(this.redisKeyOf(sessionId));
+  /**
+   * Deletes the session; `reason` is what the metrics count it as when it existed. A renewed
+   * session's old ID deletes the successor too: a logout during the grace window ends both.
+   */
+  async destroy(sessionId: string, reason: SessionEndReason = 'logout', hops = 0): Promise<void> {
+    const { deleted, sealedSuccessor } = await this.gateway.destroySession(this.redisKeyOf(sessionId));
+    const successor = sealedSuccessor === undefined ? undefined : openSuccessor(sealedSuccessor, sessionId);
+    if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, reason, hops + 1);
     if (deleted > 0) this.observer?.sessionEnded?.(reason, deleted);
   }
 
@@ -164,6 +224,7 @@ export class SessionPersistence {
         const args = { redisKey, now: Date.now(), slideBy: 0, absoluteTimeout: this.absoluteTimeout, lastSeenInterval: Number.MAX_SAFE_INTEGER };
         const stored = await this.gateway.loadSession(args);
         if (!stored || stored === 'wrongType') return;
+        if (splitSuccessor(stored.fields).sealed !== undefined) return; // a renewed session's old key: its successor is listed
         try {
           sessions[redisKey.slice(this.prefix.length)] = decodeSession(stored.fields, stored.expiresAt, this.cookieTemplateJson).data;
         } catch (error) {
@@ -208,8 +269,21 @@ export class SessionPersistence {
     return digestRedisKey(this.prefix, digest);
   }
 
-  private async write(redisKey: string, session: StoredSession, state: SessionState, delta: SessionDelta, move: UserIndexMove | undefined): Promise<void> {
+  private async write(
+    sessionId: string,
+    redisKey: string,
+    session: StoredSession,
+    state: SessionState,
+    delta: SessionDelta,
+    move: UserIndexMove | undefined,
+  ): Promise<void> {
     const now = Date.now();
+    if (!state.stored && this.renewal) {
+      // A new ID (a new session, a login, a regenerate): the renewal interval starts now.
+      delta.set.push(FIELD.issuedAt, String(now));
+      delta.next.set(FIELD.issuedAt, String(now));
+    }
+    const indexEntry = state.indexEntry;
     const save: SessionSave = {
       redisKey,
       mode: state.stored ? 'patch' : 'replace',
@@ -220,10 +294,25 @@ export class SessionPersistence {
     };
     const status = move ? await this.indexKeeper!.saveMoving(save, move, state) : (await this.gateway.saveSession(save)).status;
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
+    if (status === 'moved') return this.writeToSuccessor(sessionId, session, state, indexEntry);
     if (this.observer) this.observeWrite(redisKey, session, status, state.stored === null);
     state.stored = delta.next;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
+  }
+
+  /**
+   * The session was renewed (here or on another replica) while this request ran: the same changes go
+   * to the successor, as a patch over what it holds, and the request's state names the new ID so its
+   * response carries the new cookie. The renewal moved the user index entry along.
+   */
+  private async writeToSuccessor(oldId: string, session: StoredSession, state: SessionState, indexEntry: UserIndexEntry | undefined): Promise<void> {
+    const successor = await this.forwarding.successorOf(oldId);
+    if (successor === undefined) return; // renewed, then destroyed: as 'gone'
+    state.renewedId = successor;
+    state.redisKey = this.redisKeyOf(successor); // a patch of what was read, not a rewrite of the whole session
+    state.indexEntry = indexEntry && { ...indexEntry, digest: digestOf(successor) };
+    await this.saveChanges(successor, session);
   }
 
   private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', isNew: boolean): void {

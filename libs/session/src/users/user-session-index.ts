@@ -96,6 +96,7 @@ export class UserSessionIndex {
     // Cluster: session first, entry second. The other order would let a "log out everywhere" that
     // runs between the two delete nothing, then the save bring the session back without an entry.
     const { status } = await this.gateway.saveSession(save);
+    if (status === 'moved') return status; // a renewed session's old key: the save goes again under the successor
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
       const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
@@ -107,6 +108,16 @@ export class UserSessionIndex {
     }
     if (leave && !(sameIndex && status === 'written')) await this.gateway.removeMembers(leave.redisKey, [leave.digest]);
     return status;
+  }
+
+  /**
+   * A session renewed to a new ID: its entry moves from `fromDigest` to `toDigest` with its score, in
+   * one atomic step (the old entry counts as free under the limit). Idempotent, as every replica
+   * that finishes the same renewal calls it.
+   */
+  async move(userId: string, fromDigest: string, toDigest: string, createdAt: number): Promise<void> {
+    const reply = await this.gateway.addToUserIndex({ ...this.joinOf(userId, toDigest, createdAt), leaving: fromDigest });
+    if (reply.status === 'added') await this.deleteSessions(reply.evicted);
   }
 
   /** Whether the user may add a session under `onLimit: 'reject'` (a hint: the save decides atomically). */
