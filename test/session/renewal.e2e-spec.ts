@@ -46,6 +46,15 @@ class HeldController {
     (req.session as unknown as Record<string, unknown>)[body.key] = body.value;
     return { ok: true };
   }
+
+  /** Logs out once the gate opens: a logout whose session was loaded under the ID renewed meanwhile. */
+  @Post('held-logout')
+  @HttpCode(204)
+  async logout(@Req() req: Request) {
+    held.entered++;
+    await held.gate;
+    await this.sessions.logout(req);
+  }
 }
 
 type Topology = { redis: SessionRedisOption; admin: Redis | Cluster; stop(): Promise<void> };
@@ -255,6 +264,29 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
         expect((await new Visitor(b).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
       }
       expect(await topology.admin.exists(sessionRedisKey(prefix, idOf(newCookie)))).toBe(0);
+    });
+
+    it('a logout that loaded the session just before its renewal ends the successor too', async () => {
+      const interval = 60_000;
+      const { prefix, apps } = await replicas(2, { interval, grace: 30_000 });
+      const [a, b] = apps.map(({ app }) => app.url);
+      const visitor = new Visitor(a);
+      await visitor.post('/login', { id: 'late-logout-user' });
+      const oldCookie = visitor.cookie!;
+
+      closeGate();
+      const logout = new Visitor(a).request('POST', '/held-logout', { headers: { cookie: oldCookie } });
+      await pollUntil('the logout to load its session', async () => (held.entered === 1 ? true : undefined));
+      await makeDue(prefix, oldCookie, interval);
+      const newCookie = cookieSet(await new Visitor(b).request('GET', '/me', { headers: { cookie: oldCookie } }))!;
+      expect(idOf(newCookie)).not.toBe(idOf(oldCookie));
+      held.release();
+      expect((await logout).status).toBe(204);
+
+      for (const cookie of [oldCookie, newCookie]) {
+        expect((await new Visitor(b).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
+      }
+      expect([...(await keysAndTtls(prefix)).keys()].filter((key) => !key.includes('user:') && !key.includes('{activity}'))).toEqual([]);
     });
   });
 });

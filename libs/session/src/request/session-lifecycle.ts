@@ -213,7 +213,7 @@ export class SessionLifecycle {
       this.failBeforeHeaders(req, state, res, error);
       return res;
     }
-    if (!saving) return finish();
+    if (!saving) return this.adoptRenewedId(req, state, session, res) ? finish() : res;
     saving.then(
       () => {
         if (this.adoptRenewedId(req, state, session, res)) finishSafely(this.logger, finish);
@@ -224,9 +224,10 @@ export class SessionLifecycle {
   }
 
   /**
-   * The save found the session renewed while this request ran (here or on another replica) and wrote
-   * to its successor: the response carries the new ID, as after a `regenerate`, instead of setting
-   * the old one back. Answers false when the response was failed instead.
+   * The save (or an `update`) found the session renewed while this request ran, here or on another
+   * replica, and wrote to its successor: the response carries the new ID, as after a `regenerate`,
+   * instead of setting the old one back. Only after the save: under the new ID before it, the save
+   * would rewrite the whole session over the successor. Answers false when the response failed instead.
    */
   private adoptRenewedId(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'], res: object): boolean {
     const renewedId = storeStateOf(session)?.renewedId;
