@@ -200,9 +200,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const onAnother = new Visitor(urls[2]);
       onAnother.cookie = newCookie;
       const whole = (await onAnother.get('/whole')).body;
-      expect([...whole.items].sort()).toEqual(
-        ['a', 'b', ...Array.from({ length: 30 }, (_, i) => `burst-${i}`), ...[1, 3, 5].map((i) => `held-${i}`)].sort(),
-      );
+      expect([...whole.items].sort()).toEqual(['a', 'b', ...Array.from({ length: 30 }, (_, i) => `burst-${i}`), ...[1, 3, 5].map((i) => `held-${i}`)].sort());
       expect(whole).toMatchObject({ note0: 0, note2: 2, note4: 4, user: { id: 'renew-user' } });
 
       // The user index names the new session only; the old key is a bare pointer on its way out.

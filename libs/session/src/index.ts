@@ -1,7 +1,14 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
 export { SessionModule } from './module/session.module';
-export type { SessionCookieOptions, SessionModuleExtras, SessionModuleOptions, SessionRedisOption, SessionRenewalOptions, SessionRoute } from './options/session-options.interface';
+export type {
+  SessionCookieOptions,
+  SessionModuleExtras,
+  SessionModuleOptions,
+  SessionRedisOption,
+  SessionRenewalOptions,
+  SessionRoute,
+} from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';
 export type { MetricsRegistry, SessionMetricsOptions } from './metrics/metrics-options';
 export { SESSION_METRICS_BUCKETS } from './metrics/metrics-options';

@@ -217,7 +217,11 @@ export class SessionGateway {
           expiresAt,
           now,
         ),
-      ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' || reply === 'moved' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
+      ([reply]) => ({
+        result: reply === 'changed' ? 'conflict' : reply === 'gone' || reply === 'moved' ? 'gone' : 'ok',
+        bytes: next?.length ?? 0,
+        fieldsChanged: 1,
+      }),
       redisKey,
     );
     // Only a string is a value: a missing field is nil on RESP2 and RESP3 alike, but would be 0 or false

@@ -35,7 +35,13 @@ export class SessionForwarding {
    */
   async successorOf(oldId: string): Promise<string | undefined> {
     const redisKey = this.sessions.redisKeyOf(oldId);
-    const stored = await this.sessions.gateway.loadSession({ redisKey, now: Date.now(), slideBy: 0, absoluteTimeout: 0, lastSeenInterval: Number.MAX_SAFE_INTEGER });
+    const stored = await this.sessions.gateway.loadSession({
+      redisKey,
+      now: Date.now(),
+      slideBy: 0,
+      absoluteTimeout: 0,
+      lastSeenInterval: Number.MAX_SAFE_INTEGER,
+    });
     if (!stored || stored === 'wrongType') return undefined;
     const { sealed, fields } = splitSuccessor(stored.fields);
     return sealed === undefined ? undefined : this.finish(oldId, sealed, fields, stored.expiresAt);
