@@ -175,7 +175,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
           headers: { cookie: oldCookie },
         }),
       );
-      await pollUntil('the held requests to load their session', async () => (held.entered === heldCount ? true : undefined));
+      await pollUntil('the held requests to load their session', () => Promise.resolve(held.entered === heldCount ? true : undefined));
 
       // The renewal moment: many requests with the old cookie at once, spread over the replicas.
       await makeDue(prefix, oldCookie, interval);
@@ -207,7 +207,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const sessions = (await onAnother.get('/sessions')).body;
       expect(sessions).toHaveLength(1);
       expect(sessions[0].current).toBe(true);
-      const members = await topology.admin.zrange(userIndexRedisKey(prefix, 'renew-user'), 0, -1);
+      const members = await topology.admin.zrange(userIndexRedisKey(prefix, 'renew-user'), '0', '-1');
       expect(members).toEqual([digestOf(newId)]);
       expect(await topology.admin.hkeys(sessionRedisKey(prefix, oldId))).toEqual([FIELD.successor]);
       const ttls = await keysAndTtls(prefix);
@@ -274,7 +274,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
 
       closeGate();
       const logout = new Visitor(a).request('POST', '/held-logout', { headers: { cookie: oldCookie } });
-      await pollUntil('the logout to load its session', async () => (held.entered === 1 ? true : undefined));
+      await pollUntil('the logout to load its session', () => Promise.resolve(held.entered === 1 ? true : undefined));
       await makeDue(prefix, oldCookie, interval);
       const newCookie = cookieSet(await new Visitor(b).request('GET', '/me', { headers: { cookie: oldCookie } }))!;
       expect(idOf(newCookie)).not.toBe(idOf(oldCookie));
