@@ -6,6 +6,7 @@ import { SessionService, type SessionRedisOption } from '@app/session';
 import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
 import { digestOf } from '@app/session/redis/session-id';
 import { FIELD } from '@app/session/redis/session-fields';
+import { SessionPersistence } from '@app/session/store/session-persistence';
 import { startRedis } from '../support/redis';
 import { startCluster, topologyAvailable } from '../support/topologies';
 import { uniquePrefix } from '../support/prefix';
@@ -213,6 +214,31 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const ttls = await keysAndTtls(prefix);
       expect(ttls.get(sessionRedisKey(prefix, oldId))).toBeLessThanOrEqual(30_000);
       expect([...ttls].filter(([, ttl]) => ttl === -1)).toEqual([]);
+    });
+
+    it('replicas renewing the same session at the same moment agree on one successor', async () => {
+      const { prefix, apps } = await replicas(3, { interval: 60_000, grace: 30_000 });
+      const visitor = new Visitor(apps[0].app.url);
+      await visitor.post('/login', { id: 'race-user' });
+      await visitor.post('/items', { item: 'kept' });
+      const oldId = idOf(visitor.cookie!);
+
+      // Every claim is on the wire before any answer comes back: they meet in Redis, one after another.
+      const renewals = apps.flatMap(({ app }) => {
+        const { forwarding } = app.app.get(SessionPersistence);
+        return [forwarding.renew(oldId), forwarding.renew(oldId)];
+      });
+      const successors = await Promise.all(renewals);
+      expect(new Set(successors).size).toBe(1);
+      const [successor] = successors;
+      expect(successor).toEqual(expect.any(String));
+      expect(successor).not.toBe(oldId);
+      expect(await renewalsCounted(apps.map(({ registry }) => registry))).toBe(1);
+
+      const res = await new Visitor(apps[1].app.url).request('GET', '/whole', { headers: { cookie: visitor.cookie! } });
+      expect(idOf(cookieSet(res)!)).toBe(successor);
+      expect(res.body.items).toEqual(['kept']);
+      expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'race-user'), '0', '-1')).toEqual([digestOf(successor!)]);
     });
 
     it('leads the old ID to the new one during the grace window, then treats it as anonymous', async () => {
