@@ -314,3 +314,39 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     });
   });
 });
+
+/** Redis never sees an ID that works as a cookie, the old or the new one, through a whole renewal. */
+describe('session ID renewal and what Redis sees', () => {
+  it('sends no raw session ID in any command: the successor travels sealed', async () => {
+    const redis = await startRedis();
+    const admin = new Redis(redis.url);
+    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const interval = 60_000;
+    const prefix = uniquePrefix('renewal-monitor');
+    const app = await startSessionApp({ redis: redis.url, prefix, renewal: { interval, grace: 30_000 } });
+    try {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/login', { id: 'monitored-user' });
+      const oldCookie = visitor.cookie!;
+      await admin.hset(sessionRedisKey(prefix, idOf(oldCookie)), FIELD.issuedAt, String(Date.now() - interval - 1_000));
+      const renewed = await new Visitor(app.url).request('POST', '/items', { body: { item: 'x' }, headers: { cookie: oldCookie } });
+      const newCookie = cookieSet(renewed)!;
+      expect(idOf(newCookie)).not.toBe(idOf(oldCookie));
+      expect((await new Visitor(app.url).request('POST', '/set/k', { body: { value: 1 }, headers: { cookie: oldCookie } })).status).toBe(200);
+      expect((await new Visitor(app.url).request('POST', '/logout', { headers: { cookie: oldCookie } })).status).toBe(204);
+
+      // MONITOR delivers asynchronously: wait until it has shown the logout's DEL of the new key.
+      const newKey = sessionRedisKey(prefix, idOf(newCookie));
+      await pollUntil('the logout in MONITOR', () => Promise.resolve(seen.some((args) => args[0].toUpperCase() === 'DEL' && args[1] === newKey) || undefined));
+      const raw = [idOf(oldCookie), idOf(newCookie)];
+      expect(seen.filter((args) => args.some((arg) => raw.some((id) => arg.includes(id))))).toEqual([]);
+    } finally {
+      monitor.disconnect();
+      admin.disconnect();
+      await app.close();
+      await redis.stop();
+    }
+  });
+});
