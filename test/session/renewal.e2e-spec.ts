@@ -4,7 +4,8 @@ import Redis, { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
 import { SessionService, type SessionRedisOption } from '@app/session';
 import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
-import { digestOf } from '@app/session/redis/session-id';
+import { digestOf, newSessionId } from '@app/session/redis/session-id';
+import { sealSuccessor } from '@app/session/renewal/successor-seal';
 import { FIELD } from '@app/session/redis/session-fields';
 import { SessionPersistence } from '@app/session/store/session-persistence';
 import { startRedis } from '../support/redis';
@@ -239,6 +240,32 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect(idOf(cookieSet(res)!)).toBe(successor);
       expect(res.body.items).toEqual(['kept']);
       expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'race-user'), '0', '-1')).toEqual([digestOf(successor!)]);
+    });
+
+    it('a renewal left half-way (its replica died right after the claim) is finished by the next request', async () => {
+      const { prefix, apps } = await replicas(2, { interval: 60_000, grace: 30_000 });
+      const [a, b] = apps.map(({ app }) => app);
+      const visitor = new Visitor(a.url);
+      await visitor.post('/login', { id: 'half-way-user' });
+      await visitor.post('/items', { item: 'kept' });
+      const oldCookie = visitor.cookie!;
+      const oldId = idOf(oldCookie);
+      const successor = newSessionId();
+      const { gateway } = a.app.get(SessionPersistence);
+      expect((await gateway.claimRenewal(sessionRedisKey(prefix, oldId), sealSuccessor(successor, oldId))).status).toBe('claimed');
+
+      const res = await new Visitor(b.url).request('POST', '/items', { body: { item: 'after' }, headers: { cookie: oldCookie } });
+      expect(res.status).toBe(200);
+      expect(idOf(cookieSet(res)!)).toBe(successor);
+      expect((await new Visitor(b.url).request('GET', '/whole', { headers: { cookie: cookieSet(res)! } })).body).toMatchObject({
+        items: ['kept', 'after'],
+        user: { id: 'half-way-user' },
+      });
+      const oldKey = sessionRedisKey(prefix, oldId);
+      expect(await topology.admin.hkeys(oldKey)).toEqual([FIELD.successor]);
+      expect(await topology.admin.pttl(oldKey)).toBeGreaterThan(0);
+      expect(await topology.admin.pttl(oldKey)).toBeLessThanOrEqual(30_000);
+      expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'half-way-user'), '0', '-1')).toEqual([digestOf(successor)]);
     });
 
     it('leads the old ID to the new one during the grace window, then treats it as anonymous', async () => {
