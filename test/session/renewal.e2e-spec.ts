@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import Redis, { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -47,6 +47,14 @@ class HeldController {
     await held.gate;
     (req.session as unknown as Record<string, unknown>)[body.key] = body.value;
     return { ok: true };
+  }
+
+  /** Answers once the gate opens, changing nothing: a read-only request still running at the renewal. */
+  @Get('held-peek')
+  async peek(@Req() req: Request) {
+    held.entered++;
+    await held.gate;
+    return { user: req.session.user ?? null };
   }
 
   /** Logs out once the gate opens: a logout whose session was loaded under the ID renewed meanwhile. */
@@ -120,12 +128,12 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     });
 
     /** `count` replicas sharing a prefix, each with its own metrics registry. */
-    async function replicas(count: number, renewal: { interval: number; grace: number }) {
+    async function replicas(count: number, renewal: { interval: number; grace: number }, cookie?: { maxAge: number }) {
       const prefix = uniquePrefix('renewal');
       const apps: { app: RunningApp; registry: Registry }[] = [];
       for (let i = 0; i < count; i++) {
         const registry = new Registry();
-        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry } }, [HeldController]);
+        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry }, cookie }, [HeldController]);
         running.push(app);
         apps.push({ app, registry });
       }
@@ -240,6 +248,27 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect(idOf(cookieSet(res)!)).toBe(successor);
       expect(res.body.items).toEqual(['kept']);
       expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'race-user'), '0', '-1')).toEqual([digestOf(successor!)]);
+    });
+
+    it('a read-only request still running when another renews its session answers with the new persistent cookie, not the old', async () => {
+      const grace = 300;
+      const { apps } = await replicas(2, { interval: 2 * grace, grace }, { maxAge: 60_000 });
+      const [a, b] = apps.map(({ app }) => app.url);
+      const visitor = new Visitor(a);
+      await visitor.post('/login', { id: 'slow-reader' });
+      const oldCookie = visitor.cookie!;
+
+      closeGate();
+      const slow = new Visitor(a).request('GET', '/held-peek', { headers: { cookie: oldCookie } });
+      await pollUntil('the slow request to load its session', () => Promise.resolve(held.entered === 1 ? true : undefined));
+      const renewed = await pollUntil('a renewal on the other replica', async () => {
+        const res = await new Visitor(b).request('GET', '/me', { headers: { cookie: oldCookie } });
+        return cookieSet(res) !== oldCookie ? res : undefined;
+      });
+      held.release();
+      const late = await slow;
+      expect(late.status).toBe(200);
+      expect(cookieSet(late)).toBe(cookieSet(renewed)); // a persistent cookie is set on every response: the new one
     });
 
     it('a renewal left half-way (its replica died right after the claim) is finished by the next request', async () => {

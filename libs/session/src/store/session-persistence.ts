@@ -147,11 +147,14 @@ export class SessionPersistence {
     return data;
   }
 
-  /** True when the session's ID is older than the renewal interval (never with `renewal` off). */
-  renewalDue(state: SessionState, now = Date.now()): boolean {
+  /**
+   * True when the session's ID is older than the renewal interval (never with `renewal` off); with
+   * `early`, that many ms before.
+   */
+  renewalDue(state: SessionState, now = Date.now(), early = 0): boolean {
     if (!this.renewal) return false;
     const issuedAt = Number(state.stored?.get(FIELD.issuedAt) ?? state.createdAt); // sessions stored before `renewal` was on
-    return now - issuedAt >= this.renewal.interval;
+    return now - issuedAt >= this.renewal.interval - early;
   }
 
   /** The user index entry of a session as its Redis fields hold it, with its creation time; undefined when it has no user. */
@@ -188,9 +191,11 @@ export class SessionPersistence {
     } catch (error) {
       return Promise.reject(error);
     }
-    // A session due for renewal is written even unchanged: a renewal elsewhere answers 'moved', and the
-    // response then carries the new cookie instead of setting the old one back (persistent cookies).
-    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed && !this.renewalDue(state)) return null;
+    // A session that may have been renewed meanwhile is written even unchanged: a renewal answers
+    // 'moved', and the response then carries the new cookie instead of setting the old one back
+    // (persistent cookies). "May": due by this replica's clock, or within a grace of it, for another's.
+    const mayBeRenewed = this.renewal !== undefined && this.renewalDue(state, Date.now(), this.renewal.grace);
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed && !mayBeRenewed) return null;
     return this.write(sessionId, redisKey, session, state, delta, move);
   }
 
