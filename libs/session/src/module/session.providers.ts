@@ -35,7 +35,11 @@ export const sessionProviders: Provider[] = [
   {
     // One instance shared by the store, the request lifecycle and the service.
     provide: SessionPersistence,
-    useFactory: (options: ResolvedSessionOptions, client: Redis) => new SessionPersistence(storeOptions(options, client)),
+    useFactory: (options: ResolvedSessionOptions, client: Redis) => {
+      const persistence = new SessionPersistence(storeOptions(options, client));
+      persistence.renewal = options.renewal;
+      return persistence;
+    },
     inject: [SESSION_OPTIONS, SESSION_REDIS],
   },
   {

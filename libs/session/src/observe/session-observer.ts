@@ -7,7 +7,7 @@
  */
 
 /** What a gateway call did, as a metric label and a span name (`session.<operation>`). */
-export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 'index' | 'scan' | 'activity';
+export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 'index' | 'scan' | 'activity' | 'renew';
 
 /** How a gateway call ended: `conflict` a compare-and-set that found the key changed (or a refused login), `gone` a session that no longer exists. */
 export type StoreResult = 'ok' | 'error' | 'timeout' | 'conflict' | 'gone';
@@ -34,6 +34,8 @@ export interface SessionObserver {
   sessionEnded?(reason: SessionEndReason, count: number): void;
   /** A login completed. */
   login?(): void;
+  /** A session got a new ID by periodic renewal (`renewal`), counted once, by the request that claimed it. */
+  sessionRenewed?(): void;
   /** `SessionService.update` found its key changed and tries again. */
   updateRetried?(): void;
   /** `SessionService.update` gave up after its retries (answered 409). */
@@ -54,7 +56,7 @@ export function resultOfError(error: unknown): StoreResult {
 export function combineObservers(observers: SessionObserver[]): SessionObserver | undefined {
   if (observers.length <= 1) return observers[0];
   const combined: SessionObserver = {};
-  const hooks = ['sessionCreated', 'sessionEnded', 'login', 'updateRetried', 'updateGaveUp', 'requestUnavailable', 'sessionSeen'] as const;
+  const hooks = ['sessionCreated', 'sessionEnded', 'login', 'sessionRenewed', 'updateRetried', 'updateGaveUp', 'requestUnavailable', 'sessionSeen'] as const;
   for (const hook of hooks) {
     const each = observers.filter((observer) => !!observer[hook]).map((observer) => observer[hook]!.bind(observer) as (...args: unknown[]) => void);
     if (each.length > 0) (combined as Record<string, unknown>)[hook] = (...args: unknown[]) => each.forEach((fn) => fn(...args));

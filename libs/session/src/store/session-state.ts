@@ -36,6 +36,11 @@ export interface SessionState {
    * last saved, under the digest it had then); carried over an ID change, so the next save moves it.
    */
   indexEntry?: UserIndexEntry;
+  /**
+   * The ID the session lives under now, when a renewal (made by this request, or met on the way)
+   * moved it away from the ID it was asked for: the lifecycle sends it as the new cookie.
+   */
+  renewedId?: string;
 }
 
 /** A session's place in a user's index: the user and the session's digest. */
