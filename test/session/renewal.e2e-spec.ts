@@ -13,6 +13,8 @@ import { startCluster, topologyAvailable } from '../support/topologies';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor, type TestResponse } from './support/http-client';
+import { TokenClient } from './support/token-client';
+import { randomBytes } from 'node:crypto';
 
 /**
  * Requests held inside their handler, after the way in loaded their session: they stand for the
@@ -128,12 +130,12 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     });
 
     /** `count` replicas sharing a prefix, each with its own metrics registry. */
-    async function replicas(count: number, renewal: { interval: number; grace: number }, cookie?: { maxAge: number }) {
+    async function replicas(count: number, renewal: { interval: number; grace: number }, cookie?: { maxAge: number }, extra: object = {}) {
       const prefix = uniquePrefix('renewal');
       const apps: { app: RunningApp; registry: Registry }[] = [];
       for (let i = 0; i < count; i++) {
         const registry = new Registry();
-        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry }, cookie }, [HeldController]);
+        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry }, cookie, ...extra }, [HeldController]);
         running.push(app);
         apps.push({ app, registry });
       }
@@ -155,6 +157,20 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
         for (const key of keys) found.set(key, await admin.pttl(key));
       }
       return found;
+    }
+
+    /**
+     * After a logout, each session key left under the prefix is a tombstone (see renewal-record.ts:
+     * the ended mark and its expiry field) or a retired pointer (the successor only), expiring
+     * within the grace: no session.
+     */
+    async function expectOnlyTombstones(prefix: string, grace: number): Promise<void> {
+      const left = [...(await keysAndTtls(prefix))].filter(([key]) => !key.includes('user:') && !key.includes('{activity}'));
+      for (const [key, ttl] of left) {
+        expect([[FIELD.ended, FIELD.expiresAt].sort(), [FIELD.successor]]).toContainEqual((await topology.admin.hkeys(key)).sort());
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(grace);
+      }
     }
 
     async function renewalsCounted(registries: Registry[]): Promise<number> {
@@ -343,7 +359,8 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       for (const cookie of [oldCookie, newCookie]) {
         expect((await new Visitor(b).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
       }
-      expect(await topology.admin.exists(sessionRedisKey(prefix, idOf(newCookie)))).toBe(0);
+      expect((await topology.admin.hkeys(sessionRedisKey(prefix, idOf(newCookie)))).sort()).toEqual([FIELD.ended, FIELD.expiresAt].sort());
+      await expectOnlyTombstones(prefix, 30_000);
     });
 
     it('a logout that loaded the session just before its renewal ends the successor too', async () => {
@@ -366,13 +383,112 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       for (const cookie of [oldCookie, newCookie]) {
         expect((await new Visitor(b).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
       }
-      expect([...(await keysAndTtls(prefix)).keys()].filter((key) => !key.includes('user:') && !key.includes('{activity}'))).toEqual([]);
+      await expectOnlyTombstones(prefix, 30_000);
+    });
+
+    it('a request that read the claimed old key before its retire cannot bring back a session logged out with the new ID', async () => {
+      const interval = 60_000;
+      const grace = 30_000;
+      const { prefix, apps } = await replicas(2, { interval, grace });
+      const [a, b] = apps.map(({ app }) => app);
+      const visitor = new Visitor(a.url);
+      await visitor.post('/login', { id: 'tombstone-user' });
+      await visitor.post('/items', { item: 'kept' });
+      const oldCookie = visitor.cookie!;
+      const oldId = idOf(oldCookie);
+      const oldKey = sessionRedisKey(prefix, oldId);
+      const late = a.app.get(SessionPersistence);
+
+      // The interleaving, step by step: a renewal claims the old key; a request reads it (claimed,
+      // not retired yet) and stalls before its plant; another request finishes the renewal and the
+      // user logs out with the new ID; then the stalled request plants what it read.
+      const successor = newSessionId();
+      expect((await late.gateway.claimRenewal(oldKey, sealSuccessor(successor, oldId))).status).toBe('claimed');
+      const readBeforeRetire = await late.gateway.readSession(oldKey);
+      expect(readBeforeRetire).toMatchObject({ [FIELD.successor]: expect.any(String), items: expect.any(String) });
+      const renewed = await new Visitor(b.url).request('GET', '/whole', { headers: { cookie: oldCookie } });
+      const newCookie = cookieSet(renewed)!;
+      expect(idOf(newCookie)).toBe(successor);
+      expect((await new Visitor(b.url).request('POST', '/logout', { headers: { cookie: newCookie } })).status).toBe(204);
+
+      expect(await late.forwarding.follow(oldId, readBeforeRetire as Record<string, string>, 0)).toBeNull();
+      for (const cookie of [oldCookie, newCookie]) {
+        for (const { app } of apps) expect((await new Visitor(app.url).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
+      }
+      expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'tombstone-user'), '0', '-1')).toEqual([]);
+      await expectOnlyTombstones(prefix, grace);
+    });
+
+    it('a header client hears of a renewal in the ID header, on the way in and after a save that met it, and gets no cookie', async () => {
+      const interval = 60_000;
+      const { prefix, apps } = await replicas(2, { interval, grace: 30_000 }, undefined, { idFrom: 'header' });
+      const [a, b] = apps.map(({ app }) => app.url);
+      const client = new TokenClient(a);
+      await client.post('/login', { id: 'header-user' });
+      const oldToken = client.token!;
+      const oldId = idOf(`sid=${oldToken}`);
+      await topology.admin.hset(sessionRedisKey(prefix, oldId), FIELD.issuedAt, String(Date.now() - interval - 1_000));
+
+      closeGate();
+      const slow = new TokenClient(a).post('/held-set', { key: 'late', value: 1 }, { 'X-Session-Token': oldToken });
+      await pollUntil('the slow request to load its session', () => Promise.resolve(held.entered === 1 ? true : undefined));
+      const renewed = await new TokenClient(b).get('/me', { 'X-Session-Token': oldToken });
+      expect(renewed.status).toBe(200);
+      expect(renewed.token).toEqual(expect.any(String));
+      const newId = idOf(`sid=${renewed.token!}`);
+      expect(newId).not.toBe(oldId);
+      held.release();
+      const late = await slow;
+      expect(late.status).toBe(200);
+      expect(late.token).toBe(renewed.token); // its save went to the successor: it announces the new ID too
+      expect([renewed.setCookie, late.setCookie]).toEqual([null, null]);
+      const whole = await new TokenClient(b).get('/whole', { 'X-Session-Token': renewed.token! });
+      expect(whole.body).toMatchObject({ late: 1, user: { id: 'header-user' } });
     });
   });
 });
 
 /** Redis never sees an ID that works as a cookie, the old or the new one, through a whole renewal. */
 describe('session ID renewal and what Redis sees', () => {
+  it('with encryption on, the successor opens under its own key and no value or ID travels in clear', async () => {
+    const redis = await startRedis();
+    const admin = new Redis(redis.url);
+    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const interval = 60_000;
+    const prefix = uniquePrefix('renewal-sealed');
+    const app = await startSessionApp({ redis: redis.url, prefix, renewal: { interval, grace: 30_000 }, encryption: { keys: [randomBytes(32).toString('base64')] } });
+    try {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/login', { id: 'sealed-user-7f3a', name: 'Sealed Name 7f3a' });
+      await visitor.post('/items', { item: 'teapot-7f3a' });
+      const oldCookie = visitor.cookie!;
+      await admin.hset(sessionRedisKey(prefix, idOf(oldCookie)), FIELD.issuedAt, String(Date.now() - interval - 1_000));
+      const renewed = await new Visitor(app.url).request('POST', '/items', { body: { item: 'kettle-7f3a' }, headers: { cookie: oldCookie } });
+      expect(renewed.status).toBe(200);
+      const newCookie = cookieSet(renewed)!;
+      expect(idOf(newCookie)).not.toBe(idOf(oldCookie));
+
+      // Every value was re-sealed for the new key (a verbatim copy would not open there: the key is bound in).
+      const onNew = await new Visitor(app.url).request('GET', '/whole', { headers: { cookie: newCookie } });
+      expect(onNew.body).toMatchObject({ items: ['teapot-7f3a', 'kettle-7f3a'], user: { id: 'sealed-user-7f3a', name: 'Sealed Name 7f3a' } });
+      expect((await new Visitor(app.url).request('GET', '/me', { headers: { cookie: oldCookie } })).status).toBe(200); // the grace window
+
+      await pollUntil('MONITOR to show the last read', () =>
+        Promise.resolve(seen.filter((args) => args[0].toUpperCase() === 'HGETALL').length >= 4 || undefined),
+      );
+      // The user's id is left out: it names the user's index key, by design, with or without encryption.
+      const secrets = ['teapot-7f3a', 'kettle-7f3a', 'Sealed Name 7f3a', idOf(oldCookie), idOf(newCookie)];
+      expect(seen.filter((args) => args.some((arg) => secrets.some((secret) => arg.includes(secret))))).toEqual([]);
+    } finally {
+      monitor.disconnect();
+      admin.disconnect();
+      await app.close();
+      await redis.stop();
+    }
+  });
+
   it('sends no raw session ID in any command: the successor travels sealed', async () => {
     const redis = await startRedis();
     const admin = new Redis(redis.url);
