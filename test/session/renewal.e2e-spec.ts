@@ -427,11 +427,11 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       await client.post('/login', { id: 'header-user' });
       const oldToken = client.token!;
       const oldId = idOf(`sid=${oldToken}`);
-      await topology.admin.hset(sessionRedisKey(prefix, oldId), FIELD.issuedAt, String(Date.now() - interval - 1_000));
 
       closeGate();
       const slow = new TokenClient(a).post('/held-set', { key: 'late', value: 1 }, { 'X-Session-Token': oldToken });
       await pollUntil('the slow request to load its session', () => Promise.resolve(held.entered === 1 ? true : undefined));
+      await topology.admin.hset(sessionRedisKey(prefix, oldId), FIELD.issuedAt, String(Date.now() - interval - 1_000));
       const renewed = await new TokenClient(b).get('/me', { 'X-Session-Token': oldToken });
       expect(renewed.status).toBe(200);
       expect(renewed.token).toEqual(expect.any(String));
