@@ -458,7 +458,12 @@ describe('session ID renewal and what Redis sees', () => {
     monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
     const interval = 60_000;
     const prefix = uniquePrefix('renewal-sealed');
-    const app = await startSessionApp({ redis: redis.url, prefix, renewal: { interval, grace: 30_000 }, encryption: { keys: [randomBytes(32).toString('base64')] } });
+    const app = await startSessionApp({
+      redis: redis.url,
+      prefix,
+      renewal: { interval, grace: 30_000 },
+      encryption: { keys: [randomBytes(32).toString('base64')] },
+    });
     try {
       const visitor = new Visitor(app.url);
       await visitor.post('/login', { id: 'sealed-user-7f3a', name: 'Sealed Name 7f3a' });

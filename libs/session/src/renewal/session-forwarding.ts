@@ -133,10 +133,15 @@ export class SessionForwarding {
   }
 
   /** The user index entry of a session as its old key's fields hold it, with its creation time and expiry; undefined when it has no user. */
-  private indexEntryOf(oldKey: string, fields: StoredFields, oldId: string, expiresAt: number): (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined {
+  private indexEntryOf(
+    oldKey: string,
+    fields: StoredFields,
+    oldId: string,
+    expiresAt: number,
+  ): (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined {
     try {
       const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealingFor(oldKey));
-      const entry = this.sessions.indexKeeper?.entryOf(data as StoredSession, digestOf(oldId));
+      const entry = this.sessions.indexKeeper?.entryOf(data, digestOf(oldId));
       return entry && { ...entry, createdAt: state.createdAt, expiresAt };
     } catch {
       return undefined; // corrupt or unopenable: the read that follows logs it
