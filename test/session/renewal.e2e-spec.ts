@@ -298,6 +298,17 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const successor = newSessionId();
       const { gateway } = a.app.get(SessionPersistence);
       expect((await gateway.claimRenewal(sessionRedisKey(prefix, oldId), sealSuccessor(successor, oldId))).status).toBe('claimed');
+      // A slide of the claimed key (a request that read it before the claim) leaves it alone: its fields are final.
+      const claimedExpiry = await topology.admin.call('PEXPIRETIME', sessionRedisKey(prefix, oldId));
+      const slide = {
+        redisKey: sessionRedisKey(prefix, oldId),
+        expiresAt: Date.now() + 3_600_000,
+        now: Date.now(),
+        absoluteTimeout: 0,
+        lastSeenAt: Date.now(),
+      };
+      expect(await gateway.touchSession(slide)).toEqual({ status: 'moved' });
+      expect(await topology.admin.call('PEXPIRETIME', sessionRedisKey(prefix, oldId))).toBe(claimedExpiry);
 
       const res = await new Visitor(b.url).request('POST', '/items', { body: { item: 'after' }, headers: { cookie: oldCookie } });
       expect(res.status).toBe(200);
@@ -311,6 +322,11 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect(await topology.admin.pttl(oldKey)).toBeGreaterThan(0);
       expect(await topology.admin.pttl(oldKey)).toBeLessThanOrEqual(30_000);
       expect(await topology.admin.zrange(userIndexRedisKey(prefix, 'half-way-user'), '0', '-1')).toEqual([digestOf(successor)]);
+      // The successor's expiry field is its PEXPIREAT, and the user's index outlives it.
+      const newKey = sessionRedisKey(prefix, successor);
+      const newExpiry = Number(await topology.admin.call('PEXPIRETIME', newKey));
+      expect(Number(await topology.admin.hget(newKey, FIELD.expiresAt))).toBe(newExpiry);
+      expect(Number(await topology.admin.call('PEXPIRETIME', userIndexRedisKey(prefix, 'half-way-user')))).toBeGreaterThanOrEqual(newExpiry);
     });
 
     it('leads the old ID to the new one during the grace window, then treats it as anonymous', async () => {
