@@ -9,6 +9,7 @@ export type {
   SessionModuleExtras,
   SessionModuleOptions,
   SessionRedisOption,
+  SessionRenewalOptions,
   SessionRoute,
 } from './options/session-options.interface';
 export { SESSION_DEFAULTS } from './options/resolve-options';

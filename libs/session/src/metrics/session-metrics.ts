@@ -12,6 +12,7 @@ export const SESSION_METRIC_NAMES = {
   created: 'sessions_created_total',
   ended: 'sessions_ended_total',
   logins: 'session_logins_total',
+  renewals: 'session_id_renewals_total',
   updateConflicts: 'session_update_conflicts_total',
   updateRetries: 'session_update_retries_total',
   active: 'sessions_active',
@@ -48,6 +49,7 @@ export class SessionMetrics implements SessionObserver {
   private readonly created: PromCounter;
   private readonly ended: PromCounter;
   private readonly logins: PromCounter;
+  private readonly renewals: PromCounter;
   private readonly conflicts: PromCounter;
   private readonly retries: PromCounter;
   private readonly nearCacheHits?: { inc(value?: number): void };
@@ -85,6 +87,7 @@ export class SessionMetrics implements SessionObserver {
     // Every reason shows from the first scrape, at 0, so rate() and alerts see it before it first happens.
     for (const reason of ['logout', 'regenerated', 'revoked', 'evicted', 'expired']) this.ended.labels(reason).inc(0);
     this.logins = define(prom.Counter, 'logins', 'Completed logins.');
+    this.renewals = define(prom.Counter, 'renewals', 'Session IDs replaced by periodic renewal (the `renewal` option), each counted once across replicas.');
     this.conflicts = define(prom.Counter, 'updateConflicts', 'Atomic updates that gave up (409) because the key kept changing.');
     this.retries = define(prom.Counter, 'updateRetries', 'Atomic update attempts repeated because another request changed the key.');
     const counts = () => this.activity.count().catch(() => undefined);
@@ -161,6 +164,10 @@ export class SessionMetrics implements SessionObserver {
 
   login(): void {
     this.logins.inc();
+  }
+
+  sessionRenewed(): void {
+    this.renewals.inc();
   }
 
   updateRetried(): void {

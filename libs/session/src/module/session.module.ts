@@ -9,6 +9,7 @@ import { assertRedisPermissions, type PermissionScope } from '../redis/check-red
 import { messages } from '../errors/session.messages';
 import { ExpressPlatform } from '../request/express-platform';
 import { SessionLifecycle } from '../request/session-lifecycle';
+import { SessionRenewal } from '../renewal/session-renewal';
 import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
 import { SessionPersistence } from '../store/session-persistence';
@@ -101,6 +102,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       this.persistence,
       new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),
       this.logger,
+      this.options.renewal ? new SessionRenewal(this.persistence) : undefined,
     );
     return this.lifecycle;
   }

@@ -45,6 +45,7 @@ export const sessionProviders: Provider[] = [
     useFactory: (options: ResolvedSessionOptions, client: Redis) => {
       const persistence = new SessionPersistence(storeOptions(options, client));
       if (options.nearCache) persistence.useNearCache(createNearCache(options, persistence));
+      persistence.renewal = options.renewal;
       return persistence;
     },
     inject: [SESSION_OPTIONS, SESSION_REDIS],

@@ -9,7 +9,7 @@ import type { SessionEventFacts } from '../events/session-event';
  */
 
 /** What a gateway call did, as a metric label and a span name (`session.<operation>`). */
-export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 'index' | 'scan' | 'activity';
+export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 'index' | 'scan' | 'activity' | 'renew';
 
 /** How a gateway call ended: `conflict` a compare-and-set that found the key changed (or a refused login), `gone` a session that no longer exists. */
 export type StoreResult = 'ok' | 'error' | 'timeout' | 'conflict' | 'gone';
@@ -42,6 +42,8 @@ export interface SessionObserver {
   sessionEnded?(reason: SessionEndReason, count: number): void;
   /** A login completed. */
   login?(): void;
+  /** A session got a new ID by periodic renewal (`renewal`), counted once, by the request that claimed it. */
+  sessionRenewed?(): void;
   /** `SessionService.update` found its key changed and tries again. */
   updateRetried?(): void;
   /** `SessionService.update` gave up after its retries (answered 409). */
@@ -74,6 +76,7 @@ export function combineObservers(observers: SessionObserver[]): SessionObserver 
     'sessionCreated',
     'sessionEnded',
     'login',
+    'sessionRenewed',
     'updateRetried',
     'updateGaveUp',
     'requestUnavailable',

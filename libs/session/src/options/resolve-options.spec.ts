@@ -399,3 +399,31 @@ describe('resolveSessionOptions: events', () => {
     expectRejected({ ...valid, events }, option);
   });
 });
+
+describe('resolveSessionOptions: renewal', () => {
+  it('is off unless given; true takes the defaults; an object keeps what it gives', () => {
+    expect(resolveSessionOptions(valid).renewal).toBeUndefined();
+    expect(resolveSessionOptions({ ...valid, renewal: false }).renewal).toBeUndefined();
+    expect(resolveSessionOptions({ ...valid, renewal: true }).renewal).toEqual({ interval: 15 * 60_000, grace: 60_000 });
+    expect(resolveSessionOptions({ ...valid, renewal: { interval: 600_000, grace: 5_000 } }).renewal).toEqual({ interval: 600_000, grace: 5_000 });
+  });
+
+  it('gives a short interval a grace of at most half of it when grace is unset', () => {
+    expect(resolveSessionOptions({ ...valid, renewal: { interval: 40_000 } }).renewal).toEqual({ interval: 40_000, grace: 20_000 });
+    expect(resolveSessionOptions({ ...valid, renewal: { grace: 1_000 } }).renewal).toEqual({ interval: 15 * 60_000, grace: 1_000 });
+  });
+
+  it.each([
+    ['yes', 'renewal'],
+    [null, 'renewal'],
+    [[], 'renewal'],
+    [{ interval: 0 }, 'renewal.interval'],
+    [{ interval: 1.5 }, 'renewal.interval'],
+    [{ interval: '15m' }, 'renewal.interval'],
+    [{ grace: -1 }, 'renewal.grace'],
+    [{ grace: 0 }, 'renewal.grace'],
+    [{ interval: 10_000, grace: 5_001 }, 'renewal.grace'], // more than half the interval
+  ])('refuses %j at boot, naming %s', (renewal, option) => {
+    expectRejected({ ...valid, renewal }, option);
+  });
+});

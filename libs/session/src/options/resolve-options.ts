@@ -27,6 +27,8 @@ export const SESSION_DEFAULTS = {
     maxBytes: 32 * 1024 * 1024, // 32 MiB
     maxAge: 60_000, // 1 min
   },
+  renewalInterval: 15 * 60_000, // 15 min
+  renewalGrace: 60_000, // 1 min
 } as const;
 
 /**
@@ -80,6 +82,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     encryption: resolveEncryptionOption(options.encryption),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
     updateRetries: optionalCount('updateRetries', options.updateRetries, 0) ?? SESSION_DEFAULTS.updateRetries,
+    renewal: resolveRenewal(options.renewal),
     trustProxy: optionalBoolean('trustProxy', options.trustProxy),
     forRoutes: optionalRoutes('forRoutes', options.forRoutes),
     exclude: optionalRoutes('exclude', options.exclude) ?? [],
@@ -146,6 +149,24 @@ function resolveIdTransport(idFrom: unknown, header: unknown): Pick<ResolvedSess
     throw new SessionConfigError('header', `is set but "idFrom" is 'cookie', so no header is read: set "idFrom" to 'header' or 'both', or remove "header"`);
   }
   return { idFrom: source, header };
+}
+
+/** `renewal`: off when unset or false; `true` takes the defaults; grace at most half the interval. */
+function resolveRenewal(option: unknown): { interval: number; grace: number } | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true && (option === null || typeof option !== 'object' || Array.isArray(option))) {
+    throw new SessionConfigError('renewal', `must be true, false or an object { interval, grace }; got ${received(option)}`);
+  }
+  const { interval: givenInterval, grace: givenGrace } = option === true ? {} : (option as { interval?: unknown; grace?: unknown });
+  const interval = optionalDuration('renewal.interval', givenInterval) ?? SESSION_DEFAULTS.renewalInterval;
+  const grace = optionalDuration('renewal.grace', givenGrace) ?? Math.min(SESSION_DEFAULTS.renewalGrace, Math.floor(interval / 2));
+  if (grace > interval / 2) {
+    throw new SessionConfigError(
+      'renewal.grace',
+      `(${grace} ms) must be at most half of "renewal.interval" (${interval} ms): an old ID must die well before its successor is renewed in turn`,
+    );
+  }
+  return { interval, grace };
 }
 
 function resolveSecrets(secret: unknown): string[] {

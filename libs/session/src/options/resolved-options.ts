@@ -36,6 +36,8 @@ export interface ResolvedSessionOptions {
   encryption?: ResolvedEncryption;
   maxSessionBytes: number;
   updateRetries: number;
+  /** Undefined when periodic ID renewal is off. */
+  renewal?: { interval: number; grace: number };
   trustProxy?: boolean;
   forRoutes?: SessionRoute[];
   exclude: SessionRoute[];

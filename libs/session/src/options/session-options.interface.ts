@@ -133,6 +133,14 @@ export interface SessionModuleOptions {
    * @default 20
    */
   updateRetries?: number;
+  /**
+   * Periodic ID renewal: a session whose ID is older than `interval` gets a new ID (and cookie) on its
+   * next request, its data and user index entry kept; the old ID leads to the new one for `grace`, so
+   * requests already under way with it (parallel tabs, a slow upload) keep their session and their
+   * writes, on any replica, then dies. `true` takes the defaults. See the README's "Periodic ID renewal".
+   * @default undefined (off); with `true`: { interval: 900_000 (15 min), grace: 60_000 (1 min) }
+   */
+  renewal?: boolean | SessionRenewalOptions;
   /** Trust `X-Forwarded-Proto` for `cookie.secure: 'auto'`; unset, Express's `trust proxy` setting decides. @default undefined */
   trustProxy?: boolean;
   /** Mount session handling only on these routes (Nest `forRoutes` syntax). Unset: every route, through the fast `app.use` path. @default undefined */
@@ -193,6 +201,17 @@ export interface SessionEventsOptions {
   enableKeyspaceEvents?: boolean;
   /** This replica's name in its events. @default `<hostname>:<pid>` */
   replica?: string;
+}
+
+/** The `renewal` option as an object. */
+export interface SessionRenewalOptions {
+  /** Ms after a session's ID was issued (creation, login, regenerate, last renewal) after which it is renewed. @default 900_000 (15 min) */
+  interval?: number;
+  /**
+   * Ms the old ID keeps leading to the new one: longer than the slowest request, at most half the
+   * interval. A write that ends later than this with the old ID is dropped. @default 60_000 (1 min)
+   */
+  grace?: number;
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

@@ -55,6 +55,8 @@ export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   { command: 'hget', probe: [K, 'f'], use: 'always', why: 'reads one field of a session (update, touch)' },
   { command: 'hmget', probe: [K, 'f'], use: 'always', why: 'reads the device fields that list() shows' },
   { command: 'hset', probe: [K, 'f', 'v'], use: 'always', why: 'writes session fields' },
+  { command: 'hexists', probe: [K, 'f'], use: 'always', why: 'tells a renewed or ended session key from a live one (renewal)' },
+  { command: 'hlen', probe: [K], use: 'always', why: 'tells a retired renewal pointer from a claimed session (renewal)' },
   { command: 'hdel', probe: [K, 'f'], use: 'always', why: 'removes session fields' },
   { command: 'exists', probe: [K], use: 'always', why: 'checks a session still exists before a write' },
   { command: 'del', probe: [K], use: 'always', why: 'destroys a session (logout, revoke)' },

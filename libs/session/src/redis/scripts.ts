@@ -17,7 +17,7 @@ import { FIELD, MAX_EXPIRY_MS } from './session-fields';
  * roll back a script that fails half-way, and a key written without its PEXPIREAT would live for ever).
  * Lua's tonumber reads 'nan' and 'inf' too, hence the explicit checks.
  */
-const CHECKED_EXPIRY = `
+export const CHECKED_EXPIRY = `
 local function checked_expiry(text)
   local at = tonumber(text)
   if at == nil or at ~= at or at < 0 or at > ${MAX_EXPIRY_MS} or at ~= math.floor(at) then
@@ -34,7 +34,8 @@ local function ms(at) return string.format('%.0f', at) end
  * while the session was destroyed (logout, revoke) cannot bring it back; 'replace' writes it whole.
  * An expiry already past deletes the session instead.
  * KEYS: session. ARGV: mode, expire-at ms, now ms, n, n field/value pairs, fields to delete.
- * Returns 'written', 'gone' (patch on a missing session) or 'expired' (deleted).
+ * Returns 'written', 'gone' (patch on a missing session), 'expired' (deleted) or 'moved' (a renewed
+ * session's old key: nothing written).
  */
 export const SAVE_SESSION = `${CHECKED_EXPIRY}
 local key = KEYS[1]
@@ -42,8 +43,11 @@ local at, invalid = checked_expiry(ARGV[2])
 if not at then return invalid end
 local n = tonumber(ARGV[4])
 if n == nil or n < 0 or 4 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
+-- A renewed session's old key takes no write: the writer goes to the successor (see session-forwarding.ts).
+if redis.call('HEXISTS', key, '${FIELD.successor}') == 1 then return 'moved' end
 if ARGV[1] == 'patch' then
-  if redis.call('EXISTS', key) == 0 then return 'gone' end
+  -- A tombstone (a session destroyed while renewal is on) is as absent.
+  if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, '${FIELD.ended}') == 1 then return 'gone' end
 else
   redis.call('DEL', key)
 end
@@ -71,15 +75,17 @@ return 'written'
  * slid the session already, so parallel requests of one session slide it once.
  * KEYS: session. ARGV: wanted expire-at ms, now ms, absolute timeout ms (0: none), expected expiry
  * field ('*': any, '': absent), last-seen ms ('': leave it).
- * Returns 'touched', 'moved' (left alone), 'gone' or 'expired' (and deleted).
+ * Returns 'touched', 'moved' (left alone; also a renewed session's old key), 'gone' or 'expired' (and deleted).
  */
 export const TOUCH_SESSION = `${CHECKED_EXPIRY}
 local key = KEYS[1]
 local at, invalid = checked_expiry(ARGV[1])
 if not at then return invalid end
-local found = redis.call('HMGET', key, '${FIELD.createdAt}', '${FIELD.expiresAt}')
+local found = redis.call('HMGET', key, '${FIELD.createdAt}', '${FIELD.expiresAt}', '${FIELD.successor}')
 local created = tonumber(found[1])
 if not created then return 'gone' end
+-- A renewed session's old key: its fields are final and it expires with its grace, untouched.
+if found[3] then return 'moved' end
 if ARGV[4] ~= '*' and (tonumber(found[2]) or -1) ~= (tonumber(ARGV[4]) or -1) then return 'moved' end
 local absolute = tonumber(ARGV[3])
 if absolute > 0 and created + absolute < at then at = created + absolute end
@@ -98,14 +104,15 @@ return 'touched'
  * caller last saw. Atomic in Redis, so it isolates concurrent requests even on a shared connection,
  * where WATCH would not.
  * KEYS: session. ARGV: field, expected-present '1'|'0', expected, write '1' (set) | '0' (delete),
- * new value, expire-at ms, now ms, last-seen ms ('': leave it). Returns {'gone'}, {'changed',
- * current} (current absent when the field is) or {'written'}.
+ * new value, expire-at ms, now ms, last-seen ms ('': leave it). Returns {'gone'}, {'moved'} (a renewed
+ * session's old key), {'changed', current} (current absent when the field is) or {'written'}.
  */
 export const COMPARE_AND_SET = `${CHECKED_EXPIRY}
 local key = KEYS[1]
 local at, invalid = checked_expiry(ARGV[6])
 if not at then return invalid end
-if redis.call('EXISTS', key) == 0 then return {'gone'} end
+if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, '${FIELD.ended}') == 1 then return {'gone'} end
+if redis.call('HEXISTS', key, '${FIELD.successor}') == 1 then return {'moved'} end
 local current = redis.call('HGET', key, ARGV[1])
 local same
 if ARGV[2] == '1' then same = current == ARGV[3] else same = current == false end
@@ -211,6 +218,8 @@ end
 local status = save_session()
 -- An argument SAVE_SESSION refused (an error reply) ends here: the index is left as it was.
 if type(status) == 'table' then return status end
+-- A renewed session's old key: the writer saves again under the successor, index move included.
+if status == 'moved' then return {status} end
 if leaving ~= '' then redis.call('ZREM', leave_key, leaving) end
 if join ~= '' and status == 'written' then return index_join(join_key, join, created, limit, expire_at, {status}) end
 return {status}

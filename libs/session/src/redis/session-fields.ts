@@ -19,6 +19,19 @@ export const FIELD = {
   ip: ':i',
   /** The cookie's settings as JSON, only when they differ from the store's cookie template. */
   cookie: ':k',
+  /** When the session's current ID was issued, ms (`renewal` on): a new session, a login, a regenerate, a renewal. */
+  issuedAt: ':r',
+  /**
+   * On a renewed session's old key only: its successor's ID, sealed with the old ID (see
+   * `successor-seal.ts`), so whoever holds the old cookie during the grace window finds the new one.
+   */
+  successor: ':n',
+  /**
+   * On a destroyed session's key only, while `renewal` is on and for its grace: the key is a
+   * tombstone, absent to every read and write, so a renewal still under way cannot plant the session
+   * again under it (see `renewal/renewal-record.ts`).
+   */
+  ended: ':x',
 } as const;
 
 /** First character of every library field; refused at the start of a session key. */

@@ -8,6 +8,7 @@ import { COMPARE_AND_SET, EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION,
 import { FIELD } from './session-fields';
 import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
 import { ACTIVITY_ADD } from './activity-script';
+import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT, RENEW_RETIRE } from './renewal-scripts';
 
 /** Settings of the gateway; the store and the Nest module derive them from their own options. */
 export interface SessionGatewayOptions {
@@ -30,9 +31,13 @@ export interface SessionGatewayOptions {
  */
 export type StoredFields = Record<string, string>;
 
-export type SaveStatus = 'written' | 'gone' | 'expired';
+/** 'moved': the key is a renewed session's old one, which takes no write (see `SessionForwarding`). */
+export type SaveStatus = 'written' | 'gone' | 'expired' | 'moved';
+/** 'moved': left alone, as another write slid it since it was read, or it is a renewed session's old key. */
 export type TouchStatus = 'touched' | 'moved' | 'gone' | 'expired';
-export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'changed'; current: string | undefined };
+export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'moved' } | { status: 'changed'; current: string | undefined };
+/** A renewal's claim: the session's fields at that moment (none once retired) and the successor every claimant agrees on. */
+export type RenewClaimReply = { status: 'gone' } | { status: 'claimed' | 'taken'; sealedSuccessor: string; fields: StoredFields };
 export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' };
 export type SaveAndIndexReply = { status: SaveStatus; evicted: string[] } | { status: 'rejected' };
 
@@ -79,6 +84,10 @@ interface ScriptCommands {
   sessionActivityAdd(sessionsKey: string, usersKey: string, ...args: (string | number)[]): Promise<number>;
   sessionSaveAndIndex(sessionKey: string, joinKey: string, leaveKey: string, ...args: (string | number)[]): Promise<string[]>;
   sessionExtendIndex(indexKey: string, expiresAt: number): Promise<number>;
+  sessionRenewClaim(redisKey: string, sealedSuccessor: string): Promise<string[]>;
+  sessionRenewPlant(redisKey: string, ...args: (string | number)[]): Promise<'planted' | 'exists' | 'ended' | 'expired'>;
+  sessionRenewRetire(redisKey: string, sealedSuccessor: string, grace: number, now: number): Promise<'retired' | 'gone'>;
+  sessionDestroy(redisKey: string, ...args: (string | number)[]): Promise<[number, string]>;
 }
 
 type ScriptClient = (Redis | Cluster) & ScriptCommands;
@@ -91,6 +100,10 @@ const SCRIPTS: Record<keyof ScriptCommands, string> = {
   sessionActivityAdd: ACTIVITY_ADD,
   sessionSaveAndIndex: SAVE_AND_INDEX,
   sessionExtendIndex: EXTEND_INDEX,
+  sessionRenewClaim: RENEW_CLAIM,
+  sessionRenewPlant: RENEW_PLANT,
+  sessionRenewRetire: RENEW_RETIRE,
+  sessionDestroy: DESTROY_SESSION,
 };
 
 /** Keys each script declares (one unless named here). */
@@ -235,13 +248,70 @@ export class SessionGateway {
           now,
           lastSeenAt ?? '',
         ),
-      ([reply]) => ({ result: reply === 'changed' ? 'conflict' : reply === 'gone' ? 'gone' : 'ok', bytes: next?.length ?? 0, fieldsChanged: 1 }),
+      ([reply]) => ({
+        result: reply === 'changed' ? 'conflict' : reply === 'gone' || reply === 'moved' ? 'gone' : 'ok',
+        bytes: next?.length ?? 0,
+        fieldsChanged: 1,
+      }),
       redisKey,
     );
     // Only a string is a value: a missing field is nil on RESP2 and RESP3 alike, but would be 0 or false
     // if a script ever switched to RESP3 replies (redis.setresp(3)).
     if (status === 'changed') return { status, current: typeof current === 'string' ? current : undefined };
-    return { status: status as 'written' | 'gone' };
+    return { status: status as 'written' | 'gone' | 'moved' };
+  }
+
+  /** One field of a hash, undefined when absent (an update following a renewed session reads its base). */
+  async readField(redisKey: string, field: string): Promise<string | undefined> {
+    const value = await this.call('update', (client) => client.hget(redisKey, field));
+    return value ?? undefined;
+  }
+
+  /**
+   * Claims a session's renewal for `sealedSuccessor`, or answers the successor another renewal
+   * claimed first; with the session's fields, final from then on. See `RENEW_CLAIM`.
+   */
+  async claimRenewal(redisKey: string, sealedSuccessor: string): Promise<RenewClaimReply> {
+    const [status, sealed, ...flat] = await this.call(
+      'renew',
+      (client) => client.sessionRenewClaim(redisKey, sealedSuccessor),
+      ([reply]) => ({ result: reply === 'gone' ? 'gone' : 'ok' }),
+      redisKey,
+    );
+    if (status === 'gone') return { status };
+    return { status: status as 'claimed' | 'taken', sealedSuccessor: sealed, fields: asFieldRecord(flat) ?? {} };
+  }
+
+  /** Writes a renewed session's fields under its new key unless that key exists; stamps its expiry field and issue time. */
+  plantSuccessor(args: { redisKey: string; expiresAt: number; now: number; fields: string[] }): Promise<'planted' | 'exists' | 'ended' | 'expired'> {
+    const { redisKey, expiresAt, now, fields } = args;
+    return this.call('renew', (client) => client.sessionRenewPlant(redisKey, expiresAt, now, ...fields), okFacts, redisKey);
+  }
+
+  /** Turns a claimed key into a pointer to its successor, expiring after `grace` ms; 'gone' when destroyed meanwhile. */
+  retireRenewed(redisKey: string, sealedSuccessor: string, grace: number): Promise<'retired' | 'gone'> {
+    return this.call(
+      'renew',
+      (client) => client.sessionRenewRetire(redisKey, sealedSuccessor, grace, Date.now()),
+      (reply) => ({ result: reply === 'gone' ? 'gone' : 'ok' }),
+      redisKey,
+    );
+  }
+
+  /**
+   * Deletes a session, leaving a tombstone for `tombstoneMs` when above 0 (see `DESTROY_SESSION`);
+   * answers how many sessions it deleted and, for a renewed session's old key, its sealed successor.
+   */
+  async destroySession(redisKey: string, tombstoneMs: number): Promise<{ deleted: number; sealedSuccessor: string | undefined }> {
+    // As `deleteKey`: resolves only once this replica's near cache heard Redis drop the session.
+    const invalidation = this.writeListener?.expectInvalidation(redisKey);
+    try {
+      const [deleted, sealed] = await this.call('destroy', (client) => client.sessionDestroy(redisKey, tombstoneMs, Date.now()), okFacts, redisKey);
+      if (Number(deleted) > 0 && invalidation) await invalidation.arrived;
+      return { deleted: Number(deleted), sealedSuccessor: sealed ? sealed : undefined };
+    } finally {
+      invalidation?.cancel();
+    }
   }
 
   /**

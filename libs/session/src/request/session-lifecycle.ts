@@ -8,6 +8,7 @@ import { SessionDataError } from '../errors/session-data.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { toHttpException } from '../errors/to-http-exception';
 import { digestOf, newSessionId } from '../redis/session-id';
+import type { SessionRenewal } from '../renewal/session-renewal';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionPersistence } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
@@ -103,6 +104,8 @@ export class SessionLifecycle {
     readonly persistence: SessionPersistence,
     private readonly platform: HttpPlatform,
     private readonly logger: Logger,
+    /** Periodic ID renewal, when the `renewal` option is on: it loads each session on the way in. */
+    private readonly renewal?: SessionRenewal,
   ) {
     const { name, ...settings } = options.cookie;
     this.cookieName = name;
@@ -145,14 +148,14 @@ export class SessionLifecycle {
       state[STATE] = this.pendingFresh[carrier];
       return next();
     }
-    this.persistence.load(sessionId).then(
+    (this.renewal ?? this.persistence).load(sessionId).then(
       (data) => {
         if (!data) {
           // Unknown or expired: a session is made only if code wants one, and gets a new ID.
           state[STATE] = { phase: 'pending', cookieId: sessionId, carrier, ending: false, lifecycle: this };
           return next();
         }
-        req.sessionID = sessionId;
+        req.sessionID = storeStateOf(data)?.renewedId ?? sessionId; // a renewed ID goes out as a new cookie
         createSession(req, data);
         state[STATE] = { phase: 'live', cookieId: sessionId, carrier, ending: false, lifecycle: this };
         next();
@@ -237,12 +240,34 @@ export class SessionLifecycle {
       this.failBeforeHeaders(req, state, res, error);
       return res;
     }
-    if (!saving) return finish();
+    if (!saving) return this.adoptRenewedId(req, state, session, res) ? finish() : res;
     saving.then(
-      () => finishSafely(this.logger, finish),
+      () => {
+        if (this.adoptRenewedId(req, state, session, res)) finishSafely(this.logger, finish);
+      },
       (error: unknown) => this.failBeforeHeaders(req, state, res, error),
     );
     return res;
+  }
+
+  /**
+   * The save (or an `update`) found the session renewed while this request ran, here or on another
+   * replica, and wrote to its successor: the response carries the new ID (cookie or header), as after a `regenerate`,
+   * instead of setting the old one back. Only after the save: under the new ID before it, the save
+   * would rewrite the whole session over the successor. Answers false when the response failed instead.
+   */
+  private adoptRenewedId(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'], res: object): boolean {
+    const renewedId = storeStateOf(session)?.renewedId;
+    if (renewedId === undefined || renewedId === req.sessionID) return true;
+    req.sessionID = renewedId;
+    try {
+      state.setCookie = this.cookieFor(req, state, session);
+      state.idHeader = this.idHeaderFor(req, state, session); // a header client hears of it as a cookie client does
+      return true;
+    } catch (error) {
+      this.failBeforeHeaders(req, state, res, error);
+      return false;
+    }
   }
 
   /**

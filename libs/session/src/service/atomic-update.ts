@@ -53,6 +53,8 @@ type Outcome = { reply: CompareAndSetReply } | { error: unknown };
 
 /** A group whose compare-and-set is in flight. */
 interface Flight {
+  /** The session ID it was sent for: a renewal may move the queue to another while it flies. */
+  sessionId: string;
   applied: Applied[];
   /** The string Redis must hold for the write to happen. */
   expected: string | undefined;
@@ -222,7 +224,7 @@ export class SessionKeyUpdates {
       (reply) => ({ reply }),
       (error: unknown) => ({ error }),
     );
-    return { applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome };
+    return { sessionId: queue.sessionId, applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome };
   }
 
   /**
@@ -258,6 +260,20 @@ export class SessionKeyUpdates {
       }
       return 'written';
     }
+    if (reply.status === 'moved') {
+      // Renewed while queued: the updates go again under the successor, from what it holds (no retry counted).
+      try {
+        await this.followRenewal(queue, flight.sessionId);
+      } catch (error) {
+        queue.hasKnown = false;
+        for (const update of pending) update.reject(error);
+        return 'other';
+      }
+      // Their requests answer with the new ID, as the requests that met the renewal on the way in.
+      for (const update of pending) update.state.renewedId = queue.sessionId;
+      lost.push(...pending);
+      return 'other';
+    }
     if (reply.status === 'gone') {
       queue.hasKnown = false;
       for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
@@ -287,6 +303,20 @@ export class SessionKeyUpdates {
       else lost.push(update);
     }
     return 'conflict';
+  }
+
+  /** Points the queue at the successor of the session renewed under `movedFrom` and reads the field's value there. */
+  private async followRenewal(queue: FieldQueue, movedFrom: string): Promise<void> {
+    if (queue.sessionId === movedFrom) {
+      const successor = await this.sessions.forwarding.successorOf(movedFrom);
+      if (successor === undefined) throw new SessionConflictError(messages.sessionGone(), 'gone');
+      queue.sessionId = successor;
+      queue.redisKey = this.sessions.redisKeyOf(successor);
+    }
+    // Sealed for the successor's key under `encryption`: opened with it (an unopenable value rejects the updates).
+    const held = await this.sessions.gateway.readField(queue.redisKey, queue.field);
+    queue.known = { json: this.sessions.openValue(queue.redisKey, queue.field, held), held };
+    queue.hasKnown = true;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { isSealedField } from '../redis/session-fields';
 import { UnopenableSessionError, openField } from './session-codec';
 import type { SessionPersistence } from './session-persistence';
+import { renewalRecordOf } from '../renewal/renewal-record';
 
 /** What `SessionService.reseal()` did. */
 export interface ResealReport {
@@ -37,7 +38,8 @@ async function resealOne(sessions: SessionPersistence, redisKey: string, report:
   const { gateway } = sessions;
   // A plain read, as every read is: it slides nothing and stamps no last-seen time.
   const fields = await gateway.readSession(redisKey);
-  if (!fields || fields === 'wrongType') return;
+  // A renewed ID's pointer or a destroyed session's tombstone holds no sealed value; a claimed key is resealed under its successor.
+  if (!fields || fields === 'wrongType' || renewalRecordOf(fields) !== 'session') return;
   report.sessions++;
   const stale: { field: string; held: string; plaintext: string }[] = [];
   try {

@@ -26,6 +26,8 @@ import type { RedisSessionStoreOptions } from './redis-session-store.options';
 import type { SessionUser } from '../session-data';
 import { checkedExpiry, checkSessionObject } from './session-validation';
 import { dueSlide, pastDeadline, resolveTouchAfter, slideGainsEnough, type IdleSlidePolicy } from './idle-slide';
+import { SessionForwarding } from '../renewal/session-forwarding';
+import { renewalRecordOf, type RenewalSettings } from '../renewal/renewal-record';
 
 export type StoredSession = SessionData & Record<string, unknown>;
 
@@ -42,12 +44,14 @@ export interface UserIndexKeeper {
   /** Before a save: the index move it needs, or undefined when the session stays where it is. */
   moveFor(session: StoredSession, state: SessionState, digest: string): UserIndexMove | undefined;
   /** Saves the session and moves its index entry; answers the save's status. */
-  saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'>;
+  saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired' | 'moved'>;
   /**
    * What a write moving the session's expiry from `state.expiresAt` to `expiresAt` must also send to
    * keep its user's index alive as long as the session; undefined when nothing.
    */
   pushExpiry(state: SessionState, expiresAt: number): Promise<unknown> | undefined;
+  /** A renewal moved the session to `digest`: its entry (`entry`, if any) follows. */
+  follow(entry: (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined, digest: string): Promise<void>;
 }
 
 /**
@@ -66,10 +70,10 @@ export class SessionPersistence {
   /** When a read slides the idle timeout (`touchAfter`). */
   readonly slides: IdleSlidePolicy;
   /** JSON of the cookie a fresh session gets; a session whose cookie matches does not store its own. */
-  private readonly cookieTemplateJson: string | undefined;
+  readonly cookieTemplateJson: string | undefined;
   /** A read sends the slide it finds due itself, rather than leaving it to the end-of-request touch or save. */
   private readonly slideOnRead: boolean;
-  private readonly logger: Pick<Console, 'warn' | 'error'>;
+  readonly logger: Pick<Console, 'warn' | 'error'>;
   /** Seals and opens field values under the `encryption` option; undefined when it is off. */
   readonly sealer: FieldSealer | undefined;
   /** Sessions whose values did not open, already logged: a replayed cookie must not flood the log. */
@@ -80,6 +84,10 @@ export class SessionPersistence {
   indexKeeper?: UserIndexKeeper;
   /** Set by `SessionModule` when the `nearCache` option is on (`useNearCache`). */
   nearCache?: NearCache;
+  /** Set by `SessionModule` when `renewal` is on: new IDs get an issue time, and sessions a new ID once it is old. */
+  renewal?: RenewalSettings;
+  /** Reads and writes meeting a renewed session's old key go on under its successor. */
+  readonly forwarding = new SessionForwarding(this);
 
   constructor(options: RedisSessionStoreOptions) {
     if (!options?.client || typeof (options.client as { defineCommand?: unknown }).defineCommand !== 'function') {
@@ -140,14 +148,16 @@ export class SessionPersistence {
 
   /**
    * The session with its bookkeeping attached, or null when absent, expired or corrupt (logged). One
-   * HGETALL, which writes nothing; a slide of the idle timeout, when due, follows (see `adopt`).
+   * HGETALL, which writes nothing; a slide of the idle timeout, when due, follows (see `adopt`). A
+   * renewed session's old ID reads its successor, one HGETALL more (see `SessionForwarding.follow`).
    */
-  async load(sessionId: string): Promise<StoredSession | null> {
+  async load(sessionId: string, hops = 0): Promise<StoredSession | null> {
     const redisKey = this.redisKeyOf(sessionId);
     const cache = this.nearCache;
-    if (cache?.serving()) return this.loadNear(cache, redisKey);
+    if (cache?.serving()) return this.loadNear(cache, redisKey, sessionId, hops);
     const fields = await this.gateway.readSession(redisKey);
     if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+    if (fields && renewalRecordOf(fields) === 'renewed') return this.forwarding.follow(sessionId, fields, hops);
     return fields && this.adopt(redisKey, fields, Date.now());
   }
 
@@ -164,7 +174,7 @@ export class SessionPersistence {
    * miss marks its key before the read (the placeholder), so an invalidation or a write of this
    * replica arriving meanwhile cancels the fill; only a session read whole is cached, never a failure.
    */
-  private async loadNear(cache: NearCache, redisKey: string): Promise<StoredSession | null> {
+  private async loadNear(cache: NearCache, redisKey: string, sessionId: string, hops: number): Promise<StoredSession | null> {
     const now = Date.now();
     const cached = cache.read(redisKey, now);
     if (cached && !(Number(cached[FIELD.expiresAt]) <= now)) {
@@ -177,6 +187,8 @@ export class SessionPersistence {
     try {
       const fields = await this.gateway.readSession(redisKey);
       if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+      // A renewed session's old key is followed, never cached: its successor is cached under its own key.
+      if (fields && renewalRecordOf(fields) === 'renewed') return await this.forwarding.follow(sessionId, fields, hops);
       const session = fields && this.adopt(redisKey, fields, Date.now());
       if (session) cache.fill(redisKey, ticket, fields, now);
       return session;
@@ -194,6 +206,7 @@ export class SessionPersistence {
    */
   adopt(redisKey: string, fields: StoredFields, now: number): StoredSession | null {
     const digest = redisKey.slice(this.prefix.length);
+    if (renewalRecordOf(fields) !== 'session') return null; // a tombstone (destroyed), or a renewed session's old key, which `load` follows
     if (pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return this.dropPastDeadline(redisKey);
     let decoded: ReturnType<typeof decodeSession>;
     try {
@@ -217,6 +230,16 @@ export class SessionPersistence {
     attachState(data, state);
     this.observer?.sessionSeen?.(digest, userIdOf(data));
     return data;
+  }
+
+  /**
+   * True when the session's ID is older than the renewal interval (never with `renewal` off); with
+   * `early`, that many ms before.
+   */
+  renewalDue(state: SessionState, now = Date.now(), early = 0): boolean {
+    if (!this.renewal) return false;
+    const issuedAt = Number(state.stored?.get(FIELD.issuedAt) ?? state.createdAt); // sessions stored before `renewal` was on
+    return now - issuedAt >= this.renewal.interval - early;
   }
 
   /**
@@ -245,9 +268,13 @@ export class SessionPersistence {
     } catch (error) {
       return Promise.reject(error);
     }
-    // Unchanged: nothing to write, but the slide the read sent must have succeeded (else a 503).
-    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed) return state.sliding ?? null;
-    return this.write(redisKey, session, state, delta, move);
+    // Unchanged: nothing to write, but the slide the read sent must have succeeded (else a 503). A
+    // session that may have been renewed meanwhile is written even unchanged: a renewal answers
+    // 'moved', and the response then carries the new cookie instead of setting the old one back
+    // (persistent cookies). "May": due by this replica's clock, or within a grace of it, for another's.
+    const mayBeRenewed = this.renewal !== undefined && this.renewalDue(state, Date.now(), this.renewal.grace);
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed && !mayBeRenewed) return state.sliding ?? null;
+    return this.write(sessionId, redisKey, session, state, delta, move);
   }
 
   /**
@@ -266,7 +293,8 @@ export class SessionPersistence {
 
   /**
    * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
-   * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`).
+   * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`). A
+   * renewed session's old ID deletes the successor too: a logout during the grace window ends both.
    */
   async destroy(
     sessionId: string,
@@ -274,10 +302,19 @@ export class SessionPersistence {
     ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
   ): Promise<void> {
     const redisKey = this.redisKeyOf(sessionId);
-    const deleted = await this.gateway.deleteKey(redisKey);
+    const deleted = await this.forwarding.destroy(sessionId);
     if (deleted === 0) return;
     this.observer?.sessionEnded?.(reason, deleted);
     if (reason !== 'regenerated') this.observer?.sessionEvent?.({ type: ended.type, digest: redisKey.slice(this.prefix.length), userId: ended.userId });
+  }
+
+  /**
+   * Deletes a session by its Redis key (revoke, eviction); answers whether it existed. While
+   * `renewal` is on, a tombstone stays for the grace, so a renewal under way cannot plant it again.
+   */
+  async deleteByKey(redisKey: string): Promise<number> {
+    if (!this.renewal) return this.gateway.deleteKey(redisKey);
+    return (await this.gateway.destroySession(redisKey, this.renewal.grace)).deleted;
   }
 
   /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
@@ -289,6 +326,7 @@ export class SessionPersistence {
         const fields = await this.gateway.readSession(redisKey);
         const now = Date.now();
         if (!fields || fields === 'wrongType' || pastDeadline(this.slides, Number(fields[FIELD.createdAt]), now)) return;
+        if (renewalRecordOf(fields) !== 'session') return; // a renewed session's old key (its successor is listed) or an ended one
         try {
           sessions[redisKey.slice(this.prefix.length)] = decodeSession(fields, this.cookieTemplateJson, now, this.sealingFor(redisKey)).data;
         } catch (error) {
@@ -334,8 +372,21 @@ export class SessionPersistence {
     return digestRedisKey(this.prefix, digest);
   }
 
-  private async write(redisKey: string, session: StoredSession, state: SessionState, delta: SessionDelta, move: UserIndexMove | undefined): Promise<void> {
+  private async write(
+    sessionId: string,
+    redisKey: string,
+    session: StoredSession,
+    state: SessionState,
+    delta: SessionDelta,
+    move: UserIndexMove | undefined,
+  ): Promise<void> {
     const now = Date.now();
+    if (!state.stored && this.renewal) {
+      // A new ID (a new session, a login, a regenerate): the renewal interval starts now.
+      delta.set.push(FIELD.issuedAt, String(now));
+      delta.next.set(FIELD.issuedAt, String(now));
+    }
+    const indexEntry = state.indexEntry;
     if (delta.next.has(FIELD.lastSeenAt)) delta = stampLastSeen(delta, now);
     const save: SessionSave = {
       redisKey,
@@ -350,6 +401,7 @@ export class SessionPersistence {
     const saving = move ? this.indexKeeper!.saveMoving(save, move, state) : this.gateway.saveSession(save).then((reply) => reply.status);
     const [status] = await Promise.all([saving, push]);
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
+    if (status === 'moved') return this.writeToSuccessor(sessionId, session, state, indexEntry);
     if (this.observer) this.observeWrite(redisKey, session, status, state);
     state.stored = delta.next;
     state.held = delta.held;
@@ -399,6 +451,20 @@ export class SessionPersistence {
       () => undefined, // Redis failing: the key's own TTL, never past the deadline, removes it anyway
     );
     return null;
+  }
+
+  /**
+   * The session was renewed (here or on another replica) while this request ran: the same changes go
+   * to the successor, as a patch over what it holds, and the request's state names the new ID so its
+   * response carries the new cookie. The renewal moved the user index entry along.
+   */
+  private async writeToSuccessor(oldId: string, session: StoredSession, state: SessionState, indexEntry: UserIndexEntry | undefined): Promise<void> {
+    const successor = await this.forwarding.successorOf(oldId);
+    if (successor === undefined) return; // renewed, then destroyed: as 'gone'
+    state.renewedId = successor;
+    state.redisKey = this.redisKeyOf(successor); // a patch of what was read, not a rewrite of the whole session
+    state.indexEntry = indexEntry && { ...indexEntry, digest: this.redisKeyOf(successor).slice(this.prefix.length) };
+    await this.saveChanges(successor, session);
   }
 
   private observeWrite(redisKey: string, session: StoredSession, status: 'written' | 'expired', state: SessionState): void {

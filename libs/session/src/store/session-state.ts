@@ -40,6 +40,11 @@ export interface SessionState {
   previousDigest?: string;
   /** Set by `SessionService.login`: the save that stores the new ID is announced as a `login`, not a `created`. */
   loggingIn?: boolean;
+  /**
+   * The ID the session lives under now, when a renewal (made by this request, or met on the way)
+   * moved it away from the ID it was asked for: the lifecycle sends it as the new cookie.
+   */
+  renewedId?: string;
 }
 
 /** A session's place in a user's index: the user and the session's digest. */

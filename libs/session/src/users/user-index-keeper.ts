@@ -52,7 +52,11 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
     return entry && this.index.pushExpiry(entry.userId, state.expiresAt, expiresAt);
   }
 
-  async saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired'> {
+  async follow(entry: (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined, digest: string): Promise<void> {
+    if (entry) await this.index.move(entry.userId, entry.digest, digest, entry.createdAt, entry.expiresAt);
+  }
+
+  async saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired' | 'moved'> {
     try {
       const status = await this.index.saveMoving(save, move, state.createdAt);
       state.indexEntry = status === 'written' ? move.join : undefined;

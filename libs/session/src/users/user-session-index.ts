@@ -103,6 +103,7 @@ export class UserSessionIndex {
     // Cluster: session first, entry second. The other order would let a "log out everywhere" that
     // runs between the two delete nothing, then the save bring the session back without an entry.
     const { status } = await this.gateway.saveSession(save);
+    if (status === 'moved') return status; // a renewed session's old key: the save goes again under the successor
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
       const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
@@ -114,6 +115,17 @@ export class UserSessionIndex {
     }
     if (leave && !(sameIndex && status === 'written')) await this.gateway.removeMembers(leave.redisKey, [leave.digest]);
     return status;
+  }
+
+  /**
+   * A session renewed to a new ID: its entry moves from `fromDigest` to `toDigest` with its score, in
+   * one atomic step (the old entry counts as free under the limit). Idempotent, as every replica
+   * that finishes the same renewal calls it. The index lives at least as long as the session
+   * (`sessionExpiresAt`), as after any join.
+   */
+  async move(userId: string, fromDigest: string, toDigest: string, createdAt: number, sessionExpiresAt: number): Promise<void> {
+    const reply = await this.gateway.addToUserIndex({ ...this.joinOf(userId, toDigest, createdAt, sessionExpiresAt), leaving: fromDigest });
+    if (reply.status === 'added') await this.deleteSessions(reply.evicted);
   }
 
   /** Whether the user may add a session under `onLimit: 'reject'` (a hint: the save decides atomically). */
@@ -166,7 +178,7 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const digest = (await this.members(key)).find((member) => handleOf(member) === handle);
     if (!digest) return false;
-    const [deleted] = await Promise.all([this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
+    const [deleted] = await Promise.all([this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
     if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
     this.announceRevoked([digest], [deleted], userId);
     return deleted > 0;
@@ -177,7 +189,7 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const targets = (await this.members(key)).filter((digest) => digest !== exceptDigest);
     if (targets.length === 0) return 0;
-    const deleted = await Promise.all(targets.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = await Promise.all(targets.map((digest) => this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest))));
     await this.gateway.removeMembers(key, targets);
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
@@ -187,7 +199,7 @@ export class UserSessionIndex {
 
   /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots), evicted from `userId`'s index. */
   async deleteSessions(digests: string[], userId?: string): Promise<void> {
-    const deleted = await Promise.all(digests.map((digest) => this.gateway.deleteKey(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = await Promise.all(digests.map((digest) => this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest))));
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('evicted', count);
     this.announceRevoked(digests, deleted, userId);

@@ -1,0 +1,157 @@
+import { messages } from '../errors/session.messages';
+import { FIELD, isSealedField } from '../redis/session-fields';
+import type { StoredFields } from '../redis/session-gateway';
+import { digestOf, newSessionId } from '../redis/session-id';
+import { UnopenableSessionError, decodeSession, openField } from '../store/session-codec';
+import type { SessionPersistence, StoredSession } from '../store/session-persistence';
+import { stateOf, type UserIndexEntry } from '../store/session-state';
+import { renewalRecordOf } from './renewal-record';
+import { openSuccessor, sealSuccessor } from './successor-seal';
+
+/** Grace a pointer gets when this replica has no `renewal` of its own (a rolling deploy turning it on). */
+const FALLBACK_GRACE_MS = 60_000; // 1 min
+
+/** Forward pointers followed at most, one after another (a session renewed twice within a grace window). */
+const MAX_HOPS = 3;
+
+/**
+ * Moves a session to a new ID while requests still hold the old one (see `renewal-scripts.ts` for
+ * the three steps). The old key points to the new one for the grace window; every reader and writer
+ * that meets it comes here, finishes a renewal left half-way, and goes on under the successor, so
+ * all of them, on any replica, end up on the one successor the claim decided.
+ */
+export class SessionForwarding {
+  constructor(private readonly sessions: SessionPersistence) {}
+
+  /**
+   * Gives the session under `oldId` a new ID, or answers the one a concurrent renewal gave it.
+   * Undefined when the session is gone. Counted (`sessionRenewed`) by the claimant only.
+   */
+  async renew(oldId: string): Promise<string | undefined> {
+    const redisKey = this.sessions.redisKeyOf(oldId);
+    const claim = await this.sessions.gateway.claimRenewal(redisKey, sealSuccessor(newSessionId(), oldId));
+    if (claim.status === 'gone') return undefined;
+    const successor = await this.finish(oldId, claim.sealedSuccessor, claim.fields);
+    if (successor !== undefined && claim.status === 'claimed') this.sessions.observer?.sessionRenewed?.();
+    return successor;
+  }
+
+  /**
+   * The session a read of `oldId` found renewed (`fields`, its old key's hash): the renewal finished
+   * if it was left half-way, then the successor read (one HGETALL per hop), its state naming the ID
+   * the request now holds (`renewedId`).
+   */
+  async follow(oldId: string, fields: StoredFields, hops: number): Promise<StoredSession | null> {
+    if (hops >= MAX_HOPS) return null;
+    const successor = await this.finish(oldId, fields[FIELD.successor], withoutSuccessor(fields));
+    const data = successor === undefined ? null : await this.sessions.load(successor, hops + 1);
+    if (data) stateOf(data)!.renewedId ??= successor;
+    return data;
+  }
+
+  /**
+   * The successor of a renewed session's old ID (a write to it answered 'moved'), the renewal
+   * finished first if it was left half-way; undefined when the old key is gone or not renewed.
+   */
+  async successorOf(oldId: string): Promise<string | undefined> {
+    const fields = await this.sessions.gateway.readSession(this.sessions.redisKeyOf(oldId));
+    if (!fields || fields === 'wrongType' || renewalRecordOf(fields) !== 'renewed') return undefined;
+    return this.finish(oldId, fields[FIELD.successor], withoutSuccessor(fields));
+  }
+
+  /**
+   * Destroys the session under `sessionId` and, when it was renewed, its successor (a logout with the
+   * old ID during the grace window ends both). With `renewal` on, each key is left a tombstone for
+   * the grace. Answers how many sessions the last key destroyed held.
+   */
+  async destroy(sessionId: string, hops = 0): Promise<number> {
+    const tombstoneMs = this.sessions.renewal?.grace ?? 0;
+    const { deleted, sealedSuccessor } = await this.sessions.gateway.destroySession(this.sessions.redisKeyOf(sessionId), tombstoneMs);
+    const successor = sealedSuccessor === undefined ? undefined : openSuccessor(sealedSuccessor, sessionId);
+    if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, hops + 1);
+    return deleted;
+  }
+
+  /**
+   * Opens the successor's ID and, when the old key still holds the session (claimed, not retired),
+   * plants it under the new key, moves its user index entry and retires the old key. A key destroyed
+   * meanwhile (a logout or revoke racing the renewal) takes the planted copy with it; a successor
+   * destroyed already (its tombstone) is not planted again.
+   */
+  private async finish(oldId: string, sealed: string, fields: StoredFields): Promise<string | undefined> {
+    const successor = openSuccessor(sealed, oldId);
+    if (successor === undefined) {
+      this.sessions.logger.warn(messages.corruptValue(digestOf(oldId), `its "${FIELD.successor}" field does not open`));
+      return undefined;
+    }
+    if (Object.keys(fields).length === 0) return successor; // retired: the successor holds the session (or is gone)
+    const { gateway } = this.sessions;
+    const now = Date.now();
+    const oldKey = this.sessions.redisKeyOf(oldId);
+    const newKey = this.sessions.redisKeyOf(successor);
+    const copy = this.copyFor(oldKey, newKey, fields);
+    if (copy === undefined) return undefined;
+    const expiresAt = Number(fields[FIELD.expiresAt]) || now + this.sessions.ttl; // no expiry field: written by an older version
+    const planted = await gateway.plantSuccessor({ redisKey: newKey, expiresAt, now, fields: copy });
+    if (planted === 'expired') return undefined;
+    if (planted === 'ended') {
+      // Logged out with the new ID before this request planted: the old key goes too.
+      await this.destroy(oldId);
+      return undefined;
+    }
+    await this.sessions.indexKeeper?.follow(this.indexEntryOf(oldKey, fields, oldId, expiresAt), digestOf(successor));
+    const grace = this.sessions.renewal?.grace ?? FALLBACK_GRACE_MS;
+    if ((await gateway.retireRenewed(oldKey, sealed, grace)) === 'gone') {
+      await this.destroy(successor);
+      return undefined;
+    }
+    return successor;
+  }
+
+  /**
+   * The old key's fields as the new key is to hold them: under `encryption` each sealed value is
+   * opened with the old key and sealed again with the new one (the Redis key is bound into every
+   * seal, so a verbatim copy would not open). Never the expiry field nor the issue time: the plant
+   * sets both. Undefined when a value does not open (logged once): the session is as gone.
+   */
+  private copyFor(oldKey: string, newKey: string, fields: StoredFields): string[] | undefined {
+    const oldSealing = this.sessions.sealingFor(oldKey);
+    const copy: string[] = [];
+    try {
+      for (const field of Object.keys(fields)) {
+        if (field === FIELD.expiresAt || field === FIELD.issuedAt) continue;
+        let value = fields[field];
+        if (oldSealing && isSealedField(field)) value = this.sessions.sealValue(newKey, field, openField(oldSealing, field, value))!;
+        copy.push(field, value);
+      }
+    } catch (error) {
+      if (!(error instanceof UnopenableSessionError)) throw error;
+      this.sessions.ignoreUnopenable(oldKey, error.message);
+      return undefined;
+    }
+    return copy;
+  }
+
+  /** The user index entry of a session as its old key's fields hold it, with its creation time and expiry; undefined when it has no user. */
+  private indexEntryOf(
+    oldKey: string,
+    fields: StoredFields,
+    oldId: string,
+    expiresAt: number,
+  ): (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined {
+    try {
+      const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealingFor(oldKey));
+      const entry = this.sessions.indexKeeper?.entryOf(data, digestOf(oldId));
+      return entry && { ...entry, createdAt: state.createdAt, expiresAt };
+    } catch {
+      return undefined; // corrupt or unopenable: the read that follows logs it
+    }
+  }
+}
+
+/** A hash's fields without the successor. */
+function withoutSuccessor(fields: StoredFields): StoredFields {
+  const rest: StoredFields = { ...fields };
+  delete rest[FIELD.successor];
+  return rest;
+}
