@@ -95,7 +95,7 @@ export class ExpiredKeyListener {
     });
     probe.on('error', () => undefined); // a failure is logged by checkNotifications
     try {
-      await this.checkNotifications(addressOf(this.client), probe);
+      await this.checkNotifications(addressOf(this.client as Redis), probe);
     } finally {
       await closeConnection(probe);
     }
