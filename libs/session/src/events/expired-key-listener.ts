@@ -33,7 +33,14 @@ export class ExpiredKeyListener {
   async start(): Promise<void> {
     if (!isCluster(this.client)) {
       const db = (this.client.options as { db?: number }).db ?? 0;
-      return this.listen(addressOf(this.client), subscriberConnection(this.client, 'The expired-sessions subscriber (events.expired)', this.logger), db);
+      const subscriber = subscriberConnection(this.client, 'The expired-sessions subscriber (events.expired)', this.logger);
+      // A reconnect may land on another server (a Sentinel failover promotes a replica, whose
+      // notify-keyspace-events nobody checked): check again each time, after the first connection.
+      let connections = 0;
+      subscriber.on('ready', () => {
+        if (++connections > 1) void this.checkAgain();
+      });
+      return this.listen(addressOf(this.client), subscriber, db);
     }
     this.client.on('refresh', this.onRefresh);
     await this.followMasters();
@@ -72,6 +79,26 @@ export class ExpiredKeyListener {
       if (digest) this.events.deliver({ type: 'expired', digest, replica: this.events.replica, at: Date.now() });
     });
     await subscriber.subscribe(channel);
+  }
+
+  /**
+   * `checkNotifications` on the server the client reaches now, over a short-lived connection of its
+   * own: the subscriber, subscribed again by ioredis on reconnect, may send nothing else (RESP2).
+   */
+  private async checkAgain(): Promise<void> {
+    if (this.closed) return;
+    const probe = (this.client as Redis).duplicate({
+      enableOfflineQueue: true,
+      enableAutoPipelining: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined); // a failure is logged by checkNotifications
+    try {
+      await this.checkNotifications(addressOf(this.client as Redis), probe);
+    } finally {
+      await closeConnection(probe);
+    }
   }
 
   /** Logs when the node does not send `expired` notifications, or sets them when `events.enableKeyspaceEvents` says so. */
