@@ -144,6 +144,8 @@ export class InvalidationTracker {
       if (generation !== this.generation) return;
       await this.beat(generation);
       if (generation !== this.generation) return;
+      // A master that joined while arming has no tracking and no heartbeat of its own: arm again.
+      if (!this.publishing && this.client instanceof Cluster && masterKeys(this.client) !== this.masterSet) return this.disarm(generation, 'topology');
       this.state = 'armed';
       this.retryDelay = MIN_RETRY_MS;
       this.heartbeatTimer = setInterval(() => void this.beat(generation).catch(() => this.disarm(generation, 'heartbeat')), this.timings.heartbeatInterval);
