@@ -15,8 +15,12 @@ import { Visitor, type TestResponse } from './support/http-client';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { TokenClient, type TokenResponse } from './support/token-client';
 
-/** Redis as the test sees it: the apps' option, an admin client, and every node's address (for MONITOR). */
-type Topology = { redis: SessionRedisOption; admin: Redis | Cluster; nodes: Address[]; stop(): Promise<void> };
+/**
+ * Redis as the test sees it: the apps' option, every node's address (for MONITOR), and an admin
+ * client made only once the monitors are on: ioredis fails a MONITOR connection ("Command queue
+ * state error") when another client's command reaches the node right as MONITOR answers OK.
+ */
+type Topology = { redis: SessionRedisOption; nodes: Address[]; connectAdmin(): Redis | Cluster; stop(): Promise<void> };
 
 const available = topologyAvailable();
 const unless = (ok: boolean) => (ok ? describe : describe.skip);
@@ -57,7 +61,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     async () => {
       const redis = await startRedis();
       const { hostname, port } = new URL(redis.url);
-      return { redis: redis.url, admin: new Redis(redis.url), nodes: [{ host: hostname, port: Number(port) }], stop: () => redis.stop() };
+      return { redis: redis.url, nodes: [{ host: hostname, port: Number(port) }], connectAdmin: () => new Redis(redis.url), stop: () => redis.stop() };
     },
   ],
   [
@@ -65,12 +69,13 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     available.cluster,
     async () => {
       const cluster = await startCluster();
-      return { redis: { cluster: cluster.nodes }, admin: new Cluster(cluster.nodes), nodes: cluster.nodes, stop: () => cluster.stop() };
+      return { redis: { cluster: cluster.nodes }, nodes: cluster.nodes, connectAdmin: () => new Cluster(cluster.nodes), stop: () => cluster.stop() };
     },
   ],
 ])('near cache + encryption + renewal + cross-replica events + header IDs on %s Redis', (_name, ok, start) => {
   unless(ok)('', () => {
     let topology: Topology;
+    let admin: Redis | Cluster;
     let apps: RunningApp[];
     let logs: EventLog[];
     let prefix: string;
@@ -87,7 +92,9 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
         monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
         monitors.push(monitor);
       }
-      recorders = await Promise.all(topology.nodes.map(({ host, port }) => CommandRecorder.start(`redis://${host}:${port}`, { keyPrefix: prefix })));
+      recorders = [];
+      for (const { host, port } of topology.nodes) recorders.push(await CommandRecorder.start(`redis://${host}:${port}`, { keyPrefix: prefix }));
+      admin = topology.connectAdmin();
       const keys = [randomBytes(32).toString('base64')];
       apps = [];
       for (let i = 0; i < 3; i++) {
@@ -112,7 +119,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       await Promise.all((apps ?? []).map((app) => app.close()));
       await Promise.all((recorders ?? []).map((recorder) => recorder.stop()));
       monitors.forEach((monitor) => monitor.disconnect());
-      topology?.admin.disconnect();
+      admin?.disconnect();
       await topology?.stop();
     });
 
@@ -136,13 +143,12 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
 
     /** Moves the session's issue time back past the interval, then waits until no replica still caches the copy that says otherwise. */
     async function makeDue(id: string): Promise<void> {
-      expect(await topology.admin.hset(sessionKey(id), FIELD.issuedAt, String(Date.now() - INTERVAL - 1_000))).toBe(0);
+      expect(await admin.hset(sessionKey(id), FIELD.issuedAt, String(Date.now() - INTERVAL - 1_000))).toBe(0);
       await waitUntil('every replica to drop the copy from before', () => Promise.resolve(apps.every((app) => !nearCacheOf(app).holds(sessionKey(id)))));
     }
 
     /** Every key under the prefix on every master, with its TTL in ms. */
     async function keysAndTtls(): Promise<[string, number][]> {
-      const admin = topology.admin;
       const nodes = admin instanceof Cluster ? admin.nodes('master') : [admin];
       const found: [string, number][] = [];
       for (const node of nodes) for (const key of await node.keys(`${prefix}*`)) found.push([key, await admin.pttl(key)]);
@@ -217,7 +223,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       await warmEverywhere((url) => withCookie(url, cookie1, 'GET', '/whole'), idOf(cookie1));
 
       // After the grace the old cookie is anonymous on every replica: no replica answers from a copy it kept.
-      await waitUntil('the old ID to expire', async () => (await topology.admin.exists(sessionKey(idOf(cookie0)))) === 0, { timeoutMs: GRACE + 10_000 });
+      await waitUntil('the old ID to expire', async () => (await admin.exists(sessionKey(idOf(cookie0)))) === 0, { timeoutMs: GRACE + 10_000 });
       for (const url of urls()) {
         const res = await withCookie(url, cookie0, 'GET', '/me');
         expect(res.status).toBe(401);
