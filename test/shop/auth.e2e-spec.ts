@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { renewalRecordOf } from '@app/session/renewal/renewal-record';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { expectError, sidCookie } from './support/expectations';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
@@ -13,8 +14,17 @@ describe('shop authentication and sessions', () => {
   let shop: ShopCluster;
   const client = (userAgent?: string) => new ShopClient(shop.url, userAgent);
 
-  /** Number of session hashes in Redis (the index sets live under sess:user:). */
-  const storedSessions = async () => (await redisClient.keys('sess:*')).filter((key) => !key.startsWith('sess:user:')).length;
+  /**
+   * Number of live session hashes in Redis: not the index sets (under sess:user:), nor what renewal
+   * leaves for its grace window (a logged-out session's tombstone, a renewed ID's pointer).
+   */
+  const storedSessions = async () => {
+    let live = 0;
+    for (const key of (await redisClient.keys('sess:*')).filter((key) => !key.startsWith('sess:user:'))) {
+      if ((await redisClient.type(key)) !== 'hash' || renewalRecordOf(await redisClient.hgetall(key)) === 'session') live++;
+    }
+    return live;
+  };
 
   /** Asks every replica in turn with `cookie`; returns the statuses of GET /api/auth/me and the replicas. */
   async function meOnEveryReplica(cookie: string | undefined) {

@@ -56,6 +56,8 @@ export class ShopModule {
               nearCache: true,
               // Every replica hears every replica's session events: the page's live list is the same whichever answers.
               events: { crossReplica: true, replica: shop.replicaId },
+              // A session's ID changes every 15 min (the old one works 1 min more): a stolen cookie or token does not last.
+              renewal: true,
             };
           },
         }),

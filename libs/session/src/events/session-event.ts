@@ -21,7 +21,8 @@ interface SessionEventBase {
 
 /**
  * A session stored for the first time. `previousDigest` names the session it replaces when it is an
- * existing session moved to a new ID (`regenerate`, passport's `req.logIn`): that digest is gone.
+ * existing session moved to a new ID (`regenerate`, passport's `req.logIn`, a periodic `renewal`): that
+ * digest is gone (after a renewal, once its grace window ends).
  */
 export interface SessionCreatedEvent extends SessionEventBase {
   type: 'created';

@@ -1,4 +1,6 @@
 import { messages } from '../errors/session.messages';
+import type { SessionUser } from '../session-data';
+import { USER_KEY } from '../session.constants';
 import { FIELD, isSealedField } from '../redis/session-fields';
 import type { StoredFields } from '../redis/session-gateway';
 import { digestOf, newSessionId } from '../redis/session-id';
@@ -25,14 +27,17 @@ export class SessionForwarding {
 
   /**
    * Gives the session under `oldId` a new ID, or answers the one a concurrent renewal gave it.
-   * Undefined when the session is gone. Counted (`sessionRenewed`) by the claimant only.
+   * Undefined when the session is gone. Counted (`sessionRenewed`) and told as an event by the claimant only.
    */
   async renew(oldId: string): Promise<string | undefined> {
     const redisKey = this.sessions.redisKeyOf(oldId);
     const claim = await this.sessions.gateway.claimRenewal(redisKey, sealSuccessor(newSessionId(), oldId));
     if (claim.status === 'gone') return undefined;
     const successor = await this.finish(oldId, claim.sealedSuccessor, claim.fields);
-    if (successor !== undefined && claim.status === 'claimed') this.sessions.observer?.sessionRenewed?.();
+    if (successor !== undefined && claim.status === 'claimed') {
+      this.sessions.observer?.sessionRenewed?.();
+      this.reportMoved(oldId, successor, redisKey, claim.fields);
+    }
     return successor;
   }
 
@@ -146,6 +151,24 @@ export class SessionForwarding {
     } catch {
       return undefined; // corrupt or unopenable: the read that follows logs it
     }
+  }
+
+  /**
+   * A renewal is a session moving to a new ID: like `regenerate`, one `created` event naming the ID it
+   * left, so a subscriber that tracks sessions by digest (a live list) follows it to its logout.
+   */
+  private reportMoved(oldId: string, successor: string, oldKey: string, fields: StoredFields): void {
+    const observer = this.sessions.observer;
+    if (!observer?.sessionEvent) return;
+    let userId: string | undefined;
+    try {
+      const { data } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealingFor(oldKey));
+      const id = (data[USER_KEY] as Partial<SessionUser> | undefined)?.id;
+      userId = id === undefined || id === null ? undefined : String(id);
+    } catch {
+      // unopenable: the successor's read logs it; the event goes without the user
+    }
+    observer.sessionEvent({ type: 'created', digest: digestOf(successor), previousDigest: digestOf(oldId), userId });
   }
 }
 
