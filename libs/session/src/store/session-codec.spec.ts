@@ -144,6 +144,43 @@ describe('cookieSettingsJson', () => {
     const cookie = new Cookie({ maxAge: 60_000, sameSite: 'lax' });
     expect(cookieSettingsJson(JSON.parse(JSON.stringify(cookie)))).toBe(cookieSettingsJson(cookie));
   });
+
+  it('follows every change of a setting between calls, on the same cookie and on another one', () => {
+    // The last answer is reused while the settings stay the same: each change must still show.
+    const cookie = new Cookie({ maxAge: 60_000, sameSite: 'lax' }) as unknown as Record<string, unknown>;
+    const fresh = () => cookieSettingsJson(JSON.parse(JSON.stringify(cookie)));
+    const changes: Array<[string, unknown]> = [
+      ['originalMaxAge', 30_000],
+      ['partitioned', true],
+      ['priority', 'high'],
+      ['secure', true],
+      ['httpOnly', false],
+      ['domain', 'shop.example'],
+      ['path', '/cart'],
+      ['sameSite', 'strict'],
+    ];
+    let before = cookieSettingsJson(cookie);
+    for (const [name, value] of changes) {
+      cookie[name] = value;
+      const after = cookieSettingsJson(cookie);
+      expect(after).not.toBe(before);
+      expect(after).toBe(fresh());
+      before = after;
+    }
+    cookie.expires = null;
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).not.toHaveProperty('expires');
+    cookie.expires = new Date(CREATED + 60_000);
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ expires: true });
+    expect(cookieSettingsJson(new Cookie({ maxAge: 60_000, sameSite: 'lax' }))).toBe(
+      cookieSettingsJson(JSON.parse(JSON.stringify(new Cookie({ maxAge: 60_000, sameSite: 'lax' })))),
+    );
+    // A setting that is no primitive is serialised afresh, never matched by identity.
+    const domain = { toJSON: () => 'one.example' };
+    cookie.domain = domain;
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'one.example' });
+    domain.toJSON = () => 'two.example';
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'two.example' });
+  });
 });
 
 describe('toJson', () => {

@@ -1,4 +1,4 @@
-import type { SessionData } from 'express-session';
+import { Cookie, type SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { FIELD, RESERVED_PREFIX, isSealedField } from '../redis/session-fields';
@@ -189,12 +189,56 @@ function unchangedSize(session: Record<string, unknown>, state: SessionState, co
  */
 export function cookieSettingsJson(cookie: unknown): string | undefined {
   if (cookie === null || typeof cookie !== 'object') return undefined;
+  const memoisable = isExpressCookie(cookie);
+  if (memoisable && sameSettings(cookie as Record<string, unknown>, lastCookieSettings.fields)) return lastCookieSettings.json;
   const source = (cookie as { data?: Record<string, unknown> }).data ?? (cookie as Record<string, unknown>);
   const { expires, maxAge: _maxAge, ...settings } = source;
   if (settings.originalMaxAge === undefined) settings.originalMaxAge = null;
   if (expires != null) settings.expires = true;
-  return toJson('cookie', settings);
+  const json = toJson('cookie', settings);
+  const fields = memoisable ? cookieSettingFields(cookie as Record<string, unknown>) : undefined;
+  if (fields && json !== undefined) lastCookieSettings = { fields, json };
+  return json;
 }
+
+/*
+ * Every end-of-request save serialises the cookie's settings, and they are almost always those of
+ * the request before: the last answer is kept with the settings it came from and given again when
+ * they are all the same primitives, without building express-session's `data` object, its copy and
+ * the JSON. Only for express-session's own Cookie (and subclasses that keep its `data`), whose JSON
+ * depends on nothing else.
+ */
+const COOKIE_PROTOTYPE: object = (Cookie as unknown as { prototype: object }).prototype;
+let lastCookieSettings: { fields: unknown[]; json: string } = { fields: [], json: '' };
+
+function isExpressCookie(cookie: object): boolean {
+  let prototype = Object.getPrototypeOf(cookie) as object | null;
+  while (prototype !== null && prototype !== COOKIE_PROTOTYPE) {
+    if (Object.prototype.hasOwnProperty.call(prototype, 'data')) return false;
+    prototype = Object.getPrototypeOf(prototype) as object | null;
+  }
+  return prototype === COOKIE_PROTOTYPE && !Object.prototype.hasOwnProperty.call(cookie, 'data');
+}
+
+/** What Cookie's `data` holds, the expiry reduced to whether there is one; undefined when one is not a primitive. */
+function cookieSettingFields(cookie: Record<string, unknown>): unknown[] | undefined {
+  const fields = COOKIE_SETTINGS.map((name) => (name === '_expires' ? cookie._expires != null : cookie[name]));
+  for (const value of fields) if (value !== null && (typeof value === 'object' || typeof value === 'function')) return undefined;
+  return fields;
+}
+
+/** Whether the cookie's settings are `fields` (as `cookieSettingFields` lists them), read without allocating. */
+function sameSettings(cookie: Record<string, unknown>, fields: unknown[]): boolean {
+  if (fields.length !== COOKIE_SETTINGS.length) return false;
+  for (let i = 0; i < COOKIE_SETTINGS.length; i++) {
+    const name = COOKIE_SETTINGS[i];
+    if ((name === '_expires' ? cookie._expires != null : cookie[name]) !== fields[i]) return false;
+  }
+  return true;
+}
+
+/** The properties express-session's Cookie builds its `data` (and so its JSON) from. */
+const COOKIE_SETTINGS = ['originalMaxAge', 'partitioned', 'priority', '_expires', 'secure', 'httpOnly', 'domain', 'path', 'sameSite'] as const;
 
 /** JSON of one session value, or a SessionDataError naming the key when JSON cannot hold it. */
 export function toJson(key: string, value: unknown): string | undefined {
