@@ -54,11 +54,23 @@ export function contendedTable(summaries: ContendedSummary[]): string {
 
 export function targetsTable(results: BenchResults): string {
   return [
-    '| target | wanted | measured (ours) | |',
-    '|---|---|---|---|',
-    ...results.targets.map((t) => `| ${t.name} | ${t.wanted} | ${t.measured} | **${t.pass ? 'PASS' : 'MISS'}** |`),
+    '| target | wanted | measured (ours) | | floor, same rounds |',
+    '|---|---|---|---|---|',
+    ...results.targets.map((t) => `| ${t.name} | ${t.wanted} | ${t.measured} | **${t.pass ? 'PASS' : 'MISS'}** | ${t.floor ?? '–'} |`),
   ].join('\n');
 }
+
+/** What the floor modes are, for the report: present only when the load section ran them. */
+export const FLOOR_PARAGRAPH =
+  '**The floor** (`floor`, `floor-cached`: `bench/apps/floor.app.ts`) is a measuring stick, not a product: the least a ' +
+  'Redis-backed session layer can do per request on this stack, as one Express middleware mounted with `app.use` in the ' +
+  "same Nest app. Way in: find the cookie, check its HMAC-SHA256 signature in constant time (ours' cookie format; a " +
+  'cookie already verified is remembered, as ours does), name the key `prefix + SHA-256(id)`, one HGETALL, JSON.parse of ' +
+  'each field into a plain `req.session`. Way out (`res.end` wrapped): JSON.stringify of each key compared with what was ' +
+  'read, and the changed fields written in one round trip (HSET + PEXPIRE) before the response ends. No cookie: no ' +
+  'Redis command. `floor-cached` reads each session from Redis once per process and then from a `Map` (no coherence at ' +
+  'all, still parsing per request). It has no concurrency control, renewal, timeouts beyond the TTL, limits, events or ' +
+  "metrics. A throughput target above the floor's ratio in the same rounds is out of reach for any Redis session layer here.";
 
 function commandsTable(summaries: ScenarioSummary[]): string {
   const rows = ['| scenario | mode | commands Redis executed per request (INFO commandstats; inside scripts included) |', '|---|---|---|'];
@@ -121,6 +133,7 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       '',
       throughputTable(results.summaries),
       '',
+      ...(results.summaries.some((s) => s.mode === 'floor' || s.mode === 'floor-cached') ? [FLOOR_PARAGRAPH, ''] : []),
       'req/s counts 2xx answers. "sent" is what the app\'s Redis client wrote (an EVALSHA is one command); "executed" is ' +
         'INFO commandstats, which also counts the calls a Lua script makes. Round trips are traced over requests sent one at a time. ' +
         '"App CPU" is the CPU time of the app process (all its threads) per request served; the app process is the bottleneck, ' +
@@ -164,7 +177,11 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
     );
   }
   if (chartFile) out.push(`![throughput, logout and memory](${chartFile})`, '');
-  if (results.targets.length) out.push('## Targets', '', targetsTable(results), '');
+  if (results.targets.length) {
+    out.push('## Targets', '', targetsTable(results), '');
+    if (results.targets.some((t) => t.floor))
+      out.push('"Floor": the same target as the floor reached it (× ceiling in the same rounds), the least any Redis session layer does (see Throughput).', '');
+  }
   if (results.memory.length) out.push('## Redis memory per session', '', memoryTable(results), '');
   if (results.logout.length) {
     out.push(

@@ -143,6 +143,8 @@ export interface Target {
   wanted: string;
   measured: string;
   pass: boolean;
+  /** The floor's figure for the same target in the same rounds (`bench/apps/floor.app.ts`), where it has one. */
+  floor?: string;
 }
 
 export interface Machine {

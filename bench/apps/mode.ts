@@ -4,16 +4,20 @@ import type { Cluster, Redis } from 'ioredis';
 /**
  * The ways the bench app runs: no session (the ceiling), express-session + connect-redis, ours, ours
  * with `metrics: true` (prom-client) and ours with `encryption` on, whose differences to `ours` in the
- * same round are the costs of metrics and of encryption at rest, and ours with `nearCache: true`
- * (issue 10: a warm read costs no round trip).
+ * same round are the costs of metrics and of encryption at rest, ours with `nearCache: true`
+ * (issue 10: a warm read costs no round trip), and the floor: the least a Redis session layer can do
+ * per request (`floor.app.ts`), without and with a near cache (`floor-cached`), a measuring stick for
+ * how close to the ceiling any such layer can get.
  */
-export type Mode = 'none' | 'connect-redis' | 'ours' | 'ours-metrics' | 'ours-encrypted' | 'ours-near-cache';
-export const MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-encrypted', 'ours-near-cache'];
+export type Mode = 'none' | 'connect-redis' | 'ours' | 'ours-metrics' | 'ours-encrypted' | 'ours-near-cache' | 'floor' | 'floor-cached';
+export const MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-encrypted', 'ours-near-cache', 'floor', 'floor-cached'];
 /**
- * The modes of the contended and profile sections: encryption and the near cache are measured under
- * load only, where their cost or gain per request shows.
+ * Modes measured under load only, where their cost or gain per request shows: encryption, the near
+ * cache and the floor (which keeps no promise under contention and has nothing to compare there).
  */
-export const CONTENDED_MODES: Mode[] = MODES.filter((mode) => mode !== 'ours-encrypted' && mode !== 'ours-near-cache');
+const LOAD_ONLY_MODES: Mode[] = ['ours-encrypted', 'ours-near-cache', 'floor', 'floor-cached'];
+/** The modes of the contended and profile sections. */
+export const CONTENDED_MODES: Mode[] = MODES.filter((mode) => !LOAD_ONLY_MODES.includes(mode));
 
 /** The `ours-encrypted` mode's key (32 bytes, base64): fixed, so the memory figures compare run to run. */
 export const BENCH_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');

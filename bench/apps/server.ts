@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { countAnswers } from './answer-counter';
 import { buildConnectRedisApp } from './connect-redis.app';
-import { BENCH_ENCRYPTION_KEY, type BuiltApp, type Mode } from './mode';
+import { buildFloorApp } from './floor.app';
+import { BENCH_ENCRYPTION_KEY, MODES, type BuiltApp, type Mode } from './mode';
 import { buildNoneApp } from './none.app';
 import { buildOursApp } from './ours.app';
 import { countRedisCommands, type RedisCounts } from './redis-counter';
@@ -59,8 +60,12 @@ function build(mode: string, redisUrl: string): Promise<BuiltApp> {
       return buildOursApp(redisUrl, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } });
     case 'ours-near-cache':
       return buildOursApp(redisUrl, { nearCache: true });
+    case 'floor':
+      return buildFloorApp(redisUrl);
+    case 'floor-cached':
+      return buildFloorApp(redisUrl, true);
     default:
-      throw new Error(`BENCH_MODE must be none, connect-redis, ours, ours-metrics, ours-encrypted or ours-near-cache; got "${mode}"`);
+      throw new Error(`BENCH_MODE must be one of ${MODES.join(', ')}; got "${mode}"`);
   }
 }
 

@@ -1,0 +1,243 @@
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req, Res } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createRedisConnection, whenReady } from '@app/session/redis/create-redis-connection';
+import { SESSION_DEFAULTS } from '@app/session/options/resolve-options';
+import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
+import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
+
+/** A session as the floor holds it: each top-level key parsed from its own hash field. */
+type FloorSession = Record<string, unknown>;
+/** The hash as Redis holds it: each field a JSON string. */
+type Fields = Record<string, string>;
+type FloorRequest = Omit<Request, 'session'> & { session?: FloorSession };
+
+const COOKIE_NAME = 'sid';
+const PREFIX = 'sess:';
+const TTL_MS = IDLE_TIMEOUT_S * 1_000;
+
+/**
+ * A MEASURING STICK, NOT A PRODUCT: the least a Redis-backed session layer can do per request on this
+ * stack, so the report can show how close to the ceiling any such layer can get. Way in: the signed
+ * cookie (same format as ours: `s:<id>.<HMAC-SHA256>`, compared in constant time), the Redis key
+ * `prefix + SHA-256(id)`, one HGETALL, JSON.parse of each field into a plain `req.session`. Way out
+ * (`res.end` wrapped): JSON.stringify of each key compared with what was read; the changed fields
+ * written in one round trip (HSET + PEXPIRE, pipelined by the client) before the response ends. No
+ * cookie, no session, no Redis command. With `cached` (the `floor-cached` mode) the HGETALL happens
+ * once per session per process: a near cache with no coherence at all, still parsing per request.
+ *
+ * Left out on purpose (ours does them): renewal, timeouts beyond the TTL, concurrency control (two
+ * requests changing one key: the last write wins), size limits, events, metrics, device metadata,
+ * and any bound on the maps (the bench has 200 sessions). Verified cookies are remembered, as ours
+ * does, so neither the HMAC nor the digest is computed again for a cookie already seen.
+ */
+class FloorSessions {
+  /** Verified cookie value → Redis key: only values whose signature matched enter. */
+  private readonly keys = new Map<string, string>();
+
+  constructor(
+    readonly redis: Redis,
+    private readonly cache?: Map<string, Fields>,
+  ) {}
+
+  readonly middleware = (req: FloorRequest, res: Response, next: NextFunction): void => {
+    const key = this.keyOf(req.headers.cookie);
+    if (key === undefined) return next();
+    const cached = this.cache?.get(key);
+    if (cached) return this.attach(req, res, next, key, cached);
+    this.redis
+      .hgetall(key)
+      .then((fields) => {
+        if (this.cache && Object.keys(fields).length) this.cache.set(key, fields);
+        this.attach(req, res, next, key, fields);
+      })
+      .catch(() => unavailable(res));
+  };
+
+  async login(req: FloorRequest, res: Response, userId: string): Promise<void> {
+    const oldKey = req.session && this.keyOf(req.headers.cookie);
+    const id = randomBytes(24).toString('base64url'); // as many bits as ours and express-session
+    const key = PREFIX + digest(id);
+    const session: FloorSession = { ...req.session, user: benchUser(userId) };
+    const fields: Fields = {};
+    for (const field in session) fields[field] = JSON.stringify(session[field]);
+    await Promise.all([this.redis.hset(key, fields), this.redis.pexpire(key, TTL_MS), oldKey && this.redis.del(oldKey)]);
+    this.cache?.set(key, fields);
+    if (oldKey) this.cache?.delete(oldKey);
+    req.session = session; // another object: the way out leaves it alone (written above)
+    res.setHeader('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(`s:${id}.${mac(id)}`)}; Path=/; HttpOnly; SameSite=Lax`);
+  }
+
+  async logout(req: FloorRequest, res: Response): Promise<void> {
+    const key = req.session && this.keyOf(req.headers.cookie);
+    req.session = undefined; // nothing to write on the way out
+    if (!key) return;
+    this.cache?.delete(key);
+    await this.redis.del(key);
+    res.setHeader('Set-Cookie', `${COOKIE_NAME}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax`);
+  }
+
+  private keyOf(header: string | undefined): string | undefined {
+    const raw = cookieValue(header);
+    if (raw === undefined) return undefined;
+    let key = this.keys.get(raw);
+    if (key === undefined) {
+      const id = unsign(raw);
+      if (id === undefined) return undefined;
+      key = PREFIX + digest(id);
+      this.keys.set(raw, key);
+    }
+    return key;
+  }
+
+  /** `read` empty: no session (absent or expired), and none is made. */
+  private attach(req: FloorRequest, res: Response, next: NextFunction, key: string, read: Fields): void {
+    const session: FloorSession = {};
+    let any = false;
+    for (const field in read) {
+      session[field] = JSON.parse(read[field]);
+      any = true;
+    }
+    if (!any) return next();
+    req.session = session;
+    const end = res.end;
+    res.end = ((...args: Parameters<Response['end']>) => {
+      res.end = end;
+      const changed = req.session === session ? changesOf(session, read) : undefined;
+      if (!changed) return end.apply(res, args);
+      this.save(key, read, changed).then(
+        () => end.apply(res, args),
+        () => unavailable(res),
+      );
+      return res;
+    }) as Response['end'];
+    next();
+  }
+
+  /** One round trip: the commands go out in one write (auto-pipelining) and are awaited together. */
+  private async save(key: string, read: Fields, changed: { set?: Fields; removed?: string[] }): Promise<void> {
+    const writes: Array<Promise<unknown>> = [];
+    if (changed.removed) writes.push(this.redis.hdel(key, ...changed.removed));
+    if (changed.set) writes.push(this.redis.hset(key, changed.set));
+    writes.push(this.redis.pexpire(key, TTL_MS)); // sent last: a key HSET had to create again gets its TTL too
+    await Promise.all(writes);
+    if (!this.cache) return;
+    const written = { ...read, ...changed.set };
+    for (const field of changed.removed ?? []) delete written[field];
+    this.cache.set(key, written);
+  }
+}
+
+/** The keys whose JSON differs from what was read, and those gone (or set to undefined). */
+function changesOf(session: FloorSession, read: Fields): { set?: Fields; removed?: string[] } | undefined {
+  let set: Fields | undefined;
+  let removed: string[] | undefined;
+  for (const field in session) {
+    const json = JSON.stringify(session[field]) as string | undefined;
+    if (json === undefined) (removed ??= []).push(field);
+    else if (json !== read[field]) (set ??= {})[field] = json;
+  }
+  for (const field in read) if (!(field in session)) (removed ??= []).push(field);
+  return set || removed ? { set, removed } : undefined;
+}
+
+function unavailable(res: Response): void {
+  if (res.headersSent) return void res.destroy();
+  res.removeHeader('Content-Length');
+  res.status(503).type('text/plain');
+  res.end('session store unavailable');
+}
+
+function cookieValue(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const at = header.startsWith(`${COOKIE_NAME}=`) ? 0 : header.indexOf(`; ${COOKIE_NAME}=`) + 2;
+  if (at === 1) return undefined;
+  const end = header.indexOf(';', at);
+  return header.slice(at + COOKIE_NAME.length + 1, end === -1 ? undefined : end);
+}
+
+function unsign(raw: string): string | undefined {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  const dot = value.lastIndexOf('.');
+  if (!value.startsWith('s:') || dot < 3) return undefined;
+  const id = value.slice(2, dot);
+  const given = Buffer.from(value.slice(dot + 1));
+  const expected = Buffer.from(mac(id));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? id : undefined;
+}
+
+function mac(id: string): string {
+  return createHmac('sha256', BENCH_SECRET).update(id).digest('base64').replace(/=+$/, '');
+}
+
+/** As ours names keys: 32 base64url characters of the ID's SHA-256, never the ID itself. */
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 32);
+}
+
+@Controller()
+class CartController {
+  constructor(@Inject(FloorSessions) private readonly sessions: FloorSessions) {}
+
+  @Get('cart')
+  cart(@Req() req: FloorRequest): CartLine[] {
+    return (req.session?.cart as CartLine[] | undefined) ?? [];
+  }
+
+  /** Without a session, answers as the others do and keeps nothing: a visitor without one makes none. */
+  @Post('cart/items')
+  @HttpCode(200)
+  add(@Req() req: FloorRequest, @Body() line: CartLine): CartLine[] {
+    const cart = addLine((req.session?.cart as CartLine[] | undefined) ?? [], line);
+    if (req.session) req.session.cart = cart;
+    return cart;
+  }
+
+  @Post('prefs/:key')
+  @HttpCode(200)
+  setPref(@Req() req: FloorRequest, @Param('key') key: string, @Body() body: { value: unknown }): { ok: true } {
+    if (!PREF_KEY.test(key)) throw new BadRequestException(`key must match ${PREF_KEY}`);
+    if (req.session) req.session[key] = body.value;
+    return { ok: true };
+  }
+
+  @Get('prefs/:key')
+  pref(@Req() req: FloorRequest, @Param('key') key: string): { value: unknown } {
+    return { value: req.session?.[key] ?? null };
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  logout(@Req() req: FloorRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
+    return this.sessions.logout(req, res);
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Req() req: FloorRequest, @Res({ passthrough: true }) res: Response, @Body() body: { userId: string }): Promise<{ ok: true }> {
+    await this.sessions.login(req, res, body.userId);
+    return { ok: true };
+  }
+}
+
+/**
+ * The `floor` mode (`cached`: `floor-cached`): the floor's middleware mounted with `app.use`, over a
+ * client made as ours makes it (`createRedisConnection`: auto-pipelining, no offline queue).
+ */
+export async function buildFloorApp(redisUrl: string, cached = false): Promise<BuiltApp> {
+  const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.commandTimeout).client as Redis;
+  await whenReady(redis, 5_000);
+  const sessions = new FloorSessions(redis, cached ? new Map() : undefined);
+  @Module({ controllers: [CartController], providers: [{ provide: FloorSessions, useValue: sessions }] })
+  class FloorAppModule {}
+  const app = await NestFactory.create(FloorAppModule, { logger: ['error', 'warn'] });
+  app.use(sessions.middleware);
+  return { app, redis };
+}
