@@ -70,7 +70,9 @@ export const FLOOR_PARAGRAPH =
   'read, and the changed fields written in one round trip (HSET + PEXPIRE) before the response ends. No cookie: no ' +
   'Redis command. `floor-cached` reads each session from Redis once per process and then from a `Map` (no coherence at ' +
   'all, still parsing per request). It has no concurrency control, renewal, timeouts beyond the TTL, limits, events or ' +
-  "metrics. A throughput target above the floor's ratio in the same rounds is out of reach for any Redis session layer here.";
+  "metrics: its write is a plain HSET where the last write wins, not the compare-and-set of ours' `SessionService.update`, " +
+  "so the write floor lies below what a layer that loses no update can reach. A throughput target above the floor's ratio " +
+  'in the same rounds is out of reach for any Redis session layer here.';
 
 function commandsTable(summaries: ScenarioSummary[]): string {
   const rows = ['| scenario | mode | commands Redis executed per request (INFO commandstats; inside scripts included) |', '|---|---|---|'];
