@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import Redis, { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
-import { SessionService, type SessionRedisOption } from '@app/session';
+import { RedisSessionStore, SessionService, type SessionRedisOption } from '@app/session';
 import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
 import { digestOf, newSessionId } from '@app/session/redis/session-id';
 import { sealSuccessor } from '@app/session/renewal/successor-seal';
@@ -370,6 +370,10 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const renewed = await new Visitor(b).request('GET', '/me', { headers: { cookie: oldCookie } });
       const newCookie = cookieSet(renewed)!;
       expect(idOf(newCookie)).not.toBe(idOf(oldCookie));
+      // The old key (now a pointer to the successor) is no session of its own: the store counts one.
+      const store = apps[0].app.app.get(RedisSessionStore);
+      expect(await store.ids()).toEqual([digestOf(idOf(newCookie))]);
+      expect(await store.length()).toBe(1);
 
       expect((await new Visitor(a).request('POST', '/logout', { headers: { cookie: withOld ? oldCookie : newCookie } })).status).toBe(204);
       for (const cookie of [oldCookie, newCookie]) {
@@ -377,6 +381,10 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       }
       expect((await topology.admin.hkeys(sessionRedisKey(prefix, idOf(newCookie)))).sort()).toEqual([FIELD.ended, FIELD.expiresAt].sort());
       await expectOnlyTombstones(prefix, 30_000);
+      // Tombstones and pointers live on for the grace, but list and count as nothing.
+      expect(await store.ids()).toEqual([]);
+      expect(await store.length()).toBe(0);
+      expect(await store.all()).toEqual({});
     });
 
     it('a logout that loaded the session just before its renewal ends the successor too', async () => {

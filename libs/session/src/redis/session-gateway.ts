@@ -9,6 +9,7 @@ import { FIELD } from './session-fields';
 import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
 import { ACTIVITY_ADD } from './activity-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT, RENEW_RETIRE } from './renewal-scripts';
+import type { RenewalRecord } from '../renewal/renewal-record';
 
 /** Settings of the gateway; the store and the Nest module derive them from their own options. */
 export interface SessionGatewayOptions {
@@ -157,13 +158,16 @@ export class SessionGateway {
    * holds something other than a hash. Whether the idle timeout is due to slide is the caller's to
    * decide (`touchSession`), from the expiry field the hash holds.
    */
-  async readSession(redisKey: string): Promise<StoredFields | null | 'wrongType'> {
-    try {
-      return await this.call('load', (client) => client.hgetall(redisKey).then(asFieldRecord), readFacts);
-    } catch (error) {
-      if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
-      throw error;
-    }
+  readSession(redisKey: string): Promise<StoredFields | null | 'wrongType'> {
+    // A chain rather than an async function: every request reads, and each promise less counts.
+    return this.call('load', (client) => client.hgetall(redisKey).then(asFieldRecord), readFacts).catch(wrongTypeOrThrow);
+  }
+
+  /** Whether a key under the prefix is a session, a renewed session's old key or a tombstone (see `renewalRecordOf`), from its two marks alone. */
+  readRenewalMarks(redisKey: string): Promise<RenewalRecord> {
+    return this.call('load', (client) => client.hmget(redisKey, FIELD.successor, FIELD.ended)).then(([successor, ended]) =>
+      ended !== null ? 'ended' : successor !== null ? 'renewed' : 'session',
+    );
   }
 
   /**
@@ -584,6 +588,12 @@ function asFieldRecord(reply: unknown): StoredFields | null {
   if (reply === null || typeof reply !== 'object') return null;
   for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return reply as StoredFields; // at least one field
   return null;
+}
+
+/** A read's failure: 'wrongType' when the key is not a hash, else rethrown. */
+function wrongTypeOrThrow(error: unknown): 'wrongType' {
+  if (error instanceof ReplyError && /WRONGTYPE/.test((error as Error).message)) return 'wrongType';
+  throw error;
 }
 
 /** Bytes of a read session's fields and values. */

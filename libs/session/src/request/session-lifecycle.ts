@@ -10,7 +10,7 @@ import { toHttpException } from '../errors/to-http-exception';
 import { digestOf, newSessionId } from '../redis/session-id';
 import type { SessionRenewal } from '../renewal/session-renewal';
 import type { RedisSessionStore } from '../store/redis-session-store';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionPersistence, StoredSession } from '../store/session-persistence';
 import { checkSessionObject } from '../store/session-validation';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
@@ -148,27 +148,38 @@ export class SessionLifecycle {
       state[STATE] = this.pendingFresh[carrier];
       return next();
     }
+    // A near-cache hit goes on in this tick; under `renewal` every load may renew, which is async.
+    let held: StoredSession | null | undefined;
+    try {
+      held = this.renewal ? undefined : this.persistence.loadNow(sessionId);
+    } catch (error) {
+      return this.loadFailed(state, sessionId, carrier, error, next);
+    }
+    if (held !== undefined) return this.loaded(state, sessionId, carrier, held, next);
     (this.renewal ?? this.persistence).load(sessionId).then(
-      (data) => {
-        if (!data) {
-          // Unknown or expired: a session is made only if code wants one, and gets a new ID.
-          state[STATE] = { phase: 'pending', cookieId: sessionId, carrier, ending: false, lifecycle: this };
-          return next();
-        }
-        req.sessionID = storeStateOf(data)?.renewedId ?? sessionId; // a renewed ID goes out as a new cookie
-        createSession(req, data);
-        state[STATE] = { phase: 'live', cookieId: sessionId, carrier, ending: false, lifecycle: this };
-        next();
-      },
-      (error: unknown) => {
-        const failure =
-          error instanceof SessionStoreUnavailableError
-            ? error
-            : new SessionStoreUnavailableError(String((error as Error)?.message ?? error), { cause: error });
-        state[STATE] = { phase: 'failed', cookieId: sessionId, carrier, failure, ending: false, lifecycle: this };
-        next();
-      },
+      (data) => this.loaded(state, sessionId, carrier, data, next),
+      (error: unknown) => this.loadFailed(state, sessionId, carrier, error, next),
     );
+  }
+
+  /** The way in, once the session is read: live when found, pending (a new ID if code wants one) when absent or expired. */
+  private loaded(req: StatefulRequest, sessionId: string, carrier: IdCarrier, data: StoredSession | null, next: () => void): void {
+    if (!data) {
+      req[STATE] = { phase: 'pending', cookieId: sessionId, carrier, ending: false, lifecycle: this };
+      return next();
+    }
+    req.sessionID = storeStateOf(data)?.renewedId ?? sessionId; // a renewed ID goes out as a new cookie
+    createSession(req, data);
+    req[STATE] = { phase: 'live', cookieId: sessionId, carrier, ending: false, lifecycle: this };
+    next();
+  }
+
+  /** The way in, when Redis could not answer: whoever reads the session gets the 503. */
+  private loadFailed(req: StatefulRequest, sessionId: string, carrier: IdCarrier, error: unknown, next: () => void): void {
+    const failure =
+      error instanceof SessionStoreUnavailableError ? error : new SessionStoreUnavailableError(String((error as Error)?.message ?? error), { cause: error });
+    req[STATE] = { phase: 'failed', cookieId: sessionId, carrier, failure, ending: false, lifecycle: this };
+    next();
   }
 
   /**

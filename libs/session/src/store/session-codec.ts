@@ -78,8 +78,7 @@ export function decodeSession(fields: Record<string, string>, cookieTemplate: st
     throw new CorruptSessionError(`field "${FIELD.createdAt}" is missing or not a number`);
   }
   if (cookieJson === undefined) throw new CorruptSessionError(`field "${FIELD.cookie}" is missing`);
-  const cookie = parseJson(FIELD.cookie, cookieJson) as Record<string, unknown>;
-  if (cookie === null || typeof cookie !== 'object') throw new CorruptSessionError('the cookie is not an object');
+  const cookie = parseCookieSettings(cookieJson);
   if (expiresAt !== undefined && !Number.isFinite(expiresAt)) expiresAt = undefined; // as if absent: the next slide rewrites it
   // A persistent cookie expires with the key; a browser-session cookie has no expiry of its own.
   // Without the expiry field (written by an older version), the full window, which its first read slides to.
@@ -247,6 +246,22 @@ export function toJson(key: string, value: unknown): string | undefined {
   } catch (error) {
     throw new SessionDataError(messages.unserializableKey(key, (error as Error).message), key);
   }
+}
+
+/*
+ * Almost every session's cookie is the template's, so every read would parse the same JSON: the last
+ * settings parsed are kept and copied instead (a fresh object each time, as the read fills in its
+ * expiry), when all their values are primitives a shallow copy cannot share.
+ */
+let lastCookieParsed: { json: string; settings: Record<string, unknown> | undefined } = { json: '', settings: undefined };
+
+function parseCookieSettings(json: string): Record<string, unknown> {
+  if (json === lastCookieParsed.json && lastCookieParsed.settings) return { ...lastCookieParsed.settings };
+  const cookie = parseJson(FIELD.cookie, json) as Record<string, unknown>;
+  if (cookie === null || typeof cookie !== 'object') throw new CorruptSessionError('the cookie is not an object');
+  const primitive = Object.values(cookie).every((value) => value === null || typeof value !== 'object');
+  lastCookieParsed = { json, settings: primitive && !Array.isArray(cookie) ? { ...cookie } : undefined };
+  return cookie;
 }
 
 function parseJson(field: string, value: string): unknown {

@@ -151,14 +151,34 @@ export class SessionPersistence {
    * HGETALL, which writes nothing; a slide of the idle timeout, when due, follows (see `adopt`). A
    * renewed session's old ID reads its successor, one HGETALL more (see `SessionForwarding.follow`).
    */
-  async load(sessionId: string, hops = 0): Promise<StoredSession | null> {
+  load(sessionId: string, hops = 0): Promise<StoredSession | null> {
     const redisKey = this.redisKeyOf(sessionId);
     const cache = this.nearCache;
-    if (cache?.serving()) return this.loadNear(cache, redisKey, sessionId, hops);
-    const fields = await this.gateway.readSession(redisKey);
-    if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
-    if (fields && renewalRecordOf(fields) === 'renewed') return this.forwarding.follow(sessionId, fields, hops);
-    return fields && this.adopt(redisKey, fields, Date.now());
+    if (cache?.serving()) {
+      let held: StoredSession | null | undefined;
+      try {
+        held = this.fromNearCache(cache, redisKey);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return held !== undefined ? Promise.resolve(held) : this.loadNear(cache, redisKey, sessionId, hops);
+    }
+    // A chain rather than an async function: every request reads, and each promise less counts.
+    return this.gateway.readSession(redisKey).then((fields) => {
+      if (fields === 'wrongType') return this.ignoreCorrupt(redisKey, 'not a hash');
+      if (fields && renewalRecordOf(fields) === 'renewed') return this.forwarding.follow(sessionId, fields, hops);
+      return fields && this.adopt(redisKey, fields, Date.now());
+    });
+  }
+
+  /**
+   * `load` answered at once, when the near cache holds the session: undefined when the answer needs
+   * Redis (no cache, a miss, an entry past its expiry). A warm request then goes on in the same tick,
+   * without the promise and the microtask an async `load` costs.
+   */
+  loadNow(sessionId: string): StoredSession | null | undefined {
+    const cache = this.nearCache;
+    return cache?.serving() ? this.fromNearCache(cache, this.redisKeyOf(sessionId)) : undefined;
   }
 
   /** Serves and fills the near cache (see `NearCache`); tells it of every write through the gateway. */
@@ -168,13 +188,11 @@ export class SessionPersistence {
   }
 
   /**
-   * `load` through the near cache. A hit is the hash as Redis last reported it, adopted as a fresh
-   * read would be, so a slide that fell due is still sent (and its write drops the entry). A hit past
-   * its expiry reads Redis: Redis's own invalidation of the expired key may not have arrived yet. A
-   * miss marks its key before the read (the placeholder), so an invalidation or a write of this
-   * replica arriving meanwhile cancels the fill; only a session read whole is cached, never a failure.
+   * A near-cache hit: the hash as Redis last reported it, adopted as a fresh read would be, so a slide
+   * that fell due is still sent (and its write drops the entry). Undefined on a miss, and for an
+   * entry past its expiry: Redis's own invalidation of the expired key may not have arrived yet.
    */
-  private async loadNear(cache: NearCache, redisKey: string, sessionId: string, hops: number): Promise<StoredSession | null> {
+  private fromNearCache(cache: NearCache, redisKey: string): StoredSession | null | undefined {
     const now = Date.now();
     const cached = cache.read(redisKey, now);
     if (cached && !(Number(cached[FIELD.expiresAt]) <= now)) {
@@ -182,6 +200,16 @@ export class SessionPersistence {
       return this.adopt(redisKey, cached, now);
     }
     if (cached) cache.forget(redisKey);
+    return undefined;
+  }
+
+  /**
+   * `load` through the near cache after a miss. It marks its key before the read (the placeholder),
+   * so an invalidation or a write of this replica arriving meanwhile cancels the fill; only a session
+   * read whole is cached, never a failure.
+   */
+  private async loadNear(cache: NearCache, redisKey: string, sessionId: string, hops: number): Promise<StoredSession | null> {
+    const now = Date.now();
     this.observer?.nearCacheRead?.(false);
     const ticket = cache.begin(redisKey);
     try {
@@ -339,9 +367,18 @@ export class SessionPersistence {
     return sessions;
   }
 
-  /** Digests of every live session. */
+  /**
+   * Digests of every live session. With `renewal` on, a renewed session's old key and a destroyed
+   * one's tombstone are hashes under the prefix too, for their grace: each key is asked for those
+   * marks (one HMGET, pipelined) and the records left out, as `all()` leaves them out.
+   */
   async digests(): Promise<string[]> {
-    return (await this.sessionRedisKeys()).map((redisKey) => redisKey.slice(this.prefix.length));
+    let redisKeys = await this.sessionRedisKeys();
+    if (this.renewal) {
+      const records = await Promise.all(redisKeys.map((redisKey) => this.gateway.readRenewalMarks(redisKey)));
+      redisKeys = redisKeys.filter((_, i) => records[i] === 'session');
+    }
+    return redisKeys.map((redisKey) => redisKey.slice(this.prefix.length));
   }
 
   /** Deletes every key under the prefix: sessions and user indexes, on every master of a cluster. */
