@@ -196,6 +196,34 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       '',
     );
   }
+  if (results.staleness?.length) {
+    out.push(
+      '## Near cache: the staleness window',
+      '',
+      'Two `ours-near-cache` app processes on one Redis: replica A changes a key of a session (or logs a fresh session out) while ' +
+        'replica B, whose near cache holds it, reads it in a tight loop, one read at a time. "Stale after the answer": reads of B that ' +
+        "started after A answered and still showed the old state; the window runs from A's answer to the start of the last of them.",
+      '',
+      stalenessTable(results),
+      '',
+    );
+  }
   if (results.profile) out.push(results.profile, '');
   return out.join('\n');
+}
+
+/** The near cache's staleness probe: one row per kind of change, times in ms. */
+function stalenessTable(results: BenchResults): string {
+  const ms = (n: number) => n.toFixed(2);
+  const rows = [
+    '| change on A | trials | reads of B | stale after the answer | window after the answer, p50 / p99 / max | visible on B after sending, p50 / p99 / max |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const s of results.staleness ?? []) {
+    const { windowAfterAnswer: w, visibleAfter: v } = s;
+    rows.push(
+      `| ${s.kind} | ${int(s.trials)} | ${int(s.reads)} | ${int(s.staleReadsAfterAnswer)} | ${ms(w.p50)} / ${ms(w.p99)} / ${ms(w.max)} | ${ms(v.p50)} / ${ms(v.p99)} / ${ms(v.max)} |`,
+    );
+  }
+  return rows.join('\n');
 }
