@@ -67,11 +67,11 @@ export const FLOOR_PARAGRAPH =
   "same Nest app. Way in: find the cookie, check its HMAC-SHA256 signature in constant time (ours' cookie format; a " +
   'cookie already verified is remembered, as ours does), name the key `prefix + SHA-256(id)`, one HGETALL, JSON.parse of ' +
   'each field into a plain `req.session`. Way out (`res.end` wrapped): JSON.stringify of each key compared with what was ' +
-  'read, and the changed fields written in one round trip (HSET + PEXPIRE) before the response ends. No cookie: no ' +
-  'Redis command. `floor-cached` reads each session from Redis once per process and then from a `Map` (no coherence at ' +
-  'all, still parsing per request). It has no concurrency control, renewal, timeouts beyond the TTL, limits, events or ' +
-  "metrics: its write is a plain HSET where the last write wins, not the compare-and-set of ours' `SessionService.update`, " +
-  "so the write floor lies below what a layer that loses no update can reach. A throughput target above the floor's ratio " +
+  'read, and the changed fields written in one round trip before the response ends, by a compare-and-set (one EVALSHA: ' +
+  'each changed field must still hold what the request read, then HSET and PEXPIRE; a conflict answers 409), as a layer ' +
+  'that loses no update must. No cookie: no Redis command. `floor-cached` reads each session from Redis once per process ' +
+  'and then from a `Map` (no coherence at all, still parsing per request). It has no retry of a conflict, renewal, ' +
+  "timeouts beyond the TTL, limits, events, metrics or express-session `Session` (passport's). A throughput target above the floor's ratio " +
   'in the same rounds is out of reach for any Redis session layer here.';
 
 function commandsTable(summaries: ScenarioSummary[]): string {

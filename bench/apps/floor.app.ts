@@ -24,12 +24,13 @@ const TTL_MS = IDLE_TIMEOUT_S * 1_000;
  * cookie (same format as ours: `s:<id>.<HMAC-SHA256>`, compared in constant time), the Redis key
  * `prefix + SHA-256(id)`, one HGETALL, JSON.parse of each field into a plain `req.session`. Way out
  * (`res.end` wrapped): JSON.stringify of each key compared with what was read; the changed fields
- * written in one round trip (HSET + PEXPIRE, pipelined by the client) before the response ends. No
+ * written in one round trip before the response ends, by a compare-and-set (each changed field must
+ * still hold what the request read; a conflict answers 409), as a layer that loses no update must. No
  * cookie, no session, no Redis command. With `cached` (the `floor-cached` mode) the HGETALL happens
  * once per session per process: a near cache with no coherence at all, still parsing per request.
  *
- * Left out on purpose (ours does them): renewal, timeouts beyond the TTL, concurrency control (two
- * requests changing one key: the last write wins), size limits, events, metrics, device metadata,
+ * Left out on purpose (ours does them): renewal, timeouts beyond the TTL, retrying a conflict (or
+ * queueing one process's updates of a key), size limits, events, metrics, device metadata,
  * and any bound on the maps (the bench has 200 sessions). Verified cookies are remembered, as ours
  * does, so neither the HMAC nor the digest is computed again for a cookie already seen.
  */
@@ -109,26 +110,50 @@ class FloorSessions {
       if (!changed) return end.apply(res, args);
       this.save(key, read, changed).then(
         () => end.apply(res, args),
-        () => unavailable(res),
+        (error: unknown) => (error instanceof FloorConflict ? conflict(res) : unavailable(res)),
       );
       return res;
     }) as Response['end'];
     next();
   }
 
-  /** One round trip: the commands go out in one write (auto-pipelining) and are awaited together. */
+  /**
+   * One round trip: a compare-and-set of the changed fields (each must still hold what this request
+   * read), the least a layer that loses no update can send. A conflict answers 409: the floor does
+   * not retry, the bench's spread writes never meet one.
+   */
   private async save(key: string, read: Fields, changed: { set?: Fields; removed?: string[] }): Promise<void> {
-    const writes: Array<Promise<unknown>> = [];
-    if (changed.removed) writes.push(this.redis.hdel(key, ...changed.removed));
-    if (changed.set) writes.push(this.redis.hset(key, changed.set));
-    writes.push(this.redis.pexpire(key, TTL_MS)); // sent last: a key HSET had to create again gets its TTL too
-    await Promise.all(writes);
+    const triples: string[] = [];
+    for (const field in changed.set) triples.push(field, read[field] ?? '', changed.set[field]);
+    for (const field of changed.removed ?? []) triples.push(field, read[field] ?? '', '');
+    const written = await (this.redis as FloorClient).floorCompareAndSet(key, TTL_MS, ...triples);
+    if (written !== 1) throw new FloorConflict();
     if (!this.cache) return;
-    const written = { ...read, ...changed.set };
-    for (const field of changed.removed ?? []) delete written[field];
-    this.cache.set(key, written);
+    const after = { ...read, ...changed.set };
+    for (const field of changed.removed ?? []) delete after[field];
+    this.cache.set(key, after);
   }
 }
+
+/** A compare-and-set that found another value than the request read. */
+class FloorConflict extends Error {}
+
+/**
+ * The floor's compare-and-set: ARGV is the TTL, then (field, value read, value to write) triples;
+ * '' stands for absent (no JSON is empty). Checks every field first, then writes them all and the
+ * TTL; answers 0, writing nothing, when one changed meanwhile.
+ */
+const FLOOR_COMPARE_AND_SET = `
+for i = 2, #ARGV, 3 do
+  if (redis.call('HGET', KEYS[1], ARGV[i]) or '') ~= ARGV[i + 1] then return 0 end
+end
+for i = 2, #ARGV, 3 do
+  if ARGV[i + 2] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
+type FloorClient = Redis & { floorCompareAndSet(key: string, ttl: number, ...triples: string[]): Promise<number> };
 
 /** The keys whose JSON differs from what was read, and those gone (or set to undefined). */
 function changesOf(session: FloorSession, read: Fields): { set?: Fields; removed?: string[] } | undefined {
@@ -141,6 +166,13 @@ function changesOf(session: FloorSession, read: Fields): { set?: Fields; removed
   }
   for (const field in read) if (!(field in session)) (removed ??= []).push(field);
   return set || removed ? { set, removed } : undefined;
+}
+
+function conflict(res: Response): void {
+  if (res.headersSent) return void res.destroy();
+  res.removeHeader('Content-Length');
+  res.status(409).type('text/plain');
+  res.end('session changed meanwhile');
 }
 
 function unavailable(res: Response): void {
@@ -234,6 +266,7 @@ class CartController {
 export async function buildFloorApp(redisUrl: string, cached = false): Promise<BuiltApp> {
   const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.commandTimeout).client as Redis;
   await whenReady(redis, 5_000);
+  redis.defineCommand('floorCompareAndSet', { numberOfKeys: 1, lua: FLOOR_COMPARE_AND_SET });
   const sessions = new FloorSessions(redis, cached ? new Map() : undefined);
   @Module({ controllers: [CartController], providers: [{ provide: FloorSessions, useValue: sessions }] })
   class FloorAppModule {}
