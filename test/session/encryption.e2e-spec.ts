@@ -4,6 +4,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SessionConfigError, SessionModule, SessionService } from '@app/session';
 import { SessionPersistence } from '@app/session/store/session-persistence';
+import { openMonitor } from '../support/monitor';
 import { uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { Visitor } from './support/http-client';
@@ -66,8 +67,7 @@ describe('encryption at rest', () => {
     const prefix = uniquePrefix('enc-wire');
     const app = await appWith([NEW_KEY], prefix);
     const seen: string[][] = [];
-    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
     let shopped: { visitor: Visitor; csrfToken: string } | undefined;
     try {
       shopped = await shopper(app, 'grace');

@@ -5,6 +5,7 @@ import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { digestOf } from '@app/session/redis/session-id';
 import { FIELD } from '@app/session/redis/session-fields';
 import { CommandRecorder } from '../support/command-recorder';
+import { openMonitor } from '../support/monitor';
 import { uniquePrefix } from '../support/prefix';
 import { waitUntil } from '../support/probe';
 import { startRedis } from '../support/redis';
@@ -15,11 +16,7 @@ import { Visitor, type TestResponse } from './support/http-client';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { TokenClient, type TokenResponse } from './support/token-client';
 
-/**
- * Redis as the test sees it: the apps' option, every node's address (for MONITOR), and an admin
- * client made only once the monitors are on: ioredis fails a MONITOR connection ("Command queue
- * state error") when another client's command reaches the node right as MONITOR answers OK.
- */
+/** Redis as the test sees it: the apps' option, every node's address (for MONITOR), and a way to make an admin client. */
 type Topology = { redis: SessionRedisOption; nodes: Address[]; connectAdmin(): Redis | Cluster; stop(): Promise<void> };
 
 const available = topologyAvailable();
@@ -88,9 +85,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       topology = await start();
       prefix = uniquePrefix('together');
       for (const node of topology.nodes) {
-        const monitor = await new Redis({ ...node, lazyConnect: true }).monitor();
-        monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
-        monitors.push(monitor);
+        monitors.push(await openMonitor(node, (_time, args) => seen.push(args)));
       }
       recorders = [];
       for (const { host, port } of topology.nodes) recorders.push(await CommandRecorder.start(`redis://${host}:${port}`, { keyPrefix: prefix }));

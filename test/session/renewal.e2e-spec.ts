@@ -10,6 +10,7 @@ import { FIELD } from '@app/session/redis/session-fields';
 import { SessionPersistence } from '@app/session/store/session-persistence';
 import { startRedis } from '../support/redis';
 import { startCluster, topologyAvailable } from '../support/topologies';
+import { openMonitor } from '../support/monitor';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor, type TestResponse } from './support/http-client';
@@ -477,9 +478,8 @@ describe('session ID renewal and what Redis sees', () => {
   it('with encryption on, the successor opens under its own key and no value or ID travels in clear', async () => {
     const redis = await startRedis();
     const admin = new Redis(redis.url);
-    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
     const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
     const interval = 60_000;
     const prefix = uniquePrefix('renewal-sealed');
     const app = await startSessionApp({
@@ -521,9 +521,8 @@ describe('session ID renewal and what Redis sees', () => {
   it('sends no raw session ID in any command: the successor travels sealed', async () => {
     const redis = await startRedis();
     const admin = new Redis(redis.url);
-    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
     const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
     const interval = 60_000;
     const prefix = uniquePrefix('renewal-monitor');
     const app = await startSessionApp({ redis: redis.url, prefix, renewal: { interval, grace: 30_000 } });

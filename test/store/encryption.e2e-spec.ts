@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisSessionStore, SessionConfigError, type RedisSessionStoreOptions } from '@app/session';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { CommandRecorder } from '../support/command-recorder';
+import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, freshSession, loadSession, newSid, openStoreRedis, recordingLogger, saveSession } from './fixtures';
@@ -46,8 +47,7 @@ describe('what Redis holds', () => {
   it('holds no plaintext of a data value in the hash, nor in any command MONITOR sees', async () => {
     const store = makeStore();
     const seen: string[][] = [];
-    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
     try {
       const { sid, key } = await savedSession(store);
       const session = await loadSession(store, sid);

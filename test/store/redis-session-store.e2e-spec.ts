@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { createHash } from 'node:crypto';
 import { RedisSessionStore, SessionTooLargeError, type RedisSessionStoreOptions } from '@app/session';
 import { CommandRecorder } from '../support/command-recorder';
+import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
@@ -122,8 +123,7 @@ describe('key names', () => {
     const store = makeStore({ refreshOnRead: true });
     const sid = newSid();
     const seen: string[][] = [];
-    const monitor = await new Redis(redis.url, { lazyConnect: true }).monitor();
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
     try {
       await store.set(sid, freshSession(store, sid, { user: 'ada', note: 'hello' }, { maxAge: 60_000 }));
       const session = await loadSession(store, sid);

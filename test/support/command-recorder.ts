@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { openMonitor } from './monitor';
 
 export interface RecordedCommand {
   name: string;
@@ -18,26 +19,25 @@ export class CommandRecorder {
   private recorded: RecordedCommand[] = [];
   private readonly markers = new Map<string, () => void>();
 
+  private monitor?: Redis;
+
   private constructor(
-    private readonly monitor: Redis,
     private readonly marker: Redis,
     private readonly keyPrefix: string,
-  ) {
-    monitor.on('monitor', (_time: string, args: string[], source: string) => this.observe(args, source));
-  }
+  ) {}
 
   static async start(url: string, opts: { keyPrefix: string }): Promise<CommandRecorder> {
-    // The base client never connects: monitor() opens its own connection and resolves once MONITOR is active.
-    const monitor = await new Redis(url, { lazyConnect: true }).monitor();
     const marker = new Redis(url, { lazyConnect: true });
+    const recorder = new CommandRecorder(marker, opts.keyPrefix);
     try {
+      recorder.monitor = await openMonitor(url, (_time, args, source) => recorder.observe(args, source));
       await marker.connect();
     } catch (error) {
-      monitor.disconnect();
+      recorder.monitor?.disconnect();
       marker.disconnect();
       throw error;
     }
-    return new CommandRecorder(monitor, marker, opts.keyPrefix);
+    return recorder;
   }
 
   /** Top-level commands (not those run inside Lua) seen since start or the last reset that touch a key under the prefix. */
@@ -70,7 +70,7 @@ export class CommandRecorder {
   }
 
   stop(): Promise<void> {
-    this.monitor.disconnect();
+    this.monitor?.disconnect();
     this.marker.disconnect();
     return Promise.resolve();
   }

@@ -2,6 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { createServer } from 'node:net';
 import { CommandRecorder } from './command-recorder';
 import { dockerAvailable, probeDocker } from './container';
+import { openMonitor } from './monitor';
 import { deleteByPrefix, uniquePrefix } from './prefix';
 import { freePorts, LOCALHOST } from './ports';
 import { ask, askOver } from './probe';
@@ -272,6 +273,56 @@ describe('CommandRecorder', () => {
 
     await app.hgetall(`${prefix}session`);
     await expect(recorder.settle()).resolves.toEqual([{ name: 'HGETALL', args: [`${prefix}session`] }]);
+  });
+});
+
+describe('openMonitor', () => {
+  let redis: RedisServerHandle;
+  let busy: Redis;
+  let probe: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    busy = new Redis(redis.url);
+    probe = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    busy?.disconnect();
+    probe?.disconnect();
+    await redis?.stop();
+  });
+
+  // ioredis's own monitor() fails almost every time here: another client's command lands in the
+  // tick between MONITOR's OK and ioredis entering monitoring mode.
+  it('opens while another client keeps Redis busy, and sees every command sent after it resolved', async () => {
+    let flooding = true;
+    const flood = (async () => {
+      while (flooding) await Promise.all(Array.from({ length: 20 }, () => busy.ping('flood')));
+    })();
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const marker = `monitor-marker-${attempt}`;
+        let seenMarker!: () => void;
+        const seen = new Promise<void>((resolve) => (seenMarker = resolve));
+        const monitor = await openMonitor(redis.url, (_time, [command, argument]) => {
+          if (command === 'ping' && argument === marker) seenMarker();
+        });
+        try {
+          await probe.ping(marker);
+          await seen;
+        } finally {
+          monitor.disconnect();
+        }
+      }
+    } finally {
+      flooding = false;
+      await flood;
+    }
+  });
+
+  it('rejects with the connection error when nothing listens on the port', async () => {
+    const [port] = await freePorts(1);
+    await expect(openMonitor({ host: LOCALHOST, port, retryStrategy: () => null }, () => undefined)).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 
