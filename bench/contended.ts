@@ -3,7 +3,7 @@ import { CONTENDED_MODES as MODES, type Mode } from './apps/mode';
 import type { AnswerCounts } from './apps/answer-counter';
 import { BenchChild } from './children';
 import { cartOf } from './http';
-import { QuietWaiter, cpuSnapshot, otherCores } from './interference';
+import { QuietWaiter, cpuSnapshot, otherCores, processCpuMs } from './interference';
 import type { LoadJob } from './load';
 import type { BenchOptions } from './options';
 import { callsBetween, commandCalls, type BenchRedis } from './redis';
@@ -63,7 +63,9 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
   }
   for (const run of runs) {
     const ceiling = runs.find((r) => r.mode === 'none' && r.round === run.round && r.scenario === run.scenario);
-    if (ceiling) run.ratio = run.load.rps / ceiling.load.rps;
+    if (!ceiling) continue;
+    run.ratio = run.load.rps / ceiling.load.rps;
+    if (run.appCpuPerRequest && ceiling.appCpuPerRequest) run.cpuRatio = ceiling.appCpuPerRequest / run.appCpuPerRequest;
   }
   return runs;
 }
@@ -131,7 +133,9 @@ async function measure(
   const qtyBefore = counting ? await addedQuantity(replicas[0].port, sessions) : 0;
   const callsBefore = await commandCalls(redis.admin);
   const cpuBefore = cpuSnapshot(pids());
+  const appBefore = replicasCpuMs(replicas);
   const result = await load(loader, jobFor(deployment, scenario, options.contendedDuration, options.connections));
+  const appAfter = replicasCpuMs(replicas);
   const cpuAfter = cpuSnapshot(pids());
   const after = await idleCounts(replicas); // answers still in flight when the load stopped are let finish
   const calls = callsBetween(callsBefore, await commandCalls(redis.admin));
@@ -147,7 +151,19 @@ async function measure(
     commands: Object.fromEntries(Object.entries(calls).map(([name, n]) => [name, n / served])),
     otherCores: otherCores(cpuBefore, cpuAfter),
     kept,
+    appCpuPerRequest: appBefore === undefined || appAfter === undefined ? undefined : ((appAfter - appBefore) * 1_000) / served,
   };
+}
+
+/** CPU the replicas' processes have used so far, summed, in ms; undefined where /proc is missing. */
+function replicasCpuMs(replicas: Replica[]): number | undefined {
+  let total = 0;
+  for (const replica of replicas) {
+    const ms = processCpuMs(replica.child.process.pid!);
+    if (ms === undefined) return undefined;
+    total += ms;
+  }
+  return total;
 }
 
 /**
@@ -179,7 +195,7 @@ function progressLine(run: ContendedRun): string {
   const kept = run.kept ? `  kept ${run.kept.kept} of ${run.kept.acknowledged} acknowledged` : '';
   return (
     `  round ${run.round} ${run.mode.padEnd(13)} ${run.scenario.padEnd(24)} ${run.load.rps.toFixed(0).padStart(6)} req/s` +
-    `  p99 ${run.load.p99} ms  sent ${run.sentPerRequest.toFixed(2)}/req  executed ${run.executedPerRequest.toFixed(2)}/req` +
+    `  p99 ${run.load.p99} ms  app CPU ${run.appCpuPerRequest?.toFixed(0) ?? '?'} µs/req  sent ${run.sentPerRequest.toFixed(2)}/req  executed ${run.executedPerRequest.toFixed(2)}/req` +
     `  errors ${run.load.non2xx + run.load.errors}${kept}` +
     (run.otherCores === undefined ? '' : `  other processes ${run.otherCores.toFixed(2)} cores`)
   );

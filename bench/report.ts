@@ -37,14 +37,15 @@ export function throughputTable(summaries: ScenarioSummary[]): string {
 /** Contended writes: one row per scenario and mode, with the additions each mode kept. */
 export function contendedTable(summaries: ContendedSummary[]): string {
   const rows = [
-    '| scenario | mode | req/s median (min–max) | × ceiling, same round | p99 ms median (min–max) | errors | Redis cmds/req sent = round trips (executed) | additions acknowledged → kept (lost per round) |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| scenario | mode | req/s median (min–max) | × ceiling, same round | app CPU µs/req | × ceiling by CPU, same round | p99 ms median (min–max) | errors | Redis cmds/req sent = round trips (executed) | additions acknowledged → kept (lost per round) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const scenario of CONTENDED_SCENARIOS) {
     for (const s of summaries.filter((x) => x.scenario === scenario)) {
       const kept = s.kept ? `${int(s.kept.acknowledged)} → ${int(s.kept.kept)} (${s.lostPerRound!.map(int).join(', ')})` : '–';
       rows.push(
         `| ${scenario} | ${s.mode} | ${int(s.rps.median)} (${int(s.rps.min)}–${int(s.rps.max)}) | ${s.ratio ? range(s.ratio, 2) : '–'} | ` +
+          `${s.appCpuPerRequest === undefined ? '–' : s.appCpuPerRequest.toFixed(0)} | ${s.cpuRatio ? range(s.cpuRatio, 2) : '–'} | ` +
           `${range(s.p99, 0)} | ${s.errors} | ${s.sentPerRequest.toFixed(2)} (${s.executedPerRequest.toFixed(2)}) | ${kept} |`,
       );
     }

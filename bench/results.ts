@@ -47,6 +47,10 @@ export interface ContendedRun {
   otherCores?: number;
   /** Undefined for the ceiling, which keeps nothing, and for the different-keys scenario. */
   kept?: KeptAdditions;
+  /** CPU the app process(es) used per request served, µs (Linux only): steadier than req/s on a busy machine. */
+  appCpuPerRequest?: number;
+  /** The ceiling's appCpuPerRequest / this one, same round and scenario. */
+  cpuRatio?: number;
 }
 
 /** Every round of one mode and contended scenario, summarised. */
@@ -65,6 +69,8 @@ export interface ContendedSummary {
   kept?: KeptAdditions;
   /** Acknowledged additions not in the session, per round. */
   lostPerRound?: number[];
+  appCpuPerRequest?: number;
+  cpuRatio?: Spread;
 }
 
 /** One mode under one scenario in one round. */

@@ -52,6 +52,8 @@ export function summariseContended(runs: ContendedRun[]): ContendedSummary[] {
       const mine = runs.filter((r) => r.mode === mode && r.scenario === scenario);
       if (mine.length === 0) continue;
       const ratios = mine.map((r) => r.ratio).filter((r): r is number => r !== undefined);
+      const cpu = mine.map((r) => r.appCpuPerRequest).filter((r): r is number => r !== undefined);
+      const cpuRatios = mine.map((r) => r.cpuRatio).filter((r): r is number => r !== undefined);
       const names = new Set(mine.flatMap((r) => Object.keys(r.commands)));
       const counted = mine.filter((r) => r.kept);
       summaries.push({
@@ -73,6 +75,8 @@ export function summariseContended(runs: ContendedRun[]): ContendedSummary[] {
             }
           : undefined,
         lostPerRound: counted.length ? counted.map((r) => Math.max(0, r.kept!.acknowledged - r.kept!.kept)) : undefined,
+        appCpuPerRequest: cpu.length ? median(cpu) : undefined,
+        cpuRatio: cpuRatios.length ? spread(cpuRatios) : undefined,
       });
     }
   }
