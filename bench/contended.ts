@@ -32,24 +32,40 @@ const IDLE_TIMEOUT_MS = 15_000;
 
 /**
  * Rounds of load where the connections write the same session, or a handful of sessions, at once: in
- * each round every mode runs in fresh processes (the order rotates), against a flushed Redis, through
- * every contended scenario. The second replica joins for the scenario that needs it.
+ * each round every session mode runs in fresh processes (the order rotates), against a flushed Redis,
+ * through every contended scenario. The second replica joins for the scenario that needs it.
+ *
+ * The ceiling (`none`, which never calls Redis) runs for the whole section, and is measured again
+ * right before each run of a session mode in the same scenario; that run's ratio is to that ceiling.
+ * On a machine whose speed drifts over minutes (seen here: the same code 330 and 530 µs per request
+ * in one run), a ceiling measured seconds before is a fair yardstick where one minutes away is not.
  */
 export async function runContended(options: BenchOptions, redis: BenchRedis, log: Log): Promise<ContendedRun[]> {
   const loader = BenchChild.start('bench/load.ts', {});
   await loader.next('ready');
   const runs: ContendedRun[] = [];
-  const quiet = new QuietWaiter(options.rounds * MODES.length * CONTENDED_SCENARIOS.length * options.contendedDuration * 250);
+  const sessionModes = MODES.filter((mode) => mode !== 'none');
+  const quiet = new QuietWaiter(options.rounds * sessionModes.length * CONTENDED_SCENARIOS.length * options.contendedDuration * 2 * 250);
+  const ceilingApp = await startApp('none', { sessions: SESSIONS }, redis);
+  const ceiling: Deployment = { mode: 'none', replicas: [{ child: ceilingApp.child, port: ceilingApp.port }], cookies: ceilingApp.cookies };
   try {
+    ceiling.replicas.push(await startReplica('none', redis));
     for (let round = 1; round <= options.rounds; round++) {
-      const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]);
+      const order = sessionModes.map((_, i) => sessionModes[(i + round - 1) % sessionModes.length]);
       for (const mode of order) {
-        const first = await startApp(mode, { sessions: SESSIONS }, redis); // flushes Redis
+        const first = await startApp(mode, { sessions: SESSIONS }, redis); // flushes Redis (the ceiling keeps nothing there)
         const deployment: Deployment = { mode, replicas: [{ child: first.child, port: first.port }], cookies: first.cookies };
         try {
           for (const scenario of CONTENDED_SCENARIOS) {
             if (scenario === 'one-session-two-replicas' && deployment.replicas.length === 1) deployment.replicas.push(await startReplica(mode, redis));
+            const yardstick = await runScenario(ceiling, scenario, round, options, redis, loader, quiet, log);
+            yardstick.ratio = 1;
+            if (yardstick.appCpuPerRequest) yardstick.cpuRatio = 1;
+            runs.push(yardstick);
+            log(progressLine(yardstick));
             const run = await runScenario(deployment, scenario, round, options, redis, loader, quiet, log);
+            run.ratio = run.load.rps / yardstick.load.rps;
+            if (run.appCpuPerRequest && yardstick.appCpuPerRequest) run.cpuRatio = yardstick.appCpuPerRequest / run.appCpuPerRequest;
             runs.push(run);
             log(progressLine(run));
           }
@@ -59,13 +75,8 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
       }
     }
   } finally {
+    await Promise.all(ceiling.replicas.map((replica) => replica.child.stop()));
     await loader.stop();
-  }
-  for (const run of runs) {
-    const ceiling = runs.find((r) => r.mode === 'none' && r.round === run.round && r.scenario === run.scenario);
-    if (!ceiling) continue;
-    run.ratio = run.load.rps / ceiling.load.rps;
-    if (run.appCpuPerRequest && ceiling.appCpuPerRequest) run.cpuRatio = ceiling.appCpuPerRequest / run.appCpuPerRequest;
   }
   return runs;
 }
@@ -195,6 +206,7 @@ function progressLine(run: ContendedRun): string {
   const kept = run.kept ? `  kept ${run.kept.kept} of ${run.kept.acknowledged} acknowledged` : '';
   return (
     `  round ${run.round} ${run.mode.padEnd(13)} ${run.scenario.padEnd(24)} ${run.load.rps.toFixed(0).padStart(6)} req/s` +
+    (run.mode === 'none' ? '' : `  × ceiling ${run.ratio?.toFixed(2) ?? '?'} (by CPU ${run.cpuRatio?.toFixed(2) ?? '?'})`) +
     `  p99 ${run.load.p99} ms  app CPU ${run.appCpuPerRequest?.toFixed(0) ?? '?'} µs/req  sent ${run.sentPerRequest.toFixed(2)}/req  executed ${run.executedPerRequest.toFixed(2)}/req` +
     `  errors ${run.load.non2xx + run.load.errors}${kept}` +
     (run.otherCores === undefined ? '' : `  other processes ${run.otherCores.toFixed(2)} cores`)

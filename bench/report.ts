@@ -166,7 +166,9 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
         `parallel requests from one user does (a single-page app firing requests at once, several tabs, a retry storm). ` +
         `\`ours\` adds to the cart with \`SessionService.update\` (compare-and-set of the \`cart\` key), \`connect-redis\` ` +
         `changes \`req.session.cart\` and lets express-session save the whole session. ${o.rounds} round(s), ${o.contendedDuration} s each after ` +
-        `${o.warmup} s of warm-up, ${o.connections} connections (split evenly over the replicas); the ceiling runs as many processes.`,
+        `${o.warmup} s of warm-up, ${o.connections} connections (split evenly over the replicas); the ceiling runs as many processes. ` +
+        `The ceiling is measured again right before every run of a session mode, in the same scenario, and that run's ratios ` +
+        `are to it: this machine's speed drifts over minutes, so a ceiling seconds away is the fair yardstick (its row sums up all those runs).`,
       '',
       CONTENDED_SCENARIOS.map((s) => `- **${s}**: ${CONTENDED_TITLES[s]}`).join('\n'),
       '',
