@@ -31,7 +31,7 @@ export interface BenchOptions {
 }
 
 const USAGE = `Usage: npm run bench -- [options]
-  --quick              1 round of short runs and small counts (under ~2 minutes)
+  --quick              1 round of short runs and small counts (a few minutes)
   --rounds=N           rounds of load, modes alternating within each (default 3; quick 1)
   --duration=S         seconds of measured load per mode and scenario (default 10; quick 3)
   --connections=N      autocannon connections (default 50)
