@@ -1,5 +1,5 @@
 import Redis, { Cluster } from 'ioredis';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { CommandRecorder } from './command-recorder';
 import { dockerAvailable, probeDocker } from './container';
 import { openMonitor } from './monitor';
@@ -106,13 +106,17 @@ describe('launchRedisServer failures', () => {
   ])('report $problem with the tail of the server log', async ({ args, log, occupyPort }) => {
     const dir = await makeTempDir('failing');
     const [port] = await freePorts(1);
-    const squatter = createServer();
+    // Holds the connections it accepts (the launcher's PING probes) without a word, as a port's other owner would.
+    const held = new Set<Socket>();
+    const squatter = createServer((socket) => held.add(socket));
     if (occupyPort) await new Promise<void>((resolve) => squatter.listen(port, LOCALHOST, resolve));
     try {
       const launch = launchRedisServer({ port, dir, args });
       await expect(launch).rejects.toThrow(/exited with code 1 before answering PING/);
       await expect(launch).rejects.toThrow(log);
     } finally {
+      // close() leaves accepted connections open, and one nobody reads keeps Jest's worker alive.
+      for (const socket of held) socket.destroy();
       squatter.close();
       await removeTempDir(dir);
     }
