@@ -2,19 +2,20 @@
 
 export { SessionModule } from './module/session.module';
 export type {
-  NearCacheOptions,
-  SessionCookieOptions,
-  SessionEncryptionOptions,
-  SessionEventsOptions,
+  SessionIdSource,
   SessionModuleExtras,
   SessionModuleOptions,
   SessionRedisOption,
-  SessionRenewalOptions,
   SessionRoute,
+  SessionUserId,
+  SessionUsersOptions,
 } from './options/session-options.interface';
-export { SESSION_DEFAULTS } from './options/resolve-options';
-export type { MetricsRegistry, SessionMetricsOptions } from './metrics/metrics-options';
-export { SESSION_METRICS_BUCKETS } from './metrics/metrics-options';
+export type { RedisSessionStoreOptions, SessionCookieOptions, SessionStorageOptions } from './options/storage-options.interface';
+export type { NearCacheOptions, SessionEncryptionOptions, SessionEventsOptions, SessionRenewalOptions } from './options/feature-options.interface';
+export type { ResolvedCookie, ResolvedEncryption, ResolvedSessionOptions, ResolvedStorageOptions } from './options/resolved-options';
+export { SESSION_DEFAULTS } from './options/session-defaults';
+export type { MetricsRegistry, ResolvedMetricsOptions, SessionMetricsOptions } from './options/metrics-options';
+export { SESSION_METRICS_BUCKETS } from './options/metrics-options';
 export { dbStatementSerializer } from './tracing/db-statement-serializer';
 export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants';
 export { InjectSessionRedis } from './module/inject-session-redis.decorator';
@@ -33,17 +34,15 @@ export type {
 } from './events/session-event';
 export type { UserSessionInfo } from './users/user-session-index';
 export type { ResealReport } from './store/reseal-sessions';
-export type { SessionUserId } from './users/user-id';
 export type { AppSession, SessionKey, SessionUser } from './session-data';
 
 export { Session } from './decorators/session.decorator';
-export { PublicRoute, Public } from './decorators/public-route.decorator';
+export { PublicRoute } from './decorators/public-route.decorator';
 export { SkipCsrf } from './csrf/skip-csrf.decorator';
 export { AuthenticatedGuard } from './guards/authenticated.guard';
 export { CsrfGuard } from './csrf/csrf.guard';
 
 export { RedisSessionStore } from './store/redis-session-store';
-export type { RedisSessionStoreOptions } from './store/redis-session-store';
 
 export { SessionConfigError } from './errors/session-config.error';
 export { SessionStoreUnavailableError } from './errors/session-store-unavailable.error';

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { SessionObserver } from '../observe/session-observer';
+import type { SessionObserver } from '../redis/session-observer';
 import type { WriteListener } from '../redis/session-gateway';
 import { InvalidationTracker, type FlushReason, type InvalidationListener, type TrackerTimings } from './invalidation-tracker';
 import { SessionLru, type CachedSession, type SessionLruBounds } from './session-lru';

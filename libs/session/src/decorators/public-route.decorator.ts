@@ -6,9 +6,3 @@ import { PUBLIC_ROUTE } from '../session.constants';
  * guard globally. @example `@PublicRoute() @Get('health') health() {}`
  */
 export const PublicRoute = () => SetMetadata(PUBLIC_ROUTE, true);
-
-/**
- * @deprecated Use `PublicRoute`: a generic `Public` clashes with the decorator many apps already have.
- * Kept until 1.0.
- */
-export const Public = PublicRoute;

@@ -28,9 +28,9 @@ export class SessionEventFeeds {
     private readonly moduleRef: ModuleRef,
     private readonly logger: Logger,
   ) {
-    const { crossReplica, expired, enableKeyspaceEvents } = options.events;
+    const { crossReplica, expired } = options.events;
     if (crossReplica) this.relay = new CrossReplicaRelay(client, eventsChannel(options.prefix), events, logger);
-    if (expired) this.expiries = new ExpiredKeyListener(client, options.prefix, events, enableKeyspaceEvents, logger);
+    if (expired !== 'off') this.expiries = new ExpiredKeyListener(client, options.prefix, events, expired === 'configure', logger);
   }
 
   /**

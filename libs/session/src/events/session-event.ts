@@ -1,5 +1,6 @@
-/** What happened to a session; see the README's "Events" for what each one covers. */
-export type SessionEventType = 'created' | 'login' | 'logout' | 'revoked' | 'destroyed' | 'expired';
+import type { SessionEventType } from '../redis/session-observer';
+
+export type { SessionEventFacts, SessionEventType } from '../redis/session-observer';
 
 /** Every event type, in lifecycle order. */
 export const SESSION_EVENT_TYPES: readonly SessionEventType[] = ['created', 'login', 'logout', 'revoked', 'destroyed', 'expired'];
@@ -57,9 +58,6 @@ export interface SessionExpiredEvent extends SessionEventBase {
 
 /** One event of `SessionEvents`, told apart by `type`. */
 export type SessionEvent = SessionCreatedEvent | SessionLoginEvent | SessionLogoutEvent | SessionRevokedEvent | SessionDestroyedEvent | SessionExpiredEvent;
-
-/** What session code reports through the observer seam; the replica and the time are added by `SessionEvents`. */
-export type SessionEventFacts = { type: SessionEventType; digest: string; userId?: string; previousDigest?: string };
 
 /** A value that came over the network is an event of ours: its type known, its fields strings where they must be. */
 export function isSessionEvent(value: unknown): value is SessionEvent {

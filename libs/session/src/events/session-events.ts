@@ -1,5 +1,5 @@
 import { Observable, Subject } from 'rxjs';
-import type { SessionObserver } from '../observe/session-observer';
+import type { SessionObserver } from '../redis/session-observer';
 import type { SessionEvent, SessionEventFacts } from './session-event';
 
 /**

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { SessionConfigError } from '../errors/session-config.error';
-import { resultOfError, type SessionEndReason, type SessionObserver, type StoreCallFacts, type StoreOperation } from '../observe/session-observer';
+import { resultOfError, type SessionEndReason, type SessionObserver, type StoreCallFacts, type StoreOperation } from '../redis/session-observer';
 import type { ActiveSessions } from './active-sessions';
 import type { PromClient, PromCounter, PromGauge, PromHistogram } from './load-prom-client';
-import type { MetricsRegistry, ResolvedMetricsOptions } from './metrics-options';
+import type { MetricsRegistry, ResolvedMetricsOptions } from '../options/metrics-options';
 
 /** Metric names without the user's prefix; the README's "Operations" table describes each. */
 export const SESSION_METRIC_NAMES = {

@@ -12,12 +12,12 @@ import { SessionLifecycle } from '../request/session-lifecycle';
 import { SessionRenewal } from '../renewal/session-renewal';
 import { SessionService } from '../service/session.service';
 import { RedisSessionStore } from '../store/redis-session-store';
-import { SessionPersistence } from '../store/session-persistence';
 import { SessionTelemetry } from '../observe/session-telemetry';
 import { SessionEvents } from '../events/session-events';
 import { SessionEventFeeds } from '../events/session-event-feeds';
 import { ConfigurableSessionModule } from './session.module-definition';
-import { SESSION_REDIS_CONNECTION, definedOnly, sessionProviders } from './session.providers';
+import { SESSION_REDIS_CONNECTION, sessionProviders } from './session.providers';
+import { SessionStack } from './session-stack';
 
 /**
  * Sessions in Redis for every replica of an Express-based Nest app.
@@ -40,7 +40,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_REDIS_CONNECTION) private readonly connection: SessionRedisConnection,
     private readonly store: RedisSessionStore,
-    private readonly persistence: SessionPersistence,
+    private readonly stack: SessionStack,
     private readonly adapterHost: HttpAdapterHost,
     private readonly telemetry: SessionTelemetry,
     private readonly eventFeeds: SessionEventFeeds,
@@ -95,21 +95,29 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   }
 
   private lifecycleFor(adapter: AbstractHttpAdapter, mountedLate: boolean): SessionLifecycle {
-    const { cookie, secrets, trustProxy, idFrom, header } = this.options;
+    const { cookie, secrets, trustProxy, idFrom } = this.options;
+    const { core } = this.stack;
     this.lifecycle ??= new SessionLifecycle(
-      { secrets, trustProxy, mountedLate, idFrom, header, cookie: { ...definedOnly(cookie), name: cookie.name, path: cookie.path } },
+      {
+        secrets,
+        trustProxy,
+        mountedLate,
+        cookie: definedOnly(cookie),
+        idFrom: idFrom.header === undefined ? 'cookie' : idFrom.cookie ? 'both' : 'header',
+        header: idFrom.header,
+      },
       this.store,
-      this.persistence,
+      core,
       new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),
       this.logger,
-      this.options.renewal ? new SessionRenewal(this.persistence) : undefined,
+      this.options.renewal ? new SessionRenewal(core) : undefined,
     );
     return this.lifecycle;
   }
 
   async onModuleInit(): Promise<void> {
     const { client } = this.connection;
-    const wait = Math.max(this.options.commandTimeout, 2_000);
+    const wait = Math.max(this.options.redisDeadline, 2_000);
     if (!(await whenReady(client, wait))) {
       this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');
       // The app boots without Redis; the user's rights are checked once it connects, and only logged.
@@ -140,14 +148,14 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       if (error instanceof SessionConfigError) throw error;
       this.logger.warn(messages.redisPermissionsUnchecked((error as Error)?.message ?? String(error)));
     }
-    this.persistence.nearCache?.start(); // serves once Redis's invalidations are armed; until then every read goes to Redis
+    this.stack.nearCache?.start(); // serves once Redis's invalidations are armed; until then every read goes to Redis
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.telemetry.close().catch(() => undefined);
-    this.persistence.nearCache?.close();
+    this.stack.nearCache?.close();
     await this.eventFeeds.close().catch(() => undefined); // its connections are always the module's own
-    await this.persistence.gateway.close(); // the durability connection is always the module's own
+    await this.stack.core.gateway.close(); // the durability connection is always the module's own
     const { client, owned } = this.connection;
     if (this.checkWhenReady) client.off('ready', this.checkWhenReady);
     if (!owned || client.status === 'end') return; // a client passed in stays open: it is the caller's
@@ -156,4 +164,9 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     await client.quit().catch(() => client.disconnect());
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   }
+}
+
+/** Drops undefined entries: express-session's Cookie would turn `maxAge: undefined` into a setting. */
+function definedOnly<T extends object>(value: T): T & Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T & Record<string, unknown>;
 }

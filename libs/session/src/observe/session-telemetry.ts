@@ -1,14 +1,16 @@
 import type { ResolvedSessionOptions } from '../options/resolved-options';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionObservers } from '../redis/session-observer';
+import type { SessionGateway } from '../redis/session-gateway';
+import type { NearCache } from '../cache/near-cache';
 import { ActiveSessions } from '../metrics/active-sessions';
 import { loadPromClient } from '../metrics/load-prom-client';
 import { SessionMetrics } from '../metrics/session-metrics';
 import { createSessionTracing } from '../tracing/session-tracing';
-import { combineObservers, type SessionObserver } from './session-observer';
+import { combineObservers, type SessionObserver } from '../redis/session-observer';
 
 /**
  * Metrics and traces of one SessionModule, as its options ask: built at boot (so a missing optional
- * dependency fails the deployment, naming the option), attached to the persistence, and closed at
+ * dependency fails the deployment, naming the option), joined to the session observers, and closed at
  * shutdown. With `metrics` unset and no tracing, it attaches nothing and prom-client is never loaded.
  */
 export class SessionTelemetry {
@@ -17,7 +19,13 @@ export class SessionTelemetry {
     private readonly activity: ActiveSessions | undefined,
   ) {}
 
-  static attach(options: ResolvedSessionOptions, persistence: SessionPersistence, logger: { warn(message: string): void }): SessionTelemetry {
+  static attach(
+    options: ResolvedSessionOptions,
+    gateway: SessionGateway,
+    nearCache: NearCache | undefined,
+    sessionObservers: SessionObservers,
+    logger: { warn(message: string): void },
+  ): SessionTelemetry {
     const observers: SessionObserver[] = [];
     const tracing = createSessionTracing(options.tracing);
     // Tracing outermost: a span then covers the time the metrics measure.
@@ -26,12 +34,12 @@ export class SessionTelemetry {
     let activity: ActiveSessions | undefined;
     if (options.metrics) {
       const prom = loadPromClient();
-      activity = new ActiveSessions(persistence.gateway, { prefix: options.prefix, window: options.idleTimeout, logger });
-      metrics = new SessionMetrics(prom, options.metrics, activity, persistence.nearCache);
+      activity = new ActiveSessions(gateway, { prefix: options.prefix, window: options.idleTimeout, logger });
+      metrics = new SessionMetrics(prom, options.metrics, activity, nearCache);
       activity.start();
       observers.push(metrics);
     }
-    persistence.observe(combineObservers(observers));
+    sessionObservers.add(combineObservers(observers));
     return new SessionTelemetry(metrics, activity);
   }
 

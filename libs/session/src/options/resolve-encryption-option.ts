@@ -1,6 +1,6 @@
 import { SessionConfigError } from '../errors/session-config.error';
-import { FieldSealer, type ResolvedEncryption } from '../store/field-sealer';
-import type { SessionEncryptionOptions } from './session-options.interface';
+import type { ResolvedEncryption } from './resolved-options';
+import type { SessionEncryptionOptions } from './feature-options.interface';
 
 /** Bytes of key material each `encryption.keys` entry must have at least: AES-256's key size. */
 export const MIN_ENCRYPTION_KEY_BYTES = 32;
@@ -27,9 +27,12 @@ export function resolveEncryptionOption(value: SessionEncryptionOptions | undefi
   }
   if (typeof acceptPlaintext !== 'boolean') throw new SessionConfigError('encryption.acceptPlaintext', 'must be true or false');
   const resolved = { keys: keys.map((key, i) => keyBytes(`encryption.keys[${i}]`, key)), acceptPlaintext };
-  const ids = new FieldSealer(resolved).keyIds;
-  const repeated = ids.findIndex((id, i) => ids.indexOf(id) !== i);
-  if (repeated !== -1) throw new SessionConfigError(`encryption.keys[${repeated}]`, `is the same key as encryption.keys[${ids.indexOf(ids[repeated])}]`);
+  // A key given twice would only waste a trial at every open: a list that repeats one is a mistake.
+  const repeated = resolved.keys.findIndex((key, i) => resolved.keys.findIndex((other) => other.equals(key)) !== i);
+  if (repeated !== -1) {
+    const first = resolved.keys.findIndex((other) => other.equals(resolved.keys[repeated]));
+    throw new SessionConfigError(`encryption.keys[${repeated}]`, `is the same key as encryption.keys[${first}]`);
+  }
   return resolved;
 }
 

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { SessionConfigError } from '../errors/session-config.error';
-import { SESSION_METRICS_BUCKETS } from '../metrics/metrics-options';
+import { SESSION_METRICS_BUCKETS } from './metrics-options';
 import { resolveMetricsOption } from './resolve-metrics-option';
 
 describe('resolveMetricsOption', () => {

@@ -1,5 +1,5 @@
 import { SessionConfigError } from '../errors/session-config.error';
-import { SESSION_METRICS_BUCKETS, type ResolvedMetricsOptions, type SessionMetricsOptions } from '../metrics/metrics-options';
+import { SESSION_METRICS_BUCKETS, type ResolvedMetricsOptions, type SessionMetricsOptions } from './metrics-options';
 
 /** Validates `metrics` at boot; undefined when metrics are off. prom-client itself is loaded later, only when on. */
 export function resolveMetricsOption(value: boolean | SessionMetricsOptions | undefined): ResolvedMetricsOptions | undefined {

@@ -1,43 +1,69 @@
-import type { SessionUserId } from '../users/user-id';
-import type { SessionRedisOption, SessionRoute } from './session-options.interface';
-import type { ResolvedMetricsOptions } from '../metrics/metrics-options';
-import type { ResolvedEncryption } from '../store/field-sealer';
+import type { Cluster, Redis } from 'ioredis';
+import type { ResolvedMetricsOptions } from './metrics-options';
+import type { SessionRedisOption, SessionRoute, SessionUserId } from './session-options.interface';
 
-/** Options after validation, with every default filled in; internal to the library. */
-export interface ResolvedSessionOptions {
-  secrets: string[];
-  redis: SessionRedisOption;
+/** The `encryption` option once checked: the keys as bytes, newest first. */
+export interface ResolvedEncryption {
+  keys: Buffer[];
+  /** Read a value that is not sealed as plaintext (while switching encryption on). */
+  acceptPlaintext: boolean;
+}
+
+/** The session cookie's settings, every default filled in. */
+export interface ResolvedCookie {
+  name: string;
+  httpOnly: boolean;
+  sameSite: boolean | 'lax' | 'strict' | 'none';
+  secure: boolean | 'auto';
+  path: string;
+  domain?: string;
+  /** The cookie's Max-Age in ms (the idle timeout) when `cookie.persistent`; undefined for a browser-session cookie. */
+  maxAge?: number;
+}
+
+/**
+ * What the persistence core needs, resolved from the options `SessionModule` and `RedisSessionStore`
+ * share (`SessionStorageOptions`): the same fields, defaults and checks for both.
+ */
+export interface ResolvedStorageOptions {
   prefix: string;
-  cookie: {
-    name: string;
-    httpOnly: boolean;
-    sameSite: boolean | 'lax' | 'strict' | 'none';
-    secure: boolean | 'auto';
-    path: string;
-    domain?: string;
-    maxAge?: number;
-  };
-  idFrom: 'cookie' | 'header' | 'both';
-  /** The ID header's name, as given (responses use it; requests are read case-insensitively). */
-  header: string;
+  cookie: ResolvedCookie;
   idleTimeout: number;
   /** 0 means no absolute timeout. */
   absoluteTimeout: number;
-  /** 0 means no limit. */
-  maxSessionsPerUser: number;
-  userId: SessionUserId;
-  onLimit: 'evict-oldest' | 'reject';
   /** Ms a session's expiry must gain before a read slides it. */
   touchAfter: number;
-  commandTimeout: number;
+  /** 0 means no deadline. */
+  redisDeadline: number;
   /** Undefined when off. */
   durability?: { replicas: number; timeout: number };
   /** Undefined when off. */
   encryption?: ResolvedEncryption;
   maxSessionBytes: number;
-  updateRetries: number;
-  /** Undefined when periodic ID renewal is off. */
+  /** Undefined when periodic ID renewal is off (the standalone store never renews, but follows renewed IDs). */
   renewal?: { interval: number; grace: number };
+}
+
+/** `RedisSessionStore`'s options after validation. */
+export interface ResolvedStoreOptions extends ResolvedStorageOptions {
+  client: Redis | Cluster;
+  logger: Pick<Console, 'warn' | 'error'>;
+}
+
+/** `SessionModule`'s options after validation, with every default filled in; what `SESSION_OPTIONS` injects. */
+export interface ResolvedSessionOptions extends ResolvedStorageOptions {
+  secrets: string[];
+  redis: SessionRedisOption;
+  /** Where the ID travels; `header` is the header's name as given (requests read it case-insensitively). */
+  idFrom: { cookie: boolean; header?: string };
+  users: {
+    /** Undefined: the default (`session.user.id`, else passport's). */
+    id?: SessionUserId;
+    /** 0 means no limit. */
+    maxSessions: number;
+    onLimit: 'evict-oldest' | 'reject';
+  };
+  updateRetries: number;
   trustProxy?: boolean;
   forRoutes?: SessionRoute[];
   exclude: SessionRoute[];
@@ -46,6 +72,6 @@ export interface ResolvedSessionOptions {
   /** Undefined: decided at boot (see `SessionModuleOptions.tracing`). */
   tracing?: boolean;
   /** Undefined when the near cache is off. */
-  nearCache?: { maxEntries: number; maxBytes: number; maxAge: number };
-  events: { crossReplica: boolean; expired: boolean; enableKeyspaceEvents: boolean; replica: string };
+  nearCache?: { maxEntries: number; maxBytes: number; maxEntryAge: number };
+  events: { crossReplica: boolean; expired: 'off' | 'listen' | 'configure'; replica: string };
 }

@@ -6,7 +6,7 @@ import { CallDeadlines } from './call-deadlines';
 import { ReplicaAcknowledgement, type DurabilityCounts, type DurabilitySettings } from './replica-acknowledgement';
 import { COMPARE_AND_SET, EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
 import { FIELD } from './session-fields';
-import type { SessionObserver, StoreCallFacts, StoreOperation } from '../observe/session-observer';
+import type { SessionObserver, SessionObservers, StoreCallFacts, StoreOperation } from './session-observer';
 import { ACTIVITY_ADD } from './activity-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT, RENEW_RETIRE } from './renewal-scripts';
 import type { RenewalRecord } from '../renewal/renewal-record';
@@ -17,13 +17,17 @@ export interface SessionGatewayOptions {
   client: Redis | Cluster;
   /**
    * Ms a call may take in all, the client's own retries and redirections included, before it fails
-   * with `SessionStoreUnavailableError`; 0 for no limit.
+   * with `SessionStoreUnavailableError`; 0 for no limit (the `redisDeadline` option).
    */
-  commandTimeout: number;
+  deadline: number;
   /** Wait for replicas after security writes; off when undefined. @default undefined */
   durability?: DurabilitySettings;
   /** Where durability shortfalls are reported. @default console */
   logger?: Pick<Console, 'warn'>;
+  /** Metrics and traces of every call; a bare store has none to report to. */
+  observers?: SessionObservers;
+  /** The near cache, when on: told of every write (see `WriteListener`). */
+  writeListener?: WriteListener;
 }
 
 /**
@@ -122,10 +126,9 @@ const okFacts = (): StoreCallFacts => OK;
 export class SessionGateway {
   readonly client: ScriptClient;
   private readonly commandTimeout: number;
-  /** Metrics and traces, attached by `SessionModule` when they are on; unset, calls run unobserved. */
-  observer: SessionObserver | undefined;
+  private readonly observers: SessionObservers | undefined;
   /** The near cache, when on: told of every write (see `WriteListener`). */
-  writeListener: WriteListener | undefined;
+  private readonly writeListener: WriteListener | undefined;
   /**
    * Always on, even when the client has a `commandTimeout` of its own: that one bounds each attempt,
    * and ioredis (Cluster above all, during a failover) re-sends a command after a closed connection
@@ -138,14 +141,21 @@ export class SessionGateway {
   /** Security writes and their WAIT, when the `durability` option is on. */
   private readonly acknowledgement: ReplicaAcknowledgement | undefined;
 
-  constructor({ client, commandTimeout, durability, logger }: SessionGatewayOptions) {
+  constructor({ client, deadline: commandTimeout, durability, logger, observers, writeListener }: SessionGatewayOptions) {
     this.client = withScripts(client);
+    this.observers = observers;
+    this.writeListener = writeListener;
     this.commandTimeout = commandTimeout;
     this.deadlines = commandTimeout > 0 ? new CallDeadlines(commandTimeout) : undefined;
     if (durability) {
       const connectTimeout = Math.max(commandTimeout, 2_000); // as the module's own clients: a TLS handshake can take a while
       this.acknowledgement = new ReplicaAcknowledgement(durability, client, withScripts, connectTimeout, logger ?? console);
     }
+  }
+
+  /** Metrics and traces, when on; unset, calls run unobserved. */
+  get observer(): SessionObserver | undefined {
+    return this.observers?.observer;
   }
 
   /** True when a call failed for want of Redis within the last `commandTimeout`. */

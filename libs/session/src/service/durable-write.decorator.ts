@@ -1,4 +1,4 @@
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 
 /**
  * Marks a `SessionService` method whose writes security depends on: with the `durability` option on,
@@ -8,8 +8,8 @@ import type { SessionPersistence } from '../store/session-persistence';
 export function DurableWrite(): MethodDecorator {
   return (_target, _name, descriptor: PropertyDescriptor) => {
     const method = descriptor.value as (...args: unknown[]) => Promise<unknown>;
-    descriptor.value = function durableWrite(this: { sessions: SessionPersistence }, ...args: unknown[]) {
-      return this.sessions.gateway.durably(() => method.apply(this, args));
+    descriptor.value = function durableWrite(this: { core: SessionCore }, ...args: unknown[]) {
+      return this.core.gateway.durably(() => method.apply(this, args));
     };
   };
 }

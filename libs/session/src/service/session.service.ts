@@ -11,7 +11,7 @@ import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
 import { carriedByHeader, ensureSession, existingSession } from '../request/request-session';
 import { regenerate } from '../request/session-lifecycle';
-import { SessionPersistence } from '../store/session-persistence';
+import { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
 import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
@@ -33,11 +33,11 @@ export class SessionService {
   private readonly updates: SessionKeyUpdates;
 
   constructor(
-    private readonly sessions: SessionPersistence,
+    private readonly core: SessionCore,
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     private readonly index: UserSessionIndex,
   ) {
-    this.updates = new SessionKeyUpdates(sessions, options.updateRetries);
+    this.updates = new SessionKeyUpdates(core, options.updateRetries);
   }
 
   /**
@@ -72,7 +72,7 @@ export class SessionService {
     return this.asHttpErrors(async () => {
       const session = ensureSession(req);
       session.touch();
-      await this.sessions.touch(req.sessionID, session);
+      await this.core.slides.touch(req.sessionID, session);
     });
   }
 
@@ -80,8 +80,8 @@ export class SessionService {
    * Logs the user in: a new session ID (the old one dies, against fixation), the data kept (a cart
    * survives), the user set, the CSRF token rotated, all saved before this resolves; the save joins
    * the session to the user's index with device metadata, in the same atomic step where Redis allows
-   * (see `userId`). Past `maxSessionsPerUser` the oldest session is revoked, or the login refused
-   * with 409 (`onLimit: 'reject'`), the session the request came with then left as it was.
+   * (see `users.id`). Past `users.maxSessions` the oldest session is revoked, or the login refused
+   * with 409 (`users.onLimit: 'reject'`), the session the request came with then left as it was.
    */
   @DurableWrite()
   login(req: Request, user: SessionUser): Promise<void> {
@@ -91,14 +91,14 @@ export class SessionService {
     return this.asHttpErrors(async () => {
       // Refusing before the ID changes keeps the visitor's session; the save below decides atomically.
       if (!(await this.index.hasRoom(String(user.id)))) {
-        throw new SessionConflictError(messages.sessionLimit(this.options.maxSessionsPerUser), 'limit');
+        throw new SessionConflictError(messages.sessionLimit(this.options.users.maxSessions), 'limit');
       }
       const now = Date.now();
       await this.rotate(req, newSessionId(), now);
       const session = req.session;
       session[USER_KEY] = user;
       session[CSRF_KEY] = newToken();
-      const state = this.sessions.stateFor(session);
+      const state = this.core.context.stateFor(session);
       state.pendingMeta = deviceMeta(req, now);
       state.loggingIn = true; // its first save is announced as a login
       try {
@@ -108,7 +108,7 @@ export class SessionService {
         Reflect.deleteProperty(req, 'session');
         throw error;
       }
-      this.sessions.observer?.login?.();
+      this.core.context.observer?.login?.();
     });
   }
 
@@ -118,11 +118,11 @@ export class SessionService {
     return this.asHttpErrors(async () => {
       const session = existingSession(req);
       if (session) {
-        const entry = this.sessions.stateFor(session).indexEntry;
+        const entry = this.core.context.stateFor(session).indexEntry;
         // What express-session's `session.destroy()` does, with the event it ends in named.
         Reflect.deleteProperty(req, 'session');
         const ended = { type: 'logout', userId: entry?.userId } as const;
-        await Promise.all([this.sessions.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
+        await Promise.all([this.core.admin.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
       if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
       const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
@@ -178,8 +178,8 @@ export class SessionService {
    * per live session and one write per stale value (README, "Encryption at rest").
    */
   reseal(): Promise<ResealReport> {
-    if (!this.sessions.sealer) return Promise.reject(new SessionConfigError('encryption', 'must be set to reseal sessions'));
-    return this.asHttpErrors(() => resealSessions(this.sessions));
+    if (!this.core.context.sealing.sealer) return Promise.reject(new SessionConfigError('encryption', 'must be set to reseal sessions'));
+    return this.asHttpErrors(() => resealSessions(this.core));
   }
 
   /**
@@ -205,7 +205,7 @@ export class SessionService {
     const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
     await regenerate(req, { id: sessionId });
     Object.assign(req.session, data);
-    this.sessions.stateFor(req.session).createdAt = keptCreatedAt;
+    this.core.context.stateFor(req.session).createdAt = keptCreatedAt;
   }
 
   private digestOfRequest(req: Request): string | undefined {

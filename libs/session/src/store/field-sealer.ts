@@ -1,3 +1,4 @@
+import type { ResolvedEncryption } from '../options/resolved-options';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /** Marks a sealed value. No JSON value starts with it, so a sealed value never passes for plaintext JSON. */
@@ -11,12 +12,6 @@ const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 /** Why a stored value did not open; the store treats the session as absent and logs it once. */
 export class UnopenableValueError extends Error {}
 
-/** The `encryption` option once checked: the keys as bytes, newest first. */
-export interface ResolvedEncryption {
-  keys: Buffer[];
-  /** Read a value that is not sealed as plaintext (while switching encryption on). */
-  acceptPlaintext: boolean;
-}
 
 interface SealingKey {
   id: Buffer;

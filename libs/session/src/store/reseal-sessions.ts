@@ -1,6 +1,6 @@
 import { isSealedField } from '../redis/session-fields';
 import { UnopenableSessionError, openField } from './session-codec';
-import type { SessionPersistence } from './session-persistence';
+import type { SessionCore } from './session-core';
 import { renewalRecordOf } from '../renewal/renewal-record';
 
 /** What `SessionService.reseal()` did. */
@@ -24,18 +24,19 @@ const CONCURRENCY = 16;
  * changed it meanwhile keeps its change; the expiry is left as it is (the compare-and-set is given no
  * new one) and nothing else of the session is touched. Safe to run while the app serves, and again.
  */
-export async function resealSessions(sessions: SessionPersistence): Promise<ResealReport> {
+export async function resealSessions(core: SessionCore): Promise<ResealReport> {
   const report: ResealReport = { sessions: 0, resealed: 0, changed: 0, unopenable: 0 };
-  const digests = await sessions.digests();
+  const digests = await core.admin.digests();
   for (let i = 0; i < digests.length; i += CONCURRENCY) {
-    await Promise.all(digests.slice(i, i + CONCURRENCY).map((digest) => resealOne(sessions, sessions.redisKeyOfDigest(digest), report)));
+    await Promise.all(digests.slice(i, i + CONCURRENCY).map((digest) => resealOne(core, core.context.redisKeyOfDigest(digest), report)));
   }
   return report;
 }
 
-async function resealOne(sessions: SessionPersistence, redisKey: string, report: ResealReport): Promise<void> {
-  const sealer = sessions.sealer!;
-  const { gateway } = sessions;
+async function resealOne(core: SessionCore, redisKey: string, report: ResealReport): Promise<void> {
+  const { sealing } = core.context;
+  const sealer = sealing.sealer!;
+  const { gateway } = core;
   // A plain read, as every read is: it slides nothing and stamps no last-seen time.
   const fields = await gateway.readSession(redisKey);
   // A renewed ID's pointer or a destroyed session's tombstone holds no sealed value; a claimed key is resealed under its successor.
@@ -49,7 +50,7 @@ async function resealOne(sessions: SessionPersistence, redisKey: string, report:
     }
   } catch (error) {
     if (!(error instanceof UnopenableSessionError)) throw error;
-    sessions.ignoreUnopenable(redisKey, error.message);
+    sealing.ignoreUnopenable(redisKey, error.message);
     report.unopenable++;
     return;
   }

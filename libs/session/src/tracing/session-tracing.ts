@@ -1,5 +1,5 @@
 import { SessionConfigError } from '../errors/session-config.error';
-import { resultOfError, type SessionObserver, type StoreCallFacts, type StoreOperation } from '../observe/session-observer';
+import { resultOfError, type SessionObserver, type StoreCallFacts, type StoreOperation } from '../redis/session-observer';
 
 /** The few `@opentelemetry/api` members the library uses (typed loosely: it is an optional peer). */
 interface OtelApi {

@@ -1,13 +1,6 @@
 import type { SessionData } from 'express-session';
+import type { SessionUserId } from '../options/session-options.interface';
 import { messages } from '../errors/session.messages';
-
-/**
- * Who a session belongs to, for the user index (`list`, `revoke`, `logoutEverywhere`,
- * `maxSessionsPerUser`): a string or number id, or undefined for an anonymous session. The session's
- * own keys are typed `any` so a function can reach keys the app never declared on `SessionData`.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- on purpose, see above: `unknown` would make every undeclared key a type error in the app's function.
-export type SessionUserId = (session: SessionData & Record<string, any>) => string | number | undefined;
 
 /**
  * The default: the library's own `session.user.id` (set by `SessionService.login`), else passport's

@@ -1,10 +1,11 @@
 import type { Request } from 'express';
 import { toHttpException } from '../errors/to-http-exception';
 import { FIELD } from '../redis/session-fields';
-import type { SessionSave, StoredSession, UserIndexKeeper } from '../store/session-persistence';
+import type { SessionSave, StoredSession, UserIndexKeeper } from '../store/store-ports';
 import type { SessionState, UserIndexEntry, UserIndexMove } from '../store/session-state';
 import { deviceMeta } from './device-meta';
-import { indexUserIdOf, type SessionUserId } from './user-id';
+import type { SessionUserId } from '../options/session-options.interface';
+import { indexUserIdOf } from './user-id';
 import type { UserSessionIndex } from './user-session-index';
 
 /**

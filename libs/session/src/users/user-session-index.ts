@@ -5,11 +5,11 @@ import { FIELD } from '../redis/session-fields';
 import { UnopenableSessionError } from '../store/session-codec';
 import { handleOf } from '../redis/session-id';
 import type { IndexJoin, SaveStatus } from '../redis/session-gateway';
-import type { SessionPersistence, SessionSave } from '../store/session-persistence';
+import type { SessionContext } from '../store/session-context';
+import type { SessionSave } from '../store/store-ports';
 import type { UserIndexMove } from '../store/session-state';
 import { indexExpiryFor, indexExpiryOnJoin, indexPushDue } from './user-index-expiry';
 
-const LOGIN_GRACE_MS = 10_000;
 
 /** One of a user's sessions, as `SessionService.list` returns it. */
 export interface UserSessionInfo {
@@ -44,10 +44,10 @@ export interface UserSessionLimit {
  * has answered (see the README's "Users and their sessions").
  */
 export class UserSessionIndex {
-  private readonly gateway: SessionPersistence['gateway'];
+  private readonly gateway: SessionContext['gateway'];
 
   constructor(
-    private readonly sessions: SessionPersistence,
+    private readonly sessions: SessionContext,
     private readonly limit: UserSessionLimit,
   ) {
     this.gateway = sessions.gateway;
@@ -55,33 +55,6 @@ export class UserSessionIndex {
 
   redisKeyOf(userId: string): string {
     return userIndexRedisKey(this.sessions.prefix, userId);
-  }
-
-  /**
-   * Adds a session to the index alone and applies the per-user limit atomically. Returns the digests
-   * of sessions evicted to make room (the caller deletes them); throws a 'limit' SessionConflictError
-   * when rejecting. The library's own saves use `saveMoving`; this stays for callers that add a
-   * member before its session is saved, which is why it spares young members when pruning.
-   */
-  async add(userId: string, digest: string, createdAt: number): Promise<string[]> {
-    const key = this.redisKeyOf(userId);
-    const { maxSessions, onLimit } = this.limit;
-    // Idle-expired members would count against the limit and push out live sessions: drop them first.
-    if (maxSessions > 0) await this.pruneDead(key, maxSessions);
-    const absolute = this.sessions.absoluteTimeout;
-    const now = Date.now();
-    const reply = await this.gateway.addToUserIndex({
-      redisKey: key,
-      digest,
-      createdAt,
-      oldestLive: absolute > 0 ? now - absolute : '-inf',
-      limit: maxSessions,
-      onLimit,
-      // The session is not saved yet: its expiry will be the idle window's; its saves and slides push further.
-      indexExpiresAt: indexExpiryOnJoin(absolute, now, now + this.sessions.ttl),
-    });
-    if (reply.status === 'rejected') throw new SessionConflictError(messages.sessionLimit(maxSessions), 'limit');
-    return reply.evicted;
   }
 
   /**
@@ -142,7 +115,7 @@ export class UserSessionIndex {
    * when that needs it (see user-index-expiry.ts); undefined when it does not.
    */
   pushExpiry(userId: string, previous: number | undefined, next: number): Promise<number> | undefined {
-    if (!indexPushDue(this.sessions.absoluteTimeout, previous, next)) return undefined;
+    if (!indexPushDue(this.sessions.settings.absoluteTimeout, previous, next)) return undefined;
     return this.gateway.extendUserIndex(this.redisKeyOf(userId), indexExpiryFor(next));
   }
 
@@ -178,7 +151,7 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const digest = (await this.members(key)).find((member) => handleOf(member) === handle);
     if (!digest) return false;
-    const [deleted] = await Promise.all([this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
+    const [deleted] = await Promise.all([this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
     if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
     this.announceRevoked([digest], [deleted], userId);
     return deleted > 0;
@@ -189,7 +162,7 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const targets = (await this.members(key)).filter((digest) => digest !== exceptDigest);
     if (targets.length === 0) return 0;
-    const deleted = await Promise.all(targets.map((digest) => this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = await Promise.all(targets.map((digest) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
     await this.gateway.removeMembers(key, targets);
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
@@ -199,7 +172,7 @@ export class UserSessionIndex {
 
   /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots), evicted from `userId`'s index. */
   async deleteSessions(digests: string[], userId?: string): Promise<void> {
-    const deleted = await Promise.all(digests.map((digest) => this.sessions.deleteByKey(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = await Promise.all(digests.map((digest) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('evicted', count);
     this.announceRevoked(digests, deleted, userId);
@@ -214,12 +187,12 @@ export class UserSessionIndex {
 
   /** Members newest first, leaving out those past the absolute timeout. */
   private members(key: string): Promise<string[]> {
-    const absolute = this.sessions.absoluteTimeout;
+    const absolute = this.sessions.settings.absoluteTimeout;
     return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
   private joinOf(userId: string, digest: string, createdAt: number, sessionExpiresAt: number): IndexJoin {
-    const absolute = this.sessions.absoluteTimeout;
+    const absolute = this.sessions.settings.absoluteTimeout;
     const now = Date.now();
     return {
       redisKey: this.redisKeyOf(userId),
@@ -236,7 +209,7 @@ export class UserSessionIndex {
   private opened(digest: string, field: string, held: string | null): string | null {
     if (held === null) return null;
     try {
-      return this.sessions.openValue(this.sessions.redisKeyOfDigest(digest), field, held) ?? null;
+      return this.sessions.sealing.openValue(this.sessions.redisKeyOfDigest(digest), field, held) ?? null;
     } catch (error) {
       if (error instanceof UnopenableSessionError) return null;
       throw error;
@@ -255,16 +228,6 @@ export class UserSessionIndex {
   private async pruneGone(key: string, except?: string): Promise<void> {
     const digests = (await this.gateway.membersByScore(key, '+inf', '-inf')).filter((digest) => digest !== except);
     if (digests.length === 0) return;
-    const alive = await Promise.all(digests.map((digest) => this.gateway.existsKey(this.sessions.redisKeyOfDigest(digest))));
-    const dead = digests.filter((_, i) => alive[i] === 0);
-    if (dead.length > 0) await this.gateway.removeMembers(key, dead);
-  }
-
-  private async pruneDead(key: string, maxSessions: number): Promise<void> {
-    // Members added in the last few seconds may be logins still saving their session: not dead.
-    const youngest = String(Date.now() - LOGIN_GRACE_MS);
-    const digests = await this.gateway.membersByScore(key, youngest, '-inf');
-    if (digests.length === 0 || (await this.gateway.countMembers(key)) < maxSessions) return;
     const alive = await Promise.all(digests.map((digest) => this.gateway.existsKey(this.sessions.redisKeyOfDigest(digest))));
     const dead = digests.filter((_, i) => alive[i] === 0);
     if (dead.length > 0) await this.gateway.removeMembers(key, dead);

@@ -1,4 +1,3 @@
-import type { SessionEventFacts } from '../events/session-event';
 
 /**
  * The seam between the session code and what operators and apps see (metrics, traces, lifecycle
@@ -7,6 +6,12 @@ import type { SessionEventFacts } from '../events/session-event';
  * A hook never receives a session ID, a value, or anything a user typed: only names and counts,
  * digests (hashed IDs) and user ids.
  */
+
+/** What happened to a session; see the README's "Events" for what each one covers. */
+export type SessionEventType = 'created' | 'login' | 'logout' | 'revoked' | 'destroyed' | 'expired';
+
+/** What the session code reports of a lifecycle event; `SessionEvents` adds the replica and the time. */
+export type SessionEventFacts = { type: SessionEventType; digest: string; userId?: string; previousDigest?: string };
 
 /** What a gateway call did, as a metric label and a span name (`session.<operation>`). */
 export type StoreOperation = 'load' | 'save' | 'touch' | 'update' | 'destroy' | 'index' | 'scan' | 'activity' | 'renew';
@@ -96,4 +101,22 @@ export function combineObservers(observers: SessionObserver[]): SessionObserver 
       wrappers.reduceRight<() => Promise<T>>((inner, observer) => () => observer.observeStoreCall!(operation, inner, describe), run)();
   }
   return combined;
+}
+
+/**
+ * The observers of one set of sessions, as one: what the gateway, the store and the features report
+ * to. Created before any of them and handed to each in its constructor; metrics, tracing and
+ * `SessionEvents` join it at boot (`add`). Each hook site reads `observer` once, so a bare store
+ * (no observer) pays one `undefined` check.
+ */
+export class SessionObservers {
+  private readonly members: SessionObserver[] = [];
+  /** Every member combined; undefined while there is none. */
+  observer: SessionObserver | undefined;
+
+  add(observer: SessionObserver | undefined): void {
+    if (!observer) return;
+    this.members.push(observer);
+    this.observer = combineObservers(this.members);
+  }
 }

@@ -1,57 +1,39 @@
 import { messages } from '../errors/session.messages';
-import type { SessionUser } from '../session-data';
-import { USER_KEY } from '../session.constants';
 import { FIELD, isSealedField } from '../redis/session-fields';
 import type { StoredFields } from '../redis/session-gateway';
-import { digestOf, newSessionId } from '../redis/session-id';
-import { UnopenableSessionError, decodeSession, openField } from '../store/session-codec';
-import type { SessionPersistence, StoredSession } from '../store/session-persistence';
-import { stateOf, type UserIndexEntry } from '../store/session-state';
-import { renewalRecordOf } from './renewal-record';
-import { openSuccessor, sealSuccessor } from './successor-seal';
+import { digestOf } from '../redis/session-id';
+import { renewalRecordOf } from '../renewal/renewal-record';
+import { UnopenableSessionError, decodeSession, openField } from './session-codec';
+import type { SessionContext } from './session-context';
+import type { UserIndexEntry } from './session-state';
+import type { UserIndexKeeper } from './store-ports';
+import { openSuccessor } from './successor-seal';
 
 /** Grace a pointer gets when this replica has no `renewal` of its own (a rolling deploy turning it on). */
 const FALLBACK_GRACE_MS = 60_000; // 1 min
 
 /** Forward pointers followed at most, one after another (a session renewed twice within a grace window). */
-const MAX_HOPS = 3;
+export const MAX_HOPS = 3;
 
 /**
- * Moves a session to a new ID while requests still hold the old one (see `renewal-scripts.ts` for
- * the three steps). The old key points to the new one for the grace window; every reader and writer
- * that meets it comes here, finishes a renewal left half-way, and goes on under the successor, so
- * all of them, on any replica, end up on the one successor the claim decided.
+ * The old key of a renewed session points to its new one for the grace window (see
+ * `renewal-scripts.ts` for the three steps of a renewal). Every reader and writer that meets such a
+ * key comes here, finishes a renewal left half-way, and goes on under the successor, so all of them,
+ * on any replica, end up on the one successor the claim decided. Part of the stored format: a
+ * replica follows renewed keys whether or not its own `renewal` option is on (a rolling deploy).
  */
 export class SessionForwarding {
-  constructor(private readonly sessions: SessionPersistence) {}
+  constructor(
+    private readonly sessions: SessionContext,
+    private readonly indexKeeper: UserIndexKeeper | undefined,
+  ) {}
 
   /**
-   * Gives the session under `oldId` a new ID, or answers the one a concurrent renewal gave it.
-   * Undefined when the session is gone. Counted (`sessionRenewed`) and told as an event by the claimant only.
+   * The successor of the session a read of `oldId` found renewed (`fields`, its old key's hash), the
+   * renewal finished first if it was left half-way; undefined when it is gone. The reader reads it.
    */
-  async renew(oldId: string): Promise<string | undefined> {
-    const redisKey = this.sessions.redisKeyOf(oldId);
-    const claim = await this.sessions.gateway.claimRenewal(redisKey, sealSuccessor(newSessionId(), oldId));
-    if (claim.status === 'gone') return undefined;
-    const successor = await this.finish(oldId, claim.sealedSuccessor, claim.fields);
-    if (successor !== undefined && claim.status === 'claimed') {
-      this.sessions.observer?.sessionRenewed?.();
-      this.reportMoved(oldId, successor, redisKey, claim.fields);
-    }
-    return successor;
-  }
-
-  /**
-   * The session a read of `oldId` found renewed (`fields`, its old key's hash): the renewal finished
-   * if it was left half-way, then the successor read (one HGETALL per hop), its state naming the ID
-   * the request now holds (`renewedId`).
-   */
-  async follow(oldId: string, fields: StoredFields, hops: number): Promise<StoredSession | null> {
-    if (hops >= MAX_HOPS) return null;
-    const successor = await this.finish(oldId, fields[FIELD.successor], withoutSuccessor(fields));
-    const data = successor === undefined ? null : await this.sessions.load(successor, hops + 1);
-    if (data) stateOf(data)!.renewedId ??= successor;
-    return data;
+  successorFrom(oldId: string, fields: StoredFields): Promise<string | undefined> {
+    return this.finish(oldId, fields[FIELD.successor], withoutSuccessor(fields));
   }
 
   /**
@@ -70,7 +52,7 @@ export class SessionForwarding {
    * the grace. Answers how many sessions the last key destroyed held.
    */
   async destroy(sessionId: string, hops = 0): Promise<number> {
-    const tombstoneMs = this.sessions.renewal?.grace ?? 0;
+    const tombstoneMs = this.sessions.settings.renewal?.grace ?? 0;
     const { deleted, sealedSuccessor } = await this.sessions.gateway.destroySession(this.sessions.redisKeyOf(sessionId), tombstoneMs);
     const successor = sealedSuccessor === undefined ? undefined : openSuccessor(sealedSuccessor, sessionId);
     if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, hops + 1);
@@ -83,7 +65,7 @@ export class SessionForwarding {
    * meanwhile (a logout or revoke racing the renewal) takes the planted copy with it; a successor
    * destroyed already (its tombstone) is not planted again.
    */
-  private async finish(oldId: string, sealed: string, fields: StoredFields): Promise<string | undefined> {
+  async finish(oldId: string, sealed: string, fields: StoredFields): Promise<string | undefined> {
     const successor = openSuccessor(sealed, oldId);
     if (successor === undefined) {
       this.sessions.logger.warn(messages.corruptValue(digestOf(oldId), `its "${FIELD.successor}" field does not open`));
@@ -96,7 +78,7 @@ export class SessionForwarding {
     const newKey = this.sessions.redisKeyOf(successor);
     const copy = this.copyFor(oldKey, newKey, fields);
     if (copy === undefined) return undefined;
-    const expiresAt = Number(fields[FIELD.expiresAt]) || now + this.sessions.ttl; // no expiry field: written by an older version
+    const expiresAt = Number(fields[FIELD.expiresAt]) || now + this.sessions.settings.idleTimeout; // no expiry field: written by an older version
     const planted = await gateway.plantSuccessor({ redisKey: newKey, expiresAt, now, fields: copy });
     if (planted === 'expired') return undefined;
     if (planted === 'ended') {
@@ -104,8 +86,8 @@ export class SessionForwarding {
       await this.destroy(oldId);
       return undefined;
     }
-    await this.sessions.indexKeeper?.follow(this.indexEntryOf(oldKey, fields, oldId, expiresAt), digestOf(successor));
-    const grace = this.sessions.renewal?.grace ?? FALLBACK_GRACE_MS;
+    await this.indexKeeper?.follow(this.indexEntryOf(oldKey, fields, oldId, expiresAt), digestOf(successor));
+    const grace = this.sessions.settings.renewal?.grace ?? FALLBACK_GRACE_MS;
     if ((await gateway.retireRenewed(oldKey, sealed, grace)) === 'gone') {
       await this.destroy(successor);
       return undefined;
@@ -120,18 +102,19 @@ export class SessionForwarding {
    * sets both. Undefined when a value does not open (logged once): the session is as gone.
    */
   private copyFor(oldKey: string, newKey: string, fields: StoredFields): string[] | undefined {
-    const oldSealing = this.sessions.sealingFor(oldKey);
+    const { sealing } = this.sessions;
+    const oldSealing = sealing.sealingFor(oldKey);
     const copy: string[] = [];
     try {
       for (const field of Object.keys(fields)) {
         if (field === FIELD.expiresAt || field === FIELD.issuedAt) continue;
         let value = fields[field];
-        if (oldSealing && isSealedField(field)) value = this.sessions.sealValue(newKey, field, openField(oldSealing, field, value))!;
+        if (oldSealing && isSealedField(field)) value = sealing.sealValue(newKey, field, openField(oldSealing, field, value))!;
         copy.push(field, value);
       }
     } catch (error) {
       if (!(error instanceof UnopenableSessionError)) throw error;
-      this.sessions.ignoreUnopenable(oldKey, error.message);
+      sealing.ignoreUnopenable(oldKey, error.message);
       return undefined;
     }
     return copy;
@@ -145,30 +128,12 @@ export class SessionForwarding {
     expiresAt: number,
   ): (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined {
     try {
-      const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealingFor(oldKey));
-      const entry = this.sessions.indexKeeper?.entryOf(data, digestOf(oldId));
+      const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealing.sealingFor(oldKey));
+      const entry = this.indexKeeper?.entryOf(data, digestOf(oldId));
       return entry && { ...entry, createdAt: state.createdAt, expiresAt };
     } catch {
       return undefined; // corrupt or unopenable: the read that follows logs it
     }
-  }
-
-  /**
-   * A renewal is a session moving to a new ID: like `regenerate`, one `created` event naming the ID it
-   * left, so a subscriber that tracks sessions by digest (a live list) follows it to its logout.
-   */
-  private reportMoved(oldId: string, successor: string, oldKey: string, fields: StoredFields): void {
-    const observer = this.sessions.observer;
-    if (!observer?.sessionEvent) return;
-    let userId: string | undefined;
-    try {
-      const { data } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealingFor(oldKey));
-      const id = (data[USER_KEY] as Partial<SessionUser> | undefined)?.id;
-      userId = id === undefined || id === null ? undefined : String(id);
-    } catch {
-      // unopenable: the successor's read logs it; the event goes without the user
-    }
-    observer.sessionEvent({ type: 'created', digest: digestOf(successor), previousDigest: digestOf(oldId), userId });
   }
 }
 

@@ -1,0 +1,19 @@
+import { SessionConfigError } from '../errors/session-config.error';
+import type { ResolvedStoreOptions } from './resolved-options';
+import type { RedisSessionStoreOptions } from './storage-options.interface';
+import { resolveStorageOptions } from './resolve-storage-options';
+
+/** Validates the standalone `RedisSessionStore`'s options at construction, naming the option at fault. */
+export function resolveStoreOptions(options: RedisSessionStoreOptions): ResolvedStoreOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new SessionConfigError('options', 'must be an object with at least "client"');
+  }
+  const { client, logger, ...storage } = options;
+  if (!client || typeof (client as { defineCommand?: unknown }).defineCommand !== 'function') {
+    throw new SessionConfigError('client', 'must be an ioredis Redis or Cluster instance');
+  }
+  if (logger !== undefined && (logger === null || typeof logger.warn !== 'function' || typeof logger.error !== 'function')) {
+    throw new SessionConfigError('logger', 'must have warn() and error() methods, as console does');
+  }
+  return { ...resolveStorageOptions(storage), client, logger: logger ?? console };
+}

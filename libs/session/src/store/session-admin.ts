@@ -1,0 +1,85 @@
+import { FIELD } from '../redis/session-fields';
+import type { SessionEndReason } from '../redis/session-observer';
+import { renewalRecordOf } from '../renewal/renewal-record';
+import { pastDeadline } from './idle-slide';
+import { CorruptSessionError, UnopenableSessionError, decodeSession } from './session-codec';
+import type { SessionContext } from './session-context';
+import type { SessionForwarding } from './session-forwarding';
+import type { StoredSession } from './store-ports';
+
+/** Ending sessions, and the operations over every session under the prefix (`all`, `ids`, `clear`). */
+export class SessionAdmin {
+  constructor(
+    private readonly sessions: SessionContext,
+    private readonly forwarding: SessionForwarding,
+  ) {}
+
+  /**
+   * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
+   * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`). A
+   * renewed session's old ID deletes the successor too: a logout during the grace window ends both.
+   */
+  async destroy(
+    sessionId: string,
+    reason: SessionEndReason = 'logout',
+    ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
+  ): Promise<void> {
+    const redisKey = this.sessions.redisKeyOf(sessionId);
+    const deleted = await this.forwarding.destroy(sessionId);
+    if (deleted === 0) return;
+    const observer = this.sessions.observer;
+    observer?.sessionEnded?.(reason, deleted);
+    if (reason !== 'regenerated') observer?.sessionEvent?.({ type: ended.type, digest: this.sessions.digestOfKey(redisKey), userId: ended.userId });
+  }
+
+  /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
+  async all(): Promise<Record<string, StoredSession>> {
+    const { sessions } = this;
+    const redisKeys = await this.sessionRedisKeys();
+    const found: Record<string, StoredSession> = {};
+    await Promise.all(
+      redisKeys.map(async (redisKey) => {
+        const fields = await sessions.gateway.readSession(redisKey);
+        const now = Date.now();
+        if (!fields || fields === 'wrongType' || pastDeadline(sessions.slides, Number(fields[FIELD.createdAt]), now)) return;
+        if (renewalRecordOf(fields) !== 'session') return; // a renewed session's old key (its successor is listed) or an ended one
+        try {
+          found[sessions.digestOfKey(redisKey)] = decodeSession(fields, sessions.cookieTemplateJson, now, sessions.sealing.sealingFor(redisKey)).data;
+        } catch (error) {
+          if (error instanceof UnopenableSessionError) return sessions.sealing.ignoreUnopenable(redisKey, error.message);
+          if (!(error instanceof CorruptSessionError)) throw error;
+          sessions.ignoreCorrupt(redisKey, error.message);
+        }
+      }),
+    );
+    return found;
+  }
+
+  /**
+   * Digests of every live session. With `renewal` on, a renewed session's old key and a destroyed
+   * one's tombstone are hashes under the prefix too, for their grace: each key is asked for those
+   * marks (one HMGET, pipelined) and the records left out, as `all()` leaves them out.
+   */
+  async digests(): Promise<string[]> {
+    let redisKeys = await this.sessionRedisKeys();
+    if (this.sessions.settings.renewal) {
+      const records = await Promise.all(redisKeys.map((redisKey) => this.sessions.gateway.readRenewalMarks(redisKey)));
+      redisKeys = redisKeys.filter((_, i) => records[i] === 'session');
+    }
+    return redisKeys.map((redisKey) => this.sessions.digestOfKey(redisKey));
+  }
+
+  /** Deletes every key under the prefix: sessions and user indexes, on every master of a cluster. */
+  async clear(): Promise<void> {
+    const redisKeys = await this.sessions.gateway.scanKeys(`${escapeGlob(this.sessions.prefix)}*`);
+    await Promise.all(redisKeys.map((redisKey) => this.sessions.gateway.deleteKey(redisKey)));
+  }
+
+  private sessionRedisKeys(): Promise<string[]> {
+    return this.sessions.gateway.scanKeys(`${escapeGlob(this.sessions.prefix)}*`, 'hash');
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

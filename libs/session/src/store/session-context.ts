@@ -1,0 +1,110 @@
+import { Cookie, type SessionData } from 'express-session';
+import { messages } from '../errors/session.messages';
+import type { ResolvedStorageOptions } from '../options/resolved-options';
+import { resolveSecure } from '../cookie/secure-cookie';
+import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
+import { FIELD } from '../redis/session-fields';
+import type { SessionGateway } from '../redis/session-gateway';
+import type { SessionObserver, SessionObservers } from '../redis/session-observer';
+import type { IdleSlidePolicy } from './idle-slide';
+import { cookieSettingsJson } from './session-codec';
+import { SessionSealing } from './session-sealing';
+import { attachState, stateOf, type SessionState } from './session-state';
+import { checkedExpiry } from './session-validation';
+
+/**
+ * What every part of the store shares for one set of sessions: the settings, the gateway, the
+ * observers, the sealing of values, and the few rules all of them apply (key names, expiry,
+ * renewal due). Built once, before the parts, and handed to each in its constructor.
+ */
+export class SessionContext {
+  readonly prefix: string;
+  /** When a read slides the idle timeout (`touchAfter`). */
+  readonly slides: IdleSlidePolicy;
+  /** JSON of the cookie a fresh session gets; a session whose cookie matches does not store its own. */
+  readonly cookieTemplateJson: string | undefined;
+  readonly sealing: SessionSealing;
+
+  constructor(
+    readonly settings: ResolvedStorageOptions,
+    readonly gateway: SessionGateway,
+    private readonly observers: SessionObservers,
+    readonly logger: Pick<Console, 'warn' | 'error'>,
+  ) {
+    this.prefix = settings.prefix;
+    this.slides = { window: settings.cookie.maxAge ?? settings.idleTimeout, touchAfter: settings.touchAfter, absoluteTimeout: settings.absoluteTimeout };
+    this.cookieTemplateJson = cookieSettingsJson(templateCookie(settings.cookie));
+    this.sealing = new SessionSealing(settings.encryption, (redisKey) => this.digestOfKey(redisKey), logger);
+  }
+
+  /** Metrics, traces and lifecycle events, combined; undefined when nothing observes. */
+  get observer(): SessionObserver | undefined {
+    return this.observers.observer;
+  }
+
+  redisKeyOf(sessionId: string): string {
+    return sessionRedisKey(this.prefix, sessionId);
+  }
+
+  /** Redis key of a session a user index names by digest. */
+  redisKeyOfDigest(digest: string): string {
+    return digestRedisKey(this.prefix, digest);
+  }
+
+  /** The digest a session key names: the key without the prefix. */
+  digestOfKey(redisKey: string): string {
+    return redisKey.slice(this.prefix.length);
+  }
+
+  /** A value that is not what the library wrote: logged, and the session taken as absent. */
+  ignoreCorrupt(redisKey: string, reason: string): null {
+    this.logger.warn(messages.corruptValue(this.digestOfKey(redisKey), reason));
+    return null;
+  }
+
+  /**
+   * Deletes a session by its Redis key (revoke, eviction); answers whether it existed. While
+   * `renewal` is on, a tombstone stays for the grace, so a renewal under way cannot plant it again.
+   */
+  async deleteSession(redisKey: string): Promise<number> {
+    const { renewal } = this.settings;
+    if (!renewal) return this.gateway.deleteKey(redisKey);
+    return (await this.gateway.destroySession(redisKey, renewal.grace)).deleted;
+  }
+
+  /**
+   * Expiry a write gives the session: the cookie's, else the idle window, never past the absolute
+   * deadline. Throws a `SessionDataError` for an expiry that is not a date a cookie can carry, before
+   * anything is written: Redis would refuse it half-way through the write.
+   */
+  expiryOf(session: SessionData, createdAt: number, now: number): number {
+    const expires = session.cookie?.expires;
+    let at = expires ? checkedExpiry(new Date(expires).getTime(), expires) : now + this.settings.idleTimeout;
+    if (this.settings.absoluteTimeout > 0) at = Math.min(at, createdAt + this.settings.absoluteTimeout);
+    return at;
+  }
+
+  /** The bookkeeping of a session object, created for one that was never read from Redis. */
+  stateFor(session: object): SessionState {
+    return stateOf(session) ?? attachState(session, { stored: null, createdAt: Date.now(), refreshed: false });
+  }
+
+  /**
+   * True when the session's ID is older than the renewal interval (never with `renewal` off); with
+   * `early`, that many ms before.
+   */
+  renewalDue(state: SessionState, now = Date.now(), early = 0): boolean {
+    const { renewal } = this.settings;
+    if (!renewal) return false;
+    const issuedAt = Number(state.stored?.get(FIELD.issuedAt) ?? state.createdAt); // sessions stored before `renewal` was on
+    return now - issuedAt >= renewal.interval - early;
+  }
+}
+
+/** The cookie a fresh session gets, built as express-session builds it, before any request is known. */
+function templateCookie(cookie: ResolvedStorageOptions['cookie']): object {
+  const { name: _name, secure, ...settings } = cookie;
+  const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)); // Cookie turns `maxAge: undefined` into a setting
+  const CookieClass = Cookie as unknown as new (options: object) => object;
+  return new CookieClass({ ...defined, secure: resolveSecure(secure, undefined) });
+}

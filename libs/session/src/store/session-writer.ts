@@ -1,0 +1,144 @@
+import type { SessionData } from 'express-session';
+import { SessionTooLargeError } from '../errors/session-too-large.error';
+import { FIELD } from '../redis/session-fields';
+import { diffSession, type SessionDelta } from './session-codec';
+import type { SessionContext } from './session-context';
+import type { SessionForwarding } from './session-forwarding';
+import { userIdOf } from './session-slides';
+import type { SessionState, UserIndexEntry, UserIndexMove } from './session-state';
+import { checkSessionObject } from './session-validation';
+import type { SessionSave, StoredSession, UserIndexKeeper } from './store-ports';
+
+/**
+ * The write path: diffs a session against what Redis held when it was read and writes only that, in
+ * one script, moving its user index entry in the same save when its user changed.
+ */
+export class SessionWriter {
+  constructor(
+    private readonly sessions: SessionContext,
+    private readonly forwarding: SessionForwarding,
+    private readonly indexKeeper: UserIndexKeeper | undefined,
+  ) {}
+
+  /**
+   * Writes what changed in the session since it was read, or answers null, synchronously, when
+   * nothing did and the read already slid the expiry: the common case of a request that only reads.
+   */
+  saveChanges(sessionId: string, data: SessionData): Promise<void> | null {
+    // Apps widen SessionData with their own keys; whether it already has an index signature depends on
+    // which declarations the compilation sees (the repository's tests add one, the package's build not).
+    const session = data as StoredSession;
+    const { sessions } = this;
+    let delta: SessionDelta;
+    const state = sessions.stateFor(session);
+    const redisKey = sessions.redisKeyOf(sessionId);
+    // The same object saved under a new ID: nothing of it is at that key yet, so 'patch' would drop it.
+    if (state.stored && state.redisKey !== undefined && state.redisKey !== redisKey) {
+      state.stored = null;
+      state.held = undefined; // sealed for the other key: they would not open here
+    }
+    let move: UserIndexMove | undefined;
+    try {
+      checkSessionObject(session, false);
+      // First: a session joining a user's index gets its device metadata in this very save.
+      move = this.indexKeeper?.moveFor(session, state, sessions.digestOfKey(redisKey));
+      delta = diffSession(session, state, sessions.cookieTemplateJson, sessions.sealing.sealingFor(redisKey));
+      if (delta.bytes > sessions.settings.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, sessions.settings.maxSessionBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Unchanged: nothing to write, but the slide the read sent must have succeeded (else a 503). A
+    // session that may have been renewed meanwhile is written even unchanged: a renewal answers
+    // 'moved', and the response then carries the new cookie instead of setting the old one back
+    // (persistent cookies). "May": due by this replica's clock, or within a grace of it, for another's.
+    const { renewal } = sessions.settings;
+    const mayBeRenewed = renewal !== undefined && sessions.renewalDue(state, Date.now(), renewal.grace);
+    if (!move && state.stored && delta.set.length === 0 && delta.del.length === 0 && state.refreshed && !mayBeRenewed) return state.sliding ?? null;
+    return this.write(sessionId, redisKey, session, state, delta, move);
+  }
+
+  private async write(
+    sessionId: string,
+    redisKey: string,
+    session: StoredSession,
+    state: SessionState,
+    delta: SessionDelta,
+    move: UserIndexMove | undefined,
+  ): Promise<void> {
+    const now = Date.now();
+    if (!state.stored && this.sessions.settings.renewal) {
+      // A new ID (a new session, a login, a regenerate): the renewal interval starts now.
+      delta.set.push(FIELD.issuedAt, String(now));
+      delta.next.set(FIELD.issuedAt, String(now));
+    }
+    const indexEntry = state.indexEntry;
+    if (delta.next.has(FIELD.lastSeenAt)) delta = stampLastSeen(delta, now);
+    const save: SessionSave = {
+      redisKey,
+      mode: state.stored ? 'patch' : 'replace',
+      expiresAt: this.sessions.expiryOf(session, state.createdAt, now),
+      now,
+      set: delta.set,
+      del: delta.del,
+    };
+    // A move into an index sets that index's expiry itself; otherwise the index may need a push, sent alongside.
+    const push = move ? undefined : this.indexKeeper?.pushExpiry(state, save.expiresAt);
+    const saving = move ? this.indexKeeper!.saveMoving(save, move, state) : this.sessions.gateway.saveSession(save).then((reply) => reply.status);
+    const [status] = await Promise.all([saving, push]);
+    if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
+    if (status === 'moved') return this.writeToSuccessor(sessionId, session, state, indexEntry);
+    this.report(redisKey, session, status, state);
+    state.stored = delta.next;
+    state.held = delta.held;
+    state.previousDigest = undefined;
+    state.loggingIn = undefined;
+    state.redisKey = redisKey;
+    state.pendingMeta = undefined;
+    state.expiresAt = save.expiresAt;
+    state.refreshed = true; // the save slid the expiry: nothing left for a touch
+  }
+
+  /**
+   * The session was renewed (here or on another replica) while this request ran: the same changes go
+   * to the successor, as a patch over what it holds, and the request's state names the new ID so its
+   * response carries the new cookie. The renewal moved the user index entry along.
+   */
+  private async writeToSuccessor(oldId: string, session: StoredSession, state: SessionState, indexEntry: UserIndexEntry | undefined): Promise<void> {
+    const successor = await this.forwarding.successorOf(oldId);
+    if (successor === undefined) return; // renewed, then destroyed: as 'gone'
+    const successorKey = this.sessions.redisKeyOf(successor);
+    state.renewedId = successor;
+    state.redisKey = successorKey; // a patch of what was read, not a rewrite of the whole session
+    state.indexEntry = indexEntry && { ...indexEntry, digest: this.sessions.digestOfKey(successorKey) };
+    await this.saveChanges(successor, session);
+  }
+
+  /** Tells the observers what a write did: a session stored for the first time, or one found expired. */
+  private report(redisKey: string, session: StoredSession, status: 'written' | 'expired', state: SessionState): void {
+    const observer = this.sessions.observer;
+    if (!observer) return;
+    const digest = this.sessions.digestOfKey(redisKey);
+    if (status === 'expired') {
+      observer.sessionEnded?.('expired', 1);
+      observer.sessionEvent?.({ type: 'expired', digest, userId: state.indexEntry?.userId ?? userIdOf(session) });
+      return;
+    }
+    if (state.stored === null) {
+      observer.sessionCreated?.();
+      const type = state.loggingIn ? 'login' : 'created';
+      observer.sessionEvent?.({ type, digest, userId: state.indexEntry?.userId ?? userIdOf(session), previousDigest: state.previousDigest });
+    }
+    observer.sessionSeen?.(digest, userIdOf(session));
+  }
+}
+
+/**
+ * The delta with a logged-in session's last-seen time set to `now`, unless it sets it already (a
+ * login): a save slides the expiry, so it stamps last-seen as a slide does. A copy: the delta of an
+ * unchanged session shares its field map with the session's state.
+ */
+function stampLastSeen(delta: SessionDelta, now: number): SessionDelta {
+  for (let i = 0; i < delta.set.length; i += 2) if (delta.set[i] === FIELD.lastSeenAt) return delta;
+  const next = new Map(delta.next).set(FIELD.lastSeenAt, String(now));
+  return { ...delta, set: [...delta.set, FIELD.lastSeenAt, String(now)], next };
+}
