@@ -1,5 +1,3 @@
-import { SessionConfigError } from '../errors/session-config.error';
-
 /**
  * When a read slides a session's idle timeout. Sliding is a write, and every write costs Redis CPU
  * and (with a near cache) every other replica its copy, so a read slides only once the slide would
@@ -7,7 +5,7 @@ import { SessionConfigError } from '../errors/session-config.error';
  * then expires between `window - touchAfter` and `window` after its last request.
  */
 export interface IdleSlidePolicy {
-  /** The idle window, ms: the cookie template's maxAge, else the store's ttl. */
+  /** The idle window, ms: the persistent cookie's maxAge, else the idle timeout (the same value). */
   window: number;
   /** Ms the expiry must gain before a read writes it; 0 slides on every read. */
   touchAfter: number;
@@ -57,32 +55,4 @@ function windowOf(policy: IdleSlidePolicy, cookieMaxAge: unknown): number {
 /** True when a session created at `createdAt` is past its absolute deadline at `now`. */
 export function pastDeadline(policy: IdleSlidePolicy, createdAt: number, now: number): boolean {
   return policy.absoluteTimeout > 0 && createdAt + policy.absoluteTimeout <= now;
-}
-
-/** `touchAfter`'s default for an idle window: a tenth of it, at most a minute. */
-export function defaultTouchAfter(window: number): number {
-  return Math.min(60_000, window / 10);
-}
-
-/**
- * The `touchAfter` an options object asks for, checked against its idle window, or the default.
- * `lastSeenInterval` is its deprecated alias: taken when `touchAfter` is unset, refused beside it.
- */
-export function resolveTouchAfter(options: { touchAfter?: unknown; lastSeenInterval?: unknown }, window: number, windowName: string): number {
-  const { touchAfter, lastSeenInterval } = options;
-  if (touchAfter !== undefined && lastSeenInterval !== undefined) {
-    throw new SessionConfigError('lastSeenInterval', 'is the deprecated name of "touchAfter": set "touchAfter" only');
-  }
-  if (touchAfter !== undefined) return checkedTouchAfter('touchAfter', touchAfter, window, windowName);
-  if (lastSeenInterval !== undefined) return checkedTouchAfter('lastSeenInterval', lastSeenInterval, window, windowName);
-  return defaultTouchAfter(window);
-}
-
-function checkedTouchAfter(name: string, value: unknown, window: number, windowName: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value >= window) {
-    const alias = name === 'touchAfter' ? '' : '(the deprecated name of "touchAfter") ';
-    const got = typeof value === 'number' || typeof value === 'string' ? String(value) : typeof value;
-    throw new SessionConfigError(name, `${alias}must be a number of milliseconds from 0 to below "${windowName}" (${window} ms); got ${got}`);
-  }
-  return value;
 }
