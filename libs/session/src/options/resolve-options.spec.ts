@@ -1,9 +1,15 @@
 import Redis, { Cluster } from 'ioredis';
 import { hostname } from 'node:os';
 import { SessionConfigError } from '../errors/session-config.error';
-import { SESSION_DEFAULTS, resolveSessionOptions } from './resolve-options';
-import type { SessionModuleOptions } from './session-options.interface';
-import { defaultSessionUserId } from '../users/user-id';
+import { resolveSessionOptions } from './resolve-options';
+import { SESSION_DEFAULTS } from './session-defaults';
+import type { SessionModuleOptions, SessionUserId } from './session-options.interface';
+
+/*
+ * SessionModule's own options. Those it shares with RedisSessionStore (cookie, timeouts, durability,
+ * encryption, ...) are in resolve-storage-options.spec.ts; nearCache, renewal and events in
+ * resolve-feature-options.spec.ts.
+ */
 
 const SECRET = 'a-secret-of-at-least-32-characters!!';
 const OLD_SECRET = 'the-previous-secret-also-32-chars-long';
@@ -29,88 +35,92 @@ function expectRejected(options: unknown, option: string): void {
   expect(error.message).toContain(`"${option}"`);
 }
 
+describe('SESSION_DEFAULTS', () => {
+  it('holds the documented defaults at the paths of their options', () => {
+    expect(SESSION_DEFAULTS).toEqual({
+      prefix: 'sess:',
+      cookie: { name: 'sid', httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/', persistent: false },
+      idFrom: 'cookie',
+      header: 'X-Session-Token',
+      idleTimeout: 1_800_000,
+      absoluteTimeout: 43_200_000,
+      redisDeadline: 1_000,
+      maxSessionBytes: 65_536,
+      updateRetries: 20,
+      users: { maxSessions: Infinity, onLimit: 'evict-oldest' },
+      renewal: { interval: 900_000, grace: 60_000 },
+      nearCache: { maxEntries: 10_000, maxBytes: 33_554_432, maxEntryAge: 60_000 },
+      events: { crossReplica: false, expired: false },
+    });
+  });
+});
+
 describe('resolveSessionOptions: defaults', () => {
-  it('fills in every default', () => {
+  it('fills in every default, with the documented values', () => {
     expect(resolveSessionOptions(valid)).toEqual({
       secrets: [SECRET],
       redis: REDIS_URL,
       prefix: 'sess:',
       cookie: { name: 'sid', httpOnly: true, sameSite: 'lax', secure: 'auto', path: '/', domain: undefined, maxAge: undefined },
-      idFrom: 'cookie',
-      header: 'X-Session-Token',
-      idleTimeout: 30 * 60_000,
-      absoluteTimeout: 12 * 60 * 60_000,
-      maxSessionsPerUser: 0,
-      userId: defaultSessionUserId,
-      onLimit: 'evict-oldest',
+      idFrom: { cookie: true },
+      idleTimeout: 1_800_000,
+      absoluteTimeout: 43_200_000,
       touchAfter: 60_000,
-      commandTimeout: 1_000,
-      maxSessionBytes: 64 * 1024,
+      redisDeadline: 1_000,
+      durability: undefined,
+      encryption: undefined,
+      maxSessionBytes: 65_536,
+      users: { id: undefined, maxSessions: 0, onLimit: 'evict-oldest' },
       updateRetries: 20,
+      renewal: undefined,
       trustProxy: undefined,
       forRoutes: undefined,
       exclude: [],
-      events: { crossReplica: false, expired: false, enableKeyspaceEvents: false, replica: `${hostname()}:${process.pid}` },
+      metrics: undefined,
+      tracing: undefined,
+      nearCache: undefined,
+      events: { crossReplica: false, expired: 'off', replica: `${hostname()}:${process.pid}` },
     });
-    expect(SESSION_DEFAULTS).toMatchObject({ idleTimeout: 1_800_000, absoluteTimeout: 43_200_000, commandTimeout: 1_000 });
+  });
+
+  it('takes its own defaults from SESSION_DEFAULTS at the path of each option', () => {
+    const resolved = resolveSessionOptions(valid);
+    expect(resolved.users.onLimit).toBe(SESSION_DEFAULTS.users.onLimit);
+    expect(SESSION_DEFAULTS.users.maxSessions).toBe(Infinity);
+    expect(resolved.users.maxSessions).toBe(0); // Infinity resolves to 0, "no limit"
+    expect(resolved.updateRetries).toBe(SESSION_DEFAULTS.updateRetries);
+    expect(SESSION_DEFAULTS.idFrom).toBe('cookie');
+    expect(resolved.idFrom).toEqual({ cookie: true });
+    expect(resolveSessionOptions({ ...valid, idFrom: {} }).idFrom.header).toBe(SESSION_DEFAULTS.header);
+    expect(resolved.events).toMatchObject({ crossReplica: SESSION_DEFAULTS.events.crossReplica, expired: 'off' });
+    expect(SESSION_DEFAULTS.events.expired).toBe(false);
   });
 
   it('keeps the values given', () => {
+    const id: SessionUserId = (session) => session.account?.id;
     const resolved = resolveSessionOptions({
       secret: [SECRET, OLD_SECRET],
       redis: { host: 'sessions.example.internal', port: 6380, lazyConnect: true },
-      prefix: 'shop:sess:',
-      cookie: { name: '__Host-sid', httpOnly: false, sameSite: 'strict', secure: true, path: '/app', domain: 'example.com' },
-      idleTimeout: 5 * 60_000,
-      absoluteTimeout: false,
-      maxSessionsPerUser: 3,
-      onLimit: 'reject',
-      touchAfter: 10_000,
-      commandTimeout: 250,
-      maxSessionBytes: 4_096,
+      idFrom: { header: 'X-Api-Session', cookie: true },
+      users: { id, maxSessions: 3, onLimit: 'reject' },
       updateRetries: 0,
       trustProxy: true,
       forRoutes: ['shop/*'],
       exclude: ['health'],
+      tracing: false,
     });
     expect(resolved).toMatchObject({
       secrets: [SECRET, OLD_SECRET],
-      prefix: 'shop:sess:',
-      cookie: { name: '__Host-sid', httpOnly: false, sameSite: 'strict', secure: true, path: '/app', domain: 'example.com' },
-      idleTimeout: 300_000,
-      absoluteTimeout: 0,
-      maxSessionsPerUser: 3,
-      onLimit: 'reject',
-      touchAfter: 10_000,
-      commandTimeout: 250,
-      maxSessionBytes: 4_096,
+      redis: { host: 'sessions.example.internal', port: 6380, lazyConnect: true },
+      idFrom: { header: 'X-Api-Session', cookie: true },
+      users: { maxSessions: 3, onLimit: 'reject' },
       updateRetries: 0,
       trustProxy: true,
       forRoutes: ['shop/*'],
       exclude: ['health'],
+      tracing: false,
     });
-  });
-
-  it('keeps idFrom and a header name as given; the name keeps its case for responses', () => {
-    expect(resolveSessionOptions({ ...valid, idFrom: 'both' })).toMatchObject({ idFrom: 'both', header: 'X-Session-Token' });
-    expect(resolveSessionOptions({ ...valid, idFrom: 'header', header: 'X-Api-Session' })).toMatchObject({ idFrom: 'header', header: 'X-Api-Session' });
-  });
-
-  it('derives touchAfter from the idle timeout, reads its deprecated name lastSeenInterval, and takes 0', () => {
-    expect(resolveSessionOptions({ ...valid, idleTimeout: 5 * 60_000 }).touchAfter).toBe(30_000); // a tenth
-    expect(resolveSessionOptions({ ...valid, idleTimeout: 24 * 60 * 60_000, absoluteTimeout: false }).touchAfter).toBe(60_000); // at most a minute
-    expect(resolveSessionOptions({ ...valid, cookie: { maxAge: 100_000 } }).touchAfter).toBe(10_000);
-    expect(resolveSessionOptions({ ...valid, lastSeenInterval: 5_000 }).touchAfter).toBe(5_000);
-    expect(resolveSessionOptions({ ...valid, touchAfter: 0 }).touchAfter).toBe(0);
-  });
-
-  it('keeps a userId function as it is', () => {
-    const userId: SessionModuleOptions['userId'] = (session) => session.account?.id;
-    expect(resolveSessionOptions({ ...valid, userId }).userId).toBe(userId);
-  });
-
-  it('turns maxSessionsPerUser: Infinity into 0 (no limit)', () => {
-    expect(resolveSessionOptions({ ...valid, maxSessionsPerUser: Infinity }).maxSessionsPerUser).toBe(0);
+    expect(resolved.users.id).toBe(id);
   });
 
   it('accepts an ioredis client as it is, without touching it', () => {
@@ -135,25 +145,78 @@ describe('resolveSessionOptions: defaults', () => {
   });
 });
 
-describe('resolveSessionOptions: cookie.maxAge and idleTimeout', () => {
-  it('makes cookie.maxAge the idle timeout when idleTimeout is unset', () => {
-    expect(resolveSessionOptions({ ...valid, cookie: { maxAge: 120_000 } })).toMatchObject({ idleTimeout: 120_000, cookie: { maxAge: 120_000 } });
+describe('resolveSessionOptions: idFrom', () => {
+  it.each([
+    ['unset', undefined, { cookie: true }],
+    ["'cookie'", 'cookie', { cookie: true }],
+    ['{} (the header, default name)', {}, { header: 'X-Session-Token', cookie: false }],
+    ['{ header }', { header: 'X-Api-Session' }, { header: 'X-Api-Session', cookie: false }],
+    ['{ header, cookie: false }', { header: 'x-api-session', cookie: false }, { header: 'x-api-session', cookie: false }],
+    ['{ cookie: true } (both, default header name)', { cookie: true }, { header: 'X-Session-Token', cookie: true }],
+    ['{ header, cookie: true }', { header: 'X-Api-Session', cookie: true }, { header: 'X-Api-Session', cookie: true }],
+  ])('resolves %s to where the ID travels, the header name keeping its case for responses', (_what, idFrom, expected) => {
+    expect(resolveSessionOptions({ ...valid, idFrom: idFrom as SessionModuleOptions['idFrom'] }).idFrom).toEqual(expected);
   });
 
-  it('accepts both when they are equal', () => {
-    expect(resolveSessionOptions({ ...valid, idleTimeout: 120_000, cookie: { maxAge: 120_000 } }).idleTimeout).toBe(120_000);
+  it.each([['header'], ['both'], ['Cookie'], [''], [true], [null], [42], [[]]])('refuses idFrom %p, naming idFrom', (idFrom) => {
+    expectRejected({ ...valid, idFrom }, 'idFrom');
   });
 
-  it('refuses both when they differ, naming both', () => {
-    const error = configError({ ...valid, idleTimeout: 60_000, cookie: { maxAge: 120_000 } });
-    expect(error.option).toBe('cookie.maxAge');
-    expect(error.message).toMatch(/"cookie\.maxAge".*120000.*"idleTimeout".*60000/);
+  it.each([[''], ['X Session'], ['X-Session:'], ['X-Sessión'], [42], [false], ['Cookie'], ['set-cookie'], ['Authorization'], ['X-CSRF-Token']])(
+    'refuses the header name %p, naming idFrom.header',
+    (header) => {
+      expectRejected({ ...valid, idFrom: { header } }, 'idFrom.header');
+    },
+  );
+
+  it('refuses a header name given as null rather than taking the default name', () => {
+    expectRejected({ ...valid, idFrom: { header: null } }, 'idFrom.header');
   });
 
-  it('refuses an absoluteTimeout shorter than the idle timeout, also one that came from cookie.maxAge', () => {
-    expectRejected({ ...valid, idleTimeout: 60_000, absoluteTimeout: 30_000 }, 'absoluteTimeout');
-    expectRejected({ ...valid, cookie: { maxAge: 60_000 }, absoluteTimeout: 30_000 }, 'absoluteTimeout');
-    expect(resolveSessionOptions({ ...valid, idleTimeout: 60_000, absoluteTimeout: 60_000 }).absoluteTimeout).toBe(60_000);
+  it('names the other keys of idFrom', () => {
+    expectRejected({ ...valid, idFrom: { header: 'X-Token', cookie: 'yes' } }, 'idFrom.cookie');
+    expectRejected({ ...valid, idFrom: { name: 'X-Token' } }, 'idFrom.name');
+    expect(configError({ ...valid, idFrom: { headers: 'X-Token' } }).message).toMatch(/"idFrom\.headers" is not an option; the options are header, cookie$/);
+  });
+
+  it('says why a taken header is refused', () => {
+    expect(configError({ ...valid, idFrom: { header: 'Authorization' } }).message).toMatch(/"idFrom\.header" must not be "Authorization"/);
+  });
+});
+
+describe('resolveSessionOptions: users', () => {
+  it('turns maxSessions: Infinity into 0 (no limit), and keeps onLimit beside a limit', () => {
+    expect(resolveSessionOptions({ ...valid, users: { maxSessions: Infinity } }).users).toEqual({ maxSessions: 0, onLimit: 'evict-oldest' });
+    expect(resolveSessionOptions({ ...valid, users: { maxSessions: 1, onLimit: 'evict-oldest' } }).users).toEqual({ maxSessions: 1, onLimit: 'evict-oldest' });
+    expect(resolveSessionOptions({ ...valid, users: {} }).users).toEqual({ maxSessions: 0, onLimit: 'evict-oldest' });
+  });
+
+  it.each([[0], [-3], [2.5], ['3'], [Number.NaN], [null]])('refuses maxSessions %p, naming users.maxSessions', (maxSessions) => {
+    expectRejected({ ...valid, users: { maxSessions } }, 'users.maxSessions');
+  });
+
+  it.each([['drop'], ['evict-newest'], [true]])('refuses onLimit %p, naming users.onLimit', (onLimit) => {
+    expectRejected({ ...valid, users: { maxSessions: 3, onLimit } }, 'users.onLimit');
+  });
+
+  it('refuses onLimit without a limit, since nothing would apply it', () => {
+    expectRejected({ ...valid, users: { onLimit: 'reject' } }, 'users.onLimit');
+    expectRejected({ ...valid, users: { maxSessions: Infinity, onLimit: 'reject' } }, 'users.onLimit');
+    expect(configError({ ...valid, users: { onLimit: 'reject' } }).message).toMatch(/"users\.onLimit" only applies with "users\.maxSessions"/);
+  });
+
+  it.each([['user.id'], [{ id: 1 }], [null], [true]])('refuses id %p, naming users.id', (id) => {
+    expectRejected({ ...valid, users: { id } }, 'users.id');
+  });
+
+  it.each([
+    [null, 'users'],
+    ['ada', 'users'],
+    [[], 'users'],
+    [{ userId: () => 1 }, 'users.userId'],
+    [{ maxSessionsPerUser: 3 }, 'users.maxSessionsPerUser'],
+  ])('refuses users %p, naming %s', (users, option) => {
+    expectRejected({ ...valid, users }, option);
   });
 });
 
@@ -161,6 +224,20 @@ describe('resolveSessionOptions: invalid options name the option', () => {
   it('refuses options that are not an object', () => {
     expectRejected(null, 'options');
     expectRejected('secret', 'options');
+  });
+
+  it.each([['commandTimeout'], ['lastSeenInterval'], ['header'], ['userId'], ['maxSessionsPerUser'], ['onLimit'], ['ttl'], ['refreshOnRead'], ['client']])(
+    'refuses the top-level option %s, which does not exist, naming it',
+    (option) => {
+      expectRejected({ ...valid, [option]: 1_000 }, option);
+    },
+  );
+
+  it("points a removed option's user to the current names", () => {
+    const { message } = configError({ ...valid, commandTimeout: 1_000 });
+    expect(message).toMatch(/^SessionModule option "commandTimeout" is not an option of SessionModule; the options are /);
+    expect(message).toContain('redisDeadline');
+    expect(message).toContain('touchAfter');
   });
 
   it.each([
@@ -189,241 +266,21 @@ describe('resolveSessionOptions: invalid options name the option', () => {
     expectRejected({ ...valid, redis }, option);
   });
 
-  it.each([[''], ['has space'], ['tab\t'], [42]])('prefix: %p', (prefix) => {
-    expectRejected({ ...valid, prefix }, 'prefix');
-  });
-
-  it.each([
-    ['cookie.sameSite', { sameSite: 'sometimes' }],
-    ['cookie.sameSite', { sameSite: 'Lax' }],
-    ['cookie.secure', { secure: 'yes' }],
-    ['cookie.secure', { secure: 1 }],
-    ['cookie.path', { path: 'shop' }],
-    ['cookie.path', { path: 5 }],
-    ['cookie.path', { path: '' }],
-    ['cookie.maxAge', { maxAge: 0 }],
-    ['cookie.maxAge', { maxAge: -1_000 }],
-    ['cookie.maxAge', { maxAge: 1.5 }],
-    ['cookie.maxAge', { maxAge: '60000' }],
-    ['cookie.name', { name: '' }],
-    ['cookie.httpOnly', { httpOnly: 'true' }],
-    ['cookie.domain', { domain: '' }],
-  ])('%s: %p', (option, cookie) => {
-    expectRejected({ ...valid, cookie }, option);
-  });
-
-  const durations: unknown[][] = [[0], [-1], [1.5], ['1000'], [Number.NaN], [Infinity], [null]];
-
-  it.each(durations)('idleTimeout: %p', (idleTimeout) => {
-    expectRejected({ ...valid, idleTimeout }, 'idleTimeout');
-  });
-
-  it.each([...durations, [true]] as unknown[][])('absoluteTimeout: %p', (absoluteTimeout) => {
-    expectRejected({ ...valid, absoluteTimeout }, 'absoluteTimeout');
-  });
-
-  it.each(durations)('commandTimeout: %p', (commandTimeout) => {
-    expectRejected({ ...valid, commandTimeout }, 'commandTimeout');
-  });
-
-  const touchAfters: unknown[][] = [[-1], ['1000'], [Number.NaN], [Infinity], [null], [30 * 60_000], [40 * 60_000]];
-
-  it.each(touchAfters)('touchAfter: %p (must be from 0 to below idleTimeout)', (touchAfter) => {
-    expectRejected({ ...valid, touchAfter }, 'touchAfter');
-  });
-
-  it.each(touchAfters)('lastSeenInterval, the deprecated name of touchAfter: %p', (lastSeenInterval) => {
-    expectRejected({ ...valid, lastSeenInterval }, 'lastSeenInterval');
-  });
-
-  it('refuses touchAfter and its deprecated name lastSeenInterval together', () => {
-    expectRejected({ ...valid, touchAfter: 1_000, lastSeenInterval: 1_000 }, 'lastSeenInterval');
-  });
-
-  it.each([[0], [-3], [2.5], ['3'], [Number.NaN], [null]])('maxSessionsPerUser: %p', (maxSessionsPerUser) => {
-    expectRejected({ ...valid, maxSessionsPerUser }, 'maxSessionsPerUser');
-  });
-
-  it.each([['drop'], ['evict-newest'], [true]])('onLimit: %p', (onLimit) => {
-    expectRejected({ ...valid, onLimit }, 'onLimit');
-  });
-
-  it.each([['user.id'], [{ id: 1 }], [null], [true]])('userId: %p', (userId) => {
-    expectRejected({ ...valid, userId }, 'userId');
-  });
-
-  it.each([[0], [-1], [1.5], ['65536'], [Infinity]])('maxSessionBytes: %p', (maxSessionBytes) => {
-    expectRejected({ ...valid, maxSessionBytes }, 'maxSessionBytes');
-  });
-
   it.each([[-1], [1.5], ['3'], [Infinity]])('updateRetries: %p', (updateRetries) => {
     expectRejected({ ...valid, updateRetries }, 'updateRetries');
   });
 
-  it.each([['header '], ['Header'], ['cookies'], [true], [null]])('idFrom: %p', (idFrom) => {
-    expectRejected({ ...valid, idFrom }, 'idFrom');
-  });
-
-  it.each([[''], ['X Session'], ['X-Session:'], ['X-Sessión'], [42], [null], ['Cookie'], ['set-cookie'], ['Authorization'], ['X-CSRF-Token']])(
-    'header: %p',
-    (header) => {
-      expectRejected({ ...valid, idFrom: 'header', header }, 'header');
-    },
-  );
-
-  it('refuses a header name while idFrom is cookie, since nothing would read it', () => {
-    expectRejected({ ...valid, header: 'X-Session-Token' }, 'header');
-    expect(configError({ ...valid, idFrom: 'cookie', header: 'X-Token' }).message).toMatch(/"idFrom" is 'cookie'/);
-  });
-
-  it('trustProxy, forRoutes and exclude', () => {
+  it('trustProxy, forRoutes, exclude, tracing and metrics', () => {
     expectRejected({ ...valid, trustProxy: 'yes' }, 'trustProxy');
     expectRejected({ ...valid, forRoutes: 'shop/*' }, 'forRoutes');
     expectRejected({ ...valid, exclude: { path: 'health' } }, 'exclude');
+    expectRejected({ ...valid, tracing: 'on' }, 'tracing');
+    expectRejected({ ...valid, metrics: 'yes' }, 'metrics');
+    expectRejected({ ...valid, metrics: { bucket: [1] } }, 'metrics.bucket');
   });
 
   it('says what was wrong with the value', () => {
-    expect(configError({ ...valid, commandTimeout: -5 }).message).toBe(
-      'SessionModule option "commandTimeout" must be a positive whole number of milliseconds; got -5',
-    );
+    expect(configError({ ...valid, updateRetries: -5 }).message).toBe('SessionModule option "updateRetries" must be a whole number of at least 0; got -5');
     expect(configError({ ...valid, secret: 'short' }).message).toMatch(/at least 32 characters/);
-  });
-});
-
-describe('resolveSessionOptions: durability', () => {
-  it('is off unless given, and kept as given when valid', () => {
-    expect(resolveSessionOptions(valid).durability).toBeUndefined();
-    expect(resolveSessionOptions({ ...valid, durability: { replicas: 1, timeout: 50 } }).durability).toEqual({ replicas: 1, timeout: 50 });
-  });
-
-  it.each([
-    [null, 'durability'],
-    [{ replicas: 0, timeout: 50 }, 'durability.replicas'],
-    [{ replicas: 1.5, timeout: 50 }, 'durability.replicas'],
-    [{ replicas: 1 }, 'durability.timeout'],
-    [{ replicas: 1, timeout: 0 }, 'durability.timeout'],
-    [{ replicas: 1, timeout: 1_000 }, 'durability.timeout'], // must end before commandTimeout (1 s by default)
-  ])('refuses %j at boot, naming %s', (durability, option) => {
-    expectRejected({ ...valid, durability }, option);
-  });
-});
-
-describe('resolveSessionOptions: nearCache', () => {
-  it('is off unless given, takes every default with true, and keeps the bounds given', () => {
-    expect(resolveSessionOptions(valid).nearCache).toBeUndefined();
-    expect(resolveSessionOptions({ ...valid, nearCache: false }).nearCache).toBeUndefined();
-    expect(resolveSessionOptions({ ...valid, nearCache: true }).nearCache).toEqual({ maxEntries: 10_000, maxBytes: 32 * 1024 * 1024, maxAge: 60_000 });
-    expect(resolveSessionOptions({ ...valid, nearCache: { maxEntries: 50 } }).nearCache).toEqual({
-      maxEntries: 50,
-      maxBytes: 32 * 1024 * 1024,
-      maxAge: 60_000,
-    });
-    expect(resolveSessionOptions({ ...valid, nearCache: { maxEntries: 5, maxBytes: 4096, maxAge: 250 } }).nearCache).toEqual({
-      maxEntries: 5,
-      maxBytes: 4096,
-      maxAge: 250,
-    });
-  });
-
-  it.each([
-    ['on', 'nearCache'],
-    [null, 'nearCache'],
-    [[], 'nearCache'],
-    [{ maxEntries: 0 }, 'nearCache.maxEntries'],
-    [{ maxEntries: 1.5 }, 'nearCache.maxEntries'],
-    [{ maxBytes: 100 }, 'nearCache.maxBytes'],
-    [{ maxAge: -1 }, 'nearCache.maxAge'],
-    [{ maxAge: '1m' }, 'nearCache.maxAge'],
-    [{ maxEntry: 10 }, 'nearCache.maxEntry'],
-  ])('refuses %j at boot, naming %s', (nearCache, option) => {
-    expectRejected({ ...valid, nearCache }, option);
-  });
-});
-
-describe('resolveSessionOptions: encryption', () => {
-  const KEY = Buffer.alloc(32, 9);
-
-  it('is off unless given; takes Buffers and base64 or base64url strings of at least 32 bytes, newest first', () => {
-    expect(resolveSessionOptions(valid).encryption).toBeUndefined();
-    const longer = Buffer.alloc(48, 5);
-    const resolved = resolveSessionOptions({ ...valid, encryption: { keys: [KEY.toString('base64'), longer.toString('base64url'), Buffer.alloc(32, 6)] } });
-    expect(resolved.encryption).toEqual({ keys: [KEY, longer, Buffer.alloc(32, 6)], acceptPlaintext: false });
-    expect(resolveSessionOptions({ ...valid, encryption: { keys: [KEY], acceptPlaintext: true } }).encryption?.acceptPlaintext).toBe(true);
-  });
-
-  it.each([
-    [null, 'encryption'],
-    [{}, 'encryption.keys'],
-    [{ keys: [] }, 'encryption.keys'],
-    [{ keys: [Buffer.alloc(32, 1)], extra: 1 }, 'encryption.extra'],
-    [{ keys: [Buffer.alloc(32, 1)], acceptPlaintext: 'yes' }, 'encryption.acceptPlaintext'],
-    [{ keys: [Buffer.alloc(31, 1)] }, 'encryption.keys[0]'],
-    [{ keys: [Buffer.alloc(32, 1), Buffer.alloc(16, 2).toString('base64')] }, 'encryption.keys[1]'],
-    [{ keys: [Buffer.alloc(32, 1), 'a passphrase that is long enough but not base64!'] }, 'encryption.keys[1]'],
-    [{ keys: [Buffer.alloc(32, 1), 42] }, 'encryption.keys[1]'],
-    [{ keys: [Buffer.alloc(32, 1), Buffer.alloc(32, 1).toString('base64')] }, 'encryption.keys[1]'],
-  ])('refuses %p at boot, naming %s', (encryption, option) => {
-    expectRejected({ ...valid, encryption }, option);
-  });
-
-  it('says how many bytes a short key holds, never the key itself', () => {
-    const short = Buffer.alloc(16, 2).toString('base64');
-    const { message } = configError({ ...valid, encryption: { keys: [short] } });
-    expect(message).toBe('SessionModule option "encryption.keys[0]" must hold at least 32 bytes (e.g. `openssl rand -base64 32`); it holds 16');
-    expect(message).not.toContain(short);
-  });
-});
-
-describe('resolveSessionOptions: events', () => {
-  it('keeps the values given', () => {
-    const events = { crossReplica: true, expired: true, enableKeyspaceEvents: true, replica: 'shop-1' };
-    expect(resolveSessionOptions({ ...valid, events }).events).toEqual(events);
-    expect(resolveSessionOptions({ ...valid, events: {} }).events).toMatchObject({
-      crossReplica: false,
-      expired: false,
-      replica: `${hostname()}:${process.pid}`,
-    });
-  });
-
-  it.each([
-    [true, 'events'],
-    [null, 'events'],
-    [{ crossreplica: true }, 'events.crossreplica'],
-    [{ crossReplica: 'yes' }, 'events.crossReplica'],
-    [{ expired: 1 }, 'events.expired'],
-    [{ enableKeyspaceEvents: 'on', expired: true }, 'events.enableKeyspaceEvents'],
-    [{ enableKeyspaceEvents: true }, 'events.enableKeyspaceEvents'], // means nothing without expired
-    [{ replica: '' }, 'events.replica'],
-    [{ replica: 42 }, 'events.replica'],
-  ])('refuses %j at boot, naming %s', (events, option) => {
-    expectRejected({ ...valid, events }, option);
-  });
-});
-
-describe('resolveSessionOptions: renewal', () => {
-  it('is off unless given; true takes the defaults; an object keeps what it gives', () => {
-    expect(resolveSessionOptions(valid).renewal).toBeUndefined();
-    expect(resolveSessionOptions({ ...valid, renewal: false }).renewal).toBeUndefined();
-    expect(resolveSessionOptions({ ...valid, renewal: true }).renewal).toEqual({ interval: 15 * 60_000, grace: 60_000 });
-    expect(resolveSessionOptions({ ...valid, renewal: { interval: 600_000, grace: 5_000 } }).renewal).toEqual({ interval: 600_000, grace: 5_000 });
-  });
-
-  it('gives a short interval a grace of at most half of it when grace is unset', () => {
-    expect(resolveSessionOptions({ ...valid, renewal: { interval: 40_000 } }).renewal).toEqual({ interval: 40_000, grace: 20_000 });
-    expect(resolveSessionOptions({ ...valid, renewal: { grace: 1_000 } }).renewal).toEqual({ interval: 15 * 60_000, grace: 1_000 });
-  });
-
-  it.each([
-    ['yes', 'renewal'],
-    [null, 'renewal'],
-    [[], 'renewal'],
-    [{ interval: 0 }, 'renewal.interval'],
-    [{ interval: 1.5 }, 'renewal.interval'],
-    [{ interval: '15m' }, 'renewal.interval'],
-    [{ grace: -1 }, 'renewal.grace'],
-    [{ grace: 0 }, 'renewal.grace'],
-    [{ interval: 10_000, grace: 5_001 }, 'renewal.grace'], // more than half the interval
-  ])('refuses %j at boot, naming %s', (renewal, option) => {
-    expectRejected({ ...valid, renewal }, option);
   });
 });

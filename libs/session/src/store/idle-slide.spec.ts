@@ -1,5 +1,4 @@
-import { SessionConfigError } from '../errors/session-config.error';
-import { defaultTouchAfter, dueSlide, pastDeadline, resolveTouchAfter, type IdleSlidePolicy } from './idle-slide';
+import { dueSlide, pastDeadline, type IdleSlidePolicy } from './idle-slide';
 
 const NOW = Date.UTC(2030, 0, 1);
 const WINDOW = 30 * 60_000;
@@ -49,28 +48,5 @@ describe('pastDeadline', () => {
     expect(pastDeadline({ ...policy, absoluteTimeout: 1_000 }, NOW - 1_000, NOW)).toBe(true);
     expect(pastDeadline({ ...policy, absoluteTimeout: 1_000 }, NOW - 999, NOW)).toBe(false);
     expect(pastDeadline(policy, 0, NOW)).toBe(false);
-  });
-});
-
-describe('resolveTouchAfter', () => {
-  it('defaults to a tenth of the window, at most a minute', () => {
-    expect(defaultTouchAfter(WINDOW)).toBe(60_000);
-    expect(resolveTouchAfter({}, 100_000, 'ttl')).toBe(10_000);
-  });
-
-  it('takes touchAfter, else its deprecated name lastSeenInterval', () => {
-    expect(resolveTouchAfter({ touchAfter: 0 }, WINDOW, 'ttl')).toBe(0);
-    expect(resolveTouchAfter({ lastSeenInterval: 5_000 }, WINDOW, 'ttl')).toBe(5_000);
-  });
-
-  it.each([[-1], [WINDOW], [Infinity], [Number.NaN], ['60000'], [null]])('refuses touchAfter %p, naming it and the window', (touchAfter) => {
-    const attempt = () => resolveTouchAfter({ touchAfter }, WINDOW, 'idleTimeout');
-    expect(attempt).toThrow(SessionConfigError);
-    expect(attempt).toThrow(/"touchAfter" must be .* below "idleTimeout"/);
-  });
-
-  it('names lastSeenInterval when that is the one at fault, and refuses both together', () => {
-    expect(() => resolveTouchAfter({ lastSeenInterval: WINDOW }, WINDOW, 'ttl')).toThrow(/"lastSeenInterval" \(the deprecated name of "touchAfter"\)/);
-    expect(() => resolveTouchAfter({ touchAfter: 1, lastSeenInterval: 1 }, WINDOW, 'ttl')).toThrow(/"lastSeenInterval"/);
   });
 });
