@@ -33,7 +33,7 @@ export const messages = {
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
   unopenableValue: (digest: string, reason: string) =>
     `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,
-  badUserId: (got: string) => `SessionModule option "userId" must return a non-empty string, a finite number or undefined; got ${got}`,
+  badUserId: (got: string) => `SessionModule option "users.id" must return a non-empty string, a finite number or undefined; got ${got}`,
   sessionReadTooEarly: () =>
     'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
     "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +

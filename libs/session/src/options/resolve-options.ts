@@ -3,7 +3,7 @@ import { CSRF_HEADER } from '../session.constants';
 import { oneOf, optionalBoolean, optionalCount, optionalDuration, optionalObject, received } from './option-checks';
 import { resolveEventsOption } from './resolve-events-option';
 import { resolveMetricsOption } from './resolve-metrics-option';
-import { resolveStorageOptions } from './resolve-storage-options';
+import { STORAGE_OPTIONS, resolveStorageOptions } from './resolve-storage-options';
 import type { ResolvedSessionOptions } from './resolved-options';
 import { SESSION_DEFAULTS } from './session-defaults';
 import type { SessionModuleOptions } from './session-options.interface';
@@ -13,9 +13,8 @@ const MIN_SECRET_LENGTH = 32;
 
 /** Every top-level option: anything else is a typo (or a name from before 1.0) and fails boot. */
 const MODULE_OPTIONS = [
-  ...['secret', 'redis', 'prefix', 'cookie', 'idFrom', 'idleTimeout', 'absoluteTimeout', 'touchAfter', 'redisDeadline', 'durability'],
-  ...['encryption', 'maxSessionBytes', 'users', 'updateRetries', 'renewal', 'trustProxy', 'forRoutes', 'exclude', 'metrics'],
-  ...['tracing', 'nearCache', 'events'],
+  ...['secret', 'redis', 'idFrom', 'users', 'updateRetries', 'renewal', 'trustProxy', 'forRoutes', 'exclude', 'metrics', 'tracing'],
+  ...['nearCache', 'events', ...STORAGE_OPTIONS],
 ];
 
 /**
@@ -59,7 +58,7 @@ function resolveIdSource(option: unknown): ResolvedSessionOptions['idFrom'] {
     throw new SessionConfigError('idFrom', `must be 'cookie' or an object { header, cookie }; got ${JSON.stringify(option)}`);
   }
   const source = optionalObject('idFrom', option, ['header', 'cookie'])!;
-  const header = source.header ?? SESSION_DEFAULTS.header;
+  const header = source.header === undefined ? SESSION_DEFAULTS.header : source.header;
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
     throw new SessionConfigError(
       'idFrom.header',

@@ -5,6 +5,9 @@ import type { ResolvedCookie, ResolvedStorageOptions } from './resolved-options'
 import type { SessionStorageOptions } from './storage-options.interface';
 import { SESSION_DEFAULTS, defaultTouchAfter } from './session-defaults';
 
+/** The options `SessionModule` and `RedisSessionStore` share (`SessionStorageOptions`). */
+export const STORAGE_OPTIONS = ['prefix', 'cookie', 'idleTimeout', 'absoluteTimeout', 'touchAfter', 'redisDeadline', 'durability', 'encryption', 'maxSessionBytes'];
+
 const COOKIE_OPTIONS = ['name', 'httpOnly', 'sameSite', 'secure', 'path', 'domain', 'persistent'] as const;
 
 /**

@@ -114,6 +114,13 @@ describe('resolveStoreOptions', () => {
     expectRejected({ client, logger }, 'logger');
   });
 
+  it('refuses an option it does not have, naming it: the names from before 1.0 and the module-only ones', () => {
+    for (const option of ['ttl', 'refreshOnRead', 'commandTimeout', 'lastSeenInterval', 'users', 'secret']) {
+      expectRejected({ client, [option]: 1 }, option);
+      expect(configError({ client, [option]: 1 }).message).toContain('is not an option of RedisSessionStore; the options are client, logger, prefix');
+    }
+  });
+
   it('checks the client before the shared options, so a missing client is what it names first', () => {
     expectRejected({ idleTimeout: -1 }, 'client');
     expectRejected({ client, idleTimeout: -1 }, 'idleTimeout');

@@ -24,6 +24,6 @@ describe('indexUserIdOf', () => {
   });
 
   it.each([[''], [{ id: 1 }], [Number.NaN], [true]])('refuses %p from a userId option, naming it', (answer) => {
-    expect(() => indexUserIdOf(() => answer as never, {})).toThrow(/option "userId" must return/);
+    expect(() => indexUserIdOf(() => answer as never, {})).toThrow(/option "users\.id" must return/);
   });
 });
