@@ -2,7 +2,7 @@
  * Every default of `SessionModule` and `RedisSessionStore`, at the path of the option it fills, with
  * its unit. `touchAfter` has none here: it follows `idleTimeout` (see `defaultTouchAfter`).
  */
-export const SESSION_DEFAULTS = {
+export const SESSION_DEFAULTS = deepFreeze({
   prefix: 'sess:',
   cookie: {
     name: 'sid',
@@ -37,7 +37,13 @@ export const SESSION_DEFAULTS = {
     crossReplica: false,
     expired: false,
   },
-} as const;
+} as const);
+
+/** Frozen at every level: one app's code cannot change the defaults every module reads. */
+function deepFreeze<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) if (inner !== null && typeof inner === 'object') deepFreeze(inner as object);
+  return Object.freeze(value);
+}
 
 /** `touchAfter`'s default for an idle window: a tenth of it, at most a minute. */
 export function defaultTouchAfter(idleTimeout: number): number {
