@@ -2,7 +2,8 @@ import type { Request, Response } from 'express';
 import { isHttpsRequest } from '../cookie/secure-cookie';
 import { failureAnswer } from './failure-response';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { noteUnavailable, sessionOnFirstRead, stateOf } from './session-lifecycle';
+import { noteUnavailable, stateOf } from './request-state';
+import { sessionOnFirstRead } from './session-lifecycle';
 
 type Method = (this: Response, ...args: unknown[]) => unknown;
 

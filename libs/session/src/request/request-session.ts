@@ -1,7 +1,7 @@
 import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
 import type { SessionRequest } from './http-platform';
-import { ownSession, stateOf } from './session-lifecycle';
+import { ownSession, stateOf } from './request-state';
 
 // The two ways the library reads a request's session. Everything else (guards, `@Session()`, the
 // service) goes through one of them.

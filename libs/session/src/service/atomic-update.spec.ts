@@ -1,79 +1,9 @@
-import { SessionConflictError } from '../errors/session-conflict.error';
 import { SessionDataError } from '../errors/session-data.error';
-import type { CompareAndSetReply } from '../redis/session-gateway';
-import { attachState, stateOf } from '../store/session-state';
-import type { SessionPersistence } from '../store/session-persistence';
+import { stateOf } from '../store/session-state';
+import { append, casCalls, fakePersistence, requestSession, tick } from '../../../../test/support/key-update-fakes';
 import { SessionKeyUpdates } from './atomic-update';
 
-/** A promise the test resolves or rejects by hand. */
-function gate<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-const tick = () => new Promise((resolve) => setImmediate(resolve));
-
-interface CasCall {
-  redisKey: string;
-  field: string;
-  expected: string | undefined;
-  next: string | undefined;
-  expiresAt: number;
-  reply: ReturnType<typeof gate<CompareAndSetReply>>;
-}
-
-/**
- * Just what `SessionKeyUpdates` uses of `SessionPersistence`; each compare-and-set waits until the
- * test answers it, so the test decides what is in flight while updates queue up.
- */
-function fakePersistence() {
-  const calls: CasCall[] = [];
-  const sessions = {
-    maxSessionBytes: 1_000,
-    redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
-    stateFor: (session: object) => stateOf(session)!,
-    expiryOf: (session: { expiresAt: number }) => {
-      // As the real one does for a cookie app code broke (an invalid maxAge or expires).
-      if (!Number.isFinite(session.expiresAt)) throw new SessionDataError('invalid expiry', 'cookie');
-      return session.expiresAt;
-    },
-    saveChanges: jest.fn(),
-    // Without encryption: Redis holds each value's JSON itself.
-    sealValue: (_redisKey: string, _field: string, json: string | undefined) => json,
-    openValue: (_redisKey: string, _field: string, held: string | undefined) => held,
-    gateway: {
-      compareAndSet: (args: Omit<CasCall, 'reply'>) => {
-        const reply = gate<CompareAndSetReply>();
-        calls.push({ ...args, reply });
-        return reply.promise;
-      },
-    },
-  };
-  return { sessions: sessions as unknown as SessionPersistence, calls };
-}
-
-/** A session object as one request read it: `fields` is what Redis held then. */
-function requestSession(fields: Record<string, unknown>, expiresAt = 1_000): Record<string, unknown> {
-  const session: Record<string, unknown> = { ...fields, expiresAt };
-  const stored = new Map(Object.entries(fields).map(([key, value]) => [key, JSON.stringify(value)]));
-  attachState(session, { stored, createdAt: 0, refreshed: true });
-  return session;
-}
-
-const append = (item: string) => (items: string[] | undefined) => [...(items ?? []), item];
-
-/** Waits until the fake has seen `count` compare-and-sets (a retry may first pause a few ms). */
-async function casCalls(calls: CasCall[], count: number): Promise<CasCall[]> {
-  for (let i = 0; i < 200 && calls.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 1));
-  expect(calls).toHaveLength(count);
-  return calls;
-}
-
+/** Group commit and pipelining of one key's updates, and what each caller gets back. */
 describe('SessionKeyUpdates', () => {
   it('writes the updates queued behind a write in flight together, sent at once expecting what that write leaves', async () => {
     const { sessions, calls } = fakePersistence();
@@ -98,8 +28,6 @@ describe('SessionKeyUpdates', () => {
     // Each request shows its own result and records it as stored, so its end-of-request save skips the key.
     expect(requests[1].items).toEqual(['item-0', 'item-1']);
     expect(stateOf(requests[1])!.stored!.get('items')).toBe('["item-0","item-1"]');
-    await tick();
-    expect(updates.pendingKeys).toBe(0);
   });
 
   it('fails only the caller whose change throws; the value carries on to the next change', async () => {
@@ -131,79 +59,6 @@ describe('SessionKeyUpdates', () => {
     expect(group.expiresAt).toBe(9_000);
     group.reply.resolve({ status: 'written' });
     await Promise.all(results);
-  });
-
-  it('applies the whole group again, at once, to the value another process wrote', async () => {
-    const { sessions, calls } = fakePersistence();
-    const updates = new SessionKeyUpdates(sessions, 3);
-    const change = jest.fn(append('mine'));
-    const result = updates.update('s1', requestSession({ items: [] }), 'items', change);
-
-    const [first] = await casCalls(calls, 1);
-    first.reply.resolve({ status: 'changed', current: '["theirs"]' });
-    const [, second] = await casCalls(calls, 2);
-    expect(second).toMatchObject({ expected: '["theirs"]', next: '["theirs","mine"]' });
-    second.reply.resolve({ status: 'written' });
-    await expect(result).resolves.toEqual(['theirs', 'mine']);
-    expect(change.mock.calls).toEqual([[[]], [['theirs']]]);
-  });
-
-  it("rejects the whole group with 'contention' once other processes won more than updateRetries times", async () => {
-    const { sessions, calls } = fakePersistence();
-    const updates = new SessionKeyUpdates(sessions, 2);
-    const blocker = updates.update('s1', requestSession({ items: [] }), 'items', append('first'));
-    const group = [
-      updates.update('s1', requestSession({ items: [] }), 'items', append('x')),
-      updates.update('s1', requestSession({ items: [] }), 'items', append('y')),
-    ];
-    (await casCalls(calls, 2))[0].reply.resolve({ status: 'written' });
-    await blocker;
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const call = (await casCalls(calls, 1 + attempt))[attempt];
-      call.reply.resolve({ status: 'changed', current: JSON.stringify([`theirs-${attempt}`]) });
-    }
-    for (const result of group) {
-      const error = await result.catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SessionConflictError);
-      expect(error).toMatchObject({ reason: 'contention' });
-    }
-    expect(calls).toHaveLength(4); // 1 + updateRetries + 1 attempts, then no more
-  });
-
-  it('retries the first conflicts at once, then pauses before every other attempt only', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
-    try {
-      const { sessions, calls } = fakePersistence();
-      const updates = new SessionKeyUpdates(sessions, 20);
-      const result = updates.update('s1', requestSession({ n: 0 }), 'n', (n: number | undefined) => (n ?? 0) + 1);
-      const settle = async () => {
-        for (let i = 0; i < 20; i++) await tick();
-      };
-      const seen: number[] = [];
-      for (let conflict = 1; conflict <= 5; conflict++) {
-        await settle();
-        calls[calls.length - 1].reply.resolve({ status: 'changed', current: String(conflict * 10) });
-        await settle();
-        seen.push(calls.length); // an attempt sent without any timer firing
-        jest.runOnlyPendingTimers();
-      }
-      // After conflicts 1 and 2 the retry goes out at once; after 3 it waits for a timer; after 4 (the
-      // attempt that follows a pause) at once again; after 5 it waits again.
-      expect(seen).toEqual([2, 3, 3, 5, 5]);
-      await settle();
-      calls[calls.length - 1].reply.resolve({ status: 'written' });
-      await expect(result).resolves.toBe(51);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it("rejects the group with 'gone' when the session ended", async () => {
-    const { sessions, calls } = fakePersistence();
-    const updates = new SessionKeyUpdates(sessions, 3);
-    const result = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
-    (await casCalls(calls, 1))[0].reply.resolve({ status: 'gone' });
-    await expect(result).rejects.toMatchObject({ reason: 'gone' });
   });
 
   it('passes a Redis failure to the groups it hit; the group queued next starts from its own read, not a remembered value', async () => {
@@ -241,52 +96,6 @@ describe('SessionKeyUpdates', () => {
     await expect(next).resolves.toEqual(['a', 'c']);
   });
 
-  it('when the first group in flight loses to another process, the group behind it loses too; both are applied again, in order, as one group', async () => {
-    const { sessions, calls } = fakePersistence();
-    const updateRetried = jest.fn();
-    (sessions as unknown as { observer: object }).observer = { updateRetried };
-    const updates = new SessionKeyUpdates(sessions, 1);
-    const settledOrder: string[] = [];
-    const results = ['x', 'y', 'z'].map((item) =>
-      updates.update('s1', requestSession({ items: [] }), 'items', append(item)).then((value) => {
-        settledOrder.push(item);
-        return value;
-      }),
-    );
-    const [first, second] = await casCalls(calls, 2);
-    expect(second).toMatchObject({ expected: '["x"]', next: '["x","y","z"]' });
-    first.reply.resolve({ status: 'changed', current: '["theirs"]' });
-    await tick();
-    expect(calls).toHaveLength(2); // nothing is sent again until the group behind it has answered too
-    second.reply.resolve({ status: 'changed', current: '["theirs"]' });
-    const [, , again] = await casCalls(calls, 3);
-    expect(again).toMatchObject({ expected: '["theirs"]', next: '["theirs","x","y","z"]' });
-    again.reply.resolve({ status: 'written' });
-    await expect(Promise.all(results)).resolves.toEqual([
-      ['theirs', 'x'],
-      ['theirs', 'x', 'y'],
-      ['theirs', 'x', 'y', 'z'],
-    ]);
-    expect(settledOrder).toEqual(['x', 'y', 'z']);
-    // One loss to another process (updateRetries 1 is not exceeded): the second group only followed the first.
-    expect(updateRetried).toHaveBeenCalledTimes(1);
-  });
-
-  it('a group behind a written one that loses to another process counts as a conflict and is applied to what Redis answered', async () => {
-    const { sessions, calls } = fakePersistence();
-    const updates = new SessionKeyUpdates(sessions, 3);
-    const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
-    const second = updates.update('s1', requestSession({ items: [] }), 'items', append('b'));
-    const [one, two] = await casCalls(calls, 2);
-    one.reply.resolve({ status: 'written' });
-    two.reply.resolve({ status: 'changed', current: '["a","theirs"]' });
-    const [, , again] = await casCalls(calls, 3);
-    expect(again).toMatchObject({ expected: '["a","theirs"]', next: '["a","theirs","b"]' });
-    again.reply.resolve({ status: 'written' });
-    await expect(first).resolves.toEqual(['a']);
-    await expect(second).resolves.toEqual(['a', 'theirs', 'b']);
-  });
-
   it('keeps at most two groups of a key in flight; what arrives meanwhile goes out, as one group, when the first answers', async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);
@@ -311,8 +120,7 @@ describe('SessionKeyUpdates', () => {
     const first = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
     (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
     await first;
-    await tick();
-    expect(updates.pendingKeys).toBe(0);
+    await tick(); // the drain forgets the key once its last group has settled
     const later = updates.update('s1', requestSession({ items: ['a', 'elsewhere'] }), 'items', append('b'));
     const [, second] = await casCalls(calls, 2);
     expect(second.expected).toBe('["a","elsewhere"]');
@@ -328,8 +136,9 @@ describe('SessionKeyUpdates', () => {
       updates.update('s1', requestSession({ b: 0 }), 'b', () => 1),
       updates.update('s2', requestSession({ a: 0 }), 'a', () => 1),
     ];
-    await casCalls(calls, 3); // all three in flight at once
-    expect(updates.pendingKeys).toBe(3);
+    // All three in flight at once, none queued behind another.
+    const sent = await casCalls(calls, 3);
+    expect(sent.map(({ redisKey, field }) => `${redisKey} ${field}`)).toEqual(['sess:s1 a', 'sess:s1 b', 'sess:s2 a']);
     for (const call of calls) call.reply.resolve({ status: 'written' });
     await Promise.all(results);
   });
@@ -356,61 +165,5 @@ describe('SessionKeyUpdates', () => {
     await refused;
     await expect(accepted).resolves.toEqual(['a', 'b']);
     expect(broken).not.toHaveBeenCalled();
-  });
-
-  describe('under encryption (every seal of a value differs)', () => {
-    /** A stand-in sealer: each seal is new (a counter plays the random IV); opening strips it. */
-    function sealingPersistence() {
-      const fake = fakePersistence();
-      let seals = 0;
-      Object.assign(fake.sessions, {
-        sealValue: (_redisKey: string, _field: string, json: string | undefined) => (json === undefined ? undefined : `sealed#${++seals}:${json}`),
-        openValue: (_redisKey: string, _field: string, held: string | undefined) => held?.replace(/^sealed#\d+:/, ''),
-      });
-      return fake;
-    }
-
-    /** A session as read under encryption: the opened JSON to diff, the sealed strings Redis held. */
-    function sealedSession(items: string[], held: string): Record<string, unknown> {
-      const session: Record<string, unknown> = { items, expiresAt: 1_000 };
-      attachState(session, { stored: new Map([['items', JSON.stringify(items)]]), held: new Map([['items', held]]), createdAt: 0, refreshed: true });
-      return session;
-    }
-
-    it('expects the sealed string the request read, never a fresh seal of its value, and writes a sealed value', async () => {
-      const { sessions, calls } = sealingPersistence();
-      const updates = new SessionKeyUpdates(sessions, 3);
-      const session = sealedSession([], 'sealed#0:[]');
-      const result = updates.update('s1', session, 'items', append('a'));
-      const [call] = await casCalls(calls, 1);
-      expect(call).toMatchObject({ expected: 'sealed#0:[]', next: 'sealed#1:["a"]' });
-      call.reply.resolve({ status: 'written' });
-      await expect(result).resolves.toEqual(['a']);
-      // The request's state now says what Redis holds: the JSON to diff, the sealed string to compare.
-      expect(stateOf(session)).toMatchObject({ stored: new Map([['items', '["a"]']]), held: new Map([['items', 'sealed#1:["a"]']]) });
-    });
-
-    it('applies a change again to the opened value another process wrote, expecting its sealed string', async () => {
-      const { sessions, calls } = sealingPersistence();
-      const updates = new SessionKeyUpdates(sessions, 3);
-      const result = updates.update('s1', sealedSession([], 'sealed#0:[]'), 'items', append('mine'));
-      const [first] = await casCalls(calls, 1);
-      first.reply.resolve({ status: 'changed', current: 'sealed#99:["theirs"]' });
-      const [, second] = await casCalls(calls, 2);
-      expect(second).toMatchObject({ expected: 'sealed#99:["theirs"]', next: 'sealed#2:["theirs","mine"]' });
-      second.reply.resolve({ status: 'written' });
-      await expect(result).resolves.toEqual(['theirs', 'mine']);
-    });
-
-    it('sends the group queued behind a write in flight expecting the sealed string that write leaves', async () => {
-      const { sessions, calls } = sealingPersistence();
-      const updates = new SessionKeyUpdates(sessions, 3);
-      const results = ['a', 'b'].map((item) => updates.update('s1', sealedSession([], 'sealed#0:[]'), 'items', append(item)));
-      const [head, group] = await casCalls(calls, 2);
-      expect(group).toMatchObject({ expected: head.next, next: 'sealed#2:["a","b"]' });
-      head.reply.resolve({ status: 'written' });
-      group.reply.resolve({ status: 'written' });
-      await expect(Promise.all(results)).resolves.toEqual([['a'], ['a', 'b']]);
-    });
   });
 });

@@ -1,0 +1,59 @@
+import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionRequest } from './http-platform';
+import type { IdCarrier, SessionIdTransport } from './session-id-transport';
+
+/** Where a request keeps its `RequestSessionState`: a symbol, so no app property can clash with it. */
+export const STATE = Symbol('nest-redis-session:request');
+
+/**
+ * What a request's state reaches of the lifecycle that handles it: the ID transport, the store, a new
+ * session on demand, and the two steps of the way out. `SessionLifecycle` is the one implementation;
+ * the interface lives here so the way out and the readers of a request's state need not import it.
+ */
+export interface RequestLifecycle {
+  readonly transport: SessionIdTransport;
+  readonly persistence: SessionPersistence;
+  /** Puts a new, empty session with this ID on the request (see `SessionLifecycle.generate`). */
+  generate(req: SessionRequest, id: string): void;
+  /** The way out, with the headers: the cookie or ID header the response must carry. */
+  beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void;
+  /** The way out, at `end`: saves the session, then finishes the response; answers what `end` returns. */
+  beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown;
+}
+
+/** What the lifecycle knows about one request. */
+export interface RequestSessionState {
+  /** pending: no session until code reads `req.session`; live: on the request, saved on the way out; failed: Redis could not load it. */
+  phase: 'pending' | 'live' | 'failed';
+  /** The ID the request's cookie (or ID header) carried; a session under another ID is new. */
+  cookieId: string | undefined;
+  /** How the request carried its ID, so how its response announces a new one. */
+  carrier: IdCarrier;
+  /** Why loading failed, thrown (as a 503) at whoever reads the session. */
+  failure?: unknown;
+  /** Set once the save at the end has started, so the final `end` goes straight through. */
+  ending: boolean;
+  /** The Set-Cookie value, prepared (and checked) before the save, so sending the headers cannot fail. */
+  setCookie?: string;
+  /** The ID header's value, prepared with the cookie: the signed new ID, or '' once the session is gone. */
+  idHeader?: string;
+  lifecycle: RequestLifecycle;
+}
+
+/** A request as the lifecycle sees it: its session fields and its state. */
+export type StatefulRequest = SessionRequest & { [STATE]?: RequestSessionState };
+
+/** The lifecycle state of a request, or undefined where no session handling is mounted. */
+export function stateOf(req: object): RequestSessionState | undefined {
+  return (req as StatefulRequest)[STATE];
+}
+
+/** The session the request holds itself: undefined once destroyed, and never created by asking. */
+export function ownSession(req: object): SessionRequest['session'] | undefined {
+  return Object.prototype.hasOwnProperty.call(req, 'session') ? (req as SessionRequest).session : undefined;
+}
+
+/** Counts a request answered 503 because its session could not be loaded or saved (metrics only). */
+export function noteUnavailable(state: RequestSessionState): void {
+  state.lifecycle.persistence.observer?.requestUnavailable?.();
+}

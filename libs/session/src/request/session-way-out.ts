@@ -1,0 +1,197 @@
+import { signCookie } from '../cookie/cookie-signature';
+import { messages } from '../errors/session.messages';
+import { SessionDataError } from '../errors/session-data.error';
+import { toHttpException } from '../errors/to-http-exception';
+import type { SessionPersistence } from '../store/session-persistence';
+import { checkSessionObject } from '../store/session-validation';
+import { stateOf as storeStateOf } from '../store/session-state';
+import type { HttpPlatform, SessionRequest } from './http-platform';
+import { ownSession, type RequestSessionState } from './request-state';
+import type { SessionIdTransport } from './session-id-transport';
+
+/*
+ * The way out of a request's session:
+ *
+ *   writeHead ─▶ Set-Cookie if the session is new (and holds data) or its cookie persistent;
+ *                the ID header instead, or as well, as the request's carrier says (`idFrom`)
+ *   end       ─▶ save only the changed fields (or wait for the slide), then end; a failed save or
+ *                slide answers 503, or cuts a streamed response, so a lost change is never reported
+ *                as a success
+ */
+
+/** What the way out needs of the lifecycle's options. */
+export interface WayOutOptions {
+  cookieName: string;
+  /** Newest first: the first signs the cookie. */
+  secrets: string[];
+  trustProxy?: boolean;
+}
+
+/** Where the way out reports what it could not do. */
+export type LifecycleLogger = { warn(message: string): void; error(message: string): void };
+
+/** The response side of a request's session: its cookie or ID header, and the save before `end`. */
+export class SessionWayOut {
+  constructor(
+    private readonly options: WayOutOptions,
+    private readonly transport: SessionIdTransport,
+    private readonly persistence: SessionPersistence,
+    private readonly platform: HttpPlatform,
+    private readonly logger: LifecycleLogger,
+  ) {}
+
+  /**
+   * With the headers: the cookie, when the browser needs to hear about it. It was prepared by
+   * `beforeEnd` unless the handler sent its headers before ending (a stream); then a cookie that
+   * cannot be written cuts this response, never the process.
+   */
+  beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void {
+    let setCookie = state.setCookie;
+    let idHeader = state.idHeader;
+    if (setCookie === undefined && !state.ending) {
+      try {
+        const session = ownSession(req);
+        if (session) checkSessionObject(session, true);
+        setCookie = session && this.cookieFor(req, state, session);
+        idHeader = this.idHeaderFor(req, state, session);
+      } catch (error) {
+        this.failAfterHeaders(req, state, res, error);
+        return;
+      }
+    }
+    if (setCookie) this.platform.appendCookie(res, setCookie);
+    if (idHeader !== undefined) this.platform.setHeader(res, this.transport.headerName, idHeader);
+  }
+
+  /**
+   * At `end`: checks the session, prepares its cookie, saves the changes, then lets the response
+   * finish. Anything the session holds that cannot be saved or sent answers this request with the
+   * library's error (nothing written), never the process. Answers what `end` should return.
+   */
+  beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown {
+    state.ending = true;
+    const session = ownSession(req);
+    if (!session) state.idHeader = this.idHeaderFor(req, state, undefined); // destroyed: a header client drops its token
+    if (!session || this.answersStoreFailure(res)) return finish();
+    let saving: Promise<void> | null;
+    try {
+      checkSessionObject(session, true);
+      state.idHeader = this.idHeaderFor(req, state, session);
+      if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
+      session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
+      state.setCookie = this.cookieFor(req, state, session);
+      saving = this.persistence.saveChanges(req.sessionID, session);
+    } catch (error) {
+      this.failBeforeHeaders(req, state, res, error);
+      return res;
+    }
+    if (!saving) return this.adoptRenewedId(req, state, session, res) ? finish() : res;
+    saving.then(
+      () => {
+        if (this.adoptRenewedId(req, state, session, res)) finishSafely(this.logger, finish);
+      },
+      (error: unknown) => this.failBeforeHeaders(req, state, res, error),
+    );
+    return res;
+  }
+
+  /**
+   * The save (or an `update`) found the session renewed while this request ran, here or on another
+   * replica, and wrote to its successor: the response carries the new ID (cookie or header), as after a `regenerate`,
+   * instead of setting the old one back. Only after the save: under the new ID before it, the save
+   * would rewrite the whole session over the successor. Answers false when the response failed instead.
+   */
+  private adoptRenewedId(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'], res: object): boolean {
+    const renewedId = storeStateOf(session)?.renewedId;
+    if (renewedId === undefined || renewedId === req.sessionID) return true;
+    req.sessionID = renewedId;
+    try {
+      state.setCookie = this.cookieFor(req, state, session);
+      state.idHeader = this.idHeaderFor(req, state, session); // a header client hears of it as a cookie client does
+      return true;
+    } catch (error) {
+      this.failBeforeHeaders(req, state, res, error);
+      return false;
+    }
+  }
+
+  /**
+   * A 503 while Redis is failing (a call failed within the last `commandTimeout`): most likely the
+   * handler's own session call just timed out. Saving would make the client wait a second
+   * `commandTimeout` for an answer that is already an error, and a failed request is not meant to
+   * change the session; so the way out does not call Redis again.
+   */
+  private answersStoreFailure(res: object): boolean {
+    return this.platform.statusCode(res) === 503 && this.persistence.gateway.recentlyUnavailable();
+  }
+
+  /** The Set-Cookie value for this response, or undefined when the browser has nothing to learn. */
+  private cookieFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session']): string | undefined {
+    if (state.carrier === 'header') return undefined; // a header client gets no cookie, whatever its browser may hold
+    const isNew = req.sessionID !== state.cookieId;
+    if (isNew ? !hasData(session) : session.cookie.expires == null) return undefined;
+    if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) return undefined;
+    // express-session's Cookie serializes itself; its typings leave the method out.
+    const cookie = session.cookie as unknown as { serialize(name: string, value: string): string };
+    try {
+      return cookie.serialize(this.options.cookieName, signCookie(req.sessionID, this.options.secrets[0]));
+    } catch (error) {
+      throw new SessionDataError(messages.unwritableCookie((error as Error)?.message ?? String(error)), 'cookie');
+    }
+  }
+
+  /**
+   * The ID header's value for this response, or undefined when it sends none: the signed ID of a new
+   * session that holds data (a first session, a login, any new ID), or '' when the ID the request came
+   * with is dead and no new one is kept (logout, destroy, a regenerate that left nothing to store).
+   * Nothing for a cookie request, nor for an unchanged ID: a header has no expiry to slide.
+   */
+  private idHeaderFor(req: SessionRequest, state: RequestSessionState, session: SessionRequest['session'] | undefined): string | undefined {
+    if (state.carrier === 'cookie' || (session && req.sessionID === state.cookieId)) return undefined;
+    if (session && hasData(session)) return this.transport.signed(req.sessionID);
+    return state.cookieId === undefined ? undefined : '';
+  }
+
+  /** Replaces the handler's answer with the error's (its body and headers are not out yet). */
+  private failBeforeHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
+    this.logFailure(req, error);
+    state.phase = 'failed'; // this answer is final: the error's end must not save again
+    state.failure = error;
+    state.setCookie = undefined;
+    state.idHeader = undefined;
+    try {
+      this.platform.fail(res, toHttpException(error), error);
+    } catch (failError) {
+      this.logger.error(`Answering the failure of ${this.platform.describe(req)} failed too: ${(failError as Error)?.message}`);
+    }
+  }
+
+  /** Headers are going out as this runs: the answer cannot change any more, so the response is cut. */
+  private failAfterHeaders(req: SessionRequest, state: RequestSessionState, res: object, error: unknown): void {
+    state.setCookie = undefined;
+    state.idHeader = undefined;
+    state.ending = true; // the end must not save what could not be announced
+    queueMicrotask(() => this.failBeforeHeaders(req, state, res, error)); // headers are sent by then: `fail` cuts
+  }
+
+  private logFailure(req: SessionRequest, error: unknown): void {
+    const cause = (error as Error)?.cause as Error | undefined;
+    const detail = cause?.message ? ` (${cause.message})` : '';
+    this.logger.error(`Saving the session at the end of ${this.platform.describe(req)} failed: ${(error as Error)?.message}${detail}`);
+  }
+}
+
+/** A new session is stored (and gets a cookie) only once it holds something of its own. */
+function hasData(session: object): boolean {
+  for (const key in session) if (key !== 'cookie' && Object.prototype.hasOwnProperty.call(session, key)) return true;
+  return false;
+}
+
+/** Ends the response; a throw from there is logged, never an unhandled rejection that stops the process. */
+function finishSafely(logger: LifecycleLogger, finish: () => unknown): void {
+  try {
+    finish();
+  } catch (error) {
+    logger.error(`Ending a response after saving its session failed: ${(error as Error)?.message}`);
+  }
+}

@@ -1,0 +1,156 @@
+import { messages } from '../errors/session.messages';
+import { SessionConflictError } from '../errors/session-conflict.error';
+import { FIELD } from '../redis/session-fields';
+import { UnopenableSessionError } from '../store/session-codec';
+import type { SessionPersistence } from '../store/session-persistence';
+import type { Applied, FieldQueue, FieldValue, Flight, Outcome, PendingUpdate } from './key-update-queue';
+
+/**
+ * The Redis side of `SessionKeyUpdates`: sends a group's compare-and-set and settles its reply,
+ * giving each caller its result or its error, or putting its update back to be applied again.
+ */
+export class KeyGroupWrites {
+  constructor(
+    private readonly sessions: SessionPersistence,
+    private readonly maxRetries: number,
+  ) {}
+
+  /** Sends one group's compare-and-set, expecting `expected` (what `previous` writes, when one flies ahead). */
+  send(queue: FieldQueue, applied: Applied[], expected: string | undefined, previous: Flight | undefined): Flight {
+    const json = applied[applied.length - 1].json;
+    const next: FieldValue = { json, held: this.sessions.sealValue(queue.redisKey, queue.field, json) };
+    const now = Date.now();
+    const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
+    const states = applied.map((entry) => entry.update.state);
+    // The write slides the expiry, so it stamps a logged-in session's last-seen time and pushes its
+    // user index's expiry when that needs it, as a slide does.
+    const slides = expiresAt > now;
+    const indexed = slides ? states.find((state) => state.indexEntry) : undefined;
+    const push = indexed && this.sessions.indexKeeper?.pushExpiry(indexed, expiresAt);
+    const written = this.sessions.gateway.compareAndSet({
+      redisKey: queue.redisKey,
+      field: queue.field,
+      expected,
+      next: next.held,
+      expiresAt,
+      now,
+      lastSeenAt: slides && states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
+    });
+    const outcome: Promise<Outcome> = (push ? Promise.all([written, push]).then(([reply]) => reply) : written).then(
+      (reply) => ({ reply }),
+      (error: unknown) => ({ error }),
+    );
+    return { sessionId: queue.sessionId, applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome };
+  }
+
+  /**
+   * Settles the oldest group in flight: its callers get their results, or their errors, or the
+   * updates go back to `lost` to be applied again to the value Redis answered. Says whether the group
+   * was written or lost to another process ('conflict'); 'other' for everything else, including a
+   * loss that only follows from the loss of the group it was sent behind.
+   */
+  async settleOldest(queue: FieldQueue, flights: Flight[], lost: PendingUpdate[]): Promise<'written' | 'conflict' | 'other'> {
+    const flight = flights.shift()!;
+    const outcome = await flight.outcome;
+    const { previous } = flight;
+    flight.previous = undefined; // the group behind needs only this one's outcome: no chain through a long burst
+    const { field } = queue;
+    const pending = flight.applied.map((entry) => entry.update);
+    if ('error' in outcome) {
+      // Redis failed (or timed out): what it holds now is unknown, so the next group starts afresh.
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(outcome.error);
+      return 'other';
+    }
+    const { reply } = outcome;
+    if (reply.status === 'written') {
+      flight.written = true;
+      queue.hasKnown = true;
+      queue.known = flight.next;
+      const last = flight.applied[flight.applied.length - 1];
+      for (const entry of flight.applied) {
+        // An earlier caller's state gets a seal of its own result, which Redis does not hold: a later
+        // update from its session then misses and retries, as it does on the JSON without encryption.
+        const held = entry === last ? flight.next.held : this.sessions.sealValue(queue.redisKey, field, entry.json);
+        settleWritten(field, entry, held, flight.expiresAt);
+      }
+      return 'written';
+    }
+    if (reply.status === 'moved') {
+      // Renewed while queued: the updates go again under the successor, from what it holds (no retry counted).
+      try {
+        await this.followRenewal(queue, flight.sessionId);
+      } catch (error) {
+        queue.hasKnown = false;
+        for (const update of pending) update.reject(error);
+        return 'other';
+      }
+      // Their requests answer with the new ID, as the requests that met the renewal on the way in.
+      for (const update of pending) update.state.renewedId = queue.sessionId;
+      lost.push(...pending);
+      return 'other';
+    }
+    if (reply.status === 'gone') {
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
+      return 'other';
+    }
+    // Redis holds something else than expected: the base of the next attempt.
+    try {
+      queue.known = { json: this.sessions.openValue(queue.redisKey, field, reply.current), held: reply.current };
+      queue.hasKnown = true;
+    } catch (error) {
+      if (!(error instanceof UnopenableSessionError)) throw error;
+      // A value that does not open (logged once): to this request the session is gone.
+      queue.hasKnown = false;
+      for (const update of pending) update.reject(new SessionConflictError(messages.sessionGone(), 'gone'));
+      return 'other';
+    }
+    if (previous && !previous.written) {
+      // It expected what the group ahead of it would write, and that one did not: a loss to ourselves.
+      lost.push(...pending);
+      return 'other';
+    }
+    const gaveUp = pending.filter((update) => ++update.conflicts > this.maxRetries);
+    if (gaveUp.length > 0) this.sessions.observer?.updateGaveUp?.();
+    else this.sessions.observer?.updateRetried?.();
+    for (const update of pending) {
+      if (update.conflicts > this.maxRetries) update.reject(new SessionConflictError(messages.updateConflict(field, update.conflicts), 'contention'));
+      else lost.push(update);
+    }
+    return 'conflict';
+  }
+
+  /** Points the queue at the successor of the session renewed under `movedFrom` and reads the field's value there. */
+  private async followRenewal(queue: FieldQueue, movedFrom: string): Promise<void> {
+    if (queue.sessionId === movedFrom) {
+      const successor = await this.sessions.forwarding.successorOf(movedFrom);
+      if (successor === undefined) throw new SessionConflictError(messages.sessionGone(), 'gone');
+      queue.sessionId = successor;
+      queue.redisKey = this.sessions.redisKeyOf(successor);
+    }
+    // Sealed for the successor's key under `encryption`: opened with it (an unopenable value rejects the updates).
+    const held = await this.sessions.gateway.readField(queue.redisKey, queue.field);
+    queue.known = { json: this.sessions.openValue(queue.redisKey, queue.field, held), held };
+    queue.hasKnown = true;
+  }
+}
+
+/**
+ * The caller's own result becomes what its request shows and what its state says Redis holds, so its
+ * end-of-request save finds the key unchanged and does not write it again (over a later update).
+ */
+function settleWritten(field: string, { update, value, json }: Applied, held: string | undefined, expiresAt: number | undefined): void {
+  const { stored, held: heldMap } = update.state;
+  if (expiresAt !== undefined) update.state.expiresAt = expiresAt;
+  if (json === undefined) {
+    delete update.session[field];
+    stored!.delete(field);
+    heldMap?.delete(field);
+  } else {
+    update.session[field] = value;
+    stored!.set(field, json);
+    heldMap?.set(field, held!);
+  }
+  update.resolve(value);
+}
