@@ -4,7 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRedisConnection, whenReady } from '@app/session/redis/create-redis-connection';
-import { SESSION_DEFAULTS } from '@app/session/options/resolve-options';
+import { SESSION_DEFAULTS } from '@app/session';
 import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
 import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
 
@@ -264,7 +264,7 @@ class CartController {
  * client made as ours makes it (`createRedisConnection`: auto-pipelining, no offline queue).
  */
 export async function buildFloorApp(redisUrl: string, cached = false): Promise<BuiltApp> {
-  const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.commandTimeout).client as Redis;
+  const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.redisDeadline).client as Redis;
   await whenReady(redis, 5_000);
   redis.defineCommand('floorCompareAndSet', { numberOfKeys: 1, lua: FLOOR_COMPARE_AND_SET });
   const sessions = new FloorSessions(redis, cached ? new Map() : undefined);

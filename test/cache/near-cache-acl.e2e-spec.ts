@@ -24,7 +24,7 @@ describe('near cache as the least-privilege Redis user', () => {
     admin = new Redis(redis.url);
     await admin.call('ACL', 'SETUSER', 'near-cache', 'reset', 'on', `>${PASSWORD}`, ...minimalAclRules(prefix).split(' '));
     const connection = { host: redis.host, port: redis.port, username: 'near-cache', password: PASSWORD };
-    apps = await startReplicas(2, { redis: connection, prefix, nearCache: { maxAge: 3_600_000 } });
+    apps = await startReplicas(2, { redis: connection, prefix, nearCache: { maxEntryAge: 3_600_000 } });
     await untilServing(apps);
   });
 

@@ -11,7 +11,7 @@ import { nearCacheOf, redisKeyOfCookie, sessionCommands, through, untilServing, 
 /**
  * Issue 10, §2: three replicas, each with a near cache, stay coherent through Redis's invalidations.
  * Every test warms the caches of the replicas that did not act, then checks that the first read after
- * the acting request answered shows the change. `maxAge` is an hour, so the backstop can never be what
+ * the acting request answered shows the change. `maxEntryAge` is an hour, so the backstop can never be what
  * made a read fresh.
  */
 describe('near cache: coherence across three replicas (standalone Redis)', () => {
@@ -31,7 +31,7 @@ describe('near cache: coherence across three replicas (standalone Redis)', () =>
   });
 
   async function replicas(options: Record<string, unknown> = {}, count = 3): Promise<RunningApp[]> {
-    const apps = await startReplicas(count, { redis: redis.url, prefix: uniquePrefix('near'), nearCache: { maxAge: 3_600_000 }, ...options });
+    const apps = await startReplicas(count, { redis: redis.url, prefix: uniquePrefix('near'), nearCache: { maxEntryAge: 3_600_000 }, ...options });
     running.push(...apps);
     await untilServing(apps);
     return apps;
@@ -118,7 +118,7 @@ describe('near cache: coherence across three replicas (standalone Redis)', () =>
     for (const app of [b, c]) check(await seenOn(app, cookie));
   });
 
-  it('sees a change or a deletion made by another Redis client, long before maxAge', async () => {
+  it('sees a change or a deletion made by another Redis client, long before maxEntryAge', async () => {
     const [a, b] = await replicas({}, 2);
     const user = await loginOn(a, 'external');
     const redisKey = redisKeyOfCookie(a.prefix, user.cookie);

@@ -30,7 +30,7 @@ describe('near cache: an expired session, before Redis has deleted it', () => {
       redis: `redis://${LOCALHOST}:${port}`,
       prefix: uniquePrefix('near-expiry'),
       idleTimeout: 1_000,
-      nearCache: { maxAge: 3_600_000 },
+      nearCache: { maxEntryAge: 3_600_000 },
     });
     await untilServing(apps);
   });

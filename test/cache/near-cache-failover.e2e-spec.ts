@@ -13,7 +13,7 @@ import { through, untilServing, warmOn } from './support/near-cache-apps';
  * answered.
  */
 const available = topologyAvailable();
-const options = { nearCache: { maxAge: 3_600_000 }, commandTimeout: 1_000 };
+const options = { nearCache: { maxEntryAge: 3_600_000 }, redisDeadline: 1_000 };
 
 /** Sets `color` through `app`, retrying while the topology settles (503s are the library's answer meanwhile). */
 async function setColor(visitor: Visitor, value: string): Promise<void> {

@@ -19,7 +19,7 @@ describe('near cache without CLIENT TRACKING: the PUBLISH fallback', () => {
     redis = await startRedis();
     admin = new Redis(redis.url);
     await admin.call('ACL', 'SETUSER', 'default', '-client|tracking');
-    apps = await startReplicas(3, { redis: redis.url, prefix: uniquePrefix('near-fallback'), nearCache: { maxAge: 3_600_000 } });
+    apps = await startReplicas(3, { redis: redis.url, prefix: uniquePrefix('near-fallback'), nearCache: { maxEntryAge: 3_600_000 } });
     await untilServing(apps);
   });
 

@@ -16,7 +16,7 @@ import { redisKeyOfCookie, through, untilServing, warmOn } from './support/near-
  * armed their tracking (only a topology-change flush makes them track it).
  */
 const available = topologyAvailable();
-const options = { nearCache: { maxAge: 3_600_000 }, commandTimeout: 1_000 };
+const options = { nearCache: { maxEntryAge: 3_600_000 }, redisDeadline: 1_000 };
 
 type Data = Record<string, unknown>;
 

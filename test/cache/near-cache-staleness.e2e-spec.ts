@@ -19,7 +19,7 @@ describe('near cache: the staleness probe', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    apps = await startReplicas(2, { redis: redis.url, prefix: uniquePrefix('near-probe'), nearCache: { maxAge: 3_600_000 } });
+    apps = await startReplicas(2, { redis: redis.url, prefix: uniquePrefix('near-probe'), nearCache: { maxEntryAge: 3_600_000 } });
     await untilServing(apps);
   });
 

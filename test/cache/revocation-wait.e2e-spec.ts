@@ -43,9 +43,8 @@ describe('a deletion waits for its invalidation', () => {
   }
 
   it('does not resolve before the invalidation arrived, and registers the wait before the DEL is sent', async () => {
-    const gateway = new SessionGateway({ client, commandTimeout: 1_000 });
     const { listener, events, arrive } = controlledListener();
-    gateway.writeListener = listener;
+    const gateway = new SessionGateway({ client, deadline: 1_000, writeListener: listener });
     const key = `${prefix}session`;
     await client.hset(key, 'a', '1');
 
@@ -64,9 +63,8 @@ describe('a deletion waits for its invalidation', () => {
   });
 
   it('does not wait for a key that did not exist (Redis sends no invalidation for it)', async () => {
-    const gateway = new SessionGateway({ client, commandTimeout: 1_000 });
     const { listener } = controlledListener();
-    gateway.writeListener = listener;
+    const gateway = new SessionGateway({ client, deadline: 1_000, writeListener: listener });
     expect(await gateway.deleteKey(`${prefix}never-there`)).toBe(0);
   });
 });

@@ -26,7 +26,7 @@ describeCluster(`operations on Redis Cluster${available.cluster ? '' : ` (skippe
 
   it('estimates active sessions and users with keys spread over every slot', async () => {
     const prefix = uniquePrefix('cluster-activity');
-    const activity = new ActiveSessions(new SessionGateway({ client, commandTimeout: 2_000 }), { prefix, window: 60_000, logger: console });
+    const activity = new ActiveSessions(new SessionGateway({ client, deadline: 2_000 }), { prefix, window: 60_000, logger: console });
     // Fixed members, so the estimate is the same on every run (random ones could share a register).
     for (let i = 0; i < 50; i++) activity.note(`digest-${i}`, i < 10 ? `user-${i % 5}` : undefined);
     const { sessions, users } = await activity.count();

@@ -133,7 +133,7 @@ describe('metrics', () => {
   });
 
   it('counts evicted sessions at the per-user limit', async () => {
-    const { app, registry } = await appWith({ maxSessionsPerUser: 1 });
+    const { app, registry } = await appWith({ users: { maxSessions: 1 } });
     try {
       await loggedIn(app.url, 'lin');
       await loggedIn(app.url, 'lin');
@@ -168,7 +168,7 @@ describe('metrics', () => {
   });
 
   it('counts requests answered 503 because Redis did not answer, and the timeouts behind them', async () => {
-    const { app, registry } = await appWith({ commandTimeout: 100 });
+    const { app, registry } = await appWith({ redisDeadline: 100 });
     try {
       const visitor = new Visitor(app.url);
       await visitor.post('/set/views', { value: 1 });

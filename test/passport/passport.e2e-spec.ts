@@ -132,8 +132,8 @@ describe('passport over two replicas', () => {
     expect(await admin.zcard(`${prefix}user:u1`)).toBe(0);
   });
 
-  it('applies maxSessionsPerUser to passport logins: the oldest goes', async () => {
-    const { a, b, prefix } = await replicas({ maxSessionsPerUser: 2 });
+  it('applies users.maxSessions to passport logins: the oldest goes', async () => {
+    const { a, b, prefix } = await replicas({ users: { maxSessions: 2 } });
     const first = await logIn(a);
     const second = await logIn(b);
     const third = await logIn(a);
@@ -144,12 +144,12 @@ describe('passport over two replicas', () => {
     expect(await sessionKeys(prefix)).toHaveLength(2);
   });
 
-  it("applies maxSessionsPerUser to passport logins: onLimit 'reject' answers 409 and stores nothing", async () => {
-    const { a, b, prefix } = await replicas({ maxSessionsPerUser: 1, onLimit: 'reject' });
+  it("applies users.maxSessions to passport logins: onLimit 'reject' answers 409 and stores nothing", async () => {
+    const { a, b, prefix } = await replicas({ users: { maxSessions: 1, onLimit: 'reject' } });
     const first = await logIn(a);
     const refused = await new Visitor(b).post('/login', { username: 'ada', password: 'lovelace' });
     expect(refused.status).toBe(409);
-    expect(refused.body.message).toMatch(/maxSessionsPerUser/);
+    expect(refused.body.message).toMatch(/users\.maxSessions/);
     expect((await on(b, first).get('/me')).status).toBe(200);
     expect(await sessionKeys(prefix)).toHaveLength(1);
   });

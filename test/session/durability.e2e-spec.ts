@@ -36,7 +36,7 @@ const available = topologyAvailable();
     app = await startSessionApp({
       redis: { sentinels: setup.sentinels, name: setup.name },
       prefix,
-      commandTimeout: 1_000,
+      redisDeadline: 1_000,
       durability: { replicas: 1, timeout: 800 },
     });
   }, 90_000);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SessionConfigError, SessionModule, SessionService } from '@app/session';
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import { SessionCore } from '@app/session/store/session-core';
 import { openMonitor } from '../support/monitor';
 import { uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
@@ -148,7 +148,7 @@ describe('encryption at rest', () => {
     const onRotated = new Visitor(rotated.url);
     onRotated.cookie = visitor.cookie;
     // Just before the reseal writes "items", that replica adds to it.
-    const gateway = rotated.app.get(SessionPersistence).gateway;
+    const gateway = rotated.app.get(SessionCore).gateway;
     const compareAndSet = gateway.compareAndSet.bind(gateway);
     let raced = 0;
     gateway.compareAndSet = async (args) => {

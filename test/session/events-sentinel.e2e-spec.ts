@@ -31,8 +31,8 @@ const available = topologyAvailable();
           redis: { sentinels: setup.sentinels, name: setup.name },
           prefix,
           idleTimeout: IDLE_TIMEOUT,
-          commandTimeout: 1_000,
-          events: { crossReplica: true, expired: true, enableKeyspaceEvents: true, replica },
+          redisDeadline: 1_000,
+          events: { crossReplica: true, expired: 'configure', replica },
         }),
       );
     }

@@ -78,7 +78,7 @@ describe('expired events from Redis keyspace notifications (standalone)', () => 
       redis: redis.url,
       prefix,
       idleTimeout: IDLE_TIMEOUT,
-      events: { expired: true, enableKeyspaceEvents: true, replica: 'r-exp' },
+      events: { expired: 'configure', replica: 'r-exp' },
     });
     running.push(app);
     const log = new EventLog(app.app);
@@ -127,7 +127,7 @@ describeCluster(`expired and cross-replica events on Redis Cluster${available.cl
       redis: { cluster: cluster.nodes },
       prefix,
       idleTimeout: IDLE_TIMEOUT,
-      events: { crossReplica: true, expired: true, enableKeyspaceEvents: true, replica },
+      events: { crossReplica: true, expired: 'configure' as const, replica },
     });
     const a = await startSessionApp(options('c1'));
     running.push(a);

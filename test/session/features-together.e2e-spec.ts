@@ -97,11 +97,11 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
           await startSessionApp({
             redis: topology.redis,
             prefix,
-            nearCache: { maxAge: 3_600_000 }, // an hour: only invalidations can keep the replicas fresh
+            nearCache: { maxEntryAge: 3_600_000 }, // an hour: only invalidations can keep the replicas fresh
             encryption: { keys },
             renewal: { interval: INTERVAL, grace: GRACE },
             events: { crossReplica: true, replica: `r${i}` },
-            idFrom: 'both',
+            idFrom: { header: 'X-Session-Token', cookie: true },
           }),
         );
       }

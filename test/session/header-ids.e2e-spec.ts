@@ -16,13 +16,13 @@ function idOf(token: string): string {
   return decodeURIComponent(token).slice(2).split('.')[0];
 }
 
-/** Session IDs from a header (`idFrom`, `header`): clients that keep no cookies, CSRF, and which carrier wins. */
+/** Session IDs from a header (`idFrom: { header }`): clients that keep no cookies, CSRF, and which carrier wins. */
 describe('session IDs in a header', () => {
   let redis: RedisServerHandle;
   let admin: Redis;
-  /** idFrom: 'header', two replicas, the secret rotated (the old one still verifies). */
+  /** idFrom: { header } (the header's default name, X-Session-Token), two replicas, the secret rotated (the old one still verifies). */
   let headerReplicas: RunningApp[];
-  /** idFrom: 'both' and the default 'cookie', sharing one prefix, so a session of one is a session of the other. */
+  /** idFrom: { header, cookie: true } and the default 'cookie', sharing one prefix, so a session of one is a session of the other. */
   let both: RunningApp;
   let cookieOnly: RunningApp;
   const headerPrefix = uniquePrefix('hdr');
@@ -35,8 +35,8 @@ describe('session IDs in a header', () => {
   beforeAll(async () => {
     redis = await startRedis();
     admin = new Redis(redis.url);
-    headerReplicas = await startReplicas(2, { redis: redis.url, prefix: headerPrefix, idFrom: 'header', secret: [TEST_SECRET, OLD_SECRET] });
-    both = await startSessionApp({ redis: redis.url, prefix: sharedPrefix, idFrom: 'both' });
+    headerReplicas = await startReplicas(2, { redis: redis.url, prefix: headerPrefix, idFrom: {}, secret: [TEST_SECRET, OLD_SECRET] });
+    both = await startSessionApp({ redis: redis.url, prefix: sharedPrefix, idFrom: { header: 'X-Session-Token', cookie: true } });
     cookieOnly = await startSessionApp({ redis: redis.url, prefix: sharedPrefix });
     // Nest's logger is one per process: set once every app exists, it hears all of them.
     headerReplicas[0].app.useLogger({ log() {}, error() {}, warn: (message: string) => warnings.push(String(message)) });
@@ -48,7 +48,7 @@ describe('session IDs in a header', () => {
     await redis?.stop();
   });
 
-  describe("idFrom: 'header'", () => {
+  describe('idFrom: { header }', () => {
     it('creates, finds, rotates and ends a session by the header alone, across replicas, never setting a cookie', async () => {
       const client = new TokenClient(nextReplica);
       const first = await client.post('/set/views', { value: 1 });
@@ -143,7 +143,7 @@ describe('session IDs in a header', () => {
     });
 
     it('reads and answers a header of the configured name', async () => {
-      const app = await startSessionApp({ redis: redis.url, prefix: headerPrefix, idFrom: 'header', header: 'X-Api-Session' });
+      const app = await startSessionApp({ redis: redis.url, prefix: headerPrefix, idFrom: { header: 'X-Api-Session' } });
       try {
         const client = new TokenClient(app.url, 'X-Api-Session');
         const res = await client.post('/set/views', { value: 3 });
@@ -157,7 +157,7 @@ describe('session IDs in a header', () => {
     });
   });
 
-  describe("idFrom: 'both'", () => {
+  describe('idFrom: { header, cookie: true }', () => {
     it('announces a new session both ways to a request that brought neither; each then works alone', async () => {
       const res = await new Visitor(both.url).post('/set/views', { value: 5 });
       const token = res.headers.get('x-session-token')!;

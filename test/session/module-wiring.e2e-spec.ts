@@ -132,7 +132,13 @@ describe('SessionModule wiring', () => {
     ['a bad Redis URL', { redis: 'http://localhost' }, /"redis" must be a redis:\/\/ or rediss:\/\/ URL/],
     ['a bad idle timeout', { idleTimeout: -5 }, /"idleTimeout" must be a positive whole number of milliseconds/],
     ['a bad sameSite', { cookie: { sameSite: 'sometimes' as never } }, /"cookie.sameSite" must be one of/],
-    ['a bad limit policy', { maxSessionsPerUser: 3, onLimit: 'drop' as never }, /"onLimit" must be one of/],
+    ['a bad limit policy', { users: { maxSessions: 3, onLimit: 'drop' as never } }, /"users.onLimit" must be one of/],
+    ['a limit policy without a limit', { users: { onLimit: 'reject' } }, /"users.onLimit" only applies with "users.maxSessions"/],
+    [
+      'an unknown option (a name from before 1.0)',
+      { commandTimeout: 500 } as Partial<SessionModuleOptions>,
+      /"commandTimeout" is not an option of SessionModule/,
+    ],
   ])('refuses to boot with %s, naming the option', async (_case, bad, message) => {
     const options = { secret: TEST_SECRET, redis: redis.url, ...bad };
     const failure = boot(SessionModule.forRoot({ ...options, isGlobal: true }));

@@ -5,9 +5,10 @@ import { Registry } from 'prom-client';
 import { RedisSessionStore, SessionService, type SessionRedisOption } from '@app/session';
 import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
 import { digestOf, newSessionId } from '@app/session/redis/session-id';
-import { sealSuccessor } from '@app/session/renewal/successor-seal';
+import { sealSuccessor } from '@app/session/store/successor-seal';
 import { FIELD } from '@app/session/redis/session-fields';
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import { SessionRenewal } from '@app/session/renewal/session-renewal';
+import { SessionCore } from '@app/session/store/session-core';
 import { startRedis } from '../support/redis';
 import { startCluster, topologyAvailable } from '../support/topologies';
 import { openMonitor } from '../support/monitor';
@@ -131,12 +132,12 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     });
 
     /** `count` replicas sharing a prefix, each with its own metrics registry. */
-    async function replicas(count: number, renewal: { interval: number; grace: number }, cookie?: { maxAge: number }, extra: object = {}) {
+    async function replicas(count: number, renewal: { interval: number; grace: number }, extra: object = {}) {
       const prefix = uniquePrefix('renewal');
       const apps: { app: RunningApp; registry: Registry }[] = [];
       for (let i = 0; i < count; i++) {
         const registry = new Registry();
-        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry }, cookie, ...extra }, [HeldController]);
+        const app = await startSessionApp({ redis: topology.redis, prefix, renewal, metrics: { registry }, ...extra }, [HeldController]);
         running.push(app);
         apps.push({ app, registry });
       }
@@ -251,8 +252,9 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
 
       // Every claim is on the wire before any answer comes back: they meet in Redis, one after another.
       const renewals = apps.flatMap(({ app }) => {
-        const { forwarding } = app.app.get(SessionPersistence);
-        return [forwarding.renew(oldId), forwarding.renew(oldId)];
+        // The renewal step alone (private: a request reaches it only through `load` once the ID is due).
+        const renewal = new SessionRenewal(app.app.get(SessionCore));
+        return [renewal['renew'](oldId), renewal['renew'](oldId)];
       });
       const successors = await Promise.all(renewals);
       expect(new Set(successors).size).toBe(1);
@@ -269,7 +271,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
 
     it('a read-only request still running when another renews its session answers with the new persistent cookie, not the old', async () => {
       const grace = 300;
-      const { apps } = await replicas(2, { interval: 2 * grace, grace }, { maxAge: 60_000 });
+      const { apps } = await replicas(2, { interval: 2 * grace, grace }, { idleTimeout: 60_000, cookie: { persistent: true } });
       const [a, b] = apps.map(({ app }) => app.url);
       const visitor = new Visitor(a);
       await visitor.post('/login', { id: 'slow-reader' });
@@ -297,7 +299,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const oldCookie = visitor.cookie!;
       const oldId = idOf(oldCookie);
       const successor = newSessionId();
-      const { gateway } = a.app.get(SessionPersistence);
+      const { gateway } = a.app.get(SessionCore);
       expect((await gateway.claimRenewal(sessionRedisKey(prefix, oldId), sealSuccessor(successor, oldId))).status).toBe('claimed');
       // A slide of the claimed key (a request that read it before the claim) leaves it alone: its fields are final.
       const claimedExpiry = await topology.admin.call('PEXPIRETIME', sessionRedisKey(prefix, oldId));
@@ -422,7 +424,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       const oldCookie = visitor.cookie!;
       const oldId = idOf(oldCookie);
       const oldKey = sessionRedisKey(prefix, oldId);
-      const late = a.app.get(SessionPersistence);
+      const late = a.app.get(SessionCore);
 
       // The interleaving, step by step: a renewal claims the old key; a request reads it (claimed,
       // not retired yet) and stalls before its plant; another request finishes the renewal and the
@@ -436,7 +438,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
       expect(idOf(newCookie)).toBe(successor);
       expect((await new Visitor(b.url).request('POST', '/logout', { headers: { cookie: newCookie } })).status).toBe(204);
 
-      expect(await late.forwarding.follow(oldId, readBeforeRetire as Record<string, string>, 0)).toBeNull();
+      expect(await late.forwarding.successorFrom(oldId, readBeforeRetire as Record<string, string>)).toBeUndefined();
       for (const cookie of [oldCookie, newCookie]) {
         for (const { app } of apps) expect((await new Visitor(app.url).request('GET', '/me', { headers: { cookie } })).status).toBe(401);
       }
@@ -446,7 +448,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
 
     it('a header client hears of a renewal in the ID header, on the way in and after a save that met it, and gets no cookie', async () => {
       const interval = 60_000;
-      const { prefix, apps } = await replicas(2, { interval, grace: 30_000 }, undefined, { idFrom: 'header' });
+      const { prefix, apps } = await replicas(2, { interval, grace: 30_000 }, { idFrom: {} });
       const [a, b] = apps.map(({ app }) => app.url);
       const client = new TokenClient(a);
       await client.post('/login', { id: 'header-user' });

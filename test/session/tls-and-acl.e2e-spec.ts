@@ -123,7 +123,7 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
     const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
-      const started = await app({ prefix, redis: connectionAs('sessions-b', stranger.clientTls), commandTimeout: 300 });
+      const started = await app({ prefix, redis: connectionAs('sessions-b', stranger.clientTls), redisDeadline: 300 });
       expect((await new Visitor(started.url).post('/login', { id: 'u' })).status).toBe(503);
       expect(errors.mock.calls.map(([message]) => String(message)).join('\n')).toMatch(/Redis connection failed \(.*certificate.*\)/);
     } finally {

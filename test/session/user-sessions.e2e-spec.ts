@@ -196,9 +196,9 @@ describe("a user's sessions", () => {
     expect(await admin.zcard(index)).toBe(1);
   });
 
-  it.each(['evict-oldest', 'reject'] as const)('never ends above maxSessionsPerUser under simultaneous logins (%s)', async (onLimit) => {
+  it.each(['evict-oldest', 'reject'] as const)('never ends above users.maxSessions under simultaneous logins (%s)', async (onLimit) => {
     const prefix = uniquePrefix(`limit-${onLimit}`);
-    const [a, b] = await startReplicas(2, { redis: redis.url, prefix, maxSessionsPerUser: 2, onLimit });
+    const [a, b] = await startReplicas(2, { redis: redis.url, prefix, users: { maxSessions: 2, onLimit } });
     running.push(a, b);
     const first = await loginOn(a, 'u-limit');
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -213,7 +213,7 @@ describe("a user's sessions", () => {
       expect(live).toBe(1);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       const rejected = logins.find((r) => r.status === 409)!;
-      expect(rejected.body.message).toMatch(/maxSessionsPerUser/);
+      expect(rejected.body.message).toMatch(/users\.maxSessions/);
     } else {
       // Every login evicts the oldest; one evicted before it finished saving answers 409.
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);

@@ -3,9 +3,9 @@ import { RedisSessionStore, SessionConflictError, SessionDataError, SessionTooLa
 import { SessionKeyUpdates } from '@app/session/service/atomic-update';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { freshSession, loadSession, newSid, recordingLogger, saveSession } from './fixtures';
+import { freshSession, loadSession, newSid, recordingLogger, saveSession, storeWithCore } from './fixtures';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import type { SessionCore } from '@app/session/store/session-core';
 
 /** Compare-and-set updates of one session key, against a real Redis and several store instances. */
 let redis: RedisServerHandle;
@@ -27,33 +27,31 @@ beforeEach(() => {
 });
 afterEach(() => deleteByPrefix(admin, prefix));
 
-/** Each store's persistence, as `SessionModule` shares one between its store and its service. */
-const persistenceOf = new Map<RedisSessionStore, SessionPersistence>();
-afterEach(() => persistenceOf.clear());
+/** Each store's persistence core, as `SessionModule` shares one between its store and its service. */
+const cores = new Map<RedisSessionStore, SessionCore>();
+afterEach(() => cores.clear());
 
 /** A store on its own connection, as in a separate replica. */
 function replica(options: { maxSessionBytes?: number } = {}): RedisSessionStore {
   const client = new Redis(redis.url);
   clients.push(client);
-  const storeOptions = { client, prefix, logger: recordingLogger(), ...options };
-  const persistence = new SessionPersistence(storeOptions);
-  const store = new RedisSessionStore(storeOptions, persistence);
-  persistenceOf.set(store, persistence);
+  const { store, core } = storeWithCore({ client, prefix, logger: recordingLogger(), ...options });
+  cores.set(store, core);
   return store;
 }
 
-const sessionsOf = (store: RedisSessionStore) => persistenceOf.get(store)!;
+const coreOf = (store: RedisSessionStore) => cores.get(store)!;
 
 /** One update through its own `SessionKeyUpdates`, as one request alone on its replica makes it. */
 function updateSessionKey<T>(
-  sessions: SessionPersistence,
+  core: SessionCore,
   sid: string,
   session: Record<string, unknown>,
   key: string,
   change: (current: T | undefined) => T | Promise<T>,
   retries: number,
 ): Promise<T> {
-  return new SessionKeyUpdates(sessions, retries).update(sid, session, key, change);
+  return new SessionKeyUpdates(core, retries).update(sid, session, key, change);
 }
 
 type Cart = string[];
@@ -71,7 +69,7 @@ it('writes the change when the key is unchanged since the read, and reflects it 
   const session = await loadSession(store, sid);
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'b']);
 
-  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
+  await expect(updateSessionKey(coreOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
   expect(change).toHaveBeenCalledTimes(1);
   expect(change).toHaveBeenCalledWith(['a']);
   expect(session.cart).toEqual(['a', 'b']);
@@ -86,7 +84,7 @@ it('does not overwrite a change made meanwhile: retries with the fresh value', a
   await admin.hset(sessionRedisKey(prefix, sid), 'cart', '["a","from-elsewhere"]'); // another request wrote since
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'mine']);
 
-  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'from-elsewhere', 'mine']);
+  await expect(updateSessionKey(coreOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'from-elsewhere', 'mine']);
   expect(change.mock.calls).toEqual([[['a']], [['a', 'from-elsewhere']]]);
   await expect(admin.hget(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe('["a","from-elsewhere","mine"]');
 });
@@ -95,7 +93,7 @@ it('deletes the key when change returns undefined, compare-and-set too', async (
   const store = replica();
   const sid = await stored(store, { cart: ['a'], theme: 'dark' });
   const session = await loadSession(store, sid);
-  await updateSessionKey(sessionsOf(store), sid, session, 'cart', () => undefined, RETRIES);
+  await updateSessionKey(coreOf(store), sid, session, 'cart', () => undefined, RETRIES);
   await expect(admin.hexists(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe(0);
   expect(session).not.toHaveProperty('cart');
 });
@@ -111,7 +109,7 @@ it("gives up with SessionConflictError 'contention' after the retry budget when 
     return [...(cart ?? []), 'mine'];
   });
 
-  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES).catch((e: unknown) => e);
+  const error = await updateSessionKey(coreOf(store), sid, session, 'cart', change, RETRIES).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(SessionConflictError);
   expect(error).toMatchObject({ reason: 'contention' });
   expect((error as Error).message).toMatch(/"cart"/);
@@ -124,7 +122,7 @@ it("throws SessionConflictError 'gone' when the session was deleted, and does no
   const sid = await stored(store, { cart: [] });
   const session = await loadSession(store, sid);
   await store.destroy(sid);
-  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', (cart: Cart | undefined) => [...(cart ?? []), 'x'], RETRIES).catch(
+  const error = await updateSessionKey(coreOf(store), sid, session, 'cart', (cart: Cart | undefined) => [...(cart ?? []), 'x'], RETRIES).catch(
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(SessionConflictError);
@@ -137,7 +135,7 @@ it('writes a never-stored session whole', async () => {
   const sid = newSid();
   const session = freshSession(store, sid, { theme: 'dark', cart: ['a'] }, { maxAge: 60_000 });
   const change = jest.fn((cart: Cart | undefined) => [...(cart ?? []), 'b']);
-  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
+  await expect(updateSessionKey(coreOf(store), sid, session, 'cart', change, RETRIES)).resolves.toEqual(['a', 'b']);
   expect(change).toHaveBeenCalledWith(['a']);
   await expect(store.get(sid)).resolves.toMatchObject({ theme: 'dark', cart: ['a', 'b'] });
   // From then on it is a stored session: the end-of-request save has nothing left to write.
@@ -151,7 +149,7 @@ it('refuses a change that would make the session larger than maxSessionBytes, wr
   const sid = await stored(store, { cart: ['a'], note: 'x'.repeat(40) });
   const session = await loadSession(store, sid);
   const before = await admin.hgetall(sessionRedisKey(prefix, sid));
-  const error = await updateSessionKey(sessionsOf(store), sid, session, 'cart', () => ['y'.repeat(80)], RETRIES).catch((e: unknown) => e);
+  const error = await updateSessionKey(coreOf(store), sid, session, 'cart', () => ['y'.repeat(80)], RETRIES).catch((e: unknown) => e);
   expect(error).toBeInstanceOf(SessionTooLargeError);
   expect(error).toMatchObject({ limit: 100 });
   await expect(admin.hgetall(sessionRedisKey(prefix, sid))).resolves.toEqual(before);
@@ -161,13 +159,13 @@ it('refuses reserved and cookie keys', async () => {
   const store = replica();
   const sid = await stored(store, { cart: [] });
   const session = await loadSession(store, sid);
-  await expect(updateSessionKey(sessionsOf(store), sid, session, ':c', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
-  await expect(updateSessionKey(sessionsOf(store), sid, session, 'cookie', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
+  await expect(updateSessionKey(coreOf(store), sid, session, ':c', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
+  await expect(updateSessionKey(coreOf(store), sid, session, 'cookie', () => 1, RETRIES)).rejects.toBeInstanceOf(SessionDataError);
 });
 
 it('keeps all 50 of 50 concurrent appends made through three store instances', async () => {
   const stores = [replica(), replica(), replica()];
-  const updates = stores.map((store) => new SessionKeyUpdates(sessionsOf(store), 20));
+  const updates = stores.map((store) => new SessionKeyUpdates(coreOf(store), 20));
   const sid = await stored(stores[0], { items: [] });
 
   await Promise.all(

@@ -2,7 +2,12 @@ import { Cookie, Session } from 'express-session';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
-import type { RedisSessionStore } from '@app/session';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '@app/session';
+import { resolveStoreOptions } from '@app/session/options/resolve-store-options';
+import type { ResolvedStorageOptions } from '@app/session/options/resolved-options';
+import { SessionObservers } from '@app/session/redis/session-observer';
+import type { SessionContext } from '@app/session/store/session-context';
+import { SessionCore, createSessionContext, type SessionCoreFeatures } from '@app/session/store/session-core';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 
 /** A session object as express-session holds it during a request, with any keys a test likes. */
@@ -14,6 +19,27 @@ const SessionClass = Session as unknown as new (req: object) => Session;
 const CookieClass = Cookie as unknown as new (options?: object) => Cookie;
 
 type StoreLike = RedisSessionStore;
+
+/** What a test plugs into a store's core besides its options (all optional, as a bare store has none). */
+export interface CoreSetup {
+  /** Periodic ID renewal, which only `SessionModule` turns on: here straight into the resolved options. */
+  renewal?: ResolvedStorageOptions['renewal'];
+  /** What the gateway and the core report to. */
+  observers?: SessionObservers;
+  /** The features, built over the context (the user index needs it). */
+  features?: (context: SessionContext) => SessionCoreFeatures;
+}
+
+/**
+ * A store over a persistence core the test can reach, as `SessionModule` shares one core between its
+ * store, its request lifecycle and its service (the core is internal: the public store hides it).
+ */
+export function storeWithCore(options: RedisSessionStoreOptions, setup: CoreSetup = {}): { store: RedisSessionStore; core: SessionCore } {
+  const resolved = { ...resolveStoreOptions(options), renewal: setup.renewal };
+  const context = createSessionContext(resolved, setup.observers ?? new SessionObservers());
+  const core = new SessionCore(context, setup.features?.(context));
+  return { store: new RedisSessionStore(options, core), core };
+}
 
 /** A random session ID, shaped like the ones the library and express-session generate. */
 export function newSid(): string {

@@ -8,11 +8,11 @@ import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /**
  * Redis going away and coming back, on a Redis this file controls: the store's connection events,
- * bounded failures while it is gone (fast when the connection is known lost, commandTimeout when
+ * bounded failures while it is gone (fast when the connection is known lost, redisDeadline when
  * Redis hangs), and recovery on the same client.
  */
-const COMMAND_TIMEOUT = 1_000;
-const BOUND = 1_500; // a contract: commandTimeout plus a small margin
+const REDIS_DEADLINE = 1_000;
+const BOUND = 1_500; // a contract: redisDeadline plus a small margin
 
 let redis: RedisServerHandle;
 let admin: Redis;
@@ -33,7 +33,7 @@ beforeEach(async () => {
   // An ordinary client that reconnects, retrying fast so the test need not wait for ioredis' back-off.
   client = new Redis(redis.url, { retryStrategy: () => 50 });
   await once(client, 'ready');
-  store = new RedisSessionStore({ client, prefix, commandTimeout: COMMAND_TIMEOUT, logger: recordingLogger() });
+  store = new RedisSessionStore({ client, prefix, redisDeadline: REDIS_DEADLINE, logger: recordingLogger() });
 });
 afterEach(async () => {
   await redis.resume();
@@ -120,7 +120,7 @@ it('fails every operation with SessionStoreUnavailableError within the bound whi
   await expect(store.ids()).resolves.toContain(sessionRedisKey(prefix, after).slice(prefix.length));
 });
 
-it('fails after commandTimeout, not later, when Redis accepts the connection but does not answer', async () => {
+it('fails after redisDeadline, not later, when Redis accepts the connection but does not answer', async () => {
   const sid = newSid();
   await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
   // Redis stops serving clients for longer than the bound: the connection stays up, commands hang.
@@ -141,7 +141,7 @@ it('fails after commandTimeout, not later, when Redis accepts the connection but
     }),
   );
   for (const ms of elapsed) {
-    expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT - 50); // it was the timeout that fired
+    expect(ms).toBeGreaterThanOrEqual(REDIS_DEADLINE - 50); // it was the deadline that fired
     expect(ms).toBeLessThan(BOUND);
   }
   await sleepUntilAfter(pausedUntil);
@@ -154,7 +154,7 @@ it('fails with SessionStoreUnavailableError, not a raw client error, when no con
   // A client that has not connected yet (lazyConnect) and will not retry: ioredis' own error must be wrapped.
   const lazy = new Redis(redis.url, { lazyConnect: true, retryStrategy: () => null });
   lazy.on('error', () => undefined);
-  const cold = new RedisSessionStore({ client: lazy, prefix, commandTimeout: COMMAND_TIMEOUT, logger: recordingLogger() });
+  const cold = new RedisSessionStore({ client: lazy, prefix, redisDeadline: REDIS_DEADLINE, logger: recordingLogger() });
   try {
     await redis.interrupt();
     const started = Date.now();
@@ -168,7 +168,7 @@ it('fails with SessionStoreUnavailableError, not a raw client error, when no con
 it('fails within the bound too when the client bounds its own commands (ioredis commandTimeout)', async () => {
   const bounded = new Redis(redis.url, { commandTimeout: 600, retryStrategy: () => 50 });
   await once(bounded, 'ready');
-  const own = new RedisSessionStore({ client: bounded, prefix, commandTimeout: COMMAND_TIMEOUT, logger: recordingLogger() });
+  const own = new RedisSessionStore({ client: bounded, prefix, redisDeadline: REDIS_DEADLINE, logger: recordingLogger() });
   try {
     const sid = newSid();
     await own.set(sid, freshSession(own, sid, { n: 1 }, { maxAge: 60_000 }));

@@ -3,11 +3,13 @@ import { RedisSessionStore } from '@app/session';
 import { SessionKeyUpdates } from '@app/session/service/atomic-update';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { digestOf } from '@app/session/redis/session-id';
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import type { SessionCore } from '@app/session/store/session-core';
+import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
+import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex } from '@app/session/users/user-session-index';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { freshSession, loadSession, newSid, recordingLogger } from './fixtures';
+import { freshSession, loadSession, newSid, recordingLogger, storeWithCore } from './fixtures';
 
 /**
  * The store on every wire protocol and reply mapping a client may use. ioredis 5 speaks RESP2 only
@@ -55,15 +57,13 @@ const variants: [string, RedisOptions, { 5: number; 6: number }][] = [
 
 describe.each(variants)('a client with %s', (_name, options, protocol) => {
   let store: RedisSessionStore;
-  let sessions: SessionPersistence;
+  let core: SessionCore;
   let client: Redis;
 
   beforeEach(() => {
     client = new Redis(redis.url, options);
     clients.push(client);
-    const storeOptions = { client, prefix, logger: recordingLogger() };
-    sessions = new SessionPersistence(storeOptions);
-    store = new RedisSessionStore(storeOptions, sessions);
+    ({ store, core } = storeWithCore({ client, prefix, logger: recordingLogger() }));
   });
 
   it(`speaks RESP${protocol[IOREDIS_MAJOR]}`, async () => {
@@ -85,13 +85,13 @@ describe.each(variants)('a client with %s', (_name, options, protocol) => {
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['a'] }, { maxAge: 60_000 }));
     const key = sessionRedisKey(prefix, sid);
-    const fields = await sessions.gateway.readSession(key);
+    const fields = await core.gateway.readSession(key);
     expect(fields).toEqual(await admin.hgetall(key));
     expect(Object.values(fields as object).every((value) => typeof value === 'string')).toBe(true);
     expect(fields).toMatchObject({ cart: '["a"]', ':e': expect.stringMatching(/^\d+$/) });
-    await expect(sessions.gateway.readSession(sessionRedisKey(prefix, newSid()))).resolves.toBeNull();
+    await expect(core.gateway.readSession(sessionRedisKey(prefix, newSid()))).resolves.toBeNull();
     await admin.set(`${prefix}not-a-hash`, 'x');
-    await expect(sessions.gateway.readSession(`${prefix}not-a-hash`)).resolves.toBe('wrongType');
+    await expect(core.gateway.readSession(`${prefix}not-a-hash`)).resolves.toBe('wrongType');
   });
 
   it('retries a compare-and-set whose field was deleted meanwhile, and writes', async () => {
@@ -100,7 +100,7 @@ describe.each(variants)('a client with %s', (_name, options, protocol) => {
     const session = await loadSession(store, sid);
     await admin.hdel(sessionRedisKey(prefix, sid), 'cart'); // the script now finds nil where it expected ["a"]
     const change = jest.fn((cart: string[] | undefined) => [...(cart ?? []), 'b']);
-    await expect(new SessionKeyUpdates(sessions, 3).update(sid, session, 'cart', change)).resolves.toEqual(['b']);
+    await expect(new SessionKeyUpdates(core, 3).update(sid, session, 'cart', change)).resolves.toEqual(['b']);
     expect(change.mock.calls).toEqual([[['a']], [undefined]]);
     await expect(admin.hget(sessionRedisKey(prefix, sid), 'cart')).resolves.toBe('["b"]');
   });
@@ -116,15 +116,26 @@ describe.each(variants)('a client with %s', (_name, options, protocol) => {
     await expect(store.touch(newSid(), session)).resolves.toBeUndefined();
   });
 
-  it("indexes a user's sessions: add, list, evict past the limit", async () => {
-    const index = new UserSessionIndex(sessions, { maxSessions: 2, onLimit: 'evict-oldest' });
+  it("indexes a user's sessions: join with the save, list, evict past the limit", async () => {
+    let index!: UserSessionIndex;
+    const indexed = storeWithCore(
+      { client, prefix, logger: recordingLogger() },
+      {
+        features: (context) => {
+          index = new UserSessionIndex(context, { maxSessions: 2, onLimit: 'evict-oldest' });
+          return { indexKeeper: new SessionUserIndexKeeper(index, defaultSessionUserId) };
+        },
+      },
+    );
     const digests: string[] = [];
     for (let i = 0; i < 3; i++) {
       const sid = newSid();
-      await store.set(sid, freshSession(store, sid, { user: { id: 'u1' } }, { maxAge: 60_000 }));
+      const session = freshSession(indexed.store, sid, { user: { id: 'u1' } }, { maxAge: 60_000 });
+      indexed.core.context.stateFor(session).createdAt = Date.now() + i; // distinct scores: the oldest is the first
+      await indexed.store.set(sid, session);
       digests.push(digestOf(sid));
-      const evicted = await index.add('u1', digestOf(sid), Date.now() + i);
-      expect(evicted).toEqual(i === 2 ? [digests[0]] : []);
+      const alive = await Promise.all(digests.map((digest) => admin.exists(core.context.redisKeyOfDigest(digest))));
+      expect(alive).toEqual(i === 2 ? [0, 1, 1] : digests.map(() => 1)); // the third login evicts the first session
     }
     const members = await admin.zrange(index.redisKeyOf('u1'), 0, '-1');
     expect(members.sort()).toEqual([digests[1], digests[2]].sort());

@@ -120,7 +120,7 @@ describe('key names', () => {
   });
 
   it('never lets the raw session ID reach Redis: not in keys, values, nor any command MONITOR sees', async () => {
-    const store = makeStore({ refreshOnRead: true });
+    const store = makeStore();
     const sid = newSid();
     const seen: string[][] = [];
     const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
@@ -166,8 +166,8 @@ describe('expiry in ms, the key TTL being its only record', () => {
     expect(Object.values(others)).not.toContainEqual(expect.stringContaining(String(expiresAt)));
   });
 
-  it('gives a browser-session cookie (no expires) the store ttl, and the session is gone after it', async () => {
-    const store = makeStore({ ttl: 300 });
+  it('gives a browser-session cookie (no expires) the idle timeout, and the session is gone after it', async () => {
+    const store = makeStore({ idleTimeout: 300 });
     const sid = newSid();
     const before = Date.now();
     await store.set(sid, freshSession(store, sid, { n: 1 }));
@@ -199,13 +199,15 @@ describe('expiry in ms, the key TTL being its only record', () => {
 
   describe('absoluteTimeout caps every TTL', () => {
     const absoluteTimeout = 10_000;
+    // The idle timeout may not exceed the absolute one: the longest it may be.
+    const idleTimeout = absoluteTimeout;
 
     async function createdAtOf(store: RedisSessionStore, sid: string): Promise<number> {
       return Number(await admin.hget(sessionRedisKey(prefix, sid), ':c'));
     }
 
     it('on set', async () => {
-      const store = makeStore({ absoluteTimeout });
+      const store = makeStore({ idleTimeout, absoluteTimeout });
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
       const createdAt = await createdAtOf(store, sid);
@@ -214,7 +216,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
 
     it('on touch', async () => {
       // touchAfter 0: a touch slides whatever it gains (by default it waits until the expiry would gain a minute).
-      const store = makeStore({ absoluteTimeout, touchAfter: 0 });
+      const store = makeStore({ idleTimeout, absoluteTimeout, touchAfter: 0 });
       const sid = newSid();
       const session = freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 2_000) });
       await store.set(sid, session);
@@ -230,10 +232,10 @@ describe('expiry in ms, the key TTL being its only record', () => {
       await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
     });
 
-    it('on a read with refreshOnRead', async () => {
-      const store = makeStore({ absoluteTimeout, refreshOnRead: true, cookie: { maxAge: 60_000 } });
+    it('on a read', async () => {
+      const store = makeStore({ idleTimeout, absoluteTimeout, cookie: { persistent: true } });
       const sid = newSid();
-      await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
+      await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: idleTimeout }));
       const createdAt = await createdAtOf(store, sid);
       // As if the session had been idle for a while: its expiry is now near (and its expiry field, as every write keeps it).
       await expireAt(sid, Date.now() + 2_000);
@@ -243,8 +245,8 @@ describe('expiry in ms, the key TTL being its only record', () => {
       expect(new Date(read!.cookie.expires!).getTime()).toBe(createdAt + absoluteTimeout);
     });
 
-    it('but a read with refreshOnRead slides the expiry when below the cap', async () => {
-      const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } });
+    it('but a read slides the expiry when below the cap', async () => {
+      const store = makeStore({ idleTimeout: 60_000, cookie: { persistent: true } });
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
       await expireAt(sid, Date.now() + 2_000);
@@ -253,8 +255,8 @@ describe('expiry in ms, the key TTL being its only record', () => {
       expect(Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)))).toBeGreaterThanOrEqual(before + 60_000);
     });
 
-    it('while a read with refreshOnRead leaves a session alone until its expiry would gain touchAfter', async () => {
-      const store = makeStore({ refreshOnRead: true, cookie: { maxAge: 60_000 } }); // touchAfter: 6 s, a tenth of the window
+    it('while a read leaves a session alone until its expiry would gain touchAfter', async () => {
+      const store = makeStore({ idleTimeout: 60_000, cookie: { persistent: true } }); // touchAfter: 6 s, a tenth of the window
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
       const written = Date.now() + 60_000 - 4_000;

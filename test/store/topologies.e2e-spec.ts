@@ -145,14 +145,14 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     for (const sid of sids) expect(keys.join('\n')).not.toContain(sid);
   });
 
-  maybe('expires exactly at cookie.expires, gives a browser-session cookie the ttl, and deletes a past one', async () => {
+  maybe('expires exactly at cookie.expires, gives a browser-session cookie the idle timeout, and deletes a past one', async () => {
     const sid = newSid();
     const expiresAt = Date.now() + 60_000 + 7;
     await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(expiresAt) }));
     await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(expiresAt);
     expect(new Date((await store.get(sid))!.cookie.expires!).getTime()).toBe(expiresAt);
 
-    const short = new RedisSessionStore({ client, prefix, ttl: 400, logger: recordingLogger() });
+    const short = new RedisSessionStore({ client, prefix, idleTimeout: 400, logger: recordingLogger() });
     const browser = newSid();
     const before = Date.now();
     await short.set(browser, freshSession(short, browser, { n: 1 }));

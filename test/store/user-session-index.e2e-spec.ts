@@ -1,13 +1,15 @@
 import Redis from 'ioredis';
-import { RedisSessionStore, SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
+import { ConflictException } from '@nestjs/common';
+import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
 import { FIELD } from '@app/session/redis/session-fields';
 import { digestOf } from '@app/session/redis/session-id';
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
+import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter } from './fixtures';
+import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter, storeWithCore } from './fixtures';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
@@ -27,11 +29,19 @@ afterEach(() => deleteByPrefix(admin, prefix));
 
 const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 
+/** A store whose saves keep the user index, as `SessionModule` wires it: a session joins its user's index in its save. */
 function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}) {
-  const storeOptions: RedisSessionStoreOptions = { client, prefix, logger: recordingLogger(), ...options };
-  const sessions = new SessionPersistence(storeOptions);
-  const store = new RedisSessionStore(storeOptions, sessions);
-  return { store, sessions, index: new UserSessionIndex(sessions, limit) };
+  let index!: UserSessionIndex;
+  const { store, core } = storeWithCore(
+    { client, prefix, logger: recordingLogger(), ...options },
+    {
+      features: (context) => {
+        index = new UserSessionIndex(context, limit);
+        return { indexKeeper: new SessionUserIndexKeeper(index, defaultSessionUserId) };
+      },
+    },
+  );
+  return { store, core, index };
 }
 
 interface Device {
@@ -41,34 +51,31 @@ interface Device {
   userAgent: string;
 }
 
-/** A logged-in session as the library stores it (with its device metadata), not yet in the index. */
-async function storeSession(
-  ctx: ReturnType<typeof setup>,
-  userId: string,
-  createdAt: number,
-  userAgent: string,
-  cookie: object = { maxAge: 60_000 },
-): Promise<Device> {
-  const { store, sessions } = ctx;
+/** A logged-in session as the library stores it (with its device metadata), joining its user's index in the same save, as a login does. */
+async function login(ctx: ReturnType<typeof setup>, userId: string, createdAt = Date.now(), cookie: object = { maxAge: 60_000 }): Promise<Device> {
+  const { store, core } = ctx;
   const sid = newSid();
+  const userAgent = `agent-${createdAt}`;
   const session = freshSession(store, sid, { user: { id: userId } }, cookie);
-  const state = sessions.stateFor(session);
+  const state = core.context.stateFor(session);
   state.createdAt = createdAt;
   state.pendingMeta = { [FIELD.userAgent]: userAgent, [FIELD.ip]: '203.0.113.7', [FIELD.lastSeenAt]: String(createdAt + 5) };
   await store.set(sid, session);
   return { sid, digest: digestOf(sid), createdAt, userAgent };
 }
 
-/** Stores a session and adds it to the user's index, as a login does. */
-async function login(ctx: ReturnType<typeof setup>, userId: string, createdAt = Date.now(), cookie?: object): Promise<Device & { evicted: string[] }> {
-  const device = await storeSession(ctx, userId, createdAt, `agent-${createdAt}`, cookie);
-  const evicted = await ctx.index.add(userId, device.digest, createdAt);
-  return { ...device, evicted };
+const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, '-1');
+const stored = (device: Device) => admin.exists(sessionRedisKey(prefix, device.sid));
+
+/** The limit's refusal as the store's caller gets it: Nest's 409, caused by the index's SessionConflictError. */
+function limitErrorOf(error: unknown): SessionConflictError {
+  expect(error).toBeInstanceOf(ConflictException);
+  const cause = (error as ConflictException).cause;
+  expect(cause).toBeInstanceOf(SessionConflictError);
+  return cause as SessionConflictError;
 }
 
-const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, '-1');
-
-describe('add and list', () => {
+describe('join and list', () => {
   it('lists the user sessions newest first, with their metadata and opaque handles', async () => {
     const ctx = setup();
     const now = Date.now();
@@ -132,61 +139,75 @@ describe('revoke and revokeAll', () => {
 });
 
 describe('per-user limit', () => {
-  it("evict-oldest: makes room by returning the oldest sessions' digests", async () => {
+  it('evict-oldest: makes room by deleting the oldest session and its entry', async () => {
     const ctx = setup({ maxSessions: 3, onLimit: 'evict-oldest' });
     const now = Date.now();
     const first = await login(ctx, 'ada', now - 40);
-    for (const age of [30, 20]) expect((await login(ctx, 'ada', now - age)).evicted).toEqual([]);
+    const others = [await login(ctx, 'ada', now - 30), await login(ctx, 'ada', now - 20)];
+    await expect(Promise.all([first, ...others].map(stored))).resolves.toEqual([1, 1, 1]);
     const fourth = await login(ctx, 'ada', now - 10);
-    expect(fourth.evicted).toEqual([first.digest]);
+    await expect(Promise.all([first, ...others, fourth].map(stored))).resolves.toEqual([0, 1, 1, 1]);
     await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(3);
     expect((await ctx.index.list('ada')).map((row) => row.userAgent)).not.toContain(first.userAgent);
   });
 
-  it("reject: refuses the session past the limit with SessionConflictError 'limit', and lets a known member back in", async () => {
+  it("reject: refuses the session past the limit with SessionConflictError 'limit', storing nothing, and lets a known member back in", async () => {
     const ctx = setup({ maxSessions: 2, onLimit: 'reject' });
     const kept = [await login(ctx, 'ada'), await login(ctx, 'ada')];
-    const extra = await storeSession(ctx, 'ada', Date.now(), 'extra');
-    const error = await ctx.index.add('ada', extra.digest, extra.createdAt).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionConflictError);
+    const extraSid = newSid();
+    const error = limitErrorOf(await ctx.store.set(extraSid, freshSession(ctx.store, extraSid, { user: { id: 'ada' } })).catch((e: unknown) => e));
     expect(error).toMatchObject({ reason: 'limit' });
-    expect((error as Error).message).toMatch(/2 active sessions.*maxSessionsPerUser/);
+    expect(error.message).toMatch(/2 active sessions.*users\.maxSessions/);
+    await expect(admin.exists(sessionRedisKey(prefix, extraSid))).resolves.toBe(0);
     await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(2);
-    await expect(ctx.index.add('ada', kept[0].digest, kept[0].createdAt)).resolves.toEqual([]);
+    // The same session written whole again (say, by a replica that never read it) joins as the member it is.
+    const again = freshSession(ctx.store, kept[0].sid, { user: { id: 'ada' } }, { maxAge: 60_000 });
+    ctx.core.context.stateFor(again).createdAt = kept[0].createdAt;
+    await expect(ctx.store.set(kept[0].sid, again)).resolves.toBeUndefined();
+    await expect(members(ctx.index, 'ada').then((digests) => digests.sort())).resolves.toEqual(kept.map((d) => d.digest).sort());
   });
 
-  it.each(['evict-oldest', 'reject'] as const)('never ends above the limit under 10 simultaneous adds (%s)', async (onLimit) => {
+  it.each(['evict-oldest', 'reject'] as const)('never ends above the limit under 10 simultaneous logins (%s)', async (onLimit) => {
     const ctx = setup({ maxSessions: 3, onLimit });
     const now = Date.now();
-    const devices = await Promise.all(Array.from({ length: 10 }, (_, i) => storeSession(ctx, 'ada', now - 100 + i, `d${i}`)));
-    const results = await Promise.allSettled(devices.map((d) => ctx.index.add('ada', d.digest, d.createdAt)));
+    const sids = Array.from({ length: 10 }, newSid);
+    const results = await Promise.allSettled(
+      sids.map((sid, i) => {
+        const session = freshSession(ctx.store, sid, { user: { id: 'ada' } }, { maxAge: 60_000 });
+        ctx.core.context.stateFor(session).createdAt = now - 100 + i;
+        return ctx.store.set(sid, session);
+      }),
+    );
 
     const remaining = await members(ctx.index, 'ada');
     expect(remaining).toHaveLength(3);
-    const fulfilled = results.filter((r): r is PromiseFulfilledResult<string[]> => r.status === 'fulfilled');
+    const alive = await Promise.all(sids.map((sid) => admin.exists(sessionRedisKey(prefix, sid))));
+    const live = sids.filter((_, i) => alive[i] === 1).map(digestOf);
+    expect(live.sort()).toEqual([...remaining].sort()); // every member has its session, every session its member
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (onLimit === 'reject') {
-      expect(fulfilled).toHaveLength(3);
       expect(rejected).toHaveLength(7);
-      for (const r of rejected) expect(r.reason).toMatchObject({ reason: 'limit' });
-      expect(fulfilled.flatMap((r) => r.value)).toEqual([]);
+      for (const r of rejected) expect(limitErrorOf(r.reason)).toMatchObject({ reason: 'limit' });
+      // The refused logins stored nothing; the three that got in are the sessions left.
+      expect(
+        sids
+          .filter((_, i) => results[i].status === 'fulfilled')
+          .map(digestOf)
+          .sort(),
+      ).toEqual([...remaining].sort());
     } else {
-      expect(rejected).toEqual([]);
-      const evicted = fulfilled.flatMap((r) => r.value);
-      expect(new Set(evicted).size).toBe(7);
-      expect([...evicted, ...remaining].sort()).toEqual(devices.map((d) => d.digest).sort());
+      expect(rejected).toEqual([]); // the seven others were evicted, their sessions deleted
     }
   });
 
-  it('counts a member whose session a login is still saving (no key yet) against the limit', async () => {
-    // SessionService.login adds the new session to the index before it saves the session.
+  it('does not count a member whose session is gone against the limit: the next login drops it', async () => {
+    // Every entry is written with (or after) its session, so an entry without a session key is a dead session.
     const ctx = setup({ maxSessions: 2, onLimit: 'reject' });
-    await login(ctx, 'ada');
-    const saving = newSid();
-    await ctx.index.add('ada', digestOf(saving), Date.now());
-    const another = await storeSession(ctx, 'ada', Date.now(), 'another');
-    await expect(ctx.index.add('ada', another.digest, another.createdAt)).rejects.toMatchObject({ reason: 'limit' });
-    await expect(members(ctx.index, 'ada')).resolves.toContain(digestOf(saving));
+    const [gone, kept] = [await login(ctx, 'ada'), await login(ctx, 'ada')];
+    await admin.del(sessionRedisKey(prefix, gone.sid)); // idle-expired, say: its entry stays
+    await expect(members(ctx.index, 'ada')).resolves.toHaveLength(2);
+    const another = await login(ctx, 'ada');
+    await expect(members(ctx.index, 'ada').then((digests) => digests.sort())).resolves.toEqual([kept.digest, another.digest].sort());
   });
 });
 
@@ -205,9 +226,9 @@ describe('pruning', () => {
     for (const d of short) await expect(admin.zscore(ctx.index.redisKeyOf('ada'), d.digest)).resolves.toBeNull();
   });
 
-  it('leaves out members past the absolute timeout by score, and the next add removes them', async () => {
+  it('leaves out members past the absolute timeout by score, and the next login removes them', async () => {
     const absoluteTimeout = 60_000;
-    const ctx = setup(NO_LIMIT, { absoluteTimeout });
+    const ctx = setup(NO_LIMIT, { idleTimeout: absoluteTimeout, absoluteTimeout });
     const now = Date.now();
     // A key that somehow outlived its deadline (say, written before absoluteTimeout was configured).
     const recent = await login(ctx, 'ada', now - 1_000);

@@ -1,4 +1,4 @@
-import { SessionPersistence } from '@app/session/store/session-persistence';
+import { SessionStack } from '@app/session/module/session-stack';
 import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import type { NearCache } from '@app/session/cache/near-cache';
 import { waitUntil } from '../../support/probe';
@@ -6,9 +6,9 @@ import type { RecordedCommand } from '../../support/command-recorder';
 import type { RunningApp } from '../../session/support/session-app';
 import { Visitor } from '../../session/support/http-client';
 
-/** The near cache of a running app (the module's own, reached through its persistence). */
+/** The near cache of a running app (the module's own, reached through its session stack). */
 export function nearCacheOf(app: RunningApp): NearCache {
-  const cache = app.app.get(SessionPersistence).nearCache;
+  const cache = app.app.get(SessionStack).nearCache;
   if (!cache) throw new Error('this app runs without the near cache');
   return cache;
 }
