@@ -1,7 +1,7 @@
 import type { CompareAndSetReply } from '@app/session/redis/session-gateway';
 import { SessionDataError } from '@app/session/errors/session-data.error';
 import { attachState, stateOf } from '@app/session/store/session-state';
-import type { SessionPersistence } from '@app/session/store/session-persistence';
+import type { SessionCore } from '@app/session/store/session-core';
 
 // Fakes for the unit specs of `SessionKeyUpdates` (libs/session/src/service/atomic-update*.spec.ts):
 // a persistence whose compare-and-sets the test answers by hand, and sessions as a request read them.
@@ -31,24 +31,28 @@ export interface CasCall {
 }
 
 /**
- * Just what `SessionKeyUpdates` uses of `SessionPersistence`; each compare-and-set waits until the
- * test answers it, so the test decides what is in flight while updates queue up.
+ * Just what `SessionKeyUpdates` uses of `SessionCore`; each compare-and-set waits until the test
+ * answers it, so the test decides what is in flight while updates queue up.
  */
 export function fakePersistence() {
   const calls: CasCall[] = [];
   const sessions = {
-    maxSessionBytes: 1_000,
-    redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
-    stateFor: (session: object) => stateOf(session)!,
-    expiryOf: (session: { expiresAt: number }) => {
-      // As the real one does for a cookie app code broke (an invalid maxAge or expires).
-      if (!Number.isFinite(session.expiresAt)) throw new SessionDataError('invalid expiry', 'cookie');
-      return session.expiresAt;
+    context: {
+      settings: { maxSessionBytes: 1_000 },
+      redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
+      stateFor: (session: object) => stateOf(session)!,
+      expiryOf: (session: { expiresAt: number }) => {
+        // As the real one does for a cookie app code broke (an invalid maxAge or expires).
+        if (!Number.isFinite(session.expiresAt)) throw new SessionDataError('invalid expiry', 'cookie');
+        return session.expiresAt;
+      },
+      sealing: {
+        // Without encryption: Redis holds each value's JSON itself.
+        sealValue: (_redisKey: string, _field: string, json: string | undefined) => json,
+        openValue: (_redisKey: string, _field: string, held: string | undefined) => held,
+      },
     },
-    saveChanges: jest.fn(),
-    // Without encryption: Redis holds each value's JSON itself.
-    sealValue: (_redisKey: string, _field: string, json: string | undefined) => json,
-    openValue: (_redisKey: string, _field: string, held: string | undefined) => held,
+    writer: { saveChanges: jest.fn() },
     gateway: {
       compareAndSet: (args: Omit<CasCall, 'reply'>) => {
         const reply = gate<CompareAndSetReply>();
@@ -57,7 +61,7 @@ export function fakePersistence() {
       },
     },
   };
-  return { sessions: sessions as unknown as SessionPersistence, calls };
+  return { sessions: sessions as unknown as SessionCore, calls };
 }
 
 /** A session object as one request read it: `fields` is what Redis held then. */

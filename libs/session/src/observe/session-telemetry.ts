@@ -1,12 +1,12 @@
 import type { ResolvedSessionOptions } from '../options/resolved-options';
-import type { SessionObservers } from '../redis/session-observer';
+import type { SessionObservers, SessionObserver } from '../redis/session-observer';
 import type { SessionGateway } from '../redis/session-gateway';
 import type { NearCache } from '../cache/near-cache';
 import { ActiveSessions } from '../metrics/active-sessions';
 import { loadPromClient } from '../metrics/load-prom-client';
 import { SessionMetrics } from '../metrics/session-metrics';
 import { createSessionTracing } from '../tracing/session-tracing';
-import { combineObservers, type SessionObserver } from '../redis/session-observer';
+import { combineObservers } from '../redis/session-observer';
 
 /**
  * Metrics and traces of one SessionModule, as its options ask: built at boot (so a missing optional

@@ -19,6 +19,6 @@ export function resolveEventsOption(option: unknown): ResolvedSessionOptions['ev
   return {
     crossReplica: optionalBoolean('events.crossReplica', events.crossReplica) ?? false,
     expired: expired === 'configure' ? 'configure' : expired ? 'listen' : 'off',
-    replica: (replica as string | undefined) ?? defaultReplicaName(),
+    replica: replica ?? defaultReplicaName(),
   };
 }

@@ -6,7 +6,17 @@ import type { SessionStorageOptions } from './storage-options.interface';
 import { SESSION_DEFAULTS, defaultTouchAfter } from './session-defaults';
 
 /** The options `SessionModule` and `RedisSessionStore` share (`SessionStorageOptions`). */
-export const STORAGE_OPTIONS = ['prefix', 'cookie', 'idleTimeout', 'absoluteTimeout', 'touchAfter', 'redisDeadline', 'durability', 'encryption', 'maxSessionBytes'];
+export const STORAGE_OPTIONS = [
+  'prefix',
+  'cookie',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchAfter',
+  'redisDeadline',
+  'durability',
+  'encryption',
+  'maxSessionBytes',
+];
 
 const COOKIE_OPTIONS = ['name', 'httpOnly', 'sameSite', 'secure', 'path', 'domain', 'persistent'] as const;
 

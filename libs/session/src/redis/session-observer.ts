@@ -1,4 +1,3 @@
-
 /**
  * The seam between the session code and what operators and apps see (metrics, traces, lifecycle
  * events). Session code calls these hooks only through the observers `SessionModule` attaches; a

@@ -1,4 +1,4 @@
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 import type { SessionRequest } from './http-platform';
 import type { IdCarrier, SessionIdTransport } from './session-id-transport';
 
@@ -12,7 +12,7 @@ export const STATE = Symbol('nest-redis-session:request');
  */
 export interface RequestLifecycle {
   readonly transport: SessionIdTransport;
-  readonly persistence: SessionPersistence;
+  readonly core: SessionCore;
   /** Puts a new, empty session with this ID on the request (see `SessionLifecycle.generate`). */
   generate(req: SessionRequest, id: string): void;
   /** The way out, with the headers: the cookie or ID header the response must carry. */
@@ -55,5 +55,5 @@ export function ownSession(req: object): SessionRequest['session'] | undefined {
 
 /** Counts a request answered 503 because its session could not be loaded or saved (metrics only). */
 export function noteUnavailable(state: RequestSessionState): void {
-  state.lifecycle.persistence.observer?.requestUnavailable?.();
+  state.lifecycle.core.context.observer?.requestUnavailable?.();
 }

@@ -9,7 +9,8 @@ import { toHttpException } from '../errors/to-http-exception';
 import { digestOf, newSessionId } from '../redis/session-id';
 import type { SessionRenewal } from '../renewal/session-renewal';
 import type { RedisSessionStore } from '../store/redis-session-store';
-import type { SessionPersistence, StoredSession } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
+import type { StoredSession } from '../store/store-ports';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 import { ownSession, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
@@ -73,7 +74,7 @@ export class SessionLifecycle implements RequestLifecycle {
   constructor(
     private readonly options: LifecycleOptions,
     store: RedisSessionStore,
-    readonly persistence: SessionPersistence,
+    readonly core: SessionCore,
     private readonly platform: HttpPlatform,
     private readonly logger: LifecycleLogger,
     /** Periodic ID renewal, when the `renewal` option is on: it loads each session on the way in. */
@@ -86,13 +87,7 @@ export class SessionLifecycle implements RequestLifecycle {
       { idFrom: options.idFrom ?? 'cookie', header: options.header ?? 'X-Session-Token', cookieName: name, secrets: options.secrets },
       platform,
     );
-    this.wayOut = new SessionWayOut(
-      { cookieName: name, secrets: options.secrets, trustProxy: options.trustProxy },
-      this.transport,
-      persistence,
-      platform,
-      logger,
-    );
+    this.wayOut = new SessionWayOut({ cookieName: name, secrets: options.secrets, trustProxy: options.trustProxy }, this.transport, core, platform, logger);
     const pending = (carrier: IdCarrier): RequestSessionState => ({ phase: 'pending', cookieId: undefined, carrier, ending: false, lifecycle: this });
     this.pendingFresh = { cookie: pending('cookie'), header: pending('header'), either: pending('either') };
     // What `req.sessionStore` is: the store plus the `generate` express-session's Store.regenerate calls.
@@ -130,12 +125,12 @@ export class SessionLifecycle implements RequestLifecycle {
     // A near-cache hit goes on in this tick; under `renewal` every load may renew, which is async.
     let held: StoredSession | null | undefined;
     try {
-      held = this.renewal ? undefined : this.persistence.loadNow(sessionId);
+      held = this.renewal ? undefined : this.core.reader.loadNow(sessionId);
     } catch (error) {
       return this.loadFailed(state, sessionId, carrier, error, next);
     }
     if (held !== undefined) return this.loaded(state, sessionId, carrier, held, next);
-    (this.renewal ?? this.persistence).load(sessionId).then(
+    (this.renewal ?? this.core.reader).load(sessionId).then(
       (data) => this.loaded(state, sessionId, carrier, data, next),
       (error: unknown) => this.loadFailed(state, sessionId, carrier, error, next),
     );
@@ -176,8 +171,8 @@ export class SessionLifecycle implements RequestLifecycle {
     const cookie = new SessionCookie(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
-    if (indexEntry) this.persistence.stateFor(req.session).indexEntry = indexEntry;
-    if (previousDigest) this.persistence.stateFor(req.session).previousDigest = previousDigest;
+    if (indexEntry) this.core.context.stateFor(req.session).indexEntry = indexEntry;
+    if (previousDigest) this.core.context.stateFor(req.session).previousDigest = previousDigest;
     const state = (req as StatefulRequest)[STATE];
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up
     const carrier = state?.carrier ?? this.transport.defaultCarrier;
@@ -215,7 +210,7 @@ export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session
 export async function regenerate(req: SessionRequest, { id }: { id: string }): Promise<void> {
   const state = (req as StatefulRequest)[STATE];
   if (!state) throw new Error(messages.noSession());
-  if (ownSession(req)) await state.lifecycle.persistence.destroy(req.sessionID, 'regenerated');
+  if (ownSession(req)) await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated');
   state.lifecycle.generate(req, id);
 }
 

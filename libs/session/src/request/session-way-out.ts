@@ -2,7 +2,7 @@ import { signCookie } from '../cookie/cookie-signature';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { toHttpException } from '../errors/to-http-exception';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 import { checkSessionObject } from '../store/session-validation';
 import { stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
@@ -35,7 +35,7 @@ export class SessionWayOut {
   constructor(
     private readonly options: WayOutOptions,
     private readonly transport: SessionIdTransport,
-    private readonly persistence: SessionPersistence,
+    private readonly core: SessionCore,
     private readonly platform: HttpPlatform,
     private readonly logger: LifecycleLogger,
   ) {}
@@ -80,7 +80,7 @@ export class SessionWayOut {
       if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
       session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
       state.setCookie = this.cookieFor(req, state, session);
-      saving = this.persistence.saveChanges(req.sessionID, session);
+      saving = this.core.writer.saveChanges(req.sessionID, session);
     } catch (error) {
       this.failBeforeHeaders(req, state, res, error);
       return res;
@@ -122,7 +122,7 @@ export class SessionWayOut {
    * change the session; so the way out does not call Redis again.
    */
   private answersStoreFailure(res: object): boolean {
-    return this.platform.statusCode(res) === 503 && this.persistence.gateway.recentlyUnavailable();
+    return this.platform.statusCode(res) === 503 && this.core.gateway.recentlyUnavailable();
   }
 
   /** The Set-Cookie value for this response, or undefined when the browser has nothing to learn. */

@@ -81,7 +81,7 @@ describe('SessionKeyUpdates when another process wins', () => {
   it('when the first group in flight loses to another process, the group behind it loses too; both are applied again, in order, as one group', async () => {
     const { sessions, calls } = fakePersistence();
     const updateRetried = jest.fn();
-    (sessions as unknown as { observer: object }).observer = { updateRetried };
+    (sessions.context as unknown as { observer: object }).observer = { updateRetried };
     const updates = new SessionKeyUpdates(sessions, 1);
     const settledOrder: string[] = [];
     const results = ['x', 'y', 'z'].map((item) =>
@@ -129,7 +129,7 @@ describe('SessionKeyUpdates when another process wins', () => {
     function sealingPersistence() {
       const fake = fakePersistence();
       let seals = 0;
-      Object.assign(fake.sessions, {
+      Object.assign(fake.sessions.context.sealing, {
         sealValue: (_redisKey: string, _field: string, json: string | undefined) => (json === undefined ? undefined : `sealed#${++seals}:${json}`),
         openValue: (_redisKey: string, _field: string, held: string | undefined) => held?.replace(/^sealed#\d+:/, ''),
       });

@@ -1,7 +1,7 @@
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 import { isForbiddenKey } from '../store/session-validation';
 import { KeyChangeRunner } from './key-change-runner';
 import { KeyGroupWrites } from './key-group-writes';
@@ -27,11 +27,11 @@ export class SessionKeyUpdates {
   private readonly writes: KeyGroupWrites;
 
   constructor(
-    private readonly sessions: SessionPersistence,
+    private readonly core: SessionCore,
     maxRetries: number,
   ) {
-    this.changes = new KeyChangeRunner(sessions);
-    this.writes = new KeyGroupWrites(sessions, maxRetries);
+    this.changes = new KeyChangeRunner(core);
+    this.writes = new KeyGroupWrites(core, maxRetries);
   }
 
   /** Applies `change` to the session's `key` atomically, with the updates of that key queued in this process; answers its result. */
@@ -39,12 +39,12 @@ export class SessionKeyUpdates {
     if (key === 'cookie') return Promise.reject(new SessionDataError(messages.cookieKeyInUpdate(), key));
     if (key[0] === RESERVED_PREFIX) return Promise.reject(new SessionDataError(messages.reservedKey(key), key));
     if (isForbiddenKey(key)) return Promise.reject(new SessionDataError(messages.forbiddenKey(key), key));
-    const redisKey = this.sessions.redisKeyOf(sessionId);
+    const redisKey = this.core.context.redisKeyOf(sessionId);
     const queueKey = `${redisKey}\u0000${key}`;
     return new Promise<T>((resolve, reject) => {
       const update: PendingUpdate = {
         session,
-        state: this.sessions.stateFor(session),
+        state: this.core.context.stateFor(session),
         change: change as KeyChange,
         resolve: resolve as (value: unknown) => void,
         reject,

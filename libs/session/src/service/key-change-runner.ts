@@ -1,7 +1,7 @@
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
 import { toJson } from '../store/session-codec';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 import type { Applied, FieldQueue, PendingUpdate } from './key-update-queue';
 
 /**
@@ -10,7 +10,7 @@ import type { Applied, FieldQueue, PendingUpdate } from './key-update-queue';
  * or whose result is too large, fails its own caller only.
  */
 export class KeyChangeRunner {
-  constructor(private readonly sessions: SessionPersistence) {}
+  constructor(private readonly core: SessionCore) {}
 
   /**
    * Runs each change on its predecessor's result, starting from `base`. A change that throws, or
@@ -23,10 +23,10 @@ export class KeyChangeRunner {
       try {
         // First the expiry its write would give the session: a cookie app code broke (an invalid maxAge)
         // fails its own caller here, before its change runs, never the group or the process.
-        const expiresAt = this.sessions.expiryOf(update.session as never, update.state.createdAt, Date.now());
+        const expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
         const value = await update.change(copyOf(current));
         const json = toJson(field, value);
-        checkSize(this.sessions.maxSessionBytes, update.state.stored!, field, json);
+        checkSize(this.core.context.settings.maxSessionBytes, update.state.stored!, field, json);
         applied.push({ update, value, json, expiresAt });
         current = json;
       } catch (error) {
@@ -47,7 +47,7 @@ export class KeyChangeRunner {
     try {
       const value = await update.change(copyOf(toJson(field, session[field])));
       session[field] = value;
-      await this.sessions.saveChanges(queue.sessionId, session as never);
+      await this.core.writer.saveChanges(queue.sessionId, session as never);
       update.resolve(value);
     } catch (error) {
       update.reject(error);

@@ -2,7 +2,7 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { FIELD } from '../redis/session-fields';
 import { UnopenableSessionError } from '../store/session-codec';
-import type { SessionPersistence } from '../store/session-persistence';
+import type { SessionCore } from '../store/session-core';
 import type { Applied, FieldQueue, FieldValue, Flight, Outcome, PendingUpdate } from './key-update-queue';
 
 /**
@@ -11,14 +11,14 @@ import type { Applied, FieldQueue, FieldValue, Flight, Outcome, PendingUpdate } 
  */
 export class KeyGroupWrites {
   constructor(
-    private readonly sessions: SessionPersistence,
+    private readonly core: SessionCore,
     private readonly maxRetries: number,
   ) {}
 
   /** Sends one group's compare-and-set, expecting `expected` (what `previous` writes, when one flies ahead). */
   send(queue: FieldQueue, applied: Applied[], expected: string | undefined, previous: Flight | undefined): Flight {
     const json = applied[applied.length - 1].json;
-    const next: FieldValue = { json, held: this.sessions.sealValue(queue.redisKey, queue.field, json) };
+    const next: FieldValue = { json, held: this.core.context.sealing.sealValue(queue.redisKey, queue.field, json) };
     const now = Date.now();
     const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
     const states = applied.map((entry) => entry.update.state);
@@ -26,8 +26,8 @@ export class KeyGroupWrites {
     // user index's expiry when that needs it, as a slide does.
     const slides = expiresAt > now;
     const indexed = slides ? states.find((state) => state.indexEntry) : undefined;
-    const push = indexed && this.sessions.indexKeeper?.pushExpiry(indexed, expiresAt);
-    const written = this.sessions.gateway.compareAndSet({
+    const push = indexed && this.core.indexKeeper?.pushExpiry(indexed, expiresAt);
+    const written = this.core.gateway.compareAndSet({
       redisKey: queue.redisKey,
       field: queue.field,
       expected,
@@ -71,7 +71,7 @@ export class KeyGroupWrites {
       for (const entry of flight.applied) {
         // An earlier caller's state gets a seal of its own result, which Redis does not hold: a later
         // update from its session then misses and retries, as it does on the JSON without encryption.
-        const held = entry === last ? flight.next.held : this.sessions.sealValue(queue.redisKey, field, entry.json);
+        const held = entry === last ? flight.next.held : this.core.context.sealing.sealValue(queue.redisKey, field, entry.json);
         settleWritten(field, entry, held, flight.expiresAt);
       }
       return 'written';
@@ -97,7 +97,7 @@ export class KeyGroupWrites {
     }
     // Redis holds something else than expected: the base of the next attempt.
     try {
-      queue.known = { json: this.sessions.openValue(queue.redisKey, field, reply.current), held: reply.current };
+      queue.known = { json: this.core.context.sealing.openValue(queue.redisKey, field, reply.current), held: reply.current };
       queue.hasKnown = true;
     } catch (error) {
       if (!(error instanceof UnopenableSessionError)) throw error;
@@ -112,8 +112,8 @@ export class KeyGroupWrites {
       return 'other';
     }
     const gaveUp = pending.filter((update) => ++update.conflicts > this.maxRetries);
-    if (gaveUp.length > 0) this.sessions.observer?.updateGaveUp?.();
-    else this.sessions.observer?.updateRetried?.();
+    if (gaveUp.length > 0) this.core.context.observer?.updateGaveUp?.();
+    else this.core.context.observer?.updateRetried?.();
     for (const update of pending) {
       if (update.conflicts > this.maxRetries) update.reject(new SessionConflictError(messages.updateConflict(field, update.conflicts), 'contention'));
       else lost.push(update);
@@ -124,14 +124,14 @@ export class KeyGroupWrites {
   /** Points the queue at the successor of the session renewed under `movedFrom` and reads the field's value there. */
   private async followRenewal(queue: FieldQueue, movedFrom: string): Promise<void> {
     if (queue.sessionId === movedFrom) {
-      const successor = await this.sessions.forwarding.successorOf(movedFrom);
+      const successor = await this.core.forwarding.successorOf(movedFrom);
       if (successor === undefined) throw new SessionConflictError(messages.sessionGone(), 'gone');
       queue.sessionId = successor;
-      queue.redisKey = this.sessions.redisKeyOf(successor);
+      queue.redisKey = this.core.context.redisKeyOf(successor);
     }
     // Sealed for the successor's key under `encryption`: opened with it (an unopenable value rejects the updates).
-    const held = await this.sessions.gateway.readField(queue.redisKey, queue.field);
-    queue.known = { json: this.sessions.openValue(queue.redisKey, queue.field, held), held };
+    const held = await this.core.gateway.readField(queue.redisKey, queue.field);
+    queue.known = { json: this.core.context.sealing.openValue(queue.redisKey, queue.field, held), held };
     queue.hasKnown = true;
   }
 }

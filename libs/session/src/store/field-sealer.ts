@@ -12,7 +12,6 @@ const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
 /** Why a stored value did not open; the store treats the session as absent and logs it once. */
 export class UnopenableValueError extends Error {}
 
-
 interface SealingKey {
   id: Buffer;
   aesKey: Buffer;

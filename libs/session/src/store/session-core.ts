@@ -51,11 +51,7 @@ export class SessionCore {
  * The context of a set of sessions: its gateway over the options' client, reporting to `observers`
  * and telling `writeListener` (the near cache) of every write.
  */
-export function createSessionContext(
-  options: ResolvedStoreOptions,
-  observers = new SessionObservers(),
-  writeListener?: WriteListener,
-): SessionContext {
+export function createSessionContext(options: ResolvedStoreOptions, observers = new SessionObservers(), writeListener?: WriteListener): SessionContext {
   const gateway = new SessionGateway({
     client: options.client,
     deadline: options.redisDeadline,

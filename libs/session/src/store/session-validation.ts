@@ -10,27 +10,75 @@ const COOKIE_CLASS = Cookie as unknown as new (options: object) => object;
  * What app code can put in a session that must never reach a save, a cookie or Redis. Checked in the
  * request's way out before anything is written, so a bad value answers the library's clear 500 and
  * changes nothing; keys and values are checked while the save diffs them (session-codec.ts).
+ *
+ * The session and its cookie are checked by shape, not by identity: an app that pins another
+ * express-session range than the library's gets its own copy of the package (npm nests ours), and
+ * its sessions are instances of that copy's classes. What the shape check refuses is what an attack
+ * or a bug produces: a prototype replaced through `__proto__` (from JSON, data only: no methods, no
+ * accessors) or a cookie that is a plain object, a string or null.
  */
+
+/** The methods every express-session Session has (1.17 and later), on its prototype, not inherited. */
+const SESSION_METHODS = ['touch', 'resetMaxAge', 'save', 'reload', 'destroy', 'regenerate'];
+/** express-session's Cookie: accessors that keep `expires` and `maxAge` in step, and its serializers. */
+const COOKIE_ACCESSORS = ['expires', 'maxAge'];
+const COOKIE_METHODS = ['serialize', 'toJSON'];
+
+/** Prototypes already found to have the shape (another copy's classes), so each is checked once. */
+const sessionShaped = new WeakSet<object>([SESSION_PROTOTYPE]);
+const cookieShaped = new WeakSet<object>([COOKIE_CLASS.prototype]);
 
 /**
  * Throws a `SessionDataError` when the session object itself was damaged: its prototype replaced
  * (`session.__proto__ = …`) or its cookie no longer a cookie. `requireCookieClass`: the request's
- * session must keep express-session's Cookie (it serializes and slides itself); the store's API also
+ * session must keep an express-session Cookie (it serializes and slides itself); the store's API also
  * takes plain objects, as express-session's own stores do.
  */
 export function checkSessionObject(session: object, requireCookieClass: boolean): void {
   const prototype: unknown = Object.getPrototypeOf(session);
-  if (prototype !== SESSION_PROTOTYPE && prototype !== Object.prototype) {
+  if (prototype !== Object.prototype && !hasShape(prototype, sessionShaped, isSessionPrototype)) {
     throw new SessionDataError(messages.forbiddenKey('__proto__'), '__proto__');
   }
   const cookie = (session as { cookie?: unknown }).cookie;
-  if (requireCookieClass ? !(cookie instanceof COOKIE_CLASS) : cookie === null || typeof cookie !== 'object') {
+  if (cookie === null || typeof cookie !== 'object' || (requireCookieClass && !isCookie(cookie))) {
     throw new SessionDataError(messages.notACookie(describe(cookie)), 'cookie');
   }
   const { originalMaxAge } = cookie as { originalMaxAge?: unknown };
   if (originalMaxAge != null && !(typeof originalMaxAge === 'number' && Number.isFinite(originalMaxAge))) {
     throw new SessionDataError(messages.invalidCookieField('originalMaxAge', describe(originalMaxAge)), 'cookie');
   }
+}
+
+function isCookie(cookie: object): boolean {
+  return cookie instanceof COOKIE_CLASS || hasShape(Object.getPrototypeOf(cookie), cookieShaped, isCookiePrototype);
+}
+
+/** Whether `prototype` passes `check` (an object straight over Object.prototype), remembered once it did. */
+function hasShape(prototype: unknown, known: WeakSet<object>, check: (prototype: object) => boolean): boolean {
+  if (prototype === null || typeof prototype !== 'object') return false;
+  if (known.has(prototype)) return true;
+  if (Object.getPrototypeOf(prototype) !== Object.prototype || !check(prototype)) return false;
+  known.add(prototype);
+  return true;
+}
+
+/**
+ * An express-session Session prototype, whichever copy: its methods, and nothing but methods (a
+ * prototype that carries data is a replaced one, whatever else it has).
+ */
+function isSessionPrototype(prototype: object): boolean {
+  const own = Object.getOwnPropertyDescriptors(prototype);
+  if (!SESSION_METHODS.every((name) => typeof own[name]?.value === 'function')) return false;
+  return Object.values(own).every((descriptor) => typeof descriptor.value === 'function');
+}
+
+/** An express-session Cookie prototype, whichever copy: `expires` and `maxAge` accessors, `serialize` and `toJSON`. */
+function isCookiePrototype(prototype: object): boolean {
+  const own = Object.getOwnPropertyDescriptors(prototype);
+  return (
+    COOKIE_ACCESSORS.every((name) => typeof own[name]?.get === 'function' && typeof own[name]?.set === 'function') &&
+    COOKIE_METHODS.every((name) => typeof own[name]?.value === 'function')
+  );
 }
 
 /**

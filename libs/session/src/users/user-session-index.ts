@@ -10,7 +10,6 @@ import type { SessionSave } from '../store/store-ports';
 import type { UserIndexMove } from '../store/session-state';
 import { indexExpiryFor, indexExpiryOnJoin, indexPushDue } from './user-index-expiry';
 
-
 /** One of a user's sessions, as `SessionService.list` returns it. */
 export interface UserSessionInfo {
   /** Opaque handle for `revoke`; derived from the hashed key, never the cookie value. */
