@@ -17,7 +17,7 @@ export const messages = {
   notACookie: (got: string) => `Session key "cookie" must stay the session's own express-session Cookie (change its fields, do not replace it); got ${got}`,
   invalidCookieField: (field: string, got: string) => `Session cookie field "${field}" must be a finite number of ms or null; got ${got}`,
   invalidExpiry: (got: string) =>
-    `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge)`,
+    `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge in app code)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
   durabilityShortfall: (acknowledged: number, wanted: number, timeout: number, failure?: string) =>
     `Session durability: ${acknowledged} of ${wanted} replicas acknowledged a security write within ${timeout} ms (option "durability")${failure ? `: ${failure}` : ''}; a failover now could lose it`,
@@ -29,7 +29,7 @@ export const messages = {
   updateConflict: (key: string, attempts: number) => `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
   sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
   userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
-  sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "maxSessionsPerUser"); log out elsewhere first`,
+  sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "users.maxSessions"); log out elsewhere first`,
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
   unopenableValue: (digest: string, reason: string) =>
     `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,

@@ -1,6 +1,6 @@
 import { signCookie } from '../cookie/cookie-signature';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { SessionIdTransport, type SessionIdSource } from './session-id-transport';
+import { SessionIdTransport, type IdSourceMode } from './session-id-transport';
 
 const SECRET = 'a-secret-of-at-least-32-characters!!';
 const COOKIE_ID = 'id-from-the-cookie-0000000000000000';
@@ -14,7 +14,7 @@ const platform = {
   header: (req: SessionRequest, name: string) => (req as unknown as FakeRequest).headers[name],
 } as unknown as HttpPlatform;
 
-function transport(idFrom: SessionIdSource, header = 'X-Session-Token'): SessionIdTransport {
+function transport(idFrom: IdSourceMode, header = 'X-Session-Token'): SessionIdTransport {
   return new SessionIdTransport({ idFrom, header, cookieName: 'sid', secrets: [SECRET] }, platform);
 }
 

@@ -1,8 +1,8 @@
 import { readCookie, signCookie, VerifiedCookies } from '../cookie/cookie-signature';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 
-/** The `idFrom` option: where a request's session ID may come from. */
-export type SessionIdSource = 'cookie' | 'header' | 'both';
+/** Where a request's session ID may come from, as the module reads the resolved `idFrom` option: the cookie, the ID header, or both. */
+export type IdSourceMode = 'cookie' | 'header' | 'both';
 
 /**
  * How one request carried its session ID, which is also how its response announces a new one:
@@ -23,7 +23,7 @@ export interface ArrivedId {
 
 /** The transport's settings, from the resolved options. */
 export interface IdTransportOptions {
-  idFrom: SessionIdSource;
+  idFrom: IdSourceMode;
   /** The ID header's name, as responses spell it. */
   header: string;
   cookieName: string;

@@ -14,7 +14,7 @@ import type { StoredSession } from '../store/store-ports';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 import { ownSession, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
-import { SessionIdTransport, type IdCarrier, type SessionIdSource } from './session-id-transport';
+import { SessionIdTransport, type IdCarrier, type IdSourceMode } from './session-id-transport';
 import { SessionWayOut, type LifecycleLogger } from './session-way-out';
 
 /*
@@ -41,9 +41,9 @@ export interface LifecycleOptions {
   secrets: string[];
   trustProxy?: boolean;
   cookie: { name: string; path: string; secure?: SecureSetting } & Record<string, unknown>;
-  /** Where the session ID comes from (see `SessionModuleOptions.idFrom`). @default 'cookie' */
-  idFrom?: SessionIdSource;
-  /** The ID header's name under `idFrom` 'header' or 'both'. @default 'X-Session-Token' */
+  /** Where the session ID comes from (from `SessionModuleOptions.idFrom`). @default 'cookie' */
+  idFrom?: IdSourceMode;
+  /** The ID header's name when `idFrom` names one (`idFrom.header`). @default 'X-Session-Token' */
   header?: string;
   /**
    * True when the way in runs after middleware the app mounted itself (Nest's middleware consumer):

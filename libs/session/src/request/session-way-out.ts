@@ -116,9 +116,9 @@ export class SessionWayOut {
   }
 
   /**
-   * A 503 while Redis is failing (a call failed within the last `commandTimeout`): most likely the
+   * A 503 while Redis is failing (a call failed within the last `redisDeadline`): most likely the
    * handler's own session call just timed out. Saving would make the client wait a second
-   * `commandTimeout` for an answer that is already an error, and a failed request is not meant to
+   * `redisDeadline` for an answer that is already an error, and a failed request is not meant to
    * change the session; so the way out does not call Redis again.
    */
   private answersStoreFailure(res: object): boolean {
