@@ -3,7 +3,7 @@ import { expectError, sidCookie } from './support/expectations';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
 import { ShopClient } from './support/shop-client';
 
-// The shop's HTTP contract (/work/shared/shop-api.md) route by route, through the round-robin
+// The shop's HTTP contract (docs/shop-api.md) route by route, through the round-robin
 // balancer in front of three replicas that share one Redis.
 
 const PAGE_HOOKS = ['replica', 'login-username', 'login-password', 'login-submit', 'login-error', 'user', 'cart-total', 'logout', 'logout-all'];

@@ -59,6 +59,8 @@ if (chromiumFound.missing && process.env.CI) {
       // A second device of alice's, so the page lists two sessions.
       const phone = new ShopClient(shop.url, 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1');
       expect((await phone.login('alice', 'wonderland')).status).toBe(200);
+      // Another user, whose events alice's page must never list.
+      expect((await new ShopClient(shop.url).login('bob', 'builder')).status).toBe(200);
 
       await page.goto(shop.url);
       await page.waitForSelector(`${hook('product')} >> nth=7`);
@@ -107,6 +109,10 @@ if (chromiumFound.missing && process.env.CI) {
       await page.click(`${hook('session')}[data-current="false"] ${hook('revoke')}`);
       await page.waitForSelector(`${hook('session')} >> nth=1`, { state: 'detached' });
       for (let i = 0; i < 3; i++) expect((await phone.get('/api/auth/me')).status).toBe(401);
+      // The page's live list has the revocation, among alice's own events only.
+      await page.waitForSelector(`${hook('event')}[data-type="revoked"]`);
+      const events = await page.locator(hook('event')).allTextContents();
+      expect(events.filter((line) => / · user (?!1(?!\d))/.test(line))).toEqual([]);
 
       await page.click(hook('logout'));
       await waitForText(hook('user'), '');

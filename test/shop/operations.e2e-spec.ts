@@ -2,7 +2,7 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
 import { ShopClient } from './support/shop-client';
 
-// GET /metrics and the operations panel's assets (shared/shop-api.md: /metrics, METRICS_TOKEN).
+// GET /metrics and the operations panel's assets (docs/shop-api.md: /metrics, METRICS_TOKEN).
 
 describe('shop operations', () => {
   let redis: RedisServerHandle;

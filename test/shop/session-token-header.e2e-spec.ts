@@ -8,7 +8,7 @@ import { ShopTokenClient, TOKEN_HEADER } from './support/shop-token-client';
 /** The signed value `s:<id>.<mac>` the shop hands out in X-Session-Token. */
 const SIGNED = /^s:[\w-]{32}\.[\w+/]{43}$/;
 
-// A client without cookies (shop-api.md, last paragraphs): X-Session-Token instead of the cookie, on
+// A client without cookies (docs/shop-api.md, last paragraphs of "Routes"): X-Session-Token instead of the cookie, on
 // three replicas behind the round-robin balancer, no CSRF token ever sent.
 
 describe('shop sessions carried in X-Session-Token', () => {

@@ -1,5 +1,5 @@
-// The live list of session events: polls `/api/events` through the balancer. Whichever replica
-// answers, the list is the same, since every replica hears every replica's events over Redis.
+// The live list of the events of the user's own sessions: polls `/api/events` through the balancer.
+// Whichever replica answers, the list is the same, since every replica hears every replica's events over Redis.
 // Logged-in users only (the route answers 401 to others); the panel hides itself then.
 'use strict';
 

@@ -2,7 +2,8 @@ import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { BodyParserErrorsFilter } from './http/body-parser-errors.filter';
-import { loadShopConfig } from './config/shop-config';
+import { withVariableName } from './config/session-options';
+import { validateShopEnvironment } from './config/shop-environment';
 import { publicDir } from './http/public-dir';
 import { replicaHeader } from './http/replica-header';
 import { requestLog } from './http/request-log';
@@ -13,7 +14,7 @@ import { METRICS_REGISTRY } from './metrics/metrics-registry';
 import { uplotDir } from './http/vendor-assets';
 
 export interface CreateShopAppOptions {
-  /** Environment to read the settings from (PORT, REDIS_URL or REDIS_SENTINELS/REDIS_SENTINEL_NAME or REDIS_CLUSTER, SESSION_SECRET, REPLICA_ID). @default process.env */
+  /** The variables to read (docs/shop-api.md lists them; `ShopEnvironment` checks them). @default process.env */
   env?: NodeJS.ProcessEnv;
   /** Nest's logger setting; tests pass `false` or a few levels. @default Nest's default logger */
   logger?: LoggerService | LogLevel[] | false;
@@ -22,16 +23,19 @@ export interface CreateShopAppOptions {
 /** Builds the shop, ready to `listen`: used by main.ts and by tests that run replicas in-process. */
 export async function createShopApp(options: CreateShopAppOptions = {}): Promise<NestExpressApplication> {
   // Checked before Nest starts, so a bad variable or a missing page ends in one clear message.
-  const config = loadShopConfig(options.env ?? process.env);
+  const env = validateShopEnvironment(options.env ?? process.env);
   const assets = publicDir();
-  const app = await NestFactory.create<NestExpressApplication>(ShopModule.forRoot(config), {
+  const app = await NestFactory.create<NestExpressApplication>(ShopModule.forRoot(env), {
     logger: options.logger,
     // Errors reach the caller (main.ts prints them and exits 1) instead of aborting the process.
     abortOnError: false,
     // app.close() ends keep-alive connections too, so a replica stops at once.
     forceCloseConnections: true,
+  }).catch((error: unknown) => {
+    // SessionModule refused an option at boot: say which variable set it.
+    throw withVariableName(error);
   });
-  const { replicaId } = config;
+  const replicaId = env.REPLICA_ID;
   // One load balancer or TLS proxy in front: its X-Forwarded-For/Proto give the client's IP and
   // scheme (device list, Secure cookie); anything further out could be forged by the client.
   app.set('trust proxy', 1);

@@ -1,15 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { SHOP_CONFIG, type ShopConfig } from './config/shop-config';
+import { ShopEnvironment } from './config/shop-environment';
 import { createShopApp } from './create-shop-app';
 
 async function main(): Promise<void> {
   const app = await createShopApp();
   // SIGTERM/SIGINT close the Redis connection and the HTTP server before the process ends.
   app.enableShutdownHooks();
-  const { port, replicaId } = app.get(ConfigService).getOrThrow<ShopConfig>(SHOP_CONFIG);
-  await app.listen(port);
-  new Logger('Shop').log(`Replica ${replicaId} listening on ${await app.getUrl()}`);
+  const { PORT, REPLICA_ID } = app.get(ShopEnvironment);
+  await app.listen(PORT);
+  new Logger('Shop').log(`Replica ${REPLICA_ID} listening on ${await app.getUrl()}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Req, UnauthorizedException } from '@nestjs/common';
 import type { Request } from 'express';
-import { Public, Session, SessionService, type AppSession } from '@app/session';
+import { PublicRoute, Session, SessionService, type AppSession, type SessionUser } from '@app/session';
 import { FailedLoginLimiter, TooManyLoginFailuresException } from './failed-login-limiter';
 import { LoginDto } from './login.dto';
 import type { ShopUser } from './shop-user';
@@ -18,13 +18,13 @@ export class AuthController {
   ) {}
 
   /** The token every POST and DELETE must echo in `x-csrf-token`; creates the session if needed. */
-  @Public()
+  @PublicRoute()
   @Get('csrf')
   async csrf(@Req() req: Request): Promise<{ csrfToken: string }> {
     return { csrfToken: await this.sessions.csrfToken(req) };
   }
 
-  @Public()
+  @PublicRoute()
   @Post('auth/login')
   @HttpCode(200)
   async login(@Req() req: Request, @Body() { username, password }: LoginDto): Promise<{ user: ShopUser; csrfToken: string }> {
@@ -42,11 +42,11 @@ export class AuthController {
 
   @Get('auth/me')
   me(@Session() session: AppSession): { user: ShopUser } {
-    return { user: publicUser(session.user as ShopUser) };
+    return { user: publicUser(session.user!) };
   }
 
   /** Public: logging out must work even for a session whose user is already gone. */
-  @Public()
+  @PublicRoute()
   @Post('auth/logout')
   @HttpCode(204)
   async logout(@Req() req: Request): Promise<void> {
@@ -63,6 +63,6 @@ export class AuthController {
 }
 
 /** Only what the API promises, whatever else a session's user object may carry. */
-function publicUser(user: ShopUser): ShopUser {
+function publicUser(user: SessionUser): ShopUser {
   return { id: user.id, username: user.username };
 }

@@ -1,7 +1,13 @@
-/** The logged-in user as the session keeps it and the API shows it. */
-export interface ShopUser {
-  id: number;
-  username: string;
-  // Lets a ShopUser stand where the session library expects its open-ended SessionUser.
-  [field: string]: unknown;
+import type { SessionUser } from '@app/session';
+
+// The shop's user, declared to the library once: `session.user` is then typed everywhere, with no cast.
+// (An app that installs the package writes `declare module 'nest-redis-session'`; here the package is `@app/session`.)
+declare module '@app/session' {
+  interface SessionUser {
+    id: number;
+    username: string;
+  }
 }
+
+/** The logged-in user as the API shows it: only these fields, whatever else a session's user may carry. */
+export type ShopUser = Pick<SessionUser, 'id' | 'username'>;

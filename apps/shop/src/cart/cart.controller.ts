@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, NotFoundException, Param, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { Public, Session, SessionService } from '@app/session';
+import { PublicRoute, Session, SessionService } from '@app/session';
 import { findProduct } from '../catalog/catalog';
 import { AddItemDto } from './add-item.dto';
 import { addToCart, removeFromCart, viewCart, type CartLine, type CartView } from './cart';
@@ -10,7 +10,7 @@ import { addToCart, removeFromCart, viewCart, type CartLine, type CartView } fro
  * goes through `SessionService.update`, a compare-and-set on the `cart` key in Redis: parallel requests
  * on any replicas never overwrite each other's lines.
  */
-@Public()
+@PublicRoute()
 @Controller('api/cart')
 export class CartController {
   constructor(private readonly sessions: SessionService) {}

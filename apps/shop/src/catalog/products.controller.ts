@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
-import { Public } from '@app/session';
+import { PublicRoute } from '@app/session';
 import { CATALOG, type Product } from './catalog';
 
-@Public()
+@PublicRoute()
 @Controller('api/products')
 export class ProductsController {
   /** The catalog needs no session: reading it never creates one. */

@@ -1,13 +1,17 @@
 import { Controller, Get } from '@nestjs/common';
+import { Session, type AppSession } from '@app/session';
 import { RecentSessionEvents, type RecentSessionEvent } from './recent-session-events';
 
-/** The live list of session events on the page; the global AuthenticatedGuard answers 401 to visitors who are not logged in. */
+/**
+ * The page's live list: the latest events of the logged-in user's own sessions, never another user's.
+ * The global AuthenticatedGuard answers 401 to visitors who are not logged in.
+ */
 @Controller('api/events')
 export class EventsController {
   constructor(private readonly recent: RecentSessionEvents) {}
 
   @Get()
-  list(): RecentSessionEvent[] {
-    return this.recent.list();
+  list(@Session() session: AppSession): RecentSessionEvent[] {
+    return this.recent.listFor(session.user!.id);
   }
 }

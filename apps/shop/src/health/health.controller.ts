@@ -1,8 +1,7 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
-import { Public } from '@app/session';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { PublicRoute } from '@app/session';
 import { SessionHealthIndicator } from '@app/session/health';
-import { SHOP_CONFIG, type ShopConfig } from '../config/shop-config';
+import { ShopEnvironment } from '../config/shop-environment';
 
 const CHECK_TIMEOUT_MS = 500; // well under the contract's one second, so a load balancer hears it in time
 
@@ -11,17 +10,13 @@ const CHECK_TIMEOUT_MS = 500; // well under the contract's one second, so a load
  * the sessions and write them. Backed by the library's Terminus indicator; the answer keeps the
  * contract's `{ status, replica }`.
  */
-@Public()
+@PublicRoute()
 @Controller('health')
 export class HealthController {
-  private readonly replicaId: string;
-
   constructor(
     private readonly session: SessionHealthIndicator,
-    @Inject(ConfigService) config: ConfigService,
-  ) {
-    this.replicaId = config.getOrThrow<ShopConfig>(SHOP_CONFIG).replicaId;
-  }
+    private readonly env: ShopEnvironment,
+  ) {}
 
   @Get()
   async check(): Promise<{ status: 'ok'; replica: string }> {
@@ -29,6 +24,6 @@ export class HealthController {
     const result = await this.session.isHealthy('session', { timeout: CHECK_TIMEOUT_MS, evictionPolicy: 'warn' });
     const { status, message } = result.session as { status: string; message?: string };
     if (status !== 'up') throw new ServiceUnavailableException(`Session store unavailable: ${message ?? 'unhealthy'}`);
-    return { status: 'ok', replica: this.replicaId };
+    return { status: 'ok', replica: this.env.REPLICA_ID };
   }
 }

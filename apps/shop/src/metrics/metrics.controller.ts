@@ -1,23 +1,22 @@
 import { Controller, Get, Header, Headers, Inject, Res, UnauthorizedException } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import type { Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { Public } from '@app/session';
-import { SHOP_CONFIG, type ShopConfig } from '../config/shop-config';
+import { PublicRoute } from '@app/session';
+import { ShopEnvironment } from '../config/shop-environment';
 import { METRICS_REGISTRY } from './metrics-registry';
 
 /** Prometheus text exposition of this replica's metrics; behind a bearer token when METRICS_TOKEN is set. */
-@Public()
+@PublicRoute()
 @Controller('metrics')
 export class MetricsController {
   private readonly token: Buffer | undefined;
 
   constructor(
     @Inject(METRICS_REGISTRY) private readonly registry: Registry,
-    @Inject(ConfigService) config: ConfigService,
+    env: ShopEnvironment,
   ) {
-    const token = config.getOrThrow<ShopConfig>(SHOP_CONFIG).metricsToken;
+    const token = env.METRICS_TOKEN;
     this.token = token === undefined ? undefined : Buffer.from(token);
   }
 
