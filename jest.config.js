@@ -18,7 +18,8 @@ const shared = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The built package (npm run build:lib) holds a second package.json of the same name.
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
-  moduleNameMapper: { '^@app/session(|/.*)$': '<rootDir>/libs/session/src$1' },
+  // The library by its source: `@app/session` in the tests, `nest-redis-session` (its package name) in the shop.
+  moduleNameMapper: { '^(?:@app/session|nest-redis-session)(|/.*)$': '<rootDir>/libs/session/src$1' },
   // The ioredis major the run loads; jest.ioredis5.config.js maps `ioredis` to ioredis 5 and says 5.
   globals: { IOREDIS_MAJOR: 6 },
 };

@@ -19,8 +19,8 @@ function sourceFiles(dir) {
 
 /** The file a relative import names, as TypeScript resolves it; undefined for a package. */
 function resolveImport(from, specifier) {
-  // The monorepo's alias of the library (tsconfig.json "paths"), as the shop and the tests use it.
-  const alias = /^@app\/session(\/.*)?$/.exec(specifier);
+  // The library's aliases in the monorepo (tsconfig.json "paths"): its package name, as the shop uses it, and `@app/session`.
+  const alias = /^(?:@app\/session|nest-redis-session)(\/.*)?$/.exec(specifier);
   if (!alias && !specifier.startsWith('.')) return undefined;
   const base = alias ? join(root, 'libs/session/src', alias[1] ?? 'index') : resolve(dirname(from), specifier);
   for (const candidate of [`${base}.ts`, join(base, 'index.ts')]) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { SessionHealthIndicator } from '@app/session/health';
-import { AuthenticatedGuard, CsrfGuard, SessionModule } from '@app/session';
+import { SessionHealthIndicator } from 'nest-redis-session/health';
+import { AuthenticatedGuard, CsrfGuard, SessionModule } from 'nest-redis-session';
 import { AuthController } from './auth/auth.controller';
 import { FailedLoginLimiter } from './auth/failed-login-limiter';
 import { SessionsController } from './auth/sessions.controller';

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Req, UnauthorizedException } from '@nestjs/common';
 import type { Request } from 'express';
-import { PublicRoute, Session, SessionService, type AppSession, type SessionUser } from '@app/session';
+import { PublicRoute, Session, SessionService, type AppSession, type SessionUser } from 'nest-redis-session';
 import { FailedLoginLimiter, TooManyLoginFailuresException } from './failed-login-limiter';
 import { LoginDto } from './login.dto';
 import type { ShopUser } from './shop-user';

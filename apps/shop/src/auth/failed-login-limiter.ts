@@ -1,7 +1,7 @@
 import { HttpException, HttpStatus, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { InjectSessionRedis } from '@app/session';
+import { InjectSessionRedis } from 'nest-redis-session';
 
 const MAX_FAILURES = 5;
 const WINDOW_MS = 15 * 60_000; // 15 min

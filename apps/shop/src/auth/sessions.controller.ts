@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, HttpCode, NotFoundException, Param, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { Session, SessionService, type AppSession, type UserSessionInfo } from '@app/session';
+import { Session, SessionService, type AppSession, type UserSessionInfo } from 'nest-redis-session';
 
 /** The logged-in user's sessions on all devices; the global AuthenticatedGuard answers 401 to others. */
 @Controller('api/auth/sessions')

@@ -1,8 +1,7 @@
-import type { SessionUser } from '@app/session';
+import type { SessionUser } from 'nest-redis-session';
 
 // The shop's user, declared to the library once: `session.user` is then typed everywhere, with no cast.
-// (An app that installs the package writes `declare module 'nest-redis-session'`; here the package is `@app/session`.)
-declare module '@app/session' {
+declare module 'nest-redis-session' {
   interface SessionUser {
     id: number;
     username: string;

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, NotFoundException, Param, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { PublicRoute, Session, SessionService } from '@app/session';
+import { PublicRoute, Session, SessionService } from 'nest-redis-session';
 import { findProduct } from '../catalog/catalog';
 import { AddItemDto } from './add-item.dto';
 import { addToCart, removeFromCart, viewCart, type CartLine, type CartView } from './cart';

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { PublicRoute } from '@app/session';
+import { PublicRoute } from 'nest-redis-session';
 import { CATALOG, type Product } from './catalog';
 
 @PublicRoute()

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { SessionConfigError, type SessionModuleOptions, type SessionRedisOption } from '@app/session';
+import { SessionConfigError, type SessionModuleOptions, type SessionRedisOption } from 'nest-redis-session';
 import { hostAndPort, type RedisAddress, type ShopEnvironment } from './shop-environment';
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { Session, type AppSession } from '@app/session';
+import { Session, type AppSession } from 'nest-redis-session';
 import { RecentSessionEvents, type RecentSessionEvent } from './recent-session-events';
 
 /**

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import { SessionEvents, type SessionEvent, type SessionEventType } from '@app/session';
+import { SessionEvents, type SessionEvent, type SessionEventType } from 'nest-redis-session';
 
 /** One line of the page's live list: what happened, to which session (a short digest), whose, where and when. */
 export interface RecentSessionEvent {

@@ -1,6 +1,6 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { PublicRoute } from '@app/session';
-import { SessionHealthIndicator } from '@app/session/health';
+import { PublicRoute } from 'nest-redis-session';
+import { SessionHealthIndicator } from 'nest-redis-session/health';
 import { ShopEnvironment } from '../config/shop-environment';
 
 const CHECK_TIMEOUT_MS = 500; // well under the contract's one second, so a load balancer hears it in time

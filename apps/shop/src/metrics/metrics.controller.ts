@@ -2,7 +2,7 @@ import { Controller, Get, Header, Headers, Inject, Res, UnauthorizedException } 
 import type { Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import { PublicRoute } from '@app/session';
+import { PublicRoute } from 'nest-redis-session';
 import { ShopEnvironment } from '../config/shop-environment';
 import { METRICS_REGISTRY } from './metrics-registry';
 
