@@ -174,6 +174,26 @@ describeWithTls('Redis over TLS, as a user with only the rights the library need
     expect(refused.message).toMatch(/HGETALL \(reads a session\)/);
     expect(refused.message).not.toMatch(/INFO \(|PING \(/); // allowed on no key: only the keyed commands are named
   });
+
+  it("fails boot naming the events feature a refused command serves, and checks each feature's commands only when it is on", async () => {
+    const prefix = uniquePrefix('tls-no-subscribe');
+    await createUser('sessions-f', minimalAclRules(prefix).replace(' +subscribe', ''));
+    const refused = (await app({ prefix, redis: connectionAs('sessions-f'), events: { crossReplica: true } }).catch((error: Error) => error)) as Error;
+    expect(refused).toBeInstanceOf(SessionConfigError);
+    expect(refused.message).toMatch(/may not run SUBSCRIBE \(hears other replicas' session events \(option "events\.crossReplica"\)\)/);
+    // Without the feature, the same user boots and serves.
+    const started = await app({ prefix, redis: connectionAs('sessions-f') });
+    expect((await new Visitor(started.url).post('/login', { id: 'u-no-events' })).status).toBe(200);
+
+    // Turning expired notifications on is an admin right the line leaves out; asked for, it is named, with the line that grants it.
+    const configuring = uniquePrefix('tls-no-config');
+    await createUser('sessions-g', minimalAclRules(configuring));
+    const boot = app({ prefix: configuring, redis: connectionAs('sessions-g'), events: { expired: 'configure' } });
+    await expect(boot).rejects.toThrow(
+      /may not run CONFIG GET \(.*\); CONFIG SET \(turns expired notifications on \(option "events\.expired": 'configure'\)\)/,
+    );
+    await expect(boot).rejects.toThrow(`ACL SETUSER sessions-g ${minimalAclRules(configuring, ['configureExpiredEvents'])}`);
+  });
 });
 
 describeWithTls('Redis Cluster over TLS (bus included), as a user with only the rights the library needs', () => {

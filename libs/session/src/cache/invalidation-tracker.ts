@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { messages } from '../errors/session.messages';
+import { nearCacheChannel, nearCacheHeartbeatRedisKey } from '../redis/redis-keys';
 import { keySlot } from './key-slot';
 import { TrackedNode, type InvalidationSource } from './tracked-node';
 
@@ -65,7 +66,7 @@ export class InvalidationTracker {
     private readonly logger: { log?(message: string): void; warn(message: string): void },
   ) {
     this.keyPrefix = (client.options as { keyPrefix?: string }).keyPrefix ?? '';
-    this.channel = `${prefix}near-cache:invalidate`;
+    this.channel = nearCacheChannel(prefix);
   }
 
   /** True when Redis refused tracking and writers must PUBLISH what they change (see `NearCache.written`). */
@@ -242,12 +243,12 @@ export class InvalidationTracker {
 
   /** A heartbeat key under the prefix that hashes to a slot this master serves. */
   private heartbeatKeyOn(master?: Redis): string | undefined {
-    const base = `${this.keyPrefix}${this.prefix}near-cache:heartbeat:`;
-    if (!(this.client instanceof Cluster) || !master) return `${base}${this.replicaTag}`;
+    const keyOf = (tail: string) => this.keyPrefix + nearCacheHeartbeatRedisKey(this.prefix, tail);
+    if (!(this.client instanceof Cluster) || !master) return keyOf(this.replicaTag);
     const address = `${master.options.host}:${master.options.port}`;
     const slots = this.client.slots;
     for (let tag = 0; tag < 10_000; tag++) {
-      const key = `${base}{${tag}}:${this.replicaTag}`;
+      const key = keyOf(`{${tag}}:${this.replicaTag}`);
       if (slots[keySlot(key)]?.[0] === address) return key;
     }
     return undefined; // the prefix's own hash tag pins every key elsewhere: no session lives here

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { digestOfSessionKey } from '../redis/redis-keys';
+import { digestOfSessionKey, expiredEventsChannel } from '../redis/redis-keys';
 import type { SessionEvents } from './session-events';
 import { closeConnection, subscriberConnection } from './subscriber-connection';
 
@@ -72,7 +72,7 @@ export class ExpiredKeyListener {
     this.subscribers.set(address, subscriber);
     // Before SUBSCRIBE: a subscribed connection may send nothing else.
     await this.checkNotifications(address, subscriber);
-    const channel = `__keyevent@${db}__:expired`;
+    const channel = expiredEventsChannel(db);
     subscriber.on('message', (from: string, redisKey: string) => {
       if (from !== channel) return;
       const digest = digestOfSessionKey(this.prefix, redisKey);

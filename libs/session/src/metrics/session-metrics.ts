@@ -15,6 +15,7 @@ export const SESSION_METRIC_NAMES = {
   renewals: 'session_id_renewals_total',
   updateConflicts: 'session_update_conflicts_total',
   updateRetries: 'session_update_retries_total',
+  durabilityShortfalls: 'session_durability_shortfalls_total',
   active: 'sessions_active',
   usersActive: 'session_users_active',
   nearCacheReads: 'session_near_cache_reads_total',
@@ -52,6 +53,7 @@ export class SessionMetrics implements SessionObserver {
   private readonly renewals: PromCounter;
   private readonly conflicts: PromCounter;
   private readonly retries: PromCounter;
+  private readonly shortfalls: PromCounter;
   private readonly nearCacheHits?: { inc(value?: number): void };
   private readonly nearCacheMisses?: { inc(value?: number): void };
   private readonly nearCacheInvalidations?: PromCounter;
@@ -90,6 +92,11 @@ export class SessionMetrics implements SessionObserver {
     this.renewals = define(prom.Counter, 'renewals', 'Session IDs replaced by periodic renewal (the `renewal` option), each counted once across replicas.');
     this.conflicts = define(prom.Counter, 'updateConflicts', 'Atomic updates that gave up (409) because the key kept changing.');
     this.retries = define(prom.Counter, 'updateRetries', 'Atomic update attempts repeated because another request changed the key.');
+    this.shortfalls = define(
+      prom.Counter,
+      'durabilityShortfalls',
+      'Security writes (login, logout, revoke, ID changes) that fewer replicas acknowledged than option durability.replicas asks for; 0 while durability is off.',
+    );
     const counts = () => this.activity.count().catch(() => undefined);
     const sessions: PromGauge = define(prom.Gauge, 'active', 'Sessions used within the idle timeout, across all replicas (HyperLogLog estimate, ~1% error).', {
       async collect(this: PromGauge) {
@@ -180,6 +187,10 @@ export class SessionMetrics implements SessionObserver {
 
   requestUnavailable(): void {
     this.unavailable.inc();
+  }
+
+  durabilityShortfall(): void {
+    this.shortfalls.inc();
   }
 
   sessionSeen(digest: string, userId: string | undefined): void {

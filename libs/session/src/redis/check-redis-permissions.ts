@@ -1,11 +1,12 @@
 import { Cluster, type Redis } from 'ioredis';
 import { SessionConfigError } from '../errors/session-config.error';
 import { messages } from '../errors/session.messages';
-import { PROBE_CHANNEL, PROBE_KEY, REDIS_COMMAND_NEEDS, minimalAclRules, type RedisCommandNeed, type RedisCommandUse } from './redis-permissions';
+import { eventsChannel, expiredEventsChannel, nearCacheChannel, nearCacheHeartbeatRedisKey, sessionRedisKey } from './redis-keys';
+import { PROBE, REDIS_COMMAND_NEEDS, minimalAclRules, type RedisCommandNeed, type RedisCommandUse } from './redis-permissions';
 
 /**
  * One script asks the server, with `redis.acl_check_cmd` (Redis 7.0+), whether the connection's user
- * may run each command on a key and a channel under the prefix. It runs nothing else and writes
+ * may run each command on the keys and channels the library will use it on. It runs nothing else and writes
  * nothing, so it needs no right beyond EVAL, which the library needs anyway. A command the server
  * does not know is skipped: it cannot be needed from that server. Answers the 1-based positions of
  * the refused ones.
@@ -27,21 +28,36 @@ export interface PermissionScope {
   metrics: boolean;
   /** The `nearCache` option. @default false */
   nearCache?: boolean;
+  /** The `events.crossReplica` option. */
+  crossReplicaEvents: boolean;
+  /** The `events.expired` option: off, listen only (`true`), or also turn the notifications on (`'configure'`). */
+  expiredEvents: 'off' | 'listen' | 'configure';
 }
 
-/** The commands a scope needs, with the probe arguments filled in. */
-export function neededCommands(scope: PermissionScope, cluster: boolean): RedisCommandNeed[] {
+/** The uses a scope needs checked at boot (see `RedisCommandUse`). */
+function usesOf(scope: PermissionScope, cluster: boolean): Set<RedisCommandUse> {
   const uses = new Set<RedisCommandUse>(['always']);
   if (scope.durability) uses.add('durability');
   if (scope.metrics) uses.add('metrics');
   if (scope.nearCache) uses.add('nearCache');
+  if (scope.crossReplicaEvents) uses.add('crossReplicaEvents');
+  if (scope.expiredEvents === 'listen' || scope.expiredEvents === 'configure') uses.add('expiredEvents');
+  if (scope.expiredEvents === 'configure') uses.add('configureExpiredEvents');
   if (cluster) uses.add('cluster');
-  const key = `${scope.prefix}permission-check`;
-  const channel = `${scope.prefix}permission-check`;
-  return REDIS_COMMAND_NEEDS.filter((need) => uses.has(need.use)).map((need) => ({
-    ...need,
-    probe: need.probe.map((arg) => (arg === PROBE_KEY ? key : arg === PROBE_CHANNEL ? channel : arg)),
-  }));
+  return uses;
+}
+
+/** The commands a scope needs, with the probe arguments filled in; `db` is the client's database (0 on a cluster). */
+export function neededCommands(scope: PermissionScope, cluster: boolean, db = 0): RedisCommandNeed[] {
+  const uses = usesOf(scope, cluster);
+  const names: Record<string, string> = {
+    [PROBE.key]: sessionRedisKey(scope.prefix, 'permission-check'),
+    [PROBE.eventsChannel]: eventsChannel(scope.prefix),
+    [PROBE.nearCacheChannel]: nearCacheChannel(scope.prefix),
+    [PROBE.heartbeatKey]: nearCacheHeartbeatRedisKey(scope.prefix, 'permission-check'),
+    [PROBE.expiredChannel]: expiredEventsChannel(db),
+  };
+  return REDIS_COMMAND_NEEDS.filter((need) => uses.has(need.use)).map((need) => ({ ...need, probe: need.probe.map((arg) => names[arg] ?? arg) }));
 }
 
 /**
@@ -51,7 +67,7 @@ export function neededCommands(scope: PermissionScope, cluster: boolean): RedisC
  */
 export async function refusedCommands(client: Redis | Cluster, scope: PermissionScope): Promise<RedisCommandNeed[]> {
   const cluster = client instanceof Cluster;
-  const needs = neededCommands(scope, cluster);
+  const needs = neededCommands(scope, cluster, cluster ? 0 : ((client.options as { db?: number }).db ?? 0));
   const argvs = JSON.stringify(needs.map((need) => [...need.command.split('|'), ...need.probe]));
   const nodes: (Redis | Cluster)[] = cluster ? client.nodes('master') : [client];
   const refused = new Set<RedisCommandNeed>();
@@ -83,7 +99,8 @@ export async function assertRedisPermissions(client: Redis | Cluster, scope: Per
     const refused = await Promise.race([refusedCommands(client, scope), silent]);
     if (refused.length === 0) return;
     const named = refused.map((need) => `${need.command.replace('|', ' ').toUpperCase()} (${need.why})`);
-    throw new SessionConfigError('redis', messages.redisCommandsRefused(userOf(client), named, scope.prefix, minimalAclRules(scope.prefix)));
+    const rules = minimalAclRules(scope.prefix, [...usesOf(scope, false)]);
+    throw new SessionConfigError('redis', messages.redisCommandsRefused(userOf(client), named, scope.prefix, rules));
   } finally {
     clearTimeout(timer);
   }

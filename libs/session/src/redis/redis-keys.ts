@@ -1,6 +1,7 @@
 import { digestOf } from './session-id';
 
-// Every Redis key name the library writes is built here, so a change of scheme touches one file.
+// Every Redis key and channel name the library uses is built here, so a change of scheme touches one
+// file (the Lua scripts get theirs as KEYS from these).
 
 /** Redis key of a session: the prefix and a digest of the ID, never the ID itself (see `digestOf`). */
 export function sessionRedisKey(prefix: string, sessionId: string): string {
@@ -29,6 +30,24 @@ export function activityRedisKeys(prefix: string, bucketStart: number): { sessio
 /** The pub/sub channel `events.crossReplica` fans lifecycle events out on (a channel, not a key: any node of a cluster). */
 export function eventsChannel(prefix: string): string {
   return `${prefix}events`;
+}
+
+/** The channel Redis sends a database's `expired` keyspace notifications on (`events.expired`); outside the prefix. */
+export function expiredEventsChannel(db: number): string {
+  return `__keyevent@${db}__:expired`;
+}
+
+/** The channel the near cache falls back to where Redis refuses CLIENT TRACKING: writers PUBLISH each key they change. */
+export function nearCacheChannel(prefix: string): string {
+  return `${prefix}near-cache:invalidate`;
+}
+
+/**
+ * A key whose invalidation proves the near cache's invalidations arrive (its heartbeat). `tail`
+ * names the replica, and on a cluster carries a hash tag that puts the key on a given master.
+ */
+export function nearCacheHeartbeatRedisKey(prefix: string, tail: string): string {
+  return `${prefix}near-cache:heartbeat:${tail}`;
 }
 
 /** The digest a session key names, or undefined for any other key (a user index, an activity bucket, another app's key). */

@@ -1,6 +1,7 @@
 // The one list of what the library (and ioredis under it) asks of Redis. The boot check
-// (check-redis-permissions.ts) asks the server about each entry, the README's least-privilege ACL line
-// is built from it (a unit test holds the two together): add a command here and both follow.
+// (check-redis-permissions.ts) asks the server about each entry the options in use need, the README's
+// least-privilege ACL line is built from it (a unit test holds the two together): add a command here
+// and both follow.
 
 /** Why a command is needed, so the boot check asks only for what the options in use need. */
 export type RedisCommandUse =
@@ -14,35 +15,54 @@ export type RedisCommandUse =
   | 'health'
   /** A Redis Cluster client: slot map and cluster state. */
   | 'cluster'
-  /**
-   * `nearCache`: its subscriber, heartbeat and PUBLISH fallback. CLIENT TRACKING itself is not
-   * required: refused, the cache falls back to PUBLISH (said at boot), so it stays `planned`.
-   */
+  /** `nearCache`: its heartbeat, and the PUBLISH channel it falls back to where CLIENT TRACKING is refused. */
   | 'nearCache'
-  /** Reserved for features being merged (near cache, lifecycle events): granted by the README line, not yet checked. */
-  | 'planned';
+  /**
+   * `nearCache`'s CLIENT TRACKING, granted by the README line but not checked at boot: refused, the
+   * near cache falls back to PUBLISH and says so in a boot warning, so the app still runs.
+   */
+  | 'nearCacheTracking'
+  /** `events.crossReplica`: lifecycle events published to and heard from every replica. */
+  | 'crossReplicaEvents'
+  /** `events.expired`: Redis's `expired` keyspace notifications. */
+  | 'expiredEvents'
+  /**
+   * `events.expired: 'configure'`: turning the notifications on. An admin right, so left out of the
+   * README line: only an app that asks for it needs it (and is told the line with it).
+   */
+  | 'configureExpiredEvents';
 
-/** A command the library sends, and how to ask whether a user may run it. */
+/** Names a probe stands for, filled in by the boot check with those of the prefix in use (see redis-keys.ts). */
+export const PROBE = {
+  /** A session key under the prefix. */
+  key: '<session key>',
+  /** `events.crossReplica`'s channel. */
+  eventsChannel: '<events channel>',
+  /** The near cache's PUBLISH fallback channel. */
+  nearCacheChannel: '<near cache channel>',
+  /** A near cache heartbeat key. */
+  heartbeatKey: '<heartbeat key>',
+  /** The `expired` notifications channel of the client's database. */
+  expiredChannel: '<expired channel>',
+} as const;
+
+/** A command the library sends for one use, and how to ask whether a user may run it. */
 export interface RedisCommandNeed {
   /** As ACL names it: `hgetall`, or `cluster|info` for a subcommand. */
   readonly command: string;
-  /**
-   * Arguments after the command name for `redis.acl_check_cmd`, which checks keys and channels too:
-   * `KEY` stands for a key under the prefix, `CHANNEL` for a channel under it.
-   */
+  /** Arguments after the command name for `redis.acl_check_cmd`, which checks keys and channels too (`PROBE` names them). */
   readonly probe: readonly string[];
   readonly use: RedisCommandUse;
-  /** Shown when the command is refused. */
+  /** Shown when the command is refused: what it is for, and the option that needs it. */
   readonly why: string;
 }
 
-export const PROBE_KEY = 'KEY';
-export const PROBE_CHANNEL = 'CHANNEL';
+const K = PROBE.key;
 
-const K = PROBE_KEY;
-const C = PROBE_CHANNEL;
-
-/** Every command the library needs, each once; scripts count for the commands they call (Redis checks those too). */
+/**
+ * Every command the library needs, once per use (SUBSCRIBE serves three features, each on its own
+ * channel); scripts count for the commands they call (Redis checks those too).
+ */
 export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   // ioredis: HELLO and AUTH are open to every user; CLIENT SETINFO (Redis 7.2+) may be refused, ioredis ignores it.
   { command: 'info', probe: [], use: 'always', why: "ioredis's ready check (it also tells a Sentinel-announced master from a replica)" },
@@ -68,7 +88,7 @@ export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   { command: 'zrange', probe: [K, '0', '-1'], use: 'always', why: "lists a user's sessions" },
   { command: 'zremrangebyscore', probe: [K, '-inf', '0'], use: 'always', why: "drops dead sessions from a user's index" },
   { command: 'zscore', probe: [K, 'm'], use: 'always', why: "finds a session in its user's index" },
-  { command: 'zcard', probe: [K], use: 'always', why: "counts a user's sessions (maxSessionsPerUser)" },
+  { command: 'zcard', probe: [K], use: 'always', why: "counts a user's sessions (users.maxSessions)" },
   { command: 'scan', probe: ['0'], use: 'always', why: 'lists session keys (store.all/ids/clear)' },
   { command: 'wait', probe: ['0', '0'], use: 'durability', why: 'waits for replicas after security writes (option "durability")' },
   { command: 'pfadd', probe: [K, 'm'], use: 'metrics', why: 'counts active sessions (option "metrics")' },
@@ -76,24 +96,53 @@ export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   { command: 'role', probe: [], use: 'health', why: 'SessionHealthIndicator: a master, not a read-only replica' },
   { command: 'cluster|info', probe: [], use: 'cluster', why: "ioredis's cluster ready check and SessionHealthIndicator" },
   { command: 'cluster|slots', probe: [], use: 'cluster', why: "ioredis's slot map" },
-  // Near cache (invalidation by CLIENT TRACKING, heartbeat) and lifecycle events (PUBLISH, keyevent notifications).
-  { command: 'client|id', probe: [], use: 'planned', why: 'near cache: the invalidation connection (refused: the PUBLISH fallback)' },
+  { command: 'client|id', probe: [], use: 'nearCacheTracking', why: 'near cache: the invalidation connection (refused: the PUBLISH fallback)' },
   {
     command: 'client|tracking',
     probe: ['on', 'bcast', 'prefix', K],
-    use: 'planned',
+    use: 'nearCacheTracking',
     why: 'near cache: invalidation of cached sessions by every writer (refused: the PUBLISH fallback)',
   },
-  { command: 'subscribe', probe: [C], use: 'nearCache', why: 'near cache (option "nearCache") and lifecycle events' },
-  { command: 'unsubscribe', probe: [C], use: 'planned', why: 'near cache and lifecycle events' },
-  { command: 'psubscribe', probe: ['__keyevent@*__:expired'], use: 'planned', why: 'lifecycle events: session expiry' },
-  { command: 'punsubscribe', probe: ['__keyevent@*__:expired'], use: 'planned', why: 'lifecycle events: session expiry' },
-  { command: 'publish', probe: [C, 'm'], use: 'nearCache', why: 'near cache fallback (option "nearCache") and lifecycle events' },
-  { command: 'set', probe: [K, 'v', 'PX', '1'], use: 'nearCache', why: 'near cache: heartbeat key (option "nearCache")' },
+  { command: 'subscribe', probe: [PROBE.nearCacheChannel], use: 'nearCache', why: 'near cache: hears invalidations (option "nearCache")' },
+  {
+    command: 'subscribe',
+    probe: [PROBE.eventsChannel],
+    use: 'crossReplicaEvents',
+    why: 'hears other replicas\' session events (option "events.crossReplica")',
+  },
+  { command: 'subscribe', probe: [PROBE.expiredChannel], use: 'expiredEvents', why: 'hears sessions expire (option "events.expired")' },
+  {
+    command: 'publish',
+    probe: [PROBE.nearCacheChannel, 'm'],
+    use: 'nearCache',
+    why: 'near cache: tells other replicas of a write where tracking is refused (option "nearCache")',
+  },
+  {
+    command: 'publish',
+    probe: [PROBE.eventsChannel, 'm'],
+    use: 'crossReplicaEvents',
+    why: 'tells other replicas of session events (option "events.crossReplica")',
+  },
+  { command: 'set', probe: [PROBE.heartbeatKey, 'v', 'PX', '1'], use: 'nearCache', why: 'near cache: heartbeat key (option "nearCache")' },
+  {
+    command: 'config|get',
+    probe: ['notify-keyspace-events'],
+    use: 'configureExpiredEvents',
+    why: 'reads notify-keyspace-events before setting it (option "events.expired": \'configure\')',
+  },
+  {
+    command: 'config|set',
+    probe: ['notify-keyspace-events', 'Ex'],
+    use: 'configureExpiredEvents',
+    why: 'turns expired notifications on (option "events.expired": \'configure\')',
+  },
 ];
 
 /** Channels outside the prefix that the library listens on: CLIENT TRACKING's and expiry notifications. */
 export const REDIS_CHANNEL_NEEDS: readonly string[] = ['__redis__:*', '__keyevent@*__:expired'];
+
+/** Uses whose commands the README line leaves out: an admin right that only an app asking for it should have. */
+const OPT_IN_USES: ReadonlySet<RedisCommandUse> = new Set(['configureExpiredEvents']);
 
 /** `prefix` as an ACL glob matching itself literally. */
 function globOf(prefix: string): string {
@@ -102,10 +151,12 @@ function globOf(prefix: string): string {
 
 /**
  * The least-privilege ACL rules for a user of the library under `prefix`: its keys, its channels
- * and the commands above, nothing else. For `ACL SETUSER <name> on ><password> <rules>`.
+ * and the commands above, nothing else, each command once. For `ACL SETUSER <name> on ><password> <rules>`.
+ * The opt-in admin commands (`events.expired: 'configure'`) only when `withOptIn` names them.
  */
-export function minimalAclRules(prefix: string): string {
+export function minimalAclRules(prefix: string, withOptIn: readonly RedisCommandUse[] = []): string {
   const channels = [...REDIS_CHANNEL_NEEDS, `${globOf(prefix)}*`].map((channel) => `&${channel}`);
-  const commands = REDIS_COMMAND_NEEDS.map(({ command }) => `+${command}`);
+  const needs = REDIS_COMMAND_NEEDS.filter(({ use }) => !OPT_IN_USES.has(use) || withOptIn.includes(use));
+  const commands = [...new Set(needs.map(({ command }) => command))].map((command) => `+${command}`);
   return ['resetkeys', `~${globOf(prefix)}*`, 'resetchannels', ...channels, '-@all', ...commands].join(' ');
 }

@@ -1,5 +1,5 @@
-import { CHECKED_EXPIRY } from './scripts';
-import { FIELD } from './session-fields';
+import { defineScript, oneOf, statusList, strings, unexpectedReply } from './lua-script';
+import { asFieldRecord, type StoredFields } from './session-fields';
 
 /*
  * The scripts of a periodic ID renewal (see `SessionForwarding`). Each touches one key, so the same
@@ -22,87 +22,68 @@ import { FIELD } from './session-fields';
  * exists" keeps it, so a renewal still under way cannot bring a logged-out session back.
  */
 
-/**
- * Claim a session's renewal. KEYS: the session. ARGV: the successor's sealed ID.
- * Returns {'gone'} (absent or a tombstone), or {'claimed' | 'taken', sealed successor (the winner's),
- * the session's fields but the successor…}: 'taken' when another renewal claimed it first, with no
- * field left once retired.
- */
-export const RENEW_CLAIM = `
-local key = KEYS[1]
-local fields = redis.call('HGETALL', key)
-if #fields == 0 then return {'gone'} end
-local reply = {'claimed', ARGV[1]}
-for i = 1, #fields, 2 do
-  if fields[i] == '${FIELD.ended}' then return {'gone'} end
-  if fields[i] == '${FIELD.successor}' then
-    reply[1] = 'taken'
-    reply[2] = fields[i + 1]
-  else
-    reply[#reply + 1] = fields[i]
-    reply[#reply + 1] = fields[i + 1]
-  end
-end
-if reply[1] == 'claimed' then redis.call('HSET', key, '${FIELD.successor}', ARGV[1]) end
-return reply
-`;
+/** A renewal's claim: the session's fields at that moment (none once retired) and the successor every claimant agrees on. */
+export type RenewClaimReply = { status: 'gone' } | { status: 'claimed' | 'taken'; sealedSuccessor: string; fields: StoredFields };
+/** A plant's outcome: written, or why not (the key exists, is a tombstone, or the session's time ran out). */
+export type PlantStatus = 'planted' | 'exists' | 'ended' | 'expired';
 
-/**
- * Write a renewed session under its new key, unless that key exists. KEYS: the new key. ARGV:
- * expire-at ms, now ms, field/value pairs (never the expiry field nor the issue time: set here).
- * Returns 'planted', 'exists', 'ended' (a tombstone: the successor was logged out already) or
- * 'expired' (the session's time ran out: nothing written).
- */
-export const RENEW_PLANT = `${CHECKED_EXPIRY}
-local key = KEYS[1]
-local at, invalid = checked_expiry(ARGV[1])
-if not at then return invalid end
-if redis.call('HEXISTS', key, '${FIELD.ended}') == 1 then return 'ended' end
-if redis.call('EXISTS', key) == 1 then return 'exists' end
-if at <= tonumber(ARGV[2]) then return 'expired' end
-redis.call('HSET', key, '${FIELD.expiresAt}', ms(at), '${FIELD.issuedAt}', ARGV[2])
-for i = 3, #ARGV, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
-redis.call('PEXPIREAT', key, ms(at))
-return 'planted'
-`;
+/** A renewed session's fields for its new key (see `SessionGateway.plantSuccessor`). */
+export interface PlantArgs {
+  redisKey: string;
+  expiresAt: number;
+  now: number;
+  /** Flat [field, value, …] list, never the expiry field nor the issue time (the script sets them). */
+  fields: string[];
+}
 
-/**
- * Turn a claimed key into a bare forward pointer that expires after the grace window (or sooner, with
- * the session it was). A pointer already retired keeps its expiry: following it never prolongs it.
- * KEYS: the old key. ARGV: the sealed successor it must hold, grace ms, now ms.
- * Returns 'retired', or 'gone' when the key was destroyed meanwhile (a logout, a revoke).
- */
-export const RENEW_RETIRE = `
-local key = KEYS[1]
-local sealed = redis.call('HGET', key, '${FIELD.successor}')
-if sealed ~= ARGV[1] then return 'gone' end
-if redis.call('HLEN', key) == 1 then return 'retired' end
-local at = tonumber(ARGV[3]) + tonumber(ARGV[2])
-local left = redis.call('PEXPIRETIME', key)
-if left > 0 and left < at then at = left end
-redis.call('DEL', key)
-redis.call('HSET', key, '${FIELD.successor}', sealed)
-redis.call('PEXPIREAT', key, at)
-return 'retired'
-`;
+/** Claims a session's renewal for a successor, or answers the one claimed first. */
+export const RENEW_CLAIM = defineScript({
+  name: 'sessionRenewClaim',
+  file: 'renew-claim',
+  keys: 1,
+  args: ({ redisKey, sealedSuccessor }: { redisKey: string; sealedSuccessor: string }) => [redisKey, sealedSuccessor],
+  parse: (reply, name): RenewClaimReply => {
+    const list = statusList(name, reply, ['gone', 'claimed', 'taken']);
+    if (list[0] === 'gone') return { status: 'gone' };
+    const [sealedSuccessor, ...flat] = strings(name, list, 1, 'a status, the sealed successor and the fields');
+    if (sealedSuccessor === undefined || flat.length % 2 !== 0) throw unexpectedReply(name, reply, 'a status, the sealed successor and field/value pairs');
+    return { status: list[0], sealedSuccessor, fields: asFieldRecord(flat) ?? {} };
+  },
+});
 
-/**
- * Delete a session, answering its successor when it was renewed, so a logout with the old ID during
- * the grace window ends the new one too. With a tombstone time, the key is left as a tombstone for
- * that long (see above), whether or not it existed: a successor is destroyed before its plant when
- * the logout used the old ID. KEYS: the session. ARGV: tombstone ms (0: none), now ms.
- * Returns {sessions deleted (0 for a tombstone already there), sealed successor or ''}.
- */
-export const DESTROY_SESSION = `
-local key = KEYS[1]
-local found = redis.call('HMGET', key, '${FIELD.successor}', '${FIELD.ended}')
-if found[2] then return {0, ''} end
-local deleted = redis.call('DEL', key)
-local keep = tonumber(ARGV[1])
-if keep > 0 then
-  local at = string.format('%.0f', tonumber(ARGV[2]) + keep)
-  redis.call('HSET', key, '${FIELD.ended}', '1', '${FIELD.expiresAt}', at)
-  redis.call('PEXPIREAT', key, at)
-end
-return {deleted, found[1] or ''}
-`;
+/** Writes a renewed session under its new key unless that key exists. */
+export const RENEW_PLANT = defineScript({
+  name: 'sessionRenewPlant',
+  file: 'renew-plant',
+  keys: 1,
+  args: ({ redisKey, expiresAt, now, fields }: PlantArgs) => [redisKey, expiresAt, now, ...fields],
+  parse: (reply, name): PlantStatus => oneOf(name, reply, ['planted', 'exists', 'ended', 'expired']),
+});
+
+/** Turns a claimed key into a pointer to its successor, expiring after the grace window. */
+export const RENEW_RETIRE = defineScript({
+  name: 'sessionRenewRetire',
+  file: 'renew-retire',
+  keys: 1,
+  args: ({ redisKey, sealedSuccessor, grace, now }: { redisKey: string; sealedSuccessor: string; grace: number; now: number }) => [
+    redisKey,
+    sealedSuccessor,
+    grace,
+    now,
+  ],
+  parse: (reply, name): 'retired' | 'gone' => oneOf(name, reply, ['retired', 'gone']),
+});
+
+/** Deletes a session (leaving a tombstone while renewal is on), answering its successor when it was renewed. */
+export const DESTROY_SESSION = defineScript({
+  name: 'sessionDestroy',
+  file: 'destroy-session',
+  keys: 1,
+  args: ({ redisKey, tombstoneMs, now }: { redisKey: string; tombstoneMs: number; now: number }) => [redisKey, tombstoneMs, now],
+  parse: (reply, name): { deleted: number; sealedSuccessor: string | undefined } => {
+    if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== 'number' || typeof reply[1] !== 'string') {
+      throw unexpectedReply(name, reply, 'the count deleted and the sealed successor or an empty string');
+    }
+    return { deleted: reply[0], sealedSuccessor: reply[1] ? reply[1] : undefined };
+  },
+});

@@ -10,14 +10,6 @@ export interface DurabilitySettings {
   timeout: number;
 }
 
-/** What the durability seam has counted so far; a metrics module reads it (issue 11). */
-export interface DurabilityCounts {
-  /** Security operations that waited for replicas. */
-  waits: number;
-  /** Of those, how many got fewer acknowledgements than `replicas` (or could not ask). */
-  shortfalls: number;
-}
-
 /** The writes of one security operation: the keys written, to ask the right node on a cluster. */
 interface DurableScope {
   client: Redis | Cluster;
@@ -32,10 +24,10 @@ const scopes = new AsyncLocalStorage<DurableScope>();
  * that connection meanwhile; so those writes go over a connection of their own, a duplicate of the
  * client made at the first use, and WAIT follows them there: the shared connection never stalls. On a
  * cluster, WAIT goes to the node of each key written, in a pipeline routed by that key. A shortfall
- * is logged and counted, never a failure: the write itself succeeded on the master.
+ * (fewer acknowledgements than `replicas`, or none could be asked for) is logged and reported to
+ * `onShortfall` (a metric counts it), never a failure: the write itself succeeded on the master.
  */
 export class ReplicaAcknowledgement {
-  readonly counts: DurabilityCounts = { waits: 0, shortfalls: 0 };
   private dedicated: (Redis | Cluster) | undefined;
   private connecting: Promise<Redis | Cluster> | undefined;
 
@@ -45,6 +37,7 @@ export class ReplicaAcknowledgement {
     private readonly prepare: (client: Redis | Cluster) => Redis | Cluster,
     private readonly connectTimeout: number,
     private readonly logger: Pick<Console, 'warn'>,
+    private readonly onShortfall: () => void,
   ) {}
 
   /** The connection a call should use: the dedicated one inside a security operation, else none (the shared one). */
@@ -77,7 +70,6 @@ export class ReplicaAcknowledgement {
   }
 
   private async waitForReplicas(scope: DurableScope): Promise<void> {
-    this.counts.waits++;
     const { replicas, timeout } = this.settings;
     try {
       let acknowledged: number;
@@ -97,8 +89,8 @@ export class ReplicaAcknowledgement {
   }
 
   private shortfall(message: string): void {
-    this.counts.shortfalls++;
     this.logger.warn(message);
+    this.onShortfall();
   }
 
   /** The dedicated connection, made on first use and ready; its first use waits for it, within the connect timeout. */

@@ -1,7 +1,7 @@
 /**
- * Hash fields the library keeps beside the session's own keys, spelled once here and interpolated
- * into the Lua scripts. They start with ":", which the library refuses in session keys, so they can
- * never collide with application data.
+ * Hash fields the library keeps beside the session's own keys, spelled once here; the Lua scripts
+ * get them as their `FIELD` table (see `lua-source.ts`). They start with ":", which the library
+ * refuses in session keys, so they can never collide with application data.
  */
 export const FIELD = {
   /** Creation (or login) time, ms since the epoch: the start of the absolute timeout. */
@@ -29,7 +29,7 @@ export const FIELD = {
   /**
    * On a destroyed session's key only, while `renewal` is on and for its grace: the key is a
    * tombstone, absent to every read and write, so a renewal still under way cannot plant the session
-   * again under it (see `renewal/renewal-record.ts`).
+   * again under it (see `renewalRecordOf`).
    */
   ended: ':x',
 } as const;
@@ -47,4 +47,44 @@ export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  */
 export function isSealedField(field: string): boolean {
   return field[0] !== RESERVED_PREFIX || field === FIELD.userAgent || field === FIELD.ip;
+}
+
+/**
+ * A session as Redis holds it: every field of its hash by name, the same on ioredis 5 and 6 and on
+ * either RESP version. Its expiry is a field too (`FIELD.expiresAt`).
+ */
+export type StoredFields = Record<string, string>;
+
+/**
+ * What a session key's hash is, as a read finds it: a live `session`; the old key of a `renewed`
+ * session (it holds its successor, sealed, and until retired the session's final fields); or an
+ * `ended` one, the tombstone a destroy leaves while renewal is on, which every read takes as absent.
+ */
+export type RenewalRecord = 'session' | 'renewed' | 'ended';
+
+/** What a session key's fields make it (see `RenewalRecord`), from its two marks. */
+export function renewalRecordOf(fields: StoredFields): RenewalRecord {
+  if (fields[FIELD.ended] !== undefined) return 'ended';
+  if (fields[FIELD.successor] !== undefined) return 'renewed';
+  return 'session';
+}
+
+/**
+ * A hash as a record of fields, null for a missing key (HGETALL's reply, or the flat list a script
+ * answers). ioredis turns HGETALL's RESP2 array into an object and decodes a RESP3 map as one, so an
+ * object is taken as it is; a flat array is paired up here, defining fields so one named `__proto__`
+ * stays a field.
+ */
+export function asFieldRecord(reply: unknown): StoredFields | null {
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return null;
+    const fields: StoredFields = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      Object.defineProperty(fields, String(reply[i]), { value: String(reply[i + 1]), enumerable: true, writable: true, configurable: true });
+    }
+    return fields;
+  }
+  if (reply === null || typeof reply !== 'object') return null;
+  for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return reply as StoredFields; // at least one field
+  return null;
 }

@@ -54,6 +54,8 @@ export interface SessionObserver {
   updateGaveUp?(): void;
   /** A request was answered 503 because its session could not be loaded or saved. */
   requestUnavailable?(): void;
+  /** A security write got fewer replica acknowledgements than `durability.replicas` asks for, or none could be asked for (logged too). */
+  durabilityShortfall?(): void;
   /** A session was read or written by a request: `digest` its hashed ID, `userId` its user when logged in. */
   sessionSeen?(digest: string, userId: string | undefined): void;
   /** A request's session was served by the near cache (`hit`) or had to be read from Redis. */
@@ -84,6 +86,7 @@ export function combineObservers(observers: SessionObserver[]): SessionObserver 
     'updateRetried',
     'updateGaveUp',
     'requestUnavailable',
+    'durabilityShortfall',
     'sessionSeen',
     'nearCacheRead',
     'nearCacheInvalidated',

@@ -1,0 +1,44 @@
+import type { GatewayCalls } from './gateway-calls';
+import { EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, type IndexAddArgs, type IndexAddReply, type SaveAndIndexArgs, type SaveAndIndexReply } from './scripts';
+import { FIELD } from './session-fields';
+import { saveFacts } from './session-writes';
+
+/*
+ * The gateway's calls on users' indexes (a sorted set of session digests per user, scored by
+ * creation time) and the reads that listing a user's sessions needs.
+ */
+
+/** See `SessionGateway.addToUserIndex`. */
+export function addToUserIndex(calls: GatewayCalls, join: IndexAddArgs): Promise<IndexAddReply> {
+  return calls.script('index', INDEX_ADD, join, ({ status }) => ({ result: status === 'rejected' ? 'conflict' : 'ok' }), join.redisKey);
+}
+
+/** See `SessionGateway.saveSessionAndIndex`. */
+export function saveSessionAndIndex(calls: GatewayCalls, move: SaveAndIndexArgs): Promise<SaveAndIndexReply> {
+  return calls.script('save', SAVE_AND_INDEX, move, ({ status }) => saveFacts(move.save, status), move.save.redisKey);
+}
+
+/** See `SessionGateway.extendUserIndex`. */
+export function extendUserIndex(calls: GatewayCalls, redisKey: string, expiresAt: number): Promise<number> {
+  return calls.script('index', EXTEND_INDEX, { redisKey, expiresAt }, undefined, redisKey);
+}
+
+/** EXISTS: 1 when the key exists. */
+export function existsKey(calls: GatewayCalls, redisKey: string): Promise<number> {
+  return calls.call('index', (client) => client.exists(redisKey));
+}
+
+/** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
+export function deviceFields(calls: GatewayCalls, redisKey: string): Promise<(string | null)[]> {
+  return calls.call('index', (client) => client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+}
+
+/** Members of a sorted set scored between `max` and `min`, highest score first. */
+export function membersByScore(calls: GatewayCalls, redisKey: string, max: number | string, min: number | string): Promise<string[]> {
+  return calls.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV'));
+}
+
+/** ZREM: how many of `members` were removed. */
+export function removeMembers(calls: GatewayCalls, redisKey: string, members: string[]): Promise<number> {
+  return calls.call('index', (client) => client.zrem(redisKey, ...members), undefined, redisKey);
+}
