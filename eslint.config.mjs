@@ -59,6 +59,32 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { inheritedMethods: false } }] },
   },
   {
+    // What `nest-redis-session/store` loads (libs/session/src/store.ts) runs in apps without Nest or
+    // Express: a Nest import there, even type-only (it would name Nest in the published declarations),
+    // breaks `require('nest-redis-session/store')`; express-session is the store's only peer.
+    files: [
+      'libs/session/src/store.ts',
+      'libs/session/src/store/**/*.ts',
+      'libs/session/src/redis/**/*.ts',
+      'libs/session/src/options/**/*.ts',
+      'libs/session/src/errors/**/*.ts',
+      'libs/session/src/cookie/**/*.ts',
+      'libs/session/src/session-data.ts',
+      'libs/session/src/session.constants.ts',
+    ],
+    // The module's own options name Nest's route type; the store's graph never reaches them (scripts/check-imports.js checks it).
+    ignores: ['**/*.spec.ts', 'libs/session/src/errors/to-http-exception.ts', 'libs/session/src/options/session-options.interface.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@nestjs/*'], message: 'The store entry point (nest-redis-session/store) must load without Nest.' }],
+          paths: [{ name: 'express', allowTypeImports: true, message: 'The store entry point must load without Express: express-session is its peer.' }],
+        },
+      ],
+    },
+  },
+  {
     // Plain JavaScript (scripts, Jest configs and transforms): CommonJS, outside the TypeScript project.
     files: ['**/*.js', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -98,6 +98,25 @@ for (const [file, targets] of edges) {
   }
 }
 
+/*
+ * The store's entry point (`nest-redis-session/store`) serves plain Express apps: nothing it reaches,
+ * type-only imports included (they reach its declarations), may name Nest.
+ */
+const storeEntry = join(root, ENTRIES.find((entry) => entry.endsWith('/store.ts')) ?? `${LIB}store.ts`);
+const reached = new Set();
+const visitFrom = (file) => {
+  if (reached.has(file) || !edges.has(file)) return;
+  reached.add(file);
+  for (const next of edges.get(file)) visitFrom(next);
+};
+visitFrom(storeEntry);
+for (const file of reached) {
+  const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+  for (const { fileName } of importedFiles) {
+    if (fileName.startsWith('@nestjs/')) broken.push(`  ${relative(root, file)} imports ${fileName}: the store entry point must load without Nest`);
+  }
+}
+
 if (cycles.length > 0) {
   console.error(`Import cycles (type-only imports included): ${cycles.length}`);
   for (const cycle of cycles) console.error(`  ${cycle.map((file) => relative(root, file)).join(' <-> ')}`);

@@ -162,7 +162,7 @@ describe.each<[string, boolean, () => Promise<Topology>]>([
     }
 
     /**
-     * After a logout, each session key left under the prefix is a tombstone (see renewal-record.ts:
+     * After a logout, each session key left under the prefix is a tombstone (see `renewalRecordOf` in session-fields.ts:
      * the ended mark and its expiry field) or a retired pointer (the successor only), expiring
      * within the grace: no session.
      */

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '@app/session';
 import { resolveStoreOptions } from '@app/session/options/resolve-store-options';
-import type { ResolvedStorageOptions } from '@app/session/options/resolved-options';
+import type { ResolvedStorageOptions } from '@app/session/options/resolved-storage-options';
 import { SessionObservers } from '@app/session/redis/session-observer';
 import type { SessionContext } from '@app/session/store/session-context';
 import { SessionCore, createSessionContext, type SessionCoreFeatures } from '@app/session/store/session-core';

@@ -12,7 +12,8 @@ export type {
 } from './options/session-options.interface';
 export type { RedisSessionStoreOptions, SessionCookieOptions, SessionStorageOptions } from './options/storage-options.interface';
 export type { NearCacheOptions, SessionEncryptionOptions, SessionEventsOptions, SessionRenewalOptions } from './options/feature-options.interface';
-export type { ResolvedCookie, ResolvedEncryption, ResolvedSessionOptions, ResolvedStorageOptions } from './options/resolved-options';
+export type { ResolvedSessionOptions } from './options/resolved-options';
+export type { ResolvedCookie, ResolvedEncryption, ResolvedStorageOptions } from './options/resolved-storage-options';
 export { SESSION_DEFAULTS } from './options/session-defaults';
 export type { MetricsRegistry, ResolvedMetricsOptions, SessionMetricsOptions } from './options/metrics-options';
 export { SESSION_METRICS_BUCKETS } from './options/metrics-options';
@@ -25,6 +26,7 @@ export { SessionEvents } from './events/session-events';
 export type {
   SessionEvent,
   SessionEventType,
+  SessionEventBase,
   SessionCreatedEvent,
   SessionLoginEvent,
   SessionLogoutEvent,

@@ -141,6 +141,8 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       durability: !!this.options.durability,
       metrics: !!this.options.metrics,
       nearCache: !!this.options.nearCache,
+      crossReplicaEvents: this.options.events.crossReplica,
+      expiredEvents: this.options.events.expired,
     };
     try {
       await assertRedisPermissions(this.connection.client, scope, timeoutMs);

@@ -1,5 +1,5 @@
 import { SessionConfigError } from '../errors/session-config.error';
-import type { ResolvedEncryption } from './resolved-options';
+import type { ResolvedEncryption } from './resolved-storage-options';
 import type { SessionEncryptionOptions } from './feature-options.interface';
 
 /** Bytes of key material each `encryption.keys` entry must have at least: AES-256's key size. */

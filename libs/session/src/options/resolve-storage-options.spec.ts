@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { SessionConfigError } from '../errors/session-config.error';
 import { resolveSessionOptions } from './resolve-options';
 import { resolveStoreOptions } from './resolve-store-options';
-import type { ResolvedStorageOptions } from './resolved-options';
+import type { ResolvedStorageOptions } from './resolved-storage-options';
 import { SESSION_DEFAULTS, defaultTouchAfter } from './session-defaults';
 
 /*

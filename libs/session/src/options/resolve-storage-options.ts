@@ -1,7 +1,7 @@
 import { SessionConfigError } from '../errors/session-config.error';
 import { nonEmptyString, oneOf, optionalBoolean, optionalCount, optionalDuration, optionalObject, received } from './option-checks';
 import { resolveEncryptionOption } from './resolve-encryption-option';
-import type { ResolvedCookie, ResolvedStorageOptions } from './resolved-options';
+import type { ResolvedCookie, ResolvedStorageOptions } from './resolved-storage-options';
 import type { SessionStorageOptions } from './storage-options.interface';
 import { SESSION_DEFAULTS, defaultTouchAfter } from './session-defaults';
 

@@ -1,5 +1,5 @@
 import { SessionConfigError } from '../errors/session-config.error';
-import type { ResolvedStoreOptions } from './resolved-options';
+import type { ResolvedStoreOptions } from './resolved-storage-options';
 import type { RedisSessionStoreOptions } from './storage-options.interface';
 import { STORAGE_OPTIONS, resolveStorageOptions } from './resolve-storage-options';
 

@@ -1,4 +1,4 @@
-import type { ResolvedEncryption } from '../options/resolved-options';
+import type { ResolvedEncryption } from '../options/resolved-storage-options';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /** Marks a sealed value. No JSON value starts with it, so a sealed value never passes for plaintext JSON. */

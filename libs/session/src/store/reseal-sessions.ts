@@ -1,7 +1,6 @@
-import { isSealedField } from '../redis/session-fields';
+import { isSealedField, renewalRecordOf } from '../redis/session-fields';
 import { UnopenableSessionError, openField } from './session-codec';
 import type { SessionCore } from './session-core';
-import { renewalRecordOf } from '../renewal/renewal-record';
 
 /** What `SessionService.reseal()` did. */
 export interface ResealReport {

@@ -1,6 +1,6 @@
 import { Cookie, type SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
-import type { ResolvedStorageOptions } from '../options/resolved-options';
+import type { ResolvedStorageOptions } from '../options/resolved-storage-options';
 import { resolveSecure } from '../cookie/secure-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { FIELD } from '../redis/session-fields';

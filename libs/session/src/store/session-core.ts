@@ -1,4 +1,4 @@
-import type { ResolvedStoreOptions } from '../options/resolved-options';
+import type { ResolvedStoreOptions } from '../options/resolved-storage-options';
 import { SessionGateway, type WriteListener } from '../redis/session-gateway';
 import { SessionObservers } from '../redis/session-observer';
 import { SessionAdmin } from './session-admin';

@@ -1,8 +1,7 @@
 import { messages } from '../errors/session.messages';
-import { FIELD, isSealedField } from '../redis/session-fields';
+import { FIELD, isSealedField, renewalRecordOf } from '../redis/session-fields';
 import type { StoredFields } from '../redis/session-gateway';
 import { digestOf } from '../redis/session-id';
-import { renewalRecordOf } from '../renewal/renewal-record';
 import { UnopenableSessionError, decodeSession, openField } from './session-codec';
 import type { SessionContext } from './session-context';
 import type { UserIndexEntry } from './session-state';

@@ -1,6 +1,5 @@
-import { FIELD } from '../redis/session-fields';
+import { FIELD, renewalRecordOf } from '../redis/session-fields';
 import type { StoredFields } from '../redis/session-gateway';
-import { renewalRecordOf } from '../renewal/renewal-record';
 import { dueSlide, pastDeadline } from './idle-slide';
 import { CorruptSessionError, UnopenableSessionError, decodeSession } from './session-codec';
 import type { SessionContext } from './session-context';

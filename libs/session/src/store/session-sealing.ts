@@ -1,5 +1,5 @@
 import { messages } from '../errors/session.messages';
-import type { ResolvedEncryption } from '../options/resolved-options';
+import type { ResolvedEncryption } from '../options/resolved-storage-options';
 import { FieldSealer } from './field-sealer';
 import { UnopenableSessionError, openField, type Sealing } from './session-codec';
 
