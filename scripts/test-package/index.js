@@ -2,7 +2,8 @@
 // npm run test:package: the library as a user gets it. Builds and packs it, checks what the tarball
 // holds, installs the TARBALL (never the source) from the registry into a throwaway app per supported
 // combination, under the system's temporary folder, compiles the library README's quick start there
-// with strict TypeScript, starts it twice on one Redis and runs a visit across the two replicas.
+// with strict TypeScript, starts it twice on one Redis and runs a visit across the two replicas. Also
+// installs it into a plain Express app without Nest, for the standalone store (plain-express.js).
 // Prints one closing line ("N passed, N failed") and exits non-zero on any failure.
 // KEEP_APPS=1 leaves the apps on disk for a look.
 
@@ -13,6 +14,7 @@ const { join } = require('node:path');
 const { freePort } = require('../demo/ports');
 const { answersPing, waitUntil } = require('../demo/wait');
 const { checkPackContents } = require('./pack-contents');
+const { preparePlainApp, testPlainApp } = require('./plain-express');
 const { runScenario } = require('./scenario');
 
 const ROOT = join(__dirname, '../..');
@@ -37,7 +39,9 @@ const COMBINATIONS = [
   {
     name: 'Nest 12 + Express 5 + ioredis 6',
     dependencies: { '@nestjs/common': '^12', '@nestjs/core': '^12', '@nestjs/platform-express': '^12', ioredis: '^6' },
-    devDependencies: { '@types/express': '^5' },
+    // ioredis 6.1's declarations import redis-errors, whose types it lists only as its own dev dependency:
+    // a strict compile (skipLibCheck off) needs them, as TypeScript's own message advises.
+    devDependencies: { '@types/express': '^5', '@types/redis-errors': '^1.2.1' },
     expect: { nest: 12, express: 5, ioredis: 6 },
   },
 ];
@@ -61,22 +65,26 @@ async function main() {
       return JSON.parse(stdout)[0];
     });
     const files = checkPackContents(pack, PACKAGE_DIR);
-    log(`  ${files.length} files: README.md, LICENSE, CHANGELOG.md, package.json, compiled .js and .d.ts`);
+    log(`  ${files.length} files: README.md, LICENSE, CHANGELOG.md, package.json, compiled .js and .d.ts, the Lua scripts`);
     const tarball = join(work, pack.filename);
 
     const apps = COMBINATIONS.map((combination, i) => ({ ...combination, dir: join(work, `app-${i + 1}`) }));
+    const plainDir = join(work, 'app-plain-express');
     // Installs wait on the network: they run side by side.
     // npm's own cache (~/.npm unless configured): the repository's `npm ci` has already filled it with
     // most of what the apps need, and it outlives node_modules between runs.
     const { stdout: cache } = await run(npm, ['config', 'get', 'cache'], { cwd: ROOT });
-    await step(`install the tarball into ${apps.length} fresh apps (npm cache: ${cache.trim()})`, () =>
-      Promise.all(apps.map((app) => prepareApp(app, tarball))),
+    await step(`install the tarball into ${apps.length + 1} fresh apps (npm cache: ${cache.trim()})`, () =>
+      Promise.all([...apps.map((app) => prepareApp(app, tarball)), preparePlainApp(plainDir, tarball, run)]),
     );
     redis = await startRedis(work);
     log(`Redis: redis-server on port ${redis.port}`);
     // Each app compiles and runs its two replicas alongside the others: tsc is single-threaded, and a
     // visit mostly waits on the network. One Redis database per app keeps their keys apart.
-    const outcomes = await Promise.all(apps.map((app, i) => testApp(app, `redis://127.0.0.1:${redis.port}/${i + 1}`)));
+    const outcomes = await Promise.all([
+      ...apps.map((app, i) => testApp(app, `redis://127.0.0.1:${redis.port}/${i + 1}`)),
+      testPlainApp(plainDir, `redis://127.0.0.1:${redis.port}/${apps.length + 1}`, run),
+    ]);
     for (const outcome of outcomes) {
       results.push(outcome);
       log(outcome.line);
@@ -94,7 +102,7 @@ async function main() {
   const failed = results.length - passed;
   log(`done in ${seconds(Date.now() - started)}`);
   console.log(`test:package: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed === 0 && passed === COMBINATIONS.length ? 0 : 1;
+  process.exitCode = failed === 0 && passed === COMBINATIONS.length + 1 ? 0 : 1;
 }
 
 /** Checks the installed majors, compiles the app with strict TypeScript, runs the visit. */

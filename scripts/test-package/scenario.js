@@ -24,7 +24,8 @@ async function runScenario(appDir, redisUrl) {
     const anonymousCookie = visitor.cookie;
     assert.deepEqual((await visitor.send(b, 'POST', '/account/login', { userId: 'alice' })).body, { user: 'alice' }, 'login on b');
     assert.notEqual(visitor.cookie, anonymousCookie, 'login gave the session a new ID');
-    assert.deepEqual((await visitor.send(a, 'GET', '/account/me')).body, { user: 'alice' }, 'logged in on a');
+    assert.deepEqual((await visitor.send(a, 'GET', '/account/me')).body, { user: 'alice', name: 'ALICE' }, 'logged in on a');
+    assert.deepEqual((await visitor.send(b, 'GET', '/account/roles')).body, ['customer'], "the user's typed fields read back on b");
     assert.deepEqual((await visitor.send(a, 'GET', '/cart')).body, ['tea'], 'the cart survived the login');
 
     const sessions = (await visitor.send(a, 'GET', '/account/sessions')).body;
@@ -35,18 +36,19 @@ async function runScenario(appDir, redisUrl) {
     await visitor.send(b, 'POST', '/account/logout');
     const old = new Visitor(loggedInCookie);
     for (const replica of [a, b]) {
-      assert.deepEqual((await old.send(replica, 'GET', '/account/me')).body, { user: null }, `the old cookie is anonymous on ${replica.name}`);
+      assert.deepEqual((await old.send(replica, 'GET', '/account/me')).body, { user: null, name: null }, `the old cookie is anonymous on ${replica.name}`);
       assert.deepEqual((await old.send(replica, 'GET', '/cart')).body, [], `the old cookie has no cart on ${replica.name}`);
     }
-    assert.deepEqual((await new Visitor(anonymousCookie).send(a, 'GET', '/account/me')).body, { user: null }, 'the pre-login cookie is dead too');
+    assert.deepEqual((await new Visitor(anonymousCookie).send(a, 'GET', '/account/me')).body, { user: null, name: null }, 'the pre-login cookie is dead too');
   } finally {
     await Promise.all(replicas.map((replica) => replica.stop()));
   }
 }
 
-async function startReplica(appDir, name, redisUrl) {
+/** Starts `entry` of the built app as replica `name`; ready when GET `readyPath` answers 200. */
+async function startReplica(appDir, name, redisUrl, { entry = 'dist/main.js', readyPath = '/cart' } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(appDir, 'dist/main.js')], {
+  const child = spawn(process.execPath, [join(appDir, entry)], {
     cwd: appDir,
     env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl, SESSION_SECRET: SECRET, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,10 +68,10 @@ async function startReplica(appDir, name, redisUrl) {
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntil(
-      `replica ${name} to answer GET /cart`,
+      `replica ${name} to answer GET ${readyPath}`,
       async () => {
         if (child.exitCode !== null) throw new Error(`replica ${name} exited (${child.exitCode}):\n${output}`);
-        return answers200(`${url}/cart`);
+        return answers200(`${url}${readyPath}`);
       },
       30_000,
     );
@@ -86,19 +88,28 @@ class Visitor {
     this.cookie = cookie;
   }
 
+  /** Sends a request; throws on an error status, naming it. */
   async send(replica, method, path, body) {
+    const { status, body: answer, text } = await this.request(replica, method, path, body);
+    if (status >= 400) throw new Error(`${method} ${path} on replica ${replica.name} answered ${status}: ${text}`);
+    return { status, body: answer };
+  }
+
+  /** Sends a request; answers its status and JSON body, whatever the status. */
+  async request(replica, method, path, body) {
     const headers = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.cookie) headers.cookie = this.cookie;
     const res = await fetch(replica.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    if (res.status >= 400) throw new Error(`${method} ${path} on replica ${replica.name} answered ${res.status}: ${text}`);
     for (const line of res.headers.getSetCookie()) {
       const pair = line.split(';')[0];
       if (pair.startsWith('sid=')) this.cookie = /Expires=Thu, 01 Jan 1970/i.test(line) || pair === 'sid=' ? undefined : pair;
     }
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    // An error page may not be JSON: its text still shows in the failure.
+    const json = res.headers.get('content-type')?.includes('json');
+    return { status: res.status, body: text && json ? JSON.parse(text) : undefined, text };
   }
 }
 
-module.exports = { runScenario };
+module.exports = { runScenario, startReplica, Visitor };

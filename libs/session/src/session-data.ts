@@ -1,8 +1,25 @@
 import type { Session as ExpressSession, SessionData } from 'express-session';
 
-/** The logged-in user as the session keeps it; `id` keys the user's session index. */
-export interface SessionUser {
-  id: string | number;
+/**
+ * The logged-in user as the session keeps it (`SessionService.login` sets it, `req.session.user` and
+ * `@Session('user')` read it); `id` keys the user's session index. Type your user's fields through
+ * declaration merging, as express-session's `SessionData`:
+ *
+ * ```ts
+ * declare module 'nest-redis-session' {
+ *   interface SessionUser {
+ *     id: string; // optional: narrows `string | number`
+ *     name: string;
+ *     roles: string[];
+ *   }
+ * }
+ * ```
+ *
+ * Then `req.session.user?.name` is a `string` and `login` requires every declared field. Undeclared
+ * fields read as `unknown`. `id` comes from the `Record` this extends, not from a member of its own, so
+ * that a merged declaration may narrow it (two members of one interface must have the same type).
+ */
+export interface SessionUser extends Record<'id', string | number> {
   [field: string]: unknown;
 }
 

@@ -9,7 +9,7 @@ export const SESSION_EVENT_TYPES: readonly SessionEventType[] = ['created', 'log
  * What every event carries. Never a session ID, never session data: `digest` is the SHA-256 digest
  * that names the session in Redis (its key without the prefix), which works as no cookie.
  */
-interface SessionEventBase {
+export interface SessionEventBase {
   /** The session's digest: its Redis key without the prefix. */
   digest: string;
   /** The session's user, where the replica that saw the event knew it. */
