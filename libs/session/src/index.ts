@@ -1,6 +1,7 @@
 // The public API of nest-redis-session. Anything not exported here is internal and may change.
 
 export { SessionModule } from './module/session.module';
+export { ConfigurableSessionModule } from './module/session.module-definition';
 export type {
   SessionIdSource,
   SessionModuleExtras,
@@ -11,6 +12,8 @@ export type {
   SessionUsersOptions,
 } from './options/session-options.interface';
 export type { RedisSessionStoreOptions, SessionCookieOptions, SessionStorageOptions } from './options/storage-options.interface';
+export type { StoreCallback } from './store/store-callback';
+export type { StoredSession } from './store/store-ports';
 export type { NearCacheOptions, SessionEncryptionOptions, SessionEventsOptions, SessionRenewalOptions } from './options/feature-options.interface';
 export type { ResolvedSessionOptions } from './options/resolved-options';
 export type { ResolvedCookie, ResolvedEncryption, ResolvedStorageOptions } from './options/resolved-storage-options';

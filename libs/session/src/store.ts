@@ -5,6 +5,8 @@
 export { RedisSessionStore } from './store/redis-session-store';
 export type { RedisSessionStoreOptions, SessionCookieOptions, SessionStorageOptions } from './options/storage-options.interface';
 export type { SessionEncryptionOptions } from './options/feature-options.interface';
+export type { StoreCallback } from './store/store-callback';
+export type { StoredSession } from './store/store-ports';
 
 export { SessionConfigError } from './errors/session-config.error';
 export { SessionDataError } from './errors/session-data.error';

@@ -36,6 +36,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   /** Armed when Redis was out of reach at boot; removed at shutdown from a client that outlives the module. */
   private checkWhenReady?: () => void;
 
+  /** @internal Nest's dependency injection builds the module. */
   constructor(
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,
     @Inject(SESSION_REDIS_CONNECTION) private readonly connection: SessionRedisConnection,

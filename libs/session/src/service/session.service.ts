@@ -32,6 +32,7 @@ import { DurableWrite } from './durable-write.decorator';
 export class SessionService {
   private readonly updates: SessionKeyUpdates;
 
+  /** @internal Nest's dependency injection builds the service; inject it. */
   constructor(
     private readonly core: SessionCore,
     @Inject(SESSION_OPTIONS) private readonly options: ResolvedSessionOptions,

@@ -8,6 +8,7 @@ import type { SessionState, UserIndexEntry, UserIndexMove } from './session-stat
  * hands the implementations to the store's constructors. A bare `RedisSessionStore` has none.
  */
 
+/** A session as the store reads and writes it: express-session's `SessionData` and the app's own keys. */
 export type StoredSession = SessionData & Record<string, unknown>;
 
 /** What `SessionGateway.saveSession` takes: one save of one session. */
