@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { renewalRecordOf } from '@app/session/renewal/renewal-record';
+import { renewalRecordOf } from '@app/session/redis/session-fields';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { expectError, sidCookie } from './support/expectations';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
