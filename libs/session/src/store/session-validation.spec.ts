@@ -27,7 +27,7 @@ function refusal(session: object, requireCookieClass = true): SessionDataError |
 function secondCopy(): { Session: SessionClass; Cookie: CookieClass } {
   let copy: { Session: SessionClass; Cookie: CookieClass } | undefined;
   jest.isolateModules(() => {
-    copy = jest.requireActual('express-session');
+    copy = jest.requireActual<{ Session: SessionClass; Cookie: CookieClass }>('express-session');
   });
   return copy!;
 }
