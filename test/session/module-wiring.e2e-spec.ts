@@ -66,7 +66,14 @@ describe('SessionModule wiring', () => {
   });
 
   it('fails to resolve SessionService in another module without isGlobal', async () => {
-    await expect(boot(SessionModule.forRoot({ secret: TEST_SECRET, redis: redis.url }))).rejects.toThrow(/SessionService/);
+    // A boot that fails runs no shutdown hook: with a client of the module's own, its socket would
+    // outlive the test (and keep an in-band jest run from exiting). This one is the test's to close.
+    const client = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await expect(boot(SessionModule.forRoot({ secret: TEST_SECRET, redis: client }))).rejects.toThrow(/SessionService/);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('takes its options from ConfigService with forRootAsync', async () => {
