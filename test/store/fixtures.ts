@@ -4,8 +4,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '@app/session';
 import { resolveStoreOptions } from '@app/session/options/resolve-store-options';
-import type { ResolvedStorageOptions } from '@app/session/options/resolved-storage-options';
-import { SessionObservers } from '@app/session/redis/session-observer';
 import type { SessionContext } from '@app/session/store/session-context';
 import { SessionCore, createSessionContext, type SessionCoreFeatures } from '@app/session/store/session-core';
 import { startRedis, type RedisServerHandle } from '../support/redis';
@@ -20,12 +18,8 @@ const CookieClass = Cookie as unknown as new (options?: object) => Cookie;
 
 type StoreLike = RedisSessionStore;
 
-/** What a test plugs into a store's core besides its options (all optional, as a bare store has none). */
+/** What a test plugs into a store's core besides its options: nothing, as in a bare store, unless it says. */
 export interface CoreSetup {
-  /** Periodic ID renewal, which only `SessionModule` turns on: here straight into the resolved options. */
-  renewal?: ResolvedStorageOptions['renewal'];
-  /** What the gateway and the core report to. */
-  observers?: SessionObservers;
   /** The features, built over the context (the user index needs it). */
   features?: (context: SessionContext) => SessionCoreFeatures;
 }
@@ -35,8 +29,7 @@ export interface CoreSetup {
  * store, its request lifecycle and its service (the core is internal: the public store hides it).
  */
 export function storeWithCore(options: RedisSessionStoreOptions, setup: CoreSetup = {}): { store: RedisSessionStore; core: SessionCore } {
-  const resolved = { ...resolveStoreOptions(options), renewal: setup.renewal };
-  const context = createSessionContext(resolved, setup.observers ?? new SessionObservers());
+  const context = createSessionContext(resolveStoreOptions(options));
   const core = new SessionCore(context, setup.features?.(context));
   return { store: new RedisSessionStore(options, core), core };
 }
