@@ -4,7 +4,7 @@ import type { WriteListener } from '../redis/session-gateway';
 import { InvalidationTracker, type FlushReason, type InvalidationListener, type TrackerTimings } from './invalidation-tracker';
 import { SessionLru, type CachedSession, type SessionLruBounds } from './session-lru';
 
-/** The near cache's settings, resolved from the `nearCache` option and `commandTimeout`. */
+/** The near cache's settings, resolved from the `nearCache` option and `redisDeadline`. */
 export type NearCacheSettings = SessionLruBounds & TrackerTimings;
 
 /** What the cache needs from the rest of the library, passed in so it stays testable on its own. */
@@ -106,7 +106,7 @@ export class NearCache implements InvalidationListener, WriteListener {
   /**
    * The write settled: a load that started meanwhile may have read the state before it. Where Redis
    * refused tracking, the key is published for every replica, and the write's caller waits until this
-   * replica has heard it back (at most `commandTimeout`, else the cache is flushed): Redis delivers a
+   * replica has heard it back (at most `redisDeadline`, else the cache is flushed): Redis delivers a
    * message to every subscriber at once, so by the time the write answers the other replicas have it
    * too, as with tracking. The message is sent once the write has run, never before it.
    */

@@ -25,7 +25,7 @@ export class ExpiredKeyListener {
     private readonly client: Redis | Cluster,
     private readonly prefix: string,
     private readonly events: SessionEvents,
-    private readonly enableKeyspaceEvents: boolean,
+    private readonly configureKeyspaceEvents: boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -101,7 +101,7 @@ export class ExpiredKeyListener {
     }
   }
 
-  /** Logs when the node does not send `expired` notifications, or sets them when `events.enableKeyspaceEvents` says so. */
+  /** Logs when the node does not send `expired` notifications, or sets them when `events.expired` is 'configure'. */
   private async checkNotifications(address: string, connection: Redis): Promise<void> {
     let flags: string;
     try {
@@ -113,20 +113,20 @@ export class ExpiredKeyListener {
       return;
     }
     if (flags.includes('E') && (flags.includes('x') || flags.includes('A'))) return;
-    if (!this.enableKeyspaceEvents) {
+    if (!this.configureKeyspaceEvents) {
       this.logger.warn(
         `Redis at ${address} sends no expired notifications (notify-keyspace-events is "${flags}"): no expired events until it includes "Ex" ` +
-          '(CONFIG SET notify-keyspace-events Ex, or events.enableKeyspaceEvents)',
+          '(CONFIG SET notify-keyspace-events Ex, or events.expired: "configure")',
       );
       return;
     }
     const wanted = [...new Set(`${flags}Ex`)].join('');
     try {
       await connection.config('SET', 'notify-keyspace-events', wanted);
-      this.logger.log(`Set notify-keyspace-events to "${wanted}" on ${address} (events.enableKeyspaceEvents)`);
+      this.logger.log(`Set notify-keyspace-events to "${wanted}" on ${address} (events.expired: 'configure')`);
     } catch (error) {
       this.logger.warn(
-        `Could not set notify-keyspace-events on ${address} (${(error as Error).message}): no expired events from it (events.enableKeyspaceEvents)`,
+        `Could not set notify-keyspace-events on ${address} (${(error as Error).message}): no expired events from it (events.expired: 'configure')`,
       );
     }
   }

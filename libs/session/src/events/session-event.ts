@@ -41,7 +41,7 @@ export interface SessionLogoutEvent extends SessionEventBase {
   type: 'logout';
 }
 
-/** `revoke` or `logoutEverywhere` deleted the session, or `maxSessionsPerUser` evicted it. */
+/** `revoke` or `logoutEverywhere` deleted the session, or `users.maxSessions` evicted it. */
 export interface SessionRevokedEvent extends SessionEventBase {
   type: 'revoked';
 }

@@ -12,14 +12,14 @@ export interface SessionRedisConnection {
  * into one socket write (auto-pipelining), fail commands at once while disconnected instead of
  * queueing them (so requests answer 503 rather than pile up), and bound every command's wait.
  */
-export function createRedisConnection(option: SessionRedisOption, commandTimeout: number): SessionRedisConnection {
+export function createRedisConnection(option: SessionRedisOption, redisDeadline: number): SessionRedisConnection {
   if (option instanceof Redis || option instanceof Cluster) return { client: option, owned: false };
   const defaults: RedisOptions = {
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout,
-    connectTimeout: Math.max(commandTimeout, 2_000), // 2 s at least: a TLS handshake can take a while
+    commandTimeout: redisDeadline, // ioredis bounds each attempt; the gateway bounds the whole call
+    connectTimeout: Math.max(redisDeadline, 2_000), // 2 s at least: a TLS handshake can take a while
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000), // reconnect for ever, at most 2 s apart
   };
   if (typeof option === 'string') return { client: new Redis(option, defaults), owned: true };
