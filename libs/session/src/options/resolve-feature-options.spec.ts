@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
-import { SessionConfigError } from '../errors/session-config.error';
 import { SESSION_METRICS_BUCKETS } from './metrics-options';
 import { resolveSessionOptions } from './resolve-options';
 import { SESSION_DEFAULTS } from './session-defaults';
 import type { SessionModuleOptions } from './session-options.interface';
+import { configErrorOf, expectRejectedBy } from '../../../../test/support/config-errors';
 
 /* SessionModule's feature options (feature-options.interface.ts): nearCache, renewal, events. */
 
@@ -11,23 +11,8 @@ const SECRET = 'a-secret-of-at-least-32-characters!!';
 // Only validated, never connected to.
 const valid: SessionModuleOptions = { secret: SECRET, redis: 'redis://sessions.example.internal:6380' };
 
-/** The SessionConfigError that resolving these options throws. */
-function configError(options: unknown): SessionConfigError {
-  try {
-    resolveSessionOptions(options as SessionModuleOptions);
-  } catch (error) {
-    if (error instanceof SessionConfigError) return error;
-    throw error;
-  }
-  throw new Error(`no error for ${JSON.stringify(options)}`);
-}
-
-function expectRejected(options: unknown, option: string): void {
-  const error = configError(options);
-  expect(error.option).toBe(option);
-  expect(error.name).toBe('SessionConfigError');
-  expect(error.message).toContain(`"${option}"`);
-}
+const configError = (options: unknown) => configErrorOf(resolveSessionOptions, options);
+const expectRejected = (options: unknown, option: string) => expectRejectedBy(resolveSessionOptions, options, option);
 
 /** Resolves `valid` with one more option. */
 const resolveWith = (more: Record<string, unknown>) => resolveSessionOptions({ ...valid, ...more });

@@ -1,9 +1,9 @@
 import Redis, { Cluster } from 'ioredis';
 import { hostname } from 'node:os';
-import { SessionConfigError } from '../errors/session-config.error';
 import { resolveSessionOptions } from './resolve-options';
 import { SESSION_DEFAULTS } from './session-defaults';
 import type { SessionModuleOptions, SessionUserId } from './session-options.interface';
+import { configErrorOf, expectRejectedBy } from '../../../../test/support/config-errors';
 
 /*
  * SessionModule's own options. Those it shares with RedisSessionStore (cookie, timeouts, durability,
@@ -17,23 +17,8 @@ const OLD_SECRET = 'the-previous-secret-also-32-chars-long';
 const REDIS_URL = 'redis://sessions.example.internal:6380';
 const valid: SessionModuleOptions = { secret: SECRET, redis: REDIS_URL };
 
-/** The SessionConfigError that resolving these options throws. */
-function configError(options: unknown): SessionConfigError {
-  try {
-    resolveSessionOptions(options as SessionModuleOptions);
-  } catch (error) {
-    if (error instanceof SessionConfigError) return error;
-    throw error;
-  }
-  throw new Error(`no error for ${JSON.stringify(options)}`);
-}
-
-function expectRejected(options: unknown, option: string): void {
-  const error = configError(options);
-  expect(error.option).toBe(option);
-  expect(error.name).toBe('SessionConfigError');
-  expect(error.message).toContain(`"${option}"`);
-}
+const configError = (options: unknown) => configErrorOf(resolveSessionOptions, options);
+const expectRejected = (options: unknown, option: string) => expectRejectedBy(resolveSessionOptions, options, option);
 
 describe('SESSION_DEFAULTS', () => {
   it('holds the documented defaults at the paths of their options', () => {

@@ -1,8 +1,7 @@
 import Redis, { Cluster } from 'ioredis';
-import { SessionConfigError } from '../errors/session-config.error';
 import { resolveSessionOptions } from './resolve-options';
 import { resolveStoreOptions } from './resolve-store-options';
-import type { RedisSessionStoreOptions } from './storage-options.interface';
+import { configErrorOf, expectRejectedBy } from '../../../../test/support/config-errors';
 
 /*
  * What only the standalone store checks (its client and logger). The options it shares with the
@@ -13,23 +12,8 @@ import type { RedisSessionStoreOptions } from './storage-options.interface';
 const client = new Redis({ lazyConnect: true });
 afterAll(() => client.disconnect());
 
-/** The SessionConfigError resolving these store options throws. */
-function configError(options: unknown): SessionConfigError {
-  try {
-    resolveStoreOptions(options as RedisSessionStoreOptions);
-  } catch (error) {
-    if (error instanceof SessionConfigError) return error;
-    throw error;
-  }
-  throw new Error(`no error for ${JSON.stringify(options)}`);
-}
-
-function expectRejected(options: unknown, option: string): void {
-  const error = configError(options);
-  expect(error.option).toBe(option);
-  expect(error.name).toBe('SessionConfigError');
-  expect(error.message).toContain(`"${option}"`);
-}
+const configError = (options: unknown) => configErrorOf(resolveStoreOptions, options);
+const expectRejected = (options: unknown, option: string) => expectRejectedBy(resolveStoreOptions, options, option);
 
 describe('resolveStoreOptions', () => {
   it('keeps the client as it is, without connecting it, and logs to console by default', () => {

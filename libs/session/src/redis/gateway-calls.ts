@@ -46,7 +46,7 @@ export interface WriteListener {
 }
 
 /** Every script the gateway runs, defined on each client it uses. */
-const SCRIPTS: readonly LuaScript<never, unknown>[] = [
+export const SCRIPTS: readonly LuaScript<never, unknown>[] = [
   SAVE_SESSION,
   TOUCH_SESSION,
   COMPARE_AND_SET,

@@ -2,24 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionStoreError } from '../errors/session-store.error';
 import { ACTIVITY_ADD } from './activity-script';
+import { SCRIPTS } from './gateway-calls';
 import { luaSource } from './lua-source';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT, RENEW_RETIRE } from './renewal-scripts';
 import { COMPARE_AND_SET, EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, indexArgv } from './scripts';
 import { FIELD } from './session-fields';
 
-const ALL = [
-  SAVE_SESSION,
-  TOUCH_SESSION,
-  COMPARE_AND_SET,
-  INDEX_ADD,
-  SAVE_AND_INDEX,
-  EXTEND_INDEX,
-  RENEW_CLAIM,
-  RENEW_PLANT,
-  RENEW_RETIRE,
-  DESTROY_SESSION,
-  ACTIVITY_ADD,
-];
+const ALL = SCRIPTS;
 
 const save = { redisKey: 'sess:a', mode: 'patch' as const, expiresAt: 2_000, now: 1_000, set: ['views', '2'], del: ['old'] };
 
