@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { orderedPublisher } from '../redis/ordered-publish';
 import { isSessionEvent, type SessionEvent } from './session-event';
 import type { SessionEvents } from './session-events';
 import { closeConnection, subscriberConnection } from './subscriber-connection';
@@ -17,20 +18,26 @@ interface RelayedEvent {
  * every other replica's to the local subscribers, so each replica's `SessionEvents` has every event
  * exactly once. Its own come back from Redis too and are dropped by `origin`, a random name per
  * module instance (the replica name is not enough: tests and workers run several apps per process).
- * A classic PUBLISH reaches the subscribers of every node of a cluster, so one subscriber suffices.
- * Publishing is fire-and-forget: an event is a notification, never part of a request's outcome.
+ * A classic PUBLISH reaches the subscribers of every node of a cluster, so one subscriber suffices;
+ * each replica publishes through one node (`orderedPublisher`), so its events arrive in the order it
+ * recorded them. Publishing is fire-and-forget: an event is a notification, never part of a request's
+ * outcome.
  */
 export class CrossReplicaRelay {
   private readonly origin = randomUUID();
   private subscriber?: Redis | Cluster;
   private publishFailing = false;
+  private readonly send: (channel: string, message: string) => Promise<number>;
 
   constructor(
     private readonly client: Redis | Cluster,
     private readonly channel: string,
     private readonly events: SessionEvents,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // The channel's name doubles as the routing key: under the app's prefix, and never created.
+    this.send = orderedPublisher(client, channel);
+  }
 
   /** Resolves once subscribed: from then on, no other replica's event is missed. */
   async start(): Promise<void> {
@@ -49,7 +56,7 @@ export class CrossReplicaRelay {
 
   private publish(event: SessionEvent): void {
     const message: RelayedEvent = { origin: this.origin, event };
-    this.client.publish(this.channel, JSON.stringify(message)).then(
+    this.send(this.channel, JSON.stringify(message)).then(
       () => {
         if (this.publishFailing) this.logger.log('Session events are published again (events.crossReplica)');
         this.publishFailing = false;
