@@ -1,7 +1,8 @@
 import { hostMemo } from './host-process';
 import { answersPing, waitUntil } from './probe';
 
-const IMAGE = 'redis:7-alpine';
+/** The image the tests run on where Docker answers: `REDIS_TEST_IMAGE=valkey/valkey:8.1` picks another engine. */
+const IMAGE = process.env.REDIS_TEST_IMAGE || 'redis:7-alpine';
 const DETECT_TIMEOUT_MS = 3_000;
 const STOP_TIMEOUT_S = 5;
 
@@ -57,7 +58,8 @@ export interface RedisContainer {
 export async function startRedisContainer(hostPort: number): Promise<RedisContainer> {
   const { GenericContainer, Wait, getContainerRuntimeClient } = await import('testcontainers');
   const started = await new GenericContainer(IMAGE)
-    .withCommand(['redis-server', '--appendonly', 'yes', '--save', ''])
+    // Flags only: the image's entrypoint prepends its own server (redis-server or valkey-server).
+    .withCommand(['--appendonly', 'yes', '--save', ''])
     .withExposedPorts({ container: 6379, host: hostPort })
     .withWaitStrategy(Wait.forLogMessage('Ready to accept connections'))
     .start();

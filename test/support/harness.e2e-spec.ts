@@ -2,6 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { createServer, type Socket } from 'node:net';
 import { CommandRecorder } from './command-recorder';
 import { dockerAvailable, probeDocker } from './container';
+import { engineOfInfo, expectedEngine } from './engine';
 import { openMonitor } from './monitor';
 import { deleteByPrefix, uniquePrefix } from './prefix';
 import { freePorts, LOCALHOST } from './ports';
@@ -221,6 +222,15 @@ describe.each(titled)('$title topology', ({ kind, available, start }) => {
       expect(perMaster).toHaveLength(3);
       perMaster.forEach((count) => expect(count).toBeGreaterThan(0));
     }
+  });
+
+  // The servers a topology starts are the engine on PATH: what lets `npm run test:engines` swap engines.
+  maybe('runs every server on the engine the run asked for', async () => {
+    // A shared REDIS_URL instance is whatever its owner runs, and a container is its image's engine.
+    if (kind === 'standalone' && (process.env.REDIS_URL || (await dockerAvailable()))) return;
+    const nodes = client instanceof Cluster ? client.nodes('all') : [client];
+    const engines = await Promise.all(nodes.map(async (node) => engineOfInfo(await node.info('server'))));
+    expect(new Set(engines)).toEqual(new Set([expectedEngine()]));
   });
 
   maybe('deleteByPrefix removes its own prefix only', async () => {
