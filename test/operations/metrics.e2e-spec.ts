@@ -5,6 +5,7 @@ import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from '../session/support/session-app';
 import { Visitor } from '../session/support/http-client';
 import { metricValue, storeCalls } from './support/metric-value';
+import { gates } from '../session/support/gates';
 
 /** Every metric of the `metrics` option, driven through a real app and Redis, asserted by value. */
 describe('metrics', () => {
@@ -155,9 +156,11 @@ describe('metrics', () => {
       await visitor.post('/items', { item: 'a' });
       const [key] = await sessionKeysOf(app.prefix);
       // Another writer changes the key after this request read it and before it updates it.
-      const updating = visitor.post('/items', { item: 'b', delayMs: 300 });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const gate = gates.unique('conflict');
+      const updating = visitor.post('/items', { item: 'b', gate });
+      await gates.arrived(gate);
       await admin.hset(key, 'items', JSON.stringify(['x']));
+      gates.open(gate);
       expect((await updating).status).toBe(status);
       expect(await metricValue(registry, 'session_update_conflicts_total')).toBe(gaveUp);
       expect(await metricValue(registry, 'session_update_retries_total')).toBe(retried);

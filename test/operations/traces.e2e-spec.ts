@@ -3,11 +3,11 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { dbStatementSerializer } from '@app/session';
-import { digestOf } from '@app/session/redis/session-id';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from '../session/support/session-app';
 import { Visitor } from '../session/support/http-client';
+import { digestOf } from '../support/key-scheme';
 
 const CART_ITEM = 'secret-cart-item-7f3a';
 

@@ -3,7 +3,7 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { sessionRedisKey } from '../support/key-scheme';
 
 /** Bad input gets a clear answer and loses nothing: cookies, signatures, stored values, sizes. */
 describe('bad input', () => {

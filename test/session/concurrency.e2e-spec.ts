@@ -1,22 +1,36 @@
+import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
+import { sessionRedisKey } from '../support/key-scheme';
 import { startReplicas, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionIdOf } from './support/event-log';
+import { gates } from './support/gates';
 
 /** Concurrent requests of one session, on one replica or several, never lose each other's changes. */
 describe('concurrent requests of one session', () => {
   let redis: RedisServerHandle;
+  let admin: Redis;
   let replicas: RunningApp[];
+  const prefix = uniquePrefix('concurrency');
 
   beforeAll(async () => {
     redis = await startRedis();
-    replicas = await startReplicas(3, { redis: redis.url, prefix: uniquePrefix('concurrency') });
+    admin = new Redis(redis.url);
+    replicas = await startReplicas(3, { redis: redis.url, prefix });
   });
 
   afterAll(async () => {
     await Promise.all((replicas ?? []).map((replica) => replica.close()));
+    admin?.disconnect();
     await redis?.stop();
   });
+
+  /** Every key under the prefix with its TTL in ms (-1: none). */
+  async function keysWithTtl(): Promise<Record<string, number>> {
+    const keys = await admin.keys(`${prefix}*`);
+    return Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await admin.pttl(key)] as const)));
+  }
 
   /** Visitors that share one cookie but send each request to the next replica, round robin. */
   function roundRobin(cookie?: string) {
@@ -30,8 +44,12 @@ describe('concurrent requests of one session', () => {
     const visitor = roundRobin();
     await visitor.post('/set/seed', { value: 0 });
     const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
-    // Each request loads the session, waits so that all of them overlap, then writes its own key.
-    await Promise.all(keys.map((key, i) => roundRobin(visitor.cookie).post(`/set/${key}`, { value: i, delayMs: 100 })));
+    // Each request loads the session and waits at the gate until all of them have: then each writes its own key.
+    const gate = gates.unique('delta');
+    const writes = Promise.all(keys.map((key, i) => roundRobin(visitor.cookie).post(`/set/${key}`, { value: i, gate })));
+    await gates.arrived(gate, keys.length);
+    gates.open(gate);
+    expect((await writes).map((res) => res.status)).toEqual(Array(keys.length).fill(200));
     const res = await visitor.get('/whole');
     for (const [i, key] of keys.entries()) expect(res.body[key]).toBe(i);
   });
@@ -49,13 +67,23 @@ describe('concurrent requests of one session', () => {
   it('does not let a request still in flight undo a logout', async () => {
     const visitor = roundRobin();
     await visitor.post('/login', { id: 'racer' });
-    const cookie = visitor.cookie;
-    // A slow request loads the session, then writes after the logout has happened.
-    const slow = roundRobin(cookie).post('/set/late', { value: 'written after logout', delayMs: 300 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const cookie = visitor.cookie!;
+    const key = sessionRedisKey(prefix, sessionIdOf(cookie));
+    expect(await admin.exists(key)).toBe(1);
+    // A request loads the session and is held; the logout happens; then the held request writes.
+    const gate = gates.unique('logout');
+    const held = roundRobin(cookie).post('/set/late', { value: 'written after logout', gate });
+    await gates.arrived(gate);
     const logout = await roundRobin(cookie).post('/logout');
     expect(logout.status).toBe(204);
-    expect((await slow).status).toBe(200);
+    gates.open(gate);
+    expect((await held).status).toBe(200);
+
+    // Nothing of the session is left in Redis: no husk written by the late save, no index entry without a TTL.
+    expect(await admin.exists(key)).toBe(0);
+    const left = await keysWithTtl();
+    expect(Object.keys(left).filter((k) => k === key)).toEqual([]);
+    for (const [k, ttl] of Object.entries(left)) expect([k, ttl > 0]).toEqual([k, true]);
 
     const replay = roundRobin(cookie);
     for (let i = 0; i < replicas.length; i++) {
@@ -67,12 +95,17 @@ describe('concurrent requests of one session', () => {
   it('does not let a request still in flight undo the rotation of a login', async () => {
     const visitor = roundRobin();
     await visitor.post('/set/views', { value: 7 });
-    const oldCookie = visitor.cookie;
-    const slow = roundRobin(oldCookie).post('/set/late', { value: true, delayMs: 300 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const oldCookie = visitor.cookie!;
+    const gate = gates.unique('rotation');
+    const held = roundRobin(oldCookie).post('/set/late', { value: true, gate });
+    await gates.arrived(gate);
     await visitor.post('/login', { id: 'rotator' });
-    await slow;
+    gates.open(gate);
+    expect((await held).status).toBe(200);
     expect(visitor.cookie).not.toEqual(oldCookie);
+    // The old ID's key is gone for good: the held request's save did not bring it back.
+    expect(await admin.exists(sessionRedisKey(prefix, sessionIdOf(oldCookie)))).toBe(0);
+    expect(await admin.exists(sessionRedisKey(prefix, sessionIdOf(visitor.cookie!)))).toBe(1);
     expect((await roundRobin(oldCookie).get('/peek')).body).toEqual({ views: null });
     expect((await visitor.get('/peek')).body).toEqual({ views: 7 });
   });

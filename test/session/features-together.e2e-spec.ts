@@ -1,8 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { SessionRedisOption } from '@app/session';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
-import { digestOf } from '@app/session/redis/session-id';
 import { FIELD } from '@app/session/redis/session-fields';
 import { CommandRecorder } from '../support/command-recorder';
 import { openMonitor } from '../support/monitor';
@@ -15,6 +13,7 @@ import { EventLog } from './support/event-log';
 import { Visitor, type TestResponse } from './support/http-client';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { TokenClient, type TokenResponse } from './support/token-client';
+import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /** Redis as the test sees it: the apps' option, every node's address (for MONITOR), and a way to make an admin client. */
 type Topology = { redis: SessionRedisOption; nodes: Address[]; connectAdmin(): Redis | Cluster; stop(): Promise<void> };

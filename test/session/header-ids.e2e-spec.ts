@@ -1,11 +1,11 @@
 import Redis from 'ioredis';
 import { signCookie } from '@app/session/cookie/cookie-signature';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
 import { TokenClient } from './support/token-client';
+import { sessionRedisKey } from '../support/key-scheme';
 
 const OLD_SECRET = 'an-older-secret-still-in-the-rotation-list';
 /** The signed value `s:<id>.<mac>`: what the header carries. */

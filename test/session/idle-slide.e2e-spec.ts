@@ -1,10 +1,10 @@
 import Redis from 'ioredis';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { expectLibraryAnswer } from './support/expectations';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionRedisKey } from '../support/key-scheme';
 
 const IDLE_MS = 60_000;
 const TOUCH_AFTER_MS = 6_000; // touchAfter's default: a tenth of the idle timeout

@@ -2,6 +2,11 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { gates } from './support/gates';
+import { DEADLINE_MARGIN_MS, DEFAULT_REDIS_DEADLINE_MS } from '../support/deadline-margin';
+
+/** The app runs with the default `redisDeadline`: every answer comes within it, plus the test's margin. */
+const WITHIN_MS = DEFAULT_REDIS_DEADLINE_MS + DEADLINE_MARGIN_MS;
 
 /**
  * With Redis gone, a request that needs its session fails loudly and fast (503), never as an
@@ -27,7 +32,7 @@ describe('when Redis is unavailable', () => {
     return [result, Date.now() - started];
   }
 
-  it('answers 503 within a second, keeps cookie-less visitors working, and recovers', async () => {
+  it('answers 503 within redisDeadline, keeps cookie-less visitors working, and recovers', async () => {
     const user = new Visitor(app.url);
     await user.post('/login', { id: 'alice' });
     expect((await user.get('/me')).status).toBe(200);
@@ -39,12 +44,12 @@ describe('when Redis is unavailable', () => {
         expect({ path, status: res.status }).toEqual({ path, status: 503 });
         expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
         expect(res.body.message).toMatch(/session store unavailable/i);
-        expect(ms).toBeLessThan(1000);
+        expect(ms).toBeLessThan(WITHIN_MS);
       }
-      // Many at once do not pile up behind each other.
+      // Many at once do not pile up behind each other (queued, 20 of them would take 20 deadlines).
       const [burst, burstMs] = await timed(() => Promise.all(Array.from({ length: 20 }, () => user.get('/me'))));
       expect(burst.map((r) => r.status)).toEqual(Array(20).fill(503));
-      expect(burstMs).toBeLessThan(1000);
+      expect(burstMs).toBeLessThan(WITHIN_MS);
 
       const stranger = new Visitor(app.url);
       expect((await stranger.get('/public')).status).toBe(200);
@@ -63,10 +68,12 @@ describe('when Redis is unavailable', () => {
   it("answers 503 instead of the handler's 200 when the end-of-request save fails", async () => {
     const user = new Visitor(app.url);
     await user.post('/inc');
-    // The handler answers 200 after the delay; by then Redis is gone, so the save cannot happen.
-    const pending = user.post('/set/late', { value: 1, delayMs: 300 });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The handler is held until Redis is gone: it then answers 200, and the save cannot happen.
+    const gate = gates.unique('save-fails');
+    const pending = user.post('/set/late', { value: 1, gate });
+    await gates.arrived(gate);
     await redis.interrupt();
+    gates.open(gate);
     try {
       const res = await pending;
       expect(res.status).toBe(503);
@@ -81,12 +88,14 @@ describe('when Redis is unavailable', () => {
   it('cuts the connection when the save fails after a streamed answer has started', async () => {
     const user = new Visitor(app.url);
     await user.post('/inc');
-    const pending = user.post('/stream-set/late', { value: 1, delayMs: 300 }).then(
+    const gate = gates.unique('stream-save-fails');
+    const pending = user.post('/stream-set/late', { value: 1, gate }).then(
       (res) => res.status,
       (error: Error) => error.message,
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await gates.arrived(gate); // the headers are out
     await redis.interrupt();
+    gates.open(gate);
     try {
       expect(await pending).toMatch(/fetch failed|terminated/);
     } finally {
@@ -96,20 +105,21 @@ describe('when Redis is unavailable', () => {
     expect((await user.get('/whole')).body).not.toHaveProperty('late');
   });
 
-  it('answers 503 when Redis hangs instead of refusing, within the command timeout', async () => {
+  it('answers 503 when Redis hangs instead of refusing, within redisDeadline', async () => {
     const user = new Visitor(app.url);
     await user.post('/inc');
     const { default: Redis } = await import('ioredis');
     const admin = new Redis(redis.url);
     try {
-      // CLIENT PAUSE keeps connections open but answers nothing: the bounded wait is what saves us.
-      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      // CLIENT PAUSE keeps connections open but answers nothing: the bounded wait is what saves us. The
+      // pause outlasts the bound, so an answer within it was the deadline firing, not Redis coming back.
+      await admin.call('CLIENT', 'PAUSE', String(WITHIN_MS + 2_000), 'ALL');
       const [res, ms] = await timed(() => user.get('/whole'));
       expect(res.status).toBe(503);
-      expect(ms).toBeGreaterThanOrEqual(900);
-      expect(ms).toBeLessThan(1400);
+      expect(ms).toBeGreaterThanOrEqual(DEFAULT_REDIS_DEADLINE_MS - 50);
+      expect(ms).toBeLessThan(WITHIN_MS);
     } finally {
-      admin.disconnect();
+      admin.disconnect(); // the pause runs out by itself (it holds this connection's commands too)
     }
     await waitFor(async () => (await user.get('/whole')).status === 200);
     expect((await user.get('/whole')).body).toMatchObject({ views: 1 });

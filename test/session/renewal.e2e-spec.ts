@@ -3,8 +3,7 @@ import type { Request } from 'express';
 import Redis, { Cluster } from 'ioredis';
 import { Registry } from 'prom-client';
 import { RedisSessionStore, SessionService, type SessionRedisOption } from '@app/session';
-import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
-import { digestOf, newSessionId } from '@app/session/redis/session-id';
+import { newSessionId } from '@app/session/redis/session-id';
 import { sealSuccessor } from '@app/session/store/successor-seal';
 import { FIELD } from '@app/session/redis/session-fields';
 import { SessionRenewal } from '@app/session/renewal/session-renewal';
@@ -17,6 +16,7 @@ import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor, type TestResponse } from './support/http-client';
 import { TokenClient } from './support/token-client';
 import { randomBytes } from 'node:crypto';
+import { digestOf, sessionRedisKey, userIndexRedisKey } from '../support/key-scheme';
 
 /**
  * Requests held inside their handler, after the way in loaded their session: they stand for the

@@ -4,7 +4,8 @@ import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { sessionRedisKey } from '../support/key-scheme';
+import { gates } from './support/gates';
 
 /** Idle timeout of the app under test; a slide is due once the expiry would gain a tenth of it (`touchAfter`'s default). */
 const IDLE_MS = 60_000;
@@ -146,16 +147,20 @@ describe('request cost in Redis commands', () => {
   it('costs parallel requests of one session that change different keys one read and one write each: no queue, no retry', async () => {
     const visitor = await visitorWithSession({ views: 1 });
     const keys = Array.from({ length: 20 }, (_, i) => `key${i}`);
-    const commands = await commandsOf(() =>
-      Promise.all(
+    // The gate holds every request between its read and its save until all 20 have read: every save meets the others'.
+    const gate = gates.unique('parallel-keys');
+    const commands = await commandsOf(async () => {
+      const saves = Promise.all(
         keys.map((key, i) => {
           const parallel = new Visitor(app.url);
           parallel.cookie = visitor.cookie;
-          // The pause holds every request between its read and its save, so all 20 saves meet the others'.
-          return parallel.post(`/set/${key}`, { value: i, delayMs: 50 });
+          return parallel.post(`/set/${key}`, { value: i, gate });
         }),
-      ),
-    );
+      );
+      await gates.arrived(gate, keys.length);
+      gates.open(gate);
+      return saves;
+    });
     expect(commands).toHaveLength(2 * keys.length);
     // Each save patches its own key only, so none can overwrite another's.
     const writes = commands.filter((c) => c.args[3] === 'patch').map((c) => c.args.slice(7));

@@ -4,8 +4,8 @@ import { CommandRecorder } from '../support/command-recorder';
 import { uniquePrefix } from '../support/prefix';
 import { startReplicas, startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
-import { sessionRedisKey, userIndexRedisKey } from '@app/session/redis/redis-keys';
 import { keysWithoutTtl } from './support/expectations';
+import { sessionRedisKey, userIndexRedisKey } from '../support/key-scheme';
 
 /** A user's sessions are first-class: listed, revoked one by one or all at once, on every replica. */
 describe("a user's sessions", () => {

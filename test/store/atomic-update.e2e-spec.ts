@@ -4,8 +4,8 @@ import { SessionKeyUpdates } from '@app/session/service/atomic-update';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { freshSession, loadSession, newSid, recordingLogger, saveSession, storeWithCore } from './fixtures';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import type { SessionCore } from '@app/session/store/session-core';
+import { sessionRedisKey } from '../support/key-scheme';
 
 /** Compare-and-set updates of one session key, against a real Redis and several store instances. */
 let redis: RedisServerHandle;

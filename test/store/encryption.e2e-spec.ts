@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RedisSessionStore, SessionConfigError, type RedisSessionStoreOptions } from '@app/session';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import { CommandRecorder } from '../support/command-recorder';
 import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, freshSession, loadSession, newSid, openStoreRedis, recordingLogger, saveSession } from './fixtures';
+import { sessionRedisKey } from '../support/key-scheme';
 
 /**
  * The `encryption` option at the store: what Redis holds, what a save writes, and a value that does

@@ -1,8 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import { RedisSessionStore } from '@app/session';
 import { SessionKeyUpdates } from '@app/session/service/atomic-update';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
-import { digestOf } from '@app/session/redis/session-id';
 import type { SessionCore } from '@app/session/store/session-core';
 import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
 import { defaultSessionUserId } from '@app/session/users/user-id';
@@ -10,6 +8,7 @@ import { UserSessionIndex } from '@app/session/users/user-session-index';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { freshSession, loadSession, newSid, recordingLogger, storeWithCore } from './fixtures';
+import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /**
  * The store on every wire protocol and reply mapping a client may use. ioredis 5 speaks RESP2 only

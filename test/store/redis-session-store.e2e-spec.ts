@@ -6,7 +6,7 @@ import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { sessionRedisKey } from '../support/key-scheme';
 
 /** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
 let redis: RedisServerHandle;

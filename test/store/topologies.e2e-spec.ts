@@ -6,7 +6,7 @@ import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis } from '../support/redis';
 import { startCluster, startSentinelSetup, topologyAvailable } from '../support/topologies';
 import { freshSession, loadSession, newSid, recordingLogger, saveSession, viaCallback } from './fixtures';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { sessionRedisKey } from '../support/key-scheme';
 
 /** The core of the store's contract, on each topology it supports. */
 interface Setup {

@@ -2,7 +2,6 @@ import Redis from 'ioredis';
 import { ConflictException } from '@nestjs/common';
 import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
 import { FIELD } from '@app/session/redis/session-fields';
-import { digestOf } from '@app/session/redis/session-id';
 import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
 import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
@@ -10,7 +9,7 @@ import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter, storeWithCore } from './fixtures';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
+import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
 let redis: RedisServerHandle;

@@ -1,10 +1,10 @@
 import { SessionStack } from '@app/session/module/session-stack';
-import { sessionRedisKey } from '@app/session/redis/redis-keys';
 import type { NearCache } from '@app/session/cache/near-cache';
 import { waitUntil } from '../../support/probe';
 import type { RecordedCommand } from '../../support/command-recorder';
 import type { RunningApp } from '../../session/support/session-app';
 import { Visitor } from '../../session/support/http-client';
+import { sessionRedisKey } from '../../support/key-scheme';
 
 /** The near cache of a running app (the module's own, reached through its session stack). */
 export function nearCacheOf(app: RunningApp): NearCache {

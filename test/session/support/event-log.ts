@@ -1,8 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { SessionEvents, type SessionEvent } from '@app/session';
-import { digestOf } from '@app/session/redis/session-id';
 import { waitUntil } from '../../support/probe';
+import { digestOf } from '../../support/key-scheme';
 
 /** Every event one app's `SessionEvents` delivers, in order, from the moment it was made. */
 export class EventLog {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { setTimeout as delay } from 'node:timers/promises';
 import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService } from '@app/session';
+import { waitAtGate } from './gates';
 
 declare module 'express-session' {
   interface SessionData {
@@ -31,18 +31,18 @@ export class TestController {
 
   @Post('set/:key')
   @HttpCode(200)
-  async set(@Param('key') key: string, @Body() body: { value: unknown; delayMs?: number }, @Session() session: AppSession) {
-    if (body.delayMs) await delay(body.delayMs);
+  async set(@Param('key') key: string, @Body() body: { value: unknown; gate?: string }, @Session() session: AppSession) {
+    if (body.gate) await waitAtGate(body.gate); // the session is loaded: the test acts, then lets the change through
     (session as unknown as Record<string, unknown>)[key] = body.value;
     return { ok: true };
   }
 
   /** Sets a key while streaming the answer: the headers are out long before the session is saved. */
   @Post('stream-set/:key')
-  async streamSet(@Param('key') key: string, @Body() body: { value: unknown; delayMs?: number }, @Session() session: AppSession, @Res() res: Response) {
+  async streamSet(@Param('key') key: string, @Body() body: { value: unknown; gate?: string }, @Session() session: AppSession, @Res() res: Response) {
     (session as unknown as Record<string, unknown>)[key] = body.value;
     res.status(200).write('{"ok":');
-    if (body.delayMs) await delay(body.delayMs);
+    if (body.gate) await waitAtGate(body.gate); // the headers are out
     res.end('true}');
   }
 
@@ -55,8 +55,8 @@ export class TestController {
 
   @Post('items')
   @HttpCode(200)
-  async addItem(@Req() req: Request, @Body() body: { item: string; delayMs?: number }) {
-    if (body.delayMs) await delay(body.delayMs); // room for another writer between the read and the update
+  async addItem(@Req() req: Request, @Body() body: { item: string; gate?: string }) {
+    if (body.gate) await waitAtGate(body.gate); // room for another writer between the read and the update
     const items = await this.sessions.update(req, 'items', (current) => [...(current ?? []), body.item]);
     return { count: items?.length };
   }
