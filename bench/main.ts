@@ -16,6 +16,7 @@ import { metricsCostTable } from './metrics-cost';
 import { runThroughput } from './throughput';
 import { runContended } from './contended';
 import { measureStaleness } from './staleness';
+import { measureOutage } from './outage';
 
 const log = (line: string) => console.log(line);
 
@@ -99,6 +100,10 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
   if (options.sections.has('staleness')) {
     log(`\nStaleness (near cache): ${options.stalenessTrials} trials each; replica A changes or logs out, replica B reads in a tight loop`);
     results.staleness = await measureStaleness(options, redis, log);
+  }
+  if (options.sections.has('outage')) {
+    log(`\nOutage: an app with the default redisDeadline while its Redis hangs (${options.outageRounds} pauses of 20 requests at once), then refuses`);
+    results.outage = await measureOutage(options, log);
   }
   if (options.sections.has('profile')) {
     log(`\nProfiles: every mode and scenario under node --cpu-prof, ${options.profileDuration} s of load each`);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ROOT } from './children';
 
-export type Section = 'load' | 'contended' | 'memory' | 'logout' | 'staleness' | 'profile';
+export type Section = 'load' | 'contended' | 'memory' | 'logout' | 'staleness' | 'outage' | 'profile';
 
 /** What one bench run does; `--quick` shrinks every count and duration. */
 export interface BenchOptions {
@@ -25,6 +25,8 @@ export interface BenchOptions {
   logoutSizes: number[];
   /** Trials of each staleness probe (a change, a logout). */
   stalenessTrials: number;
+  /** Pauses of Redis in the outage section (20 requests each; as many again while Redis refuses). */
+  outageRounds: number;
   /** Seconds of load while the `ours` app runs under --cpu-prof. */
   profileDuration: number;
   outDir: string;
@@ -36,7 +38,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --duration=S         seconds of measured load per mode and scenario (default 10; quick 3)
   --connections=N      autocannon connections (default 50)
   --profile            also run the ours app under node --cpu-prof and summarise where its time goes
-  --only=a,b           sections to run: load, contended, memory, logout, staleness, profile (default: all but profile)
+  --only=a,b           sections to run: load, contended, memory, logout, staleness, outage, profile (default: all but profile)
   --out=DIR            where the report goes (default artifacts/bench)`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -54,10 +56,12 @@ export function parseOptions(argv: string[]): BenchOptions {
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
 
   const quick = flags.get('quick') === 'true';
-  const sections = new Set<Section>(flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout', 'staleness']);
+  const sections = new Set<Section>(
+    flags.has('only') ? (flags.get('only')!.split(',') as Section[]) : ['load', 'contended', 'memory', 'logout', 'staleness', 'outage'],
+  );
   if (flags.get('profile') === 'true') sections.add('profile');
   for (const s of sections) {
-    if (!['load', 'contended', 'memory', 'logout', 'staleness', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
+    if (!['load', 'contended', 'memory', 'logout', 'staleness', 'outage', 'profile'].includes(s)) throw new Error(`--only: unknown section "${s}"`);
   }
   return {
     quick,
@@ -73,6 +77,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     memoryLoginCount: quick ? 1_000 : 5_000,
     logoutSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
     stalenessTrials: quick ? 200 : 2_000,
+    outageRounds: quick ? 2 : 10,
     profileDuration: quick ? 5 : 15,
     outDir: resolve(ROOT, flags.get('out') ?? 'artifacts/bench'),
   };

@@ -211,8 +211,28 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       '',
     );
   }
+  if (results.outage?.length) {
+    out.push(
+      '## Redis away: how soon a request answers 503',
+      '',
+      "An `ours` app with the default `redisDeadline` (1 s) on a Redis of the section's own, reading one session. " +
+        'Hangs: `CLIENT PAUSE` (connections up, nothing answered), bursts of 20 requests at once. Refuses: the server stopped, ' +
+        'requests one at a time. The tests assert only the deadline plus a margin; these are the figures.',
+      '',
+      outageTable(results),
+      '',
+    );
+  }
   if (results.profile) out.push(results.profile, '');
   return out.join('\n');
+}
+
+/** Time to a 503 while Redis is away, in ms. */
+function outageTable(results: BenchResults): string {
+  const ms = (n: number) => n.toFixed(1);
+  const rows = ['| Redis | requests | not 503 | answered after, p50 / p99 / max (ms) |', '|---|---:|---:|---:|'];
+  for (const o of results.outage ?? []) rows.push(`| ${o.redis} | ${int(o.requests)} | ${int(o.not503)} | ${ms(o.p50)} / ${ms(o.p99)} / ${ms(o.max)} |`);
+  return rows.join('\n');
 }
 
 /** The near cache's staleness probe: one row per kind of change, times in ms. */

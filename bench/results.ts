@@ -177,9 +177,24 @@ export interface BenchResults {
   logout: LogoutResult[];
   /** Issue 10: the near cache's staleness window, by kind of change. */
   staleness?: StalenessResult[];
+  /** How soon a request answers 503 while Redis hangs or refuses (`bench/outage.ts`). */
+  outage?: OutageResult[];
   targets: Target[];
   profile?: string;
 }
 
 /** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
 export type StalenessResult = { kind: 'change' | 'logout' } & StalenessReport;
+
+/** Requests of one session while Redis hangs (`CLIENT PAUSE`) or refuses (stopped): how long each took to answer 503. */
+export interface OutageResult {
+  redis: 'hangs' | 'refuses';
+  /** The app's `redisDeadline` (the library's default), ms. */
+  redisDeadline: number;
+  requests: number;
+  /** Requests that answered anything but 503 (none expected). */
+  not503: number;
+  p50: number;
+  p99: number;
+  max: number;
+}

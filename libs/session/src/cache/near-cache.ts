@@ -32,11 +32,14 @@ export class NearCache implements InvalidationListener, WriteListener {
   /** Loads in flight by key, with their ticket: the placeholders. */
   private readonly pending = new Map<string, number>();
   private tickets = 0;
+  /** How long a write waits for its PUBLISH when it cannot wait for its own message back. */
+  private readonly publishWait: number;
 
   constructor(
     settings: NearCacheSettings,
     private readonly context: NearCacheContext,
   ) {
+    this.publishWait = settings.invalidationTimeout;
     this.lru = new SessionLru(settings);
     this.tracker = new InvalidationTracker(context.client, context.prefix, this, settings, context.logger);
   }
@@ -109,13 +112,22 @@ export class NearCache implements InvalidationListener, WriteListener {
    * replica has heard it back (at most `redisDeadline`, else the cache is flushed): Redis delivers a
    * message to every subscriber at once, so by the time the write answers the other replicas have it
    * too, as with tracking. The message is sent once the write has run, never before it.
+   * While this replica is not armed (its subscription lost, or arming again) it cannot hear its own
+   * message, yet the others may be serving: the caller then waits for Redis to answer the PUBLISH,
+   * which Redis does only once the message is on its way to every subscriber (bounded the same way).
    */
   written(redisKey: string): Promise<void> | undefined {
     this.forget(redisKey);
     if (!this.tracker.publishing) return undefined;
     const heard = this.tracker.armed ? this.tracker.expect(redisKey) : undefined;
-    this.context.client.publish(this.tracker.channel, redisKey).catch(() => heard?.cancel());
-    return heard?.arrived;
+    const published = this.context.client.publish(this.tracker.channel, redisKey).then(
+      () => undefined,
+      () => heard?.cancel(),
+    );
+    if (heard) return heard.arrived;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.publishWait)));
+    return Promise.race([published, gaveUp]).finally(() => clearTimeout(timer));
   }
 
   /** True when the cache learns of changes from this library's PUBLISHes, Redis having refused tracking. */
