@@ -111,7 +111,8 @@ describe.each([
     const readAt = Date.now();
     expect(readAt).toBeLessThan(expires);
     // MemoryStore keeps cookie.expires. The Redis store slides an idle session on a read once the slide
-    // gains enough (a tenth of a minute's worth, scaled to this 300 ms cookie: about 10 ms), so on a
+    // gains enough (touchAfter, a minute, scaled to this 300 ms cookie against the 30 min idle timeout:
+    // 10 ms), so on a
     // slow machine the read itself may have moved it, to the read's time plus the cookie's window.
     const reported = expiryOf(before)!;
     expect(reported).toBeGreaterThanOrEqual(expires);
