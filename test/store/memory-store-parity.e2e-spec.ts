@@ -112,8 +112,7 @@ describe.each([
     expect(readAt).toBeLessThan(expires);
     // MemoryStore keeps cookie.expires. The Redis store slides an idle session on a read once the slide
     // gains enough (touchAfter, a minute, scaled to this 300 ms cookie against the 30 min idle timeout:
-    // 10 ms), so on a
-    // slow machine the read itself may have moved it, to the read's time plus the cookie's window.
+    // 10 ms), so on a slow machine the read itself may have moved it, to the read's time plus the window.
     const reported = expiryOf(before)!;
     expect(reported).toBeGreaterThanOrEqual(expires);
     expect(reported).toBeLessThanOrEqual(readAt + window);
