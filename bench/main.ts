@@ -17,6 +17,7 @@ import { runThroughput } from './throughput';
 import { runContended } from './contended';
 import { measureStaleness } from './staleness';
 import { measureOutage } from './outage';
+import { measurePaired, pairedTable } from './paired';
 
 const log = (line: string) => console.log(line);
 
@@ -82,6 +83,13 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     results.runs = await runThroughput(options, redis, log);
     results.summaries = summarise(results.runs);
   }
+  if (options.sections.has('paired')) {
+    const slices = options.blocks * 2 * options.pairedModes.length;
+    log(
+      `\nPaired: ${options.pairedModes.join(', ')} up at once; per scenario ${options.blocks} blocks (${slices} slices of ${options.slice} s), each mode twice per block, forwards then backwards`,
+    );
+    results.paired = await measurePaired(options, redis, log);
+  }
   if (options.sections.has('contended')) {
     log(
       `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
@@ -132,6 +140,7 @@ ${metricsCostTable(results.runs, 'ours-encrypted')}`);
   if (results.contendedSummaries.length)
     log(`
 ${contendedTable(results.contendedSummaries)}`);
+  if (results.paired?.length) log(`\n${pairedTable(results.paired)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

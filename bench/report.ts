@@ -11,6 +11,7 @@ import {
 } from './results';
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
+import { pairedTable } from './paired';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const range = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
@@ -155,6 +156,21 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       metricsCostTable(results.runs, 'ours-encrypted'),
       '',
       commandsTable(results.summaries),
+      '',
+    );
+  }
+  if (results.paired?.length) {
+    out.push(
+      '## Paired comparison: every mode up at once, the load alternating',
+      '',
+      `Every mode's app runs at once on one Redis; the load (${o.connections} connections) goes to one of them at a time, in slices of ` +
+        `${results.paired[0].sliceSeconds} s, in blocks that run the modes forwards and then backwards (A B C C B A), so each mode's two ` +
+        "slices in a block are centred on the same moment and a drift linear over the block cancels. A block's ratio is one mode's " +
+        'req/s over the other\'s in that block; the table gives the blocks\' median and spread. "Blocks for ±0.03": how many blocks ' +
+        'two runs need for their mean ratios to agree within 0.03, 95 times in 100, from the spread seen here (2·(1.96·sd/0.03)²).' +
+        (results.paired.some((p) => (p.otherCores ?? 0) > 0.25) ? ' Other processes were busy during some slices (see "other cores" in latest.json).' : ''),
+      '',
+      pairedTable(results.paired),
       '',
     );
   }

@@ -181,6 +181,8 @@ export interface BenchResults {
   outage?: OutageResult[];
   targets: Target[];
   profile?: string;
+  /** Paired, interleaved comparisons of the modes (`bench/paired.ts`). */
+  paired?: PairedResult[];
 }
 
 /** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
@@ -197,4 +199,51 @@ export interface OutageResult {
   p50: number;
   p99: number;
   max: number;
+}
+
+/** One slice of load on one target of a paired comparison (`bench/paired.ts`). */
+export interface PairedSlice {
+  block: number;
+  target: string;
+  /** 2xx answers and the seconds they took. */
+  ok: number;
+  seconds: number;
+  errors: number;
+  /** CPU the target's app process used during the slice, ms (Linux only). */
+  cpuMs?: number;
+  otherCores?: number;
+}
+
+/** A ratio of two targets taken block by block, each block's slices neighbours in time. */
+export interface PairedRatio {
+  /** `of` ÷ `to`: req/s of `of` over req/s of `to`. */
+  of: string;
+  to: string;
+  blocks: number;
+  perBlock: number[];
+  median: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** 25th and 75th percentiles of the per-block ratios. */
+  p25: number;
+  p75: number;
+  /** Standard deviation of the per-block ratios (robust: 1.4826 × their median absolute deviation). */
+  sd: number;
+  /** Blocks whose mean ratio holds within ±0.03 from run to run, 95 times in 100 (2 runs, independent blocks). */
+  blocksForPlusMinus003: number;
+  /** The same ratio by app CPU per request: `to`'s µs per request over `of`'s. */
+  cpu?: { median: number; min: number; max: number };
+}
+
+/** One paired comparison: the targets, every slice and the ratios asked for. */
+export interface PairedResult {
+  /** What the comparison measures, e.g. "read" or "wide vs narrow, ours". */
+  name: string;
+  targets: string[];
+  sliceSeconds: number;
+  slices: PairedSlice[];
+  ratios: PairedRatio[];
+  /** Highest cores other processes used during any block. */
+  otherCores?: number;
 }
