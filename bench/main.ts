@@ -18,6 +18,7 @@ import { runContended } from './contended';
 import { measureStaleness } from './staleness';
 import { measureOutage } from './outage';
 import { measurePaired, pairedTable } from './paired';
+import { latencyTable, measureLatency } from './latency';
 
 const log = (line: string) => console.log(line);
 
@@ -90,6 +91,11 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     );
     results.paired = await measurePaired(options, redis, log);
   }
+  if (options.sections.has('latency')) {
+    const rtts = options.redisRtt > 0 ? `Redis ${options.redisRtt} ms away (a proxy), then 0 ms (direct)` : 'Redis 0 ms away (direct)';
+    log(`\nLatency: ${options.rate} req/s paced, ${options.duration} s per mode and scenario; ${rtts}`);
+    results.latency = await measureLatency(options, redis, log);
+  }
   if (options.sections.has('contended')) {
     log(
       `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
@@ -141,6 +147,7 @@ ${metricsCostTable(results.runs, 'ours-encrypted')}`);
     log(`
 ${contendedTable(results.contendedSummaries)}`);
   if (results.paired?.length) log(`\n${pairedTable(results.paired)}`);
+  if (results.latency?.length) log(`\n${latencyTable(results.latency)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

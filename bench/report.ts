@@ -12,6 +12,7 @@ import {
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
 import { pairedTable } from './paired';
+import { REDIS_CORE_US_PER_S, latencyTable } from './latency';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const range = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
@@ -171,6 +172,22 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
         (results.paired.some((p) => (p.otherCores ?? 0) > 0.25) ? ' Other processes were busy during some slices (see "other cores" in latest.json).' : ''),
       '',
       pairedTable(results.paired),
+      '',
+    );
+  }
+  if (results.latency?.length) {
+    const rate = results.latency[0].rate;
+    out.push(
+      '## Latency at a fixed rate, with Redis across a network',
+      '',
+      `Each mode alone, ${rate} requests per second sent at a steady pace (an open loop: the rate does not wait for answers), ` +
+        'latency from sending a request to the end of its answer, at the µs. With an RTT, every app reaches Redis through ' +
+        '`bench/rtt-proxy.ts`, a process that holds each chunk half the RTT in each direction, in order. Redis CPU per 1,000 ' +
+        "requests: INFO commandstats' usec over the run (a script's time whole, the commands it ran not again), and redis-server's " +
+        `own CPU time (network I/O included). Requests per Redis core assume one core of ${REDIS_CORE_US_PER_S.toLocaleString('en-US')} µs ` +
+        'per second: what a replica fleet can serve is what Redis can serve divided by its cost per request.',
+      '',
+      latencyTable(results.latency),
       '',
     );
   }

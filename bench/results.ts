@@ -183,6 +183,8 @@ export interface BenchResults {
   profile?: string;
   /** Paired, interleaved comparisons of the modes (`bench/paired.ts`). */
   paired?: PairedResult[];
+  /** Latency at a fixed request rate, with and without a network between the apps and Redis (`bench/latency.ts`). */
+  latency?: LatencyRun[];
 }
 
 /** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
@@ -246,4 +248,30 @@ export interface PairedResult {
   ratios: PairedRatio[];
   /** Highest cores other processes used during any block. */
   otherCores?: number;
+}
+
+/** One mode and scenario at a fixed request rate, Redis `rttMs` away (`bench/latency.ts`). */
+export interface LatencyRun {
+  rttMs: number;
+  mode: Mode;
+  scenario: Scenario;
+  /** Requests per second asked, and sent. */
+  rate: number;
+  sentRate: number;
+  requests: number;
+  errors: number;
+  /** ms, from sending the request to the end of its answer. */
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Redis CPU per 1,000 requests by INFO commandstats, µs: scripts whole, commands they ran not again. */
+  redisUsecPer1000: number;
+  /** The same by redis-server's own CPU time (/proc schedstat): network I/O and everything else included. */
+  redisCpuUsPer1000?: number;
+  /** Commands Redis executed per request (inside scripts included), and what the app's clients sent. */
+  executedPerRequest: number;
+  sentPerRequest: number;
+  /** CPU of the latency proxy per 1,000 requests, µs (its polling included). */
+  proxyCpuUsPer1000?: number;
 }

@@ -58,6 +58,8 @@ export interface StartHow {
   flush?: boolean;
   /** Where the app connects instead of `redis.url`: a latency proxy in front of it (`rtt-proxy.ts`). */
   redisUrl?: string;
+  /** More environment for the app process (e.g. BENCH_COUNT_BY_NAME). */
+  env?: Record<string, string>;
 }
 
 /** Starts a mode's app on a flushed Redis and logs in its users, each with a three-line cart. */
@@ -69,7 +71,7 @@ export async function startApp(
   how: StartHow = {},
 ): Promise<RunningApp> {
   if (how.flush !== false) await redis.admin.flushall();
-  const child = BenchChild.start('bench/apps/server.ts', { BENCH_MODE: mode, BENCH_REDIS_URL: how.redisUrl ?? redis.url }, nodeFlags);
+  const child = BenchChild.start('bench/apps/server.ts', { BENCH_MODE: mode, BENCH_REDIS_URL: how.redisUrl ?? redis.url, ...how.env }, nodeFlags);
   const { port } = await child.next<{ port: number }>('ready');
   const users = Array.from({ length: options.sessions }, (_, i) => `user-${i}`);
   const cookies = mode === 'none' ? users.map((_, i) => fakeCookie(i)) : await mapLimit(users, 16, (user) => loginWithCart(port, user));
