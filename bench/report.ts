@@ -12,6 +12,7 @@ import {
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
 import { pairedTable } from './paired';
+import { breakdownTable, layoutsTable } from './memory-breakdown';
 import { REDIS_CORE_US_PER_S, latencyTable } from './latency';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -98,6 +99,35 @@ function memoryTable(results: BenchResults): string {
       (m) => `| ${m.label} | ${int(m.count)} | ${int(m.bytesPerSession)} | ${int(m.sampleKeyBytes)} | ${m.encoding} | ${int(m.payloadBytes)} |`,
     ),
   ].join('\n');
+}
+
+/** Each way of writing a session broken down by key and field, then the layout probes. */
+export function memoryBreakdown(results: BenchResults): string[] {
+  const out: string[] = [];
+  const broken = results.memory.filter((m) => m.breakdown?.length);
+  if (!broken.length) return out;
+  out.push(
+    '### By key and field, at Redis defaults',
+    '',
+    "MEMORY USAGE (SAMPLES 0) of one sample session's keys: the value, the key's name and its keyspace entry (a TTL adds an " +
+      "entry in the expires table, which MEMORY USAGE leaves out and used_memory counts). A field's bytes are the key's less " +
+      "those of a copy without it, in the key's encoding (a hash whose values exceed hash-max-listpack-value, 64 B, is a hashtable).",
+    '',
+  );
+  for (const m of broken) out.push(breakdownTable(m.label, m.breakdown!), '');
+  const probed = results.memory.find((m) => m.layouts?.length);
+  const cr = results.memory.find((m) => m.mode === 'connect-redis');
+  if (probed) {
+    out.push(
+      '### The same data in other layouts (scratch keys, MEMORY USAGE)',
+      '',
+      `The fields of one \`${probed.label}\` session written again in other shapes; connect-redis's key of the same data: ${cr?.sampleKeyBytes ?? '?'} B.`,
+      '',
+      layoutsTable(probed.layouts!, cr?.sampleKeyBytes),
+      '',
+    );
+  }
+  return out;
 }
 
 function logoutTable(results: BenchResults): string {
@@ -220,7 +250,10 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
     if (results.targets.some((t) => t.floor))
       out.push('"Floor": the same target as the floor reached it (× ceiling in the same rounds), the least any Redis session layer does (see Throughput).', '');
   }
-  if (results.memory.length) out.push('## Redis memory per session', '', memoryTable(results), '');
+  if (results.memory.length) {
+    out.push('## Redis memory per session', '', memoryTable(results), '');
+    out.push(...memoryBreakdown(results));
+  }
   if (results.logout.length) {
     out.push(
       '## Log out everywhere (one user with 5 sessions)',

@@ -131,6 +131,41 @@ export interface MemoryResult {
   /** Bytes of data in the sample key (string length, or field names and values of a hash). */
   payloadBytes: number;
   encoding: string;
+  /** The keys one session of these takes, by key and field (`bench/memory-breakdown.ts`). */
+  breakdown?: KeyBreakdown[];
+  /** Other layouts of the same data, written to scratch keys and measured the same way (a proposal's numbers). */
+  layouts?: LayoutProbe[];
+}
+
+/** One Redis key of a session: what MEMORY USAGE says of it and of each of its fields or members. */
+export interface KeyBreakdown {
+  role: string;
+  key: string;
+  type: string;
+  encoding: string;
+  /** MEMORY USAGE (SAMPLES 0): the value, the key's name and its entry in the keyspace. */
+  bytes: number;
+  hasTtl: boolean;
+  /** For keys shared by many sessions (e.g. activity buckets): their bytes over the sessions stored. */
+  sharedPerSession?: number;
+  fields?: FieldBreakdown[];
+}
+
+export interface FieldBreakdown {
+  field: string;
+  nameBytes: number;
+  valueBytes: number;
+  /** MEMORY USAGE of the key less that of a copy without this field (or member): what the field costs, in its key's encoding. */
+  marginalBytes: number;
+}
+
+/** The same session written another way to a scratch key. */
+export interface LayoutProbe {
+  layout: string;
+  bytes: number;
+  encoding: string;
+  /** What the layout keeps of today's: one-field writes, a compare-and-set per top-level key. */
+  note: string;
 }
 
 export interface LogoutResult {
