@@ -19,6 +19,7 @@ import { measureStaleness } from './staleness';
 import { measureOutage } from './outage';
 import { measurePaired, pairedTable } from './paired';
 import { latencyTable, measureLatency } from './latency';
+import { WIDE_KEYS, WIDE_MODES, measureWide } from './wide';
 
 const log = (line: string) => console.log(line);
 
@@ -96,6 +97,12 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     log(`\nLatency: ${options.rate} req/s paced, ${options.duration} s per mode and scenario; ${rtts}`);
     results.latency = await measureLatency(options, redis, log);
   }
+  if (options.sections.has('wide')) {
+    log(
+      `\nWide sessions: ${WIDE_MODES.join(', ')}; a one-key change in a ${WIDE_KEYS}-key session against the same in a 3-key one, ${options.blocks} blocks of 4 slices of ${options.slice} s per mode`,
+    );
+    results.wide = await measureWide(options, redis, log);
+  }
   if (options.sections.has('contended')) {
     log(
       `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
@@ -148,6 +155,7 @@ ${metricsCostTable(results.runs, 'ours-encrypted')}`);
 ${contendedTable(results.contendedSummaries)}`);
   if (results.paired?.length) log(`\n${pairedTable(results.paired)}`);
   if (results.latency?.length) log(`\n${latencyTable(results.latency)}`);
+  if (results.wide?.length) log(`\n${pairedTable(results.wide)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

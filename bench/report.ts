@@ -221,6 +221,19 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       '',
     );
   }
+  if (results.wide?.length) {
+    out.push(
+      '## Wide sessions: a one-key change in a 50-key session',
+      '',
+      'One app per mode; half its sessions hold 3 top-level keys (the user, the cart, `k0`), half hold 50 (the user, the cart, ' +
+        '`k0`…`k47`, small objects). Each request changes one key through the end-of-request save (`POST /prefs/k…`). The load ' +
+        'alternates between the narrow and the wide sessions of the same process, in palindromic blocks as in the paired ' +
+        'comparison; the ratio is req/s on wide sessions over req/s on narrow ones (1: the change costs the same at any width).',
+      '',
+      pairedTable(results.wide),
+      '',
+    );
+  }
   if (results.contendedSummaries?.length) {
     out.push(
       '## Contended writes: many requests, one session',

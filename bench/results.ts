@@ -220,6 +220,8 @@ export interface BenchResults {
   paired?: PairedResult[];
   /** Latency at a fixed request rate, with and without a network between the apps and Redis (`bench/latency.ts`). */
   latency?: LatencyRun[];
+  /** A one-key change in a 50-key session against the same in a 3-key one, paired (`bench/wide.ts`). */
+  wide?: PairedResult[];
 }
 
 /** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
