@@ -81,7 +81,7 @@ export async function sharedKeys(admin: Redis, isPerSession: (key: string) => bo
   const out: KeyBreakdown[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = (await admin.scan(cursor, 'COUNT', 1000)) as [string, string[]];
+    const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
       if (isPerSession(key)) continue;

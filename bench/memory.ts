@@ -128,7 +128,7 @@ async function indexOf(redis: BenchRedis, sessionKey: string): Promise<string | 
   const digest = sessionKey.slice('sess:'.length);
   let cursor = '0';
   do {
-    const [next, keys] = (await redis.admin.scan(cursor, 'MATCH', 'sess:user:*', 'COUNT', 1000)) as [string, string[]];
+    const [next, keys] = await redis.admin.scan(cursor, 'MATCH', 'sess:user:*', 'COUNT', 1000);
     cursor = next;
     for (const key of keys) if ((await redis.admin.zscore(key, digest)) !== null) return key;
   } while (cursor !== '0');
