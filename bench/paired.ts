@@ -125,7 +125,7 @@ export function pairedRatio(slices: PairedSlice[], of: string, to: string): Pair
     if (x && y) perBlockCpu.push(y / x);
   }
   const mid = median(perBlock);
-  const sd = 1.4826 * median(perBlock.map((r) => Math.abs(r - mid)));
+  const sd = robustSd(perBlock);
   const mean = perBlock.reduce((a, b) => a + b, 0) / perBlock.length;
   return {
     of,
@@ -139,10 +139,28 @@ export function pairedRatio(slices: PairedSlice[], of: string, to: string): Pair
     p25: quantile(perBlock, 0.25),
     p75: quantile(perBlock, 0.75),
     sd,
-    // Two runs' means differ with a standard deviation of sd·√(2/n); within 0.03 at 1.96 of them.
-    blocksForPlusMinus003: Math.max(1, Math.ceil(2 * ((1.96 * sd) / 0.03) ** 2)),
-    cpu: perBlockCpu.length ? { median: median(perBlockCpu), min: Math.min(...perBlockCpu), max: Math.max(...perBlockCpu) } : undefined,
+    blocksForPlusMinus003: blocksFor(sd),
+    cpu: perBlockCpu.length
+      ? {
+          median: median(perBlockCpu),
+          min: Math.min(...perBlockCpu),
+          max: Math.max(...perBlockCpu),
+          sd: robustSd(perBlockCpu),
+          blocksForPlusMinus003: blocksFor(robustSd(perBlockCpu)),
+        }
+      : undefined,
   };
+}
+
+/** 1.4826 × the median absolute deviation: the sd of normal data, unmoved by a few disturbed blocks. */
+function robustSd(values: number[]): number {
+  const mid = median(values);
+  return 1.4826 * median(values.map((r) => Math.abs(r - mid)));
+}
+
+/** Two runs' means of n blocks differ with a standard deviation of sd·√(2/n): within 0.03 at 1.96 of them. */
+function blocksFor(sd: number): number {
+  return Math.max(1, Math.ceil(2 * ((1.96 * sd) / 0.03) ** 2));
 }
 
 function quantile(values: number[], q: number): number {
@@ -183,12 +201,12 @@ export async function measurePaired(options: BenchOptions, redis: BenchRedis, lo
 export function pairedTable(results: PairedResult[]): string {
   const f = (n: number) => n.toFixed(3);
   const rows = [
-    '| comparison | ratio (req/s) | blocks | median | mean | p25–p75 | min–max | sd per block | blocks for ±0.03 run to run | by app CPU, median (min–max) |',
+    '| comparison | ratio (req/s) | blocks | median | mean | p25–p75 | min–max | sd per block | blocks for ±0.03 run to run | by app CPU: median (min–max), sd, blocks for ±0.03 |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     for (const x of r.ratios) {
-      const cpu = x.cpu ? `${x.cpu.median.toFixed(2)} (${x.cpu.min.toFixed(2)}–${x.cpu.max.toFixed(2)})` : '–';
+      const cpu = x.cpu ? `${f(x.cpu.median)} (${f(x.cpu.min)}–${f(x.cpu.max)}), ${f(x.cpu.sd)}, ${x.cpu.blocksForPlusMinus003}` : '–';
       rows.push(
         `| ${r.name} | ${x.of} ÷ ${x.to} | ${x.blocks} | **${f(x.median)}** | ${f(x.mean)} | ${f(x.p25)}–${f(x.p75)} | ${f(x.min)}–${f(x.max)} | ${f(x.sd)} | ${x.blocksForPlusMinus003} | ${cpu} |`,
       );

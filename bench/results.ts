@@ -272,7 +272,7 @@ export interface PairedRatio {
   /** Blocks whose mean ratio holds within ±0.03 from run to run, 95 times in 100 (2 runs, independent blocks). */
   blocksForPlusMinus003: number;
   /** The same ratio by app CPU per request: `to`'s µs per request over `of`'s. */
-  cpu?: { median: number; min: number; max: number };
+  cpu?: { median: number; min: number; max: number; sd: number; blocksForPlusMinus003: number };
 }
 
 /** One paired comparison: the targets, every slice and the ratios asked for. */
