@@ -1,4 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import { ADDED_LINE } from './apps/cart';
 import type { Mode } from './apps/mode';
 import { BenchChild } from './children';
@@ -7,6 +9,7 @@ import type { PacedJob, PacedResult } from './paced';
 import type { BenchOptions } from './options';
 import { HARNESS_COMMANDS, commandStats, type BenchRedis } from './redis';
 import type { LatencyRun, Scenario } from './results';
+import { median } from './stats';
 import { startApp, type RunningApp } from './throughput';
 
 type Log = (line: string) => void;
@@ -19,6 +22,7 @@ const LATENCY_SCENARIOS: Scenario[] = ['read', 'write'];
 const CONNECTIONS = 16;
 /** Redis's CPU capacity assumed for "requests per Redis core": one core, all of it. */
 export const REDIS_CORE_US_PER_S = 1e6;
+const PINGS = 500;
 /** Commands that run a script: their time includes the commands the script ran. */
 const SCRIPT = /^(eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro)$/;
 
@@ -38,11 +42,13 @@ export async function measureLatency(options: BenchOptions, redis: BenchRedis, l
       try {
         const proxyPort = proxy && (await proxy.next<{ port: number }>('ready')).port;
         const redisUrl = proxyPort ? `redis://127.0.0.1:${proxyPort}` : redis.url;
+        const pingMs = await pingP50(redisUrl);
+        log(`  Redis ${rttMs} ms away: PING p50 ${pingMs.toFixed(3)} ms (${PINGS} PINGs one at a time)`);
         for (const mode of LATENCY_MODES) {
           const app = await startApp(mode, options, redis, [], { redisUrl, env: { BENCH_COUNT_BY_NAME: '1' } });
           try {
             for (const scenario of LATENCY_SCENARIOS) {
-              const run = await measureOne(app, scenario, rttMs, options, redis, loader, proxy);
+              const run = { ...(await measureOne(app, scenario, rttMs, options, redis, loader, proxy)), pingMs };
               runs.push(run);
               log(progressLine(run));
             }
@@ -111,6 +117,22 @@ async function measureOne(
     sentPerRequest: sent / n,
     proxyCpuUsPer1000: proxyBefore === undefined || proxyAfter === undefined ? undefined : ((proxyAfter - proxyBefore) * 1_000 * 1_000) / n,
   };
+}
+
+/** PINGs sent one at a time through a fresh client: the round trip the apps see, proxy hop included. */
+async function pingP50(url: string): Promise<number> {
+  const client = new Redis(url, { enableAutoPipelining: false });
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < PINGS; i++) {
+      const started = performance.now();
+      await client.ping();
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function paced(loader: BenchChild, job: PacedJob): Promise<PacedResult> {
@@ -183,7 +205,7 @@ export function latencyTable(runs: LatencyRun[]): string {
         ? run.redisCpuUsPer1000
         : Math.max(0, run.redisCpuUsPer1000 - (ceiling?.redisCpuUsPer1000 ?? 0));
     rows.push(
-      `| ${run.rttMs} ms | ${run.scenario} | ${run.mode} | ${run.p50.toFixed(3)} | ${run.p99.toFixed(3)} | ${delta} | ` +
+      `| ${run.rttMs} ms (${run.pingMs?.toFixed(3) ?? '?'}) | ${run.scenario} | ${run.mode} | ${run.p50.toFixed(3)} | ${run.p99.toFixed(3)} | ${delta} | ` +
         `${run.redisUsecPer1000.toFixed(0)} (${cpu?.toFixed(0) ?? '–'}) | ${run.mode === 'none' ? '–' : `${perCore(run.redisUsecPer1000)} (${perCore(cpu)})`} | ` +
         `${run.executedPerRequest.toFixed(2)} (${run.sentPerRequest.toFixed(2)}) | ${run.errors} |`,
     );

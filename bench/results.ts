@@ -290,6 +290,8 @@ export interface PairedResult {
 /** One mode and scenario at a fixed request rate, Redis `rttMs` away (`bench/latency.ts`). */
 export interface LatencyRun {
   rttMs: number;
+  /** PING's p50 from the app's side of the proxy, ms: the round trip actually added, the proxy's own hop included. */
+  pingMs?: number;
   mode: Mode;
   scenario: Scenario;
   /** Requests per second asked, and sent. */
