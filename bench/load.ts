@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { runPaced, type PacedJob } from './paced';
 
 /** One load run, as the bench asks the load process for it. */
 export interface LoadJob {
@@ -114,8 +115,16 @@ if (require.main === module) {
       process.send!({ type: 'load', error: String((error as Error)?.stack ?? error) });
     }
   };
-  process.on('message', (message: { type: string; job?: LoadJob }) => {
+  const answerPaced = async (job: PacedJob): Promise<void> => {
+    try {
+      process.send!({ type: 'paced', result: await runPaced(job) });
+    } catch (error) {
+      process.send!({ type: 'paced', error: String((error as Error)?.stack ?? error) });
+    }
+  };
+  process.on('message', (message: { type: string; job?: LoadJob; paced?: PacedJob }) => {
     if (message.type === 'stop') process.exit(0);
+    if (message.type === 'paced' && message.paced) return void answerPaced(message.paced);
     if (message.type !== 'load' || !message.job) return;
     void answer(message.job); // never rejects: a failure goes back to the bench as the answer
   });

@@ -17,6 +17,9 @@ import { runThroughput } from './throughput';
 import { runContended } from './contended';
 import { measureStaleness } from './staleness';
 import { measureOutage } from './outage';
+import { measurePaired, pairedTable } from './paired';
+import { latencyTable, measureLatency } from './latency';
+import { WIDE_KEYS, WIDE_MODES, measureWide } from './wide';
 
 const log = (line: string) => console.log(line);
 
@@ -82,6 +85,24 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     results.runs = await runThroughput(options, redis, log);
     results.summaries = summarise(results.runs);
   }
+  if (options.sections.has('paired')) {
+    const slices = options.blocks * 2 * options.pairedModes.length;
+    log(
+      `\nPaired: ${options.pairedModes.join(', ')} up at once; per scenario ${options.blocks} blocks (${slices} slices of ${options.slice} s), each mode twice per block, forwards then backwards`,
+    );
+    results.paired = await measurePaired(options, redis, log);
+  }
+  if (options.sections.has('latency')) {
+    const rtts = options.redisRtt > 0 ? `Redis ${options.redisRtt} ms away (a proxy), then 0 ms (direct)` : 'Redis 0 ms away (direct)';
+    log(`\nLatency: ${options.rate} req/s paced, ${options.duration} s per mode and scenario; ${rtts}`);
+    results.latency = await measureLatency(options, redis, log);
+  }
+  if (options.sections.has('wide')) {
+    log(
+      `\nWide sessions: ${WIDE_MODES.join(', ')}; a one-key change in a ${WIDE_KEYS}-key session against the same in a 3-key one, ${options.blocks} blocks of 4 slices of ${options.slice} s per mode`,
+    );
+    results.wide = await measureWide(options, redis, log);
+  }
   if (options.sections.has('contended')) {
     log(
       `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
@@ -132,6 +153,9 @@ ${metricsCostTable(results.runs, 'ours-encrypted')}`);
   if (results.contendedSummaries.length)
     log(`
 ${contendedTable(results.contendedSummaries)}`);
+  if (results.paired?.length) log(`\n${pairedTable(results.paired)}`);
+  if (results.latency?.length) log(`\n${latencyTable(results.latency)}`);
+  if (results.wide?.length) log(`\n${pairedTable(results.wide)}`);
   if (results.targets.length) log(`\n${targetsTable(results)}`);
   if (results.profile) log(`\n${results.profile}`);
   const where = (file: string) => relative(ROOT, join(options.outDir, file));

@@ -84,8 +84,17 @@ export async function commandCalls(admin: Redis): Promise<Record<string, number>
   return calls;
 }
 
+/** INFO commandstats as { command: { calls, usec } }: usec is the time Redis spent executing it. */
+export async function commandStats(admin: Redis): Promise<Record<string, { calls: number; usec: number }>> {
+  const stats: Record<string, { calls: number; usec: number }> = {};
+  for (const match of (await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
+  }
+  return stats;
+}
+
 /** Commands the bench itself sends; left out of per-request figures. */
-const HARNESS_COMMANDS = /^(info|config|client|ping|hello|select|command|memory|dbsize|flushall|flushdb|script|debug|slowlog)(\||$)/;
+export const HARNESS_COMMANDS = /^(info|config|client|ping|hello|select|command|memory|dbsize|flushall|flushdb|script|debug|slowlog)(\||$)/;
 
 /** Calls per command between two snapshots, without the bench's own commands. */
 export function callsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {

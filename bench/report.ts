@@ -11,6 +11,9 @@ import {
 } from './results';
 import { compact } from './targets';
 import { metricsCostTable } from './metrics-cost';
+import { pairedTable } from './paired';
+import { breakdownTable, layoutsTable } from './memory-breakdown';
+import { REDIS_CORE_US_PER_S, latencyTable } from './latency';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const range = (s: Spread, digits: number) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
@@ -98,6 +101,35 @@ function memoryTable(results: BenchResults): string {
   ].join('\n');
 }
 
+/** Each way of writing a session broken down by key and field, then the layout probes. */
+export function memoryBreakdown(results: BenchResults): string[] {
+  const out: string[] = [];
+  const broken = results.memory.filter((m) => m.breakdown?.length);
+  if (!broken.length) return out;
+  out.push(
+    '### By key and field, at Redis defaults',
+    '',
+    "MEMORY USAGE (SAMPLES 0) of one sample session's keys: the value, the key's name and its keyspace entry (a TTL adds an " +
+      "entry in the expires table, which MEMORY USAGE leaves out and used_memory counts). A field's bytes are the key's less " +
+      "those of a copy without it, in the key's encoding (a hash whose values exceed hash-max-listpack-value, 64 B, is a hashtable).",
+    '',
+  );
+  for (const m of broken) out.push(breakdownTable(m.label, m.breakdown!), '');
+  const probed = results.memory.find((m) => m.layouts?.length);
+  const cr = results.memory.find((m) => m.mode === 'connect-redis');
+  if (probed) {
+    out.push(
+      '### The same data in other layouts (scratch keys, MEMORY USAGE)',
+      '',
+      `The fields of one \`${probed.label}\` session written again in other shapes; connect-redis's key of the same data: ${cr?.sampleKeyBytes ?? '?'} B.`,
+      '',
+      layoutsTable(probed.layouts!, cr?.sampleKeyBytes),
+      '',
+    );
+  }
+  return out;
+}
+
 function logoutTable(results: BenchResults): string {
   return [
     '| mode | stored sessions | time, ms (median of runs) | runs, ms | sessions deleted | Redis commands |',
@@ -158,6 +190,50 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
       '',
     );
   }
+  if (results.paired?.length) {
+    out.push(
+      '## Paired comparison: every mode up at once, the load alternating',
+      '',
+      `Every mode's app runs at once on one Redis; the load (${o.connections} connections) goes to one of them at a time, in slices of ` +
+        `${results.paired[0].sliceSeconds} s, in blocks that run the modes forwards and then backwards (A B C C B A), so each mode's two ` +
+        "slices in a block are centred on the same moment and a drift linear over the block cancels. A block's ratio is one mode's " +
+        'req/s over the other\'s in that block; the table gives the blocks\' median and spread. "Blocks for ±0.03": how many blocks ' +
+        'two runs need for their mean ratios to agree within 0.03, 95 times in 100, from the spread seen here (2·(1.96·sd/0.03)²).' +
+        (results.paired.some((p) => (p.otherCores ?? 0) > 0.25) ? ' Other processes were busy during some slices (see "other cores" in latest.json).' : ''),
+      '',
+      pairedTable(results.paired),
+      '',
+    );
+  }
+  if (results.latency?.length) {
+    const rate = results.latency[0].rate;
+    out.push(
+      '## Latency at a fixed rate, with Redis across a network',
+      '',
+      `Each mode alone, ${rate} requests per second sent at a steady pace (an open loop: the rate does not wait for answers), ` +
+        'latency from sending a request to the end of its answer, at the µs. With an RTT, every app reaches Redis through ' +
+        '`bench/rtt-proxy.ts`, a process that holds each chunk half the RTT in each direction, in order. Redis CPU per 1,000 ' +
+        "requests: INFO commandstats' usec over the run (a script's time whole, the commands it ran not again), and redis-server's " +
+        `own CPU time (network I/O included). Requests per Redis core assume one core of ${REDIS_CORE_US_PER_S.toLocaleString('en-US')} µs ` +
+        'per second: what a replica fleet can serve is what Redis can serve divided by its cost per request.',
+      '',
+      latencyTable(results.latency),
+      '',
+    );
+  }
+  if (results.wide?.length) {
+    out.push(
+      '## Wide sessions: a one-key change in a 50-key session',
+      '',
+      'One app per mode; half its sessions hold 3 top-level keys (the user, the cart, `k0`), half hold 50 (the user, the cart, ' +
+        '`k0`…`k47`, small objects). Each request changes one key through the end-of-request save (`POST /prefs/k…`). The load ' +
+        'alternates between the narrow and the wide sessions of the same process, in palindromic blocks as in the paired ' +
+        'comparison; the ratio is req/s on wide sessions over req/s on narrow ones (1: the change costs the same at any width).',
+      '',
+      pairedTable(results.wide),
+      '',
+    );
+  }
   if (results.contendedSummaries?.length) {
     out.push(
       '## Contended writes: many requests, one session',
@@ -187,7 +263,10 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
     if (results.targets.some((t) => t.floor))
       out.push('"Floor": the same target as the floor reached it (× ceiling in the same rounds), the least any Redis session layer does (see Throughput).', '');
   }
-  if (results.memory.length) out.push('## Redis memory per session', '', memoryTable(results), '');
+  if (results.memory.length) {
+    out.push('## Redis memory per session', '', memoryTable(results), '');
+    out.push(...memoryBreakdown(results));
+  }
   if (results.logout.length) {
     out.push(
       '## Log out everywhere (one user with 5 sessions)',

@@ -131,6 +131,41 @@ export interface MemoryResult {
   /** Bytes of data in the sample key (string length, or field names and values of a hash). */
   payloadBytes: number;
   encoding: string;
+  /** The keys one session of these takes, by key and field (`bench/memory-breakdown.ts`). */
+  breakdown?: KeyBreakdown[];
+  /** Other layouts of the same data, written to scratch keys and measured the same way (a proposal's numbers). */
+  layouts?: LayoutProbe[];
+}
+
+/** One Redis key of a session: what MEMORY USAGE says of it and of each of its fields or members. */
+export interface KeyBreakdown {
+  role: string;
+  key: string;
+  type: string;
+  encoding: string;
+  /** MEMORY USAGE (SAMPLES 0): the value, the key's name and its entry in the keyspace. */
+  bytes: number;
+  hasTtl: boolean;
+  /** For keys shared by many sessions (e.g. activity buckets): their bytes over the sessions stored. */
+  sharedPerSession?: number;
+  fields?: FieldBreakdown[];
+}
+
+export interface FieldBreakdown {
+  field: string;
+  nameBytes: number;
+  valueBytes: number;
+  /** MEMORY USAGE of the key less that of a copy without this field (or member): what the field costs, in its key's encoding. */
+  marginalBytes: number;
+}
+
+/** The same session written another way to a scratch key. */
+export interface LayoutProbe {
+  layout: string;
+  bytes: number;
+  encoding: string;
+  /** What the layout keeps of today's: one-field writes, a compare-and-set per top-level key. */
+  note: string;
 }
 
 export interface LogoutResult {
@@ -181,6 +216,12 @@ export interface BenchResults {
   outage?: OutageResult[];
   targets: Target[];
   profile?: string;
+  /** Paired, interleaved comparisons of the modes (`bench/paired.ts`). */
+  paired?: PairedResult[];
+  /** Latency at a fixed request rate, with and without a network between the apps and Redis (`bench/latency.ts`). */
+  latency?: LatencyRun[];
+  /** A one-key change in a 50-key session against the same in a 3-key one, paired (`bench/wide.ts`). */
+  wide?: PairedResult[];
 }
 
 /** One staleness probe of the near cache (`bench/staleness.ts`): a change or a logout through replica A, read through B. */
@@ -197,4 +238,79 @@ export interface OutageResult {
   p50: number;
   p99: number;
   max: number;
+}
+
+/** One slice of load on one target of a paired comparison (`bench/paired.ts`). */
+export interface PairedSlice {
+  block: number;
+  target: string;
+  /** 2xx answers and the seconds they took. */
+  ok: number;
+  seconds: number;
+  errors: number;
+  /** CPU the target's app process used during the slice, ms (Linux only). */
+  cpuMs?: number;
+  otherCores?: number;
+}
+
+/** A ratio of two targets taken block by block, each block's slices neighbours in time. */
+export interface PairedRatio {
+  /** `of` ÷ `to`: req/s of `of` over req/s of `to`. */
+  of: string;
+  to: string;
+  blocks: number;
+  perBlock: number[];
+  median: number;
+  mean: number;
+  min: number;
+  max: number;
+  /** 25th and 75th percentiles of the per-block ratios. */
+  p25: number;
+  p75: number;
+  /** Standard deviation of the per-block ratios (robust: 1.4826 × their median absolute deviation). */
+  sd: number;
+  /** Blocks whose mean ratio holds within ±0.03 from run to run, 95 times in 100 (2 runs, independent blocks). */
+  blocksForPlusMinus003: number;
+  /** The same ratio by app CPU per request: `to`'s µs per request over `of`'s. */
+  cpu?: { median: number; min: number; max: number; sd: number; blocksForPlusMinus003: number };
+}
+
+/** One paired comparison: the targets, every slice and the ratios asked for. */
+export interface PairedResult {
+  /** What the comparison measures, e.g. "read" or "wide vs narrow, ours". */
+  name: string;
+  targets: string[];
+  sliceSeconds: number;
+  slices: PairedSlice[];
+  ratios: PairedRatio[];
+  /** Highest cores other processes used during any block. */
+  otherCores?: number;
+}
+
+/** One mode and scenario at a fixed request rate, Redis `rttMs` away (`bench/latency.ts`). */
+export interface LatencyRun {
+  rttMs: number;
+  /** PING's p50 from the app's side of the proxy, ms: the round trip actually added, the proxy's own hop included. */
+  pingMs?: number;
+  mode: Mode;
+  scenario: Scenario;
+  /** Requests per second asked, and sent. */
+  rate: number;
+  sentRate: number;
+  requests: number;
+  errors: number;
+  /** ms, from sending the request to the end of its answer. */
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Redis CPU per 1,000 requests by INFO commandstats, µs: scripts whole, commands they ran not again. */
+  redisUsecPer1000: number;
+  /** The same by redis-server's own CPU time (/proc schedstat): network I/O and everything else included. */
+  redisCpuUsPer1000?: number;
+  /** Commands Redis executed per request (inside scripts included), and what the app's clients sent. */
+  executedPerRequest: number;
+  sentPerRequest: number;
+  /** CPU of the latency proxy per 1,000 requests, µs (its polling included). */
+  proxyCpuUsPer1000?: number;
 }

@@ -52,10 +52,26 @@ export async function runThroughput(options: BenchOptions, redis: BenchRedis, lo
   return runs;
 }
 
+/** How `startApp` starts an app: by default on a flushed Redis, connected to it directly. */
+export interface StartHow {
+  /** false: keep what Redis holds (other apps of the same section are up and keep their sessions). */
+  flush?: boolean;
+  /** Where the app connects instead of `redis.url`: a latency proxy in front of it (`rtt-proxy.ts`). */
+  redisUrl?: string;
+  /** More environment for the app process (e.g. BENCH_COUNT_BY_NAME). */
+  env?: Record<string, string>;
+}
+
 /** Starts a mode's app on a flushed Redis and logs in its users, each with a three-line cart. */
-export async function startApp(mode: Mode, options: Pick<BenchOptions, 'sessions'>, redis: BenchRedis, nodeFlags: string[] = []): Promise<RunningApp> {
-  await redis.admin.flushall();
-  const child = BenchChild.start('bench/apps/server.ts', { BENCH_MODE: mode, BENCH_REDIS_URL: redis.url }, nodeFlags);
+export async function startApp(
+  mode: Mode,
+  options: Pick<BenchOptions, 'sessions'>,
+  redis: BenchRedis,
+  nodeFlags: string[] = [],
+  how: StartHow = {},
+): Promise<RunningApp> {
+  if (how.flush !== false) await redis.admin.flushall();
+  const child = BenchChild.start('bench/apps/server.ts', { BENCH_MODE: mode, BENCH_REDIS_URL: how.redisUrl ?? redis.url, ...how.env }, nodeFlags);
   const { port } = await child.next<{ port: number }>('ready');
   const users = Array.from({ length: options.sessions }, (_, i) => `user-${i}`);
   const cookies = mode === 'none' ? users.map((_, i) => fakeCookie(i)) : await mapLimit(users, 16, (user) => loginWithCart(port, user));

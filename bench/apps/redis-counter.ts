@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 
 /** What the app's Redis client sent, for the bench to divide by requests served. */
 export interface RedisCounts {
@@ -38,4 +38,22 @@ export function countRedisCommands(client: Redis | Cluster): { counts: RedisCoun
       inFlight = 0;
     },
   };
+}
+
+/**
+ * Counts, by command name, what every ioredis client of this process sends (the session layer's
+ * duplicates too: subscriber, tracking), by wrapping the class's `sendCommand`. The latency section
+ * needs it to tell the commands an app sent from those Redis ran inside its scripts, which INFO
+ * commandstats counts (and times) twice: once alone, once within the script's own time.
+ */
+export function countEveryClientByName(): Record<string, number> {
+  const byName: Record<string, number> = {};
+  const proto = Redis.prototype as unknown as { sendCommand(command: { name: string }, ...rest: unknown[]): unknown };
+  const original = proto.sendCommand;
+  proto.sendCommand = function (command, ...rest) {
+    const name = command.name.toLowerCase();
+    byName[name] = (byName[name] ?? 0) + 1;
+    return original.call(this, command, ...rest);
+  };
+  return byName;
 }

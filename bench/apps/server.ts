@@ -6,7 +6,7 @@ import { buildFloorApp } from './floor.app';
 import { BENCH_ENCRYPTION_KEY, MODES, type BuiltApp, type Mode } from './mode';
 import { buildNoneApp } from './none.app';
 import { buildOursApp } from './ours.app';
-import { countRedisCommands, type RedisCounts } from './redis-counter';
+import { countEveryClientByName, countRedisCommands, type RedisCounts } from './redis-counter';
 
 /**
  * Child process entry: one mode's app on a free port of 127.0.0.1. Tells the bench its port over
@@ -15,6 +15,8 @@ import { countRedisCommands, type RedisCounts } from './redis-counter';
 async function main(): Promise<void> {
   const mode = process.env.BENCH_MODE as Mode;
   const redisUrl = process.env.BENCH_REDIS_URL ?? '';
+  // Before any client exists; only where asked (the latency section), as it costs a little per command.
+  const byName = process.env.BENCH_COUNT_BY_NAME ? countEveryClientByName() : undefined;
   const built = await build(mode, redisUrl);
   const counter = built.redis ? countRedisCommands(built.redis) : undefined;
   const noCounts: RedisCounts = { sent: 0, roundTrips: 0 };
@@ -26,7 +28,7 @@ async function main(): Promise<void> {
   const answer = async (message: { type: string; on?: boolean }) => {
     switch (message.type) {
       case 'counts':
-        return process.send!({ type: 'counts', ...(counter?.counts ?? noCounts), ...answers.counts });
+        return process.send!({ type: 'counts', ...(counter?.counts ?? noCounts), ...answers.counts, byName });
       case 'mark': // the clock of --cpu-prof profiles, in microseconds
         return process.send!({ type: 'mark', us: Number(process.hrtime.bigint() / 1_000n) });
       case 'trace':
