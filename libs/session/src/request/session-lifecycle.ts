@@ -179,6 +179,17 @@ export class SessionLifecycle implements RequestLifecycle {
     (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, carrier, ending: false, lifecycle: this };
   }
 
+  /** Logout: a cookie that expired long ago replaces the session's in the browser, with the same attributes. */
+  clearCookie(req: SessionRequest): void {
+    const res = this.platform.responseOf(req);
+    if (!res) return;
+    const { name, maxAge: _maxAge, expires: _expires, secure, ...settings } = this.options.cookie;
+    const cookie = new SessionCookie({ ...settings, secure: resolveSecure(secure, this.platform.isHttps(req, this.options.trustProxy)) });
+    cookie.expires = new Date(1);
+    // express-session's Cookie serializes itself; its typings leave the method out.
+    this.platform.appendCookie(res, (cookie as unknown as { serialize(name: string, value: string): string }).serialize(name, ''));
+  }
+
   /** The way out, with the headers (see `SessionWayOut.beforeHeaders`). */
   beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void {
     this.wayOut.beforeHeaders(req, state, res);
