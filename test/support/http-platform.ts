@@ -21,7 +21,7 @@ export function testHttpPlatform(): TestHttpPlatform {
  * X-Forwarded-Proto, as Express's `trust proxy` does.
  */
 export function createNestApp(
-  module: unknown,
+  module: Parameters<typeof NestFactory.create>[0],
   options: NestApplicationOptions = {},
   platform: TestHttpPlatform = testHttpPlatform(),
   fastifyOptions: { trustProxy?: boolean } = {},
