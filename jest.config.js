@@ -5,10 +5,10 @@ const tsJest = {
 };
 
 /**
- * Packages published as ES modules only (Nest 12, and the path-to-regexp 9 of @fastify/middie under
- * @nestjs/platform-fastify): Jest runs them transpiled to CommonJS.
+ * Packages published as ES modules only (Nest 12; under Fastify, the path-to-regexp 9 of @fastify/middie
+ * and the content-disposition of @fastify/static): Jest runs them transpiled to CommonJS.
  */
-const esmPackages = ['@nestjs', 'path-to-regexp'];
+const esmPackages = ['@nestjs', 'path-to-regexp', 'content-disposition'];
 
 const shared = {
   rootDir: __dirname,

@@ -65,11 +65,14 @@ async function createOnExpress(env: ShopEnvironment, options: NestApplicationOpt
   return app;
 }
 
+/** Express's body parser's default (100 kB), so both platforms refuse the same bodies with 413. */
+const BODY_LIMIT = 100 * 1024;
+
 /** The same shop on Fastify: the adapter and its static files are loaded only when chosen. */
 async function createOnFastify(env: ShopEnvironment, options: NestApplicationOptions): Promise<INestApplication> {
   const { FastifyAdapter } = await import('@nestjs/platform-fastify');
   // One proxy hop trusted, as `trust proxy` 1 on Express (Fastify sends no X-Powered-By).
-  const app = await NestFactory.create<NestFastifyApplication>(ShopModule.forRoot(env), new FastifyAdapter({ trustProxy: (_address: string, hop: number) => hop < 1 }), options);
+  const app = await NestFactory.create<NestFastifyApplication>(ShopModule.forRoot(env), new FastifyAdapter({ trustProxy: (_address: string, hop: number) => hop < 1, bodyLimit: BODY_LIMIT }), options);
   app.useStaticAssets({ root: publicDir(), index: 'index.html' });
   app.useStaticAssets({ root: uplotDir(), prefix: '/vendor/uplot/', decorateReply: false });
   return app;
