@@ -2,7 +2,6 @@ import { Logger, type INestApplication, type LoggerService, type LogLevel, type 
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { RequestHandler } from 'express';
 import { BodyParserErrorsFilter } from './http/body-parser-errors.filter';
 import { withVariableName } from './config/session-options';
 import { validateShopEnvironment, type ShopEnvironment } from './config/shop-environment';
@@ -36,17 +35,15 @@ export async function createShopApp(options: CreateShopAppOptions = {}): Promise
     // app.close() ends keep-alive connections too, so a replica stops at once.
     forceCloseConnections: true,
   };
-  const app = await (env.HTTP_PLATFORM === 'fastify' ? createOnFastify(env, nestOptions) : createOnExpress(env, nestOptions)).catch(
-    (error: unknown) => {
-      // SessionModule refused an option at boot: say which variable set it.
-      throw withVariableName(error);
-    },
-  );
+  const app = await (env.HTTP_PLATFORM === 'fastify' ? createOnFastify(env, nestOptions) : createOnExpress(env, nestOptions)).catch((error: unknown) => {
+    // SessionModule refused an option at boot: say which variable set it.
+    throw withVariableName(error);
+  });
   // Registered before Nest's own middleware, so they see every response, static files and errors too
   // (on Fastify as Node's raw request and response, which is all they use).
   const replicaId = env.REPLICA_ID;
   for (const middleware of [replicaHeader(replicaId), requestLog(replicaId, new Logger()), countRequests(app.get(METRICS_REGISTRY))]) {
-    app.use(middleware as RequestHandler);
+    app.use(middleware);
   }
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new BodyParserErrorsFilter(app.getHttpAdapter()));
@@ -72,7 +69,11 @@ const BODY_LIMIT = 100 * 1024;
 async function createOnFastify(env: ShopEnvironment, options: NestApplicationOptions): Promise<INestApplication> {
   const { FastifyAdapter } = await import('@nestjs/platform-fastify');
   // One proxy hop trusted, as `trust proxy` 1 on Express (Fastify sends no X-Powered-By).
-  const app = await NestFactory.create<NestFastifyApplication>(ShopModule.forRoot(env), new FastifyAdapter({ trustProxy: (_address: string, hop: number) => hop < 1, bodyLimit: BODY_LIMIT }), options);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ShopModule.forRoot(env),
+    new FastifyAdapter({ trustProxy: (_address: string, hop: number) => hop < 1, bodyLimit: BODY_LIMIT }),
+    options,
+  );
   app.useStaticAssets({ root: publicDir(), index: 'index.html' });
   app.useStaticAssets({ root: uplotDir(), prefix: '/vendor/uplot/', decorateReply: false });
   return app;

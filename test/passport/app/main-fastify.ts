@@ -13,7 +13,7 @@ export async function createFastifyApp() {
     .getHttpAdapter()
     .getInstance()
     .addHook('preHandler', (req, reply, done) => {
-      initialize(req as never, reply as never, () => session(req as never, reply as never, done));
+      initialize(req as never, reply as never, () => session(req, reply, done));
     });
   return app; // then: await app.listen(3000)
 }

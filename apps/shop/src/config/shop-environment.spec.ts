@@ -8,7 +8,11 @@ const KEY_B = Buffer.alloc(32, 2).toString('base64');
 
 describe('validateShopEnvironment', () => {
   it('fills in the contract defaults and keeps only the shop variables', () => {
-    expect({ ...validateShopEnvironment({ PATH: '/usr/bin', HOME: '/root' }) }).toEqual({ HTTP_PLATFORM: 'express', PORT: 3000, REPLICA_ID: `${hostname()}:3000` });
+    expect({ ...validateShopEnvironment({ PATH: '/usr/bin', HOME: '/root' }) }).toEqual({
+      HTTP_PLATFORM: 'express',
+      PORT: 3000,
+      REPLICA_ID: `${hostname()}:3000`,
+    });
   });
 
   it('reads PORT, REDIS_URL, REPLICA_ID, METRICS_TOKEN and comma-separated SESSION_SECRET and SESSION_ENCRYPTION_KEYS, newest first', () => {

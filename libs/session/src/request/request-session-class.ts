@@ -11,7 +11,12 @@ function callbackOrPromise(run: (callback: Callback) => void, callback: Callback
     run(callback);
     return undefined;
   }
-  return new Promise((resolve, reject) => run((error) => (error ? reject(error as Error) : resolve())));
+  return new Promise((resolve, reject) =>
+    run((error) => {
+      if (error) reject(error instanceof Error ? error : new Error(`Session call failed: ${JSON.stringify(error)}`));
+      else resolve();
+    }),
+  );
 }
 
 /**
