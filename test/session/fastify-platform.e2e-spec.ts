@@ -99,6 +99,16 @@ describe('on Fastify', () => {
     expect((await visitor.get('/whole')).body).toMatchObject({ views: 1, streamed: true });
   });
 
+  it('loads the session after Nest middleware on the routes forRoutes/exclude leave it', async () => {
+    const url = await start({ exclude: ['public'] });
+    const visitor = new Visitor(url);
+    await visitor.post('/set/views', { value: 3 });
+    expect(visitor.cookie).toMatch(/^sid=/);
+    expect((await visitor.get('/peek')).body).toEqual({ views: 3 });
+    expect((await visitor.get('/public')).status).toBe(200);
+    expect((await new Visitor(url).get('/peek')).body).toEqual({ views: null });
+  });
+
   it("decides cookie.secure: 'auto' by Fastify's trustProxy", async () => {
     const trusting = await start({ cookie: { secure: 'auto' } }, true);
     const viaHttps = { 'x-forwarded-proto': 'https' };
