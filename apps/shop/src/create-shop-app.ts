@@ -28,6 +28,7 @@ export interface CreateShopAppOptions {
 export async function createShopApp(options: CreateShopAppOptions = {}): Promise<INestApplication> {
   // Checked before Nest starts, so a bad variable or a missing page ends in one clear message.
   const env = validateShopEnvironment(options.env ?? process.env);
+  const assets = publicDir();
   const nestOptions: NestApplicationOptions = {
     logger: options.logger,
     // Errors reach the caller (main.ts prints them and exits 1) instead of aborting the process.
@@ -45,9 +46,23 @@ export async function createShopApp(options: CreateShopAppOptions = {}): Promise
   for (const middleware of [replicaHeader(replicaId), requestLog(replicaId, new Logger()), countRequests(app.get(METRICS_REGISTRY))]) {
     app.use(middleware);
   }
+  serveStaticFiles(app, env.HTTP_PLATFORM, assets);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new BodyParserErrorsFilter(app.getHttpAdapter()));
   return app;
+}
+
+/** The page and, for the operations panel, the chart library from the installed package (nothing from a CDN). */
+function serveStaticFiles(app: INestApplication, platform: ShopEnvironment['HTTP_PLATFORM'], assets: string): void {
+  if (platform === 'fastify') {
+    const fastifyApp = app as NestFastifyApplication;
+    fastifyApp.useStaticAssets({ root: assets, index: 'index.html' });
+    fastifyApp.useStaticAssets({ root: uplotDir(), prefix: '/vendor/uplot/', decorateReply: false });
+    return;
+  }
+  const expressApp = app as NestExpressApplication;
+  expressApp.useStaticAssets(assets, { index: 'index.html' });
+  expressApp.useStaticAssets(uplotDir(), { prefix: '/vendor/uplot/' });
 }
 
 async function createOnExpress(env: ShopEnvironment, options: NestApplicationOptions): Promise<INestApplication> {
@@ -56,9 +71,6 @@ async function createOnExpress(env: ShopEnvironment, options: NestApplicationOpt
   // scheme (device list, Secure cookie); anything further out could be forged by the client.
   app.set('trust proxy', 1);
   app.disable('x-powered-by');
-  app.useStaticAssets(publicDir(), { index: 'index.html' });
-  // The operations panel's chart library, served from the installed package: the page loads nothing from a CDN.
-  app.useStaticAssets(uplotDir(), { prefix: '/vendor/uplot/' });
   return app;
 }
 
@@ -74,7 +86,5 @@ async function createOnFastify(env: ShopEnvironment, options: NestApplicationOpt
     new FastifyAdapter({ trustProxy: (_address: string, hop: number) => hop < 1, bodyLimit: BODY_LIMIT }),
     options,
   );
-  app.useStaticAssets({ root: publicDir(), index: 'index.html' });
-  app.useStaticAssets({ root: uplotDir(), prefix: '/vendor/uplot/', decorateReply: false });
   return app;
 }
