@@ -4,8 +4,11 @@ const tsJest = {
   tsconfig: { isolatedModules: true },
 };
 
-/** Packages published as ES modules only (Nest 12): Jest runs them transpiled to CommonJS. */
-const esmPackages = ['@nestjs'];
+/**
+ * Packages published as ES modules only (Nest 12; under Fastify, the path-to-regexp 9 of @fastify/middie
+ * and the content-disposition of @fastify/static): Jest runs them transpiled to CommonJS.
+ */
+const esmPackages = ['@nestjs', 'path-to-regexp', 'content-disposition'];
 
 const shared = {
   rootDir: __dirname,
@@ -14,7 +17,8 @@ const shared = {
     '^.+\\.ts$': ['ts-jest', tsJest],
     [`/node_modules/(${esmPackages.join('|')})/.+\\.js$`]: '<rootDir>/test/support/esm-to-commonjs.js',
   },
-  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
+  // Ignored unless the file is in one of them, nested ones included (`…/node_modules/x/node_modules/path-to-regexp/`).
+  transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)(?!.*/node_modules/(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   // The built package (npm run build:lib) holds a second package.json of the same name.
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

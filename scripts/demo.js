@@ -15,6 +15,9 @@ const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'apps', 'shop', 'main.js');
 const REPLICAS = 3;
 const PREFERRED_PORT = Number(process.env.DEMO_PORT) || 3000;
+// The replicas' HTTP platforms, in turn: DEMO_PLATFORMS=express,fastify makes a mixed fleet
+// (express, fastify, express), as while a team moves one replica at a time. Express unless set.
+const PLATFORMS = (process.env.DEMO_PLATFORMS || 'express').split(',').map((name) => name.trim());
 
 const say = (line) => console.log(`[demo] ${line}`);
 const stops = []; // what to undo on exit, newest first
@@ -43,10 +46,11 @@ async function main() {
     // Ctrl-C in a terminal reaches the replicas too (one process group), maybe before it reaches us:
     // wait a moment before calling an exit unexpected.
     const onExit = (how) => setTimeout(() => stopping || say(`${id} stopped unexpectedly (${how}); the balancer answers 502 in its turns`), 500);
-    const replica = await startReplica({ main: MAIN, id, port: await freePort(), env, print: console.log, onExit });
+    const replicaEnv = { ...env, HTTP_PLATFORM: PLATFORMS[(i - 1) % PLATFORMS.length] };
+    const replica = await startReplica({ main: MAIN, id, port: await freePort(), env: replicaEnv, print: console.log, onExit });
     stops.unshift([id, replica.stop]);
     replicas.push(replica);
-    say(`${id} is healthy at ${replica.url} (pid ${replica.pid})`);
+    say(`${id} is healthy at ${replica.url} on ${replicaEnv.HTTP_PLATFORM} (pid ${replica.pid})`);
   }
 
   const balancer = await startBalancer({ targets: replicas.map((r) => r.url), port: await preferredOrFreePort(PREFERRED_PORT) });

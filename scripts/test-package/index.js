@@ -2,8 +2,10 @@
 // npm run test:package: the library as a user gets it. Builds and packs it, checks what the tarball
 // holds, installs the TARBALL (never the source) from the registry into a throwaway app per supported
 // combination, under the system's temporary folder, compiles the library README's quick start there
-// with strict TypeScript, starts it twice on one Redis and runs a visit across the two replicas. Also
-// installs it into a plain Express app without Nest, for the standalone store (plain-express.js).
+// with strict TypeScript, starts it twice on one Redis and runs a visit across the two replicas. Each
+// Nest major is run on Express and on Fastify (an app without Express, whose main.ts only adds
+// `new FastifyAdapter()`). Also installs it into a plain Express app without Nest, for the standalone
+// store (plain-express.js).
 // Prints one closing line ("N passed, N failed") and exits non-zero on any failure.
 // KEEP_APPS=1 leaves the apps on disk for a look.
 
@@ -44,6 +46,24 @@ const COMBINATIONS = [
     devDependencies: { '@types/express': '^5', '@types/redis-errors': '^1.2.1' },
     expect: { nest: 12, express: 5, ioredis: 6 },
   },
+  ...[
+    { nest: 10, fastify: 4, ioredis: 5 },
+    { nest: 11, fastify: 5, ioredis: 5 },
+    { nest: 12, fastify: 5, ioredis: 6 },
+  ].map((expect) => ({
+    name: `Nest ${expect.nest} + Fastify ${expect.fastify} + ioredis ${expect.ioredis}`,
+    platform: 'fastify',
+    dependencies: {
+      '@nestjs/common': `^${expect.nest}`,
+      '@nestjs/core': `^${expect.nest}`,
+      '@nestjs/platform-fastify': `^${expect.nest}`,
+      ioredis: `^${expect.ioredis}`,
+    },
+    // The quick start's `import type { Request } from 'express'` finds its types through the library's
+    // @types/express-session; ioredis 6 needs the redis-errors types as above.
+    devDependencies: expect.ioredis === 6 ? { '@types/redis-errors': '^1.2.1' } : {},
+    expect,
+  })),
 ];
 const COMMON = {
   dependencies: { 'reflect-metadata': '^0.2.2', rxjs: '^7.8.1' },
@@ -109,7 +129,7 @@ async function main() {
 async function testApp(app, redisUrl) {
   const t = Date.now();
   try {
-    const versions = installedVersions(app.dir);
+    const versions = installedVersions(app.dir, app.platform);
     checkVersions(app, versions);
     await run(join(app.dir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: app.dir });
     await runScenario(app.dir, redisUrl);
@@ -138,7 +158,8 @@ async function prepareApp(app, tarball) {
   };
   writeFileSync(join(app.dir, 'package.json'), JSON.stringify(manifest, null, 2));
   writeFileSync(join(app.dir, 'src/quick-start.ts'), withAccountController(quickStart()));
-  for (const file of ['account.controller.ts', 'main.ts']) copyFileSync(join(__dirname, 'app', file), join(app.dir, 'src', file));
+  copyFileSync(join(__dirname, 'app', 'account.controller.ts'), join(app.dir, 'src', 'account.controller.ts'));
+  copyFileSync(join(__dirname, 'app', app.platform === 'fastify' ? 'main-fastify.ts' : 'main.ts'), join(app.dir, 'src', 'main.ts'));
   copyFileSync(join(__dirname, 'app/tsconfig.json'), join(app.dir, 'tsconfig.json'));
   // A user's plain `npm install`: peer ranges are checked as npm checks them (no --legacy-peer-deps).
   await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel', 'error'], { cwd: app.dir });
@@ -159,12 +180,13 @@ function withAccountController(source) {
   return `import { AccountController } from './account.controller';\n${source.replace(registration, 'controllers: [CartController, AccountController]')}`;
 }
 
-function installedVersions(dir) {
+function installedVersions(dir, platform = 'express') {
   const version = (name) => JSON.parse(readFileSync(require.resolve(`${name}/package.json`, { paths: [dir] }), 'utf8')).version;
-  const expressFrom = require.resolve('express/package.json', { paths: [join(dir, 'node_modules/@nestjs/platform-express')] });
+  // The framework the Nest adapter itself loads.
+  const frameworkFrom = require.resolve(`${platform}/package.json`, { paths: [join(dir, `node_modules/@nestjs/platform-${platform}`)] });
   return {
     nest: version('@nestjs/core'),
-    express: JSON.parse(readFileSync(expressFrom, 'utf8')).version,
+    [platform]: JSON.parse(readFileSync(frameworkFrom, 'utf8')).version,
     ioredis: version('ioredis'),
     typescript: version('typescript'),
     library: version('nest-redis-session'),
@@ -180,7 +202,8 @@ function checkVersions(app, versions) {
 }
 
 function describe(versions) {
-  return `Nest ${versions.nest}, Express ${versions.express}, ioredis ${versions.ioredis}, TypeScript ${versions.typescript}`;
+  const framework = versions.fastify ? `Fastify ${versions.fastify}` : `Express ${versions.express}`;
+  return `Nest ${versions.nest}, ${framework}, ioredis ${versions.ioredis}, TypeScript ${versions.typescript}`;
 }
 
 async function startRedis(work) {

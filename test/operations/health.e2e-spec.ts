@@ -1,10 +1,10 @@
 import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import Redis from 'ioredis';
 import { SessionModule } from '@app/session';
 import { SessionHealthIndicator, type SessionHealthOptions } from '@app/session/health';
 import { startRedis, type RedisServerHandle } from '../support/redis';
+import { createNestApp } from '../support/http-platform';
 import { freePorts, LOCALHOST } from '../support/ports';
 import { launchRedisServer, type RedisProcess } from '../support/processes';
 import { makeTempDir, removeTempDir } from '../support/temp-dirs';
@@ -48,7 +48,7 @@ async function healthApp(redisUrl: string, options: SessionHealthOptions = {}): 
     providers: [SessionHealthIndicator],
   })
   class HealthAppModule {}
-  const app = await NestFactory.create(HealthAppModule, { logger: false });
+  const app = await createNestApp(HealthAppModule, { logger: false });
   await app.listen(0, LOCALHOST);
   const url = (await app.getUrl()).replace('[::1]', LOCALHOST);
   return {

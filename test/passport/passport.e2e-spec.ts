@@ -8,6 +8,8 @@ import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import { passportAppOptions } from './app/app.module';
 import { createApp } from './app/main';
+import { createFastifyApp } from './app/main-fastify';
+import { testHttpPlatform } from '../support/http-platform';
 
 const SECRET = 'a-passport-test-secret-of-32-chars!!';
 
@@ -43,7 +45,7 @@ describe('passport over two replicas', () => {
     passportAppOptions.current = { prefix, ...options };
     const urls: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const app = await createApp();
+      const app = testHttpPlatform() === 'fastify' ? await createFastifyApp() : await createApp();
       running.push(app);
       await app.listen(0, '127.0.0.1');
       urls.push((await app.getUrl()).replace('[::1]', '127.0.0.1'));
@@ -154,7 +156,18 @@ describe('passport over two replicas', () => {
     expect(await sessionKeys(prefix)).toHaveLength(1);
   });
 
-  it('with forRoutes, main.ts passport fails the first request with a message naming the fix', async () => {
+  // Express: main.ts's app.use() runs before Nest's middleware consumer. Fastify: the preHandler hook runs after it.
+  const onExpress = testHttpPlatform() === 'express' ? it : it.skip;
+  const onFastify = testHttpPlatform() === 'fastify' ? it : it.skip;
+
+  onFastify("with forRoutes, passport in Fastify's preHandler finds the session loaded", async () => {
+    const { a, b } = await replicas({ forRoutes: ['*'] });
+    expect((await new Visitor(a).get('/public')).status).toBe(200);
+    const ada = await logIn(a);
+    expect((await on(b, ada).get('/me')).body).toEqual({ id: 'u1', username: 'ada' });
+  });
+
+  onExpress('with forRoutes, main.ts passport fails the first request with a message naming the fix', async () => {
     const { a } = await replicas({ forRoutes: ['*'] });
     const res = await new Visitor(a).get('/public');
     expect(res.status).toBe(500);
@@ -173,6 +186,7 @@ describe("the README's passport section", () => {
 
   it.each([
     ['passport-main', 'main.ts'],
+    ['passport-fastify-main', 'main-fastify.ts'],
     ['passport-auth', 'auth.ts'],
   ])('shows %s exactly as the test app has it (app/%s)', (name, file) => {
     expect(readmeBlock(name)).toBe(readFileSync(join(__dirname, 'app', file), 'utf8'));

@@ -1,7 +1,7 @@
-import { NestFactory } from '@nestjs/core';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRedis, type RedisServerHandle } from '../support/redis';
+import { createNestApp } from '../support/http-platform';
 import { Visitor } from '../session/support/http-client';
 
 const README = join(__dirname, '../../libs/session/README.md'); // the page published with the package
@@ -36,7 +36,7 @@ describe("the README's quick start", () => {
     process.env.SESSION_SECRET = 'a-secret-of-at-least-32-characters!!';
     process.env.REDIS_URL = redis.url;
     const { AppModule } = await import(file);
-    const app = await NestFactory.create(AppModule, { logger: false });
+    const app = await createNestApp(AppModule, { logger: false });
     try {
       await app.listen(0, '127.0.0.1');
       const visitor = new Visitor(await app.getUrl());

@@ -1,11 +1,11 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { SessionConfigError, SessionModule, SessionService } from '@app/session';
 import { SessionCore } from '@app/session/store/session-core';
 import { openMonitor } from '../support/monitor';
 import { uniquePrefix } from '../support/prefix';
+import { createNestApp } from '../support/http-platform';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { Visitor } from './support/http-client';
 import { TEST_SECRET, startSessionApp, type RunningApp } from './support/session-app';
@@ -167,7 +167,7 @@ describe('encryption at rest', () => {
     const short = randomBytes(24).toString('base64');
     @Module({ imports: [SessionModule.forRoot({ secret: TEST_SECRET, redis: redis.url, encryption: { keys: [NEW_KEY, short] } })] })
     class ShortKeyModule {}
-    const boot = NestFactory.create(ShortKeyModule, { logger: false, abortOnError: false });
+    const boot = createNestApp(ShortKeyModule, { logger: false, abortOnError: false });
     await expect(boot).rejects.toThrow(SessionConfigError);
     await expect(boot).rejects.toThrow('"encryption.keys[1]" must hold at least 32 bytes');
   });

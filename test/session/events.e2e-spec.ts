@@ -1,11 +1,10 @@
-import { Controller, HttpCode, Injectable, Module, Post, Req } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { Controller, HttpCode, Injectable, Module, Post, Req, type INestApplication } from '@nestjs/common';
 import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
 import { SessionModule, SessionService, type SessionEvent, type SessionEventsOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
+import { createNestApp } from '../support/http-platform';
 import { waitUntil } from '../support/probe';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
 import { TestController } from './support/test-controller';
@@ -171,7 +170,7 @@ class SessionEventListener {
 
 describe('session events on @nestjs/event-emitter', () => {
   let redis: RedisServerHandle;
-  let app: NestExpressApplication;
+  let app: INestApplication;
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -189,7 +188,7 @@ describe('session events on @nestjs/event-emitter', () => {
       providers: [SessionEventListener],
     })
     class EmitterAppModule {}
-    app = await NestFactory.create<NestExpressApplication>(EmitterAppModule, { logger: ['error'] });
+    app = await createNestApp(EmitterAppModule, { logger: ['error'] });
     await app.listen(0, '127.0.0.1');
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const visitor = new Visitor(url);

@@ -1,11 +1,11 @@
 import { Controller, Get, Injectable, Module, Req } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
 import Redis from 'ioredis';
 import { SESSION_REDIS, SessionConfigError, SessionModule, SessionService, type SessionModuleOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
+import { createNestApp } from '../support/http-platform';
 import { Visitor } from './support/http-client';
 import { TEST_SECRET } from './support/session-app';
 
@@ -43,7 +43,7 @@ describe('SessionModule wiring', () => {
   async function boot(sessionModule: unknown) {
     @Module({ imports: [sessionModule as never, FeatureModule] })
     class AppModule {}
-    const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+    const app = await createNestApp(AppModule, { logger: false, abortOnError: false });
     await app.listen(0, '127.0.0.1');
     return app;
   }

@@ -1,4 +1,5 @@
 import { startRedis, type RedisServerHandle } from '../support/redis';
+import { testHttpPlatform } from '../support/http-platform';
 import { expectError, sidCookie } from './support/expectations';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
 import { ShopClient } from './support/shop-client';
@@ -53,10 +54,10 @@ describe('shop API', () => {
   });
 
   describe('GET /health', () => {
-    it('answers ok with the replica that answered', async () => {
+    it('answers ok with the replica that answered and its platform', async () => {
       const res = await client().get('/health');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ status: 'ok', replica: res.replica });
+      expect(res.body).toEqual({ status: 'ok', replica: res.replica, platform: testHttpPlatform() });
     });
   });
 

@@ -6,10 +6,9 @@
  */
 import 'reflect-metadata';
 import { Body, Controller, HttpCode, Module, Post, Req } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
 import { SessionModule, SessionService, type SessionModuleOptions } from '@app/session';
+import { createNestApp } from '../../support/http-platform';
 import { TEST_SECRET } from './session-app';
 import { TestController } from './test-controller';
 import { buildValue, type ValueSpec } from './values';
@@ -71,7 +70,7 @@ async function main(): Promise<void> {
   })
   class ChildAppModule {}
 
-  const app = await NestFactory.create<NestExpressApplication>(ChildAppModule, { logger: ['error', 'warn'] });
+  const app = await createNestApp(ChildAppModule, { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   process.stdout.write(`LISTENING ${url}\n`);

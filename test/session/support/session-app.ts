@@ -1,7 +1,6 @@
 import { Module, type INestApplication, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SessionModule, type SessionModuleOptions } from '@app/session';
+import { createNestApp, type TestHttpPlatform } from '../../support/http-platform';
 import { TestController } from './test-controller';
 
 export interface RunningApp {
@@ -17,16 +16,16 @@ type AppOptions = Omit<SessionModuleOptions, 'secret'> & { secret?: SessionModul
 
 /**
  * A Nest app with SessionModule and the test routes (plus `extraControllers`), listening on a free
- * port of 127.0.0.1.
+ * port of 127.0.0.1, on `platform` (by default the one `TEST_HTTP_PLATFORM` names, Express unless set).
  */
-export async function startSessionApp(options: AppOptions, extraControllers: Type[] = []): Promise<RunningApp> {
+export async function startSessionApp(options: AppOptions, extraControllers: Type[] = [], platform?: TestHttpPlatform): Promise<RunningApp> {
   @Module({
     imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
     controllers: [TestController, ...extraControllers],
   })
   class TestAppModule {}
 
-  const app = await NestFactory.create<NestExpressApplication>(TestAppModule, { logger: ['error'] });
+  const app = await createNestApp(TestAppModule, { logger: ['error'] }, platform);
   // A boot that fails (a refused option, a Redis user without a right) must not leave its Redis client open.
   await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
     await app.close().catch(() => undefined);

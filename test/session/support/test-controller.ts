@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { FastifyReply } from 'fastify';
+import { PassThrough } from 'node:stream';
 import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService } from '@app/session';
 import { waitAtGate } from './gates';
 
@@ -37,10 +39,26 @@ export class TestController {
     return { ok: true };
   }
 
-  /** Sets a key while streaming the answer: the headers are out long before the session is saved. */
+  /**
+   * Sets a key while streaming the answer. On Express the headers are out long before the session is
+   * saved; on Fastify the stream goes to `reply.send`, whose `onSend` saves before the first byte.
+   */
   @Post('stream-set/:key')
-  async streamSet(@Param('key') key: string, @Body() body: { value: unknown; gate?: string }, @Session() session: AppSession, @Res() res: Response) {
+  async streamSet(
+    @Param('key') key: string,
+    @Body() body: { value: unknown; gate?: string },
+    @Session() session: AppSession,
+    @Res() res: Response | FastifyReply,
+  ) {
     (session as unknown as Record<string, unknown>)[key] = body.value;
+    if ('raw' in res) {
+      const stream = new PassThrough();
+      stream.write('{"ok":');
+      void res.status(200).header('content-type', 'application/json').send(stream);
+      if (body.gate) await waitAtGate(body.gate);
+      stream.end('true}');
+      return;
+    }
     res.status(200).write('{"ok":');
     if (body.gate) await waitAtGate(body.gate); // the headers are out
     res.end('true}');

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { createShopApp } from '../../../apps/shop/src/create-shop-app';
 import { startBalancer, type Balancer } from '../../../scripts/demo/balancer';
+import { testHttpPlatform } from '../../support/http-platform';
 
 /** Replicas of the shop in this process, behind the demo's round-robin balancer. */
 export interface ShopCluster {
@@ -14,7 +15,8 @@ export interface ShopCluster {
 
 /**
  * Starts `replicas` Nest apps on 127.0.0.1 (ports chosen by the system), each with its own REPLICA_ID
- * and its own Redis client, sharing `redisUrl` and one secret, and the balancer in front. In-process
+ * and its own Redis client, sharing `redisUrl` and one secret, and the balancer in front; on the platform
+ * TEST_HTTP_PLATFORM names unless `extraEnv` sets HTTP_PLATFORM. In-process
  * is much faster to start than child processes, and each replica is still a separate Nest app.
  */
 export async function startShopCluster(redisUrl: string, replicas = 3, extraEnv: Record<string, string> = {}): Promise<ShopCluster> {
@@ -27,7 +29,7 @@ export async function startShopCluster(redisUrl: string, replicas = 3, extraEnv:
   };
   try {
     for (let i = 1; i <= replicas; i++) {
-      const env = { REDIS_URL: redisUrl, SESSION_SECRET: secret, REPLICA_ID: `replica-${i}`, PORT: '0', ...extraEnv };
+      const env = { REDIS_URL: redisUrl, SESSION_SECRET: secret, REPLICA_ID: `replica-${i}`, PORT: '0', HTTP_PLATFORM: testHttpPlatform(), ...extraEnv };
       const app = await createShopApp({ env, logger: ['error'] });
       apps.push(app);
       await app.listen(0, '127.0.0.1');

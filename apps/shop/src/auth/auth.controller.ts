@@ -1,5 +1,6 @@
-import { Body, Controller, Get, HttpCode, Post, Req, UnauthorizedException } from '@nestjs/common';
-import type { Request } from 'express';
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { PublicRoute, Session, SessionService, type AppSession, type SessionUser } from 'nest-redis-session';
 import { FailedLoginLimiter, TooManyLoginFailuresException } from './failed-login-limiter';
 import { LoginDto } from './login.dto';
@@ -27,9 +28,14 @@ export class AuthController {
   @PublicRoute()
   @Post('auth/login')
   @HttpCode(200)
-  async login(@Req() req: Request, @Body() { username, password }: LoginDto): Promise<{ user: ShopUser; csrfToken: string }> {
+  async login(
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response | FastifyReply,
+    @Body() { username, password }: LoginDto,
+  ): Promise<{ user: ShopUser; csrfToken: string }> {
     const attempt = await this.limiter.take(username).catch((error: unknown) => {
-      if (error instanceof TooManyLoginFailuresException) req.res?.setHeader('Retry-After', String(error.retryAfterSeconds));
+      // Express's response or Fastify's reply (HTTP_PLATFORM): both keep the header for the error's answer.
+      if (error instanceof TooManyLoginFailuresException) void res.header('Retry-After', String(error.retryAfterSeconds));
       throw error;
     });
     const user = await this.users.verify(username, password);

@@ -8,7 +8,11 @@ const KEY_B = Buffer.alloc(32, 2).toString('base64');
 
 describe('validateShopEnvironment', () => {
   it('fills in the contract defaults and keeps only the shop variables', () => {
-    expect({ ...validateShopEnvironment({ PATH: '/usr/bin', HOME: '/root' }) }).toEqual({ PORT: 3000, REPLICA_ID: `${hostname()}:3000` });
+    expect({ ...validateShopEnvironment({ PATH: '/usr/bin', HOME: '/root' }) }).toEqual({
+      HTTP_PLATFORM: 'express',
+      PORT: 3000,
+      REPLICA_ID: `${hostname()}:3000`,
+    });
   });
 
   it('reads PORT, REDIS_URL, REPLICA_ID, METRICS_TOKEN and comma-separated SESSION_SECRET and SESSION_ENCRYPTION_KEYS, newest first', () => {
@@ -22,6 +26,7 @@ describe('validateShopEnvironment', () => {
       NODE_ENV: 'production',
     });
     expect({ ...env }).toEqual({
+      HTTP_PLATFORM: 'express',
       PORT: 8080,
       REDIS_URL: 'rediss://cache.example:6380',
       REPLICA_ID: 'eu-1',
@@ -38,7 +43,7 @@ describe('validateShopEnvironment', () => {
 
   it('takes a blank variable as unset, as deployment templates write it', () => {
     const env = validateShopEnvironment({ PORT: ' ', REDIS_URL: '', REDIS_SENTINELS: '', REDIS_SENTINEL_NAME: '', REDIS_CLUSTER: 'a:7000', NODE_ENV: '' });
-    expect({ ...env }).toEqual({ PORT: 3000, REDIS_CLUSTER: ['a:7000'], REPLICA_ID: `${hostname()}:3000` });
+    expect({ ...env }).toEqual({ HTTP_PLATFORM: 'express', PORT: 3000, REDIS_CLUSTER: ['a:7000'], REPLICA_ID: `${hostname()}:3000` });
   });
 
   it('takes Sentinel from REDIS_SENTINELS and REDIS_SENTINEL_NAME, and Cluster seed nodes from REDIS_CLUSTER', () => {
@@ -75,6 +80,12 @@ describe('validateShopEnvironment', () => {
     [{ PORT: '80.5' }, /PORT must be a whole number/],
   ])('refuses %j, naming the variable', (env, message) => {
     expect(() => validateShopEnvironment(env)).toThrow(message);
+  });
+
+  it('takes HTTP_PLATFORM express or fastify, and refuses anything else naming the variable', () => {
+    expect(validateShopEnvironment({ HTTP_PLATFORM: 'fastify' }).HTTP_PLATFORM).toBe('fastify');
+    expect(validateShopEnvironment({ HTTP_PLATFORM: ' express ' }).HTTP_PLATFORM).toBe('express');
+    expect(() => validateShopEnvironment({ HTTP_PLATFORM: 'koa' })).toThrow('HTTP_PLATFORM must be express or fastify; got "koa"');
   });
 
   it('lists every problem at once', () => {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsDefined, IsInt, IsOptional, IsString, Max, Min, ValidateBy, ValidateIf, validateSync } from 'class-validator';
+import { IsDefined, IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateBy, ValidateIf, validateSync } from 'class-validator';
 
 /** A server's address, as an entry of REDIS_SENTINELS and REDIS_CLUSTER gives it. */
 export interface RedisAddress {
@@ -15,6 +15,10 @@ export interface RedisAddress {
  * variable): repeating those checks here would only let the two drift apart.
  */
 export class ShopEnvironment {
+  /** Nest's HTTP platform: the same contract on either, and replicas on both serve the same sessions. */
+  @IsIn(['express', 'fastify'], { message: ({ value }) => `HTTP_PLATFORM must be express or fastify; got "${String(value)}"` })
+  HTTP_PLATFORM: 'express' | 'fastify' = 'express';
+
   /** HTTP port. */
   @Max(65_535, { message: portRule })
   @Min(0, { message: portRule })

@@ -19,11 +19,11 @@ export class HealthController {
   ) {}
 
   @Get()
-  async check(): Promise<{ status: 'ok'; replica: string }> {
+  async check(): Promise<{ status: 'ok'; replica: string; platform: 'express' | 'fastify' }> {
     // An evicting policy is a warning here, not an outage: a demo Redis must not take every replica out of rotation.
     const result = await this.session.isHealthy('session', { timeout: CHECK_TIMEOUT_MS, evictionPolicy: 'warn' });
     const { status, message } = result.session as { status: string; message?: string };
     if (status !== 'up') throw new ServiceUnavailableException(`Session store unavailable: ${message ?? 'unhealthy'}`);
-    return { status: 'ok', replica: this.env.REPLICA_ID };
+    return { status: 'ok', replica: this.env.REPLICA_ID, platform: this.env.HTTP_PLATFORM };
   }
 }

@@ -27,8 +27,22 @@ export class BodyParserErrorsFilter extends BaseExceptionFilter {
 
 function bodyParserErrorOf(exception: unknown): BodyParserError | undefined {
   if (isBodyParserError(exception)) return exception;
+  if (isFastifyBodyError(exception)) return { status: exception.statusCode, type: exception.code, message: exception.message };
   const wrapped = exception instanceof HttpException && typeof exception.getResponse() === 'string' ? exception.cause : undefined;
+  if (isFastifyBodyError(wrapped)) return { status: wrapped.statusCode, type: wrapped.code, message: wrapped.message };
   return isBodyParserError(wrapped) ? wrapped : undefined;
+}
+
+/** What Fastify's body parsing throws (HTTP_PLATFORM=fastify): `FST_ERR_CTP_*` (bad JSON, too large, a type it does not parse). */
+function isFastifyBodyError(error: unknown): error is { statusCode: number; code: string; message: string } {
+  const candidate = error as { statusCode?: unknown; code?: unknown } | null;
+  return (
+    typeof candidate?.code === 'string' &&
+    candidate.code.startsWith('FST_ERR_CTP_') &&
+    typeof candidate.statusCode === 'number' &&
+    candidate.statusCode >= 400 &&
+    candidate.statusCode < 500
+  );
 }
 
 function isBodyParserError(error: unknown): error is BodyParserError {

@@ -1,5 +1,6 @@
 import { Controller, Get, Header, Headers, Inject, Res, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { PublicRoute } from 'nest-redis-session';
@@ -22,12 +23,14 @@ export class MetricsController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
-  async metrics(@Headers('authorization') authorization: string | undefined, @Res() res: Response): Promise<void> {
+  async metrics(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) res: Response | FastifyReply): Promise<string> {
     if (this.token && !this.authorized(authorization)) {
       throw new UnauthorizedException('GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>"');
     }
-    res.setHeader('Content-Type', this.registry.contentType);
-    res.send(await this.registry.metrics());
+    // Express's response or Fastify's reply, as HTTP_PLATFORM says.
+    if ('raw' in res) void res.header('Content-Type', this.registry.contentType);
+    else res.setHeader('Content-Type', this.registry.contentType);
+    return this.registry.metrics();
   }
 
   private authorized(header: string | undefined): boolean {

@@ -19,6 +19,10 @@ export const messages = {
   invalidExpiry: (got: string) =>
     `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge in app code)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
+  secureCookieOverHttp: (request: string) =>
+    `The Secure session cookie of ${request} was not sent: the request did not come over HTTPS. Behind a TLS-terminating proxy, ` +
+    'set the framework\'s trust proxy setting (Express "trust proxy", Fastify trustProxy) or the module\'s "trustProxy" option; ' +
+    'in local development, cookie.secure: "auto"',
   durabilityShortfall: (acknowledged: number, wanted: number, timeout: number, failure?: string) =>
     `Session durability: ${acknowledged} of ${wanted} replicas acknowledged a security write within ${timeout} ms (option "durability")${failure ? `: ${failure}` : ''}; a failover now could lose it`,
   durabilityNotConnected: () =>

@@ -1,6 +1,8 @@
 import { Inject, Logger, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, type AbstractHttpAdapter } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
 import { SessionConfigError } from '../errors/session-config.error';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
@@ -8,6 +10,8 @@ import { whenReady, type SessionRedisConnection } from '../redis/create-redis-co
 import { assertRedisPermissions, type PermissionScope } from '../redis/check-redis-permissions';
 import { messages } from '../errors/session.messages';
 import { ExpressPlatform } from '../request/express-platform';
+import { FastifyPlatform } from '../request/fastify-platform';
+import type { HttpPlatform } from '../request/http-platform';
 import { SessionLifecycle } from '../request/session-lifecycle';
 import { SessionRenewal } from '../renewal/session-renewal';
 import { SessionService } from '../service/session.service';
@@ -19,8 +23,11 @@ import { ConfigurableSessionModule } from './session.module-definition';
 import { SESSION_REDIS_CONNECTION, sessionProviders } from './session.providers';
 import { SessionStack } from './session-stack';
 
+/** The HTTP adapters the module runs on, by `getType()`. */
+const PLATFORMS = new Set(['express', 'fastify']);
+
 /**
- * Sessions in Redis for every replica of an Express-based Nest app.
+ * Sessions in Redis for every replica of a Nest app on Express or Fastify.
  * @example
  * SessionModule.forRoot({ secret: process.env.SESSION_SECRET!, redis: 'redis://localhost:6379' })
  */
@@ -33,6 +40,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
   /** Built once an HTTP adapter is known: at app creation, or (from @nestjs/testing) in `configure`. */
   private lifecycle?: SessionLifecycle;
   private mountedOnEveryRoute = false;
+  private platform?: HttpPlatform;
   /** Armed when Redis was out of reach at boot; removed at shutdown from a client that outlives the module. */
   private checkWhenReady?: () => void;
 
@@ -52,7 +60,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     // create (passport.initialize(), passport.session()) and of Nest's body parser.
     const adapter = this.adapterHost?.httpAdapter;
     // Another adapter is refused in configure(), where it always has been.
-    if (adapter?.getType() === 'express' && this.everyRoute()) this.mountOnEveryRoute(adapter, false);
+    if (adapter && PLATFORMS.has(adapter.getType()) && this.everyRoute()) this.mountOnEveryRoute(adapter, false);
   }
 
   configure(consumer: MiddlewareConsumer): void {
@@ -64,20 +72,30 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       return;
     }
     const lifecycle = this.lifecycleFor(adapter, true);
-    const middleware = function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
-      lifecycle.handle(req, next);
-    };
+    const platform = this.platform;
+    // Nest's middleware sees Fastify's raw request: it only marks the route, and the platform's hook that
+    // comes after Nest middleware runs the way in on the request Fastify's handlers get.
+    if (platform instanceof FastifyPlatform) platform.mountWayIn((req, next) => lifecycle.handle(req, next), true);
+    const middleware =
+      platform instanceof FastifyPlatform
+        ? function nestRedisSession(req: IncomingMessage, _res: unknown, next: NextFunction): void {
+            platform.markRouted(req);
+            next();
+          }
+        : function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
+            lifecycle.handle(req, next);
+          };
     consumer
       .apply(middleware)
       .exclude(...this.options.exclude)
       .forRoutes(...(this.options.forRoutes ?? [{ path: '*', method: RequestMethod.ALL }]));
   }
 
-  /** The Express adapter, undefined without HTTP (or before @nestjs/testing created it); anything else is refused. */
+  /** The Express or Fastify adapter, undefined without HTTP (or before @nestjs/testing created it); anything else is refused. */
   private httpAdapter(): AbstractHttpAdapter | undefined {
     const adapter = this.adapterHost?.httpAdapter;
-    if (adapter && adapter.getType() !== 'express') {
-      throw new SessionConfigError('http adapter', `must be Express (express-session runs underneath); got "${adapter.getType()}"`);
+    if (adapter && !PLATFORMS.has(adapter.getType())) {
+      throw new SessionConfigError('http adapter', `must be Express or Fastify; got "${adapter.getType()}"`);
     }
     return adapter;
   }
@@ -86,13 +104,29 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
     return !this.options.forRoutes && this.options.exclude.length === 0;
   }
 
-  /** Straight on Express, which costs measurably less per request than Nest's route-matching consumer. */
+  /**
+   * Straight on Express, or as Fastify's `onRequest` hook: both cost measurably less per request than
+   * Nest's route-matching consumer.
+   */
   private mountOnEveryRoute(adapter: AbstractHttpAdapter, late: boolean): void {
     const lifecycle = this.lifecycleFor(adapter, late);
-    adapter.use(function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
-      lifecycle.handle(req, next);
-    });
+    if (this.platform instanceof FastifyPlatform) {
+      this.platform.mountWayIn((req, next) => lifecycle.handle(req, next), false);
+    } else {
+      adapter.use(function nestRedisSession(req: Request, _res: Response, next: NextFunction): void {
+        lifecycle.handle(req, next);
+      });
+    }
     this.mountedOnEveryRoute = true;
+  }
+
+  /** The adapter's platform: Fastify's by the adapter's type, Express's otherwise (the only other one let in). */
+  private platformFor(adapter: AbstractHttpAdapter): HttpPlatform {
+    this.platform ??=
+      adapter.getType() === 'fastify'
+        ? new FastifyPlatform(adapter.getInstance<FastifyInstance>())
+        : new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>());
+    return this.platform;
   }
 
   private lifecycleFor(adapter: AbstractHttpAdapter, mountedLate: boolean): SessionLifecycle {
@@ -109,7 +143,7 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
       },
       this.store,
       core,
-      new ExpressPlatform(adapter.getInstance<{ request: object; response: object }>()),
+      this.platformFor(adapter),
       this.logger,
       this.options.renewal ? new SessionRenewal(core) : undefined,
     );

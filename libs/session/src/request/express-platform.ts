@@ -46,6 +46,10 @@ export class ExpressPlatform implements HttpPlatform {
     return isHttpsRequest(request, trustProxy, request.secure === true);
   }
 
+  responseOf(req: SessionRequest): object | undefined {
+    return (req as unknown as Request).res;
+  }
+
   appendCookie(res: object, setCookie: string): void {
     (res as Response).append('Set-Cookie', setCookie);
   }

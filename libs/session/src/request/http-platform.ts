@@ -8,8 +8,8 @@ export interface SessionRequest {
 
 /**
  * What the request lifecycle needs from a web framework: reading the request, writing a cookie,
- * replacing a failed answer, and running the lifecycle's way-out steps. `ExpressPlatform` is the one
- * implementation today; another framework gets its own without touching the store or the service.
+ * replacing a failed answer, and running the lifecycle's way-out steps. `ExpressPlatform` and
+ * `FastifyPlatform` implement it; another framework gets its own without touching the store or the service.
  */
 export interface HttpPlatform {
   /**
@@ -24,6 +24,8 @@ export interface HttpPlatform {
   /** The path the request was made to, before any routing rewrote it. */
   path(req: SessionRequest): string;
   isHttps(req: SessionRequest, trustProxy: boolean | undefined): boolean;
+  /** The response of a request the way in handled (logout clears the cookie on it). */
+  responseOf(req: SessionRequest): object | undefined;
   appendCookie(res: object, setCookie: string): void;
   /** Sets a response header, replacing any earlier value of it. */
   setHeader(res: object, name: string, value: string): void;

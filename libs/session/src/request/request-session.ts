@@ -40,3 +40,8 @@ export function authenticatedByHeaderAlone(req: object): boolean {
   const state = stateOf(req);
   return state?.carrier === 'header' && !state.lifecycle.transport.sentCookie(req as SessionRequest);
 }
+
+/** Logout's cookie: one that expired long ago, in place of the session's (nothing where no session handling ran). */
+export function clearSessionCookie(req: object): void {
+  stateOf(req)?.lifecycle.clearCookie(req as SessionRequest);
+}

@@ -15,6 +15,8 @@ export interface RequestLifecycle {
   readonly core: SessionCore;
   /** Puts a new, empty session with this ID on the request (see `SessionLifecycle.generate`). */
   generate(req: SessionRequest, id: string): void;
+  /** Logout: sets the cookie that clears the session's in the browser. */
+  clearCookie(req: SessionRequest): void;
   /** The way out, with the headers: the cookie or ID header the response must carry. */
   beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void;
   /** The way out, at `end`: saves the session, then finishes the response; answers what `end` returns. */

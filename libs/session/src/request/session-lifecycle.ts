@@ -1,5 +1,5 @@
 import { InternalServerErrorException } from '@nestjs/common';
-import { Session, type SessionData } from 'express-session';
+import type { SessionData } from 'express-session';
 import { SessionCookie } from '../cookie/session-cookie';
 import { looksSigned } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
@@ -13,6 +13,7 @@ import type { SessionCore } from '../store/session-core';
 import type { StoredSession } from '../store/store-ports';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
+import { RequestSession } from './request-session-class';
 import { ownSession, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
 import { SessionIdTransport, type IdCarrier, type IdSourceMode } from './session-id-transport';
 import { SessionWayOut, type LifecycleLogger } from './session-way-out';
@@ -54,8 +55,6 @@ export interface LifecycleOptions {
 
 /** The lifecycle behind a `req.sessionStore`, for a read that comes before the way in. */
 const LIFECYCLE = Symbol('nest-redis-session:lifecycle');
-
-type SessionClass = new (req: SessionRequest) => Session;
 
 /**
  * The request side of sessions, built on express-session's own `Session` and `Cookie`, so
@@ -167,7 +166,7 @@ export class SessionLifecycle implements RequestLifecycle {
     const indexEntry = previousState?.indexEntry;
     const previousDigest = previousState?.stored ? digestOf(req.sessionID) : undefined;
     req.sessionID = id;
-    req.session = new (Session as unknown as SessionClass)(req) as SessionRequest['session'];
+    req.session = new RequestSession(req) as unknown as SessionRequest['session'];
     const cookie = new SessionCookie(this.cookieSettings);
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
@@ -177,6 +176,17 @@ export class SessionLifecycle implements RequestLifecycle {
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up
     const carrier = state?.carrier ?? this.transport.defaultCarrier;
     (req as StatefulRequest)[STATE] = { phase: 'live', cookieId: state?.cookieId, carrier, ending: false, lifecycle: this };
+  }
+
+  /** Logout: a cookie that expired long ago replaces the session's in the browser, with the same attributes. */
+  clearCookie(req: SessionRequest): void {
+    const res = this.platform.responseOf(req);
+    if (!res) return;
+    const { name, maxAge: _maxAge, expires: _expires, secure, ...settings } = this.options.cookie;
+    const cookie = new SessionCookie({ ...settings, secure: resolveSecure(secure, this.platform.isHttps(req, this.options.trustProxy)) });
+    cookie.expires = new Date(1);
+    // express-session's Cookie serializes itself; its typings leave the method out.
+    this.platform.appendCookie(res, (cookie as unknown as { serialize(name: string, value: string): string }).serialize(name, ''));
   }
 
   /** The way out, with the headers (see `SessionWayOut.beforeHeaders`). */
@@ -223,6 +233,6 @@ function createSession(req: SessionRequest, data: SessionData): void {
   const { originalMaxAge } = data.cookie;
   data.cookie = new SessionCookie(data.cookie);
   data.cookie.originalMaxAge = originalMaxAge;
-  req.session = new (Session as unknown as new (req: SessionRequest, data: SessionData) => SessionRequest['session'])(req, data);
+  req.session = new RequestSession(req, data) as unknown as SessionRequest['session'];
   if (state) attachState(req.session, state);
 }

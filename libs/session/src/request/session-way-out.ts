@@ -130,7 +130,11 @@ export class SessionWayOut {
     if (state.carrier === 'header') return undefined; // a header client gets no cookie, whatever its browser may hold
     const isNew = req.sessionID !== state.cookieId;
     if (isNew ? !hasData(session) : session.cookie.expires == null) return undefined;
-    if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) return undefined;
+    if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) {
+      // The browser would drop it anyway; said aloud, since the session is lost with it.
+      this.logger.error(messages.secureCookieOverHttp(this.platform.describe(req)));
+      return undefined;
+    }
     // express-session's Cookie serializes itself; its typings leave the method out.
     const cookie = session.cookie as unknown as { serialize(name: string, value: string): string };
     try {

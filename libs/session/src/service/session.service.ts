@@ -6,10 +6,9 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { SessionConfigError } from '../errors/session-config.error';
 import { toHttpException } from '../errors/to-http-exception';
-import { isHttpsRequest, resolveSecure } from '../cookie/secure-cookie';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
-import { carriedByHeader, ensureSession, existingSession } from '../request/request-session';
+import { carriedByHeader, clearSessionCookie, ensureSession, existingSession } from '../request/request-session';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
@@ -126,9 +125,7 @@ export class SessionService {
         await Promise.all([this.core.admin.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
       if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
-      const { name, maxAge: _maxAge, secure, ...cookie } = this.options.cookie;
-      const https = isHttpsRequest(req, this.options.trustProxy, req.secure);
-      req.res?.clearCookie(name, { ...cookie, secure: resolveSecure(secure, https) });
+      clearSessionCookie(req);
     });
   }
 

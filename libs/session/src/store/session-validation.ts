@@ -28,6 +28,11 @@ const COOKIE_METHODS = ['serialize', 'toJSON'];
 const sessionShaped = new WeakSet<object>([SESSION_PROTOTYPE]);
 const cookieShaped = new WeakSet<object>([COOKIE_CLASS.prototype]);
 
+/** Lets a subclass of express-session's Session (the request's session class) pass the shape check. */
+export function trustSessionPrototype(prototype: object): void {
+  sessionShaped.add(prototype);
+}
+
 /**
  * Throws a `SessionDataError` when the session object itself was damaged: its prototype replaced
  * (`session.__proto__ = …`) or its cookie no longer a cookie. `requireCookieClass`: the request's

@@ -1,0 +1,76 @@
+import { Session, type SessionData } from 'express-session';
+import { trustSessionPrototype } from '../store/session-validation';
+import type { SessionRequest } from './http-platform';
+
+type Callback = (error?: unknown) => void;
+type SessionBase = new (req: SessionRequest, data?: SessionData) => Session;
+
+/** Runs express-session's callback method, or, without a callback, answers a promise of it. */
+function callbackOrPromise(run: (callback: Callback) => void, callback: Callback | undefined): Promise<void> | undefined {
+  if (callback) {
+    run(callback);
+    return undefined;
+  }
+  return new Promise((resolve, reject) =>
+    run((error) => {
+      if (error) reject(error instanceof Error ? error : new Error(`Session call failed: ${JSON.stringify(error)}`));
+      else resolve();
+    }),
+  );
+}
+
+/**
+ * `req.session` on either platform: express-session's Session (what passport 0.6+ calls: `regenerate`
+ * and `save` with callbacks), plus the calls Fastify plugins make on `@fastify/session`'s session:
+ * `get`, `set`, `sessionId`, and `regenerate`, `save`, `reload`, `destroy` answering a promise when
+ * given no callback. The methods live on the prototype: the session's own properties stay its data.
+ */
+export class RequestSession extends (Session as unknown as SessionBase) {
+  /** The session ID, as `@fastify/session` names it. */
+  get sessionId(): string {
+    return (this as unknown as { id: string }).id;
+  }
+
+  /** A session value, as `@fastify/session` reads it. */
+  get(key: string): unknown {
+    return (this as unknown as Record<string, unknown>)[key];
+  }
+
+  /** Sets a session value, as `@fastify/session` writes it. */
+  set(key: string, value: unknown): void {
+    (this as unknown as Record<string, unknown>)[key] = value;
+  }
+
+  /**
+   * A new ID and an empty session (express-session's `regenerate(callback)`); `@fastify/session`'s form
+   * takes the names of keys to keep and answers a promise without a callback. Once regenerated,
+   * `req.session` is the new session object.
+   */
+  override regenerate(keepOrCallback?: string[] | Callback, maybeCallback?: Callback): this {
+    const keep = Array.isArray(keepOrCallback) ? keepOrCallback : [];
+    const callback = typeof keepOrCallback === 'function' ? keepOrCallback : maybeCallback;
+    const req = (this as unknown as { req: SessionRequest }).req;
+    const kept: Record<string, unknown> = {};
+    for (const key of keep) if (key !== 'cookie' && Object.prototype.hasOwnProperty.call(this, key)) kept[key] = this.get(key);
+    const regenerateBase = (done: Callback) =>
+      Session.prototype.regenerate.call(this, (error?: unknown) => {
+        if (!error) Object.assign(req.session, kept);
+        done(error);
+      });
+    return (callbackOrPromise(regenerateBase, callback) ?? this) as this;
+  }
+
+  override save(callback?: Callback): this {
+    return (callbackOrPromise((done) => Session.prototype.save.call(this, done), callback) ?? this) as this;
+  }
+
+  override reload(callback?: Callback): this {
+    return (callbackOrPromise((done) => Session.prototype.reload.call(this, done), callback) ?? this) as this;
+  }
+
+  override destroy(callback?: Callback): this {
+    return (callbackOrPromise((done) => Session.prototype.destroy.call(this, done), callback) ?? this) as this;
+  }
+}
+
+trustSessionPrototype(RequestSession.prototype);
