@@ -59,6 +59,9 @@ export function connectWs(url: string, { cookie, origin }: HandshakeWith = {}): 
   return new Promise((resolve, reject) => {
     socket.once('open', () => resolve(client));
     socket.once('close', (code, reason) => reject(Object.assign(new Error(`closed ${code}`), { code, reason: reason.toString() })));
+    socket.once('unexpected-response', (_request, response) =>
+      reject(Object.assign(new Error(`refused ${response.statusCode}`), { status: response.statusCode })),
+    );
     socket.once('error', reject);
   });
 }

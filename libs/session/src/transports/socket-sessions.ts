@@ -75,11 +75,16 @@ export class SocketSessions {
    * otherwise the socket's session read, if it carries an ID. A visitor without a session may connect.
    */
   async handshake(handshake: SocketHandshake): Promise<SocketBinding> {
-    checkOrigin(handshake.headers, this.options.sockets.allowedOrigins, this.options.trustProxy);
+    this.checkOrigin(handshake.headers);
     const id = this.idOf(handshake);
     const binding: SocketBinding = { id, digest: id && this.digestOf(id), headers: handshake.headers, latest: this.requestFor(handshake.headers) };
     binding.latest = await this.load(binding);
     return binding;
+  }
+
+  /** Throws when the handshake's `Origin` is neither the app's own nor allowed (`sockets.allowedOrigins`). */
+  checkOrigin(headers: IncomingHttpHeaders): void {
+    checkOrigin(headers, this.options.sockets.allowedOrigins, this.options.trustProxy);
   }
 
   /** Ties the socket to its session: `requestOf(socket)` finds it, and the session's end reaches it. */

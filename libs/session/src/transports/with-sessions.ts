@@ -37,7 +37,12 @@ type WsClient = {
   off(event: 'message', listener: (...args: unknown[]) => void): unknown;
   emit(event: 'message', ...args: unknown[]): boolean;
 };
-type WsServer = { on(event: 'connection', listener: (client: WsClient, request: IncomingMessage) => void): unknown };
+type WsServer = {
+  on(event: 'connection', listener: (client: WsClient, request: IncomingMessage) => void): unknown;
+  handleUpgrade(...args: unknown[]): unknown;
+  options: { verifyClient?: unknown };
+};
+type VerifyClient = (info: { req: IncomingMessage }, done: (verified: boolean, code?: number, message?: string) => void) => void;
 
 /** One `SocketSessions` per app, however many adapters or gateways use it. */
 const perApp = new WeakMap<INestApplicationContext, SocketSessions>();
@@ -61,6 +66,7 @@ export function withSessions<A extends SessionSocketAdapter>(app: INestApplicati
   adapter.create = (port, options) => {
     const server = create(port, options);
     if (isIoServer(server)) server.use((socket, next) => void ioHandshake(sessions, socket, next));
+    else if (isWsServer(server)) refuseForeignUpgrades(sessions, server);
     return server;
   };
   adapter.bindClientConnect = (server, callback) => {
@@ -98,6 +104,30 @@ function socketSessionsOf(app: INestApplicationContext): SocketSessions {
 function isIoServer(server: unknown): server is IoServer {
   const candidate = server as { use?: unknown; to?: unknown } | null;
   return typeof candidate?.use === 'function' && typeof candidate.to === 'function';
+}
+
+function isWsServer(server: unknown): server is WsServer {
+  const candidate = server as Partial<WsServer> | null;
+  return typeof candidate?.handleUpgrade === 'function' && typeof candidate.options === 'object' && candidate.options !== null;
+}
+
+/**
+ * `ws`: a foreign origin is answered 403 before the upgrade (ws asks `verifyClient` on each upgrade,
+ * Nest's shared-server mode included); an app's own `verifyClient` is asked after this check.
+ */
+function refuseForeignUpgrades(sessions: SocketSessions, server: WsServer): void {
+  const own = server.options.verifyClient as ((info: unknown, done?: unknown) => unknown) | undefined;
+  const verify: VerifyClient = (info, done) => {
+    try {
+      sessions.checkOrigin(info.req.headers);
+    } catch (error) {
+      return done(false, 403, (error as Error).message);
+    }
+    if (!own) return done(true);
+    if (own.length >= 2) return void own(info, done);
+    done(own(info) === true, 401);
+  };
+  server.options.verifyClient = verify;
 }
 
 /** socket.io: a middleware of the namespace, so a refusal reaches the client as `connect_error`. */
