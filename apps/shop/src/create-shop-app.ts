@@ -1,6 +1,8 @@
 import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { withSessions } from 'nest-redis-session';
 import { BodyParserErrorsFilter } from './http/body-parser-errors.filter';
 import { withVariableName } from './config/session-options';
 import { validateShopEnvironment } from './config/shop-environment';
@@ -49,5 +51,7 @@ export async function createShopApp(options: CreateShopAppOptions = {}): Promise
   app.useStaticAssets(assets, { index: 'index.html' });
   // The operations panel's chart library, served from the installed package: the page loads nothing from a CDN.
   app.useStaticAssets(uplotDir(), { prefix: '/vendor/uplot/' });
+  // The live channel (socket.io, /live) with the sessions of the handshake and their end.
+  app.useWebSocketAdapter(withSessions(app, new IoAdapter(app)));
   return app;
 }

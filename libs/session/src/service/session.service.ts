@@ -17,7 +17,7 @@ import { stateOf } from '../store/session-state';
 import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
-import type { SessionKey, SessionUser } from '../session-data';
+import type { AppSession, SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
 import { SessionKeyUpdates } from './atomic-update';
 import { awaitSessionMethod } from './session-method';
@@ -58,6 +58,18 @@ export class SessionService {
   regenerate(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
     return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
+  }
+
+  /**
+   * The session `target` holds, or undefined when it has none; never creates one. For code outside a
+   * handler's parameters: a gateway's `handleConnection` (the handshake's session), an interceptor.
+   */
+  sessionOf(target: SessionTarget): AppSession | undefined {
+    try {
+      return existingSession(requestOf(target)) as AppSession | undefined;
+    } catch (error) {
+      throw toHttpException(error);
+    }
   }
 
   save(target: SessionTarget): Promise<void> {
