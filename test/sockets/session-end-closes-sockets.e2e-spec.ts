@@ -148,3 +148,55 @@ function addAll(socket: Socket, items: string[]): Promise<unknown[]> {
     for (const item of items) socket.emit('add', { item });
   });
 }
+
+/** A session moved to a new ID: its sockets follow it through an event, or end as "renewed" once the old ID is dead. */
+describe('sockets of a session whose ID changes', () => {
+  let redis: RedisServerHandle;
+  let replicas: RunningApp[];
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const options = { redis: redis.url, prefix: uniquePrefix('io-moved'), events: { crossReplica: true }, renewal: { interval: 2_000, grace: 1_000 } };
+    replicas = await startSocketReplicas(2, options);
+  });
+
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await Promise.all((replicas ?? []).map((app) => app.close()));
+    await redis?.stop();
+  });
+
+  async function open(app: RunningApp, cookie: string | undefined): Promise<Socket> {
+    const socket = await connectIo(app.url, { cookie });
+    sockets.push(socket);
+    return socket;
+  }
+
+  it('login: the sockets of the anonymous session end as "renewed", for the client to reconnect with the new cookie', async () => {
+    const visitor = new Visitor(replicas[0].url);
+    await visitor.post('/set/note', { value: 'before login' });
+    const anonymous = await Promise.all(replicas.map((app) => open(app, visitor.cookie)));
+    expect(await askIo(anonymous[1], 'whole')).toMatchObject({ note: 'before login' });
+    const ends = anonymous.map(endOfIo);
+    expect((await visitor.post('/login', { id: 'u-moved' })).status).toBe(200);
+    expect((await Promise.all(ends)).map((end) => end.reason)).toEqual(['renewed', 'renewed']);
+    const again = await open(replicas[1], visitor.cookie);
+    expect(await askIo(again, 'whole')).toMatchObject({ note: 'before login', user: { id: 'u-moved' } });
+  });
+
+  it('renewal: a socket sending an event within the grace follows the new ID; a silent one ends as "renewed" when the grace ends', async () => {
+    const visitor = new Visitor(replicas[0].url);
+    expect((await visitor.post('/login', { id: 'u-renewed' })).status).toBe(200);
+    const active = await open(replicas[1], visitor.cookie);
+    const silent = await open(replicas[0], visitor.cookie);
+    const silentEnd = endOfIo(silent);
+    const first = visitor.cookie;
+    // Requests until one is answered with a new ID (the renewal interval has passed).
+    while (visitor.cookie === first) await visitor.get('/whole');
+    expect(await askIo(active, 'guarded')).toEqual({ id: 'u-renewed' });
+    expect(await silentEnd).toEqual({ reason: 'renewed', disconnect: 'io server disconnect' });
+    expect(await askIo(active, 'guarded')).toEqual({ id: 'u-renewed' });
+    expect(active.connected).toBe(true);
+  });
+});

@@ -33,6 +33,12 @@ export class SessionExpiryWatch {
     this.watched.set(digest, { redisKey, at: expiresAt, timer });
   }
 
+  /** Looks at the session at `at` (ms), whatever expiry is known: an ID change makes the old one die sooner. */
+  lookAt(digest: string, redisKey: string, at: number): void {
+    this.forget(digest);
+    this.watch(digest, redisKey, at);
+  }
+
   forget(digest: string): void {
     const known = this.watched.get(digest);
     if (known) clearTimeout(known.timer);

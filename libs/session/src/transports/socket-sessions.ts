@@ -15,7 +15,7 @@ import { SessionExpiryWatch } from './session-expiry-watch';
 import { checkOrigin } from './socket-origin';
 
 /** Why a socket's session ended, as `session:ended` tells its client. */
-export type SocketEndReason = 'logout' | 'revoked' | 'destroyed' | 'expired';
+export type SocketEndReason = 'logout' | 'revoked' | 'destroyed' | 'expired' | 'renewed';
 
 /** What a handshake brought: its HTTP headers, and socket.io's `auth` payload where there is one. */
 export interface SocketHandshake {
@@ -55,6 +55,8 @@ export class SocketSessions {
   private readonly expiry: SessionExpiryWatch;
   private readonly ending: Subscription;
   private readonly bindings = new WeakMap<object, SocketBinding>();
+  /** Digests whose session moved to a new ID: their sockets end as 'renewed' once the old ID is dead. */
+  private readonly moved = new Set<string>();
 
   constructor(
     private readonly core: SessionCore,
@@ -63,10 +65,11 @@ export class SocketSessions {
     events: SessionEvents,
   ) {
     this.verified = new VerifiedCookies(options.secrets);
-    this.expiry = new SessionExpiryWatch(core, (digest) => this.endSession(digest, 'expired'));
+    this.expiry = new SessionExpiryWatch(core, (digest) => this.endSession(digest, this.moved.delete(digest) ? 'renewed' : 'expired'));
     this.ending = events.subscribe((event) => {
       const reason = ENDINGS[event.type];
       if (reason) this.endSession(event.digest, reason);
+      else if ((event.type === 'created' || event.type === 'login') && event.previousDigest) this.idChanged(event.previousDigest);
     });
   }
 
@@ -192,8 +195,21 @@ export class SocketSessions {
     sockets?.delete(binding);
     if (sockets?.size === 0) {
       this.bySession.delete(binding.digest);
+      this.moved.delete(binding.digest);
       this.expiry.forget(binding.digest);
     }
+  }
+
+  /**
+   * The session moved to a new ID (login, regenerate, renewal): a socket that sends an event within a
+   * renewal's grace follows it; the others end as 'renewed' once the old ID is dead (the client
+   * reconnects with the new cookie): at once after a login or regenerate, at the end of a renewal's
+   * grace (the old key is looked at every half second until then).
+   */
+  private idChanged(previousDigest: string): void {
+    if (!this.bySession.has(previousDigest)) return;
+    this.moved.add(previousDigest);
+    this.expiry.lookAt(previousDigest, this.core.context.redisKeyOfDigest(previousDigest), Date.now());
   }
 
   /** Every socket of the session, on this replica, hears why and is closed. */
@@ -201,6 +217,7 @@ export class SocketSessions {
     const sockets = this.bySession.get(digest);
     if (!sockets) return;
     this.bySession.delete(digest);
+    this.moved.delete(digest);
     this.expiry.forget(digest);
     for (const binding of sockets) {
       binding.id = undefined;
