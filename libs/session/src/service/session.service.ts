@@ -66,7 +66,7 @@ export class SessionService {
    */
   sessionOf(target: SessionTarget): AppSession | undefined {
     try {
-      return existingSession(requestOf(target)) as AppSession | undefined;
+      return existingSession(requestOf(target));
     } catch (error) {
       throw toHttpException(error);
     }
