@@ -38,7 +38,7 @@ export const SESSION_DEFAULTS = deepFreeze({
     expired: false,
   },
   sockets: {
-    allowedOrigins: [], // the app's own origin only
+    allowedOrigins: [] as readonly string[], // the app's own origin only
   },
 } as const);
 
