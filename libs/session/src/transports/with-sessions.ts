@@ -71,7 +71,7 @@ export function withSessions<A extends SessionSocketAdapter>(app: INestApplicati
   };
   adapter.bindClientConnect = (server, callback) => {
     if (isIoServer(server)) return bindClientConnect(server, callback);
-    (server as WsServer).on('connection', (client, request) => void wsHandshake(sessions, client, request, callback));
+    (server as WsServer).on('connection', (peer, request) => void wsHandshake(sessions, peer, request, callback));
   };
   adapter.bindMessageHandlers = (client, handlers, transform) => {
     const wrapped = handlers.map((handler) => ({
@@ -151,25 +151,25 @@ async function ioHandshake(sessions: SocketSessions, socket: IoSocket, next: (er
  * `ws`: the connection is handed to Nest once its session is read; messages that arrive meanwhile
  * are held and replayed to Nest's handlers, in order. A foreign origin is closed with 1008.
  */
-async function wsHandshake(sessions: SocketSessions, client: WsClient, request: IncomingMessage, callback: (...args: unknown[]) => void): Promise<void> {
+async function wsHandshake(sessions: SocketSessions, peer: WsClient, request: IncomingMessage, callback: (...args: unknown[]) => void): Promise<void> {
   const held: unknown[][] = [];
   const hold = (...args: unknown[]) => void held.push(args);
-  client.on('message', hold);
+  peer.on('message', hold);
   let binding: SocketBinding;
   try {
     binding = await sessions.handshake({ headers: request.headers });
   } catch (error) {
-    client.off('message', hold);
-    client.close(1008, String((error as Error)?.message ?? error).slice(0, 120));
+    peer.off('message', hold);
+    peer.close(1008, String((error as Error)?.message ?? error).slice(0, 120));
     return;
   }
   binding.end = (reason: SocketEndReason) => {
-    client.send(JSON.stringify({ event: SESSION_ENDED_EVENT, data: { reason } }));
-    client.close(1008, `session ${reason}`);
+    peer.send(JSON.stringify({ event: SESSION_ENDED_EVENT, data: { reason } }));
+    peer.close(1008, `session ${reason}`);
   };
-  sessions.attach(client, binding);
-  client.once('close', () => sessions.detach(binding));
-  callback(client, request);
-  client.off('message', hold);
-  for (const args of held) client.emit('message', ...args);
+  sessions.attach(peer, binding);
+  peer.once('close', () => sessions.detach(binding));
+  callback(peer, request);
+  peer.off('message', hold);
+  for (const args of held) peer.emit('message', ...args);
 }
