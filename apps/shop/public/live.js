@@ -1,4 +1,5 @@
 'use strict';
+/* global io, renderCart, refreshAll, notify -- io from /socket.io/socket.io.min.js (served by socket.io), the rest from app.js */
 // The page's live channel (docs/shop-api.md, "Live channel"): socket.io namespace /live over the
 // websocket transport. The cart follows changes made in other tabs, browsers or by any replica; a
 // session that ends elsewhere (logout, revoke, log out everywhere, a timeout) or moves to a new ID
