@@ -1,10 +1,23 @@
 import type { Socket } from 'socket.io-client';
-import { startRedis, type RedisServerHandle } from '../support/redis';
+import type { SessionRedisOption } from '@app/session';
+import { startRedis } from '../support/redis';
+import { startCluster } from '../support/topologies';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import type { RunningApp } from '../session/support/session-app';
 import { startSocketReplicas } from './support/socket-app';
 import { askIo, connectIo, endOfIo } from './support/socket-clients';
+
+type Topology = () => Promise<{ redis: SessionRedisOption; stop(): Promise<void> }>;
+
+const standalone: Topology = async () => {
+  const server = await startRedis();
+  return { redis: server.url, stop: () => server.stop() };
+};
+const cluster: Topology = async () => {
+  const nodes = await startCluster();
+  return { redis: { cluster: nodes.nodes }, stop: () => nodes.stop() };
+};
 
 /**
  * Ending a session ends its sockets: three replicas on one Redis, each holding sockets of two
@@ -12,20 +25,21 @@ import { askIo, connectIo, endOfIo } from './support/socket-clients';
  * all three (after a `session:ended` with the reason), and no other socket.
  */
 describe.each([
-  ['without the near cache', false],
-  ['with the near cache', true],
-])('ending a session closes its sockets on every replica (%s)', (_label, nearCache) => {
-  let redis: RedisServerHandle;
+  ['standalone, without the near cache', standalone, false],
+  ['standalone, with the near cache', standalone, true],
+  ['Cluster, with the near cache', cluster, true],
+])('ending a session closes its sockets on every replica (%s)', (_label, topology, nearCache) => {
+  let redis: { redis: SessionRedisOption; stop(): Promise<void> };
   let replicas: RunningApp[];
   let shortIdle: RunningApp[];
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await topology();
     const events = { crossReplica: true };
-    replicas = await startSocketReplicas(3, { redis: redis.url, prefix: uniquePrefix('io-end'), events, nearCache });
+    replicas = await startSocketReplicas(3, { redis: redis.redis, prefix: uniquePrefix('io-end'), events, nearCache });
     // Idle timeout of 1.5 s, sliding at most every 150 ms: a session nobody uses dies quickly.
-    shortIdle = await startSocketReplicas(3, { redis: redis.url, prefix: uniquePrefix('io-idle'), events, nearCache, idleTimeout: 1_500 });
+    shortIdle = await startSocketReplicas(3, { redis: redis.redis, prefix: uniquePrefix('io-idle'), events, nearCache, idleTimeout: 1_500 });
   });
 
   afterAll(async () => {
@@ -151,7 +165,7 @@ function addAll(socket: Socket, items: string[]): Promise<unknown[]> {
 
 /** A session moved to a new ID: its sockets follow it through an event, or end as "renewed" once the old ID is dead. */
 describe('sockets of a session whose ID changes', () => {
-  let redis: RedisServerHandle;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
   let replicas: RunningApp[];
   const sockets: Socket[] = [];
 
