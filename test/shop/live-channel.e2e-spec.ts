@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { startShopCluster, type ShopCluster } from './support/shop-cluster';
 import { ShopClient } from './support/shop-client';
+import { ShopTokenClient } from './support/shop-token-client';
 
 // docs/shop-api.md, "Live channel": socket.io namespace /live through the demo's balancer (which
 // passes upgrades round robin), three replicas on one Redis.
@@ -74,6 +75,21 @@ describe('shop live channel', () => {
     const { hello } = await connect(shop.url, alice);
     expect(hello).toEqual({ user: { id: 1, username: 'alice' }, replica: expect.stringMatching(/^replica-\d$/) });
     expect((await connect(shop.url)).hello).toEqual({ user: null, replica: expect.any(String) });
+  });
+
+  it('takes the session of a client without cookies from auth.token', async () => {
+    const app = new ShopTokenClient(shop.url);
+    expect((await app.post('/api/auth/login', { username: 'bob', password: 'builder' })).status).toBe(200);
+    expect(app.token).toBeTruthy();
+    const socket = io(`${shop.url}/live`, { transports: ['websocket'], auth: { token: app.token }, reconnection: false, forceNew: true });
+    sockets.push(socket);
+    const hello = await new Promise<Hello>((resolve, reject) => {
+      socket.once('hello', resolve);
+      socket.once('connect_error', reject);
+    });
+    expect(hello.user).toEqual({ id: 2, username: 'bob' });
+    expect(await socket.emitWithAck('cart:add', { sku: skus[0], qty: 3 })).toMatchObject({ cart: { items: [{ sku: skus[0], qty: 3 }] } });
+    expect((await app.get('/api/cart')).body.items).toEqual([expect.objectContaining({ sku: skus[0], qty: 3 })]);
   });
 
   it('adds to the cart with an acknowledgement, and pushes the cart to every socket of the session on every replica', async () => {
