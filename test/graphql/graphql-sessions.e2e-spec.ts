@@ -1,3 +1,5 @@
+import { createClient, type Client } from 'graphql-ws';
+import { WebSocket } from 'ws';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
@@ -15,7 +17,9 @@ describe('sessions in GraphQL resolvers', () => {
   beforeAll(async () => {
     redis = await startRedis();
     const prefix = uniquePrefix('graphql');
-    replicas = [await startGraphqlApp({ redis: redis.url, prefix }), await startGraphqlApp({ redis: redis.url, prefix })];
+    // Cross-replica events: a session ended on one replica ends its subscriptions on the other.
+    const events = { crossReplica: true };
+    replicas = [await startGraphqlApp({ redis: redis.url, prefix, events }), await startGraphqlApp({ redis: redis.url, prefix, events })];
   });
 
   afterAll(async () => {
@@ -83,5 +87,73 @@ describe('sessions in GraphQL resolvers', () => {
       visitor.cookie = cookie; // the old cookie replayed
       expect((await graphql(visitor, '{ me { id } }')).data).toEqual({ me: null });
     }
+  });
+
+  /** A graphql-ws client on one replica, as a browser with this cookie and Origin would connect. */
+  function subscriber(app: RunningApp, cookie: string | undefined, origin?: string): { client: Client; closed: Promise<{ code: number; reason: string }> } {
+    const headers: Record<string, string> = {};
+    if (cookie) headers.cookie = cookie;
+    if (origin) headers.origin = origin;
+    let closed!: (event: { code: number; reason: string }) => void;
+    const closing = new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve));
+    const client = createClient({
+      url: `${app.url.replace(/^http/, 'ws')}/graphql`,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => undefined, // each test reads the close itself
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers });
+        }
+      },
+      on: { closed: (event) => closed({ code: (event as { code: number }).code, reason: (event as { reason: string }).reason }) },
+    });
+    return { client, closed: closing };
+  }
+
+  /** The next value of `{ ticks }`, or the error the subscription ended with. */
+  function firstTick(client: Client): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const dispose = client.subscribe<{ ticks: string }>(
+        { query: 'subscription { ticks }' },
+        {
+          next: (value) => {
+            if (value.errors) return reject(Object.assign(new Error(value.errors[0].message), { errors: value.errors }));
+            resolve(value.data!.ticks);
+            dispose();
+          },
+          error: reject,
+          complete: () => undefined,
+        },
+      );
+    });
+  }
+
+  it('subscriptions over graphql-ws get the session of the upgrade request; a guarded one is refused without it', async () => {
+    const { visitor } = await loggedIn('g-sub');
+    const own = subscriber(replicas[1], visitor.cookie);
+    expect(await firstTick(own.client)).toMatch(/^g-sub:\d+$/);
+    const anonymous = subscriber(replicas[0], undefined);
+    await expect(firstTick(anonymous.client)).rejects.toThrow(/Not logged in|Unauthorized/);
+    await Promise.all([own.client.dispose(), anonymous.client.dispose()]);
+  });
+
+  it('refuses a graphql-ws connection from a foreign Origin', async () => {
+    const { visitor } = await loggedIn('g-sub-origin');
+    const foreign = subscriber(replicas[0], visitor.cookie, 'https://evil.example');
+    await expect(firstTick(foreign.client)).rejects.toBeDefined();
+    expect((await foreign.closed).code).toBe(4403);
+  });
+
+  it('ends the subscriptions of a session that logs out, on every replica', async () => {
+    const { visitor, csrfToken } = await loggedIn('g-sub-end');
+    const open = replicas.map((app) => subscriber(app, visitor.cookie));
+    for (const { client } of open) expect(await firstTick(client)).toMatch(/^g-sub-end:/);
+    const running = open.map(({ client }) =>
+      client.subscribe({ query: 'subscription { ticks }' }, { next: () => undefined, error: () => undefined, complete: () => undefined }),
+    );
+    expect((await graphql(visitor, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
+    for (const { closed } of open) expect(await closed).toEqual({ code: 4403, reason: 'session logout' });
+    running.forEach((dispose) => dispose());
   });
 });

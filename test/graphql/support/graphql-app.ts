@@ -1,10 +1,20 @@
 import { Module, UseGuards } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ModuleRef, NestFactory } from '@nestjs/core';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Args, Context, GraphQLModule, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, GraphQLModule, Mutation, Query, Resolver, Subscription } from '@nestjs/graphql';
 import type { Request } from 'express';
-import { AuthenticatedGuard, CsrfGuard, Session, SessionModule, SessionService, type SessionModuleOptions, type SessionUser } from '@app/session';
+import {
+  AuthenticatedGuard,
+  CsrfGuard,
+  graphqlWsSessions,
+  Session,
+  SessionModule,
+  SessionService,
+  type SessionModuleOptions,
+  type SessionUser,
+} from '@app/session';
 import { TEST_SECRET, type RunningApp } from '../../session/support/session-app';
 
 declare module 'express-session' {
@@ -33,7 +43,18 @@ const typeDefs = /* GraphQL */ `
     addToCart(item: String!): [String!]!
     logout: Boolean!
   }
+  type Subscription {
+    ticks: String!
+  }
 `;
+
+/** A tick every 50 ms, named for the user, for as long as the subscription lasts. */
+async function* ticksFor(userId: string): AsyncGenerator<{ ticks: string }> {
+  for (let n = 0; ; n++) {
+    await delay(50);
+    yield { ticks: `${userId}:${n}` };
+  }
+}
 
 /** Cookie-authenticated mutations need `x-csrf-token` (CsrfGuard); queries do not. */
 @Resolver()
@@ -69,6 +90,13 @@ class CartResolver {
     return this.sessions.update(req, 'items', (items) => [...(items ?? []), item]);
   }
 
+  /** Over graphql-ws: the session of the connection's upgrade request, guarded as a query is. */
+  @Subscription()
+  @UseGuards(AuthenticatedGuard)
+  ticks(@Session('user') user: SessionUser) {
+    return ticksFor(String(user.id));
+  }
+
   @Mutation()
   async logout(@Context('req') req: Request) {
     await this.sessions.logout(req);
@@ -81,7 +109,15 @@ type AppOptions = Omit<SessionModuleOptions, 'secret'>;
 /** The example: SessionModule and Apollo on one Express app, on a free port of 127.0.0.1. */
 export async function startGraphqlApp(options: AppOptions): Promise<RunningApp> {
   @Module({
-    imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options }), GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, typeDefs })],
+    imports: [
+      SessionModule.forRoot({ secret: TEST_SECRET, ...options }),
+      // Subscriptions over graphql-ws with the session of the upgrade request.
+      GraphQLModule.forRootAsync<ApolloDriverConfig>({
+        driver: ApolloDriver,
+        inject: [ModuleRef],
+        useFactory: (moduleRef: ModuleRef) => ({ typeDefs, ...graphqlWsSessions(moduleRef) }),
+      }),
+    ],
     providers: [CartResolver],
   })
   class GraphqlAppModule {}

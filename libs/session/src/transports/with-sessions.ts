@@ -44,8 +44,11 @@ type WsServer = {
 };
 type VerifyClient = (info: { req: IncomingMessage }, done: (verified: boolean, code?: number, message?: string) => void) => void;
 
+/** What finds the app's providers: the app, or a `ModuleRef`. */
+export type SessionProviders = Pick<INestApplicationContext, 'get'>;
+
 /** One `SocketSessions` per app, however many adapters or gateways use it. */
-const perApp = new WeakMap<INestApplicationContext, SocketSessions>();
+const perApp = new WeakMap<SessionProviders, SocketSessions>();
 
 /**
  * Gives a Nest WebSocket adapter the app's sessions: the handshake's `Origin` is checked
@@ -91,11 +94,12 @@ export function withSessions<A extends SessionSocketAdapter>(app: INestApplicati
   return adapter;
 }
 
-function socketSessionsOf(app: INestApplicationContext): SocketSessions {
+/** The app's `SocketSessions`, built on first use from its providers (an app, or a `ModuleRef`: anything with a non-strict `get`). */
+export function socketSessionsOf(app: SessionProviders): SocketSessions {
   let sessions = perApp.get(app);
   if (!sessions) {
-    const options = app.get<string, ResolvedSessionOptions>(SESSION_OPTIONS);
-    sessions = new SocketSessions(app.get(SessionCore), options, app.get(RedisSessionStore), app.get(SessionEvents));
+    const get = <T>(token: string | (abstract new (...args: never[]) => T)): T => app.get<T>(token, { strict: false });
+    sessions = new SocketSessions(get(SessionCore), get<ResolvedSessionOptions>(SESSION_OPTIONS), get(RedisSessionStore), get(SessionEvents));
     perApp.set(app, sessions);
   }
   return sessions;
