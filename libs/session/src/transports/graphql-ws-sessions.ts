@@ -4,7 +4,7 @@ import type { SocketEndReason } from './socket-sessions';
 import { socketSessionsOf, type SessionProviders } from './with-sessions';
 
 /** The part of graphql-ws's connection context read here: `extra` as its `ws` server sets it (typed loosely, to fit its generic `Context`). */
-interface GraphqlWsContext {
+export interface GraphqlWsContext {
   connectionParams?: unknown;
   extra: unknown;
 }
