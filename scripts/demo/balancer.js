@@ -25,8 +25,16 @@ async function startBalancer({ targets, port = 0, host = '127.0.0.1' }) {
     turn = (turn + 1) % targets.length;
     proxy.web(req, res, { target }, (error) => badGateway(res, target, error));
   });
-  // WebSocket upgrades are not part of the shop; refuse them rather than leave the socket hanging.
-  server.on('upgrade', (_req, socket) => socket.destroy());
+  // WebSocket upgrades (the live channel) take their turn like requests: no stickiness either, which
+  // the websocket transport does not need (one connection, one replica, for the socket's whole life).
+  const upgraded = new Set();
+  server.on('upgrade', (req, socket, head) => {
+    const target = targets[turn];
+    turn = (turn + 1) % targets.length;
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    proxy.ws(req, socket, head, { target, agent: false }, () => socket.destroy());
+  });
 
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -41,6 +49,7 @@ async function startBalancer({ targets, port = 0, host = '127.0.0.1' }) {
       new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
         agent.destroy();
         proxy.close();
       }),

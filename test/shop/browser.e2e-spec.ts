@@ -121,6 +121,44 @@ if (chromiumFound.missing && process.env.CI) {
       await page.screenshot({ path: join(ARTIFACTS, 'shop-logged-out.png') });
     });
 
+    it('keeps a second tab live: the cart follows the first tab, and logging out in one signs the other out', async () => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+      const [first, second] = [await context.newPage(), await context.newPage()];
+      try {
+        const textIn = async (tab: Page, selector: string) => ((await tab.textContent(selector)) ?? '').trim();
+        const waitIn = (tab: Page, selector: string, expected: string) =>
+          tab.waitForFunction(([sel, want]) => ((globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent ?? '').trim() === want, [
+            selector,
+            expected,
+          ] as const);
+        await first.goto(shop.url);
+        await first.fill(hook('login-username'), 'bob');
+        await first.fill(hook('login-password'), 'builder');
+        await first.click(hook('login-submit'));
+        await waitIn(first, hook('user'), 'bob');
+        await second.goto(shop.url);
+        await waitIn(second, hook('user'), 'bob');
+        await waitIn(first, hook('live'), 'on');
+        await waitIn(second, hook('live'), 'on');
+
+        // An addition in the first tab appears in the second without a reload.
+        await first.click(`${hook('product')}[data-sku="TEA-EARL"] ${hook('add')}`);
+        await waitIn(second, lineQty('TEA-EARL'), '1');
+        await second.click(`${hook('product')}[data-sku="TEA-EARL"] ${hook('add')}`);
+        await waitIn(first, lineQty('TEA-EARL'), '2');
+        expect(await textIn(second, hook('cart-total'))).toBe(await textIn(first, hook('cart-total')));
+        await second.screenshot({ path: join(ARTIFACTS, 'shop-second-tab.png') });
+
+        // Logging out in the first tab signs the second out too, and its channel comes back anonymous.
+        await first.click(hook('logout'));
+        await waitIn(second, hook('user'), '');
+        await second.waitForSelector(hook('login-submit'), { state: 'visible' });
+        await waitIn(second, hook('live'), 'on');
+      } finally {
+        await context.close();
+      }
+    });
+
     it("shows the operations panel: every replica's figures, the active sessions and a chart", async () => {
       await page.goto(shop.url);
       type OpsGlobals = { document: { querySelectorAll(selector: string): { length: number } } };

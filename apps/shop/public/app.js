@@ -173,6 +173,8 @@ $('#login-form').addEventListener('submit', (event) => {
       csrfToken = answer.csrfToken;
       form.reset();
       await refreshAll();
+      // The live channel (live.js) opened before the login carries the old cookie: reopen it with the new one.
+      window.reconnectLive?.();
     } catch (failure) {
       error.textContent = failure.message;
     }

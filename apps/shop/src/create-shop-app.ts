@@ -2,6 +2,8 @@ import { Logger, type INestApplication, type LoggerService, type LogLevel, type 
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { withSessions } from 'nest-redis-session';
 import { BodyParserErrorsFilter } from './http/body-parser-errors.filter';
 import { withVariableName } from './config/session-options';
 import { validateShopEnvironment, type ShopEnvironment } from './config/shop-environment';
@@ -49,6 +51,8 @@ export async function createShopApp(options: CreateShopAppOptions = {}): Promise
   serveStaticFiles(app, env.HTTP_PLATFORM, assets);
   app.useGlobalPipes(strictValidationPipe());
   app.useGlobalFilters(new BodyParserErrorsFilter(app.getHttpAdapter()));
+  // The live channel (socket.io, /live) with the sessions of the handshake and their end.
+  app.useWebSocketAdapter(withSessions(app, new IoAdapter(app)));
   return app;
 }
 

@@ -14,6 +14,8 @@ import { ProductsController } from './catalog/products.controller';
 import { sessionOptions } from './config/session-options';
 import { ShopEnvironment } from './config/shop-environment';
 import { HealthController } from './health/health.controller';
+import { LiveCart } from './live/live-cart';
+import { LiveGateway } from './live/live.gateway';
 import { MetricsController } from './metrics/metrics.controller';
 import { createMetricsRegistry, METRICS_REGISTRY } from './metrics/metrics-registry';
 
@@ -40,6 +42,8 @@ export class ShopModule {
         UserDirectory,
         FailedLoginLimiter,
         RecentSessionEvents,
+        LiveCart,
+        LiveGateway,
         // Both guards on every route, closed by default: a route is public or CSRF-free only where it says so.
         // Authentication first, so a visitor who is not logged in hears 401 rather than 403.
         { provide: APP_GUARD, useClass: AuthenticatedGuard },

@@ -8,6 +8,7 @@ export type {
   SessionModuleOptions,
   SessionRedisOption,
   SessionRoute,
+  SessionSocketsOptions,
   SessionUserId,
   SessionUsersOptions,
 } from './options/session-options.interface';
@@ -25,6 +26,12 @@ export { SESSION_OPTIONS, SESSION_REDIS, CSRF_HEADER } from './session.constants
 export { InjectSessionRedis } from './module/inject-session-redis.decorator';
 
 export { SessionService } from './service/session.service';
+export type { SessionTarget } from './service/session.service';
+export { withSessions, SESSION_ENDED_EVENT } from './transports/with-sessions';
+export type { SessionProviders, SessionSocketAdapter } from './transports/with-sessions';
+export { graphqlWsSessions, SESSION_ENDED_CLOSE_CODE } from './transports/graphql-ws-sessions';
+export type { GraphqlWsContext } from './transports/graphql-ws-sessions';
+export type { SocketEndReason } from './transports/socket-sessions';
 export { SessionEvents } from './events/session-events';
 export type {
   SessionEvent,

@@ -63,7 +63,8 @@ export class AuthController {
   @Post('auth/logout-all')
   @HttpCode(204)
   async logoutAll(@Req() req: Request, @Session() session: AppSession): Promise<void> {
-    await this.sessions.logoutEverywhere(session.user!.id);
+    // This session ends as a logout (its sockets hear "logout"), every other one as revoked.
+    await this.sessions.logoutEverywhere(session.user!.id, { except: req });
     await this.sessions.logout(req);
   }
 }

@@ -4,6 +4,7 @@ import { PublicRoute, Session, SessionService } from 'nest-redis-session';
 import { findProduct } from '../catalog/catalog';
 import { AddItemDto } from './add-item.dto';
 import { addToCart, removeFromCart, viewCart, type CartLine, type CartView } from './cart';
+import { LiveCart } from '../live/live-cart';
 
 /**
  * The cart lives in the session, so anonymous visitors may fill one and it survives login. Every change
@@ -13,7 +14,10 @@ import { addToCart, removeFromCart, viewCart, type CartLine, type CartView } fro
 @PublicRoute()
 @Controller('api/cart')
 export class CartController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly live: LiveCart,
+  ) {}
 
   /** Reading one key does not create a session, so a first-time visitor gets no cookie here. */
   @Get()
@@ -25,7 +29,7 @@ export class CartController {
   async add(@Req() req: Request, @Body() item: AddItemDto): Promise<CartView> {
     const product = findProduct(item.sku)!; // AddItemDto only lets catalog SKUs through
     const cart = await this.sessions.update(req, 'cart', (lines) => addToCart(lines, product.sku, item.qty));
-    return viewCart(cart);
+    return this.announced(req, viewCart(cart));
   }
 
   @Delete('items/:sku')
@@ -36,6 +40,12 @@ export class CartController {
       if (!next) throw new NotFoundException(`Your cart has no line for sku "${sku}"`);
       return next;
     });
-    return viewCart(cart);
+    return this.announced(req, viewCart(cart));
+  }
+
+  /** The session's sockets, on every replica, get the new cart (the live channel). */
+  private announced(req: Request, cart: CartView): CartView {
+    this.live.changed(this.sessions.sessionOf(req)?.live, cart);
+    return cart;
   }
 }

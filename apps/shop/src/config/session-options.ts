@@ -28,6 +28,9 @@ export function sessionOptions(env: ShopEnvironment, registry: Registry): Sessio
     events: { crossReplica: true, replica: env.REPLICA_ID },
     // A session's ID changes every 15 min (the old one works 1 min more): a stolen cookie or token does not last.
     renewal: true,
+    ...(env.SESSION_IDLE_TIMEOUT_MS === undefined ? {} : { idleTimeout: env.SESSION_IDLE_TIMEOUT_MS }),
+    // The live channel's handshake: the shop's own origin, and these.
+    sockets: { allowedOrigins: env.ALLOWED_ORIGINS ?? [] },
   };
 }
 
@@ -40,6 +43,8 @@ const VARIABLE_OF_OPTION: Record<string, string> = {
   'redis.name': 'REDIS_SENTINEL_NAME',
   'redis.cluster': 'REDIS_CLUSTER',
   'events.replica': 'REPLICA_ID',
+  idleTimeout: 'SESSION_IDLE_TIMEOUT_MS',
+  'sockets.allowedOrigins': 'ALLOWED_ORIGINS',
 };
 
 /**

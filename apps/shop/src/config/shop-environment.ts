@@ -68,6 +68,17 @@ export class ShopEnvironment {
   @IsString()
   REPLICA_ID: string;
 
+  /** The sessions' idle timeout, ms; unset, the library's default (30 min). SessionModule checks its range. */
+  @IsOptional()
+  @IsInt({ message: ({ value }) => `SESSION_IDLE_TIMEOUT_MS must be a whole number of ms; got "${String(value)}"` })
+  @Transform(({ value }: { value: string }) => (/^\d+$/.test(value) ? Number(value) : value))
+  SESSION_IDLE_TIMEOUT_MS?: number;
+
+  /** Origins (`https://shop.example`) allowed to open the live channel besides the shop's own; SessionModule checks each. */
+  @IsOptional()
+  @CommaSeparated()
+  ALLOWED_ORIGINS?: string[];
+
   /** When set, `GET /metrics` requires `Authorization: Bearer <METRICS_TOKEN>`. */
   @IsOptional()
   @IsString()

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { CSRF_HEADER, CSRF_KEY, SKIP_CSRF } from '../session.constants';
 import { authenticatedByHeaderAlone as byHeaderAlone, existingSession } from '../request/request-session';
+import { requestOf } from '../request/session-target';
 import { tokensMatch } from './tokens-match';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -12,21 +13,32 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * equal the token kept in the session (`SessionService.csrfToken`), compared in constant time;
  * otherwise 403 and the handler does not run. `@SkipCsrf()` opts a route or controller out. A request
  * authenticated by the session ID header alone (`idFrom`, no session cookie) is not checked: it
- * carries no credential the browser would add by itself.
+ * carries no credential the browser would add by itself. In GraphQL, mutations are checked and
+ * queries are not, whatever the HTTP method; a gateway's events are not checked (the handshake's
+ * `Origin` check guards a socket).
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
   constructor(protected readonly reflector: Reflector) {}
 
   canActivate(context: ExecutionContext): boolean {
+    const type = context.getType<string>();
+    if (type === 'ws') return true;
     const req = this.getRequest(context);
-    if (!this.needsCheck(req) || this.isSkipped(context)) return true;
+    const unsafe = type === 'graphql' ? this.isMutation(context) : UNSAFE_METHODS.has(req.method);
+    if (!unsafe || !this.needsCheck(req) || this.isSkipped(context)) return true;
     if (tokensMatch(this.expectedToken(req), this.givenToken(req))) return true;
     return this.throwForbidden(context);
   }
 
+  /** Whether a request that changes something (an unsafe method, a GraphQL mutation) must show the token. */
   protected needsCheck(req: Request): boolean {
-    return UNSAFE_METHODS.has(req.method) && !this.authenticatedByHeaderAlone(req);
+    return !this.authenticatedByHeaderAlone(req);
+  }
+
+  /** A GraphQL operation that changes data: the resolver's `info` (fourth argument) names the operation. */
+  protected isMutation(context: ExecutionContext): boolean {
+    return context.getArgByIndex<{ operation?: { operation?: string } } | undefined>(3)?.operation?.operation === 'mutation';
   }
 
   /**
@@ -42,8 +54,9 @@ export class CsrfGuard implements CanActivate {
     return this.reflector.getAllAndOverride<boolean>(SKIP_CSRF, [context.getHandler(), context.getClass()]) === true;
   }
 
+  /** The HTTP request, or GraphQL's `context.req` (see `requestOf`). */
   protected getRequest(context: ExecutionContext): Request {
-    return context.switchToHttp().getRequest<Request>();
+    return requestOf(context) as Request;
   }
 
   protected expectedToken(req: Request): unknown {

@@ -1,23 +1,27 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 import { toHttpException } from '../errors/to-http-exception';
+import { toWsException } from '../transports/ws-exception';
 import { ensureSession, existingSession } from '../request/request-session';
+import { requestOf } from '../request/session-target';
 import type { SessionKey } from '../session-data';
 
 const sessionParam = createParamDecorator((key: SessionKey | undefined, context: ExecutionContext) => {
-  const req = context.getArgByIndex<Request>(0); // the HTTP request, without building an HTTP context first
+  const socket = context.getType() === 'ws';
   try {
-    if (key === undefined) return ensureSession(req);
+    const req = requestOf(context); // the HTTP request, GraphQL's `context.req`, or the socket's session
+    // A socket cannot hand a new session's cookie to its client: there, no session stays undefined.
+    if (key === undefined) return socket ? existingSession(req) : ensureSession(req);
     // Reading one key of a session the visitor does not have yields undefined without creating one.
     return existingSession(req)?.[key];
   } catch (error) {
-    throw toHttpException(error);
+    throw socket ? toWsException(error) : toHttpException(error);
   }
 });
 
 /**
- * Injects the request's session (typed `AppSession`), or one of its keys. It shadows the `Session`
- * of `@nestjs/common` on purpose: import it from this library, never both in one file.
+ * Injects the session (typed `AppSession`), or one of its keys, in a controller, a GraphQL resolver
+ * or a gateway's `@SubscribeMessage` handler (undefined there for a socket without a session). It
+ * shadows the `Session` of `@nestjs/common` on purpose: import it from this library, never both in one file.
  * @example `me(@Session() session: AppSession)` or `cart(@Session('cart') cart?: CartLine[])`
  */
 export function Session(key?: SessionKey): ParameterDecorator {

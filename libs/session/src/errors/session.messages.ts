@@ -7,6 +7,10 @@ export const messages = {
   storeUnavailable: (detail: string) => `Session store unavailable: ${detail}`,
   storeTimeout: (ms: number) => `Redis did not answer within ${ms} ms`,
   storeDisconnected: (status: string) => `Redis connection is ${status}`,
+  noGraphqlRequest: () =>
+    'No HTTP request in this GraphQL context: give GraphQLModule a context that keeps it, such as `context: ({ req }) => ({ req })` (the default of @nestjs/apollo)',
+  noSocketSession: () =>
+    'No session on this socket: wrap the WebSocket adapter with withSessions(app, adapter) and pass it to app.useWebSocketAdapter (see the README, "WebSockets")',
   noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
   sessionTooLarge: (bytes: number, limit: number) => `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
   reservedKey: (key: string) => `Session key "${key}" starts with ":", which is reserved for the library's own fields`,

@@ -3,10 +3,13 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { PUBLIC_ROUTE, USER_KEY } from '../session.constants';
 import { existingSession } from '../request/request-session';
+import { requestOf } from '../request/session-target';
+import { toWsException } from '../transports/ws-exception';
 
 /**
  * Lets a request through when its session has a logged-in user (set by `SessionService.login`), or
- * when the route or controller is marked `@PublicRoute()`; answers 401 otherwise. Each step is a protected
+ * when the route or controller is marked `@PublicRoute()`; answers 401 otherwise (in a gateway, an
+ * `exception` frame with `statusCode: 401`). Works on controllers, GraphQL resolvers and gateways. Each step is a protected
  * method, so a subclass can change one (where the user lives, what is thrown) and keep the rest.
  */
 @Injectable()
@@ -23,8 +26,9 @@ export class AuthenticatedGuard implements CanActivate {
     return this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]) === true;
   }
 
+  /** The HTTP request, GraphQL's `context.req`, or the socket's session (see `requestOf`). */
   protected getRequest(context: ExecutionContext): Request {
-    return context.switchToHttp().getRequest<Request>();
+    return requestOf(context) as Request;
   }
 
   /** A visitor without a session cookie is anonymous without any session being created. */
@@ -32,7 +36,8 @@ export class AuthenticatedGuard implements CanActivate {
     return existingSession(req)?.[USER_KEY] != null;
   }
 
-  protected throwUnauthenticated(_context: ExecutionContext): never {
-    throw new UnauthorizedException('Not logged in');
+  protected throwUnauthenticated(context: ExecutionContext): never {
+    const error = new UnauthorizedException('Not logged in');
+    throw context.getType() === 'ws' ? toWsException(error) : error;
   }
 }

@@ -36,6 +36,7 @@ describe('SESSION_DEFAULTS', () => {
       renewal: { interval: 900_000, grace: 60_000 },
       nearCache: { maxEntries: 10_000, maxBytes: 33_554_432, maxEntryAge: 60_000 },
       events: { crossReplica: false, expired: false },
+      sockets: { allowedOrigins: [] },
     });
   });
 });
@@ -65,6 +66,7 @@ describe('resolveSessionOptions: defaults', () => {
       tracing: undefined,
       nearCache: undefined,
       events: { crossReplica: false, expired: 'off', replica: `${hostname()}:${process.pid}` },
+      sockets: { allowedOrigins: [] },
     });
   });
 
@@ -267,5 +269,24 @@ describe('resolveSessionOptions: invalid options name the option', () => {
   it('says what was wrong with the value', () => {
     expect(configError({ ...valid, updateRetries: -5 }).message).toBe('SessionModule option "updateRetries" must be a whole number of at least 0; got -5');
     expect(configError({ ...valid, secret: 'short' }).message).toMatch(/at least 32 characters/);
+  });
+});
+
+describe('resolveSessionOptions: sockets', () => {
+  it('keeps the allowed origins given, a trailing slash dropped', () => {
+    const resolved = resolveSessionOptions({ ...valid, sockets: { allowedOrigins: ['https://app.example', 'http://localhost:5173/'] } });
+    expect(resolved.sockets).toEqual({ allowedOrigins: ['https://app.example', 'http://localhost:5173'] });
+  });
+
+  it.each([
+    [{ allowedOrigins: 'https://app.example' }, 'sockets.allowedOrigins'],
+    [{ allowedOrigins: [42] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://app.example', 'https://app.example/path'] }, 'sockets.allowedOrigins[1]'],
+    [{ allowedOrigins: ['app.example'] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['*'] }, 'sockets.allowedOrigins[0]'],
+    [{ origins: [] }, 'sockets.origins'],
+    ['yes', 'sockets'],
+  ])('refuses sockets %p, naming %s', (sockets, option) => {
+    expectRejected({ ...valid, sockets }, option);
   });
 });

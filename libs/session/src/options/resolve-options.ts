@@ -14,7 +14,7 @@ const MIN_SECRET_LENGTH = 32;
 /** Every top-level option: anything else is a typo (or a name from before 1.0) and fails boot. */
 const MODULE_OPTIONS = [
   ...['secret', 'redis', 'idFrom', 'users', 'updateRetries', 'renewal', 'trustProxy', 'forRoutes', 'exclude', 'metrics', 'tracing'],
-  ...['nearCache', 'events', ...STORAGE_OPTIONS],
+  ...['nearCache', 'events', 'sockets', ...STORAGE_OPTIONS],
 ];
 
 /**
@@ -43,6 +43,7 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
     tracing: optionalBoolean('tracing', options.tracing),
     nearCache: resolveNearCache(options.nearCache),
     events: resolveEventsOption(options.events),
+    sockets: resolveSockets(options.sockets),
   };
 }
 
@@ -118,6 +119,29 @@ function resolveRenewal(option: unknown): ResolvedSessionOptions['renewal'] {
     );
   }
   return { interval, grace };
+}
+
+/** `sockets`: the origins allowed besides the app's own, each a bare origin such as `https://app.example`. */
+function resolveSockets(option: unknown): ResolvedSessionOptions['sockets'] {
+  const sockets = optionalObject('sockets', option, ['allowedOrigins']) ?? {};
+  const given = sockets.allowedOrigins ?? SESSION_DEFAULTS.sockets.allowedOrigins;
+  if (!Array.isArray(given)) throw new SessionConfigError('sockets.allowedOrigins', `must be an array of origins; got ${received(given)}`);
+  const allowedOrigins = given.map((value: unknown, index) => {
+    const name = `sockets.allowedOrigins[${index}]`;
+    if (typeof value !== 'string') throw new SessionConfigError(name, `must be an origin such as "https://app.example"; got ${received(value)}`);
+    let origin: string;
+    try {
+      origin = new URL(value).origin;
+    } catch {
+      origin = 'null';
+    }
+    // An origin is a scheme, a host and a port, nothing more: a path or a trailing slash is a mistake to name.
+    if (origin === 'null' || origin !== value.replace(/\/$/, '')) {
+      throw new SessionConfigError(name, `must be an origin (scheme://host[:port], no path); got ${JSON.stringify(value)}`);
+    }
+    return origin;
+  });
+  return { allowedOrigins };
 }
 
 function resolveSecrets(secret: unknown): string[] {

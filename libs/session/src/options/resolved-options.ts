@@ -26,4 +26,6 @@ export interface ResolvedSessionOptions extends ResolvedStorageOptions {
   /** Undefined when the near cache is off. */
   nearCache?: { maxEntries: number; maxBytes: number; maxEntryAge: number };
   events: { crossReplica: boolean; expired: 'off' | 'listen' | 'configure'; replica: string };
+  /** `allowedOrigins` as origins (`new URL(o).origin`), compared to a handshake's `Origin` as they are. */
+  sockets: { allowedOrigins: string[] };
 }

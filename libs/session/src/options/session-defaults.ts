@@ -37,6 +37,9 @@ export const SESSION_DEFAULTS = deepFreeze({
     crossReplica: false,
     expired: false,
   },
+  sockets: {
+    allowedOrigins: [] as readonly string[], // the app's own origin only
+  },
 } as const);
 
 /** Frozen at every level: one app's code cannot change the defaults every module reads. */

@@ -114,6 +114,20 @@ export interface SessionModuleOptions extends SessionStorageOptions {
   nearCache?: boolean | NearCacheOptions;
   /** Where `SessionEvents` gets its events from, beyond this replica's own. */
   events?: SessionEventsOptions;
+  /** WebSocket handshakes (socket.io, `ws`) wired through `withSessions`. */
+  sockets?: SessionSocketsOptions;
+}
+
+/** The `sockets` option: who may open a WebSocket that carries a session. */
+export interface SessionSocketsOptions {
+  /**
+   * Origins (`scheme://host[:port]`, as browsers send the `Origin` header) allowed to open a socket
+   * besides the app's own (the handshake's `Host`). A handshake from any other origin is refused: a
+   * browser sends cookies on a cross-site WebSocket, so this check is what stops cross-site
+   * WebSocket hijacking. A handshake without `Origin` (not a browser) is not checked.
+   * @default [] (the app's own origin only)
+   */
+  allowedOrigins?: string[];
 }
 
 /** Extra options of `forRoot`/`forRootAsync` that shape the module rather than the sessions. */

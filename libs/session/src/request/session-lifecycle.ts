@@ -228,7 +228,7 @@ export async function regenerate(req: SessionRequest, { id }: { id: string }): P
  * Puts a session read from Redis on the request, as express-session's Store.createSession does, with
  * a `SessionCookie` and the store's bookkeeping carried over.
  */
-function createSession(req: SessionRequest, data: SessionData): void {
+export function createSession(req: SessionRequest, data: SessionData): void {
   const state = storeStateOf(data);
   const { originalMaxAge } = data.cookie;
   data.cookie = new SessionCookie(data.cookie);

@@ -9,23 +9,32 @@ import { toHttpException } from '../errors/to-http-exception';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
 import { carriedByHeader, clearSessionCookie, ensureSession, existingSession } from '../request/request-session';
+import { requestOf } from '../request/session-target';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
 import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
-import type { SessionKey, SessionUser } from '../session-data';
+import type { AppSession, SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
 import { SessionKeyUpdates } from './atomic-update';
 import { awaitSessionMethod } from './session-method';
 import { DurableWrite } from './durable-write.decorator';
 
 /**
+ * What holds a session, for `SessionService`: the request, a Nest `ExecutionContext` (HTTP, GraphQL,
+ * WebSocket), or a socket wired with `withSessions` (its session as the current event read it). A
+ * socket cannot carry a new ID to its client: `login`, `regenerate` and new sessions stay with HTTP.
+ */
+export type SessionTarget = Request | object;
+
+/**
  * Session operations as promises, for controllers and guards: the express-session calls with their
  * missing pieces (regenerate keeps the data, login and logout do the whole sequence), a user's
  * sessions (list, revoke, log out everywhere), atomic updates of one key, and the CSRF token.
  * Store errors reach Nest as HTTP exceptions (503 when Redis is unavailable).
+ * Each method takes a `SessionTarget`: a request, an execution context or a socket.
  */
 @Injectable()
 export class SessionService {
@@ -45,22 +54,38 @@ export class SessionService {
    * logged-in session stays in its user's index under the new ID: the save moves the entry.
    */
   @DurableWrite()
-  regenerate(req: Request): Promise<void> {
+  regenerate(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
   }
 
-  save(req: Request): Promise<void> {
+  /**
+   * The session `target` holds, or undefined when it has none; never creates one. For code outside a
+   * handler's parameters: a gateway's `handleConnection` (the handshake's session), an interceptor.
+   */
+  sessionOf(target: SessionTarget): AppSession | undefined {
+    try {
+      return existingSession(requestOf(target));
+    } catch (error) {
+      throw toHttpException(error);
+    }
+  }
+
+  save(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'save'));
   }
 
-  destroy(req: Request): Promise<void> {
+  destroy(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(async () => {
       const session = existingSession(req);
       if (session) await awaitSessionMethod(session, 'destroy');
     });
   }
 
-  reload(req: Request): Promise<void> {
+  reload(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'reload'));
   }
 
@@ -68,7 +93,8 @@ export class SessionService {
    * Makes sure the session's idle timeout slid, when a slide is due (`touchAfter`): waits for the one
    * the read sent, or sends it now rather than at the end of the request.
    */
-  touch(req: Request): Promise<void> {
+  touch(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(async () => {
       const session = ensureSession(req);
       session.touch();
@@ -84,7 +110,8 @@ export class SessionService {
    * with 409 (`users.onLimit: 'reject'`), the session the request came with then left as it was.
    */
   @DurableWrite()
-  login(req: Request, user: SessionUser): Promise<void> {
+  login(target: SessionTarget, user: SessionUser): Promise<void> {
+    const req = requestOf(target) as Request;
     if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
       throw new TypeError(messages.userWithoutId());
     }
@@ -114,7 +141,8 @@ export class SessionService {
 
   /** Deletes the session in Redis, takes it out of its user's index, and clears the cookie (or empties the ID header). */
   @DurableWrite()
-  logout(req: Request): Promise<void> {
+  logout(target: SessionTarget): Promise<void> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(async () => {
       const session = existingSession(req);
       if (session) {
@@ -130,7 +158,8 @@ export class SessionService {
   }
 
   /** The user's live sessions, newest first; `current` marks the one of `req` when given. */
-  list(userId: string | number, req?: Request): Promise<UserSessionInfo[]> {
+  list(userId: string | number, target?: SessionTarget): Promise<UserSessionInfo[]> {
+    const req = target === undefined ? undefined : (requestOf(target) as Request);
     return this.asHttpErrors(() => this.index.list(String(userId), req ? this.digestOfRequest(req) : undefined));
   }
 
@@ -145,8 +174,10 @@ export class SessionService {
    * Costs in proportion to the user's sessions, never to all sessions. Returns how many were deleted.
    */
   @DurableWrite()
-  logoutEverywhere(userId: string | number, options: { except?: Request } = {}): Promise<number> {
-    return this.asHttpErrors(() => this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(options.except) : undefined));
+  logoutEverywhere(userId: string | number, options: { except?: SessionTarget } = {}): Promise<number> {
+    return this.asHttpErrors(() =>
+      this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(requestOf(options.except) as Request) : undefined),
+    );
   }
 
   /**
@@ -157,10 +188,11 @@ export class SessionService {
    * own caller. `req.session[key]` shows the result; the end-of-request save does not write it again.
    */
   update<K extends SessionKey>(
-    req: Request,
+    target: SessionTarget,
     key: K,
     change: (current: SessionData[K] | undefined) => SessionData[K] | Promise<SessionData[K]>,
   ): Promise<SessionData[K]> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(() => {
       const session = ensureSession(req) as unknown as Record<string, unknown>;
       const sessionId = req.sessionID;
@@ -184,7 +216,8 @@ export class SessionService {
    * The session's CSRF token. A new one (often with a new session) is saved before this resolves, so
    * a Redis failure answers 503 here rather than after the client was handed a token that was lost.
    */
-  csrfToken(req: Request): Promise<string> {
+  csrfToken(target: SessionTarget): Promise<string> {
+    const req = requestOf(target) as Request;
     return this.asHttpErrors(async () => {
       const session = ensureSession(req);
       const existing = session[CSRF_KEY];

@@ -1,0 +1,56 @@
+import { messages } from '../errors/session.messages';
+
+// Where Nest serves a user, and where that user's session sits: the request of an HTTP route, the
+// request of a GraphQL operation (its context's `req`), or the socket of a gateway's event. The
+// decorator, the guards and the service all find the request through `requestOf`.
+
+/** The part of Nest's `ExecutionContext` read here (structural: no import of Nest's types needed). */
+export interface ContextLike {
+  getType<T extends string = string>(): T;
+  getArgByIndex<T = unknown>(index: number): T;
+}
+
+/**
+ * Where a socket keeps its session, under a symbol: `request()` answers the request-like object of
+ * the event being handled (each event reads the session afresh), or of the handshake outside one.
+ * Set by the socket transports (`transports/`); read here without importing them.
+ */
+export const SOCKET_SESSION = Symbol('nest-redis-session:socket');
+
+/** What a socket carries under `SOCKET_SESSION`. */
+export interface SocketSessionHolder {
+  request(): object;
+}
+
+/** Whether `value` is a Nest execution context (or arguments host) rather than a request or a socket. */
+export function isContext(value: unknown): value is ContextLike {
+  const context = value as Partial<ContextLike> | null;
+  return typeof context === 'object' && context !== null && typeof context.getType === 'function' && typeof context.getArgByIndex === 'function';
+}
+
+/**
+ * The request whose session `target` means: a Nest execution context (HTTP, GraphQL, WebSocket), a
+ * socket handled by `withSessions`, or a request itself. GraphQL needs no `@nestjs/graphql` import:
+ * its context object is the third handler argument, and its `req` the HTTP request.
+ */
+export function requestOf(target: unknown): object {
+  if (isContext(target)) {
+    const type = target.getType(); // 'http', 'graphql' or 'ws'
+    if (type === 'graphql') {
+      const req = target.getArgByIndex<{ req?: object } | undefined>(2)?.req;
+      if (!req) throw new Error(messages.noGraphqlRequest());
+      return req;
+    }
+    if (type === 'ws') return socketRequest(target.getArgByIndex(0));
+    return target.getArgByIndex<object>(0);
+  }
+  const holder = (target as { [SOCKET_SESSION]?: SocketSessionHolder } | null)?.[SOCKET_SESSION];
+  return holder ? holder.request() : (target as object);
+}
+
+/** The request-like object of a socket; an error naming the wiring when its adapter has no sessions. */
+function socketRequest(client: unknown): object {
+  const holder = (client as { [SOCKET_SESSION]?: SocketSessionHolder } | null)?.[SOCKET_SESSION];
+  if (!holder) throw new Error(messages.noSocketSession());
+  return holder.request();
+}

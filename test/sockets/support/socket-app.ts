@@ -1,0 +1,84 @@
+import { Module, UseGuards, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { AppSession, AuthenticatedGuard, Session, SessionModule, SessionService, withSessions, type SessionModuleOptions } from '@app/session';
+import { TestController } from '../../session/support/test-controller';
+import { TEST_SECRET, type RunningApp } from '../../session/support/session-app';
+
+/** The events a socket test sends, the same over socket.io and `ws`. */
+abstract class SessionEventsGateway {
+  constructor(protected readonly sessions: SessionService) {}
+
+  @SubscribeMessage('whoami')
+  whoami(@Session('user') user: unknown) {
+    return { event: 'whoami', data: { user: user ?? null } };
+  }
+
+  /** The whole session, or null for a socket without one. */
+  @SubscribeMessage('whole')
+  whole(@Session() session: AppSession | undefined) {
+    if (!session) return { event: 'whole', data: null };
+    const { cookie: _cookie, ...data } = session as unknown as Record<string, unknown>;
+    return { event: 'whole', data };
+  }
+
+  @UseGuards(AuthenticatedGuard)
+  @SubscribeMessage('guarded')
+  guarded(@Session('user') user: { id: string }) {
+    return { event: 'guarded', data: { id: user.id } };
+  }
+
+  /** One item appended through the same atomic update as HTTP's `POST /items`. */
+  @UseGuards(AuthenticatedGuard)
+  @SubscribeMessage('add')
+  async add(@ConnectedSocket() socket: object, @MessageBody() body: { item: string }) {
+    const items = await this.sessions.update(socket, 'items', (current) => [...(current ?? []), body.item]);
+    return { event: 'add', data: { count: items?.length } };
+  }
+}
+
+@WebSocketGateway({ namespace: '/t', transports: ['websocket'] })
+class IoGateway extends SessionEventsGateway {
+  constructor(sessions: SessionService) {
+    super(sessions);
+  }
+}
+
+@WebSocketGateway({ path: '/ws' })
+class WsGateway extends SessionEventsGateway {
+  constructor(sessions: SessionService) {
+    super(sessions);
+  }
+}
+
+type AppOptions = Omit<SessionModuleOptions, 'secret'>;
+
+/** A Nest app with sessions, the HTTP test routes and one gateway (socket.io or `ws`), on a free port. */
+export async function startSocketApp(options: AppOptions, kind: 'socket.io' | 'ws' = 'socket.io'): Promise<RunningApp> {
+  const gateway: Type = kind === 'ws' ? WsGateway : IoGateway;
+  @Module({
+    imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
+    controllers: [TestController],
+    providers: [gateway],
+  })
+  class SocketAppModule {}
+
+  const app = await NestFactory.create<NestExpressApplication>(SocketAppModule, { logger: ['error'] });
+  app.useWebSocketAdapter(withSessions(app, kind === 'ws' ? new WsAdapter(app) : new IoAdapter(app)));
+  await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
+    await app.close().catch(() => undefined);
+    throw error;
+  });
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+  return { app, url, prefix: options.prefix ?? 'sess:', close: () => app.close() };
+}
+
+/** Several replicas of the socket app on one Redis. */
+export async function startSocketReplicas(count: number, options: AppOptions, kind: 'socket.io' | 'ws' = 'socket.io'): Promise<RunningApp[]> {
+  const apps: RunningApp[] = [];
+  for (let i = 0; i < count; i++) apps.push(await startSocketApp(options, kind));
+  return apps;
+}
