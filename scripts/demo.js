@@ -22,6 +22,22 @@ const PLATFORMS = (process.env.DEMO_PLATFORMS || 'express').split(',').map((name
 const say = (line) => console.log(`[demo] ${line}`);
 const stops = []; // what to undo on exit, newest first
 
+/**
+ * Starts a replica on a port found free. Another process can take that port before the replica binds
+ * it (tests and other tools pick free ports too), so a replica that failed for that reason is started
+ * again on another one, twice at most.
+ */
+async function startOnFreePort(options) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startReplica({ ...options, port: await freePort() });
+    } catch (error) {
+      if (attempt === 3 || !String(error.message).includes('EADDRINUSE')) throw error;
+      say(`${options.id}: its port was taken before it could listen; trying another`);
+    }
+  }
+}
+
 async function main() {
   installExitHandlers();
   const redis = await startDemoRedis(say);
@@ -47,7 +63,7 @@ async function main() {
     // wait a moment before calling an exit unexpected.
     const onExit = (how) => setTimeout(() => stopping || say(`${id} stopped unexpectedly (${how}); the balancer answers 502 in its turns`), 500);
     const replicaEnv = { ...env, HTTP_PLATFORM: PLATFORMS[(i - 1) % PLATFORMS.length] };
-    const replica = await startReplica({ main: MAIN, id, port: await freePort(), env: replicaEnv, print: console.log, onExit });
+    const replica = await startOnFreePort({ main: MAIN, id, env: replicaEnv, print: console.log, onExit });
     stops.unshift([id, replica.stop]);
     replicas.push(replica);
     say(`${id} is healthy at ${replica.url} on ${replicaEnv.HTTP_PLATFORM} (pid ${replica.pid})`);
