@@ -1,7 +1,6 @@
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { testHttpPlatform } from '../support/http-platform';
 import { expectError, sidCookie } from './support/expectations';
-import { startShopCluster, type ShopCluster } from './support/shop-cluster';
+import { platformOfReplica, startShopCluster, type ShopCluster } from './support/shop-cluster';
 import { ShopClient } from './support/shop-client';
 
 // The shop's HTTP contract (docs/shop-api.md) route by route, through the round-robin
@@ -57,7 +56,7 @@ describe('shop API', () => {
     it('answers ok with the replica that answered and its platform', async () => {
       const res = await client().get('/health');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ status: 'ok', replica: res.replica, platform: testHttpPlatform() });
+      expect(res.body).toEqual({ status: 'ok', replica: res.replica, platform: platformOfReplica(res.replica!) });
     });
   });
 
