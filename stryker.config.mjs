@@ -1,0 +1,45 @@
+// Mutation testing of the library (npm run test:mutation; docs/mutation.md holds the last results).
+// The tests start real Redis servers: few runners at once, and time to spare per mutant.
+
+/** The library folders whose mutants the suite must kill (issue 23). */
+const FOLDERS = ['request', 'store', 'users', 'csrf', 'service', 'cache'];
+
+/**
+ * `MUTATE=csrf,users npm run test:mutation` mutates those folders only; the incremental file keeps
+ * every result, so runs over parts add up to the whole.
+ */
+const chosen = process.env.MUTATE ? process.env.MUTATE.split(',').map((folder) => folder.trim()) : FOLDERS;
+for (const folder of chosen) {
+  if (!FOLDERS.includes(folder)) throw new Error(`MUTATE names "${folder}", not one of ${FOLDERS.join(', ')}`);
+}
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  jest: { projectType: 'custom', configFile: 'jest.mutation.config.js', enableFindRelatedTests: true },
+  checkers: ['typescript'],
+  tsconfigFile: 'libs/session/tsconfig.lib.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  mutate: [
+    ...chosen.map((folder) => `libs/session/src/${folder}/**/*.ts`),
+    '!libs/session/src/**/*.spec.ts',
+    // Types only: nothing to mutate.
+    '!libs/session/src/request/http-platform.ts',
+    '!libs/session/src/store/store-ports.ts',
+  ],
+  // The sandbox needs the library, its tests and their harness; not the shop, the benchmark or reports.
+  ignorePatterns: ['/apps', '/bench', '/docs', '/reports', '/dist', '/coverage', '/artifacts', '/test/shop'],
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  concurrency: 2,
+  timeoutMS: 60_000,
+  timeoutFactor: 3,
+  dryRunTimeoutMinutes: 30,
+  reporters: ['html', 'json', 'progress-append-only', 'clear-text'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
