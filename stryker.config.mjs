@@ -5,13 +5,15 @@
 const FOLDERS = ['request', 'store', 'users', 'csrf', 'service', 'cache'];
 
 /**
- * `MUTATE=csrf,users npm run test:mutation` mutates those folders only; the incremental file keeps
- * every result, so runs over parts add up to the whole.
+ * `MUTATE=csrf,users npm run test:mutation` mutates those folders only, with an incremental file and
+ * reports of their own (reports/mutation/mutation-csrf-users.json), so parts can run one after the
+ * other or side by side; scripts/mutation-summary.js reads every report there.
  */
 const chosen = process.env.MUTATE ? process.env.MUTATE.split(',').map((folder) => folder.trim()) : FOLDERS;
 for (const folder of chosen) {
   if (!FOLDERS.includes(folder)) throw new Error(`MUTATE names "${folder}", not one of ${FOLDERS.join(', ')}`);
 }
+const part = process.env.MUTATE ? `-${chosen.join('-')}` : '';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -32,14 +34,14 @@ export default {
   ignorePatterns: ['/apps', '/bench', '/docs', '/reports', '/dist', '/coverage', '/artifacts', '/test/shop'],
   coverageAnalysis: 'perTest',
   incremental: true,
-  incrementalFile: 'reports/stryker-incremental.json',
+  incrementalFile: `reports/stryker-incremental${part}.json`,
   concurrency: 2,
   timeoutMS: 60_000,
   timeoutFactor: 3,
   dryRunTimeoutMinutes: 30,
   reporters: ['html', 'json', 'progress-append-only', 'clear-text'],
-  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: `reports/mutation/mutation${part}.html` },
+  jsonReporter: { fileName: `reports/mutation/mutation${part}.json` },
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
 };

@@ -5,24 +5,46 @@
  * replacement). The score counts a mutant as detected when a test failed (Killed) or the run timed
  * out (Timeout); mutants that do not compile (the TypeScript checker) are left out, as Stryker does.
  *
- *   node scripts/mutation-summary.js [report.json] [--markdown]
+ * With no report named, it reads every report in reports/mutation/ (mutation.json of a whole run,
+ * mutation-<folders>.json of a part, see stryker.config.mjs); a file in several takes the newest.
+ *
+ *   node scripts/mutation-summary.js [report.json...] [--markdown]
  */
-const { readFileSync } = require('node:fs');
+const { readdirSync, readFileSync, statSync } = require('node:fs');
 const { join, relative } = require('node:path');
 
 const ROOT = join(__dirname, '..');
 const args = process.argv.slice(2);
 const markdown = args.includes('--markdown');
-const reportPath = args.find((arg) => !arg.startsWith('--')) ?? join(ROOT, 'reports/mutation/mutation.json');
+const REPORTS = join(ROOT, 'reports/mutation');
+const named = args.filter((arg) => !arg.startsWith('--'));
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 
-let report;
-try {
-  report = JSON.parse(readFileSync(reportPath, 'utf8'));
-} catch (error) {
-  console.error(`Cannot read the mutation report ${reportPath} (${error.message}): run npm run test:mutation first.`);
+function reportPaths() {
+  if (named.length > 0) return named;
+  let names = [];
+  try {
+    names = readdirSync(REPORTS).filter((name) => /^mutation.*\.json$/.test(name));
+  } catch {
+    // no folder: no report yet
+  }
+  return names.map((name) => join(REPORTS, name)).sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
+}
+
+/** Every mutated file with its source and mutants, from the newest report that holds it. */
+const files = {};
+for (const path of reportPaths()) {
+  try {
+    Object.assign(files, JSON.parse(readFileSync(path, 'utf8')).files);
+  } catch (error) {
+    console.error(`Cannot read the mutation report ${path} (${error.message}).`);
+    process.exit(2);
+  }
+}
+if (Object.keys(files).length === 0) {
+  console.error(`No mutation report in ${relative(ROOT, REPORTS)}: run npm run test:mutation first.`);
   process.exit(2);
 }
 
@@ -34,7 +56,7 @@ function folderOf(file) {
 
 const folders = new Map();
 const living = [];
-for (const [file, { mutants, source }] of Object.entries(report.files)) {
+for (const [file, { mutants, source }] of Object.entries(files)) {
   const path = relative(ROOT, join(ROOT, file));
   const tally = folders.get(folderOf(path)) ?? { detected: 0, undetected: 0, invalid: 0 };
   folders.set(folderOf(path), tally);

@@ -101,7 +101,7 @@ describe("a user's index", () => {
       leave: { redisKey: index, digest: 'old-digest' },
     });
     expect(reply).toEqual({ status: 'written', evicted: [] });
-    await expect(admin.zrange(index, 0, -1)).resolves.toEqual(['other-digest', 'new-digest']);
+    await expect(admin.zrange(index, 0, '-1')).resolves.toEqual(['other-digest', 'new-digest']);
   });
 
   it('never moves an index expiry earlier, on a join alone or with its save', async () => {
