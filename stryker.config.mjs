@@ -7,13 +7,17 @@ const FOLDERS = ['request', 'store', 'users', 'csrf', 'service', 'cache'];
 /**
  * `MUTATE=csrf,users npm run test:mutation` mutates those folders only, with an incremental file and
  * reports of their own (reports/mutation/mutation-csrf-users.json), so parts can run one after the
- * other or side by side; scripts/mutation-summary.js reads every report there.
+ * other or side by side; scripts/mutation-summary.js reads every report there. An entry may also
+ * name one file of a folder, with a range of lines (`service/session.service.ts:150-170`), to
+ * check the mutants of one change quickly.
  */
-const chosen = process.env.MUTATE ? process.env.MUTATE.split(',').map((folder) => folder.trim()) : FOLDERS;
-for (const folder of chosen) {
-  if (!FOLDERS.includes(folder)) throw new Error(`MUTATE names "${folder}", not one of ${FOLDERS.join(', ')}`);
+const chosen = process.env.MUTATE ? process.env.MUTATE.split(',').map((entry) => entry.trim()) : FOLDERS;
+for (const entry of chosen) {
+  if (!FOLDERS.includes(entry.split('/')[0]) || (entry.includes('/') && !/^\w+\/[\w.-]+\.ts(:\d+-\d+)?$/.test(entry))) {
+    throw new Error(`MUTATE names "${entry}": give folders among ${FOLDERS.join(', ')}, or folder/file.ts[:first-last line]`);
+  }
 }
-const part = process.env.MUTATE ? `-${chosen.join('-')}` : '';
+const part = process.env.MUTATE ? `-${chosen.join('-').replace(/[^\w-]+/g, '_')}` : '';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -24,7 +28,7 @@ export default {
   tsconfigFile: 'libs/session/tsconfig.lib.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   mutate: [
-    ...chosen.map((folder) => `libs/session/src/${folder}/**/*.ts`),
+    ...chosen.map((entry) => `libs/session/src/${entry.includes('/') ? entry : `${entry}/**/*.ts`}`),
     '!libs/session/src/**/*.spec.ts',
     // Types only: nothing to mutate.
     '!libs/session/src/request/http-platform.ts',
