@@ -5,6 +5,7 @@
  * of the config it is given to record which test covers which mutant, and does not reach into
  * `projects`.
  */
+const { join } = require('node:path');
 const base = require('./jest.config.js');
 
 const e2e = base.projects.find((project) => project.displayName === 'e2e');
@@ -25,6 +26,9 @@ module.exports = {
    * Stryker's coverage instrumentation on a loaded 2-core machine slows past redisDeadline. The
    * same guarantees are checked on a standalone Redis by the suites that stay.
    */
+  // Per mutant, only the test files that hold a test covering it (see test/support/mutation/filter.js).
+  testEnvironment: join(__dirname, 'test/support/mutation/environment.js'),
+  filter: join(__dirname, 'test/support/mutation/filter.js'),
   testPathIgnorePatterns: [
     '/node_modules/',
     '/test/session/(cluster-failover|events-sentinel|features-together|topologies|parallel-updates)\\.e2e-spec\\.ts$',
