@@ -18,6 +18,9 @@ export default defineConfig(
       'artifacts/',
       'docs/',
       'test/readme/.generated/',
+      // Mutation testing: its reports and the sandbox copies Stryker works in.
+      'reports/',
+      '.stryker-tmp/',
       // Sources of the throwaway apps npm run test:package compiles (strict tsc, against the packed library).
       'scripts/test-package/app/',
     ],

@@ -28,6 +28,8 @@ describe('near cache: a change racing a load cancels its fill', () => {
   const before = { v: '1' };
   const after = { v: '2' };
   let keys = 0;
+  /** What the cache's context answers for Redis's reachability: a test turns it off and on. */
+  let reachable = true;
   const freshKey = () => `${prefix}${String(++keys).padStart(32, 'k')}`;
 
   beforeAll(async () => {
@@ -38,7 +40,7 @@ describe('near cache: a change racing a load cancels its fill', () => {
     cache = new NearCache(SETTINGS, {
       client,
       prefix,
-      redisReachable: () => true,
+      redisReachable: () => reachable,
       observer: () => undefined,
       logger: { warn: (message) => console.warn(message) },
     });
@@ -87,5 +89,22 @@ describe('near cache: a change racing a load cancels its fill', () => {
     const next = cache.begin(key);
     cache.fill(key, next, after, Date.now());
     expect(cache.read(key, Date.now())).toEqual(after);
+  });
+
+  it('never keeps the answer of a load that began while the cache could not serve, though it serves again when the answer arrives', () => {
+    const key = freshKey();
+    reachable = false; // a call just failed for want of Redis: the cache must not serve nor fill
+    let ticket: number | undefined;
+    try {
+      ticket = cache.begin(key);
+    } finally {
+      reachable = true;
+    }
+    expect(ticket).toBeUndefined();
+    expect(cache.serving()).toBe(true);
+    cache.fill(key, ticket, before, Date.now()); // the load's answer, read while nothing invalidated this cache
+    cache.settle(key, ticket);
+    expect(cache.holds(key)).toBe(false);
+    expect(cache.read(key, Date.now())).toBeUndefined();
   });
 });

@@ -73,4 +73,25 @@ describe('guards and CSRF', () => {
   it('lets safe methods through without a token', async () => {
     expect((await new Visitor(app.url).get('/csrf')).status).toBe(200);
   });
+
+  it('checks POST, PUT, PATCH and DELETE, and lets GET, HEAD and OPTIONS through without a token', async () => {
+    const visitor = new Visitor(app.url);
+    const { csrfToken } = (await visitor.get('/csrf')).body;
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      expect({ method, status: (await visitor.request(method, '/guarded')).status }).toEqual({ method, status: 403 });
+      const ok = await visitor.request(method, '/guarded', { headers: { 'x-csrf-token': csrfToken } });
+      expect({ method, status: ok.status, body: ok.body }).toEqual({ method, status: 200, body: { method } });
+    }
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      expect({ method, status: (await visitor.request(method, '/guarded')).status }).toEqual({ method, status: 200 });
+    }
+  });
+
+  it('lets a route marked @SkipCsrf() through without a token, the guard on it notwithstanding', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.get('/csrf');
+    const res = await visitor.post('/skipped');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true });
+  });
 });

@@ -1,8 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { All, Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { FastifyReply } from 'fastify';
 import { PassThrough } from 'node:stream';
-import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService } from '@app/session';
+import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService, SkipCsrf } from '@app/session';
 import { waitAtGate } from './gates';
 
 declare module 'express-session' {
@@ -136,6 +136,22 @@ export class TestController {
   protectedAction(@Session() session: AppSession) {
     session.views = (session.views ?? 0) + 1;
     return { views: session.views };
+  }
+
+  /** Every HTTP method behind the CSRF guard: which ones it checks. */
+  @All('guarded')
+  @HttpCode(200)
+  @UseGuards(CsrfGuard)
+  guarded(@Req() req: Request) {
+    return { method: req.method };
+  }
+
+  @Post('skipped')
+  @HttpCode(200)
+  @UseGuards(CsrfGuard)
+  @SkipCsrf()
+  skipped() {
+    return { ok: true };
   }
 
   @Get('public')

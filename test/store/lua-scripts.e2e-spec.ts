@@ -1,0 +1,147 @@
+import Redis from 'ioredis';
+import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
+import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
+import { INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
+import { SCRIPTS } from '@app/session/redis/gateway-calls';
+import { FIELD } from '@app/session/redis/session-fields';
+import { deleteByPrefix, uniquePrefix } from '../support/prefix';
+import type { RedisServerHandle } from '../support/redis';
+import { closeStoreRedis, openStoreRedis } from './fixtures';
+
+/*
+ * The Lua scripts' own contract, each script called directly on a real Redis with the times it is
+ * given (no clock involved): the store above them often decides the same thing before it calls, so
+ * these are the tests that notice when a script alone goes wrong (scripts/lua-mutations.js).
+ */
+let redis: RedisServerHandle;
+let client: Redis;
+let admin: Redis;
+let prefix: string;
+
+beforeAll(async () => {
+  ({ redis, client, admin } = await openStoreRedis());
+  defineScriptsOn(client, SCRIPTS);
+});
+afterAll(() => closeStoreRedis({ redis, client, admin }));
+beforeEach(() => {
+  prefix = uniquePrefix('lua');
+});
+afterEach(() => deleteByPrefix(admin, prefix));
+
+const MINUTE = 60_000;
+/** A fixed "now" well in the future of the wall clock, so keys the tests write never expire during a test. */
+const NOW = Date.now() + 24 * 60 * MINUTE;
+
+async function storedSession(key: string, createdAt: number, expiresAt: number): Promise<void> {
+  await admin.hset(key, FIELD.createdAt, String(createdAt), FIELD.expiresAt, String(expiresAt), 'n', '1');
+  await admin.pexpireat(key, expiresAt);
+}
+
+describe('save-session', () => {
+  it('deletes a session saved with an expiry at or before now, and answers expired', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, NOW + MINUTE);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW, now: NOW, set: ['n', '2'], del: [] };
+    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('expired');
+    await expect(admin.exists(key)).resolves.toBe(0);
+    await expect(runScript(client, SAVE_SESSION, { ...save, mode: 'replace', expiresAt: NOW - 1 })).resolves.toBe('expired');
+    await expect(admin.exists(key)).resolves.toBe(0);
+  });
+
+  it('answers gone to a patch of a tombstone, leaving it as it was', async () => {
+    const key = `${prefix}s`;
+    await admin.hset(key, FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE));
+    await admin.pexpireat(key, NOW + MINUTE);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW + 30 * MINUTE, now: NOW, set: ['n', '2'], del: [] };
+    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('gone');
+    await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
+    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+  });
+});
+
+describe('touch-session', () => {
+  it('slides the expiry no further than the creation time plus the absolute timeout', async () => {
+    const key = `${prefix}s`;
+    const createdAt = NOW - 50 * MINUTE;
+    await storedSession(key, createdAt, NOW + MINUTE);
+    const touch = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, absoluteTimeout: 60 * MINUTE };
+    await expect(runScript(client, TOUCH_SESSION, touch)).resolves.toBe('touched');
+    await expect(admin.pexpiretime(key)).resolves.toBe(createdAt + 60 * MINUTE);
+    await expect(admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(createdAt + 60 * MINUTE));
+  });
+
+  it('deletes a session past its absolute deadline, and answers expired', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - 61 * MINUTE, NOW + MINUTE);
+    const touch = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, absoluteTimeout: 60 * MINUTE };
+    await expect(runScript(client, TOUCH_SESSION, touch)).resolves.toBe('expired');
+    await expect(admin.exists(key)).resolves.toBe(0);
+  });
+});
+
+describe("a user's index", () => {
+  const join = (index: string, digest: string, indexExpiresAt: number): IndexJoin => ({
+    redisKey: index,
+    digest,
+    createdAt: NOW,
+    oldestLive: '-inf',
+    limit: 0,
+    onLimit: 'evict-oldest',
+    indexExpiresAt,
+  });
+
+  it('takes the leaving digest out of its index in the save that joins the new one (an ID change)', async () => {
+    const key = `${prefix}s`;
+    const index = `${prefix}user:u`;
+    await admin.zadd(index, NOW - MINUTE, 'old-digest', NOW - MINUTE, 'other-digest');
+    const save = { redisKey: key, mode: 'replace' as const, expiresAt: NOW + MINUTE, now: NOW, set: ['n', '1'], del: [] };
+    const reply = await runScript(client, SAVE_AND_INDEX, {
+      save,
+      join: join(index, 'new-digest', NOW + 2 * MINUTE),
+      leave: { redisKey: index, digest: 'old-digest' },
+    });
+    expect(reply).toEqual({ status: 'written', evicted: [] });
+    await expect(admin.zrange(index, 0, '-1')).resolves.toEqual(['other-digest', 'new-digest']);
+  });
+
+  it('never moves an index expiry earlier, on a join alone or with its save', async () => {
+    const index = `${prefix}user:u`;
+    await admin.zadd(index, NOW - MINUTE, 'first');
+    await admin.pexpireat(index, NOW + 60 * MINUTE);
+    await runScript(client, INDEX_ADD, join(index, 'second', NOW + 10 * MINUTE));
+    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
+
+    const save = { redisKey: `${prefix}s`, mode: 'replace' as const, expiresAt: NOW + MINUTE, now: NOW, set: ['n', '1'], del: [] };
+    await runScript(client, SAVE_AND_INDEX, { save, join: join(index, 'third', NOW + 10 * MINUTE) });
+    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
+
+    await runScript(client, INDEX_ADD, join(index, 'fourth', NOW + 90 * MINUTE));
+    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 90 * MINUTE);
+  });
+});
+
+describe('logout and renewal', () => {
+  it('leaves a tombstone that lives for the given time, and a renewal cannot plant the session under it', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, NOW + 30 * MINUTE);
+    await expect(runScript(client, DESTROY_SESSION, { redisKey: key, tombstoneMs: MINUTE, now: NOW })).resolves.toEqual({
+      deleted: 1,
+      sealedSuccessor: undefined,
+    });
+    await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
+    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+    const plant = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, fields: ['n', '1'] };
+    await expect(runScript(client, RENEW_PLANT, plant)).resolves.toBe('ended');
+    await expect(admin.hget(key, 'n')).resolves.toBeNull();
+  });
+
+  it('records the first claim of a renewal, so a second one learns its successor', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, NOW + 30 * MINUTE);
+    const first = await runScript(client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-a' });
+    expect(first).toMatchObject({ status: 'claimed' });
+    await expect(admin.hget(key, FIELD.successor)).resolves.toBe('sealed-a');
+    const second = await runScript(client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-b' });
+    expect(second).toMatchObject({ status: 'taken', sealedSuccessor: 'sealed-a' });
+  });
+});
