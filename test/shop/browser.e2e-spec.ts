@@ -121,7 +121,7 @@ if (chromiumFound.missing && process.env.CI) {
       await page.screenshot({ path: join(ARTIFACTS, 'shop-logged-out.png') });
     });
 
-    it('keeps a second tab live: the cart follows the first tab, and logging out in one signs the other out', async () => {
+    it('keeps a second tab live: the cart follows the first tab, the session list follows another browser, and logging out in one signs the other out', async () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
       const [first, second] = [await context.newPage(), await context.newPage()];
       try {
@@ -148,6 +148,30 @@ if (chromiumFound.missing && process.env.CI) {
         await waitIn(first, lineQty('TEA-EARL'), '2');
         expect(await textIn(second, hook('cart-total'))).toBe(await textIn(first, hook('cart-total')));
         await second.screenshot({ path: join(ARTIFACTS, 'shop-second-tab.png') });
+
+        // Another browser of bob's logs in, then out: the first tab's session list follows without a reload.
+        type ListGlobals = { document: { querySelectorAll(selector: string): { length: number } } };
+        const sessionsShown = (tab: Page, count: number) =>
+          tab.waitForFunction(([sel, want]) => (globalThis as unknown as ListGlobals).document.querySelectorAll(sel).length === want, [
+            hook('session'),
+            count,
+          ] as const);
+        // (bob may have sessions from earlier tests: the list is counted, then followed.)
+        const before = await first.locator(hook('session')).count();
+        expect(before).toBeGreaterThanOrEqual(1);
+        const elsewhere = await browser.newContext();
+        try {
+          const other = await elsewhere.newPage();
+          await other.goto(shop.url);
+          await other.fill(hook('login-username'), 'bob');
+          await other.fill(hook('login-password'), 'builder');
+          await other.click(hook('login-submit'));
+          await sessionsShown(first, before + 1);
+          await other.click(hook('logout'));
+          await sessionsShown(first, before);
+        } finally {
+          await elsewhere.close();
+        }
 
         // Logging out in the first tab signs the second out too, and its channel comes back anonymous.
         await first.click(hook('logout'));

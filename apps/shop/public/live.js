@@ -1,10 +1,11 @@
 'use strict';
-/* global io, renderCart, refreshAll, notify -- io from /socket.io/socket.io.min.js (served by socket.io), the rest from app.js */
+/* global io, api, renderCart, renderSessions, refreshAll, notify -- io from /socket.io/socket.io.min.js (served by socket.io), the rest from app.js */
 // The page's live channel (docs/shop-api.md, "Live channel"): socket.io namespace /live over the
 // websocket transport. The cart follows changes made in other tabs, browsers or by any replica; a
 // session that ends elsewhere (logout, revoke, log out everywhere, a timeout) or moves to a new ID
-// (a login) refreshes the page's state, then the channel reconnects with the browser's new cookie.
-// Uses renderCart and refreshAll from app.js.
+// (a login) refreshes the page's state, then the channel reconnects with the browser's new cookie; a
+// change to the user's other sessions (a login elsewhere, a revoke) reads the session list again.
+// Uses api, renderCart, renderSessions and refreshAll from app.js.
 
 (() => {
   const indicator = document.querySelector('[data-test="live"]');
@@ -18,6 +19,11 @@
   socket.on('connect', () => show(true));
   socket.on('disconnect', () => show(false));
   socket.on('cart', ({ cart }) => renderCart(cart));
+  socket.on('sessions', () => {
+    api('GET', '/api/auth/sessions')
+      .then(renderSessions)
+      .catch((error) => notify(error.message));
+  });
   socket.on('session:ended', () => {
     // The server disconnects right after: reload what the page shows, then reopen the channel.
     socket.once('disconnect', () => {

@@ -10,7 +10,7 @@ import {
 } from '@nestjs/websockets';
 import { randomUUID } from 'node:crypto';
 import type { Namespace, Socket } from 'socket.io';
-import { PublicRoute, SessionService } from 'nest-redis-session';
+import { PublicRoute, SessionEvents, SessionService, type SessionEvent } from 'nest-redis-session';
 import { findProduct } from '../catalog/catalog';
 import { AddItemDto } from '../cart/add-item.dto';
 import { addToCart, viewCart, type CartView } from '../cart/cart';
@@ -45,13 +45,21 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly sessions: SessionService,
     private readonly live: LiveCart,
     private readonly env: ShopEnvironment,
+    private readonly events: SessionEvents,
   ) {}
 
-  /** A cart changed on any replica: its session's sockets here get it. */
+  /**
+   * A cart changed on any replica: its session's sockets here get it. A user's set of sessions changed
+   * on any replica (the library's events, every replica's under `events.crossReplica`): that user's
+   * sockets here get `sessions`, and their pages read the list again.
+   */
   afterInit(): void {
     this.live
       .listen((live, cart) => this.server.to(room(live)).emit('cart', { cart }))
       .catch((error: Error) => this.logger.warn(`Cart updates are not subscribed: ${error.message}`));
+    this.events.subscribe((event) => {
+      if (changesSessionList(event)) this.server.to(userRoom(event.userId!)).emit('sessions', {});
+    });
   }
 
   async handleConnection(@ConnectedSocket() socket: Socket): Promise<void> {
@@ -62,6 +70,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
         await socket.join(room(live!));
       }
       const user = session?.user;
+      if (user) await socket.join(userRoom(String(user.id)));
       socket.emit('hello', { user: user ? { id: user.id, username: user.username } : null, replica: this.env.REPLICA_ID });
     } catch (error) {
       this.logger.warn(`Live channel connection dropped: ${(error as Error).message}`);
@@ -90,4 +99,17 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
 
 function room(live: string): string {
   return `live:${live}`;
+}
+
+/** The sockets of one user's sessions, whichever session: they all show that user's session list. */
+function userRoom(userId: string): string {
+  return `user:${userId}`;
+}
+
+/**
+ * Events that change a user's list: a login adds a session, a logout, revoke or destroy takes one out, a
+ * renewal (`created` naming the ID it left) changes an entry's ID. An expiry names no user (the key is gone).
+ */
+function changesSessionList(event: SessionEvent): boolean {
+  return event.userId !== undefined;
 }
