@@ -65,10 +65,17 @@ export async function startFailoverSentinel(options: { downAfterMs?: number; ser
       const reply = (await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [string, string];
       return { host: reply[0], port: Number(reply[1]) };
     };
-    await waitUntil('the sentinel to report the master and see its replica', async () => {
-      const replicas = (await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
-      return (await currentMaster()).port === masterPort && replicas.length === 1;
-    });
+    // A sentinel learns of replicas from the master's INFO, which it asks for every 10 s: a first
+    // answer taken before the master listed its replica means one more period (seen once in CI-like
+    // runs, past the default 15 s), so the wait covers two.
+    await waitUntil(
+      'the sentinel to report the master and see its replica',
+      async () => {
+        const replicas = (await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'replicas', MASTER_NAME)) as unknown[];
+        return (await currentMaster()).port === masterPort && replicas.length === 1;
+      },
+      { timeoutMs: 25_000 },
+    );
     return {
       name: MASTER_NAME,
       sentinels: [{ host: LOCALHOST, port: sentinelPort }],
