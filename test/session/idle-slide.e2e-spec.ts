@@ -65,6 +65,19 @@ describe('sliding the idle timeout only when due (touchAfter)', () => {
     expect(Number(await admin.hget(key, ':s'))).toBeGreaterThanOrEqual(started);
   });
 
+  it("moves the expiry at once, shorter or longer, when a request changes the cookie's maxAge, though no slide is due", async () => {
+    const { visitor, key } = await loggedIn('cookie-max-age');
+    const before = await expiryOf(key);
+    const started = Date.now();
+    expect((await visitor.post('/cookie-max-age', { ms: 20_000 })).status).toBe(200);
+    const shorter = await expiryOf(key);
+    expect(shorter).toBeLessThan(before);
+    expect(shorter).toBeGreaterThanOrEqual(started + 20_000);
+    expect(Number(await admin.hget(key, ':e'))).toBe(shorter);
+    expect((await visitor.post('/cookie-max-age', { ms: 40_000 })).status).toBe(200);
+    expect(await expiryOf(key)).toBeGreaterThanOrEqual(shorter + 20_000);
+  });
+
   it('never slides past the absolute deadline', async () => {
     const { visitor, key } = await loggedIn('u-deadline');
     const deadline = Date.now() + 30_000;

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { CommandRecorder } from '../support/command-recorder';
+import { isSave, saveOf } from '../support/save-args';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
@@ -137,11 +138,32 @@ describe('request cost in Redis commands', () => {
     const [read, write] = commands;
     expect(read.name).toBe('HGETALL');
     expect(write.name).toBe('EVALSHA');
-    // SAVE_SESSION args: sha, numkeys, key, mode, expireAt, now, n, ...pairs
-    const [, , , mode, , , count, ...rest] = write.args;
-    expect(mode).toBe('patch');
-    expect(count).toBe('1');
-    expect(rest).toEqual(['views', '2']);
+    expect(saveOf(write)).toMatchObject({ mode: 'patch', set: ['views', '2'], del: [] });
+  });
+
+  it('a change of one key inside touchAfter executes three commands in its one write (script, HMGET, HSET) and leaves the expiry', async () => {
+    const visitor = await visitorWithSession({ views: 1, cart: ['x', 'y', 'z'] });
+    const expiryBefore = await expiryOf(visitor);
+    const executed = await executedDuring(() => visitor.post('/inc'));
+    expect(executed).toEqual({ hgetall: 1, evalsha: 1, hmget: 1, hset: 1 });
+    expect(await expiryOf(visitor)).toBe(expiryBefore);
+  });
+
+  it('an atomic update (SessionService.update) inside touchAfter executes the same three commands in its one write', async () => {
+    const visitor = await visitorWithSession({ views: 1 });
+    await visitor.post('/items', { item: 'first' }); // the key exists: the next update takes the compare-and-set path
+    const executed = await executedDuring(() => visitor.post('/items', { item: 'second' }));
+    expect(executed).toEqual({ hgetall: 1, evalsha: 1, hmget: 1, hset: 1 });
+    expect((await visitor.get('/whole')).body).toMatchObject({ items: ['first', 'second'] });
+  });
+
+  it('a change once the slide is due slides the expiry once: the read sends the slide, the write leaves it', async () => {
+    const visitor = await visitorWithSession({ views: 1 });
+    await ageSession(visitor);
+    const started = Date.now();
+    const executed = await executedDuring(() => visitor.post('/inc'));
+    expect(executed).toEqual({ hgetall: 1, evalsha: 2, hmget: 2, pexpireat: 1, hset: 2 });
+    expect(await expiryOf(visitor)).toBeGreaterThanOrEqual(started + IDLE_MS);
   });
 
   it('costs parallel requests of one session that change different keys one read and one write each: no queue, no retry', async () => {
@@ -163,7 +185,7 @@ describe('request cost in Redis commands', () => {
     });
     expect(commands).toHaveLength(2 * keys.length);
     // Each save patches its own key only, so none can overwrite another's.
-    const writes = commands.filter((c) => c.args[3] === 'patch').map((c) => c.args.slice(7));
+    const writes = commands.filter(isSave).map((command) => saveOf(command).set);
     expect(writes.sort()).toEqual(keys.map((key, i) => [key, String(i)]).sort());
     const { body } = await visitor.get('/whole');
     expect(body).toMatchObject(Object.fromEntries(keys.map((key, i) => [key, i])));

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
-import { INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
+import { COMPARE_AND_SET, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
 import { SCRIPTS } from '@app/session/redis/gateway-calls';
 import { FIELD } from '@app/session/redis/session-fields';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
@@ -56,6 +56,51 @@ describe('save-session', () => {
     await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('gone');
     await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
     await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+  });
+});
+
+describe('the expiry a write moves (min gain)', () => {
+  const HELD = NOW + 30 * MINUTE;
+  const GAIN = 6 * MINUTE;
+
+  it('a patch inside the min gain writes its fields and leaves the expiry as Redis holds it', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, HELD);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: HELD + GAIN - 1, now: NOW, minGain: GAIN, set: ['n', '2'], del: [] };
+    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD)]);
+    await expect(admin.pexpiretime(key)).resolves.toBe(HELD);
+  });
+
+  it('a patch that gains the min gain moves the expiry and its field together', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, HELD);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: HELD + GAIN, now: NOW, minGain: GAIN, set: ['n', '2'], del: [] };
+    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD + GAIN)]);
+    await expect(admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
+  });
+
+  it('a patch with min gain 0 sets the expiry exactly, earlier too (a cookie given a shorter maxAge)', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, HELD);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW + MINUTE, now: NOW, minGain: 0, set: ['n', '2'], del: [] };
+    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(NOW + MINUTE));
+    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+  });
+
+  it('a compare-and-set never moves back an expiry another request slid further, and moves it once that gains the min gain', async () => {
+    const key = `${prefix}s`;
+    await storedSession(key, NOW - MINUTE, HELD);
+    const update = { redisKey: key, field: 'n', expected: '1', next: '2', expiresAt: HELD - MINUTE, now: NOW, minGain: GAIN, lastSeenAt: NOW };
+    await expect(runScript(client, COMPARE_AND_SET, update)).resolves.toEqual({ status: 'written' });
+    await expect(admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['2', String(HELD), null]);
+    await expect(admin.pexpiretime(key)).resolves.toBe(HELD);
+    const sliding = { ...update, expected: '2', next: '3', expiresAt: HELD + GAIN };
+    await expect(runScript(client, COMPARE_AND_SET, sliding)).resolves.toEqual({ status: 'written' });
+    await expect(admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['3', String(HELD + GAIN), String(NOW)]);
+    await expect(admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
   });
 });
 

@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
 import { createHash } from 'node:crypto';
 import { RedisSessionStore, SessionTooLargeError, type RedisSessionStoreOptions } from '@app/session';
-import { CommandRecorder } from '../support/command-recorder';
+import { CommandRecorder, type RecordedCommand } from '../support/command-recorder';
+import { isSave, saveOf, type RecordedSave } from '../support/save-args';
 import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
@@ -29,11 +30,12 @@ function makeStore(options: Partial<RedisSessionStoreOptions> = {}): RedisSessio
   return new RedisSessionStore({ client, prefix, logger, ...options });
 }
 
-/** The fields and values of the save script's EVALSHA: [key, mode, expireAt, now, n, ...pairs, ...deletes]. */
-function saveCalls(commands: { name: string; args: string[] }[], key: string): string[][] {
+/** The saves of one session key among recorded commands. */
+function savesOf(commands: RecordedCommand[], key: string): RecordedSave[] {
   return commands
-    .filter(({ name, args }) => (name === 'EVALSHA' || name === 'EVAL') && args[2] === key && (args[3] === 'patch' || args[3] === 'replace'))
-    .map(({ args }) => args.slice(2));
+    .filter(isSave)
+    .map(saveOf)
+    .filter((save) => save.key === key);
 }
 
 describe('hash layout (one field per top-level key)', () => {
@@ -62,18 +64,16 @@ describe('hash layout (one field per top-level key)', () => {
       session.theme = 'light';
       recorder.reset();
       await saveSession(session);
-      const [changed, ...others] = saveCalls(await recorder.settle(), key);
+      const [changed, ...others] = savesOf(await recorder.settle(), key);
       expect(others).toEqual([]);
-      const [, mode, , , count, ...fields] = changed;
-      expect({ mode, count, fields }).toEqual({ mode: 'patch', count: '1', fields: ['theme', '"light"'] });
+      expect(changed).toMatchObject({ mode: 'patch', set: ['theme', '"light"'], del: [] });
 
       const again = await loadSession(store, sid);
       delete again.cart;
       recorder.reset();
       await saveSession(again);
-      const [removed] = saveCalls(await recorder.settle(), key);
-      const [, , , , removedCount, ...removedFields] = removed;
-      expect({ removedCount, removedFields }).toEqual({ removedCount: '0', removedFields: ['cart'] });
+      const [removed] = savesOf(await recorder.settle(), key);
+      expect(removed).toMatchObject({ set: [], del: ['cart'] });
     } finally {
       await recorder.stop();
     }

@@ -2,6 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { once } from 'node:events';
 import { RedisSessionStore } from '@app/session';
 import { CommandRecorder, type RecordedCommand } from '../support/command-recorder';
+import { isSave, saveOf } from '../support/save-args';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis } from '../support/redis';
 import { startCluster, startSentinelSetup, topologyAvailable } from '../support/topologies';
@@ -124,9 +125,12 @@ describe.each(rows)('$title', ({ kind, available: runs, start }) => {
     const session = await loadSession(store, sid);
     session.theme = 'light';
     const commands = await recorded(() => saveSession(session));
-    const saves = commands.filter(({ name, args }) => name.startsWith('EVAL') && args[2] === sessionRedisKey(prefix, sid));
+    const saves = commands
+      .filter(isSave)
+      .map(saveOf)
+      .filter((save) => save.key === sessionRedisKey(prefix, sid));
     expect(saves).toHaveLength(1);
-    expect(saves[0].args.slice(3, 4).concat(saves[0].args.slice(6))).toEqual(['patch', '1', 'theme', '"light"']);
+    expect(saves[0]).toMatchObject({ mode: 'patch', set: ['theme', '"light"'], del: [] });
 
     const first = await loadSession(store, sid);
     const second = await loadSession(store, sid);

@@ -64,6 +64,14 @@ export class TestController {
     res.end('true}');
   }
 
+  /** Gives the session's cookie a maxAge of its own (a "remember me" choice): its expiry follows at once. */
+  @Post('cookie-max-age')
+  @HttpCode(200)
+  cookieMaxAge(@Session() session: AppSession, @Body() body: { ms: number }) {
+    session.cookie.maxAge = body.ms;
+    return { ok: true };
+  }
+
   @Post('inc')
   @HttpCode(200)
   inc(@Session() session: AppSession) {

@@ -59,11 +59,13 @@ describe('the Lua scripts', () => {
   });
 
   it('build the arguments the Lua reads', () => {
-    expect(SAVE_SESSION.args(save)).toEqual(['sess:a', 'patch', 2_000, 1_000, 1, 'views', '2', 'old']);
+    expect(SAVE_SESSION.args(save)).toEqual(['sess:a', 'patch', 2_000, 1_000, 0, 1, 'views', '2', 'old']);
+    expect(SAVE_SESSION.args({ ...save, minGain: 600 })).toEqual(['sess:a', 'patch', 2_000, 1_000, 600, 1, 'views', '2', 'old']);
     expect(TOUCH_SESSION.args({ redisKey: 'k', expiresAt: 5, now: 1, absoluteTimeout: 0, expectedExpiry: null })).toEqual(['k', 5, 1, 0, '', '']);
     expect(TOUCH_SESSION.args({ redisKey: 'k', expiresAt: 5, now: 1, absoluteTimeout: 9, lastSeenAt: 4 })).toEqual(['k', 5, 1, 9, '*', 4]);
     const update = { redisKey: 'k', field: 'f', expected: undefined, next: 'v', expiresAt: 5, now: 1 };
-    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'f', '0', '', '1', 'v', 5, 1, '']);
+    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'f', '0', '', '1', 'v', 5, 1, '', 0]);
+    expect(COMPARE_AND_SET.args({ ...update, lastSeenAt: 3, minGain: 7 })).toEqual(['k', 'f', '0', '', '1', 'v', 5, 1, 3, 7]);
     expect(ACTIVITY_ADD.args({ sessionsKey: 's', usersKey: 'u', ttl: 9, digests: ['a', 'b'], userIds: ['x'] })).toEqual(['s', 'u', 9, 2, 'a', 'b', 'x']);
   });
 

@@ -27,6 +27,11 @@ export interface SaveSessionArgs {
   mode: 'patch' | 'replace';
   expiresAt: number;
   now: number;
+  /**
+   * A patch moves the expiry only when that gains at least this many ms on the expiry Redis holds
+   * (the idle slide's `touchAfter`); 0 (the default) sets it whenever it differs.
+   */
+  minGain?: number;
   /** Flat [field, value, …] list. */
   set: string[];
   del: string[];
@@ -50,7 +55,10 @@ export interface CompareAndSetArgs {
   next: string | undefined;
   expiresAt: number;
   now: number;
+  /** Stamped with the expiry, when it moves. */
   lastSeenAt?: number;
+  /** The expiry moves only when that gains at least this many ms on Redis's (see `SaveSessionArgs.minGain`). */
+  minGain?: number;
 }
 
 /** A session's entry in a user's index: the index's Redis key and the session's digest. */
@@ -87,8 +95,8 @@ export interface SaveAndIndexArgs {
 const SAVE_STATUSES: readonly SaveStatus[] = ['written', 'gone', 'expired', 'moved'];
 
 /** The save's ARGV (lua/includes/save-session.lua), which SAVE_AND_INDEX sends after its own. */
-function saveArgv({ mode, expiresAt, now, set, del }: SaveSessionArgs): ScriptArgument[] {
-  return [mode, expiresAt, now, set.length / 2, ...set, ...del];
+function saveArgv({ mode, expiresAt, now, minGain, set, del }: SaveSessionArgs): ScriptArgument[] {
+  return [mode, expiresAt, now, minGain ?? 0, set.length / 2, ...set, ...del];
 }
 
 /** Writes a session, or deletes it when its expiry is past. */
@@ -121,7 +129,7 @@ export const COMPARE_AND_SET = defineScript({
   name: 'sessionCompareAndSet',
   file: 'compare-and-set',
   keys: 1,
-  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt }: CompareAndSetArgs) => [
+  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt, minGain }: CompareAndSetArgs) => [
     redisKey,
     field,
     expected === undefined ? '0' : '1',
@@ -131,6 +139,7 @@ export const COMPARE_AND_SET = defineScript({
     expiresAt,
     now,
     lastSeenAt ?? '',
+    minGain ?? 0,
   ],
   parse: (reply, name): CompareAndSetReply => {
     const [status, current] = statusList(name, reply, ['written', 'gone', 'moved', 'changed']);

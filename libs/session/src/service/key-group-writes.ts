@@ -2,6 +2,7 @@ import { messages } from '../errors/session.messages';
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { FIELD } from '../redis/session-fields';
 import { UnopenableSessionError } from '../store/session-codec';
+import { expiryMoves, slideLag } from '../store/idle-slide';
 import type { SessionCore } from '../store/session-core';
 import type { Applied, FieldQueue, FieldValue, Flight, Outcome, PendingUpdate } from './key-update-queue';
 
@@ -22,9 +23,12 @@ export class KeyGroupWrites {
     const now = Date.now();
     const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
     const states = applied.map((entry) => entry.update.state);
-    // The write slides the expiry, so it stamps a logged-in session's last-seen time and pushes its
-    // user index's expiry when that needs it, as a slide does.
-    const slides = expiresAt > now;
+    // The write slides the expiry once that is due (`touchAfter`, which Redis checks against the
+    // expiry it holds), and then stamps a logged-in session's last-seen time and pushes its user
+    // index's expiry when that needs it, as a slide does.
+    const cookie = applied[0].update.session.cookie as { originalMaxAge?: unknown } | undefined;
+    const minGain = slideLag(this.core.context.slides, cookie?.originalMaxAge);
+    const slides = expiresAt > now && expiryMoves(latestKnownExpiry(states), expiresAt, minGain);
     const indexed = slides ? states.find((state) => state.indexEntry) : undefined;
     const push = indexed && this.core.indexKeeper?.pushExpiry(indexed, expiresAt);
     const written = this.core.gateway.compareAndSet({
@@ -34,7 +38,8 @@ export class KeyGroupWrites {
       next: next.held,
       expiresAt,
       now,
-      lastSeenAt: slides && states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
+      lastSeenAt: states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
+      minGain,
     });
     const outcome: Promise<Outcome> = (push ? Promise.all([written, push]).then(([reply]) => reply) : written).then(
       (reply) => ({ reply }),
@@ -140,6 +145,16 @@ export class KeyGroupWrites {
  * The caller's own result becomes what its request shows and what its state says Redis holds, so its
  * end-of-request save finds the key unchanged and does not write it again (over a later update).
  */
+/** The latest expiry the sessions of a group were known to have in Redis; undefined when one is not known. */
+function latestKnownExpiry(states: PendingUpdate['state'][]): number | undefined {
+  let latest = -Infinity;
+  for (const { expiresAt } of states) {
+    if (expiresAt === undefined) return undefined;
+    latest = Math.max(latest, expiresAt);
+  }
+  return latest;
+}
+
 function settleWritten(field: string, { update, value, json }: Applied, held: string | undefined, expiresAt: number | undefined): void {
   const { stored, held: heldMap } = update.state;
   if (expiresAt !== undefined) update.state.expiresAt = expiresAt;

@@ -42,9 +42,26 @@ export function dueSlide(policy: IdleSlidePolicy, times: SessionTimes): number |
  */
 export function slideGainsEnough(policy: IdleSlidePolicy, previous: number | undefined, next: number, cookieMaxAge: unknown): boolean {
   if (previous === undefined) return true;
+  return next - previous >= slideLag(policy, cookieMaxAge);
+}
+
+/**
+ * The ms a session's expiry must gain before a write moves it: `touchAfter`, or proportionally less
+ * for a cookie with a shorter window of its own. Writes send it to Redis (`minGain`), which compares
+ * it with the expiry it holds: a change inside `touchAfter` then leaves the expiry alone.
+ */
+export function slideLag(policy: IdleSlidePolicy, cookieMaxAge: unknown): number {
   const window = windowOf(policy, cookieMaxAge);
-  const lag = window < policy.window ? policy.touchAfter * (window / policy.window) : policy.touchAfter;
-  return next - previous >= lag;
+  return window < policy.window ? policy.touchAfter * (window / policy.window) : policy.touchAfter;
+}
+
+/**
+ * Whether a write with `minGain` moves an expiry held at `held` (undefined: not known) to `next`:
+ * the same decision the write scripts make on the expiry Redis holds.
+ */
+export function expiryMoves(held: number | undefined, next: number, minGain: number): boolean {
+  if (held === undefined) return true;
+  return minGain === 0 ? next !== held : next - held >= minGain;
 }
 
 /** The session's idle window: its cookie's own maxAge when it has a sound one, else the policy's. */

@@ -7,6 +7,7 @@ import type { SessionForwarding } from './session-forwarding';
 import { userIdOf } from './session-slides';
 import type { SessionState, UserIndexEntry, UserIndexMove } from './session-state';
 import { checkSessionObject } from './session-validation';
+import { expiryMoves, slideLag } from './idle-slide';
 import type { SessionSave, StoredSession, UserIndexKeeper } from './store-ports';
 
 /**
@@ -73,16 +74,22 @@ export class SessionWriter {
     }
     const indexEntry = state.indexEntry;
     if (delta.next.has(FIELD.lastSeenAt)) delta = stampLastSeen(delta, now);
+    const mode = state.stored ? 'patch' : 'replace';
+    // A patch slides the expiry only once that is due (`touchAfter`), as a read does; a change of the
+    // cookie's own settings (its maxAge) moves it at once, shorter or longer.
+    const exact = mode === 'replace' || touchesCookie(delta);
     const save: SessionSave = {
       redisKey,
-      mode: state.stored ? 'patch' : 'replace',
+      mode,
       expiresAt: this.sessions.expiryOf(session, state.createdAt, now),
       now,
+      minGain: exact ? 0 : slideLag(this.sessions.slides, session.cookie?.originalMaxAge),
       set: delta.set,
       del: delta.del,
     };
+    const slides = mode === 'replace' || expiryMoves(state.expiresAt, save.expiresAt, save.minGain!);
     // A move into an index sets that index's expiry itself; otherwise the index may need a push, sent alongside.
-    const push = move ? undefined : this.indexKeeper?.pushExpiry(state, save.expiresAt);
+    const push = move || !slides ? undefined : this.indexKeeper?.pushExpiry(state, save.expiresAt);
     const saving = move ? this.indexKeeper!.saveMoving(save, move, state) : this.sessions.gateway.saveSession(save).then((reply) => reply.status);
     const [status] = await Promise.all([saving, push]);
     if (status === 'gone') return; // destroyed meanwhile: the write is dropped, never resurrects it
@@ -94,8 +101,8 @@ export class SessionWriter {
     state.loggingIn = undefined;
     state.redisKey = redisKey;
     state.pendingMeta = undefined;
-    state.expiresAt = save.expiresAt;
-    state.refreshed = true; // the save slid the expiry: nothing left for a touch
+    if (slides) state.expiresAt = save.expiresAt;
+    state.refreshed = true; // the save slid the expiry, or no slide is due: nothing left for a touch
   }
 
   /**
@@ -132,10 +139,16 @@ export class SessionWriter {
   }
 }
 
+/** Whether a delta sets or deletes the cookie's own settings (`FIELD.cookie`), its maxAge among them. */
+function touchesCookie(delta: SessionDelta): boolean {
+  for (let i = 0; i < delta.set.length; i += 2) if (delta.set[i] === FIELD.cookie) return true;
+  return delta.del.includes(FIELD.cookie);
+}
+
 /**
  * The delta with a logged-in session's last-seen time set to `now`, unless it sets it already (a
- * login): a save slides the expiry, so it stamps last-seen as a slide does. A copy: the delta of an
- * unchanged session shares its field map with the session's state.
+ * login): a save is a request of the user's, so it stamps last-seen (in the same HSET, at no cost).
+ * A copy: the delta of an unchanged session shares its field map with the session's state.
  */
 function stampLastSeen(delta: SessionDelta, now: number): SessionDelta {
   for (let i = 0; i < delta.set.length; i += 2) if (delta.set[i] === FIELD.lastSeenAt) return delta;

@@ -1,5 +1,5 @@
 -- Write a session (see includes/save-session.lua).
--- KEYS: session. ARGV: mode, expire-at ms, now ms, n, n field/value pairs, fields to delete.
+-- KEYS: session. ARGV: mode, expire-at ms, now ms, min gain ms, n, n field/value pairs, fields to delete.
 -- Returns 'written', 'gone', 'expired' or 'moved'.
 --- @include "includes/save-session"
 

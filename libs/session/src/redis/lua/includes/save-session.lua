@@ -3,7 +3,11 @@
 -- 'patch' writes only if the session still exists, so a request that was running while the session
 -- was destroyed (logout, revoke) cannot bring it back; 'replace' writes it whole. An expiry already
 -- past deletes the session instead.
--- ARGV from base + 1: mode, expire-at ms, now ms, n, n field/value pairs, fields to delete.
+-- A patch moves the expiry only when that gains at least `min gain` ms on the expiry Redis holds
+-- (the idle slide's `touchAfter`; 0: set it exactly), so a change inside `touchAfter` costs Redis
+-- one read and one write, as a change of one key should, and never moves an expiry another request
+-- slid further back.
+-- ARGV from base + 1: mode, expire-at ms, now ms, min gain ms, n, n field/value pairs, fields to delete.
 -- Returns 'written', 'gone' (patch on a missing session), 'expired' (deleted), 'moved' (a renewed
 -- session's old key: nothing written) or an error reply (a bad argument: nothing written).
 --- @include "fields"
@@ -13,14 +17,23 @@
 local function save_session(key, base)
   local at, invalid = checked_expiry(ARGV[base + 2])
   if not at then return invalid end
-  local n = tonumber(ARGV[base + 4])
-  if n == nil or n < 0 or base + 4 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
-  local pairs_from, pairs_to = base + 5, base + 4 + 2 * n
+  local min_gain = tonumber(ARGV[base + 4])
+  if min_gain == nil or min_gain < 0 then return redis.error_reply('SESSION invalid min gain: ' .. tostring(ARGV[base + 4])) end
+  local n = tonumber(ARGV[base + 5])
+  if n == nil or n < 0 or base + 5 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
+  local pairs_from, pairs_to = base + 6, base + 5 + 2 * n
+  -- One read for every check. A live session always holds its creation time; a tombstone (a session
+  -- destroyed while renewal is on, FIELD.ended) never does, so it is as absent.
+  local found = redis.call('HMGET', key, FIELD.createdAt, FIELD.successor, FIELD.expiresAt)
   -- A renewed session's old key takes no write: the writer goes to the successor (see session-forwarding.ts).
-  if redis.call('HEXISTS', key, FIELD.successor) == 1 then return 'moved' end
+  if found[2] then return 'moved' end
+  local stamp = true
   if ARGV[base + 1] == 'patch' then
-    -- A tombstone (a session destroyed while renewal is on) is as absent.
-    if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, FIELD.ended) == 1 then return 'gone' end
+    if not found[1] then return 'gone' end
+    local held = tonumber(found[3])
+    if held then
+      if min_gain == 0 then stamp = held ~= at else stamp = at - held >= min_gain end
+    end
   else
     redis.call('DEL', key)
   end
@@ -28,9 +41,13 @@ local function save_session(key, base)
     redis.call('DEL', key)
     return 'expired'
   end
-  -- The expiry field rides in the first HSET (the caller never sends it, so nothing overrides it).
-  call_in_chunks('HSET', key, pairs_from, pairs_to, FIELD.expiresAt, ms(at))
+  if stamp then
+    -- The expiry field rides in the first HSET (the caller never sends it, so nothing overrides it).
+    call_in_chunks('HSET', key, pairs_from, pairs_to, FIELD.expiresAt, ms(at))
+  else
+    call_in_chunks('HSET', key, pairs_from, pairs_to)
+  end
   call_in_chunks('HDEL', key, pairs_to + 1, #ARGV)
-  redis.call('PEXPIREAT', key, ms(at))
+  if stamp then redis.call('PEXPIREAT', key, ms(at)) end
   return 'written'
 end
