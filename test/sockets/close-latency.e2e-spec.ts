@@ -7,7 +7,8 @@ import { Visitor } from '../session/support/http-client';
 import { digestOfCookie } from '../session/support/event-log';
 import type { RunningApp } from '../session/support/session-app';
 import { startSocketReplicas } from './support/socket-app';
-import { askIo, connectIo, endOfIo } from './support/socket-clients';
+import { loginOn, socketOnEach } from './support/replica-sockets';
+import { endOfIo } from './support/socket-clients';
 
 /** 20 by default, to keep the suite quick; the README's figures are from SOCKET_CLOSE_TRIALS=200. */
 const TRIALS = Number(process.env.SOCKET_CLOSE_TRIALS ?? 20);
@@ -45,18 +46,8 @@ describe('time from the end of a session to the close of its sockets', () => {
     await redis?.stop();
   });
 
-  async function login(apps: RunningApp[], id: string): Promise<Visitor> {
-    const visitor = new Visitor(apps[0].url);
-    expect((await visitor.post('/login', { id })).status).toBe(200);
-    return visitor;
-  }
-
-  async function socketsOf(apps: RunningApp[], visitor: Visitor): Promise<Socket[]> {
-    const opened = await Promise.all(apps.map((app) => connectIo(app.url, { cookie: visitor.cookie })));
-    sockets.push(...opened);
-    await Promise.all(opened.map((socket) => askIo(socket, 'whoami')));
-    return opened;
-  }
+  const login = loginOn;
+  const socketsOf = (apps: RunningApp[], visitor: Visitor) => socketOnEach(apps, visitor, sockets);
 
   /** When the last socket is disconnected, with every reason it heard. */
   async function closedAt(opened: Socket[]): Promise<{ at: number; reasons: string[] }> {

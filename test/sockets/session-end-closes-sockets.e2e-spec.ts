@@ -6,6 +6,7 @@ import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import type { RunningApp } from '../session/support/session-app';
 import { startSocketReplicas } from './support/socket-app';
+import { loginOn, socketOnEach } from './support/replica-sockets';
 import { askIo, connectIo, endOfIo } from './support/socket-clients';
 
 type Topology = () => Promise<{ redis: SessionRedisOption; stop(): Promise<void> }>;
@@ -48,19 +49,8 @@ describe.each([
     await redis?.stop();
   });
 
-  async function login(apps: RunningApp[], id: string): Promise<Visitor> {
-    const visitor = new Visitor(apps[0].url);
-    expect((await visitor.post('/login', { id })).status).toBe(200);
-    return visitor;
-  }
-
-  /** One socket of the visitor's session on each replica, each answering with its user. */
-  async function socketsOf(apps: RunningApp[], visitor: Visitor): Promise<Socket[]> {
-    const opened = await Promise.all(apps.map((app) => connectIo(app.url, { cookie: visitor.cookie })));
-    sockets.push(...opened);
-    for (const socket of opened) expect(await askIo(socket, 'whoami')).toMatchObject({ user: { id: expect.any(String) } });
-    return opened;
-  }
+  const login = loginOn;
+  const socketsOf = (apps: RunningApp[], visitor: Visitor) => socketOnEach(apps, visitor, sockets);
 
   /** Every socket still connected and still answering for its session. */
   async function expectAlive(alive: Socket[]): Promise<void> {
