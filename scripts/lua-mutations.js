@@ -59,6 +59,15 @@ const MUTATIONS = [
     only: 'answers gone to a patch of a tombstone',
   },
   {
+    name: 'replace-merges',
+    why: 'a replace (a new ID, a login) keeps the fields a session or tombstone already held under that key',
+    file: 'includes/save-session.lua',
+    from: 'elseif found[1] or found[3] then',
+    to: 'elseif false then',
+    test: 'test/store/lua-scripts.e2e-spec.ts',
+    only: 'a replace over a stored session or a tombstone',
+  },
+  {
     name: 'save-slides-inside-touch-after',
     why: 'a change moves the expiry on every save, one more command each, though no slide is due',
     file: 'includes/save-session.lua',

@@ -96,6 +96,14 @@ describe('request cost in Redis commands', () => {
     expect(commands).toEqual([]);
   });
 
+  it("creates a visitor's session in one write of four commands (script, HMGET, HSET, PEXPIREAT)", async () => {
+    const visitor = new Visitor(app.url);
+    await visitorWithSession({ warm: 1 }); // the script cache, warmed by another visitor
+    const executed = await executedDuring(() => visitor.post('/set/views', { value: 1 }));
+    expect(executed).toEqual({ evalsha: 1, hmget: 1, hset: 1, pexpireat: 1 });
+    expect(visitor.cookie).toBeDefined();
+  });
+
   it('reads an existing session in one command, which writes nothing, while no slide of its idle timeout is due', async () => {
     const visitor = await visitorWithSession({ views: 3, cart: ['a', 'b'] });
     const expiryBefore = await expiryOf(visitor);

@@ -48,6 +48,20 @@ describe('save-session', () => {
     await expect(admin.exists(key)).resolves.toBe(0);
   });
 
+  it('a replace over a stored session or a tombstone keeps none of its fields', async () => {
+    for (const [label, fields] of [
+      ['session', [FIELD.createdAt, String(NOW - MINUTE), FIELD.expiresAt, String(NOW + MINUTE), 'old', '1']],
+      ['tombstone', [FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE)]],
+    ] as const) {
+      const key = `${prefix}${label}`;
+      await admin.hset(key, ...fields);
+      await admin.pexpireat(key, NOW + MINUTE);
+      const save = { redisKey: key, mode: 'replace' as const, expiresAt: NOW + 30 * MINUTE, now: NOW, set: [FIELD.createdAt, String(NOW), 'n', '1'], del: [] };
+      await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
+      await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.createdAt]: String(NOW), n: '1', [FIELD.expiresAt]: String(NOW + 30 * MINUTE) });
+    }
+  });
+
   it('answers gone to a patch of a tombstone, leaving it as it was', async () => {
     const key = `${prefix}s`;
     await admin.hset(key, FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE));

@@ -34,7 +34,9 @@ local function save_session(key, base)
     if held then
       if min_gain == 0 then stamp = held ~= at else stamp = at - held >= min_gain end
     end
-  else
+  elseif found[1] or found[3] then
+    -- A replace over a session or a tombstone (each holds one of these; a new ID finds nothing, and
+    -- saves the DEL) starts from an empty hash.
     redis.call('DEL', key)
   end
   if at <= tonumber(ARGV[base + 3]) then
