@@ -29,6 +29,30 @@ function upgradeStatus(app: RunningApp, headers: Record<string, string>): Promis
   });
 }
 
+/** What arrives, in order: `next()` answers the oldest thing not yet read, or waits for the next one. */
+class Inbox<T> {
+  private readonly arrived: Promise<T>[] = [];
+  private readonly waiting: { resolve(value: T): void; reject(error: unknown): void }[] = [];
+
+  put(value: T): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter.resolve(value);
+    else this.arrived.push(Promise.resolve(value));
+  }
+
+  fail(error: Error): void {
+    const waiter = this.waiting.shift();
+    if (waiter) return waiter.reject(error);
+    const failed = Promise.reject(error);
+    failed.catch(() => undefined); // read by a later next()
+    this.arrived.push(failed);
+  }
+
+  next(): Promise<T> {
+    return this.arrived.shift() ?? new Promise<T>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+}
+
 type GraphqlAnswer = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 
 /**
@@ -92,6 +116,14 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     expect((await graphql(visitor, '{ me { id name } }')).data).toEqual({ me: { id: 'g-1', name: 'user g-1' } });
   });
 
+  it('saves what a resolver writes to the session on the way out, as for a route', async () => {
+    const visitor = browser();
+    const csrfToken = (await graphql(visitor, '{ csrfToken }')).data!.csrfToken as string;
+    expect(await graphql(visitor, 'mutation { leaveNote(text: "hello") }', {}, csrfToken)).toEqual({ data: { leaveNote: 'hello' } });
+    expect((await graphql(visitor, '{ note }')).data).toEqual({ note: 'hello' });
+    expect((await graphql(visitor, '{ note }')).data).toEqual({ note: 'hello' });
+  });
+
   it('refuses a cookie-authenticated mutation without the CSRF token, and lets queries through without one', async () => {
     const { visitor, csrfToken } = await loggedIn('g-csrf');
     const refused = await graphql(visitor, 'mutation { addToCart(item: "x") }');
@@ -150,24 +182,17 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
   }
 
   /** A subscription's values in order: `next()` answers the next one, or the error the subscription ended with. */
-  function valuesOf<T>(client: Client, query: string): { next(): Promise<T> } {
-    const arrived: Promise<T>[] = [];
-    const waiting: { resolve(value: T): void; reject(error: unknown): void }[] = [];
-    const settle = (outcome: { value: T } | { error: unknown }) => {
-      const waiter = waiting.shift();
-      if (waiter) return 'value' in outcome ? waiter.resolve(outcome.value) : waiter.reject(outcome.error);
-      arrived.push('value' in outcome ? Promise.resolve(outcome.value) : Promise.reject(outcome.error));
-      arrived[arrived.length - 1].catch(() => undefined); // read by a later next()
-    };
+  function valuesOf<T>(client: Client, query: string): Inbox<T> {
+    const values = new Inbox<T>();
     client.subscribe<T>(
       { query },
       {
-        next: (value) => settle(value.errors ? { error: asError(value.errors) } : { value: value.data as T }),
-        error: (error) => settle({ error: asError(error) }),
+        next: (value) => (value.errors ? values.fail(asError(value.errors)) : values.put(value.data as T)),
+        error: (error) => values.fail(asError(error)),
         complete: () => undefined,
       },
     );
-    return { next: () => arrived.shift() ?? new Promise<T>((resolve, reject) => waiting.push({ resolve, reject })) };
+    return values;
   }
 
   /** The next value of `{ ticks }`, or the error the subscription ended with. */
@@ -221,6 +246,33 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     expect(await carts.next()).toEqual({ cartChanged: ['apple', 'pear'] });
     expect((await graphql(elsewhere, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
     expect(await closed).toEqual({ code: 4403, reason: 'session logout' });
+  });
+
+  /** A raw `ws` client of Mercurius's legacy `graphql-ws` protocol (subscriptions-transport-ws), acknowledged. */
+  async function legacySubscriber(app: RunningApp, cookie?: string): Promise<{ socket: WebSocket; messages: Inbox<unknown>; closed: Promise<unknown> }> {
+    const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-ws', { headers: cookie ? { cookie } : {} });
+    const messages = new Inbox<unknown>();
+    socket.on('message', (data) => messages.put(JSON.parse(String(data))));
+    const closed = new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    expect(await messages.next()).toEqual({ type: 'connection_ack' });
+    return { socket, messages, closed };
+  }
+
+  (driver === 'mercurius' ? it : it.skip)("Mercurius's legacy graphql-ws protocol: the same session, the same guard, the same end", async () => {
+    const { visitor, csrfToken } = await loggedIn('g-legacy');
+    const own = await legacySubscriber(replicas[1], visitor.cookie);
+    own.socket.send(JSON.stringify({ id: '1', type: 'start', payload: { query: 'subscription { cartChanged }' } }));
+    expect(await own.messages.next()).toEqual({ type: 'data', id: '1', payload: { data: { cartChanged: [] } } });
+
+    const anonymous = await legacySubscriber(replicas[0]);
+    anonymous.socket.send(JSON.stringify({ id: '1', type: 'start', payload: { query: 'subscription { cartChanged }' } }));
+    expect(await anonymous.messages.next()).toMatchObject({ type: 'error', id: '1', payload: [{ message: 'Not logged in' }] });
+    anonymous.socket.close();
+
+    expect((await graphql(visitor, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
+    expect(await own.closed).toEqual({ code: 4403, reason: 'session logout' });
   });
 
   it('ends the subscriptions of a session that logs out, on every replica', async () => {

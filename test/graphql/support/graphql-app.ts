@@ -15,6 +15,7 @@ import {
   SESSION_REDIS,
   SessionModule,
   SessionService,
+  type AppSession,
   type SessionModuleOptions,
   type SessionUser,
 } from '@app/session';
@@ -25,6 +26,7 @@ import { CartFeed } from './cart-feed';
 declare module 'express-session' {
   interface SessionData {
     items?: string[];
+    note?: string;
   }
 }
 
@@ -42,11 +44,13 @@ const typeDefs = /* GraphQL */ `
     me: User
     csrfToken: String!
     cart: [String!]!
+    note: String
   }
   type Mutation {
     login(id: ID!): Login!
     addToCart(item: String!): [String!]!
     logout: Boolean!
+    leaveNote(text: String!): String!
   }
   type Subscription {
     ticks: String!
@@ -116,6 +120,18 @@ class CartResolver {
   @UseGuards(AuthenticatedGuard)
   cartChanged(@Session('user') user: SessionUser, @Session('items') items: string[] | undefined) {
     return this.feed.changes(String(user.id), items ?? []);
+  }
+
+  /** A plain write to the session, no service call: the way out saves it (and sets the cookie), as for a route. */
+  @Mutation()
+  leaveNote(@Args('text') text: string, @Session() session: AppSession) {
+    session.note = text;
+    return text;
+  }
+
+  @Query()
+  note(@Session('note') note: string | undefined) {
+    return note ?? null;
   }
 
   @Mutation()
