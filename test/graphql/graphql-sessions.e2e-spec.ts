@@ -252,7 +252,7 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
   async function legacySubscriber(app: RunningApp, cookie?: string): Promise<{ socket: WebSocket; messages: Inbox<unknown>; closed: Promise<unknown> }> {
     const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-ws', { headers: cookie ? { cookie } : {} });
     const messages = new Inbox<unknown>();
-    socket.on('message', (data) => messages.put(JSON.parse(String(data))));
+    socket.on('message', (data) => messages.put(JSON.parse((data as Buffer).toString())));
     const closed = new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
