@@ -6,9 +6,11 @@ const tsJest = {
 
 /**
  * Packages published as ES modules only (Nest 12; under Fastify, the path-to-regexp 9 of @fastify/middie
- * and the content-disposition of @fastify/static): Jest runs them transpiled to CommonJS.
+ * and the content-disposition of @fastify/static; mercurius's quick-lru): Jest runs them transpiled to
+ * CommonJS. mercurius itself is CommonJS but loads quick-lru with `import()`, which Jest's module
+ * system refuses without --experimental-vm-modules: transpiled, it becomes a `require`.
  */
-const esmPackages = ['@nestjs', 'path-to-regexp', 'content-disposition'];
+const esmPackages = ['@nestjs', 'path-to-regexp', 'content-disposition', 'mercurius', 'quick-lru'];
 
 const shared = {
   rootDir: __dirname,

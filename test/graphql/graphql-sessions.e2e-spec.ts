@@ -4,12 +4,69 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import type { RunningApp } from '../session/support/session-app';
-import { startGraphqlApp } from './support/graphql-app';
+import { startGraphqlApp, type GraphqlDriverName } from './support/graphql-app';
+
+/** graphql-ws's clients end a subscription with an array of GraphQL errors, a close event or an Error: as an Error, with its message. */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  if (Array.isArray(error)) return Object.assign(new Error(String((error[0] as { message?: unknown } | undefined)?.message)), { errors: error });
+  return Object.assign(new Error(`subscription ended: ${JSON.stringify(error)}`), { cause: error });
+}
+
+/** The HTTP status a WebSocket upgrade to `/graphql` is answered with, when it is refused. */
+function upgradeStatus(app: RunningApp, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+    socket.on('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.on('open', () => {
+      reject(new Error('the upgrade was accepted'));
+      socket.close();
+    });
+    socket.on('error', () => undefined); // the refusal, read above
+  });
+}
+
+/** What arrives, in order: `next()` answers the oldest thing not yet read, or waits for the next one. */
+class Inbox<T> {
+  private readonly arrived: Promise<T>[] = [];
+  private readonly waiting: { resolve(value: T): void; reject(error: unknown): void }[] = [];
+
+  put(value: T): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter.resolve(value);
+    else this.arrived.push(Promise.resolve(value));
+  }
+
+  fail(error: Error): void {
+    const waiter = this.waiting.shift();
+    if (waiter) return waiter.reject(error);
+    const failed = Promise.reject(error);
+    failed.catch(() => undefined); // read by a later next()
+    this.arrived.push(failed);
+  }
+
+  next(): Promise<T> {
+    return this.arrived.shift() ?? new Promise<T>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+}
 
 type GraphqlAnswer = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 
-/** The GraphQL example over two replicas on one Redis: each operation goes to the next replica. */
-describe('sessions in GraphQL resolvers', () => {
+/**
+ * What differs between the drivers, as their clients see it: Apollo gives Nest's HTTP exceptions an
+ * `extensions.code`, Mercurius their message only; a foreign Origin is closed with 4403 by
+ * `graphqlWsSessions` once graphql-ws has the socket, refused 403 before the upgrade by `mercuriusSessions`.
+ */
+const DRIVERS: { driver: GraphqlDriverName; platform: string; codes: boolean; foreignOrigin: 'closed 4403' | 'upgrade 403' }[] = [
+  { driver: 'apollo', platform: 'Express', codes: true, foreignOrigin: 'closed 4403' },
+  { driver: 'mercurius', platform: 'Fastify', codes: false, foreignOrigin: 'upgrade 403' },
+];
+
+/** The GraphQL example over two replicas on one Redis, on each driver: each operation goes to the next replica. */
+describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', ({ driver, codes, foreignOrigin }) => {
   let redis: RedisServerHandle;
   let replicas: RunningApp[];
   let turn = 0;
@@ -19,7 +76,7 @@ describe('sessions in GraphQL resolvers', () => {
     const prefix = uniquePrefix('graphql');
     // Cross-replica events: a session ended on one replica ends its subscriptions on the other.
     const events = { crossReplica: true };
-    replicas = [await startGraphqlApp({ redis: redis.url, prefix, events }), await startGraphqlApp({ redis: redis.url, prefix, events })];
+    replicas = [await startGraphqlApp({ redis: redis.url, prefix, events }, driver), await startGraphqlApp({ redis: redis.url, prefix, events }, driver)];
   });
 
   afterAll(async () => {
@@ -38,6 +95,11 @@ describe('sessions in GraphQL resolvers', () => {
     return res.body as GraphqlAnswer;
   }
 
+  /** The error a driver answers for a Nest HTTP exception: with its GraphQL code where the driver gives one. */
+  function graphqlError(message: string | undefined, code: string): Record<string, unknown> {
+    return { ...(message === undefined ? {} : { message }), ...(codes ? { extensions: { code } } : {}) };
+  }
+
   async function loggedIn(id: string): Promise<{ visitor: Visitor; csrfToken: string }> {
     const visitor = browser();
     const first = await graphql(visitor, '{ csrfToken }');
@@ -54,18 +116,26 @@ describe('sessions in GraphQL resolvers', () => {
     expect((await graphql(visitor, '{ me { id name } }')).data).toEqual({ me: { id: 'g-1', name: 'user g-1' } });
   });
 
+  it('saves what a resolver writes to the session on the way out, as for a route', async () => {
+    const visitor = browser();
+    const csrfToken = (await graphql(visitor, '{ csrfToken }')).data!.csrfToken as string;
+    expect(await graphql(visitor, 'mutation { leaveNote(text: "hello") }', {}, csrfToken)).toEqual({ data: { leaveNote: 'hello' } });
+    expect((await graphql(visitor, '{ note }')).data).toEqual({ note: 'hello' });
+    expect((await graphql(visitor, '{ note }')).data).toEqual({ note: 'hello' });
+  });
+
   it('refuses a cookie-authenticated mutation without the CSRF token, and lets queries through without one', async () => {
     const { visitor, csrfToken } = await loggedIn('g-csrf');
     const refused = await graphql(visitor, 'mutation { addToCart(item: "x") }');
-    expect(refused.errors?.[0]).toMatchObject({ message: 'Missing or invalid CSRF token', extensions: { code: 'FORBIDDEN' } });
+    expect(refused.errors?.[0]).toMatchObject(graphqlError('Missing or invalid CSRF token', 'FORBIDDEN'));
     const wrong = await graphql(visitor, 'mutation { addToCart(item: "x") }', {}, `${csrfToken}x`);
-    expect(wrong.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect(wrong.errors?.[0]).toMatchObject(graphqlError('Missing or invalid CSRF token', 'FORBIDDEN'));
     expect((await graphql(visitor, '{ cart }')).data).toEqual({ cart: [] });
   });
 
   it('answers a guarded query of a visitor without a session as unauthenticated', async () => {
     const answer = await graphql(browser(), '{ cart }');
-    expect(answer.errors?.[0]).toMatchObject({ message: 'Not logged in', extensions: { code: 'UNAUTHENTICATED' } });
+    expect(answer.errors?.[0]).toMatchObject(graphqlError('Not logged in', 'UNAUTHENTICATED'));
     expect((await graphql(browser(), '{ me { id } }')).data).toEqual({ me: null });
   });
 
@@ -111,6 +181,20 @@ describe('sessions in GraphQL resolvers', () => {
     return { client, closed: closing };
   }
 
+  /** A subscription's values in order: `next()` answers the next one, or the error the subscription ended with. */
+  function valuesOf<T>(client: Client, query: string): Inbox<T> {
+    const values = new Inbox<T>();
+    client.subscribe<T>(
+      { query },
+      {
+        next: (value) => (value.errors ? values.fail(asError(value.errors)) : values.put(value.data as T)),
+        error: (error) => values.fail(asError(error)),
+        complete: () => undefined,
+      },
+    );
+    return values;
+  }
+
   /** The next value of `{ ticks }`, or the error the subscription ended with. */
   function firstTick(client: Client): Promise<string> {
     return new Promise((resolve, reject) => {
@@ -122,7 +206,7 @@ describe('sessions in GraphQL resolvers', () => {
             resolve(value.data!.ticks);
             dispose();
           },
-          error: reject,
+          error: (error) => reject(asError(error)),
           complete: () => undefined,
         },
       );
@@ -138,11 +222,57 @@ describe('sessions in GraphQL resolvers', () => {
     await Promise.all([own.client.dispose(), anonymous.client.dispose()]);
   });
 
-  it('refuses a graphql-ws connection from a foreign Origin', async () => {
+  it(`refuses a subscription connection from a foreign Origin (${foreignOrigin})`, async () => {
     const { visitor } = await loggedIn('g-sub-origin');
+    if (foreignOrigin === 'upgrade 403') {
+      expect(await upgradeStatus(replicas[0], { cookie: visitor.cookie!, origin: 'https://evil.example' })).toBe(403);
+      return;
+    }
     const foreign = subscriber(replicas[0], visitor.cookie, 'https://evil.example');
     await expect(firstTick(foreign.client)).rejects.toBeDefined();
     expect((await foreign.closed).code).toBe(4403);
+  });
+
+  it('a subscription gets the cart changes made through the other replica, until the session logs out', async () => {
+    const { visitor, csrfToken } = await loggedIn('g-feed');
+    const { client, closed } = subscriber(replicas[0], visitor.cookie);
+    const carts = valuesOf<{ cartChanged: string[] }>(client, 'subscription { cartChanged }');
+    expect(await carts.next()).toEqual({ cartChanged: [] }); // the cart as the subscription found it: listening from here on
+    const elsewhere = new Visitor(replicas[1].url);
+    elsewhere.cookie = visitor.cookie;
+    expect((await graphql(elsewhere, 'mutation { addToCart(item: "apple") }', {}, csrfToken)).data).toEqual({ addToCart: ['apple'] });
+    expect(await carts.next()).toEqual({ cartChanged: ['apple'] });
+    expect((await graphql(elsewhere, 'mutation { addToCart(item: "pear") }', {}, csrfToken)).data).toEqual({ addToCart: ['apple', 'pear'] });
+    expect(await carts.next()).toEqual({ cartChanged: ['apple', 'pear'] });
+    expect((await graphql(elsewhere, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
+    expect(await closed).toEqual({ code: 4403, reason: 'session logout' });
+  });
+
+  /** A raw `ws` client of Mercurius's legacy `graphql-ws` protocol (subscriptions-transport-ws), acknowledged. */
+  async function legacySubscriber(app: RunningApp, cookie?: string): Promise<{ socket: WebSocket; messages: Inbox<unknown>; closed: Promise<unknown> }> {
+    const socket = new WebSocket(`${app.url.replace(/^http/, 'ws')}/graphql`, 'graphql-ws', { headers: cookie ? { cookie } : {} });
+    const messages = new Inbox<unknown>();
+    socket.on('message', (data) => messages.put(JSON.parse((data as Buffer).toString())));
+    const closed = new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    expect(await messages.next()).toEqual({ type: 'connection_ack' });
+    return { socket, messages, closed };
+  }
+
+  (driver === 'mercurius' ? it : it.skip)("Mercurius's legacy graphql-ws protocol: the same session, the same guard, the same end", async () => {
+    const { visitor, csrfToken } = await loggedIn('g-legacy');
+    const own = await legacySubscriber(replicas[1], visitor.cookie);
+    own.socket.send(JSON.stringify({ id: '1', type: 'start', payload: { query: 'subscription { cartChanged }' } }));
+    expect(await own.messages.next()).toEqual({ type: 'data', id: '1', payload: { data: { cartChanged: [] } } });
+
+    const anonymous = await legacySubscriber(replicas[0]);
+    anonymous.socket.send(JSON.stringify({ id: '1', type: 'start', payload: { query: 'subscription { cartChanged }' } }));
+    expect(await anonymous.messages.next()).toMatchObject({ type: 'error', id: '1', payload: [{ message: 'Not logged in' }] });
+    anonymous.socket.close();
+
+    expect((await graphql(visitor, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
+    expect(await own.closed).toEqual({ code: 4403, reason: 'session logout' });
   });
 
   it('ends the subscriptions of a session that logs out, on every replica', async () => {

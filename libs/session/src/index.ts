@@ -31,6 +31,8 @@ export { withSessions, SESSION_ENDED_EVENT } from './transports/with-sessions';
 export type { SessionProviders, SessionSocketAdapter } from './transports/with-sessions';
 export { graphqlWsSessions, SESSION_ENDED_CLOSE_CODE } from './transports/graphql-ws-sessions';
 export type { GraphqlWsContext } from './transports/graphql-ws-sessions';
+export { mercuriusSessions } from './transports/mercurius-sessions';
+export type { MercuriusSubscriptionSessions } from './transports/mercurius-sessions';
 export type { SocketEndReason } from './transports/socket-sessions';
 export { SessionEvents } from './events/session-events';
 export type {

@@ -1,25 +1,32 @@
-import { Module, UseGuards } from '@nestjs/common';
-import { ModuleRef, NestFactory } from '@nestjs/core';
+import { Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { Args, Context, GraphQLModule, Mutation, Query, Resolver, Subscription } from '@nestjs/graphql';
 import type { Request } from 'express';
+import type Redis from 'ioredis';
 import {
   AuthenticatedGuard,
   CsrfGuard,
   graphqlWsSessions,
+  mercuriusSessions,
   Session,
+  SESSION_REDIS,
   SessionModule,
   SessionService,
+  type AppSession,
   type SessionModuleOptions,
   type SessionUser,
 } from '@app/session';
+import { createNestApp } from '../../support/http-platform';
 import { TEST_SECRET, type RunningApp } from '../../session/support/session-app';
+import { CartFeed } from './cart-feed';
 
 declare module 'express-session' {
   interface SessionData {
     items?: string[];
+    note?: string;
   }
 }
 
@@ -37,14 +44,17 @@ const typeDefs = /* GraphQL */ `
     me: User
     csrfToken: String!
     cart: [String!]!
+    note: String
   }
   type Mutation {
     login(id: ID!): Login!
     addToCart(item: String!): [String!]!
     logout: Boolean!
+    leaveNote(text: String!): String!
   }
   type Subscription {
     ticks: String!
+    cartChanged: [String!]!
   }
 `;
 
@@ -56,11 +66,17 @@ async function* ticksFor(userId: string): AsyncGenerator<{ ticks: string }> {
   }
 }
 
-/** Cookie-authenticated mutations need `x-csrf-token` (CsrfGuard); queries do not. */
+/**
+ * Cookie-authenticated mutations need `x-csrf-token` (CsrfGuard); queries do not. The same class
+ * serves Apollo and Mercurius: both contexts hold the request as `req`.
+ */
 @Resolver()
 @UseGuards(CsrfGuard)
 class CartResolver {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly feed: CartFeed,
+  ) {}
 
   @Query()
   me(@Session('user') user: SessionUser | undefined) {
@@ -86,15 +102,36 @@ class CartResolver {
 
   @Mutation()
   @UseGuards(AuthenticatedGuard)
-  addToCart(@Args('item') item: string, @Context('req') req: Request) {
-    return this.sessions.update(req, 'items', (items) => [...(items ?? []), item]);
+  async addToCart(@Args('item') item: string, @Context('req') req: Request, @Session('user') user: SessionUser) {
+    const items = await this.sessions.update(req, 'items', (items) => [...(items ?? []), item]);
+    await this.feed.publish(String(user.id), items ?? []);
+    return items;
   }
 
-  /** Over graphql-ws: the session of the connection's upgrade request, guarded as a query is. */
+  /** Over a WebSocket: the session of the connection's upgrade request, guarded as a query is. */
   @Subscription()
   @UseGuards(AuthenticatedGuard)
   ticks(@Session('user') user: SessionUser) {
     return ticksFor(String(user.id));
+  }
+
+  /** The cart now, then after each change made on any replica. */
+  @Subscription()
+  @UseGuards(AuthenticatedGuard)
+  cartChanged(@Session('user') user: SessionUser, @Session('items') items: string[] | undefined) {
+    return this.feed.changes(String(user.id), items ?? []);
+  }
+
+  /** A plain write to the session, no service call: the way out saves it (and sets the cookie), as for a route. */
+  @Mutation()
+  leaveNote(@Args('text') text: string, @Session() session: AppSession) {
+    session.note = text;
+    return text;
+  }
+
+  @Query()
+  note(@Session('note') note: string | undefined) {
+    return note ?? null;
   }
 
   @Mutation()
@@ -106,27 +143,43 @@ class CartResolver {
 
 type AppOptions = Omit<SessionModuleOptions, 'secret'>;
 
-/** The example: SessionModule and Apollo on one Express app, on a free port of 127.0.0.1. */
-export async function startGraphqlApp(options: AppOptions): Promise<RunningApp> {
+/** The GraphQL drivers the example runs on: Apollo on Express, Mercurius on Fastify. */
+export type GraphqlDriverName = 'apollo' | 'mercurius';
+
+/** GraphQLModule on `driver`, with subscriptions that carry the session of their upgrade request. */
+function graphqlModule(driver: GraphqlDriverName): DynamicModule {
+  if (driver === 'apollo') {
+    return GraphQLModule.forRootAsync<ApolloDriverConfig>({
+      driver: ApolloDriver,
+      inject: [ModuleRef],
+      useFactory: (moduleRef: ModuleRef) => ({ typeDefs, ...graphqlWsSessions(moduleRef) }),
+    });
+  }
+  return GraphQLModule.forRootAsync<MercuriusDriverConfig>({
+    driver: MercuriusDriver,
+    inject: [ModuleRef],
+    useFactory: (moduleRef: ModuleRef) => ({ typeDefs, ...mercuriusSessions(moduleRef) }),
+  });
+}
+
+/** The example: SessionModule and GraphQL on `driver`, on a free port of 127.0.0.1. */
+export async function startGraphqlApp(options: AppOptions, driver: GraphqlDriverName = 'apollo'): Promise<RunningApp> {
+  const prefix = options.prefix ?? 'sess:';
   @Module({
-    imports: [
-      SessionModule.forRoot({ secret: TEST_SECRET, ...options }),
-      // Subscriptions over graphql-ws with the session of the upgrade request.
-      GraphQLModule.forRootAsync<ApolloDriverConfig>({
-        driver: ApolloDriver,
-        inject: [ModuleRef],
-        useFactory: (moduleRef: ModuleRef) => ({ typeDefs, ...graphqlWsSessions(moduleRef) }),
-      }),
+    imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options }), graphqlModule(driver)],
+    providers: [
+      CartResolver,
+      // One channel per prefix: suites running side by side on one Redis do not hear each other.
+      { provide: CartFeed, inject: [SESSION_REDIS], useFactory: (redis: Redis) => new CartFeed(redis, `${prefix}cart-changes`) },
     ],
-    providers: [CartResolver],
   })
   class GraphqlAppModule {}
 
-  const app = await NestFactory.create<NestExpressApplication>(GraphqlAppModule, { logger: ['error'] });
+  const app = await createNestApp(GraphqlAppModule, { logger: ['error'] }, driver === 'apollo' ? 'express' : 'fastify');
   await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
     await app.close().catch(() => undefined);
     throw error;
   });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
-  return { app, url, prefix: options.prefix ?? 'sess:', close: () => app.close() };
+  return { app, url, prefix, close: () => app.close() };
 }

@@ -8,7 +8,7 @@ export const messages = {
   storeTimeout: (ms: number) => `Redis did not answer within ${ms} ms`,
   storeDisconnected: (status: string) => `Redis connection is ${status}`,
   noGraphqlRequest: () =>
-    'No HTTP request in this GraphQL context: give GraphQLModule a context that keeps it, such as `context: ({ req }) => ({ req })` (the default of @nestjs/apollo)',
+    "No HTTP request in this GraphQL context (neither `req` nor Mercurius's `reply.request`): give GraphQLModule a context that keeps it, such as `context: ({ req }) => ({ req })` (the default of @nestjs/apollo and @nestjs/mercurius)",
   noSocketSession: () =>
     'No session on this socket: wrap the WebSocket adapter with withSessions(app, adapter) and pass it to app.useWebSocketAdapter (see the README, "WebSockets")',
   noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',

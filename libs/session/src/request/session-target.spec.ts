@@ -17,6 +17,14 @@ describe('requestOf', () => {
     expect(() => requestOf(context('graphql', [{}, {}, {}, {}]))).toThrow(/No HTTP request in this GraphQL context/);
   });
 
+  it("finds Mercurius's request as the context's reply.request when the context has no req", () => {
+    expect(requestOf(context('graphql', [{}, {}, { reply: { request: req }, app: {} }, {}]))).toBe(req);
+    // `req` wins: Nest's Mercurius driver, and graphqlWsSessions / mercuriusSessions, put the session's request there.
+    const other = { headers: {} };
+    expect(requestOf(context('graphql', [{}, {}, { req: other, reply: { request: req } }, {}]))).toBe(other);
+    expect(() => requestOf(context('graphql', [{}, {}, { reply: {} }, {}]))).toThrow(/reply\.request/);
+  });
+
   it("finds a socket's session request, from the context or the socket itself", () => {
     const socket = { [SOCKET_SESSION]: { request: () => req } };
     expect(requestOf(context('ws', [socket, {}]))).toBe(req);

@@ -1,8 +1,8 @@
 import { messages } from '../errors/session.messages';
 
 // Where Nest serves a user, and where that user's session sits: the request of an HTTP route, the
-// request of a GraphQL operation (its context's `req`), or the socket of a gateway's event. The
-// decorator, the guards and the service all find the request through `requestOf`.
+// request of a GraphQL operation (its context's `req`, or Mercurius's `reply.request`), or the socket
+// of a gateway's event. The decorator, the guards and the service all find the request through `requestOf`.
 
 /** The part of Nest's `ExecutionContext` read here (structural: no import of Nest's types needed). */
 export interface ContextLike {
@@ -28,16 +28,25 @@ export function isContext(value: unknown): value is ContextLike {
   return typeof context === 'object' && context !== null && typeof context.getType === 'function' && typeof context.getArgByIndex === 'function';
 }
 
+/** The parts of a GraphQL context object read here: Apollo's (and Nest's Mercurius driver's) `req`, Mercurius's own `reply`. */
+interface GraphqlContextLike {
+  req?: object;
+  reply?: { request?: object };
+}
+
 /**
  * The request whose session `target` means: a Nest execution context (HTTP, GraphQL, WebSocket), a
  * socket handled by `withSessions`, or a request itself. GraphQL needs no `@nestjs/graphql` import:
- * its context object is the third handler argument, and its `req` the HTTP request.
+ * its context object is the third handler argument, and its `req` the HTTP request. Mercurius's
+ * context holds the request as `reply.request` (its subscriptions too, as the upgrade request), so
+ * an app whose own `context` drops `req` still works there.
  */
 export function requestOf(target: unknown): object {
   if (isContext(target)) {
     const type = target.getType(); // 'http', 'graphql' or 'ws'
     if (type === 'graphql') {
-      const req = target.getArgByIndex<{ req?: object } | undefined>(2)?.req;
+      const graphqlContext = target.getArgByIndex<GraphqlContextLike | undefined>(2);
+      const req = graphqlContext?.req ?? graphqlContext?.reply?.request;
       if (!req) throw new Error(messages.noGraphqlRequest());
       return req;
     }
