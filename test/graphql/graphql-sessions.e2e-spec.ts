@@ -1,4 +1,5 @@
 import { createClient, type Client } from 'graphql-ws';
+import Redis from 'ioredis';
 import { WebSocket } from 'ws';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
@@ -69,10 +70,12 @@ const DRIVERS: { driver: GraphqlDriverName; platform: string; codes: boolean; fo
 describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', ({ driver, codes, foreignOrigin }) => {
   let redis: RedisServerHandle;
   let replicas: RunningApp[];
+  let admin: Redis;
   let turn = 0;
 
   beforeAll(async () => {
     redis = await startRedis();
+    admin = new Redis(redis.url);
     const prefix = uniquePrefix('graphql');
     // Cross-replica events: a session ended on one replica ends its subscriptions on the other.
     const events = { crossReplica: true };
@@ -81,6 +84,7 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
 
   afterAll(async () => {
     await Promise.all((replicas ?? []).map((app) => app.close()));
+    admin?.disconnect();
     await redis?.stop();
   });
 
@@ -220,6 +224,17 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     const anonymous = subscriber(replicas[0], undefined);
     await expect(firstTick(anonymous.client)).rejects.toThrow(/Not logged in|Unauthorized/);
     await Promise.all([own.client.dispose(), anonymous.client.dispose()]);
+  });
+
+  it('an unguarded subscription sees the session, or none for a connection without one, and never makes one', async () => {
+    const { visitor } = await loggedIn('g-who');
+    const own = subscriber(replicas[0], visitor.cookie);
+    expect(await valuesOf<{ whoami: string }>(own.client, 'subscription { whoami }').next()).toEqual({ whoami: 'g-who' });
+    const keysBefore = await admin.dbsize();
+    const anonymous = subscriber(replicas[1], undefined);
+    expect(await valuesOf<{ whoami: string }>(anonymous.client, 'subscription { whoami }').next()).toEqual({ whoami: 'anonymous' });
+    await Promise.all([own.client.dispose(), anonymous.client.dispose()]);
+    expect(await admin.dbsize()).toBe(keysBefore);
   });
 
   it(`refuses a subscription connection from a foreign Origin (${foreignOrigin})`, async () => {

@@ -53,6 +53,7 @@ const typeDefs = /* GraphQL */ `
     leaveNote(text: String!): String!
   }
   type Subscription {
+    whoami: String!
     ticks: String!
     cartChanged: [String!]!
   }
@@ -64,6 +65,13 @@ async function* ticksFor(userId: string): AsyncGenerator<{ ticks: string }> {
     await delay(50);
     yield { ticks: `${userId}:${n}` };
   }
+}
+
+/** One value, then the end of the subscription. */
+function onceOf<T>(value: T): AsyncIterableIterator<T> {
+  return (async function* () {
+    yield await Promise.resolve(value);
+  })();
 }
 
 /**
@@ -113,6 +121,15 @@ class CartResolver {
   @UseGuards(AuthenticatedGuard)
   ticks(@Session('user') user: SessionUser) {
     return ticksFor(String(user.id));
+  }
+
+  /**
+   * Unguarded, with the whole session: the user's id, or 'anonymous' for a connection without a
+   * session, for which none is made (no response could carry its cookie).
+   */
+  @Subscription()
+  whoami(@Session() session: AppSession | undefined) {
+    return onceOf({ whoami: session?.user ? String(session.user.id) : 'anonymous' });
   }
 
   /** The cart now, then after each change made on any replica. */

@@ -2,15 +2,16 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { toHttpException } from '../errors/to-http-exception';
 import { toWsException } from '../transports/ws-exception';
 import { ensureSession, existingSession } from '../request/request-session';
-import { requestOf } from '../request/session-target';
+import { isSocketRequest, requestOf } from '../request/session-target';
 import type { SessionKey } from '../session-data';
 
 const sessionParam = createParamDecorator((key: SessionKey | undefined, context: ExecutionContext) => {
   const socket = context.getType() === 'ws';
   try {
     const req = requestOf(context); // the HTTP request, GraphQL's `context.req`, or the socket's session
-    // A socket cannot hand a new session's cookie to its client: there, no session stays undefined.
-    if (key === undefined) return socket ? existingSession(req) : ensureSession(req);
+    // A socket (a gateway's, or a GraphQL subscription's) cannot hand a new session's cookie to its
+    // client: there, no session stays undefined.
+    if (key === undefined) return socket || isSocketRequest(req) ? existingSession(req) : ensureSession(req);
     // Reading one key of a session the visitor does not have yields undefined without creating one.
     return existingSession(req)?.[key];
   } catch (error) {

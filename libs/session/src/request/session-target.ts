@@ -17,6 +17,18 @@ export interface ContextLike {
  */
 export const SOCKET_SESSION = Symbol('nest-redis-session:socket');
 
+/**
+ * Marks the request-like object a socket transport builds for its handshake and events (a gateway's,
+ * or a GraphQL subscription's `req`): a session cannot start there, since no response can carry its
+ * cookie to the client.
+ */
+export const SOCKET_REQUEST = Symbol('nest-redis-session:socket-request');
+
+/** Whether `req` is a socket transport's request-like object (see `SOCKET_REQUEST`). */
+export function isSocketRequest(req: object): boolean {
+  return (req as { [SOCKET_REQUEST]?: true })[SOCKET_REQUEST] === true;
+}
+
 /** What a socket carries under `SOCKET_SESSION`. */
 export interface SocketSessionHolder {
   request(): object;

@@ -7,7 +7,7 @@ import type { SessionEvents } from '../events/session-events';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import type { SessionRequest } from '../request/http-platform';
 import { createSession } from '../request/session-lifecycle';
-import { SOCKET_SESSION, type SocketSessionHolder } from '../request/session-target';
+import { SOCKET_REQUEST, SOCKET_SESSION, type SocketSessionHolder } from '../request/session-target';
 import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
@@ -156,7 +156,7 @@ export class SocketSessions {
   }
 
   private requestFor(headers: IncomingHttpHeaders): SocketRequest {
-    return { headers, sessionStore: this.store } as SocketRequest;
+    return { headers, sessionStore: this.store, [SOCKET_REQUEST]: true } as SocketRequest;
   }
 
   /** The ID from the header token or `auth.token` (`idFrom.header`), else the cookie (`idFrom.cookie`). */
