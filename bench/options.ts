@@ -88,7 +88,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}"`);
   }
   const platforms = (flags.get('platforms') ?? PLATFORMS.join(',')).split(',') as Platform[];
-  for (const platform of platforms) if (!PLATFORMS.includes(platform)) throw new Error(`--platforms: unknown platform "${platform}" (one of ${PLATFORMS.join(', ')})`);
+  for (const platform of platforms)
+    if (!PLATFORMS.includes(platform)) throw new Error(`--platforms: unknown platform "${platform}" (one of ${PLATFORMS.join(', ')})`);
   const modes = flags.has('modes') ? (flags.get('modes')!.split(',') as Mode[]) : undefined;
   for (const mode of modes ?? []) {
     if (!MODES.includes(mode)) throw new Error(`--modes: unknown mode "${mode}" (one of ${MODES.join(', ')})`);
