@@ -3,8 +3,21 @@ import * as vegaLite from 'vega-lite';
 import type { BenchResults } from './results';
 
 const MODE_COLORS = {
-  domain: ['none', 'connect-redis', 'ours', 'ours-metrics', 'ours-encrypted', 'ours-near-cache', 'floor', 'floor-cached'],
-  range: ['#9e9e9e', '#e45756', '#4c78a8', '#72b7b2', '#b279a2', '#54a24b', '#5a5a5a', '#c7c7c7'],
+  domain: [
+    'none',
+    'connect-redis',
+    'ours',
+    'ours-metrics',
+    'ours-encrypted',
+    'ours-near-cache',
+    'floor',
+    'floor-cached',
+    'none-fastify',
+    'ours-fastify',
+    'floor-fastify',
+    'fastify-session',
+  ],
+  range: ['#9e9e9e', '#e45756', '#4c78a8', '#72b7b2', '#b279a2', '#54a24b', '#5a5a5a', '#c7c7c7', '#bdbdbd', '#1f4e79', '#3a3a3a', '#f58518'],
 };
 
 /** Requests per second per scenario and mode (median, min–max, ratio to the ceiling on the bar). */

@@ -1,11 +1,11 @@
 import { ADDED_LINE } from './apps/cart';
-import { CONTENDED_MODES as MODES, type Mode } from './apps/mode';
+import { CONTENDED_MODES as MODES, ceilingOf, isCeiling, platformOf, type Mode, type Platform } from './apps/mode';
 import type { AnswerCounts } from './apps/answer-counter';
 import { BenchChild } from './children';
 import { cartOf } from './http';
 import { QuietWaiter, cpuSnapshot, otherCores, processCpuMs } from './interference';
 import type { LoadJob } from './load';
-import type { BenchOptions } from './options';
+import { modesFor, type BenchOptions } from './options';
 import { callsBetween, commandCalls, type BenchRedis } from './redis';
 import { CONTENDED_SCENARIOS, type ContendedRun, type ContendedScenario, type KeptAdditions } from './results';
 import { load, startApp } from './throughput';
@@ -35,8 +35,9 @@ const IDLE_TIMEOUT_MS = 15_000;
  * each round every session mode runs in fresh processes (the order rotates), against a flushed Redis,
  * through every contended scenario. The second replica joins for the scenario that needs it.
  *
- * The ceiling (`none`, which never calls Redis) runs for the whole section, and is measured again
- * right before each run of a session mode in the same scenario; that run's ratio is to that ceiling.
+ * The ceiling of each platform in the run (`none`, `none-fastify`, which never call Redis) runs for
+ * the whole section, and is measured again right before each run of a session mode of its platform in
+ * the same scenario; that run's ratio is to that ceiling.
  * On a machine whose speed drifts over minutes (seen here: the same code 330 and 530 µs per request
  * in one run), a ceiling measured seconds before is a fair yardstick where one minutes away is not.
  */
@@ -44,12 +45,16 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
   const loader = BenchChild.start('bench/load.ts', {});
   await loader.next('ready');
   const runs: ContendedRun[] = [];
-  const sessionModes = MODES.filter((mode) => mode !== 'none');
+  const sessionModes = modesFor(options, MODES).filter((mode) => !isCeiling(mode));
   const quiet = new QuietWaiter(options.rounds * sessionModes.length * CONTENDED_SCENARIOS.length * options.contendedDuration * 2 * 250);
-  const ceilingApp = await startApp('none', { sessions: SESSIONS }, redis);
-  const ceiling: Deployment = { mode: 'none', replicas: [{ child: ceilingApp.child, port: ceilingApp.port }], cookies: ceilingApp.cookies };
+  const ceilings = new Map<Platform, Deployment>();
   try {
-    ceiling.replicas.push(await startReplica('none', redis));
+    for (const mode of new Set(sessionModes.map(ceilingOf))) {
+      const ceilingApp = await startApp(mode, { sessions: SESSIONS }, redis);
+      const ceiling: Deployment = { mode, replicas: [{ child: ceilingApp.child, port: ceilingApp.port }], cookies: ceilingApp.cookies };
+      ceilings.set(platformOf(mode), ceiling);
+      ceiling.replicas.push(await startReplica(mode, redis));
+    }
     for (let round = 1; round <= options.rounds; round++) {
       const order = sessionModes.map((_, i) => sessionModes[(i + round - 1) % sessionModes.length]);
       for (const mode of order) {
@@ -58,7 +63,7 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
         try {
           for (const scenario of CONTENDED_SCENARIOS) {
             if (scenario === 'one-session-two-replicas' && deployment.replicas.length === 1) deployment.replicas.push(await startReplica(mode, redis));
-            const yardstick = await runScenario(ceiling, scenario, round, options, redis, loader, quiet, log);
+            const yardstick = await runScenario(ceilings.get(platformOf(mode))!, scenario, round, options, redis, loader, quiet, log);
             yardstick.ratio = 1;
             if (yardstick.appCpuPerRequest) yardstick.cpuRatio = 1;
             runs.push(yardstick);
@@ -75,7 +80,7 @@ export async function runContended(options: BenchOptions, redis: BenchRedis, log
       }
     }
   } finally {
-    await Promise.all(ceiling.replicas.map((replica) => replica.child.stop()));
+    await Promise.all([...ceilings.values()].flatMap((ceiling) => ceiling.replicas.map((replica) => replica.child.stop())));
     await loader.stop();
   }
   return runs;
@@ -138,7 +143,7 @@ async function measure(
   loader: BenchChild,
   pids: () => number[],
 ): Promise<Omit<ContendedRun, 'round' | 'mode' | 'scenario'>> {
-  const counting = deployment.mode !== 'none' && scenario !== 'one-session-keys';
+  const counting = !isCeiling(deployment.mode) && scenario !== 'one-session-keys';
   const sessions = scenario === 'four-sessions' ? deployment.cookies : deployment.cookies.slice(0, 1);
   const before = await idleCounts(replicas);
   const qtyBefore = counting ? await addedQuantity(replicas[0].port, sessions) : 0;
@@ -206,7 +211,7 @@ function progressLine(run: ContendedRun): string {
   const kept = run.kept ? `  kept ${run.kept.kept} of ${run.kept.acknowledged} acknowledged` : '';
   return (
     `  round ${run.round} ${run.mode.padEnd(13)} ${run.scenario.padEnd(24)} ${run.load.rps.toFixed(0).padStart(6)} req/s` +
-    (run.mode === 'none' ? '' : `  × ceiling ${run.ratio?.toFixed(2) ?? '?'} (by CPU ${run.cpuRatio?.toFixed(2) ?? '?'})`) +
+    (isCeiling(run.mode) ? '' : `  × ceiling ${run.ratio?.toFixed(2) ?? '?'} (by CPU ${run.cpuRatio?.toFixed(2) ?? '?'})`) +
     `  p99 ${run.load.p99} ms  app CPU ${run.appCpuPerRequest?.toFixed(0) ?? '?'} µs/req  sent ${run.sentPerRequest.toFixed(2)}/req  executed ${run.executedPerRequest.toFixed(2)}/req` +
     `  errors ${run.load.non2xx + run.load.errors}${kept}` +
     (run.otherCores === undefined ? '' : `  other processes ${run.otherCores.toFixed(2)} cores`)

@@ -5,7 +5,8 @@ import { ROOT, killChildren } from './children';
 import { measureLogoutEverywhere } from './logout-everywhere';
 import { describeMachine, machineLine } from './machine';
 import { measureMemory } from './memory';
-import { parseOptions, type BenchOptions } from './options';
+import { modesFor, parseOptions, type BenchOptions } from './options';
+import { CONTENDED_MODES, MODES } from './apps/mode';
 import { runProfiles } from './profile';
 import { startRedis, type BenchRedis } from './redis';
 import { contendedTable, markdownReport, targetsTable, throughputTable } from './report';
@@ -81,7 +82,9 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
     targets: [],
   };
   if (options.sections.has('load')) {
-    log(`\nLoad: ${options.rounds} round(s), ${options.duration} s per mode and scenario, ${options.connections} connections`);
+    log(
+      `\nLoad: ${options.rounds} round(s), ${options.duration} s per mode and scenario, ${options.connections} connections; ${modesFor(options, MODES).join(', ')}`,
+    );
     results.runs = await runThroughput(options, redis, log);
     results.summaries = summarise(results.runs);
   }
@@ -105,7 +108,7 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
   }
   if (options.sections.has('contended')) {
     log(
-      `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions`,
+      `\nContended: ${options.rounds} round(s), ${options.contendedDuration} s per mode and scenario, ${options.connections} connections on one or a few sessions; ${modesFor(options, CONTENDED_MODES).join(', ')}`,
     );
     results.contended = await runContended(options, redis, log);
     results.contendedSummaries = summariseContended(results.contended);

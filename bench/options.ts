@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { MODES, type Mode } from './apps/mode';
+import { MODES, PLATFORMS, ceilingOf, platformOf, type Mode, type Platform } from './apps/mode';
 import { ROOT } from './children';
 
 export type Section = 'load' | 'paired' | 'latency' | 'wide' | 'contended' | 'memory' | 'logout' | 'staleness' | 'outage' | 'profile';
@@ -36,6 +36,10 @@ export interface BenchOptions {
   /** Paired and wide sections: seconds of load per slice, and palindromic blocks of slices. */
   slice: number;
   blocks: number;
+  /** The platforms whose modes run (`--platforms`): Express, Fastify or both. */
+  platforms: Platform[];
+  /** `--modes`: the only modes the load and contended sections run (with their platforms' ceilings); undefined: all of `platforms`. */
+  modes?: Mode[];
   /** The modes the paired section keeps up at once. */
   pairedModes: Mode[];
   /** Latency section: round trip added between every app and Redis, ms (0: no proxy). */
@@ -54,7 +58,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --only=a,b           sections to run: ${SECTIONS.join(', ')} (default: all but profile)
   --slice=S            paired and wide sections: seconds of load per slice (default 1.5; quick 1)
   --blocks=N           paired and wide sections: blocks of slices, each target twice (default 20; quick 4)
-  --modes=a,b          paired section: the modes kept up at once (default none,ours,floor,ours-near-cache,floor-cached; quick none,ours,floor)
+  --platforms=a,b      the HTTP platforms whose modes run: express, fastify (default both)
+  --modes=a,b          only these modes, each with its platform's ceiling (none, none-fastify), in the load,
+                       contended and paired sections (default: every mode of the platforms; the paired section's
+                       default is none,ours,floor,ours-near-cache,floor-cached on Express and
+                       none-fastify,ours-fastify,floor-fastify,fastify-session on Fastify; quick: the first three of each)
   --redis-rtt=MS       latency section: round trip a proxy adds between every app and Redis (default 0.5; 0: no proxy)
   --rate=N             latency section: requests per second, paced (default 300)
   --out=DIR            where the report goes (default artifacts/bench)`;
@@ -70,7 +78,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     flags.set(match[1], match[2] ?? 'true');
   }
-  const known = ['quick', 'rounds', 'duration', 'connections', 'profile', 'only', 'out', 'slice', 'blocks', 'modes', 'redis-rtt', 'rate'];
+  const known = ['quick', 'rounds', 'duration', 'connections', 'profile', 'only', 'out', 'slice', 'blocks', 'modes', 'platforms', 'redis-rtt', 'rate'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
 
   const quick = flags.get('quick') === 'true';
@@ -79,8 +87,15 @@ export function parseOptions(argv: string[]): BenchOptions {
   for (const s of sections) {
     if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}"`);
   }
-  const pairedModes = (flags.get('modes') ?? (quick ? 'none,ours,floor' : 'none,ours,floor,ours-near-cache,floor-cached')).split(',') as Mode[];
-  for (const mode of pairedModes) if (!MODES.includes(mode)) throw new Error(`--modes: unknown mode "${mode}" (one of ${MODES.join(', ')})`);
+  const platforms = (flags.get('platforms') ?? PLATFORMS.join(',')).split(',') as Platform[];
+  for (const platform of platforms)
+    if (!PLATFORMS.includes(platform)) throw new Error(`--platforms: unknown platform "${platform}" (one of ${PLATFORMS.join(', ')})`);
+  const modes = flags.has('modes') ? (flags.get('modes')!.split(',') as Mode[]) : undefined;
+  for (const mode of modes ?? []) {
+    if (!MODES.includes(mode)) throw new Error(`--modes: unknown mode "${mode}" (one of ${MODES.join(', ')})`);
+    if (!platforms.includes(platformOf(mode))) throw new Error(`--modes: "${mode}" runs on ${platformOf(mode)}, which --platforms leaves out`);
+  }
+  const pairedModes = modes ? withCeilings(modes) : defaultPairedModes(platforms, quick);
   return {
     quick,
     sections,
@@ -99,11 +114,38 @@ export function parseOptions(argv: string[]): BenchOptions {
     profileDuration: quick ? 5 : 15,
     slice: number(flags, 'slice', quick ? 1 : 1.5, 0.2),
     blocks: count(flags, 'blocks', quick ? 4 : 20),
+    platforms,
+    modes,
     pairedModes,
     redisRtt: number(flags, 'redis-rtt', 0.5, 0),
     rate: count(flags, 'rate', 300),
     outDir: resolve(ROOT, flags.get('out') ?? 'artifacts/bench'),
   };
+}
+
+/** What the paired section compares when `--modes` does not say: the ceiling, ours and the floors, and Fastify's peer. */
+function defaultPairedModes(platforms: Platform[], quick: boolean): Mode[] {
+  const byPlatform: Record<Platform, Mode[]> = {
+    express: ['none', 'ours', 'floor', 'ours-near-cache', 'floor-cached'],
+    fastify: ['none-fastify', 'ours-fastify', 'floor-fastify', 'fastify-session'],
+  };
+  return platforms.flatMap((platform) => (quick ? byPlatform[platform].slice(0, 3) : byPlatform[platform]));
+}
+
+/** `modes` with the ceiling of each one's platform put first where missing: every ratio needs its ceiling. */
+function withCeilings(modes: Mode[]): Mode[] {
+  const ceilings = [...new Set(modes.map(ceilingOf))].filter((ceiling) => !modes.includes(ceiling));
+  return [...ceilings, ...modes];
+}
+
+/**
+ * The modes of `all` (a section's own list, in its order) that a run takes: those of its platforms,
+ * only those `--modes` names when it names some, and their platforms' ceilings.
+ */
+export function modesFor(options: Pick<BenchOptions, 'platforms' | 'modes'>, all: Mode[]): Mode[] {
+  const chosen = all.filter((mode) => options.platforms.includes(platformOf(mode)) && (!options.modes || options.modes.includes(mode)));
+  const ceilings = new Set(chosen.map(ceilingOf));
+  return all.filter((mode) => chosen.includes(mode) || ceilings.has(mode));
 }
 
 function count(flags: Map<string, string>, name: string, fallback: number): number {

@@ -38,6 +38,14 @@ const PAIRS: Array<[Mode, Mode]> = [
   ['ours-near-cache', 'ours'],
   ['ours-encrypted', 'ours'],
   ['connect-redis', 'none'],
+  ['ours-fastify', 'none-fastify'],
+  ['floor-fastify', 'none-fastify'],
+  ['ours-fastify', 'floor-fastify'],
+  ['fastify-session', 'none-fastify'],
+  ['ours-fastify', 'fastify-session'],
+  // Across platforms: ours's gain from Fastify beside the ceilings' (the most Fastify can give).
+  ['none-fastify', 'none'],
+  ['ours-fastify', 'ours'],
 ];
 const PAIRED_SCENARIOS: Scenario[] = ['read', 'write'];
 

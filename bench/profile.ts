@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CONTENDED_MODES, MODES as ALL_MODES, type Mode } from './apps/mode';
+import { CONTENDED_MODES, MODES as ALL_MODES, platformOf, type Mode } from './apps/mode';
 import { BenchChild, ROOT } from './children';
 import type { BenchOptions } from './options';
 import { SESSION_LAYERS, readProfile, summariseProfile, topAttributedRows, topSelfRows, type ProfileSummary } from './profile-summary';
@@ -18,8 +18,12 @@ const PROFILED_SCENARIOS: ProfiledScenario[] = ((all: ProfiledScenario[]) => {
   const only = process.env.BENCH_PROFILE_SCENARIOS?.split(',');
   return only ? all.filter((scenario) => only.includes(scenario)) : all;
 })([...SCENARIOS, 'one-session']);
-/** `BENCH_PROFILE_MODES=none,ours-near-cache` (comma-separated) profiles those modes instead of the contended ones. */
-const MODES: Mode[] = ((only: string[] | undefined) => (only ? ALL_MODES.filter((mode) => only.includes(mode)) : CONTENDED_MODES))(
+/**
+ * `BENCH_PROFILE_MODES=none,ours-near-cache` (comma-separated) profiles those modes instead of the
+ * contended ones of Express (`none-fastify,ours-fastify` and the like profile Fastify's).
+ */
+const MODES: Mode[] = ((only: string[] | undefined) =>
+  only ? ALL_MODES.filter((mode) => only.includes(mode)) : CONTENDED_MODES.filter((mode) => platformOf(mode) === 'express'))(
   process.env.BENCH_PROFILE_MODES?.split(','),
 );
 

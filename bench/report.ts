@@ -1,3 +1,4 @@
+import { isCeiling, platformOf } from './apps/mode';
 import { machineLine } from './machine';
 import {
   CONTENDED_SCENARIOS,
@@ -64,6 +65,15 @@ export function targetsTable(results: BenchResults): string {
   ].join('\n');
 }
 
+/** What the Fastify modes are, for the report: present only when a section ran them. */
+export const FASTIFY_PARAGRAPH =
+  '**On Fastify** (issue 22): `none-fastify`, `ours-fastify` and `floor-fastify` are the same apps and controllers on ' +
+  "Nest's `FastifyAdapter` (its defaults), each ratio taken to `none-fastify` in the same round; the floor's way in and " +
+  'out run as `onRequest` and `onSend` hooks instead of Express middleware. `fastify-session` is the peer a Fastify user ' +
+  'picks today: `@fastify/cookie` and `@fastify/session` over a small ioredis store (`bench/apps/fastify-session.app.ts`: ' +
+  "one JSON string per session, TTL from the cookie's maxAge), configured as the connect-redis mode's express-session " +
+  "(`saveUninitialized: false`, `rolling: false`, same cookie), with the connect-redis mode's controller.";
+
 /** What the floor modes are, for the report: present only when the load section ran them. */
 export const FLOOR_PARAGRAPH =
   '**The floor** (`floor`, `floor-cached`: `bench/apps/floor.app.ts`) is a measuring stick, not a product: the least a ' +
@@ -81,7 +91,7 @@ export const FLOOR_PARAGRAPH =
 function commandsTable(summaries: ScenarioSummary[]): string {
   const rows = ['| scenario | mode | commands Redis executed per request (INFO commandstats; inside scripts included) |', '|---|---|---|'];
   for (const s of summaries) {
-    if (s.mode === 'none') continue;
+    if (isCeiling(s.mode)) continue;
     const list = Object.entries(s.commands)
       .filter(([, n]) => n >= 0.005)
       .map(([name, n]) => `${name} ${n.toFixed(2)}`)
@@ -164,6 +174,7 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
         `${o.duration} s per run after ${o.warmup} s of warm-up, ${o.rounds} round(s) with the order of modes rotating; ` +
         `${o.sessions} logged-in sessions (user + 3-line cart) per mode, one cookie per request round-robin.`,
       '',
+      ...(results.summaries.some((s) => platformOf(s.mode) === 'fastify') ? [FASTIFY_PARAGRAPH, ''] : []),
       SCENARIOS.map((s) => `- **${s}**: ${SCENARIO_TITLES[s]}`).join('\n'),
       '',
       throughputTable(results.summaries),

@@ -1,11 +1,11 @@
-import { CONTENDED_MODES, MODES } from './apps/mode';
+import { CONTENDED_MODES, MODES, ceilingOf } from './apps/mode';
 import { CONTENDED_SCENARIOS, SCENARIOS, type ContendedRun, type ContendedSummary, type ScenarioRun, type ScenarioSummary } from './results';
 import { median, spread } from './stats';
 
-/** Each run's ratios to the ceiling (`none`) of the same round and scenario. */
+/** Each run's ratios to the ceiling of its platform (`none`, `none-fastify`) in the same round and scenario. */
 export function addRatios(runs: ScenarioRun[]): void {
   for (const run of runs) {
-    const ceiling = runs.find((r) => r.mode === 'none' && r.round === run.round && r.scenario === run.scenario);
+    const ceiling = runs.find((r) => r.mode === ceilingOf(run.mode) && r.round === run.round && r.scenario === run.scenario);
     if (!ceiling) continue;
     run.ratio = run.load.rps / ceiling.load.rps;
     if (run.appCpuPerRequest && ceiling.appCpuPerRequest) run.cpuRatio = ceiling.appCpuPerRequest / run.appCpuPerRequest;

@@ -1,3 +1,4 @@
+import { fastifyTargets } from './fastify-targets';
 import type { BenchResults, ContendedSummary, Scenario, ScenarioSummary, Target } from './results';
 
 /** The figures issue 5 asks the library to reach; reported PASS/MISS, never asserted. */
@@ -45,6 +46,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
     });
   }
   targets.push(...contendedTargets(results.contendedSummaries ?? []));
+  targets.push(...fastifyTargets(results));
   const cr = results.memory.find((m) => m.label.startsWith('connect-redis'));
   const mine = results.memory.find((m) => m.label.startsWith('ours: RedisSessionStore'));
   if (cr && mine) {

@@ -1,9 +1,9 @@
 import { ADDED_LINE } from './apps/cart';
-import { MODES, type Mode } from './apps/mode';
+import { MODES, isCeiling, type Mode } from './apps/mode';
 import { BenchChild } from './children';
 import { fakeCookie, loginWithCart, mapLimit, send } from './http';
 import type { LoadJob, LoadResult } from './load';
-import type { BenchOptions } from './options';
+import { modesFor, type BenchOptions } from './options';
 import { QuietWaiter, cpuSnapshot, otherCores, processCpuMs } from './interference';
 import { callsBetween, commandCalls, type BenchRedis } from './redis';
 import { SCENARIOS, type Scenario, type ScenarioRun } from './results';
@@ -27,11 +27,12 @@ export async function runThroughput(options: BenchOptions, redis: BenchRedis, lo
   const loader = BenchChild.start('bench/load.ts', {});
   await loader.next('ready');
   const runs: ScenarioRun[] = [];
+  const modes = modesFor(options, MODES);
   // Up to a quarter of the planned load time may go to waiting for other processes to calm down.
   const quiet = new QuietWaiter(options.rounds * 9 * options.duration * 250);
   try {
     for (let round = 1; round <= options.rounds; round++) {
-      const order = MODES.map((_, i) => MODES[(i + round - 1) % MODES.length]);
+      const order = modes.map((_, i) => modes[(i + round - 1) % modes.length]);
       for (const mode of order) {
         const app = await startApp(mode, options, redis);
         try {
@@ -74,7 +75,7 @@ export async function startApp(
   const child = BenchChild.start('bench/apps/server.ts', { BENCH_MODE: mode, BENCH_REDIS_URL: how.redisUrl ?? redis.url, ...how.env }, nodeFlags);
   const { port } = await child.next<{ port: number }>('ready');
   const users = Array.from({ length: options.sessions }, (_, i) => `user-${i}`);
-  const cookies = mode === 'none' ? users.map((_, i) => fakeCookie(i)) : await mapLimit(users, 16, (user) => loginWithCart(port, user));
+  const cookies = isCeiling(mode) ? users.map((_, i) => fakeCookie(i)) : await mapLimit(users, 16, (user) => loginWithCart(port, user));
   return { mode, child, port, cookies };
 }
 

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** What the app answered, for the bench to compare with what the session kept. */
 export interface AnswerCounts {
@@ -12,11 +12,13 @@ export interface AnswerCounts {
 }
 
 /**
- * Express middleware counting acknowledged additions. It counts on 'finish', once the answer is
- * handed to the socket: express-session saves before that, `SessionService.update` long before, so a
- * counted addition is one the client was (or would have been) told was done.
+ * Middleware counting acknowledged additions, on Node's own request and response: Express mounts it
+ * as it is, Fastify calls it from an `onRequest` hook with `request.raw` and `reply.raw`. It counts on
+ * 'finish', once the answer is handed to the socket: express-session and @fastify/session save before
+ * that, `SessionService.update` long before, so a counted addition is one the client was (or would
+ * have been) told was done.
  */
-export function countAnswers(): { counts: AnswerCounts; middleware(req: Request, res: Response, next: NextFunction): void } {
+export function countAnswers(): { counts: AnswerCounts; middleware(req: IncomingMessage, res: ServerResponse, next: () => void): void } {
   const counts: AnswerCounts = { acknowledged: 0, inFlight: 0 };
   return {
     counts,
@@ -25,7 +27,7 @@ export function countAnswers(): { counts: AnswerCounts; middleware(req: Request,
       // with its socket closed: 'close' has already fired and would never bring inFlight back down.
       if (req.socket.destroyed) return next();
       counts.inFlight++;
-      const adds = req.method === 'POST' && req.path === '/cart/items';
+      const adds = req.method === 'POST' && req.url?.split('?', 1)[0] === '/cart/items';
       res.once('finish', () => {
         if (adds && res.statusCode >= 200 && res.statusCode < 300) counts.acknowledged++;
       });

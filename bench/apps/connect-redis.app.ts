@@ -18,13 +18,18 @@ export function connectRedisStoreOptions(client: Redis) {
  */
 export const COOKIE = { httpOnly: true, sameSite: 'lax' as const, secure: false, path: '/' };
 
-/** express-session's callback methods as promises. */
+/** The session object's callback methods as promises (express-session's and `@fastify/session`'s alike). */
 function call(target: session.Session, method: 'regenerate' | 'save'): Promise<void> {
   return new Promise((resolve, reject) => target[method]((error?: Error) => (error ? reject(error) : resolve())));
 }
 
+/**
+ * The peers' controller: express-session's `req.session` on Express (`connect-redis`), and
+ * `@fastify/session`'s on Fastify (`fastify-session`), which takes properties and offers `regenerate`
+ * and `save` with callbacks the same way.
+ */
 @Controller()
-class CartController {
+export class PeerCartController {
   @Get('cart')
   cart(@Req() req: Request): CartLine[] {
     return (req.session as BenchSession).cart ?? [];
@@ -47,7 +52,7 @@ class CartController {
     return { ok: true };
   }
 
-  /** express-session's login sequence: a new ID against fixation, the user set, saved before answering. */
+  /** express-session's (and @fastify/session's) login sequence: a new ID against fixation, the user set, saved before answering. */
   @Post('login')
   @HttpCode(200)
   async login(@Req() req: Request, @Body() body: { userId: string }): Promise<{ ok: true }> {
@@ -61,7 +66,7 @@ class CartController {
   }
 }
 
-@Module({ controllers: [CartController] })
+@Module({ controllers: [PeerCartController] })
 class ConnectRedisAppModule {}
 
 /**

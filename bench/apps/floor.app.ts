@@ -1,18 +1,30 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Module, Param, Post, Req, Res } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRedisConnection, whenReady } from '@app/session/redis/create-redis-connection';
 import { SESSION_DEFAULTS } from '@app/session';
 import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
-import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
+import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp, type Platform } from './mode';
+import { createBenchApp } from './platform';
 
 /** A session as the floor holds it: each top-level key parsed from its own hash field. */
 type FloorSession = Record<string, unknown>;
 /** The hash as Redis holds it: each field a JSON string. */
 type Fields = Record<string, string>;
 type FloorRequest = Omit<Request, 'session'> & { session?: FloorSession };
+/** What the login and logout routes need of a reply: Express's `res.header` and Fastify's `reply.header` both fit. */
+type CookieReply = { header(name: string, value: string): unknown };
+
+/** On Fastify, what the way in read for a request, for the way out (`onSend`) to compare with. */
+const OPENED = Symbol('floor:opened');
+interface Opened {
+  key: string;
+  read: Fields;
+  session: FloorSession;
+}
+type FloorFastifyRequest = FastifyRequest & { session?: FloorSession; [OPENED]?: Opened };
 
 const COOKIE_NAME = 'sid';
 const PREFIX = 'sess:';
@@ -33,6 +45,9 @@ const TTL_MS = IDLE_TIMEOUT_S * 1_000;
  * queueing one process's updates of a key), size limits, events, metrics, device metadata,
  * and any bound on the maps (the bench has 200 sessions). Verified cookies are remembered, as ours
  * does, so neither the HMAC nor the digest is computed again for a cookie already seen.
+ *
+ * On Fastify (`floor-fastify`) the same steps run in Fastify's hooks instead of Express middleware:
+ * the way in in `onRequest`, the way out in `onSend` (before Fastify writes anything, as ours does).
  */
 class FloorSessions {
   /** Verified cookie value → Redis key: only values whose signature matched enter. */
@@ -57,7 +72,44 @@ class FloorSessions {
       .catch(() => unavailable(res));
   };
 
-  async login(req: FloorRequest, res: Response, userId: string): Promise<void> {
+  /** Fastify: the same way in as an `onRequest` hook, the same way out as an `onSend` hook. */
+  install(fastify: FastifyInstance): void {
+    // Declared up front, so every request keeps one shape (Fastify's advice for decorations).
+    fastify.decorateRequest('session', undefined);
+    fastify.decorateRequest(OPENED as unknown as string, undefined);
+    fastify.addHook('onRequest', (request, reply, done) => {
+      const key = this.keyOf(request.headers.cookie);
+      if (key === undefined) return done();
+      const cached = this.cache?.get(key);
+      if (cached) {
+        this.open(request, key, cached);
+        return done();
+      }
+      this.redis.hgetall(key).then(
+        (fields) => {
+          if (this.cache && Object.keys(fields).length) this.cache.set(key, fields);
+          this.open(request, key, fields);
+          done();
+        },
+        () => void reply.code(503).type('text/plain').send('session store unavailable'),
+      );
+    });
+    fastify.addHook('onSend', (request: FloorFastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload?: unknown) => void) => {
+      const opened = request[OPENED];
+      const changed = opened && request.session === opened.session ? changesOf(opened.session, opened.read) : undefined;
+      if (!opened || !changed) return done(null, payload);
+      this.save(opened.key, opened.read, changed).then(
+        () => done(null, payload),
+        (error: unknown) => {
+          const lost = error instanceof FloorConflict;
+          reply.code(lost ? 409 : 503).type('text/plain');
+          done(null, lost ? 'session changed meanwhile' : 'session store unavailable');
+        },
+      );
+    });
+  }
+
+  async login(req: FloorRequest, res: CookieReply, userId: string): Promise<void> {
     const oldKey = req.session && this.keyOf(req.headers.cookie);
     const id = randomBytes(24).toString('base64url'); // as many bits as ours and express-session
     const key = PREFIX + digest(id);
@@ -68,16 +120,16 @@ class FloorSessions {
     this.cache?.set(key, fields);
     if (oldKey) this.cache?.delete(oldKey);
     req.session = session; // another object: the way out leaves it alone (written above)
-    res.setHeader('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(`s:${id}.${mac(id)}`)}; Path=/; HttpOnly; SameSite=Lax`);
+    res.header('Set-Cookie', `${COOKIE_NAME}=${encodeURIComponent(`s:${id}.${mac(id)}`)}; Path=/; HttpOnly; SameSite=Lax`);
   }
 
-  async logout(req: FloorRequest, res: Response): Promise<void> {
+  async logout(req: FloorRequest, res: CookieReply): Promise<void> {
     const key = req.session && this.keyOf(req.headers.cookie);
     req.session = undefined; // nothing to write on the way out
     if (!key) return;
     this.cache?.delete(key);
     await this.redis.del(key);
-    res.setHeader('Set-Cookie', `${COOKIE_NAME}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax`);
+    res.header('Set-Cookie', `${COOKIE_NAME}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax`);
   }
 
   private keyOf(header: string | undefined): string | undefined {
@@ -93,15 +145,18 @@ class FloorSessions {
     return key;
   }
 
+  /** Fastify's way in: the session on the request, and what was read kept for `onSend`. */
+  private open(request: FloorFastifyRequest, key: string, read: Fields): void {
+    const session = parse(read);
+    if (!session) return;
+    request.session = session;
+    request[OPENED] = { key, read, session };
+  }
+
   /** `read` empty: no session (absent or expired), and none is made. */
   private attach(req: FloorRequest, res: Response, next: NextFunction, key: string, read: Fields): void {
-    const session: FloorSession = {};
-    let any = false;
-    for (const field in read) {
-      session[field] = JSON.parse(read[field]);
-      any = true;
-    }
-    if (!any) return next();
+    const session = parse(read);
+    if (!session) return next();
     req.session = session;
     const end = res.end;
     res.end = ((...args: Parameters<Response['end']>) => {
@@ -133,6 +188,17 @@ class FloorSessions {
     for (const field of changed.removed ?? []) delete after[field];
     this.cache.set(key, after);
   }
+}
+
+/** Each field of the hash parsed; undefined when it has none (no session, and none is made). */
+function parse(read: Fields): FloorSession | undefined {
+  const session: FloorSession = {};
+  let any = false;
+  for (const field in read) {
+    session[field] = JSON.parse(read[field]);
+    any = true;
+  }
+  return any ? session : undefined;
 }
 
 /** A compare-and-set that found another value than the request read. */
@@ -247,13 +313,13 @@ class CartController {
 
   @Post('logout')
   @HttpCode(204)
-  logout(@Req() req: FloorRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
+  logout(@Req() req: FloorRequest, @Res({ passthrough: true }) res: CookieReply): Promise<void> {
     return this.sessions.logout(req, res);
   }
 
   @Post('login')
   @HttpCode(200)
-  async login(@Req() req: FloorRequest, @Res({ passthrough: true }) res: Response, @Body() body: { userId: string }): Promise<{ ok: true }> {
+  async login(@Req() req: FloorRequest, @Res({ passthrough: true }) res: CookieReply, @Body() body: { userId: string }): Promise<{ ok: true }> {
     await this.sessions.login(req, res, body.userId);
     return { ok: true };
   }
@@ -261,16 +327,18 @@ class CartController {
 
 /**
  * The `floor` mode (`cached`: `floor-cached`): the floor's middleware mounted with `app.use`, over a
- * client made as ours makes it (`createRedisConnection`: auto-pipelining, no offline queue).
+ * client made as ours makes it (`createRedisConnection`: auto-pipelining, no offline queue). On
+ * Fastify (`floor-fastify`): the same steps as hooks on Fastify's instance, the same controller.
  */
-export async function buildFloorApp(redisUrl: string, cached = false): Promise<BuiltApp> {
+export async function buildFloorApp(redisUrl: string, cached = false, platform: Platform = 'express'): Promise<BuiltApp> {
   const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.redisDeadline).client as Redis;
   await whenReady(redis, 5_000);
   redis.defineCommand('floorCompareAndSet', { numberOfKeys: 1, lua: FLOOR_COMPARE_AND_SET });
   const sessions = new FloorSessions(redis, cached ? new Map() : undefined);
   @Module({ controllers: [CartController], providers: [{ provide: FloorSessions, useValue: sessions }] })
   class FloorAppModule {}
-  const app = await NestFactory.create(FloorAppModule, { logger: ['error', 'warn'] });
-  app.use(sessions.middleware);
+  const app = await createBenchApp(FloorAppModule, platform);
+  if (platform === 'fastify') sessions.install(app.getHttpAdapter().getInstance() as FastifyInstance);
+  else app.use(sessions.middleware);
   return { app, redis };
 }

@@ -1,8 +1,8 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
 import { ADDED_LINE, PREF_KEY, SEED_LINES, addLine, type CartLine } from './cart';
-import type { BuiltApp } from './mode';
+import type { BuiltApp, Platform } from './mode';
+import { createBenchApp } from './platform';
 
 /**
  * The ceiling: the same routes and answers with no session layer. A request with a cookie gets the
@@ -32,6 +32,7 @@ class CartController {
 @Module({ controllers: [CartController] })
 class NoneAppModule {}
 
-export async function buildNoneApp(): Promise<BuiltApp> {
-  return { app: await NestFactory.create(NoneAppModule, { logger: ['error', 'warn'] }) };
+/** `none` on Express, `none-fastify` on Fastify: the same controller (it reads only the cookie header). */
+export async function buildNoneApp(platform: Platform = 'express'): Promise<BuiltApp> {
+  return { app: await createBenchApp(NoneAppModule, platform) };
 }

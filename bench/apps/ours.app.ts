@@ -1,5 +1,4 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { Request } from 'express';
 import { SESSION_REDIS, Session, SessionModule, SessionService, type AppSession, type SessionKey, type SessionModuleOptions } from '@app/session';
 import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
@@ -7,7 +6,8 @@ import { PREF_KEY, addLine, benchUser, type CartLine } from './cart';
 /** The bench's `cart` key, which it does not merge into `SessionData` (see `BenchSession`). */
 const CART = 'cart' as SessionKey;
 type UpdateCart = (req: Request, key: SessionKey, change: (cart: CartLine[] | undefined) => CartLine[]) => Promise<CartLine[]>;
-import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp } from './mode';
+import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp, type Platform } from './mode';
+import { createBenchApp } from './platform';
 
 @Controller()
 class CartController {
@@ -63,10 +63,13 @@ export function benchSessionModule(redisUrl: string, extra: Partial<SessionModul
   return SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000, ...extra });
 }
 
-/** `extra`: options on top of the bench's, e.g. `{ metrics: true }` for the ours-metrics mode. */
-export async function buildOursApp(redisUrl: string, extra: Partial<SessionModuleOptions> = {}): Promise<BuiltApp> {
+/**
+ * `extra`: options on top of the bench's, e.g. `{ metrics: true }` for the ours-metrics mode. On
+ * Fastify (`ours-fastify`) the module picks its platform from the adapter: nothing else changes.
+ */
+export async function buildOursApp(redisUrl: string, extra: Partial<SessionModuleOptions> = {}, platform: Platform = 'express'): Promise<BuiltApp> {
   @Module({ imports: [benchSessionModule(redisUrl, extra)], controllers: [CartController] })
   class OursAppModule {}
-  const app = await NestFactory.create(OursAppModule, { logger: ['error', 'warn'] });
+  const app = await createBenchApp(OursAppModule, platform);
   return { app, redis: app.get(SESSION_REDIS) };
 }

@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { countAnswers } from './answer-counter';
+import type { FastifyInstance } from 'fastify';
 import { buildConnectRedisApp } from './connect-redis.app';
+import { buildFastifySessionApp } from './fastify-session.app';
 import { buildFloorApp } from './floor.app';
-import { BENCH_ENCRYPTION_KEY, MODES, type BuiltApp, type Mode } from './mode';
+import { BENCH_ENCRYPTION_KEY, MODES, platformOf, type BuiltApp, type Mode } from './mode';
 import { buildNoneApp } from './none.app';
 import { buildOursApp } from './ours.app';
 import { countEveryClientByName, countRedisCommands, type RedisCounts } from './redis-counter';
@@ -21,7 +23,12 @@ async function main(): Promise<void> {
   const counter = built.redis ? countRedisCommands(built.redis) : undefined;
   const noCounts: RedisCounts = { sent: 0, roundTrips: 0 };
   const answers = countAnswers();
-  built.app.use(answers.middleware);
+  if (platformOf(mode) === 'express') built.app.use(answers.middleware);
+  else {
+    // A hook, not `app.use`: that would load Fastify's middleware engine into every Fastify mode.
+    const fastify = built.app.getHttpAdapter().getInstance() as FastifyInstance;
+    fastify.addHook('onRequest', (request, reply, done) => answers.middleware(request.raw, reply.raw, done));
+  }
   await built.app.listen(0, '127.0.0.1');
   const { port } = built.app.getHttpServer().address() as AddressInfo;
 
@@ -66,6 +73,14 @@ function build(mode: string, redisUrl: string): Promise<BuiltApp> {
       return buildFloorApp(redisUrl);
     case 'floor-cached':
       return buildFloorApp(redisUrl, true);
+    case 'none-fastify':
+      return buildNoneApp('fastify');
+    case 'ours-fastify':
+      return buildOursApp(redisUrl, {}, 'fastify');
+    case 'floor-fastify':
+      return buildFloorApp(redisUrl, false, 'fastify');
+    case 'fastify-session':
+      return buildFastifySessionApp(redisUrl);
     default:
       throw new Error(`BENCH_MODE must be one of ${MODES.join(', ')}; got "${mode}"`);
   }
