@@ -156,7 +156,7 @@ export class SocketSessions {
   }
 
   private requestFor(headers: IncomingHttpHeaders): SocketRequest {
-    return { headers, sessionStore: this.store, [SOCKET_REQUEST]: true } as SocketRequest;
+    return Object.assign({ headers, sessionStore: this.store } as SocketRequest, { [SOCKET_REQUEST]: true });
   }
 
   /** The ID from the header token or `auth.token` (`idFrom.header`), else the cookie (`idFrom.cookie`). */
