@@ -2,9 +2,9 @@ import type { Mode } from './apps/mode';
 import type { BenchResults, ContendedRun, PairedResult, Scenario, ScenarioRun, Spread, Target } from './results';
 import { spread } from './stats';
 
-/** Issue 22: `ours` on Fastify against the Fastify floor, reads and changes. */
+/** Fastify: `ours` on Fastify against the Fastify floor, reads and changes. */
 export const FASTIFY_FLOOR_GOAL = 0.95;
-/** Issue 22: a visitor without a cookie on Fastify, against the Fastify ceiling. */
+/** Fastify: a visitor without a cookie on Fastify, against the Fastify ceiling. */
 export const FASTIFY_NO_COOKIE_GOAL = 0.97;
 
 type Run = Pick<ScenarioRun, 'round' | 'mode' | 'load'> & { scenario: string };
@@ -30,7 +30,7 @@ function pairedNote(paired: PairedResult[] | undefined, scenario: Scenario, of: 
 }
 
 /**
- * Issue 22's targets for Fastify, from the load rounds (ratios taken round by round, so both modes
+ * The targets for Fastify, from the load rounds (ratios taken round by round, so both modes
  * met the same machine) and the contended section; the paired section's figure is added where it
  * ran the same two modes.
  */

@@ -15,7 +15,7 @@ import { startApp, type RunningApp } from './throughput';
 type Log = (line: string) => void;
 type Stats = Record<string, { calls: number; usec: number }>;
 
-/** The modes issue 24 asks for: the ceiling, connect-redis, ours with and without the near cache, and the floors. */
+/** The modes the latency targets name: the ceiling, connect-redis, ours with and without the near cache, and the floors. */
 export const LATENCY_MODES: Mode[] = ['none', 'connect-redis', 'ours', 'ours-near-cache', 'floor', 'floor-cached'];
 const LATENCY_SCENARIOS: Scenario[] = ['read', 'write'];
 /** Connections the paced loader may open: enough that a request never waits for one at these rates. */

@@ -67,7 +67,7 @@ export function targetsTable(results: BenchResults): string {
 
 /** What the Fastify modes are, for the report: present only when a section ran them. */
 export const FASTIFY_PARAGRAPH =
-  '**On Fastify** (issue 22): `none-fastify`, `ours-fastify` and `floor-fastify` are the same apps and controllers on ' +
+  '**On Fastify**: `none-fastify`, `ours-fastify` and `floor-fastify` are the same apps and controllers on ' +
   "Nest's `FastifyAdapter` (its defaults), each ratio taken to `none-fastify` in the same round; the floor's way in and " +
   'out run as `onRequest` and `onSend` hooks instead of Express middleware. `fastify-session` is the peer a Fastify user ' +
   'picks today: `@fastify/cookie` and `@fastify/session` over a small ioredis store (`bench/apps/fastify-session.app.ts`: ' +
