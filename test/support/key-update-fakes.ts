@@ -39,6 +39,8 @@ export function fakePersistence() {
   const sessions = {
     context: {
       settings: { maxSessionBytes: 1_000 },
+      // touchAfter 0: every update that moves the expiry slides it (the write's min gain is 0).
+      slides: { window: 60_000, touchAfter: 0, absoluteTimeout: 0 },
       redisKeyOf: (sessionId: string) => `sess:${sessionId}`,
       stateFor: (session: object) => stateOf(session)!,
       expiryOf: (session: { expiresAt: number }) => {
