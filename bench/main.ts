@@ -5,6 +5,7 @@ import { ROOT, killChildren } from './children';
 import { measureLogoutEverywhere } from './logout-everywhere';
 import { describeMachine, machineLine } from './machine';
 import { measureMemory } from './memory';
+import { measureNearCacheMemory } from './near-cache-memory';
 import { modesFor, parseOptions, type BenchOptions } from './options';
 import { CONTENDED_MODES, MODES } from './apps/mode';
 import { runProfiles } from './profile';
@@ -116,6 +117,7 @@ async function runSections(options: BenchOptions, redis: BenchRedis): Promise<Be
   if (options.sections.has('memory')) {
     log(`\nMemory: Redis bytes per session over ${options.memoryCount.toLocaleString('en-US')} sessions`);
     results.memory = await measureMemory(options, redis, log);
+    results.nearCacheMemory = await measureNearCacheMemory(redis, options.nearCacheMemoryCount, log);
   }
   if (options.sections.has('logout')) {
     log(`\nLog out everywhere: one user with 5 sessions among ${options.logoutSizes.map((n) => n.toLocaleString('en-US')).join(', ')} stored`);

@@ -26,6 +26,8 @@ export interface BenchOptions {
   memoryCount: number;
   /** Logins through HTTP for the "as login leaves it" memory figure. */
   memoryLoginCount: number;
+  /** Sessions per measured batch of the near cache's weighing (two batches and a warm-up stay below its 10,000 entries). */
+  nearCacheMemoryCount: number;
   logoutSizes: number[];
   /** Trials of each staleness probe (a change, a logout). */
   stalenessTrials: number;
@@ -108,6 +110,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     probeRequests: quick ? 20 : 50,
     memoryCount: quick ? 10_000 : 100_000,
     memoryLoginCount: quick ? 1_000 : 5_000,
+    nearCacheMemoryCount: 4_000,
     logoutSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
     stalenessTrials: quick ? 200 : 2_000,
     outageRounds: quick ? 2 : 10,

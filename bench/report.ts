@@ -278,6 +278,17 @@ export function markdownReport(results: BenchResults, chartFile?: string): strin
     out.push('## Redis memory per session', '', memoryTable(results), '');
     out.push(...memoryBreakdown(results));
   }
+  const cached = results.nearCacheMemory;
+  if (cached) {
+    out.push(
+      '## Near cache: app memory per entry',
+      '',
+      `${cached.perEntryBytes.toFixed(0)} B of heap per cached session (the bench's user and 3-line cart): ${cached.count.toLocaleString('en-US')} ` +
+        `sessions read once through \`RedisSessionStore.get\`, the heap measured after a full GC before and after, ${cached.withCacheBytes.toFixed(0)} B ` +
+        `retained per session with \`nearCache: true\` less ${cached.withoutCacheBytes.toFixed(0)} B without it.`,
+      '',
+    );
+  }
   if (results.logout.length) {
     out.push(
       '## Log out everywhere (one user with 5 sessions)',

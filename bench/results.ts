@@ -122,6 +122,18 @@ export interface ScenarioSummary {
   cpuRatio?: Spread;
 }
 
+/** The near cache's cost in the app's memory: heap bytes per cached session, with and without the cache. */
+export interface NearCacheMemoryResult {
+  /** Sessions per measured batch (two batches and a warm-up, all held: below `nearCache.maxEntries`, 10,000). */
+  count: number;
+  /** Heap retained per session read, with the near cache on (its entries, plus whatever any read keeps). */
+  withCacheBytes: number;
+  /** The same with the cache off: what a read keeps anyway (the cookie digests remembered, and so on). */
+  withoutCacheBytes: number;
+  /** The difference: what one near-cache entry costs. */
+  perEntryBytes: number;
+}
+
 export interface MemoryResult {
   label: string;
   mode: Mode;
@@ -209,6 +221,8 @@ export interface BenchResults {
   contended: ContendedRun[];
   contendedSummaries: ContendedSummary[];
   memory: MemoryResult[];
+  /** Heap bytes per near-cache entry (`bench/near-cache-memory.ts`). */
+  nearCacheMemory?: NearCacheMemoryResult;
   logout: LogoutResult[];
   /** Issue 10: the near cache's staleness window, by kind of change. */
   staleness?: StalenessResult[];
