@@ -1,22 +1,11 @@
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
+import { MODES } from './apps/mode';
 import type { BenchResults } from './results';
 
+/** One colour per mode, in the order of `MODES`. */
 const MODE_COLORS = {
-  domain: [
-    'none',
-    'connect-redis',
-    'ours',
-    'ours-metrics',
-    'ours-encrypted',
-    'ours-near-cache',
-    'floor',
-    'floor-cached',
-    'none-fastify',
-    'ours-fastify',
-    'floor-fastify',
-    'fastify-session',
-  ],
+  domain: MODES,
   range: ['#9e9e9e', '#e45756', '#4c78a8', '#72b7b2', '#b279a2', '#54a24b', '#5a5a5a', '#c7c7c7', '#bdbdbd', '#1f4e79', '#3a3a3a', '#f58518'],
 };
 
