@@ -39,9 +39,12 @@ export function newSid(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** A fresh session, as express-session's `generate` builds it: a `Session` with a real `Cookie`. */
-export function freshSession(store: StoreLike, sid: string, data: Record<string, unknown> = {}, cookie: object = {}): LiveSession {
-  const session = new SessionClass({ sessionID: sid, sessionStore: store }) as LiveSession;
+/**
+ * A fresh session, as express-session's `generate` builds it: a `Session` with a real `Cookie`. The
+ * session keeps its request, as express-session's does; `request` adds to it (headers, ip).
+ */
+export function freshSession(store: StoreLike, sid: string, data: Record<string, unknown> = {}, cookie: object = {}, request: object = {}): LiveSession {
+  const session = new SessionClass({ sessionID: sid, sessionStore: store, ...request }) as LiveSession;
   session.cookie = new CookieClass(cookie);
   Object.assign(session, data);
   return session;

@@ -8,7 +8,7 @@ import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter, storeWithCore } from './fixtures';
+import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, saveSession, sleepUntilAfter, storeWithCore, type LiveSession } from './fixtures';
 import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
@@ -96,6 +96,36 @@ describe('join and list', () => {
       expect(handle).toMatch(/^[A-Za-z0-9_-]+$/);
       expect(secrets.filter((secret) => secret.includes(handle) || handle.includes(secret))).toEqual([]);
     }
+  });
+
+  it("joins a session whose user was set directly (passport's req.logIn) with the device of the session's request, never over one already given", async () => {
+    const ctx = setup();
+    const ofRequest = (userAgent: string, ip: string) => ({ headers: { 'user-agent': userAgent }, ip });
+    // The user set by the app, not by SessionService.login: the device comes from the request the session keeps.
+    const direct = newSid();
+    await ctx.store.set(direct, freshSession(ctx.store, direct, { user: { id: 'ada' } }, { maxAge: 60_000 }, ofRequest('Passport/1', '198.51.100.9')));
+    // A login gave its device already (pendingMeta): the request's does not replace it.
+    const login = newSid();
+    const loggingIn = freshSession(ctx.store, login, { user: { id: 'ada' } }, { maxAge: 60_000 }, ofRequest('Request/1', '198.51.100.10'));
+    ctx.core.context.stateFor(loggingIn).pendingMeta = { [FIELD.userAgent]: 'Login/1', [FIELD.ip]: '203.0.113.7', [FIELD.lastSeenAt]: String(Date.now()) };
+    await ctx.store.set(login, loggingIn);
+    // Without a request (a store used outside a request), it joins without a device.
+    const bare = newSid();
+    await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
+
+    await expect(ctx.index.list('ada')).resolves.toHaveLength(3);
+    const rowOf = async (sid: string) => (await ctx.index.list('ada', digestOf(sid))).find((row) => row.current);
+    await expect(rowOf(direct)).resolves.toMatchObject({ userAgent: 'Passport/1', ip: '198.51.100.9' });
+    await expect(rowOf(login)).resolves.toMatchObject({ userAgent: 'Login/1', ip: '203.0.113.7' });
+    await expect(rowOf(bare)).resolves.toMatchObject({ userAgent: null, ip: null });
+
+    // The stored session switches to another user in a later request: it moves to bob's index with the device it has.
+    const laterRequest = { sessionID: direct, sessionStore: ctx.store, ...ofRequest('Later/1', '198.51.100.11') };
+    const reloaded = ctx.store.createSession(laterRequest as never, (await ctx.store.get(direct))!) as LiveSession;
+    reloaded.user = { id: 'bob' };
+    await saveSession(reloaded);
+    await expect(members(ctx.index, 'ada')).resolves.not.toContain(digestOf(direct));
+    await expect(ctx.index.list('bob')).resolves.toEqual([expect.objectContaining({ userAgent: 'Passport/1', ip: '198.51.100.9' })]);
   });
 
   it('answers an empty list for a user without sessions', async () => {
