@@ -8,7 +8,17 @@ import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, saveSession, sleepUntilAfter, storeWithCore, type LiveSession } from './fixtures';
+import {
+  closeStoreRedis,
+  openStoreRedis,
+  freshSession,
+  newSid,
+  recordingLogger,
+  saveSession,
+  sleepUntilAfter,
+  storeWithCore,
+  type LiveSession,
+} from './fixtures';
 import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
