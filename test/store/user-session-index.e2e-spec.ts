@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { ConflictException } from '@nestjs/common';
 import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
 import { FIELD } from '@app/session/redis/session-fields';
+import type { SessionEventFacts, SessionObserver } from '@app/session/redis/session-observer';
 import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
 import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
@@ -39,7 +40,7 @@ afterEach(() => deleteByPrefix(admin, prefix));
 const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 
 /** A store whose saves keep the user index, as `SessionModule` wires it: a session joins its user's index in its save. */
-function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}) {
+function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}, observer?: SessionObserver) {
   let index!: UserSessionIndex;
   const { store, core } = storeWithCore(
     { client, prefix, logger: recordingLogger(), ...options },
@@ -48,6 +49,7 @@ function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSession
         index = new UserSessionIndex(context, limit);
         return { indexKeeper: new SessionUserIndexKeeper(index, defaultSessionUserId) };
       },
+      observer,
     },
   );
   return { store, core, index };
@@ -174,6 +176,68 @@ describe('revoke and revokeAll', () => {
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(1);
     await expect(ctx.index.list('ada')).resolves.toEqual([]);
     await expect(ctx.index.list('bob')).resolves.toHaveLength(1);
+  });
+});
+
+describe('what metrics and events hear', () => {
+  /** An observer as metrics and SessionEvents are: it hears the sessions ended and one revoked event per session. */
+  function recording(withEvents = true) {
+    const ended: string[] = [];
+    const events: SessionEventFacts[] = [];
+    const observer: SessionObserver = { sessionEnded: (reason, count) => ended.push(`${reason} ${count}`) };
+    // The saves tell their own events (created, login): only those of the index are kept here.
+    if (withEvents) observer.sessionEvent = (facts) => facts.type === 'revoked' && events.push(facts);
+    return { observer, ended, events };
+  }
+
+  it('a revoke tells one session revoked, by digest and user; a handle whose session is already gone tells nothing', async () => {
+    const heard = recording();
+    const ctx = setup(NO_LIMIT, {}, heard.observer);
+    const [gone, live] = [await login(ctx, 'ada', Date.now() - 10), await login(ctx, 'ada')];
+    const [liveRow, goneRow] = await ctx.index.list('ada');
+    await admin.del(sessionRedisKey(prefix, gone.sid)); // idle-expired meanwhile: its member is still there
+
+    await expect(ctx.index.revoke('ada', goneRow.id)).resolves.toBe(false);
+    expect(heard.ended).toEqual([]);
+    expect(heard.events).toEqual([]);
+    await expect(ctx.index.revoke('ada', liveRow.id)).resolves.toBe(true);
+    expect(heard.ended).toEqual(['revoked 1']);
+    expect(heard.events).toEqual([{ type: 'revoked', digest: live.digest, userId: 'ada' }]);
+  });
+
+  it('log out everywhere tells how many sessions it ended, and one event per session it deleted', async () => {
+    const heard = recording();
+    const ctx = setup(NO_LIMIT, {}, heard.observer);
+    const [gone, ...live] = [await login(ctx, 'ada'), await login(ctx, 'ada'), await login(ctx, 'ada')];
+    await admin.del(sessionRedisKey(prefix, gone.sid));
+
+    await expect(ctx.index.revokeAll('ada')).resolves.toBe(2);
+    expect(heard.ended).toEqual(['revoked 2']);
+    const digests = live.map((device) => device.digest);
+    expect(heard.events.sort((a, b) => a.digest.localeCompare(b.digest))).toEqual(digests.sort().map((digest) => ({ type: 'revoked', digest, userId: 'ada' })));
+    // Nothing left to end: nothing heard.
+    await expect(ctx.index.revokeAll('ada')).resolves.toBe(0);
+    expect(heard.ended).toEqual(['revoked 2']);
+  });
+
+  it('an eviction past the limit tells one session evicted, as a revoked event of its user', async () => {
+    const heard = recording();
+    const ctx = setup({ maxSessions: 1, onLimit: 'evict-oldest' }, {}, heard.observer);
+    const first = await login(ctx, 'ada', Date.now() - 10);
+    expect(heard.ended).toEqual([]);
+    await login(ctx, 'ada');
+    expect(heard.ended).toEqual(['evicted 1']);
+    expect(heard.events).toEqual([{ type: 'revoked', digest: first.digest, userId: 'ada' }]);
+  });
+
+  it('an observer without events (metrics alone) hears the counts, and nothing fails for want of the event hook', async () => {
+    const heard = recording(false);
+    const ctx = setup({ maxSessions: 1, onLimit: 'evict-oldest' }, {}, heard.observer);
+    await login(ctx, 'ada', Date.now() - 10);
+    const kept = await login(ctx, 'ada');
+    await expect(ctx.index.revoke('ada', (await ctx.index.list('ada'))[0].id)).resolves.toBe(true);
+    expect(heard.ended).toEqual(['evicted 1', 'revoked 1']);
+    await expect(admin.exists(sessionRedisKey(prefix, kept.sid))).resolves.toBe(0);
   });
 });
 
