@@ -13,6 +13,7 @@ import {
   closeStoreRedis,
   openStoreRedis,
   freshSession,
+  loadSession,
   newSid,
   recordingLogger,
   saveSession,
@@ -129,7 +130,9 @@ describe('join and list', () => {
     const rowOf = async (sid: string) => (await ctx.index.list('ada', digestOf(sid))).find((row) => row.current);
     await expect(rowOf(direct)).resolves.toMatchObject({ userAgent: 'Passport/1', ip: '198.51.100.9' });
     await expect(rowOf(login)).resolves.toMatchObject({ userAgent: 'Login/1', ip: '203.0.113.7' });
-    await expect(rowOf(bare)).resolves.toMatchObject({ userAgent: null, ip: null });
+    const bareRow = await rowOf(bare);
+    expect(bareRow).toMatchObject({ userAgent: null, ip: null });
+    expect(bareRow!.lastSeenAt).toEqual(bareRow!.createdAt); // never seen since: last seen at its creation
 
     // The stored session switches to another user in a later request: it moves to bob's index with the device it has.
     const laterRequest = { sessionID: direct, sessionStore: ctx.store, ...ofRequest('Later/1', '198.51.100.11') };
@@ -138,6 +141,16 @@ describe('join and list', () => {
     await saveSession(reloaded);
     await expect(members(ctx.index, 'ada')).resolves.not.toContain(digestOf(direct));
     await expect(ctx.index.list('bob')).resolves.toEqual([expect.objectContaining({ userAgent: 'Passport/1', ip: '198.51.100.9' })]);
+  });
+
+  it('a session whose user is taken away (a passport logout) leaves its index in its save', async () => {
+    const ctx = setup();
+    const [leaving, staying] = [await login(ctx, 'ada'), await login(ctx, 'ada')];
+    const session = await loadSession(ctx.store, leaving.sid);
+    delete session.user;
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([staying.digest]);
+    await expect(stored(leaving)).resolves.toBe(1); // still a session, an anonymous one
   });
 
   it('answers an empty list for a user without sessions', async () => {
@@ -270,6 +283,27 @@ describe('per-user limit', () => {
     await expect(members(ctx.index, 'ada').then((digests) => digests.sort())).resolves.toEqual(kept.map((d) => d.digest).sort());
   });
 
+  it('hasRoom: false only at the limit under reject, counting live sessions only', async () => {
+    const reject = setup({ maxSessions: 2, onLimit: 'reject' });
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(true);
+    const [first] = [await login(reject, 'ada'), await login(reject, 'ada')];
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(false);
+    await expect(reject.index.hasRoom('bob')).resolves.toBe(true);
+    await admin.del(sessionRedisKey(prefix, first.sid)); // idle-expired: its member no longer counts
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(true);
+    await expect(members(reject.index, 'ada')).resolves.toHaveLength(1); // and is gone from the index
+    // evict-oldest always makes room; no limit is no limit.
+    for (const limit of [
+      { maxSessions: 1, onLimit: 'evict-oldest' },
+      { maxSessions: 0, onLimit: 'reject' },
+    ] as const) {
+      const ctx = setup(limit);
+      await login(ctx, 'cy');
+      await login(ctx, 'cy');
+      await expect(ctx.index.hasRoom('cy')).resolves.toBe(true);
+    }
+  });
+
   it.each(['evict-oldest', 'reject'] as const)('never ends above the limit under 10 simultaneous logins (%s)', async (onLimit) => {
     const ctx = setup({ maxSessions: 3, onLimit });
     const now = Date.now();
@@ -352,6 +386,18 @@ describe('pruning', () => {
 });
 
 describe('cost', () => {
+  it('revoking a handle the user does not have reads the index and nothing else', async () => {
+    const ctx = setup();
+    await login(ctx, 'ada');
+    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    try {
+      await expect(ctx.index.revoke('ada', 'no-such-handle')).resolves.toBe(false);
+      expect((await recorder.settle()).map((command) => command.name)).toEqual(['ZRANGE']);
+    } finally {
+      await recorder.stop();
+    }
+  });
+
   it('lists 5 sessions among 20,000 unrelated ones with a handful of commands, never SCAN or KEYS', async () => {
     const ctx = setup();
     for (let batch = 0; batch < 20; batch++) {
