@@ -153,6 +153,18 @@ describe('join and list', () => {
     await expect(stored(leaving)).resolves.toBe(1); // still a session, an anonymous one
   });
 
+  it('one session object saved twice, switching users between the saves, leaves the index its first save joined', async () => {
+    const ctx = setup();
+    const sid = newSid();
+    const session = freshSession(ctx.store, sid, { user: { id: 'ada' } }, { maxAge: 60_000 });
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([digestOf(sid)]);
+    session.user = { id: 'bob' }; // the same request (or object) goes on: the first save's entry is what it leaves
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([]);
+    await expect(members(ctx.index, 'bob')).resolves.toEqual([digestOf(sid)]);
+  });
+
   it('answers an empty list for a user without sessions', async () => {
     await expect(setup().index.list('nobody')).resolves.toEqual([]);
   });
