@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { ConflictException } from '@nestjs/common';
 import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
 import { FIELD } from '@app/session/redis/session-fields';
@@ -163,6 +164,27 @@ describe('join and list', () => {
     await saveSession(session);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([]);
     await expect(members(ctx.index, 'bob')).resolves.toEqual([digestOf(sid)]);
+  });
+
+  it('with encryption, lists the device opened, null for a field a session lacks or one that does not open (sealed for another session)', async () => {
+    const logger = recordingLogger();
+    const ctx = setup(NO_LIMIT, { encryption: { keys: [randomBytes(32).toString('base64')] }, logger });
+    const [phone, laptop] = [await login(ctx, 'ada', Date.now() - 10), await login(ctx, 'ada')];
+    const bare = newSid();
+    await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
+    // A user agent sealed for the laptop's key, copied into the phone's hash: it opens for no other key.
+    const sealedForLaptop = (await admin.hget(sessionRedisKey(prefix, laptop.sid), FIELD.userAgent))!;
+    await admin.hset(sessionRedisKey(prefix, phone.sid), FIELD.userAgent, sealedForLaptop);
+
+    const listed = await ctx.index.list('ada');
+    expect(listed.map((row) => [row.userAgent, row.ip])).toEqual([
+      [null, null],
+      [laptop.userAgent, '203.0.113.7'],
+      [null, '203.0.113.7'],
+    ]);
+    // The field that did not open, logged once, its session named by the start of its digest.
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(String(logger.warn.mock.calls[0][0])).toContain(`${phone.digest.slice(0, 8)}… in Redis: field ":u" does not authenticate`);
   });
 
   it('answers an empty list for a user without sessions', async () => {
