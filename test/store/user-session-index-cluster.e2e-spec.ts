@@ -63,7 +63,7 @@ const available = topologyAvailable();
     return sid;
   }
 
-  const members = (userId: string) => admin.zrange(userIndexRedisKey(prefix, userId), 0, -1);
+  const members = (userId: string) => admin.zrange(userIndexRedisKey(prefix, userId), 0, '-1');
   const stored = (sid: string) => admin.exists(sessionRedisKey(prefix, sid));
 
   it('a session joins its index after its save; a new ID in the same index takes the old digest out in that join', async () => {
