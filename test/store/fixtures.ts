@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '@app/session';
 import { resolveStoreOptions } from '@app/session/options/resolve-store-options';
+import { SessionObservers, type SessionObserver } from '@app/session/redis/session-observer';
 import type { SessionContext } from '@app/session/store/session-context';
 import { SessionCore, createSessionContext, type SessionCoreFeatures } from '@app/session/store/session-core';
 import { startRedis, type RedisServerHandle } from '../support/redis';
@@ -22,6 +23,8 @@ type StoreLike = RedisSessionStore;
 export interface CoreSetup {
   /** The features, built over the context (the user index needs it). */
   features?: (context: SessionContext) => SessionCoreFeatures;
+  /** What the core reports to (metrics, events), as `SessionModule` attaches it: nothing unless the test says. */
+  observer?: SessionObserver;
 }
 
 /**
@@ -29,7 +32,9 @@ export interface CoreSetup {
  * store, its request lifecycle and its service (the core is internal: the public store hides it).
  */
 export function storeWithCore(options: RedisSessionStoreOptions, setup: CoreSetup = {}): { store: RedisSessionStore; core: SessionCore } {
-  const context = createSessionContext(resolveStoreOptions(options));
+  const observers = new SessionObservers();
+  observers.add(setup.observer);
+  const context = createSessionContext(resolveStoreOptions(options), observers);
   const core = new SessionCore(context, setup.features?.(context));
   return { store: new RedisSessionStore(options, core), core };
 }
@@ -39,9 +44,12 @@ export function newSid(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** A fresh session, as express-session's `generate` builds it: a `Session` with a real `Cookie`. */
-export function freshSession(store: StoreLike, sid: string, data: Record<string, unknown> = {}, cookie: object = {}): LiveSession {
-  const session = new SessionClass({ sessionID: sid, sessionStore: store }) as LiveSession;
+/**
+ * A fresh session, as express-session's `generate` builds it: a `Session` with a real `Cookie`. The
+ * session keeps its request, as express-session's does; `request` adds to it (headers, ip).
+ */
+export function freshSession(store: StoreLike, sid: string, data: Record<string, unknown> = {}, cookie: object = {}, request: object = {}): LiveSession {
+  const session = new SessionClass({ sessionID: sid, sessionStore: store, ...request }) as LiveSession;
   session.cookie = new CookieClass(cookie);
   Object.assign(session, data);
   return session;

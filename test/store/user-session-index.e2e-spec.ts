@@ -1,14 +1,27 @@
 import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { ConflictException } from '@nestjs/common';
 import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
 import { FIELD } from '@app/session/redis/session-fields';
+import type { SessionEventFacts, SessionObserver } from '@app/session/redis/session-observer';
 import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
 import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
 import { CommandRecorder } from '../support/command-recorder';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis, freshSession, newSid, recordingLogger, sleepUntilAfter, storeWithCore } from './fixtures';
+import {
+  closeStoreRedis,
+  openStoreRedis,
+  freshSession,
+  loadSession,
+  newSid,
+  recordingLogger,
+  saveSession,
+  sleepUntilAfter,
+  storeWithCore,
+  type LiveSession,
+} from './fixtures';
 import { digestOf, sessionRedisKey } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
@@ -29,7 +42,7 @@ afterEach(() => deleteByPrefix(admin, prefix));
 const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 
 /** A store whose saves keep the user index, as `SessionModule` wires it: a session joins its user's index in its save. */
-function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}) {
+function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}, observer?: SessionObserver) {
   let index!: UserSessionIndex;
   const { store, core } = storeWithCore(
     { client, prefix, logger: recordingLogger(), ...options },
@@ -38,6 +51,7 @@ function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSession
         index = new UserSessionIndex(context, limit);
         return { indexKeeper: new SessionUserIndexKeeper(index, defaultSessionUserId) };
       },
+      observer,
     },
   );
   return { store, core, index };
@@ -98,6 +112,81 @@ describe('join and list', () => {
     }
   });
 
+  it("joins a session whose user was set directly (passport's req.logIn) with the device of the session's request, never over one already given", async () => {
+    const ctx = setup();
+    const ofRequest = (userAgent: string, ip: string) => ({ headers: { 'user-agent': userAgent }, ip });
+    // The user set by the app, not by SessionService.login: the device comes from the request the session keeps.
+    const direct = newSid();
+    await ctx.store.set(direct, freshSession(ctx.store, direct, { user: { id: 'ada' } }, { maxAge: 60_000 }, ofRequest('Passport/1', '198.51.100.9')));
+    // A login gave its device already (pendingMeta): the request's does not replace it.
+    const login = newSid();
+    const loggingIn = freshSession(ctx.store, login, { user: { id: 'ada' } }, { maxAge: 60_000 }, ofRequest('Request/1', '198.51.100.10'));
+    ctx.core.context.stateFor(loggingIn).pendingMeta = { [FIELD.userAgent]: 'Login/1', [FIELD.ip]: '203.0.113.7', [FIELD.lastSeenAt]: String(Date.now()) };
+    await ctx.store.set(login, loggingIn);
+    // Without a request (a store used outside a request), it joins without a device.
+    const bare = newSid();
+    await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
+
+    await expect(ctx.index.list('ada')).resolves.toHaveLength(3);
+    const rowOf = async (sid: string) => (await ctx.index.list('ada', digestOf(sid))).find((row) => row.current);
+    await expect(rowOf(direct)).resolves.toMatchObject({ userAgent: 'Passport/1', ip: '198.51.100.9' });
+    await expect(rowOf(login)).resolves.toMatchObject({ userAgent: 'Login/1', ip: '203.0.113.7' });
+    const bareRow = await rowOf(bare);
+    expect(bareRow).toMatchObject({ userAgent: null, ip: null });
+    expect(bareRow!.lastSeenAt).toEqual(bareRow!.createdAt); // never seen since: last seen at its creation
+
+    // The stored session switches to another user in a later request: it moves to bob's index with the device it has.
+    const laterRequest = { sessionID: direct, sessionStore: ctx.store, ...ofRequest('Later/1', '198.51.100.11') };
+    const reloaded = ctx.store.createSession(laterRequest as never, (await ctx.store.get(direct))!) as LiveSession;
+    reloaded.user = { id: 'bob' };
+    await saveSession(reloaded);
+    await expect(members(ctx.index, 'ada')).resolves.not.toContain(digestOf(direct));
+    await expect(ctx.index.list('bob')).resolves.toEqual([expect.objectContaining({ userAgent: 'Passport/1', ip: '198.51.100.9' })]);
+  });
+
+  it('a session whose user is taken away (a passport logout) leaves its index in its save', async () => {
+    const ctx = setup();
+    const [leaving, staying] = [await login(ctx, 'ada'), await login(ctx, 'ada')];
+    const session = await loadSession(ctx.store, leaving.sid);
+    delete session.user;
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([staying.digest]);
+    await expect(stored(leaving)).resolves.toBe(1); // still a session, an anonymous one
+  });
+
+  it('one session object saved twice, switching users between the saves, leaves the index its first save joined', async () => {
+    const ctx = setup();
+    const sid = newSid();
+    const session = freshSession(ctx.store, sid, { user: { id: 'ada' } }, { maxAge: 60_000 });
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([digestOf(sid)]);
+    session.user = { id: 'bob' }; // the same request (or object) goes on: the first save's entry is what it leaves
+    await saveSession(session);
+    await expect(members(ctx.index, 'ada')).resolves.toEqual([]);
+    await expect(members(ctx.index, 'bob')).resolves.toEqual([digestOf(sid)]);
+  });
+
+  it('with encryption, lists the device opened, null for a field a session lacks or one that does not open (sealed for another session)', async () => {
+    const logger = recordingLogger();
+    const ctx = setup(NO_LIMIT, { encryption: { keys: [randomBytes(32).toString('base64')] }, logger });
+    const [phone, laptop] = [await login(ctx, 'ada', Date.now() - 10), await login(ctx, 'ada')];
+    const bare = newSid();
+    await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
+    // A user agent sealed for the laptop's key, copied into the phone's hash: it opens for no other key.
+    const sealedForLaptop = (await admin.hget(sessionRedisKey(prefix, laptop.sid), FIELD.userAgent))!;
+    await admin.hset(sessionRedisKey(prefix, phone.sid), FIELD.userAgent, sealedForLaptop);
+
+    const listed = await ctx.index.list('ada');
+    expect(listed.map((row) => [row.userAgent, row.ip])).toEqual([
+      [null, null],
+      [laptop.userAgent, '203.0.113.7'],
+      [null, '203.0.113.7'],
+    ]);
+    // The field that did not open, logged once, its session named by the start of its digest.
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(String(logger.warn.mock.calls[0][0])).toContain(`${phone.digest.slice(0, 8)}… in Redis: field ":u" does not authenticate`);
+  });
+
   it('answers an empty list for a user without sessions', async () => {
     await expect(setup().index.list('nobody')).resolves.toEqual([]);
   });
@@ -137,6 +226,68 @@ describe('revoke and revokeAll', () => {
   });
 });
 
+describe('what metrics and events hear', () => {
+  /** An observer as metrics and SessionEvents are: it hears the sessions ended and one revoked event per session. */
+  function recording(withEvents = true) {
+    const ended: string[] = [];
+    const events: SessionEventFacts[] = [];
+    const observer: SessionObserver = { sessionEnded: (reason, count) => ended.push(`${reason} ${count}`) };
+    // The saves tell their own events (created, login): only those of the index are kept here.
+    if (withEvents) observer.sessionEvent = (facts) => facts.type === 'revoked' && events.push(facts);
+    return { observer, ended, events };
+  }
+
+  it('a revoke tells one session revoked, by digest and user; a handle whose session is already gone tells nothing', async () => {
+    const heard = recording();
+    const ctx = setup(NO_LIMIT, {}, heard.observer);
+    const [gone, live] = [await login(ctx, 'ada', Date.now() - 10), await login(ctx, 'ada')];
+    const [liveRow, goneRow] = await ctx.index.list('ada');
+    await admin.del(sessionRedisKey(prefix, gone.sid)); // idle-expired meanwhile: its member is still there
+
+    await expect(ctx.index.revoke('ada', goneRow.id)).resolves.toBe(false);
+    expect(heard.ended).toEqual([]);
+    expect(heard.events).toEqual([]);
+    await expect(ctx.index.revoke('ada', liveRow.id)).resolves.toBe(true);
+    expect(heard.ended).toEqual(['revoked 1']);
+    expect(heard.events).toEqual([{ type: 'revoked', digest: live.digest, userId: 'ada' }]);
+  });
+
+  it('log out everywhere tells how many sessions it ended, and one event per session it deleted', async () => {
+    const heard = recording();
+    const ctx = setup(NO_LIMIT, {}, heard.observer);
+    const [gone, ...live] = [await login(ctx, 'ada'), await login(ctx, 'ada'), await login(ctx, 'ada')];
+    await admin.del(sessionRedisKey(prefix, gone.sid));
+
+    await expect(ctx.index.revokeAll('ada')).resolves.toBe(2);
+    expect(heard.ended).toEqual(['revoked 2']);
+    const digests = live.map((device) => device.digest);
+    expect(heard.events.sort((a, b) => a.digest.localeCompare(b.digest))).toEqual(digests.sort().map((digest) => ({ type: 'revoked', digest, userId: 'ada' })));
+    // Nothing left to end: nothing heard.
+    await expect(ctx.index.revokeAll('ada')).resolves.toBe(0);
+    expect(heard.ended).toEqual(['revoked 2']);
+  });
+
+  it('an eviction past the limit tells one session evicted, as a revoked event of its user', async () => {
+    const heard = recording();
+    const ctx = setup({ maxSessions: 1, onLimit: 'evict-oldest' }, {}, heard.observer);
+    const first = await login(ctx, 'ada', Date.now() - 10);
+    expect(heard.ended).toEqual([]);
+    await login(ctx, 'ada');
+    expect(heard.ended).toEqual(['evicted 1']);
+    expect(heard.events).toEqual([{ type: 'revoked', digest: first.digest, userId: 'ada' }]);
+  });
+
+  it('an observer without events (metrics alone) hears the counts, and nothing fails for want of the event hook', async () => {
+    const heard = recording(false);
+    const ctx = setup({ maxSessions: 1, onLimit: 'evict-oldest' }, {}, heard.observer);
+    await login(ctx, 'ada', Date.now() - 10);
+    const kept = await login(ctx, 'ada');
+    await expect(ctx.index.revoke('ada', (await ctx.index.list('ada'))[0].id)).resolves.toBe(true);
+    expect(heard.ended).toEqual(['evicted 1', 'revoked 1']);
+    await expect(admin.exists(sessionRedisKey(prefix, kept.sid))).resolves.toBe(0);
+  });
+});
+
 describe('per-user limit', () => {
   it('evict-oldest: makes room by deleting the oldest session and its entry', async () => {
     const ctx = setup({ maxSessions: 3, onLimit: 'evict-oldest' });
@@ -164,6 +315,27 @@ describe('per-user limit', () => {
     ctx.core.context.stateFor(again).createdAt = kept[0].createdAt;
     await expect(ctx.store.set(kept[0].sid, again)).resolves.toBeUndefined();
     await expect(members(ctx.index, 'ada').then((digests) => digests.sort())).resolves.toEqual(kept.map((d) => d.digest).sort());
+  });
+
+  it('hasRoom: false only at the limit under reject, counting live sessions only', async () => {
+    const reject = setup({ maxSessions: 2, onLimit: 'reject' });
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(true);
+    const [first] = [await login(reject, 'ada'), await login(reject, 'ada')];
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(false);
+    await expect(reject.index.hasRoom('bob')).resolves.toBe(true);
+    await admin.del(sessionRedisKey(prefix, first.sid)); // idle-expired: its member no longer counts
+    await expect(reject.index.hasRoom('ada')).resolves.toBe(true);
+    await expect(members(reject.index, 'ada')).resolves.toHaveLength(1); // and is gone from the index
+    // evict-oldest always makes room; no limit is no limit.
+    for (const limit of [
+      { maxSessions: 1, onLimit: 'evict-oldest' },
+      { maxSessions: 0, onLimit: 'reject' },
+    ] as const) {
+      const ctx = setup(limit);
+      await login(ctx, 'cy');
+      await login(ctx, 'cy');
+      await expect(ctx.index.hasRoom('cy')).resolves.toBe(true);
+    }
   });
 
   it.each(['evict-oldest', 'reject'] as const)('never ends above the limit under 10 simultaneous logins (%s)', async (onLimit) => {
@@ -248,6 +420,18 @@ describe('pruning', () => {
 });
 
 describe('cost', () => {
+  it('revoking a handle the user does not have reads the index and nothing else', async () => {
+    const ctx = setup();
+    await login(ctx, 'ada');
+    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    try {
+      await expect(ctx.index.revoke('ada', 'no-such-handle')).resolves.toBe(false);
+      expect((await recorder.settle()).map((command) => command.name)).toEqual(['ZRANGE']);
+    } finally {
+      await recorder.stop();
+    }
+  });
+
   it('lists 5 sessions among 20,000 unrelated ones with a handful of commands, never SCAN or KEYS', async () => {
     const ctx = setup();
     for (let batch = 0; batch < 20; batch++) {

@@ -21,9 +21,18 @@ describe('indexUserIdOf', () => {
     expect(indexUserIdOf(() => 42, {})).toBe('42');
     expect(indexUserIdOf(() => 'ada', {})).toBe('ada');
     expect(indexUserIdOf(() => undefined, {})).toBeUndefined();
+    expect(indexUserIdOf(() => null as never, {})).toBeUndefined();
   });
 
-  it.each([[''], [{ id: 1 }], [Number.NaN], [true]])('refuses %p from a userId option, naming it', (answer) => {
+  it.each([
+    ['', 'got ""'],
+    [{ id: 1 }, 'got an object'],
+    [Number.NaN, 'got NaN'],
+    [Number.POSITIVE_INFINITY, 'got Infinity'],
+    [true, 'got true'],
+  ])('refuses %p from a userId option, naming it', (answer, named) => {
     expect(() => indexUserIdOf(() => answer as never, {})).toThrow(/option "users\.id" must return/);
+    // The message ends with what the function answered, so the app's author can tell which case failed.
+    expect(() => indexUserIdOf(() => answer as never, {})).toThrow(new RegExp(`; ${named}$`));
   });
 });
