@@ -420,6 +420,19 @@ describe('pruning', () => {
 });
 
 describe('cost', () => {
+  it('on standalone Redis, a login saves the session and joins its index in one script, after one read of the index to prune it', async () => {
+    const ctx = setup();
+    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    try {
+      await login(ctx, 'ada');
+      const names = (await recorder.settle()).map((command) => command.name);
+      expect(names[0]).toBe('ZRANGE');
+      expect(names.slice(1).map((name) => name.replace(/^EVAL(SHA)?$/, 'script'))).toEqual(['script']); // EVAL the first time, EVALSHA after
+    } finally {
+      await recorder.stop();
+    }
+  });
+
   it('revoking a handle the user does not have reads the index and nothing else', async () => {
     const ctx = setup();
     await login(ctx, 'ada');
