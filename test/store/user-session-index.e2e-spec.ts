@@ -261,7 +261,9 @@ describe('what metrics and events hear', () => {
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(2);
     expect(heard.ended).toEqual(['revoked 2']);
     const digests = live.map((device) => device.digest);
-    expect(heard.events.sort((a, b) => a.digest.localeCompare(b.digest))).toEqual(digests.sort().map((digest) => ({ type: 'revoked', digest, userId: 'ada' })));
+    // One event per session deleted, in no set order (the deletes run side by side).
+    expect(heard.events.map((event) => event.digest).sort()).toEqual(digests.sort());
+    for (const event of heard.events) expect(event).toEqual({ type: 'revoked', digest: expect.any(String), userId: 'ada' });
     // Nothing left to end: nothing heard.
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(0);
     expect(heard.ended).toEqual(['revoked 2']);
