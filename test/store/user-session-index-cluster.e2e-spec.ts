@@ -80,6 +80,17 @@ const available = topologyAvailable();
     await expect(stored(renewed)).resolves.toBe(1);
   });
 
+  it('a new ID whose save finds it already past its expiry joins nothing, and takes the old digest out of the index', async () => {
+    const ctx = setup();
+    const first = await login(ctx, 'ada');
+    const renewed = newSid();
+    const session = freshSession(ctx.store, renewed, { user: { id: 'ada' } }, { expires: new Date(Date.now() - 1_000) });
+    ctx.core.context.stateFor(session).indexEntry = { userId: 'ada', digest: digestOf(first) };
+    await ctx.store.set(renewed, session);
+    await expect(stored(renewed)).resolves.toBe(0);
+    await expect(members('ada')).resolves.toEqual([]);
+  });
+
   it('a session switching users leaves the first index and joins the second', async () => {
     const ctx = setup();
     const sid = await login(ctx, 'ada');
