@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { onHostExit } from './host-process';
 import { LOCALHOST } from './ports';
-import { answersPing, waitUntil } from './probe';
+import type { ConnectionOptions } from 'node:tls';
+import { answersPing, askOver, waitUntil } from './probe';
 import { redisTlsArgs, type TestCertificates } from './tls-certificates';
 
 const REDIS_SERVER = 'redis-server';
@@ -103,7 +104,10 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
   const gaveUp = new AbortController();
   void exited.then((how) => gaveUp.abort(new Error(`redis-server on port ${port} ${how} before answering PING`)));
   try {
-    await waitUntil(`redis-server on port ${port} to answer PING`, () => answersPing(LOCALHOST, port, tls?.clientTls), {
+    // The server that answers must be this child: a port found free may have been taken by another
+    // process's server meanwhile (this one then exits, "Address already in use"), and a test must
+    // never go on against someone else's Redis.
+    await waitUntil(`redis-server on port ${port} to answer PING`, () => answeredByChild(port, child.pid, tls?.clientTls), {
       signal: gaveUp.signal,
     });
   } catch (error) {
@@ -118,4 +122,11 @@ export async function launchRedisServer(options: LaunchOptions): Promise<RedisPr
 async function logTail(file: string, lines = 20): Promise<string> {
   const text = await readFile(file, 'utf8').catch((error: Error) => `(log unreadable: ${error.message})`);
   return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Whether the server answering on `port` is the process `pid`: its `INFO server` names its own process id. */
+async function answeredByChild(port: number, pid: number | undefined, tls: ConnectionOptions | undefined): Promise<boolean> {
+  if (!(await answersPing(LOCALHOST, port, tls))) return false;
+  const info = String(await askOver({ host: LOCALHOST, port, tls }, 'INFO', 'server'));
+  return /^process_id:(\d+)/m.exec(info)?.[1] === String(pid);
 }

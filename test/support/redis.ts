@@ -74,16 +74,23 @@ async function fromContainer(): Promise<RedisServerHandle> {
 
 async function fromRedisServer(tls?: TestCertificates): Promise<RedisServerHandle> {
   const dir = await makeTempDir('standalone');
-  const [port] = await freePorts(1);
+  let [port] = await freePorts(1);
   // The append-only file is what carries the data across interrupt/resume.
   const launch = () => launchRedisServer({ port, dir, tls, args: ['--appendonly', 'yes'] });
   let server: RedisProcess | undefined;
   let stopped = false;
-  try {
-    server = await launch();
-  } catch (error) {
-    await removeTempDir(dir);
-    throw error;
+  for (let attempt = 1; !server; attempt++) {
+    try {
+      server = await launch();
+    } catch (error) {
+      // Another process took the port between the check and the bind: another port, twice at most.
+      if (attempt < 3 && /Address already in use/.test(String((error as Error).message))) {
+        [port] = await freePorts(1);
+        continue;
+      }
+      await removeTempDir(dir);
+      throw error;
+    }
   }
   return {
     url: `${tls ? 'rediss' : 'redis'}://${LOCALHOST}:${port}`,
