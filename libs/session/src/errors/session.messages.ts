@@ -20,6 +20,8 @@ export const messages = {
     'Session key "cookie" holds the cookie\'s settings and cannot be updated with SessionService.update; change req.session.cookie instead',
   notACookie: (got: string) => `Session key "cookie" must stay the session's own express-session Cookie (change its fields, do not replace it); got ${got}`,
   invalidCookieField: (field: string, got: string) => `Session cookie field "${field}" must be a finite number of ms or null; got ${got}`,
+  invalidCookieText: (field: string, limit: number, got: string) =>
+    `Session cookie field "${field}" must be a string of at most ${limit} characters, or undefined; got ${got}`,
   invalidExpiry: (got: string) =>
     `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge in app code)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,

@@ -132,6 +132,24 @@ describe('checkSessionObject', () => {
       (session.cookie as { originalMaxAge: unknown }).originalMaxAge = Infinity;
       expect(refusal(session)).toMatchObject({ key: 'cookie' });
     });
+
+    it('is refused when its cookie path or domain is not a string a browser keeps', () => {
+      const { Session: SessionType, Cookie: CookieType } = classes();
+      for (const field of ['path', 'domain']) {
+        for (const value of [['/', 'a'.repeat(40)], { toString: () => '/' }, 42, '/'.repeat(1025)]) {
+          const session = sessionOf(SessionType, CookieType);
+          (session.cookie as Record<string, unknown>)[field] = value;
+          const error = refusal(session, false);
+          expect(error).toMatchObject({ key: 'cookie' });
+          expect(error?.message).toContain(`"${field}"`);
+        }
+        const fine = sessionOf(SessionType, CookieType);
+        (fine.cookie as Record<string, unknown>)[field] = field === 'path' ? '/'.repeat(1024) : 'shop.example';
+        expect(refusal(fine)).toBeUndefined();
+        (fine.cookie as Record<string, unknown>)[field] = undefined;
+        expect(refusal(fine)).toBeUndefined();
+      }
+    });
   });
 
   it('accepts a plain object with a plain cookie when no Cookie is required, as express-session’s stores do', () => {

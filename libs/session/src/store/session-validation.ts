@@ -52,7 +52,22 @@ export function checkSessionObject(session: object, requireCookieClass: boolean)
   if (originalMaxAge != null && !(typeof originalMaxAge === 'number' && Number.isFinite(originalMaxAge))) {
     throw new SessionDataError(messages.invalidCookieField('originalMaxAge', describe(originalMaxAge)), 'cookie');
   }
+  for (const field of COOKIE_TEXT_FIELDS) {
+    const value = (cookie as Record<string, unknown>)[field];
+    if (value != null && !(typeof value === 'string' && value.length <= MAX_COOKIE_ATTRIBUTE_LENGTH)) {
+      throw new SessionDataError(messages.invalidCookieText(field, MAX_COOKIE_ATTRIBUTE_LENGTH, describe(value)), 'cookie');
+    }
+  }
 }
+
+/*
+ * The cookie's attributes whose values are free text. The cookie package's serializer turns anything
+ * into a string first, so an array or an object would pass its character check and go out as a
+ * Set-Cookie header of any size; and browsers ignore an attribute value above 1,024 bytes (RFC 6265bis
+ * 5.6), which would silently scope the session cookie to another path or host.
+ */
+const COOKIE_TEXT_FIELDS = ['path', 'domain'] as const;
+const MAX_COOKIE_ATTRIBUTE_LENGTH = 1024;
 
 function isCookie(cookie: object): boolean {
   return cookie instanceof COOKIE_CLASS || hasShape(Object.getPrototypeOf(cookie), cookieShaped, isCookiePrototype);
