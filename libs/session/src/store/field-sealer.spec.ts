@@ -67,6 +67,21 @@ describe('FieldSealer', () => {
     expect(migrating.isStale(CART)).toBe(true);
   });
 
+  it('opens values sealed by an earlier release: the format and the associated data are stable', () => {
+    // Sealed with NEW_KEY by the version before IVs were pooled and the associated data built in one buffer.
+    const fields = sealer([NEW_KEY]);
+    expect(fields.open(SESSION, 'cart', '~xZcGVxnyAqBH9GHFry2xoFKp1nzWaaS7882HxYN9ot8IzzNLilGZk5ur3GQwidCT5IdEA4EyJA')).toBe(CART);
+    expect(fields.open('sess:ü-4f0c9a', 'prefé', '~xZcGV2R7FAS1OfS-tGOci5jlDd0faPb_1QPnPdrtlki3D7H6g0ahoki-hrI')).toBe('"multi-byte"');
+  });
+
+  it('never hands out one IV twice, across a refill of its pool of random bytes', () => {
+    const fields = sealer([NEW_KEY]);
+    const ivs = new Set<string>();
+    const seals = 1_000; // several pools' worth
+    for (let i = 0; i < seals; i++) ivs.add(bytesOf(fields.seal(SESSION, 'cart', CART)).subarray(4, 16).toString('hex'));
+    expect(ivs.size).toBe(seals);
+  });
+
   it('derives a different key id for each key, and keeps multi-byte text intact', () => {
     expect(new Set(sealer([OLD_KEY, NEW_KEY, Buffer.alloc(64, 3)]).keyIds).size).toBe(3);
     const fields = sealer([Buffer.alloc(64, 3)]);
