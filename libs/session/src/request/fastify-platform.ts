@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { isHttpsRequest } from '../cookie/secure-cookie';
 import { failureAnswer } from './failure-response';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { noteUnavailable, stateOf } from './request-state';
+import { STATE, noteUnavailable, stateOf } from './request-state';
 import { sessionOnFirstRead } from './session-lifecycle';
 
 type Request = FastifyRequest & SessionRequest;
@@ -50,6 +50,10 @@ export class FastifyPlatform implements HttpPlatform {
       },
     });
     this.app.decorateRequest('sessionID', undefined as unknown as string);
+    // The slots the way in fills on every request, declared so Fastify's request objects keep one shape
+    // (a property added per request would give them another hidden class, Fastify's own advice).
+    this.app.decorateRequest(STATE as unknown as string, undefined);
+    this.app.decorateRequest(REPLY as unknown as string, undefined);
     // A request that has its session holds it as an own property, which hides this accessor.
     this.app.decorateRequest('session', {
       getter(this: FastifyRequest) {
