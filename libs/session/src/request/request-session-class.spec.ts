@@ -1,4 +1,7 @@
+import { inspect } from 'node:util';
+import { attachState } from '../store/session-state';
 import { checkSessionObject } from '../store/session-validation';
+import { putTrackedValues } from '../store/tracked-values';
 import { SessionCookie } from '../cookie/session-cookie';
 import type { SessionRequest } from './http-platform';
 import { RequestSession } from './request-session-class';
@@ -90,5 +93,17 @@ describe('RequestSession', () => {
   it("passes the check of a session object's shape", () => {
     const { req } = requestWithStore();
     expect(() => checkSessionObject(req.session, true)).not.toThrow();
+  });
+
+  it('shows its values when inspected (console.log), its object values included', () => {
+    const { req } = requestWithStore();
+    const session = req.session as unknown as Record<string, unknown>;
+    const state = attachState(session, { stored: new Map([['cart', '["tea"]']]), createdAt: 1, refreshed: true });
+    putTrackedValues(session, { cart: ['tea'], views: 2 }, state);
+    const shown = inspect(session);
+    expect(shown).toMatch(/^Session \{/);
+    expect(shown).toContain("cart: [ 'tea' ]");
+    expect(shown).toContain('views: 2');
+    expect(shown).not.toContain('Getter');
   });
 });

@@ -1,4 +1,5 @@
 import { Session, type SessionData } from 'express-session';
+import { inspect, type InspectOptions } from 'node:util';
 import { trustSessionPrototype } from '../store/session-validation';
 import type { SessionRequest } from './http-platform';
 
@@ -26,6 +27,14 @@ function callbackOrPromise(run: (callback: Callback) => void, callback: Callback
  * given no callback. The methods live on the prototype: the session's own properties stay its data.
  */
 export class RequestSession extends (Session as unknown as SessionBase) {
+  /**
+   * What `console.log(req.session)` shows: the session's values, as express-session's Session shows
+   * them, rather than the accessors that hold its object values (see store/tracked-values.ts).
+   */
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    return show(Object.assign(Object.create(SessionView.prototype) as object, this), options);
+  }
+
   /** The session ID, as `@fastify/session` names it. */
   get sessionId(): string {
     return (this as unknown as { id: string }).id;
@@ -74,3 +83,6 @@ export class RequestSession extends (Session as unknown as SessionBase) {
 }
 
 trustSessionPrototype(RequestSession.prototype);
+
+/** Only gives `inspect` the name express-session's sessions print under. */
+const SessionView = class Session {};

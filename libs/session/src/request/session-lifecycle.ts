@@ -12,6 +12,7 @@ import type { RedisSessionStore } from '../store/redis-session-store';
 import type { SessionCore } from '../store/session-core';
 import type { StoredSession } from '../store/store-ports';
 import { attachState, stateOf as storeStateOf } from '../store/session-state';
+import { putTrackedValues } from '../store/tracked-values';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 import { RequestSession } from './request-session-class';
 import { ownSession, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
@@ -231,8 +232,16 @@ export async function regenerate(req: SessionRequest, { id }: { id: string }): P
 export function createSession(req: SessionRequest, data: SessionData): void {
   const state = storeStateOf(data);
   const { originalMaxAge } = data.cookie;
-  data.cookie = new SessionCookie(data.cookie);
-  data.cookie.originalMaxAge = originalMaxAge;
-  req.session = new RequestSession(req, data) as unknown as SessionRequest['session'];
-  if (state) attachState(req.session, state);
+  const cookie = new SessionCookie(data.cookie);
+  cookie.originalMaxAge = originalMaxAge;
+  if (!state) {
+    data.cookie = cookie;
+    req.session = new RequestSession(req, data) as unknown as SessionRequest['session'];
+    return;
+  }
+  const session = new RequestSession(req) as unknown as SessionRequest['session'];
+  attachState(session, state);
+  putTrackedValues(session, data, state);
+  session.cookie = cookie; // last, where express-session's copy of the data puts it
+  req.session = session;
 }

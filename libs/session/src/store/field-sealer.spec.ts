@@ -78,7 +78,12 @@ describe('FieldSealer', () => {
     const fields = sealer([NEW_KEY]);
     const ivs = new Set<string>();
     const seals = 1_000; // several pools' worth
-    for (let i = 0; i < seals; i++) ivs.add(bytesOf(fields.seal(SESSION, 'cart', CART)).subarray(4, 16).toString('hex'));
+    for (let i = 0; i < seals; i++)
+      ivs.add(
+        bytesOf(fields.seal(SESSION, 'cart', CART))
+          .subarray(4, 16)
+          .toString('hex'),
+      );
     expect(ivs.size).toBe(seals);
   });
 

@@ -53,7 +53,10 @@ export class FieldSealer {
   readonly acceptPlaintext: boolean;
 
   constructor({ keys, acceptPlaintext }: ResolvedEncryption) {
-    this.keys = keys.map((key) => ({ id: derive(key, 'nest-redis-session key id', KEY_ID_BYTES), aesKey: createSecretKey(derive(key, 'nest-redis-session aes-256-gcm', 32)) }));
+    this.keys = keys.map((key) => ({
+      id: derive(key, 'nest-redis-session key id', KEY_ID_BYTES),
+      aesKey: createSecretKey(derive(key, 'nest-redis-session aes-256-gcm', 32)),
+    }));
     this.acceptPlaintext = acceptPlaintext;
   }
 

@@ -5,6 +5,7 @@ import { FIELD, RESERVED_PREFIX, isSealedField } from '../redis/session-fields';
 import { UnopenableValueError, type FieldSealer } from './field-sealer';
 import type { SessionState } from './session-state';
 import { isForbiddenKey } from './session-validation';
+import { unreachedJson } from './tracked-values';
 
 /** A session as read from Redis: the data express-session inflates, and the store's bookkeeping. */
 export interface DecodedSession {
@@ -109,7 +110,7 @@ export function diffSession(session: Record<string, unknown>, state: SessionStat
     if (key === 'cookie') continue;
     if (key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
     if (isForbiddenKey(key)) throw new SessionDataError(messages.forbiddenKey(key), key);
-    const json = toJson(key, session[key]);
+    const json = unreachedJson(session, key, state) ?? toJson(key, session[key]);
     if (json === undefined) continue; // undefined and functions are not stored, as JSON.stringify drops them
     next.set(key, json);
     bytes += key.length + json.length;
@@ -170,7 +171,7 @@ function unchangedSize(session: Record<string, unknown>, state: SessionState, co
   for (const key of Object.keys(session)) {
     if (key === 'cookie') continue;
     if (key[0] === RESERVED_PREFIX) return undefined;
-    const json = toJson(key, session[key]);
+    const json = unreachedJson(session, key, state) ?? toJson(key, session[key]);
     if (json === undefined || stored.get(key) !== json) return undefined;
     bytes += key.length + json.length;
     fields++;

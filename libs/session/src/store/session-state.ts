@@ -1,3 +1,5 @@
+import type { TrackedValues } from './tracked-values';
+
 /**
  * What the store remembers about a session object between reading it and writing it back. It hangs
  * off the session under a symbol, so express-session's JSON hashing and `for…in` never see it.
@@ -45,6 +47,8 @@ export interface SessionState {
    * moved it away from the ID it was asked for: the lifecycle sends it as the new cookie.
    */
   renewedId?: string;
+  /** The object values put on the request's session behind accessors, and which the request reached (see tracked-values.ts). */
+  tracked?: TrackedValues;
 }
 
 /** A session's place in a user's index: the user and the session's digest. */

@@ -1,0 +1,89 @@
+import { cookieSettingsJson, decodeSession, diffSession } from './session-codec';
+import { attachState, type SessionState } from './session-state';
+import { putTrackedValues, unreachedJson } from './tracked-values';
+
+const CREATED = 1_700_000_000_000;
+const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
+const cookieJson = cookieSettingsJson(cookie)!;
+
+/** A session as a request gets it: read from these fields, values put behind the tracking accessors. */
+function readSession(fields: Record<string, string>): { session: Record<string, unknown>; state: SessionState } {
+  const { data, state } = decodeSession({ ...fields, ':c': String(CREATED), ':k': cookieJson }, undefined, CREATED);
+  const session: Record<string, unknown> = {};
+  attachState(session, state);
+  putTrackedValues(session, data, state);
+  session.cookie = data.cookie;
+  return { session, state };
+}
+
+/** Makes every JSON.stringify of `value` countable, as a value whose toJSON counts its calls. */
+function counted<T extends object>(value: T): { value: T; calls: () => number } {
+  let calls = 0;
+  Object.defineProperty(value, 'toJSON', {
+    value(this: T) {
+      calls++;
+      const { ...plain } = this as Record<string, unknown>;
+      return plain;
+    },
+    enumerable: false,
+  });
+  return { value, calls: () => calls };
+}
+
+describe('tracked session values', () => {
+  it('diffs a key the request never reached from the JSON read, without stringifying its value', () => {
+    const { session, state } = readSession({ prefs: '{"theme":"dark"}', user: '{"id":1}' });
+    const prefs = counted(state.tracked!.values.get('prefs') as object);
+    state.tracked!.values.set('prefs', prefs.value); // the value the accessor hands out, now counting
+    expect(diffSession(session, state, undefined).set).toEqual([]);
+    expect(prefs.calls()).toBe(0);
+    expect(unreachedJson(session, 'prefs', state)).toBe('{"theme":"dark"}');
+
+    // Once read, the value may have been changed in place: it is stringified again.
+    expect(session.prefs).toEqual({ theme: 'dark' });
+    expect(unreachedJson(session, 'prefs', state)).toBeUndefined();
+    expect(diffSession(session, state, undefined).set).toEqual([]);
+    expect(prefs.calls()).toBe(1);
+  });
+
+  it('saves a value changed in place through a read, and one assigned', () => {
+    const { session, state } = readSession({ cart: '["tea"]', user: '{"id":1}', prefs: '{"theme":"dark"}' });
+    (session.cart as string[]).push('cup');
+    session.user = { id: 2 };
+    expect(diffSession(session, state, undefined).set).toEqual(['cart', '["tea","cup"]', 'user', '{"id":2}']);
+    expect(session.user).toEqual({ id: 2 });
+  });
+
+  it('saves a key deleted and assigned again, and deletes one deleted', () => {
+    const { session, state } = readSession({ cart: '["tea"]', user: '{"id":1}' });
+    delete session.cart;
+    session.cart = ['pot']; // a plain data property now: the accessor is gone, though the key was never read
+    delete session.user;
+    const delta = diffSession(session, state, undefined);
+    expect(delta.set).toEqual(['cart', '["pot"]']);
+    expect(delta.del).toEqual(['user']);
+  });
+
+  it('saves a key app code redefined with Object.defineProperty', () => {
+    const { session, state } = readSession({ cart: '["tea"]' });
+    Object.defineProperty(session, 'cart', { value: ['cup'], enumerable: true, configurable: true, writable: true });
+    expect(diffSession(session, state, undefined).set).toEqual(['cart', '["cup"]']);
+  });
+
+  it('keeps primitives as plain properties, and objects enumerable and serializable as before', () => {
+    const { session } = readSession({ views: '3', note: '"hi"', cart: '["tea"]' });
+    expect(Object.getOwnPropertyDescriptor(session, 'views')).toMatchObject({ value: 3, writable: true });
+    expect(Object.keys(session)).toEqual(['views', 'note', 'cart', 'cookie']);
+    expect(JSON.parse(JSON.stringify(session))).toMatchObject({ views: 3, note: 'hi', cart: ['tea'] });
+    expect({ ...session }).toMatchObject({ cart: ['tea'] });
+  });
+
+  it('gives each session its own values under one shared accessor', () => {
+    const first = readSession({ cart: '["tea"]' });
+    const second = readSession({ cart: '["cup"]' });
+    (first.session.cart as string[]).push('pot');
+    expect(second.session.cart).toEqual(['cup']);
+    expect(Object.getOwnPropertyDescriptor(first.session, 'cart')!.get).toBe(Object.getOwnPropertyDescriptor(second.session, 'cart')!.get);
+    expect(unreachedJson(second.session, 'cart', second.state)).toBeUndefined(); // read just above
+  });
+});

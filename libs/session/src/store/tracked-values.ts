@@ -1,0 +1,96 @@
+import { stateOf, type SessionState } from './session-state';
+
+/*
+ * The end-of-request save compares every top-level key of the session with the JSON Redis holds,
+ * which means one JSON.stringify per key per request: in a session of 50 keys, 50 for a change of one,
+ * and as many for a request that only read. A key's value can only have changed if the handler
+ * reached it: assigned it, or read it (an object read may be changed in place). So the object
+ * values of a session read from Redis go onto the request's session behind accessors that note the
+ * keys reached; a key never reached is known to be unchanged and its JSON is the one read, with no
+ * stringify. Values are still parsed when the session is read, so a corrupt value is found there.
+ *
+ * The accessors are shared by every session with a key of that name, so sessions of one shape share
+ * V8's hidden classes as plain data properties would. A key deleted and assigned again is a plain
+ * data property: the check below asks whether the key still holds the accessor, not only whether it
+ * was reached.
+ */
+
+/** The object values of one session, as read, and the keys the request reached. */
+export interface TrackedValues {
+  values: Map<string, unknown>;
+  /** JSON of each value as Redis held it when read (opened, under encryption). */
+  json: Map<string, string>;
+  reached: Set<string>;
+}
+
+/** Accessors shared per key name; bounded, so keys made up per request cannot grow it without end. */
+const accessors = new Map<string, PropertyDescriptor>();
+const MAX_SHARED_ACCESSORS = 1_024;
+/** Every tracking getter, shared or not, to tell the accessor from whatever replaced it. */
+const trackingGetters = new WeakSet<object>();
+
+function accessorFor(key: string): PropertyDescriptor {
+  const shared = accessors.get(key);
+  if (shared) return shared;
+  function get(this: object): unknown {
+    const tracked = trackedOf(this);
+    tracked?.reached.add(key);
+    return tracked?.values.get(key);
+  }
+  function set(this: object, value: unknown): void {
+    const tracked = trackedOf(this);
+    if (!tracked) {
+      Object.defineProperty(this, key, { value, writable: true, enumerable: true, configurable: true });
+      return;
+    }
+    tracked.reached.add(key);
+    tracked.values.set(key, value);
+  }
+  trackingGetters.add(get);
+  const accessor: PropertyDescriptor = { enumerable: true, configurable: true, get, set };
+  if (accessors.size < MAX_SHARED_ACCESSORS) accessors.set(key, accessor);
+  return accessor;
+}
+
+function trackedOf(session: object): TrackedValues | undefined {
+  return stateOf(session)?.tracked;
+}
+
+/**
+ * Puts a decoded session's values on `session`, as express-session's Session constructor copies
+ * them (keys the session object already has, such as its methods, are skipped): primitives as plain
+ * properties, objects behind the tracking accessors. `state` is the session's, already attached.
+ */
+export function putTrackedValues(session: object, data: object, state: SessionState): void {
+  const target = session as Record<string, unknown>;
+  const source = data as Record<string, unknown>;
+  let tracked: TrackedValues | undefined;
+  for (const key in source) {
+    if (key === 'cookie' || key in session) continue;
+    const value = source[key];
+    const json = state.stored?.get(key);
+    if (value === null || typeof value !== 'object' || json === undefined) {
+      target[key] = value;
+      continue;
+    }
+    tracked ??= state.tracked = { values: new Map(), json: new Map(), reached: new Set() };
+    tracked.values.set(key, value);
+    tracked.json.set(key, json);
+    Object.defineProperty(session, key, accessorFor(key));
+  }
+}
+
+/**
+ * The JSON of `key` when the request never reached it (so it is what was read), else undefined and
+ * the caller stringifies the value.
+ */
+export function unreachedJson(session: object, key: string, state: SessionState): string | undefined {
+  const tracked = state.tracked;
+  if (!tracked || tracked.reached.has(key)) return undefined;
+  const json = tracked.json.get(key);
+  if (json === undefined) return undefined;
+  // Deleted and assigned again, or redefined by app code: no longer the accessor, so not tracked.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- compared by identity, never called
+  const getter = Object.getOwnPropertyDescriptor(session, key)?.get;
+  return getter && trackingGetters.has(getter) ? json : undefined;
+}
