@@ -5,7 +5,7 @@ import { dockerAvailable, probeDocker } from './container';
 import { engineOfInfo, expectedEngine } from './engine';
 import { openMonitor } from './monitor';
 import { deleteByPrefix, uniquePrefix } from './prefix';
-import { freePorts, LOCALHOST } from './ports';
+import { freePorts, LOCALHOST, onFreePorts } from './ports';
 import { ask, askOver } from './probe';
 import { launchRedisServer, redisServerMissingReason } from './processes';
 import { RedisServerHandle, startRedis } from './redis';
@@ -121,6 +121,34 @@ describe('launchRedisServer failures', () => {
       squatter.close();
       await removeTempDir(dir);
     }
+  });
+});
+
+describe('onFreePorts', () => {
+  it('starts again on other ports when a server found its port taken, and only then', async () => {
+    const tried: number[][] = [];
+    const started = await onFreePorts(2, (ports) => {
+      tried.push(ports);
+      return tried.length === 1 ? Promise.reject(new Error('redis-server exited: Address already in use')) : Promise.resolve('up');
+    });
+    expect(started).toBe('up');
+    expect(tried).toHaveLength(2);
+
+    let calls = 0;
+    const badOption = onFreePorts(1, () => {
+      calls++;
+      return Promise.reject(new Error('Bad directive'));
+    });
+    await expect(badOption).rejects.toThrow('Bad directive');
+    expect(calls).toBe(1);
+
+    let taken = 0;
+    const alwaysTaken = onFreePorts(1, () => {
+      taken++;
+      return Promise.reject(new Error('Address already in use'));
+    });
+    await expect(alwaysTaken).rejects.toThrow('Address already in use');
+    expect(taken).toBe(3);
   });
 });
 

@@ -1,5 +1,5 @@
 import { dockerAvailable, startRedisContainer } from './container';
-import { freePorts, LOCALHOST } from './ports';
+import { freePorts, LOCALHOST, onFreePorts } from './ports';
 import { launchRedisServer, RedisProcess, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
 import type { TestCertificates } from './tls-certificates';
@@ -74,24 +74,21 @@ async function fromContainer(): Promise<RedisServerHandle> {
 
 async function fromRedisServer(tls?: TestCertificates): Promise<RedisServerHandle> {
   const dir = await makeTempDir('standalone');
-  let [port] = await freePorts(1);
   // The append-only file is what carries the data across interrupt/resume.
-  const launch = () => launchRedisServer({ port, dir, tls, args: ['--appendonly', 'yes'] });
+  const launchOn = (port: number) => launchRedisServer({ port, dir, tls, args: ['--appendonly', 'yes'] });
+  let port = 0;
   let server: RedisProcess | undefined;
   let stopped = false;
-  for (let attempt = 1; !server; attempt++) {
-    try {
-      server = await launch();
-    } catch (error) {
-      // Another process took the port between the check and the bind: another port, twice at most.
-      if (attempt < 3 && /Address already in use/.test(String((error as Error).message))) {
-        [port] = await freePorts(1);
-        continue;
-      }
-      await removeTempDir(dir);
-      throw error;
-    }
+  try {
+    server = await onFreePorts(1, ([free]) => {
+      port = free;
+      return launchOn(free);
+    });
+  } catch (error) {
+    await removeTempDir(dir);
+    throw error;
   }
+  const launch = () => launchOn(port);
   return {
     url: `${tls ? 'rediss' : 'redis'}://${LOCALHOST}:${port}`,
     host: LOCALHOST,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { freePorts, LOCALHOST } from './ports';
+import { LOCALHOST, onFreePorts } from './ports';
 import { ask, waitUntil } from './probe';
 import { launchRedisServer, type RedisProcess } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
@@ -69,9 +69,17 @@ export interface JoinedMaster extends Address {
 /** Starts an empty cluster-enabled server and has it join the cluster `seed` belongs to; resolves once every node knows it. */
 export async function joinEmptyMaster(seed: Address, members: Address[]): Promise<JoinedMaster> {
   const dir = await makeTempDir('cluster-joiner');
-  const [port, busPort] = await freePorts(2);
-  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-port', String(busPort)];
-  const process = await launchRedisServer({ port, dir, args });
+  let launched: { port: number; busPort: number; process: RedisProcess };
+  try {
+    launched = await onFreePorts(2, async ([port, busPort]) => {
+      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(busPort)];
+      return { port, busPort, process: await launchRedisServer({ port, dir, args }) };
+    });
+  } catch (error) {
+    await removeTempDir(dir);
+    throw error;
+  }
+  const { port, busPort, process } = launched;
   const stop = async () => {
     await process.stop();
     await removeTempDir(dir);

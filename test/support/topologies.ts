@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePorts, LOCALHOST } from './ports';
+import { LOCALHOST, onFreePorts } from './ports';
 import { ask, askOver, waitUntil } from './probe';
 import { launchRedisServer, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
@@ -33,12 +33,19 @@ export interface SentinelSetup {
 export async function startSentinelSetup(): Promise<SentinelSetup> {
   return assemble(async (onStop) => {
     const root = await setupFolder('sentinel', onStop);
-    const [masterPort, replicaPort, sentinelPort] = await freePorts(3);
     // Without this the master waits 5 s for more replicas before the first diskless sync.
     const masterArgs = ['--repl-diskless-sync-delay', '0'];
-    onStop((await launchRedisServer({ port: masterPort, dir: await subFolder(root, 'master'), args: masterArgs })).stop);
+    const masterDir = await subFolder(root, 'master');
+    const masterPort = await onFreePorts(1, async ([port]) => {
+      onStop((await launchRedisServer({ port, dir: masterDir, args: masterArgs })).stop);
+      return port;
+    });
     const replicaArgs = ['--replicaof', LOCALHOST, String(masterPort)];
-    onStop((await launchRedisServer({ port: replicaPort, dir: await subFolder(root, 'replica'), args: replicaArgs })).stop);
+    const replicaDir = await subFolder(root, 'replica');
+    const replicaPort = await onFreePorts(1, async ([port]) => {
+      onStop((await launchRedisServer({ port, dir: replicaDir, args: replicaArgs })).stop);
+      return port;
+    });
     await waitUntil('the replica to sync with its master', async () =>
       String(await ask(LOCALHOST, replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
     );
@@ -46,8 +53,11 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     // Sentinel rewrites its config file, so it gets its own writable copy.
     const sentinelDir = await subFolder(root, 'sentinel');
     const configFile = join(sentinelDir, 'sentinel.conf');
-    await writeFile(configFile, `sentinel monitor ${MASTER_NAME} ${LOCALHOST} ${masterPort} 1\n`);
-    onStop((await launchRedisServer({ port: sentinelPort, dir: sentinelDir, configFile, args: ['--sentinel'] })).stop);
+    const sentinelPort = await onFreePorts(1, async ([port]) => {
+      await writeFile(configFile, `sentinel monitor ${MASTER_NAME} ${LOCALHOST} ${masterPort} 1\n`); // afresh: sentinel rewrites it
+      onStop((await launchRedisServer({ port, dir: sentinelDir, configFile, args: ['--sentinel'] })).stop);
+      return port;
+    });
     await waitUntil('the sentinel to report the master', async () => {
       const reply = await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'get-master-addr-by-name', MASTER_NAME);
       return Array.isArray(reply) && reply[0] === LOCALHOST && Number(reply[1]) === masterPort;
@@ -71,13 +81,16 @@ export async function startCluster(options: { tls?: TestCertificates } = {}): Pr
   const askNode = (host: string, port: number, command: string, ...args: (string | number)[]) => askOver({ host, port, tls: tls?.clientTls }, command, ...args);
   return assemble(async (onStop) => {
     const root = await setupFolder('cluster', onStop);
-    const ports = await freePorts(CLUSTER_SIZE * 2);
-    const nodes = Array.from({ length: CLUSTER_SIZE }, (_, i) => ({ port: ports[i], busPort: ports[CLUSTER_SIZE + i] }));
-    for (const [i, node] of nodes.entries()) {
+    const nodes: { port: number; busPort: number }[] = [];
+    for (let i = 0; i < CLUSTER_SIZE; i++) {
       const dir = await subFolder(root, `node-${i}`);
-      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')];
-      args.push('--cluster-port', String(node.busPort));
-      onStop((await launchRedisServer({ port: node.port, dir, args, tls })).stop);
+      const node = await onFreePorts(2, async ([port, busPort]) => {
+        // A config file per attempt: a node that found its port taken may have written one already.
+        const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(busPort)];
+        onStop((await launchRedisServer({ port, dir, args, tls })).stop);
+        return { port, busPort };
+      });
+      nodes.push(node);
     }
 
     for (const [i, node] of nodes.entries()) {
