@@ -21,10 +21,11 @@ const available = topologyAvailable();
   let setup: FailoverSentinel;
   const running: RunningApp[] = [];
   let logs: EventLog[];
+  let prefix: string;
 
   beforeAll(async () => {
     setup = await startFailoverSentinel({ downAfterMs: 1_000 });
-    const prefix = uniquePrefix('sentinel-events');
+    prefix = uniquePrefix('sentinel-events');
     for (const replica of ['s1', 's2']) {
       running.push(
         await startSessionApp({
@@ -61,8 +62,35 @@ const available = topologyAvailable();
     return digestOfCookie(cookie!);
   }
 
+  /**
+   * Waits until both replicas' subscribers are subscribed on the master the sentinel names now, and
+   * that master sends expiry notifications. After a failover each subscriber reconnects on its own
+   * retry timer, and an event published before it is subscribed again is lost, as the README says:
+   * a session made meanwhile on the replica whose client came back first would go unheard by the
+   * other (seen under load: s2's relay subscriber back 40 ms after s1 published its creation). The
+   * events that follow must then all arrive; a subscriber that never comes back fails this wait.
+   */
+  async function subscribedOnTheMaster(label: string): Promise<void> {
+    const relayChannel = `${prefix}events`; // the README's `<prefix>events`
+    const expiryChannel = '__keyevent@0__:expired';
+    await waitUntil(
+      `both replicas to subscribe on the master ${label}`,
+      async () => {
+        const master = await setup.currentMaster();
+        const counts = (await ask(master.host, master.port, 'PUBSUB', 'NUMSUB', relayChannel, expiryChannel)) as [string, number, string, number];
+        const flags = ((await ask(master.host, master.port, 'CONFIG', 'GET', 'notify-keyspace-events')) as string[])[1];
+        if (counts[1] === running.length && counts[3] === running.length && flags.includes('E') && (flags.includes('x') || flags.includes('A'))) return true;
+        throw new Error(
+          `master ${master.port}: ${counts[1]} relay and ${counts[3]} expiry subscribers of ${running.length}, notify-keyspace-events "${flags}"`,
+        );
+      },
+      { timeoutMs: 30_000 },
+    );
+  }
+
   /** One session made on each replica: every replica hears each creation once (its own or relayed), then its expiry once (from Redis). */
   async function expectEveryEventOnEveryReplica(label: string): Promise<void> {
+    await subscribedOnTheMaster(label);
     const digests = [await createOn(running[0]), await createOn(running[1])];
     const count = (log: EventLog, type: string, digest: string) => log.events.filter((event) => event.type === type && event.digest === digest).length;
     for (const [i, log] of logs.entries()) {

@@ -177,8 +177,15 @@ describe('expiry in ms, the key TTL being its only record', () => {
     expect(expireTime).toBeLessThanOrEqual(after + 300);
     const read = await store.get(sid);
     expect(read?.cookie.expires ?? null).toBeNull();
+    // The read slid the expiry when it came more than touchAfter (30 ms, a tenth of the window) after
+    // the save, as a stall of a loaded run makes it: the session lives an idle timeout past its last
+    // use, so wait for that slide (as the end of a request does) and sleep past the expiry Redis holds then.
+    await store.touch(sid, read!);
+    const lastExpireTime = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
+    expect(lastExpireTime).toBeGreaterThanOrEqual(expireTime);
+    expect(lastExpireTime).toBeLessThanOrEqual(Date.now() + 300);
 
-    await sleepUntilAfter(expireTime);
+    await sleepUntilAfter(lastExpireTime);
     await expect(store.get(sid)).resolves.toBeNull();
   });
 
@@ -201,6 +208,12 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const absoluteTimeout = 10_000;
     // The idle timeout may not exceed the absolute one: the longest it may be.
     const idleTimeout = absoluteTimeout;
+    // How far ahead these tests put an expiry they call near: half the idle window. Near enough that
+    // a slide still gains more than touchAfter (a tenth of the window); far enough that a stall of a
+    // loaded run (the parallel engine matrix on two cores) cannot let the key lapse before the call
+    // under test reaches Redis. With 2 s it could: the read then finds nothing, or the slide 'gone',
+    // and PEXPIRETIME answers -2.
+    const nearExpiry = (window: number) => Date.now() + window / 2;
 
     async function createdAtOf(store: RedisSessionStore, sid: string): Promise<number> {
       return Number(await admin.hget(sessionRedisKey(prefix, sid), ':c'));
@@ -218,7 +231,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       // touchAfter 0: a touch slides whatever it gains (by default it waits until the expiry would gain a minute).
       const store = makeStore({ idleTimeout, absoluteTimeout, touchAfter: 0 });
       const sid = newSid();
-      const session = freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 2_000) });
+      const session = freshSession(store, sid, { n: 1 }, { expires: new Date(nearExpiry(idleTimeout)) });
       await store.set(sid, session);
       const createdAt = await createdAtOf(store, sid);
       session.cookie.expires = new Date(Date.now() + 60_000);
@@ -226,7 +239,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
 
       // A copy read by another process knows nothing of the creation time: Redis applies the cap.
-      await admin.pexpireat(sessionRedisKey(prefix, sid), Date.now() + 2_000);
+      await admin.pexpireat(sessionRedisKey(prefix, sid), nearExpiry(idleTimeout));
       await sleepUntilAfter(createdAt + 5);
       await store.touch(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
       await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
@@ -238,7 +251,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: idleTimeout }));
       const createdAt = await createdAtOf(store, sid);
       // As if the session had been idle for a while: its expiry is now near (and its expiry field, as every write keeps it).
-      await expireAt(sid, Date.now() + 2_000);
+      await expireAt(sid, nearExpiry(idleTimeout));
       const read = await store.get(sid);
       await store.touch(sid, read!); // what express-session calls at the end: waits for the slide the read sent
       await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
@@ -249,10 +262,14 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const store = makeStore({ idleTimeout: 60_000, cookie: { persistent: true } });
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { maxAge: 60_000 }));
-      await expireAt(sid, Date.now() + 2_000);
+      await expireAt(sid, nearExpiry(60_000)); // 30 s ahead: a slide gains 30 s, past touchAfter's 6 s
       const before = Date.now();
-      await store.touch(sid, (await store.get(sid))!);
-      expect(Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)))).toBeGreaterThanOrEqual(before + 60_000);
+      const read = await store.get(sid);
+      await store.touch(sid, read!);
+      // Slid a full window from the read's own time, which is no earlier than `before`; the cookie says the same.
+      const expiry = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
+      expect(expiry).toBeGreaterThanOrEqual(before + 60_000);
+      expect(new Date(read!.cookie.expires!).getTime()).toBe(expiry);
     });
 
     it('while a read leaves a session alone until its expiry would gain touchAfter', async () => {
