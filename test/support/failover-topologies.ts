@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePorts, LOCALHOST } from './ports';
+import { LOCALHOST, onFreePorts } from './ports';
 import { ask, waitUntil } from './probe';
-import { launchRedisServer, type RedisProcess } from './processes';
+import { launchOnFreePort, launchRedisServer, type RedisProcess } from './processes';
 import { assemble, setupFolder, subFolder, type Address } from './topologies';
 
 // Setups whose servers a test can kill or fail over: the fault suite and the failover tests.
@@ -36,16 +36,13 @@ export async function startFailoverSentinel(options: { downAfterMs?: number; ser
   const downAfter = options.downAfterMs ?? 1_000;
   return assemble(async (onStop) => {
     const root = await setupFolder('failover-sentinel', onStop);
-    const [masterPort, replicaPort, sentinelPort] = await freePorts(3);
     const common = ['--repl-diskless-sync-delay', '0', ...(options.serverArgs ?? [])];
-    const master = await launchRedisServer({ port: masterPort, dir: await subFolder(root, 'a'), args: common });
+    const master = await launchOnFreePort({ dir: await subFolder(root, 'a'), args: common });
     onStop(master.stop);
-    const replica = await launchRedisServer({
-      port: replicaPort,
-      dir: await subFolder(root, 'b'),
-      args: [...common, '--replicaof', LOCALHOST, String(masterPort)],
-    });
+    const masterPort = master.port;
+    const replica = await launchOnFreePort({ dir: await subFolder(root, 'b'), args: [...common, '--replicaof', LOCALHOST, String(masterPort)] });
     onStop(replica.stop);
+    const replicaPort = replica.port;
     await waitUntil('the replica to sync with its master', async () =>
       String(await ask(LOCALHOST, replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
     );
@@ -60,7 +57,8 @@ export async function startFailoverSentinel(options: { downAfterMs?: number; ser
         '',
       ].join('\n'),
     );
-    onStop((await launchRedisServer({ port: sentinelPort, dir: sentinelDir, configFile, args: ['--sentinel'] })).stop);
+    const { port: sentinelPort, stop: stopSentinel } = await launchOnFreePort({ dir: sentinelDir, configFile, args: ['--sentinel'] });
+    onStop(stopSentinel);
     const currentMaster = async (): Promise<Address> => {
       const reply = (await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [string, string];
       return { host: reply[0], port: Number(reply[1]) };
@@ -108,16 +106,17 @@ export async function startFailoverCluster(options: { nodeTimeoutMs?: number } =
   const shardCount = 3;
   return assemble(async (onStop) => {
     const root = await setupFolder('failover-cluster', onStop);
-    const ports = await freePorts(shardCount * 4);
     const servers: (Node & { busPort: number })[] = [];
     for (let i = 0; i < shardCount * 2; i++) {
       const dir = await subFolder(root, `node-${i}`);
-      const [port, busPort] = [ports[i], ports[shardCount * 2 + i]];
-      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-port', String(busPort)];
-      args.push('--cluster-node-timeout', String(nodeTimeout), '--repl-diskless-sync-delay', '0');
-      const process = await launchRedisServer({ port, dir, args });
-      onStop(process.stop);
-      servers.push({ host: LOCALHOST, port, busPort, process });
+      const server = await onFreePorts(2, async ([port, busPort]) => {
+        // A config file per attempt: a node that found its port taken may have written one already.
+        const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-port', String(busPort)];
+        args.push('--cluster-node-timeout', String(nodeTimeout), '--repl-diskless-sync-delay', '0');
+        return { host: LOCALHOST, port, busPort, process: await launchRedisServer({ port, dir, args }) };
+      });
+      onStop(server.process.stop);
+      servers.push(server);
     }
     const masters = servers.slice(0, shardCount);
     const replicas = servers.slice(shardCount);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { onHostExit } from './host-process';
-import { LOCALHOST } from './ports';
+import { LOCALHOST, onFreePorts } from './ports';
 import type { ConnectionOptions } from 'node:tls';
 import { answersPing, askOver, waitUntil } from './probe';
 import { redisTlsArgs, type TestCertificates } from './tls-certificates';
@@ -50,6 +50,11 @@ export interface LaunchOptions {
   args?: string[];
   /** Serve `port` over TLS only, with these certificates (the plain port closed). */
   tls?: TestCertificates;
+}
+
+/** `launchRedisServer` on a port found free, and on another if that one was taken meanwhile (see `onFreePorts`). */
+export function launchOnFreePort(options: Omit<LaunchOptions, 'port'>): Promise<RedisProcess> {
+  return onFreePorts(1, ([port]) => launchRedisServer({ ...options, port }));
 }
 
 /** Starts redis-server and resolves once it answers PING; on failure the error carries the tail of its log. */

@@ -1,6 +1,6 @@
 import { dockerAvailable, startRedisContainer } from './container';
-import { freePorts, LOCALHOST, onFreePorts } from './ports';
-import { launchRedisServer, RedisProcess, redisServerMissingReason } from './processes';
+import { freePorts, LOCALHOST } from './ports';
+import { launchOnFreePort, launchRedisServer, RedisProcess, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
 import type { TestCertificates } from './tls-certificates';
 
@@ -75,20 +75,17 @@ async function fromContainer(): Promise<RedisServerHandle> {
 async function fromRedisServer(tls?: TestCertificates): Promise<RedisServerHandle> {
   const dir = await makeTempDir('standalone');
   // The append-only file is what carries the data across interrupt/resume.
-  const launchOn = (port: number) => launchRedisServer({ port, dir, tls, args: ['--appendonly', 'yes'] });
-  let port = 0;
+  const options = { dir, tls, args: ['--appendonly', 'yes'] };
   let server: RedisProcess | undefined;
   let stopped = false;
   try {
-    server = await onFreePorts(1, ([free]) => {
-      port = free;
-      return launchOn(free);
-    });
+    server = await launchOnFreePort(options);
   } catch (error) {
     await removeTempDir(dir);
     throw error;
   }
-  const launch = () => launchOn(port);
+  const port = server.port;
+  const launch = () => launchRedisServer({ ...options, port });
   return {
     url: `${tls ? 'rediss' : 'redis'}://${LOCALHOST}:${port}`,
     host: LOCALHOST,

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOCALHOST, onFreePorts } from './ports';
 import { ask, askOver, waitUntil } from './probe';
-import { launchRedisServer, redisServerMissingReason } from './processes';
+import { launchOnFreePort, launchRedisServer, redisServerMissingReason } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
 import type { TestCertificates } from './tls-certificates';
 
@@ -36,16 +36,12 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     // Without this the master waits 5 s for more replicas before the first diskless sync.
     const masterArgs = ['--repl-diskless-sync-delay', '0'];
     const masterDir = await subFolder(root, 'master');
-    const masterPort = await onFreePorts(1, async ([port]) => {
-      onStop((await launchRedisServer({ port, dir: masterDir, args: masterArgs })).stop);
-      return port;
-    });
+    const { port: masterPort, stop: stopMaster } = await launchOnFreePort({ dir: masterDir, args: masterArgs });
+    onStop(stopMaster);
     const replicaArgs = ['--replicaof', LOCALHOST, String(masterPort)];
     const replicaDir = await subFolder(root, 'replica');
-    const replicaPort = await onFreePorts(1, async ([port]) => {
-      onStop((await launchRedisServer({ port, dir: replicaDir, args: replicaArgs })).stop);
-      return port;
-    });
+    const { port: replicaPort, stop: stopReplica } = await launchOnFreePort({ dir: replicaDir, args: replicaArgs });
+    onStop(stopReplica);
     await waitUntil('the replica to sync with its master', async () =>
       String(await ask(LOCALHOST, replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
     );
@@ -53,11 +49,9 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
     // Sentinel rewrites its config file, so it gets its own writable copy.
     const sentinelDir = await subFolder(root, 'sentinel');
     const configFile = join(sentinelDir, 'sentinel.conf');
-    const sentinelPort = await onFreePorts(1, async ([port]) => {
-      await writeFile(configFile, `sentinel monitor ${MASTER_NAME} ${LOCALHOST} ${masterPort} 1\n`); // afresh: sentinel rewrites it
-      onStop((await launchRedisServer({ port, dir: sentinelDir, configFile, args: ['--sentinel'] })).stop);
-      return port;
-    });
+    await writeFile(configFile, `sentinel monitor ${MASTER_NAME} ${LOCALHOST} ${masterPort} 1\n`);
+    const { port: sentinelPort, stop: stopSentinel } = await launchOnFreePort({ dir: sentinelDir, configFile, args: ['--sentinel'] });
+    onStop(stopSentinel);
     await waitUntil('the sentinel to report the master', async () => {
       const reply = await ask(LOCALHOST, sentinelPort, 'SENTINEL', 'get-master-addr-by-name', MASTER_NAME);
       return Array.isArray(reply) && reply[0] === LOCALHOST && Number(reply[1]) === masterPort;
