@@ -1,5 +1,3 @@
-import type { TrackedValues } from './tracked-values';
-
 /**
  * What the store remembers about a session object between reading it and writing it back. It hangs
  * off the session under a symbol, so express-session's JSON hashing and `for…in` never see it.
@@ -49,6 +47,14 @@ export interface SessionState {
   renewedId?: string;
   /** The object values put on the request's session behind accessors, and which the request reached (see tracked-values.ts). */
   tracked?: TrackedValues;
+}
+
+/** The object values of one session as read, behind the accessors of tracked-values.ts, and the keys the request reached. */
+export interface TrackedValues {
+  values: Map<string, unknown>;
+  /** JSON of each value as Redis held it when read (opened, under encryption). */
+  json: Map<string, string>;
+  reached: Set<string>;
 }
 
 /** A session's place in a user's index: the user and the session's digest. */

@@ -1,4 +1,4 @@
-import { stateOf, type SessionState } from './session-state';
+import { stateOf, type SessionState, type TrackedValues } from './session-state';
 
 /*
  * The end-of-request save compares every top-level key of the session with the JSON Redis holds,
@@ -14,14 +14,6 @@ import { stateOf, type SessionState } from './session-state';
  * data property: the check below asks whether the key still holds the accessor, not only whether it
  * was reached.
  */
-
-/** The object values of one session, as read, and the keys the request reached. */
-export interface TrackedValues {
-  values: Map<string, unknown>;
-  /** JSON of each value as Redis held it when read (opened, under encryption). */
-  json: Map<string, string>;
-  reached: Set<string>;
-}
 
 /** Accessors shared per key name; bounded, so keys made up per request cannot grow it without end. */
 const accessors = new Map<string, PropertyDescriptor>();
