@@ -10,13 +10,16 @@ import { startStallableProxy, type StallableProxy } from './support/tcp-proxy';
 
 // Issue 12: the real shop (built bundle, three replicas behind the demo's balancer) under a cart load
 // while Redis fails. Each scenario asserts: no session lost, no acknowledged (201) addition lost,
-// every request answered within redisDeadline (the shop uses the library's 1 s) plus MARGIN_MS, and
-// recovery without restarting anything. Figures are printed per scenario and as a table at the end.
+// every request answered within the deadlines of its session operations (the shop uses the library's
+// redisDeadline of 1 s, which bounds each operation; adding to the cart reads the session and then
+// updates it: two) plus MARGIN_MS, and recovery without restarting anything. Figures are printed per
+// scenario and as a table at the end.
 
 const REDIS_DEADLINE_MS = 1_000;
+const OPERATIONS_PER_REQUEST = 2;
 /** Room for what is not Redis: the balancer hop, Nest, JSON, two cores shared by Redis, three replicas and the load. */
 const MARGIN_MS = 500;
-const BOUND_MS = REDIS_DEADLINE_MS + MARGIN_MS;
+const BOUND_MS = OPERATIONS_PER_REQUEST * REDIS_DEADLINE_MS + MARGIN_MS;
 const FAULT_MS = 3_000;
 
 const results: ScenarioResult[] = [];
