@@ -12,6 +12,8 @@ const prefix = uniquePrefix('svc');
 /** Small enough that a login carrying DRAFT cannot be saved, large enough for any other session here. */
 const MAX_SESSION_BYTES = 4096;
 const DRAFT = 'd'.repeat(MAX_SESSION_BYTES);
+/** The module's default idle timeout, which the sessions here keep. */
+const IDLE_TIMEOUT = 30 * 60_000;
 
 /** The `SessionService` methods the shared test routes do not call, each answering what it saw in Redis or in the session. */
 @Controller('svc')
@@ -37,6 +39,18 @@ class ServiceRoutesController {
     req.session.views = 100;
     await this.sessions.reload(req);
     return { views: req.session.views ?? null };
+  }
+
+  /**
+   * A longer cookie window ("remember me"), then touch(): the expiry in Redis must have moved before
+   * touch() resolves, not at the end of the request. Answers the key's remaining time in ms.
+   */
+  @Post('remember-and-touch')
+  @HttpCode(200)
+  async rememberAndTouch(@Req() req: Request, @Body() body: { ms: number }) {
+    req.session.cookie.maxAge = body.ms;
+    await this.sessions.touch(req);
+    return { pttl: await this.redis.pttl(sessionRedisKey(prefix, req.sessionID)) };
   }
 
   /** The session as sessionOf sees it; never creates one. */
@@ -71,7 +85,7 @@ class ServiceRoutesController {
   }
 }
 
-/** `SessionService`'s save, reload, sessionOf and destroy, a failed login, logout and reseal at their edges, on a real Redis. */
+/** `SessionService`'s save, reload, touch, sessionOf and destroy, a failed login, logout and reseal at their edges, on a real Redis. */
 describe('SessionService, the methods the other suites do not reach', () => {
   let redis: RedisServerHandle;
   let app: RunningApp;
@@ -101,6 +115,15 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ views: 1 });
     expect((await visitor.get('/peek')).body).toEqual({ views: 1 });
+  });
+
+  it('touch() moves the expiry in Redis before it resolves: a longer cookie window is in force at once', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/inc');
+    const res = await visitor.post('/svc/remember-and-touch', { ms: 4 * IDLE_TIMEOUT });
+    expect(res.status).toBe(200);
+    // Before the touch the key had at most IDLE_TIMEOUT left; after it, close to four times that.
+    expect(res.body.pttl).toBeGreaterThan(3 * IDLE_TIMEOUT);
   });
 
   it('sessionOf() answers the session a request has, and undefined, creating none, for a visitor without one', async () => {
