@@ -85,14 +85,17 @@ class ServiceRoutesController {
   }
 }
 
-/** `SessionService`'s save, reload, touch, sessionOf and destroy, a failed login, logout and reseal at their edges, on a real Redis. */
+/** `SessionService`'s save, reload, touch, sessionOf and destroy, a failed or refused login, list without a request, logout and reseal at their edges, on a real Redis. */
 describe('SessionService, the methods the other suites do not reach', () => {
   let redis: RedisServerHandle;
   let app: RunningApp;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    app = await startSessionApp({ redis: redis.url, prefix, maxSessionBytes: MAX_SESSION_BYTES }, [ServiceRoutesController]);
+    redis = await startRedis({ controllable: true });
+    app = await startSessionApp(
+      { redis: redis.url, prefix, maxSessionBytes: MAX_SESSION_BYTES, users: { maxSessions: 1, onLimit: 'reject' } },
+      [ServiceRoutesController],
+    );
   });
 
   afterAll(async () => {
@@ -157,7 +160,42 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect((await visitor.get('/me')).status).toBe(401);
   });
 
+  it('a login refused at users.maxSessions (reject) leaves the session the request came with as it was', async () => {
+    expect((await new Visitor(app.url).post('/login', { id: 'at-limit' })).status).toBe(200);
+    const second = new Visitor(app.url);
+    await second.post('/inc');
+    const cookie = second.cookie;
+    const refused = await second.post('/login', { id: 'at-limit' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(/users\.maxSessions/);
+    expect(refused.setCookie).toBeNull();
+    expect(second.cookie).toBe(cookie);
+    expect((await second.get('/peek')).body).toEqual({ views: 1 });
+  });
+
+  it('list() without a request lists the user\'s sessions, none marked current', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/login', { id: 'lister' });
+    const sessions = await app.app.get(SessionService).list('lister');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0].current).toBe(false);
+  });
+
   it('reseal() without encryption is refused, naming the option', async () => {
     await expect(app.app.get(SessionService).reseal()).rejects.toThrow('SessionModule option "encryption" must be set to reseal sessions');
+  });
+
+  // Last: Redis is interrupted for it.
+  it('sessionOf() answers 503 when the session could not be read, never "no session"', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/inc');
+    await redis.interrupt();
+    try {
+      const res = await visitor.get('/svc/session-of');
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    } finally {
+      await redis.resume();
+    }
   });
 });

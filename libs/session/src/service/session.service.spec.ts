@@ -32,7 +32,16 @@ describe('SessionService.login: the user it accepts', () => {
     ['a function with a string id', Object.assign(() => undefined, { id: 'alice' })],
   ])('refuses %s with a TypeError naming what a user needs, synchronously', (_what, user) => {
     const hasRoom = jest.fn(() => new Promise<boolean>(() => undefined));
-    expect(() => service(hasRoom).login(req, user as unknown as SessionUser)).toThrow(new TypeError(messages.userWithoutId()));
+    let outcome: unknown;
+    try {
+      const login = service(hasRoom).login(req, user as unknown as SessionUser);
+      login.catch(() => undefined); // a login that got past the check by mistake must fail this test, not the process
+      outcome = login;
+    } catch (error) {
+      outcome = error;
+    }
+    expect(outcome).toEqual(new TypeError(messages.userWithoutId()));
+    expect(outcome).toBeInstanceOf(TypeError);
     expect(hasRoom).not.toHaveBeenCalled();
   });
 
