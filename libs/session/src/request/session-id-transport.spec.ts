@@ -59,4 +59,12 @@ describe('SessionIdTransport.read: where the ID comes from', () => {
     expect(transport('header').sentCookie(request({ cookieId: COOKIE_ID, header: signedHeader }))).toBe(true);
     expect(transport('header').sentCookie(request({ header: signedHeader }))).toBe(false);
   });
+
+  it.each([
+    ['cookie', 'cookie'],
+    ['header', 'header'],
+    ['both', 'either'],
+  ] as const)('gives a session created outside the way in, under idFrom %p, the carrier %p', (idFrom, carrier) => {
+    expect(transport(idFrom).defaultCarrier).toBe(carrier);
+  });
 });
