@@ -210,6 +210,26 @@ describe('request cost in Redis commands', () => {
     expect(commands.map((c) => c.name)).toEqual(['HGETALL', 'HGETALL', 'HGETALL']);
   });
 
+  /*
+   * Not a Redis cost, but one of the same kind, the same on any machine: what the end-of-request save
+   * stringifies. Only the keys the request reached can have changed; the library's own read of the
+   * user id (for the user index) reaches none.
+   */
+  it("stringifies none of a logged-in session's values that the request did not reach, the user included", async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/login', { id: 'cost-user', name: 'Cost' });
+    await visitor.post('/set/views', { value: 2 });
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      const { body } = await visitor.get('/peek');
+      expect(body).toEqual({ views: 2 });
+      const ofUser = stringify.mock.calls.filter(([value]) => (value as { id?: unknown } | null)?.id === 'cost-user');
+      expect(ofUser).toEqual([]);
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+
   /** The session key's absolute expiry, ms. */
   async function expiryOf(visitor: Visitor): Promise<number> {
     return Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sidOf(visitor))));

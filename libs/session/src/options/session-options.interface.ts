@@ -28,8 +28,9 @@ export type SessionRedisOption =
 
 /**
  * Who a session belongs to, for the user index (`list`, `revoke`, `logoutEverywhere`) and
- * `users.maxSessions`: a string or number id, or undefined for an anonymous session. The session's
- * own keys are typed `any` so a function can reach keys the app never declared on `SessionData`.
+ * `users.maxSessions`: a string or number id, or undefined for an anonymous session. Called at every
+ * save, it reads the session and must not change it. The session's own keys are typed `any` so a
+ * function can reach keys the app never declared on `SessionData`.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- on purpose, see above: `unknown` would make every undeclared key a type error in the app's function.
 export type SessionUserId = (session: SessionData & Record<string, any>) => string | number | undefined;

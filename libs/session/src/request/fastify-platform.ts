@@ -74,7 +74,7 @@ export class FastifyPlatform implements HttpPlatform {
     if (!afterMiddleware) {
       this.app.addHook('onRequest', (request, reply, done) => {
         (request as Request & { [REPLY]?: FastifyReply })[REPLY] = reply;
-        handle(request as Request, (error) => done(error as Error | undefined));
+        handle(request as Request, done as (error?: unknown) => void); // Fastify's `done` takes the error, or nothing
       });
       return;
     }

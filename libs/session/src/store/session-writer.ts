@@ -7,6 +7,7 @@ import type { SessionForwarding } from './session-forwarding';
 import { userIdOf } from './session-slides';
 import type { SessionState, UserIndexEntry, UserIndexMove } from './session-state';
 import { checkSessionObject } from './session-validation';
+import { readUntracked } from './tracked-values';
 import { expiryMoves, slideLag } from './idle-slide';
 import type { SessionSave, StoredSession, UserIndexKeeper } from './store-ports';
 
@@ -42,7 +43,8 @@ export class SessionWriter {
     try {
       checkSessionObject(session, false);
       // First: a session joining a user's index gets its device metadata in this very save.
-      move = this.indexKeeper?.moveFor(session, state, sessions.digestOfKey(redisKey));
+      const keeper = this.indexKeeper;
+      move = keeper && readUntracked(() => keeper.moveFor(session, state, sessions.digestOfKey(redisKey)));
       delta = diffSession(session, state, sessions.cookieTemplateJson, sessions.sealing.sealingFor(redisKey));
       if (delta.bytes > sessions.settings.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, sessions.settings.maxSessionBytes);
     } catch (error) {

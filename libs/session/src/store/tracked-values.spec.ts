@@ -1,6 +1,6 @@
 import { cookieSettingsJson, decodeSession, diffSession } from './session-codec';
 import { attachState, type SessionState } from './session-state';
-import { putTrackedValues, unreachedJson } from './tracked-values';
+import { putTrackedValues, readUntracked, unreachedJson } from './tracked-values';
 
 const CREATED = 1_700_000_000_000;
 const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
@@ -76,6 +76,24 @@ describe('tracked session values', () => {
     expect(Object.keys(session)).toEqual(['views', 'note', 'cart', 'cookie']);
     expect(JSON.parse(JSON.stringify(session))).toMatchObject({ views: 3, note: 'hi', cart: ['tea'] });
     expect({ ...session }).toMatchObject({ cart: ['tea'] });
+  });
+
+  it("leaves a key the library itself reads (the save's user id) unreached, and app code's reads still count", () => {
+    const { session, state } = readSession({ user: '{"id":7}', cart: '["tea"]' });
+    const user = counted(state.tracked!.values.get('user') as object);
+    state.tracked!.values.set('user', user.value);
+    expect(readUntracked(() => (session.user as { id: number }).id)).toBe(7);
+    expect(unreachedJson(session, 'user', state)).toBe('{"id":7}');
+    expect(diffSession(session, state, undefined).set).toEqual([]);
+    expect(user.calls()).toBe(0);
+
+    expect(() =>
+      readUntracked(() => {
+        throw new Error('a users.id function that throws');
+      }),
+    ).toThrow('a users.id function that throws');
+    void session.cart; // marking is back on after a throw
+    expect(unreachedJson(session, 'cart', state)).toBeUndefined();
   });
 
   it('gives each session its own values under one shared accessor', () => {

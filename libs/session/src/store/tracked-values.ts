@@ -21,12 +21,15 @@ const MAX_SHARED_ACCESSORS = 1_024;
 /** Every tracking getter, shared or not, to tell the accessor from whatever replaced it. */
 const trackingGetters = new WeakSet<object>();
 
+/** False while the library itself reads the session (see `readUntracked`): its reads change nothing. */
+let marking = true;
+
 function accessorFor(key: string): PropertyDescriptor {
   const shared = accessors.get(key);
   if (shared) return shared;
   function get(this: object): unknown {
     const tracked = trackedOf(this);
-    tracked?.reached.add(key);
+    if (marking) tracked?.reached.add(key);
     return tracked?.values.get(key);
   }
   function set(this: object, value: unknown): void {
@@ -65,9 +68,10 @@ export function putTrackedValues(session: object, data: object, state: SessionSt
       target[key] = value;
       continue;
     }
-    tracked ??= state.tracked = { values: new Map(), json: new Map(), reached: new Set() };
+    // `json` is the map of what was read itself: later writes replace `state.stored` or change the
+    // keys they reach, never an unreached key's entry, so no copy is needed.
+    tracked ??= state.tracked = { values: new Map(), json: state.stored!, reached: new Set() };
     tracked.values.set(key, value);
-    tracked.json.set(key, json);
     Object.defineProperty(session, key, accessorFor(key));
   }
 }
@@ -85,4 +89,19 @@ export function unreachedJson(session: object, key: string, state: SessionState)
   // eslint-disable-next-line @typescript-eslint/unbound-method -- compared by identity, never called
   const getter = Object.getOwnPropertyDescriptor(session, key)?.get;
   return getter && trackingGetters.has(getter) ? json : undefined;
+}
+
+/**
+ * Runs the library's own read of a session (the user id its save checks, through the `users.userId`
+ * option) without marking the keys it reads as reached. Every save reads the user id, so without this
+ * a logged-in session's `user` would be stringified at the end of every request, though only app code
+ * changes it. `read` must not change the session: the `userId` option is documented as a pure function.
+ */
+export function readUntracked<T>(read: () => T): T {
+  marking = false;
+  try {
+    return read();
+  } finally {
+    marking = true;
+  }
 }

@@ -1,0 +1,213 @@
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector';
+import { connect, createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { inject, type DispatchFunc, type InjectOptions } from 'light-my-request';
+import { ADDED_LINE, SEED_LINES } from './apps/cart';
+import { buildFloorApp } from './apps/floor.app';
+import type { BuiltApp, Platform } from './apps/mode';
+import { buildNoneApp } from './apps/none.app';
+import { buildOursApp } from './apps/ours.app';
+import { buildBaseApp } from './request-cpu-base';
+import { median, percentile } from './stats';
+
+/*
+ * App CPU per request, in one process, with no HTTP socket and no load generator: each mode's Nest
+ * app answers in-process requests (light-my-request, what `fastify.inject` uses; on Express the same
+ * library over the app's handler), the modes take turns in short slices, and each slice's CPU
+ * (`process.cpuUsage`) per request is compared with its neighbours'. Redis runs in its own process,
+ * so its CPU is not counted. The request path is everything `npm run bench` measures except the
+ * HTTP parser and the socket, which are the same for every mode.
+ *
+ * Why: on this shared machine, modes measured one after another drift apart by more than the
+ * differences worth finding. Slices of 200 requests alternating between two copies of the same code
+ * agree within about 1 µs per request (the median of 150 slice differences), where `npm run bench`
+ * needs a quiet machine for 5 %. What it measures is a change, not what a user's server serves: for
+ * that, `npm run bench`.
+ *
+ *   npm run bench:cpu                       # Fastify: none, ours, floor (read and write)
+ *   PLATFORM=express npm run bench:cpu
+ *   BASE_LIBRARY=/path/to/checkout MODES=ours,base npm run bench:cpu -- 150 200
+ *                                           # ours against libs/session/src of another checkout
+ *   ALLOCATIONS=/tmp/ours MODES=ours npm run bench:cpu   # also every allocation, as .heapprofile files
+ *
+ * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write picks them.
+ */
+
+type Scenario = 'read' | 'write';
+/** Requests in flight per mode, each on a session of its own (the floor does not retry a conflict). */
+const IN_FLIGHT = 20;
+
+interface Target {
+  name: string;
+  built: BuiltApp;
+  send: (options: InjectOptions) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>;
+  cookies: string[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return { url: `redis://127.0.0.1:${port}`, child };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill();
+  throw new Error('redis-server did not start');
+}
+
+async function target(name: string, built: BuiltApp, platform: Platform): Promise<Target> {
+  await built.app.init();
+  let send: Target['send'];
+  if (platform === 'fastify') {
+    const fastify = built.app.getHttpAdapter().getInstance() as FastifyInstance;
+    await fastify.ready();
+    send = (options) => fastify.inject(options);
+  } else {
+    const handler = built.app.getHttpAdapter().getInstance() as DispatchFunc;
+    send = (options) => inject(handler, options);
+  }
+  const cookies: string[] = [];
+  for (let i = 0; i < IN_FLIGHT; i++) {
+    if (name === 'none') {
+      cookies.push('sid=none'); // the ceiling answers the seeded cart to a request with a cookie
+      continue;
+    }
+    const login = await send({ method: 'POST', url: '/login', payload: { userId: `u-${name}-${i}` } });
+    const setCookie = login.headers['set-cookie'];
+    const cookie = String(Array.isArray(setCookie) ? setCookie[0] : setCookie).split(';')[0];
+    for (const line of SEED_LINES) {
+      const reply = await send({ method: 'POST', url: '/cart/items', payload: line, headers: { cookie } });
+      if (reply.statusCode !== 200) throw new Error(`${name}: seeding answered ${reply.statusCode} ${reply.body}`);
+    }
+    cookies.push(cookie);
+  }
+  return { name, built, send, cookies };
+}
+
+/** CPU µs per request of `requests` requests, IN_FLIGHT at a time. */
+async function slice(t: Target, scenario: Scenario, requests: number): Promise<number> {
+  const start = process.cpuUsage();
+  let next = 0;
+  const worker = async (cookie: string) => {
+    const headers = { cookie };
+    const request: InjectOptions =
+      scenario === 'read' ? { method: 'GET', url: '/cart', headers } : { method: 'POST', url: '/cart/items', payload: ADDED_LINE, headers };
+    while (next < requests) {
+      next++;
+      const reply = await t.send(request);
+      if (reply.statusCode !== 200) throw new Error(`${t.name} ${scenario}: ${reply.statusCode} ${reply.body}`);
+    }
+  };
+  await Promise.all(t.cookies.map(worker));
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / requests;
+}
+
+/**
+ * Samples every allocation from now on, collected or not (what the GC rows of a CPU profile pay
+ * for); answers a function that writes the profile (Chrome DevTools opens it) and stops sampling.
+ */
+async function sampleAllocations(): Promise<(file: string) => Promise<void>> {
+  const session = new InspectorSession();
+  session.connect();
+  const post = <T>(method: string, params: object = {}) =>
+    new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async (file) => {
+    const { profile } = await post<{ profile: unknown }>('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`;
+
+function report(scenario: Scenario, per: Map<string, number[]>, slices: number, requests: number): void {
+  console.log(`\n${scenario}: ${slices} slices × ${requests} requests per mode, ${IN_FLIGHT} in flight; CPU µs per request, median (min–max)`);
+  for (const [name, values] of per)
+    console.log(`  ${name.padEnd(6)} ${median(values).toFixed(1).padStart(7)}   (${range(values)}); p5 ${percentile(values, 5).toFixed(1)}`);
+  const pairs: Array<[string, string]> = [
+    ['ours', 'none'],
+    ['floor', 'none'],
+    ['ours', 'floor'],
+    ['ours', 'base'],
+  ];
+  for (const [a, b] of pairs) {
+    const left = per.get(a);
+    const right = per.get(b);
+    if (!left || !right) continue;
+    const differences = left.map((us, i) => us - right[i]);
+    const p5 = percentile(left, 5) - percentile(right, 5);
+    const least = Math.min(...left) - Math.min(...right);
+    console.log(
+      `  ${a} − ${b}: slice by slice, median ${median(differences).toFixed(1)} µs (${range(differences)}); of the p5s ${p5.toFixed(1)} µs, of the minimums ${least.toFixed(1)} µs; ${a} ÷ ${b} ${median(left.map((us, i) => us / right[i])).toFixed(3)}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const slices = Number(process.argv[2] ?? 150);
+  const requests = Number(process.argv[3] ?? 200);
+  const platform = (process.env.PLATFORM ?? 'fastify') as Platform;
+  const scenarios = (process.env.SCENARIOS ?? 'read,write').split(',') as Scenario[];
+  const redis = await startRedis();
+  try {
+    const builders: Record<string, () => Promise<BuiltApp>> = {
+      none: () => buildNoneApp(platform),
+      ours: () => buildOursApp(redis.url, {}, platform),
+      floor: () => buildFloorApp(redis.url, false, platform),
+      base: () => buildBaseApp(redis.url, platform),
+    };
+    const names = (process.env.MODES ?? (process.env.BASE_LIBRARY ? 'ours,base' : 'none,ours,floor')).split(',');
+    const targets: Target[] = [];
+    for (const name of names) {
+      if (!builders[name]) throw new Error(`MODES names "${name}": give some of ${Object.keys(builders).join(', ')}`);
+      targets.push(await target(name, await builders[name](), platform));
+    }
+    console.log(`${platform}, modes ${names.join(', ')}`);
+    for (const scenario of scenarios) {
+      for (const t of targets) await slice(t, scenario, requests); // warm-up
+      const allocations = process.env.ALLOCATIONS ? await sampleAllocations() : undefined;
+      const per = new Map(targets.map((t) => [t.name, [] as number[]]));
+      for (let s = 0; s < slices; s++) {
+        const order = s % 2 ? [...targets].reverse() : targets; // each mode first as often as last
+        for (const t of order) per.get(t.name)!.push(await slice(t, scenario, requests));
+      }
+      if (allocations) await allocations(`${process.env.ALLOCATIONS}.${scenario}.heapprofile`);
+      report(scenario, per, slices, requests);
+    }
+    for (const t of targets) {
+      await t.built.app.close();
+      t.built.redis?.disconnect();
+    }
+  } finally {
+    redis.child.kill();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
