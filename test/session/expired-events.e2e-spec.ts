@@ -2,7 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { SessionEvents } from '@app/session';
 import { ExpiredKeyListener } from '@app/session/events/expired-key-listener';
 import { startRedis, type RedisServerHandle } from '../support/redis';
-import { startCluster, topologyAvailable, type Address } from '../support/topologies';
+import { startCluster, startSentinelSetup, topologyAvailable, type Address, type SentinelSetup } from '../support/topologies';
 import { uniquePrefix } from '../support/prefix';
 import { waitUntil } from '../support/probe';
 import { startSessionApp, type RunningApp } from './support/session-app';
@@ -155,5 +155,33 @@ describeCluster(`expired and cross-replica events on Redis Cluster${available.cl
       expect(digests.map(count('created'))).toEqual(digests.map(() => 1));
       expect(new Set(log.events.filter((event) => event.type === 'created').map((event) => event.replica))).toEqual(new Set(['c1']));
     }
+  });
+});
+
+const describeSentinel = available.sentinel ? describe : describe.skip;
+
+describeSentinel(`expired events behind Sentinel${available.sentinel ? '' : ` (skipped: ${available.reason})`}`, () => {
+  let setup: SentinelSetup;
+  let client: Redis;
+
+  beforeAll(async () => {
+    setup = await startSentinelSetup();
+    client = new Redis({ sentinels: setup.sentinels, name: setup.name });
+  });
+
+  afterAll(async () => {
+    client?.disconnect();
+    await setup?.stop();
+  });
+
+  // A Sentinel client's own options hold only defaults (localhost:6379): the log names the master reached.
+  it("names the master it configured, not the client's default address", async () => {
+    await client.config('SET', 'notify-keyspace-events', '');
+    const logs: string[] = [];
+    const logger = { warn: (message: string) => logs.push(message), log: (message: string) => logs.push(message) };
+    const listener = new ExpiredKeyListener(client, 'sess:', new SessionEvents('s'), true, logger);
+    await listener.start();
+    await listener.close();
+    expect(logs).toEqual([expect.stringContaining(`Set notify-keyspace-events to "Ex" on ${setup.master.host}:${setup.master.port}`)]);
   });
 });

@@ -102,10 +102,12 @@ export class ExpiredKeyListener {
   }
 
   /** Logs when the node does not send `expired` notifications, or sets them when `events.expired` is 'configure'. */
-  private async checkNotifications(address: string, connection: Redis): Promise<void> {
+  private async checkNotifications(configured: string, connection: Redis): Promise<void> {
     let flags: string;
+    let address = configured;
     try {
       flags = configValue(await connection.config('GET', 'notify-keyspace-events'), 'notify-keyspace-events');
+      address = reachedAddress(connection) ?? configured;
     } catch (error) {
       this.logger.warn(
         `Could not read notify-keyspace-events on ${address} (${(error as Error).message}): expired events need it to include "Ex" (events.expired)`,
@@ -147,6 +149,15 @@ function configValue(reply: unknown, name: string): string {
   else if (reply instanceof Map) value = reply.get(name);
   else if (reply !== null && typeof reply === 'object') value = (reply as Record<string, unknown>)[name];
   return typeof value === 'string' ? value : '';
+}
+
+/**
+ * The server a connected client reached. Behind Sentinel the client's options hold only defaults
+ * (localhost:6379): the master it was sent to is known from its socket alone.
+ */
+function reachedAddress(connection: Redis): string | undefined {
+  const socket = (connection as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  return socket?.remoteAddress && socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : undefined;
 }
 
 function addressOf(node: Redis): string {
