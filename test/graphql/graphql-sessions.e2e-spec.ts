@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { WebSocket } from 'ws';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
+import { SessionService } from '@app/session';
 import { Visitor } from '../session/support/http-client';
 import type { RunningApp } from '../session/support/session-app';
 import { startGraphqlApp, type GraphqlDriverName } from './support/graphql-app';
@@ -12,6 +13,13 @@ function asError(error: unknown): Error {
   if (error instanceof Error) return error;
   if (Array.isArray(error)) return Object.assign(new Error(String((error[0] as { message?: unknown } | undefined)?.message)), { errors: error });
   return Object.assign(new Error(`subscription ended: ${JSON.stringify(error)}`), { cause: error });
+}
+
+/** What `promise` resolves to, or a failure after `ms`: a connection left open fails its test in seconds, not at Jest's timeout. */
+function within<T>(promise: Promise<T>, ms = 3_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** The HTTP status a WebSocket upgrade to `/graphql` is answered with, when it is refused. */
@@ -54,6 +62,11 @@ class Inbox<T> {
   }
 }
 
+/** The idle timeout of the idle-expiry replicas, ms. */
+const IDLE_MS = 1_000;
+/** The ID header of the header-token app. */
+const TOKEN_HEADER = 'X-Session-Token';
+
 type GraphqlAnswer = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: { code?: string } }[] };
 
 /**
@@ -70,6 +83,10 @@ const DRIVERS: { driver: GraphqlDriverName; platform: string; codes: boolean; fo
 describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', ({ driver, codes, foreignOrigin }) => {
   let redis: RedisServerHandle;
   let replicas: RunningApp[];
+  /** Two replicas whose sessions die after a second without a request. */
+  let idleReplicas: RunningApp[];
+  /** An app whose clients carry their session ID in `X-Session-Token`, never a cookie. */
+  let tokenApp: RunningApp;
   let admin: Redis;
   let turn = 0;
 
@@ -80,17 +97,20 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     // Cross-replica events: a session ended on one replica ends its subscriptions on the other.
     const events = { crossReplica: true };
     replicas = [await startGraphqlApp({ redis: redis.url, prefix, events }, driver), await startGraphqlApp({ redis: redis.url, prefix, events }, driver)];
+    const idle = { redis: redis.url, prefix: uniquePrefix('graphql-idle'), events, idleTimeout: IDLE_MS };
+    idleReplicas = [await startGraphqlApp(idle, driver), await startGraphqlApp(idle, driver)];
+    tokenApp = await startGraphqlApp({ redis: redis.url, prefix: uniquePrefix('graphql-token'), events, idFrom: { header: TOKEN_HEADER } }, driver);
   });
 
   afterAll(async () => {
-    await Promise.all((replicas ?? []).map((app) => app.close()));
+    await Promise.all([...(replicas ?? []), ...(idleReplicas ?? []), tokenApp].filter(Boolean).map((app) => app.close()));
     admin?.disconnect();
     await redis?.stop();
   });
 
-  /** A browser stand-in whose requests alternate between the replicas. */
-  function browser(): Visitor {
-    return new Visitor(() => replicas[turn++ % replicas.length].url);
+  /** A browser stand-in whose requests alternate between the replicas (of `apps`). */
+  function browser(apps: RunningApp[] = replicas): Visitor {
+    return new Visitor(() => apps[turn++ % apps.length].url);
   }
 
   async function graphql(visitor: Visitor, query: string, variables: Record<string, unknown> = {}, csrfToken?: string): Promise<GraphqlAnswer> {
@@ -104,8 +124,8 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     return { ...(message === undefined ? {} : { message }), ...(codes ? { extensions: { code } } : {}) };
   }
 
-  async function loggedIn(id: string): Promise<{ visitor: Visitor; csrfToken: string }> {
-    const visitor = browser();
+  async function loggedIn(id: string, apps: RunningApp[] = replicas): Promise<{ visitor: Visitor; csrfToken: string }> {
+    const visitor = browser(apps);
     const first = await graphql(visitor, '{ csrfToken }');
     const login = await graphql(visitor, 'mutation ($id: ID!) { login(id: $id) { user { id name } csrfToken } }', { id }, first.data!.csrfToken as string);
     expect(login.errors).toBeUndefined();
@@ -163,9 +183,17 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     }
   });
 
-  /** A graphql-ws client on one replica, as a browser with this cookie and Origin would connect. */
-  function subscriber(app: RunningApp, cookie: string | undefined, origin?: string): { client: Client; closed: Promise<{ code: number; reason: string }> } {
-    const headers: Record<string, string> = {};
+  /**
+   * A graphql-ws client on one replica, as a browser with this cookie and Origin would connect; a
+   * client without cookies may send other upgrade headers, or `connectionParams` in its `connection_init`.
+   */
+  function subscriber(
+    app: RunningApp,
+    cookie: string | undefined,
+    origin?: string,
+    { headers: upgradeHeaders = {}, connectionParams }: { headers?: Record<string, string>; connectionParams?: Record<string, unknown> } = {},
+  ): { client: Client; closed: Promise<{ code: number; reason: string }> } {
+    const headers: Record<string, string> = { ...upgradeHeaders };
     if (cookie) headers.cookie = cookie;
     if (origin) headers.origin = origin;
     let closed!: (event: { code: number; reason: string }) => void;
@@ -174,6 +202,7 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
       url: `${app.url.replace(/^http/, 'ws')}/graphql`,
       lazy: false,
       retryAttempts: 0,
+      connectionParams,
       onNonLazyError: () => undefined, // each test reads the close itself
       webSocketImpl: class extends WebSocket {
         constructor(address: string, protocols?: string | string[]) {
@@ -300,5 +329,70 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     expect((await graphql(visitor, 'mutation { logout }', {}, csrfToken)).data).toEqual({ logout: true });
     for (const { closed } of open) expect(await closed).toEqual({ code: 4403, reason: 'session logout' });
     running.forEach((dispose) => dispose());
+  });
+  it("ends the subscriptions of a revoked session on every replica, and no other session's", async () => {
+    const { visitor } = await loggedIn('g-sub-revoke');
+    const { visitor: bystander } = await loggedIn('g-sub-bystander');
+    const open = replicas.map((app) => subscriber(app, visitor.cookie));
+    for (const { client } of open) expect(await firstTick(client)).toMatch(/^g-sub-revoke:/);
+    for (const { client } of open) valuesOf<{ ticks: string }>(client, 'subscription { ticks }'); // running when the session ends
+    const other = subscriber(replicas[1], bystander.cookie);
+    const otherTicks = valuesOf<{ ticks: string }>(other.client, 'subscription { ticks }');
+    expect(await otherTicks.next()).toEqual({ ticks: expect.stringMatching(/^g-sub-bystander:/) });
+    // The user's one session, revoked through the service of the other replica.
+    const sessions = replicas[0].app.get(SessionService);
+    const [session] = await sessions.list('g-sub-revoke');
+    expect(await sessions.revoke('g-sub-revoke', session.id)).toBe(true);
+    for (const { closed } of open) expect(await within(closed)).toEqual({ code: 4403, reason: 'session revoked' });
+    expect(await otherTicks.next()).toEqual({ ticks: expect.stringMatching(/^g-sub-bystander:/) }); // still running
+    await other.client.dispose();
+  });
+
+  it('ends the subscriptions of a session left idle past its idle timeout, on every replica', async () => {
+    const { visitor } = await loggedIn('g-sub-idle', idleReplicas);
+    const open = idleReplicas.map((app) => subscriber(app, visitor.cookie));
+    // A subscription's values are no request: they do not keep the session alive.
+    const running = open.map(({ client }) => valuesOf<{ ticks: string }>(client, 'subscription { ticks }'));
+    for (const ticks of running) expect(await ticks.next()).toEqual({ ticks: expect.stringMatching(/^g-sub-idle:/) });
+    for (const { closed } of open) expect(await within(closed)).toEqual({ code: 4403, reason: 'session expired' });
+    expect((await graphql(visitor, '{ me { id } }')).data).toEqual({ me: null });
+  });
+
+  /** Logs in on the header-token app without cookies: the session ID comes back in the ID header. */
+  async function tokenLogin(id: string): Promise<string> {
+    const res = await fetch(`${tokenApp.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation ($id: ID!) { login(id: $id) { user { id } } }', variables: { id } }),
+    });
+    const body = (await res.json()) as GraphqlAnswer;
+    expect(body.errors).toBeUndefined();
+    expect(res.headers.get('set-cookie')).toBeNull();
+    const token = res.headers.get(TOKEN_HEADER);
+    expect(token).toBeTruthy();
+    return token!;
+  }
+
+  it(`a client without cookies subscribes with the header token (${driver === 'apollo' ? 'the upgrade header or connectionParams.token' : 'the upgrade header'}); without it a guarded subscription is refused`, async () => {
+    const token = await tokenLogin('g-token');
+    const ways = [subscriber(tokenApp, undefined, undefined, { headers: { [TOKEN_HEADER]: token } })];
+    if (driver === 'apollo') ways.push(subscriber(tokenApp, undefined, undefined, { connectionParams: { token } }));
+    for (const { client } of ways) expect(await firstTick(client)).toMatch(/^g-token:\d+$/);
+    for (const { client } of ways) expect(await valuesOf<{ whoami: string }>(client, 'subscription { whoami }').next()).toEqual({ whoami: 'g-token' });
+
+    const anonymous = subscriber(tokenApp, undefined);
+    await expect(firstTick(anonymous.client)).rejects.toThrow(/Not logged in|Unauthorized/);
+    const forged = subscriber(tokenApp, undefined, undefined, { headers: { [TOKEN_HEADER]: `${token}x` } });
+    await expect(firstTick(forged.client)).rejects.toThrow(/Not logged in|Unauthorized/);
+    await Promise.all([anonymous.client.dispose(), forged.client.dispose()]);
+
+    // The token's session ends (a logout carrying the header): so do its subscriptions.
+    const logout = await fetch(`${tokenApp.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [TOKEN_HEADER]: token },
+      body: JSON.stringify({ query: 'mutation { logout }' }),
+    });
+    expect(((await logout.json()) as GraphqlAnswer).data).toEqual({ logout: true });
+    for (const { closed } of ways) expect(await within(closed)).toEqual({ code: 4403, reason: 'session logout' });
   });
 });

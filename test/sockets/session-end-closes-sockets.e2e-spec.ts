@@ -9,6 +9,10 @@ import { startSocketReplicas } from './support/socket-app';
 import { loginOn, socketOnEach } from './support/replica-sockets';
 import { askIo, connectIo, endOfIo } from './support/socket-clients';
 
+/** The idle and absolute timeouts of the replicas of the absolute-timeout case, ms. */
+const ABSOLUTE_IDLE_MS = 1_000;
+const ABSOLUTE_MS = 2_500;
+
 type Topology = () => Promise<{ redis: SessionRedisOption; stop(): Promise<void> }>;
 
 const standalone: Topology = async () => {
@@ -28,11 +32,13 @@ const cluster: Topology = async () => {
 describe.each([
   ['standalone, without the near cache', standalone, false],
   ['standalone, with the near cache', standalone, true],
+  ['Cluster, without the near cache', cluster, false],
   ['Cluster, with the near cache', cluster, true],
 ])('ending a session closes its sockets on every replica (%s)', (_label, topology, nearCache) => {
   let redis: { redis: SessionRedisOption; stop(): Promise<void> };
   let replicas: RunningApp[];
   let shortIdle: RunningApp[];
+  let shortAbsolute: RunningApp[];
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
@@ -41,11 +47,14 @@ describe.each([
     replicas = await startSocketReplicas(3, { redis: redis.redis, prefix: uniquePrefix('io-end'), events, nearCache });
     // Idle timeout of 1.5 s, sliding at most every 150 ms: a session nobody uses dies quickly.
     shortIdle = await startSocketReplicas(3, { redis: redis.redis, prefix: uniquePrefix('io-idle'), events, nearCache, idleTimeout: 1_500 });
+    // A session lives 2.5 s at most, however busy; idle, it would die after 1 s.
+    const timeouts = { idleTimeout: ABSOLUTE_IDLE_MS, absoluteTimeout: ABSOLUTE_MS };
+    shortAbsolute = await startSocketReplicas(3, { redis: redis.redis, prefix: uniquePrefix('io-absolute'), events, nearCache, ...timeouts });
   });
 
   afterAll(async () => {
     sockets.forEach((socket) => socket.close());
-    await Promise.all([...(replicas ?? []), ...(shortIdle ?? [])].map((app) => app.close()));
+    await Promise.all([...(replicas ?? []), ...(shortIdle ?? []), ...(shortAbsolute ?? [])].map((app) => app.close()));
     await redis?.stop();
   });
 
@@ -118,6 +127,40 @@ describe.each([
 
     expect((await Promise.all(ends)).map((end) => end.reason)).toEqual(['expired', 'expired', 'expired']);
     await expectAlive(busySockets);
+  });
+
+  it('absolute timeout: the sockets of a session kept busy over its socket still hear "expired" once it is over, a younger session stays', async () => {
+    const started = Date.now();
+    const busy = await login(shortAbsolute, 'u-end-absolute');
+    const loggedIn = Date.now(); // the session's start (its absolute timeout's) lies between the two
+    const busySockets = await socketsOf(shortAbsolute, busy);
+    const ends = busySockets.map(endOfIo);
+    let ended: number | undefined;
+    void Promise.race(ends).then(() => (ended = Date.now()));
+    let younger: Socket[] = [];
+    let lastAnswer = started;
+
+    // Events over the session's sockets, on a rotating replica, keep its idle timeout sliding until its
+    // sockets are closed (or well past the absolute timeout); past the idle timeout, a younger session
+    // logs in and is kept busy too.
+    for (let i = 0; ended === undefined && Date.now() - loggedIn < ABSOLUTE_MS + 1_500; i++) {
+      if (younger.length === 0 && Date.now() - started > ABSOLUTE_IDLE_MS + 200)
+        younger = await socketsOf(shortAbsolute, await login(shortAbsolute, 'u-end-younger'));
+      const socket = busySockets[i % 3];
+      const answer = await Promise.race([askIo(socket, 'guarded').catch(() => 'refused'), ends[i % 3].then(() => 'closed')]);
+      if (answer !== 'refused' && answer !== 'closed') lastAnswer = Date.now();
+      for (const other of younger) await askIo(other, 'guarded');
+    }
+
+    expect(ended).toBeDefined();
+    expect(await Promise.all(ends)).toEqual(busySockets.map(() => ({ reason: 'expired', disconnect: 'io server disconnect' })));
+    // Busy past its idle timeout (the events kept it), closed at its absolute timeout and within a second of
+    // it. A busy session stops sliding once a slide would gain less than touchAfter (a tenth of the idle
+    // timeout here), so it may die up to that much (and the gap between two events) before its deadline.
+    expect(lastAnswer - started).toBeGreaterThan(ABSOLUTE_IDLE_MS + 200);
+    expect(ended! - started).toBeGreaterThanOrEqual(ABSOLUTE_MS - 250);
+    expect(ended! - loggedIn).toBeLessThan(ABSOLUTE_MS + 1_000);
+    await expectAlive(younger);
   });
 
   it('50 parallel additions over sockets on three replicas keep all 50', async () => {

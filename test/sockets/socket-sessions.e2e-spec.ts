@@ -1,21 +1,62 @@
 import Redis from 'ioredis';
+import type { IncomingMessage } from 'node:http';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { Server, ServerOptions } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import type { Socket } from 'socket.io-client';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import { signCookie } from '@app/session/cookie/cookie-signature';
+import { sessionIdOf } from '../session/support/event-log';
 import { TEST_SECRET, type RunningApp } from '../session/support/session-app';
+import { sessionRedisKey } from '../support/key-scheme';
 import { startSocketApp } from './support/socket-app';
-import { askIo, connectIo } from './support/socket-clients';
+import { askIo, connectIo, endOfIo } from './support/socket-clients';
 
 /** Idle timeout of the app under test; `touchAfter` keeps its default, a tenth of it. */
 const IDLE_MS = 60_000;
+
+/** The in-memory adapter of socket.io, keeping the rooms it was asked to add sockets to: a stand-in for the Redis adapter. */
+class RecordingAdapter extends Adapter {
+  static readonly joined = new Set<string>();
+
+  override addAll(id: string, rooms: Set<string>): ReturnType<Adapter['addAll']> {
+    for (const room of rooms) RecordingAdapter.joined.add(room);
+    return super.addAll(id, rooms);
+  }
+}
+
+/**
+ * An app's own socket.io adapter, as the socket.io Redis adapter is set up: an `IoAdapter` whose
+ * `createIOServer` changes the server's options (an `allowRequest` that refuses a marked handshake),
+ * installs its own socket.io adapter, and adds a middleware to every namespace (it notes the socket).
+ */
+class CustomIoAdapter extends IoAdapter {
+  /** The sockets its middleware let through. */
+  static readonly handshakes = new Set<string>();
+
+  override createIOServer(port: number, options?: Partial<ServerOptions>): Server {
+    const allowRequest = (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void) =>
+      callback(req.headers['x-refuse-me'] ? 'refused by the custom adapter' : null, !req.headers['x-refuse-me']);
+    const server: Server = super.createIOServer(port, { ...options, allowRequest } as ServerOptions);
+    server.adapter(RecordingAdapter);
+    server.on('new_namespace', (namespace) =>
+      namespace.use((socket, next) => {
+        CustomIoAdapter.handshakes.add(socket.id);
+        next();
+      }),
+    );
+    return server;
+  }
+}
 
 /** A gateway's events with the session of the socket's handshake: socket.io over one replica. */
 describe('sessions in socket.io gateways', () => {
   let redis: RedisServerHandle;
   let app: RunningApp;
   let tokenApp: RunningApp;
+  let customApp: RunningApp;
   let admin: Redis;
   const sockets: Socket[] = [];
 
@@ -29,12 +70,13 @@ describe('sessions in socket.io gateways', () => {
       sockets: { allowedOrigins: ['https://partner.example'] },
     });
     tokenApp = await startSocketApp({ redis: redis.url, prefix: uniquePrefix('io-token'), idFrom: { header: 'X-Session-Token' } });
+    customApp = await startSocketApp({ redis: redis.url, prefix: uniquePrefix('io-custom') }, 'socket.io', (nest) => new CustomIoAdapter(nest));
   });
 
   afterAll(async () => {
     sockets.forEach((socket) => socket.close());
     admin?.disconnect();
-    await Promise.all([app?.close(), tokenApp?.close()]);
+    await Promise.all([app?.close(), tokenApp?.close(), customApp?.close()]);
     await redis?.stop();
   });
 
@@ -119,6 +161,42 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(anonymous, 'whoami')).toEqual({ user: null });
   });
 
+  it('refuses an update past maxSessionBytes over a socket: an error answer, nothing saved, the socket goes on', async () => {
+    const visitor = await loggedIn('u-io-limit');
+    await visitor.post('/items', { item: 'kept' });
+    const key = sessionRedisKey(app.prefix, sessionIdOf(visitor.cookie!));
+    const stored = await admin.hgetall(key);
+    expect(Object.keys(stored).length).toBeGreaterThan(0);
+    const socket = await connect(app.url, { cookie: visitor.cookie });
+    const huge = 'x'.repeat(70 * 1024); // past the default maxSessionBytes, 64 KiB
+
+    // SessionService throws the HTTP answer (413): a handler that turns it into its reply, as the shop's `cart:add` does...
+    expect(await askIo(socket, 'add-or-error', { item: huge })).toEqual({ error: { statusCode: 413, message: expect.stringMatching(/maxSessionBytes/) } });
+    // ...and one that lets it through, which Nest's gateway answers with an `exception` frame.
+    await expect(askIo(socket, 'add', { item: huge })).rejects.toMatchObject({ frame: { status: 'error' } });
+
+    expect(await admin.hgetall(key)).toEqual(stored);
+    expect(socket.connected).toBe(true);
+    expect(await askIo(socket, 'add', { item: 'small' })).toEqual({ count: 2 });
+    expect((await visitor.get('/whole')).body.items).toEqual(['kept', 'small']);
+  });
+
+  it('composes with a custom socket.io adapter: its options, adapter and middleware work, and so do the session and its end', async () => {
+    const visitor = new Visitor(customApp.url);
+    expect((await visitor.post('/login', { id: 'u-io-custom' })).status).toBe(200);
+    const socket = await connect(customApp.url, { cookie: visitor.cookie });
+    expect(await askIo(socket, 'guarded')).toEqual({ id: 'u-io-custom' });
+    expect(await askIo(socket, 'whole')).toMatchObject({ user: { id: 'u-io-custom' } });
+    // The custom adapter's own parts: its socket.io adapter holds the socket's room, its middleware ran, its allowRequest refuses.
+    expect(RecordingAdapter.joined.has(socket.id!)).toBe(true);
+    expect(CustomIoAdapter.handshakes.has(socket.id!)).toBe(true);
+    await expect(connectIo(customApp.url, { cookie: visitor.cookie, headers: { 'x-refuse-me': '1' } })).rejects.toThrow(/websocket error/);
+
+    const ended = endOfIo(socket);
+    expect((await visitor.post('/logout')).status).toBe(204);
+    expect(await ended).toEqual({ reason: 'logout', disconnect: 'io server disconnect' });
+  });
+
   it('sends no write to Redis for socket events inside touchAfter: reads only', async () => {
     const visitor = await loggedIn('u-io-cost');
     const socket = await connect(app.url, { cookie: visitor.cookie });
@@ -140,4 +218,53 @@ describe('sessions in socket.io gateways', () => {
     for (const [, name, count] of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[name] = Number(count);
     return calls;
   }
+});
+
+/** A socket whose session cannot be read because Redis is gone: error frames, and the socket outlives the outage. */
+describe('socket.io gateways when Redis is unavailable', () => {
+  let redis: RedisServerHandle;
+  let app: RunningApp;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis({ controllable: true });
+    app = await startSocketApp({ redis: redis.url, prefix: uniquePrefix('io-outage') });
+  });
+
+  afterAll(async () => {
+    sockets.forEach((socket) => socket.close());
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('answers 503: the guard in an error frame, SessionService as an HTTP exception; works again once Redis is back', async () => {
+    const visitor = new Visitor(app.url);
+    expect((await visitor.post('/login', { id: 'u-io-outage' })).status).toBe(200);
+    const socket = await connectIo(app.url, { cookie: visitor.cookie });
+    sockets.push(socket);
+    expect(await askIo(socket, 'add-or-error', { item: 'before' })).toEqual({ count: 1 });
+
+    await redis.interrupt();
+    try {
+      const unavailable = { statusCode: 503, message: expect.stringMatching(/session store unavailable/i) };
+      await expect(askIo(socket, 'guarded')).rejects.toMatchObject({ frame: { status: 'error', ...unavailable } });
+      expect(await askIo(socket, 'add-or-error', { item: 'during' })).toEqual({ error: unavailable });
+      expect(socket.connected).toBe(true);
+    } finally {
+      await redis.resume();
+    }
+
+    // The app's client reconnects by itself: reads only until it did, then one write.
+    const deadline = Date.now() + 10_000;
+    while (
+      !(await askIo(socket, 'guarded').then(
+        () => true,
+        () => false,
+      )) &&
+      Date.now() < deadline
+    )
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await askIo(socket, 'add-or-error', { item: 'after' })).toEqual({ count: 2 });
+    expect((await visitor.get('/whole')).body.items).toEqual(['before', 'after']);
+  });
 });

@@ -1,4 +1,4 @@
-import { Module, UseGuards, type Type } from '@nestjs/common';
+import { HttpException, Module, UseGuards, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
@@ -38,6 +38,21 @@ abstract class SessionEventsGateway {
     const items = await this.sessions.update(socket, 'items', (current) => [...(current ?? []), body.item]);
     return { event: 'add', data: { count: items?.length } };
   }
+
+  /**
+   * `add` as the shop's `cart:add` answers it: unguarded, and an HTTP exception of `SessionService`
+   * (413 past `maxSessionBytes`, 503 without Redis...) answered in the reply as `{ error }`, not thrown.
+   */
+  @SubscribeMessage('add-or-error')
+  async addOrError(@ConnectedSocket() socket: object, @MessageBody() body: { item: string }) {
+    try {
+      const items = await this.sessions.update(socket, 'items', (current) => [...(current ?? []), body.item]);
+      return { event: 'add-or-error', data: { count: items?.length } };
+    } catch (error) {
+      if (!(error instanceof HttpException)) throw error;
+      return { event: 'add-or-error', data: { error: { statusCode: error.getStatus(), message: error.message } } };
+    }
+  }
 }
 
 @WebSocketGateway({ namespace: '/t', transports: ['websocket'] })
@@ -56,8 +71,14 @@ class WsGateway extends SessionEventsGateway {
 
 type AppOptions = Omit<SessionModuleOptions, 'secret'>;
 
-/** A Nest app with sessions, the HTTP test routes and one gateway (socket.io or `ws`), on a free port. */
-export async function startSocketApp(options: AppOptions, kind: 'socket.io' | 'ws' = 'socket.io'): Promise<RunningApp> {
+/** The app's own socket.io adapter (a subclass of `IoAdapter`, say), which `withSessions` wraps in place of a plain `IoAdapter`. */
+export type IoAdapterFactory = (app: NestExpressApplication) => IoAdapter;
+
+/**
+ * A Nest app with sessions, the HTTP test routes and one gateway (socket.io or `ws`), on a free port;
+ * `adapter` gives the socket.io gateway a custom adapter.
+ */
+export async function startSocketApp(options: AppOptions, kind: 'socket.io' | 'ws' = 'socket.io', adapter?: IoAdapterFactory): Promise<RunningApp> {
   const gateway: Type = kind === 'ws' ? WsGateway : IoGateway;
   @Module({
     imports: [SessionModule.forRoot({ secret: TEST_SECRET, ...options })],
@@ -67,7 +88,7 @@ export async function startSocketApp(options: AppOptions, kind: 'socket.io' | 'w
   class SocketAppModule {}
 
   const app = await NestFactory.create<NestExpressApplication>(SocketAppModule, { logger: ['error'] });
-  app.useWebSocketAdapter(withSessions(app, kind === 'ws' ? new WsAdapter(app) : new IoAdapter(app)));
+  app.useWebSocketAdapter(withSessions(app, kind === 'ws' ? new WsAdapter(app) : (adapter?.(app) ?? new IoAdapter(app))));
   await app.listen(0, '127.0.0.1').catch(async (error: unknown) => {
     await app.close().catch(() => undefined);
     throw error;

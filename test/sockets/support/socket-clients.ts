@@ -1,16 +1,17 @@
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 
-/** What a socket client sends at its handshake: the browser's cookie and Origin, or a token in `auth`. */
+/** What a socket client sends at its handshake: the browser's cookie and Origin, or a token in `auth`; other headers. */
 export interface HandshakeWith {
   cookie?: string;
   origin?: string;
   token?: string;
+  headers?: Record<string, string>;
 }
 
 /** A socket.io client on namespace `/t` over the websocket transport; rejects with the `connect_error`. */
-export function connectIo(url: string, { cookie, origin, token }: HandshakeWith = {}): Promise<Socket> {
-  const extraHeaders: Record<string, string> = {};
+export function connectIo(url: string, { cookie, origin, token, headers }: HandshakeWith = {}): Promise<Socket> {
+  const extraHeaders: Record<string, string> = { ...headers };
   if (cookie) extraHeaders.cookie = cookie;
   if (origin) extraHeaders.origin = origin;
   const socket = io(`${url}/t`, { transports: ['websocket'], extraHeaders, auth: token ? { token } : {}, reconnection: false, forceNew: true });

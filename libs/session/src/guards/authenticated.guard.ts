@@ -18,7 +18,14 @@ export class AuthenticatedGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (this.isPublic(context)) return true;
-    if (this.isAuthenticated(this.getRequest(context))) return true;
+    let authenticated: boolean;
+    try {
+      authenticated = this.isAuthenticated(this.getRequest(context));
+    } catch (error) {
+      // A socket's event whose read of Redis failed: an `exception` frame with 503, as the decorator answers.
+      throw context.getType() === 'ws' ? toWsException(error) : error;
+    }
+    if (authenticated) return true;
     return this.throwUnauthenticated(context);
   }
 
