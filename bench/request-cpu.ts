@@ -25,18 +25,25 @@ import { median, percentile } from './stats';
  * differences worth finding. Slices of 200 requests alternating between two copies of the same code
  * agree within about 1 µs per request (the median of 150 slice differences), where `npm run bench`
  * needs a quiet machine for 5 %. What it measures is a change, not what a user's server serves: for
- * that, `npm run bench`.
+ * that, `npm run bench`. Compare two copies of the library (`BASE_LIBRARY`) rather than different
+ * modes: apps in one process share Express's, Fastify's and Node's code and its inline caches, which
+ * then see every app's objects, and that is not neutral between apps of different shapes (an Express
+ * app whose response prototype has its own `end`, as ours does, measured 15 to 30 µs slower per
+ * request beside a ceiling app than with that property removed, each in the same process).
  *
  *   npm run bench:cpu                       # Fastify: none, ours, floor (read and write)
  *   PLATFORM=express npm run bench:cpu
  *   BASE_LIBRARY=/path/to/checkout MODES=ours,base npm run bench:cpu -- 150 200
  *                                           # ours against libs/session/src of another checkout
  *   ALLOCATIONS=/tmp/ours MODES=ours npm run bench:cpu   # also every allocation, as .heapprofile files
+ *   CPU_PROFILE=/tmp/ours MODES=ours npm run bench:cpu   # and a CPU profile of the slices (.cpuprofile)
  *
- * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write picks them.
+ * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor picks
+ * among the scenarios (default read,write; `visitor` sends no cookie).
  */
 
-type Scenario = 'read' | 'write';
+/** `visitor`: `GET /cart` without a cookie, which must cost a session layer next to nothing. */
+type Scenario = 'read' | 'write' | 'visitor';
 /** Requests in flight per mode, each on a session of its own (the floor does not retry a conflict). */
 const IN_FLIGHT = 20;
 
@@ -111,9 +118,12 @@ async function slice(t: Target, scenario: Scenario, requests: number): Promise<n
   const start = process.cpuUsage();
   let next = 0;
   const worker = async (cookie: string) => {
-    const headers = { cookie };
     const request: InjectOptions =
-      scenario === 'read' ? { method: 'GET', url: '/cart', headers } : { method: 'POST', url: '/cart/items', payload: ADDED_LINE, headers };
+      scenario === 'read'
+        ? { method: 'GET', url: '/cart', headers: { cookie } }
+        : scenario === 'visitor'
+          ? { method: 'GET', url: '/cart' }
+          : { method: 'POST', url: '/cart/items', payload: ADDED_LINE, headers: { cookie } };
     while (next < requests) {
       next++;
       const reply = await t.send(request);
@@ -137,6 +147,21 @@ async function sampleAllocations(): Promise<(file: string) => Promise<void>> {
   await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   return async (file) => {
     const { profile } = await post<{ profile: unknown }>('HeapProfiler.stopSampling');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+/** A CPU profile of the slices alone (no start-up, no warm-up), for `profile-summary.ts` or Chrome DevTools. */
+async function profileCpu(): Promise<(file: string) => Promise<void>> {
+  const session = new InspectorSession();
+  session.connect();
+  const post = <T>(method: string, params: object = {}) =>
+    new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async (file) => {
+    const { profile } = await post<{ profile: unknown }>('Profiler.stop');
     writeFileSync(file, JSON.stringify(profile));
     session.disconnect();
   };
@@ -190,12 +215,14 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       for (const t of targets) await slice(t, scenario, requests); // warm-up
       const allocations = process.env.ALLOCATIONS ? await sampleAllocations() : undefined;
+      const cpuProfile = process.env.CPU_PROFILE ? await profileCpu() : undefined;
       const per = new Map(targets.map((t) => [t.name, [] as number[]]));
       for (let s = 0; s < slices; s++) {
         const order = s % 2 ? [...targets].reverse() : targets; // each mode first as often as last
         for (const t of order) per.get(t.name)!.push(await slice(t, scenario, requests));
       }
       if (allocations) await allocations(`${process.env.ALLOCATIONS}.${scenario}.heapprofile`);
+      if (cpuProfile) await cpuProfile(`${process.env.CPU_PROFILE}.${scenario}.cpuprofile`);
       report(scenario, per, slices, requests);
     }
     for (const t of targets) {
