@@ -32,6 +32,28 @@ describe('SessionKeyUpdates drain', () => {
     await expect(Promise.all([first, second, third])).resolves.toEqual([1, 2, 3]);
   });
 
+  it('answers every update it holds when something it trusts throws, and starts afresh with the next', async () => {
+    const { sessions, calls } = fakePersistence();
+    const sealing = (sessions.context as unknown as { sealing: { sealValue: (...args: unknown[]) => unknown } }).sealing;
+    const seal = sealing.sealValue;
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const inFlight = updates.update('s1', requestSession({ n: 0 }), 'n', () => 1);
+    await casCalls(calls, 1);
+    const broken = new TypeError('a sealer that throws');
+    sealing.sealValue = () => {
+      throw broken;
+    };
+    const sending = updates.update('s1', requestSession({ n: 0 }), 'n', () => 2);
+    await expect(sending).rejects.toBe(broken);
+    await expect(inFlight).rejects.toBe(broken); // its write may still land, as after a timeout: never a silent wait
+    sealing.sealValue = seal;
+    const next = updates.update('s1', requestSession({ n: 5 }), 'n', (n: number | undefined) => (n ?? 0) + 1);
+    const [, call] = await casCalls(calls, 2);
+    expect(call).toMatchObject({ expected: '5', next: '6' });
+    call.reply.resolve({ status: 'written' });
+    await expect(next).resolves.toBe(6);
+  });
+
   it('writes a never-stored session whole only once the group in flight ahead of it has answered', async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);

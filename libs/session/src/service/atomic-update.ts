@@ -58,18 +58,37 @@ export class SessionKeyUpdates {
       }
       const fresh: FieldQueue = { sessionId, redisKey, field: key, hasKnown: false, known: NO_VALUE, waiting: [update], wake: undefined };
       this.queues.set(queueKey, fresh);
-      void this.drain(queueKey, fresh);
+      void this.drainSafely(queueKey, fresh);
     });
   }
 
+  /**
+   * `drain`, with a net under it: an error it does not expect (a bug, or a failure of a part it
+   * trusts) rejects every update of the key it still holds, so no caller waits for ever and no
+   * rejection goes unhandled, and the key is forgotten, so the next update starts a fresh queue.
+   */
+  private async drainSafely(queueKey: string, queue: FieldQueue): Promise<void> {
+    const held: HeldUpdates = { flights: [], lost: [], inHand: [] };
+    try {
+      await this.drain(queueKey, queue, held);
+    } catch (error) {
+      const stranded = [...held.inHand, ...held.lost, ...held.flights.flatMap((flight) => flight.applied.map((entry) => entry.update)), ...queue.waiting];
+      queue.waiting = [];
+      if (this.queues.get(queueKey) === queue) this.queues.delete(queueKey);
+      for (const update of stranded) update.reject(error); // one already answered ignores it
+    }
+  }
+
   /** Sends the queue's updates group after group, up to `PIPELINE_DEPTH` in flight, until none is left; then forgets the key. */
-  private async drain(queueKey: string, queue: FieldQueue): Promise<void> {
-    const flights: Flight[] = [];
-    let lost: PendingUpdate[] = []; // updates whose group lost, to be applied again before anything queued
+  private async drain(queueKey: string, queue: FieldQueue, held: HeldUpdates): Promise<void> {
+    const { flights } = held;
+    let lost: PendingUpdate[] = (held.lost = []); // updates whose group lost, to be applied again before anything queued
     let streak = 0; // groups in a row lost to another process
     let pausedLast = false;
     const settle = async () => {
+      held.inHand = flights.length > 0 ? flights[0].applied.map((entry) => entry.update) : []; // the group being settled
       const settled = await this.writes.settleOldest(queue, flights, lost);
+      held.inHand = [];
       if (settled === 'written') {
         streak = 0;
         pausedLast = false;
@@ -87,7 +106,9 @@ export class SessionKeyUpdates {
             await settle();
             continue;
           }
-          await this.changes.writeUnstored(queue, queue.waiting.shift()!);
+          held.inHand = [queue.waiting.shift()!];
+          await this.changes.writeUnstored(queue, held.inHand[0]);
+          held.inHand = [];
           continue;
         }
         if (lost.length > 0) {
@@ -101,11 +122,13 @@ export class SessionKeyUpdates {
         // A session first stored by this very request may sit behind stored ones; it goes in a later group.
         const end = queue.waiting.findIndex((update) => !update.state.stored);
         const group = lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end));
-        lost = [];
+        held.inHand = group;
+        lost = held.lost = [];
         const previous = flights[flights.length - 1];
         const base = previous ? previous.next : queue.hasKnown ? queue.known : heldValue(group[0].state, queue.field);
         const applied = await this.changes.applyInOrder(queue.field, base.json, group);
         if (applied.length > 0) flights.push(this.writes.send(queue, applied, base.held, previous));
+        held.inHand = [];
         continue;
       }
       // Nothing to send now: wait for the oldest reply, or, with a slot free, for an update to arrive.
@@ -122,8 +145,16 @@ export class SessionKeyUpdates {
       }
       await settle();
     }
-    this.queues.delete(queueKey);
+    this.queues.delete(queueKey); // in the same turn as the last check of `waiting`: an update arriving later starts a fresh queue
   }
+}
+
+/** What a drain holds besides the queue's waiting updates, for `drainSafely` to answer if it fails. */
+interface HeldUpdates {
+  flights: Flight[];
+  lost: PendingUpdate[];
+  /** A group taken from the queue and not yet in flight, or the group being settled. */
+  inHand: PendingUpdate[];
 }
 
 /** Groups of one key in flight at once: one waiting for its reply, one sent behind it. */
