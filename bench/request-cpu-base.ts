@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Module, Post, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Module, Param, Post, Req } from '@nestjs/common';
 import { join, resolve } from 'node:path';
-import { addLine, benchUser, type CartLine } from './apps/cart';
+import { PREF_KEY, addLine, benchUser, type CartLine } from './apps/cart';
 import { BENCH_SECRET, IDLE_TIMEOUT_S, type BuiltApp, type Platform } from './apps/mode';
 import { createBenchApp } from './apps/platform';
 
@@ -39,6 +39,12 @@ export async function buildBaseApp(redisUrl: string, platform: Platform): Promis
       await this.sessions.login(req, benchUser(body.userId));
       return { ok: true };
     }
+    /** As `ours.app.ts`'s: one top-level key set, written by the end-of-request save. */
+    setPref(session: Record<string, unknown>, key: string, body: { value: unknown }): { ok: true } {
+      if (!PREF_KEY.test(key)) throw new BadRequestException(`key must match ${PREF_KEY}`);
+      session[key] = body.value;
+      return { ok: true };
+    }
   }
   const proto = BaseCartController.prototype as unknown as Record<string, unknown>;
   const route = (method: string, decorators: MethodDecorator[]) => {
@@ -54,6 +60,10 @@ export async function buildBaseApp(redisUrl: string, platform: Platform): Promis
   route('cart', [Get('cart')]);
   route('add', [Post('cart/items'), HttpCode(200)]);
   route('login', [Post('login'), HttpCode(200)]);
+  lib.Session()(proto, 'setPref', 0);
+  Param('key')(proto, 'setPref', 1);
+  Body()(proto, 'setPref', 2);
+  route('setPref', [Post('prefs/:key'), HttpCode(200)]);
   Controller()(BaseCartController);
 
   class BaseAppModule {}

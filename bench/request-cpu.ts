@@ -6,6 +6,7 @@ import { connect, createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { inject, type DispatchFunc, type InjectOptions } from 'light-my-request';
 import { ADDED_LINE, SEED_LINES } from './apps/cart';
+import { WIDE_KEYS, prefValue } from './wide';
 import { buildFloorApp } from './apps/floor.app';
 import type { BuiltApp, Platform } from './apps/mode';
 import { buildNoneApp } from './apps/none.app';
@@ -38,12 +39,20 @@ import { median, percentile } from './stats';
  *   ALLOCATIONS=/tmp/ours MODES=ours npm run bench:cpu   # also every allocation, as .heapprofile files
  *   CPU_PROFILE=/tmp/ours MODES=ours npm run bench:cpu   # and a CPU profile of the slices (.cpuprofile)
  *
- * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor picks
- * among the scenarios (default read,write; `visitor` sends no cookie).
+ * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor,width
+ * picks among the scenarios (default read,write; `visitor` sends no cookie; `width` changes one
+ * preference per request in narrow sessions (3 keys) and wide ones (50 keys), alternating the two in
+ * each mode's slices, so a mode's wide ÷ narrow is free of the machine's drift: 1 when a change costs
+ * the same whatever the session's width; `narrow` or `wide` alone run as the other scenarios do, e.g. to
+ * profile one width).
  */
 
-/** `visitor`: `GET /cart` without a cookie, which must cost a session layer next to nothing. */
-type Scenario = 'read' | 'write' | 'visitor';
+/**
+ * `visitor`: `GET /cart` without a cookie, which must cost a session layer next to nothing. `narrow`
+ * and `wide`: `POST /prefs/k…` in a session of 3 or of 50 top-level keys (the `width` scenario).
+ */
+type Scenario = 'read' | 'write' | 'visitor' | 'narrow' | 'wide';
+type Chosen = Scenario | 'width';
 /** Requests in flight per mode, each on a session of its own (the floor does not retry a conflict). */
 const IN_FLIGHT = 20;
 
@@ -52,7 +61,13 @@ interface Target {
   built: BuiltApp;
   send: (options: InjectOptions) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown> }>;
   cookies: string[];
+  /** Sessions of the `width` scenario: the user, the cart and 1 preference, or 48 (seeded when asked for). */
+  narrowCookies: string[];
+  wideCookies: string[];
 }
+
+/** Top-level keys of a wide session, as in `npm run bench -- --only=wide`: the user, the cart and 48 preferences. */
+const WIDE_PREFS = WIDE_KEYS - 2;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -84,7 +99,7 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
   throw new Error('redis-server did not start');
 }
 
-async function target(name: string, built: BuiltApp, platform: Platform): Promise<Target> {
+async function target(name: string, built: BuiltApp, platform: Platform, width: boolean): Promise<Target> {
   await built.app.init();
   let send: Target['send'];
   if (platform === 'fastify') {
@@ -110,7 +125,36 @@ async function target(name: string, built: BuiltApp, platform: Platform): Promis
     }
     cookies.push(cookie);
   }
-  return { name, built, send, cookies };
+  const narrowCookies: string[] = [];
+  const wideCookies: string[] = [];
+  if (width) {
+    for (const [list, prefs] of [
+      [narrowCookies, 1],
+      [wideCookies, WIDE_PREFS],
+    ] as const) {
+      for (let i = 0; i < IN_FLIGHT; i++) {
+        const cookie = name === 'none' ? 'sid=none' : await seededSession(send, `u-${name}-w${prefs}-${i}`);
+        for (let k = 0; k < prefs && name !== 'none'; k++) {
+          const reply = await send({ method: 'POST', url: `/prefs/k${k}`, payload: { value: prefValue(k) }, headers: { cookie } });
+          if (reply.statusCode !== 200) throw new Error(`${name}: seeding k${k} answered ${reply.statusCode} ${reply.body}`);
+        }
+        list.push(cookie);
+      }
+    }
+  }
+  return { name, built, send, cookies, narrowCookies, wideCookies };
+}
+
+/** A logged-in session with the seeded cart: its cookie. */
+async function seededSession(send: Target['send'], userId: string): Promise<string> {
+  const login = await send({ method: 'POST', url: '/login', payload: { userId } });
+  const setCookie = login.headers['set-cookie'];
+  const cookie = String(Array.isArray(setCookie) ? setCookie[0] : setCookie).split(';')[0];
+  for (const line of SEED_LINES) {
+    const reply = await send({ method: 'POST', url: '/cart/items', payload: line, headers: { cookie } });
+    if (reply.statusCode !== 200) throw new Error(`seeding answered ${reply.statusCode} ${reply.body}`);
+  }
+  return cookie;
 }
 
 /** CPU µs per request of `requests` requests, IN_FLIGHT at a time. */
@@ -118,19 +162,25 @@ async function slice(t: Target, scenario: Scenario, requests: number): Promise<n
   const start = process.cpuUsage();
   let next = 0;
   const worker = async (cookie: string) => {
-    const request: InjectOptions =
+    let request: InjectOptions =
       scenario === 'read'
         ? { method: 'GET', url: '/cart', headers: { cookie } }
         : scenario === 'visitor'
           ? { method: 'GET', url: '/cart' }
           : { method: 'POST', url: '/cart/items', payload: ADDED_LINE, headers: { cookie } };
     while (next < requests) {
-      next++;
+      const n = next++;
+      if (scenario === 'narrow' || scenario === 'wide') {
+        // A narrow session changes its one preference; a wide one each of its 48 in turn.
+        const k = scenario === 'wide' ? n % WIDE_PREFS : 0;
+        request = { method: 'POST', url: `/prefs/k${k}`, payload: { value: prefValue(k + n) }, headers: { cookie } };
+      }
       const reply = await t.send(request);
       if (reply.statusCode !== 200) throw new Error(`${t.name} ${scenario}: ${reply.statusCode} ${reply.body}`);
     }
   };
-  await Promise.all(t.cookies.map(worker));
+  const cookies = scenario === 'narrow' ? t.narrowCookies : scenario === 'wide' ? t.wideCookies : t.cookies;
+  await Promise.all(cookies.map(worker));
   const used = process.cpuUsage(start);
   return (used.user + used.system) / requests;
 }
@@ -192,11 +242,47 @@ function report(scenario: Scenario, per: Map<string, number[]>, slices: number, 
   }
 }
 
+/** Narrow and wide slices of every mode, alternated (each mode and width first as often as last). */
+async function measureWidth(targets: Target[], slices: number, requests: number): Promise<void> {
+  for (const t of targets) {
+    await slice(t, 'narrow', requests); // warm-up
+    await slice(t, 'wide', requests);
+  }
+  const narrow = new Map(targets.map((t) => [t.name, [] as number[]]));
+  const wide = new Map(targets.map((t) => [t.name, [] as number[]]));
+  for (let s = 0; s < slices; s++) {
+    const order = s % 2 ? [...targets].reverse() : targets;
+    for (const t of order) {
+      const widths: Array<'narrow' | 'wide'> = s % 2 ? ['wide', 'narrow'] : ['narrow', 'wide'];
+      for (const width of widths) (width === 'narrow' ? narrow : wide).get(t.name)!.push(await slice(t, width, requests));
+    }
+  }
+  reportWidth(narrow, wide, slices, requests);
+}
+
+/** `width`: each mode's narrow and wide slices side by side, and wide ÷ narrow as req/s would show it. */
+function reportWidth(narrow: Map<string, number[]>, wide: Map<string, number[]>, slices: number, requests: number): void {
+  console.log(`\nwidth: ${slices} slices × ${requests} requests per mode and width, ${IN_FLIGHT} in flight; CPU µs per request, median (min–max)`);
+  for (const [name, narrowUs] of narrow) {
+    const wideUs = wide.get(name)!;
+    const ratios = narrowUs.map((us, i) => us / wideUs[i]);
+    console.log(
+      `  ${name.padEnd(6)} narrow ${median(narrowUs).toFixed(1)} (${range(narrowUs)}), wide ${median(wideUs).toFixed(1)} (${range(wideUs)}); wide − narrow ${median(wideUs.map((us, i) => us - narrowUs[i])).toFixed(1)} µs; wide ÷ narrow by CPU, as req/s: ${median(ratios).toFixed(3)} (p25 ${percentile(ratios, 25).toFixed(3)}, p75 ${percentile(ratios, 75).toFixed(3)})`,
+    );
+  }
+  const ours = wide.get('ours');
+  const base = wide.get('base');
+  if (ours && base) {
+    const differences = ours.map((us, i) => us - base[i]);
+    console.log(`  wide: ours − base, slice by slice, median ${median(differences).toFixed(1)} µs (${range(differences)})`);
+  }
+}
+
 async function main(): Promise<void> {
   const slices = Number(process.argv[2] ?? 150);
   const requests = Number(process.argv[3] ?? 200);
   const platform = (process.env.PLATFORM ?? 'fastify') as Platform;
-  const scenarios = (process.env.SCENARIOS ?? 'read,write').split(',') as Scenario[];
+  const scenarios = (process.env.SCENARIOS ?? 'read,write').split(',') as Chosen[];
   const redis = await startRedis();
   try {
     const builders: Record<string, () => Promise<BuiltApp>> = {
@@ -209,10 +295,21 @@ async function main(): Promise<void> {
     const targets: Target[] = [];
     for (const name of names) {
       if (!builders[name]) throw new Error(`MODES names "${name}": give some of ${Object.keys(builders).join(', ')}`);
-      targets.push(await target(name, await builders[name](), platform));
+      targets.push(
+        await target(
+          name,
+          await builders[name](),
+          platform,
+          scenarios.some((s) => s === 'width' || s === 'narrow' || s === 'wide'),
+        ),
+      );
     }
     console.log(`${platform}, modes ${names.join(', ')}`);
     for (const scenario of scenarios) {
+      if (scenario === 'width') {
+        await measureWidth(targets, slices, requests);
+        continue;
+      }
       for (const t of targets) await slice(t, scenario, requests); // warm-up
       const allocations = process.env.ALLOCATIONS ? await sampleAllocations() : undefined;
       const cpuProfile = process.env.CPU_PROFILE ? await profileCpu() : undefined;

@@ -17,7 +17,7 @@ export const WIDE_KEYS = 50;
 const PREFS = WIDE_KEYS - 2;
 
 /** A preference as the seeding writes it: a small object, as an app's settings are. */
-const prefValue = (k: number) => ({ label: `preference number ${k}`, on: k % 2 === 0, n: k });
+export const prefValue = (k: number) => ({ label: `preference number ${k}`, on: k % 2 === 0, n: k });
 
 /**
  * `--only=wide`: one app per mode, half its sessions narrow (the user, the cart and one preference

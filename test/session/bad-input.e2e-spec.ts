@@ -68,8 +68,24 @@ describe('bad input', () => {
     }
   });
 
+  it('reads a value that is not valid JSON as an absent key, logs it, keeps the rest, and writes nothing over it', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 1 });
+    await visitor.post('/set/cart', { value: ['a'] });
+    const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
+    await admin.hset(key, 'cart', '{not json');
+    warnings.length = 0;
+    const res = await visitor.get('/whole');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ views: 1 });
+    expect(warnings.filter((w) => /session key "cart".*not valid JSON/.test(w))).toHaveLength(1);
+    await expect(admin.hget(key, 'cart')).resolves.toBe('{not json');
+    // Assigning the key replaces the corrupt value, as for any key.
+    await visitor.post('/set/cart', { value: ['b'] });
+    expect((await visitor.get('/whole')).body).toEqual({ views: 1, cart: ['b'] });
+  });
+
   it.each([
-    ['invalid JSON in a field', (key: string) => admin.hset(key, 'views', '{not json')],
     ['a missing creation time', (key: string) => admin.hdel(key, ':c')],
     [
       'a value of the wrong type',

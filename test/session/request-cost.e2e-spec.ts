@@ -230,6 +230,24 @@ describe('request cost in Redis commands', () => {
     }
   });
 
+  it('parses only the object values the request reaches, however many the session holds', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/login', { id: 'parse-user', name: 'Parse' });
+    for (let k = 0; k < 20; k++) await visitor.post(`/set/pref${k}`, { value: { label: `preference ${k}`, k } });
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      // A session value's own JSON (the answers the client parses hold several, and start otherwise).
+      const ofPrefs = () => parse.mock.calls.filter(([text]) => typeof text === 'string' && text.startsWith('{"label":"preference'));
+      const { body } = await visitor.get('/peek'); // reads `views` only: absent here
+      expect(body).toEqual({ views: null });
+      expect(ofPrefs()).toEqual([]);
+      expect((await visitor.get('/whole')).body).toMatchObject({ pref3: { label: 'preference 3', k: 3 } });
+      expect(ofPrefs()).toHaveLength(20);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
   /** The session key's absolute expiry, ms. */
   async function expiryOf(visitor: Visitor): Promise<number> {
     return Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sidOf(visitor))));

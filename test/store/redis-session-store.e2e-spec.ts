@@ -424,6 +424,30 @@ describe('callback and promise styles', () => {
   });
 });
 
+describe('a value that is not valid JSON reads as an absent key, with a warning once reached', () => {
+  it.each([
+    ['an object', '{not json'],
+    ['an array', '[1, 2'],
+    ['a primitive', 'tru'],
+  ])('%s: the other keys read, the key reads undefined and is reported, Redis keeps it', async (_kind, corrupt) => {
+    const store = makeStore();
+    const sid = newSid();
+    const key = sessionRedisKey(prefix, sid);
+    await admin.hset(key, ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', corrupt, 'user', '{"id":"u1"}', 'views', '3');
+    const session = (await store.get(sid)) as unknown as Record<string, unknown>;
+    expect(session).not.toBeNull();
+    expect(session.user).toEqual({ id: 'u1' });
+    expect(session.views).toBe(3);
+    expect(session.cart).toBeUndefined();
+    const warnings = logger.warn.mock.calls.map(([message]) => String(message));
+    expect(warnings.filter((message) => /session key "cart".*not valid JSON/.test(message))).toHaveLength(1);
+    for (const message of warnings) expect(message).not.toContain(sid);
+    expect(session.cart).toBeUndefined(); // reported once, not on every read
+    expect(logger.warn.mock.calls.filter(([message]) => /session key "cart"/.test(String(message)))).toHaveLength(1);
+    await expect(admin.hget(key, 'cart')).resolves.toBe(corrupt);
+  });
+});
+
 describe('values that cannot be decoded read as no session, with a warning', () => {
   async function expectNoSessionAndWarning(store: RedisSessionStore, sid: string, reason: RegExp): Promise<void> {
     const viaCb = await viaCallback((cb) => store.get(sid, cb));
@@ -434,13 +458,6 @@ describe('values that cannot be decoded read as no session, with a warning', () 
     // The warning names the session by a digest excerpt, never the ID.
     for (const [message] of logger.warn.mock.calls) expect(message).not.toContain(sid);
   }
-
-  it('a field that is not valid JSON', async () => {
-    const store = makeStore();
-    const sid = newSid();
-    await admin.hset(sessionRedisKey(prefix, sid), ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', '{not json');
-    await expectNoSessionAndWarning(store, sid, /"cart" is not valid JSON/);
-  });
 
   it('a missing ":c" field', async () => {
     const store = makeStore();

@@ -40,6 +40,8 @@ export const messages = {
   sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
   userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "users.maxSessions"); log out elsewhere first`,
+  corruptKeyValue: (digest: string, key: string) =>
+    `Ignoring the value of session key "${key}" of session ${digest.slice(0, 8)}… in Redis (not valid JSON): it reads as absent, and Redis keeps it until the key is assigned`,
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
   unopenableValue: (digest: string, reason: string) =>
     `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,

@@ -3,9 +3,9 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { FIELD, RESERVED_PREFIX, isSealedField } from '../redis/session-fields';
 import { UnopenableValueError, type FieldSealer } from './field-sealer';
-import type { SessionState } from './session-state';
+import { UNPARSED, attachState, type CorruptValueReporter, type SessionState } from './session-state';
 import { isForbiddenKey } from './session-validation';
-import { unreachedJson } from './tracked-values';
+import { lazyDataAccessor, unreachedJson } from './tracked-values';
 
 /** A session as read from Redis: the data express-session inflates, and the store's bookkeeping. */
 export interface DecodedSession {
@@ -44,9 +44,21 @@ export class UnopenableSessionError extends CorruptSessionError {}
  * expiry field (the key's PEXPIREAT). `now` stands in for the read's time where a session written
  * before that field existed needs an expiry for its cookie. With `sealing`, sealed fields are opened
  * here, on every decode, so whatever keeps raw fields (a cache of what Redis holds) never holds plaintext.
+ *
+ * With a `reporter` (a request's read), the read is lazy: an object or array value is parsed only
+ * when something reaches it, and a value that is not valid JSON makes that key absent (reported to
+ * `reporter` when reached) instead of the whole session; the state comes attached to the data. Without
+ * one, every value is parsed here and any corrupt one throws `CorruptSessionError`.
  */
-export function decodeSession(fields: Record<string, string>, cookieTemplate: string | undefined, now = Date.now(), sealing?: Sealing): DecodedSession {
+export function decodeSession(
+  fields: Record<string, string>,
+  cookieTemplate: string | undefined,
+  now = Date.now(),
+  sealing?: Sealing,
+  reporter?: CorruptValueReporter,
+): DecodedSession {
   const data: Record<string, unknown> = {};
+  let lazy: Map<string, unknown> | undefined;
   const stored = new Map<string, string>();
   const held = sealing ? new Map<string, string>() : undefined;
   let createdAt: number | undefined;
@@ -66,7 +78,12 @@ export function decodeSession(fields: Record<string, string>, cookieTemplate: st
     }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
-      if (!isForbiddenKey(field)) data[field] = parseJson(field, value); // written before such keys were refused
+      if (isForbiddenKey(field)) continue; // written before such keys were refused
+      if (!reporter) data[field] = parseJson(field, value);
+      else if (startsObject(value) || !parsesTo(data, field, value)) {
+        (lazy ??= new Map()).set(field, UNPARSED);
+        Object.defineProperty(data, field, lazyDataAccessor(field));
+      }
     } else if (field === FIELD.createdAt) {
       createdAt = Number(value);
     } else if (field === FIELD.lastSeenAt) {
@@ -90,10 +107,29 @@ export function decodeSession(fields: Record<string, string>, cookieTemplate: st
     cookie.expires = null;
   }
   data.cookie = cookie;
-  return {
-    data: data as DecodedSession['data'],
-    state: { stored, held, createdAt, lastSeenAt, expiresAt, refreshed: false },
-  };
+  const state: SessionState = { stored, held, createdAt, lastSeenAt, expiresAt, refreshed: false };
+  if (reporter) {
+    state.lazy = lazy;
+    state.reporter = reporter;
+    attachState(data, state); // the lazy accessors find the JSON through it
+  }
+  return { data: data as DecodedSession['data'], state };
+}
+
+/** Whether a JSON text is an object or an array: what a lazy read leaves unparsed. */
+function startsObject(json: string): boolean {
+  const first = json.charCodeAt(0);
+  return first === 123 /* { */ || first === 91; /* [ */
+}
+
+/** Parses a primitive's JSON onto `data`; false (and nothing set) when it is not valid JSON. */
+function parsesTo(data: Record<string, unknown>, field: string, json: string): boolean {
+  try {
+    data[field] = JSON.parse(json);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

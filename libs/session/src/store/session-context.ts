@@ -63,6 +63,14 @@ export class SessionContext {
   }
 
   /**
+   * A value of a session read lazily that is not valid JSON, found when a request first reached it:
+   * logged, and the key read as absent. Redis keeps it until app code assigns the key.
+   */
+  ignoreCorruptKey(redisKey: string | undefined, key: string): void {
+    this.logger.warn(messages.corruptKeyValue(redisKey === undefined ? '?' : this.digestOfKey(redisKey), key));
+  }
+
+  /**
    * Deletes a session by its Redis key (revoke, eviction); answers whether it existed. While
    * `renewal` is on, a tombstone stays for the grace, so a renewal under way cannot plant it again.
    */

@@ -5,7 +5,7 @@ import { CorruptSessionError, UnopenableSessionError, decodeSession } from './se
 import type { SessionContext } from './session-context';
 import { MAX_HOPS, type SessionForwarding } from './session-forwarding';
 import { userIdOf, type SessionSlides } from './session-slides';
-import { attachState, stateOf } from './session-state';
+import { stateOf } from './session-state';
 import type { SessionCache, StoredSession, UserIndexKeeper } from './store-ports';
 
 /**
@@ -118,7 +118,7 @@ export class SessionReader {
     if (pastDeadline(sessions.slides, Number(fields[FIELD.createdAt]), now)) return this.slides.dropPastDeadline(redisKey);
     let decoded: ReturnType<typeof decodeSession>;
     try {
-      decoded = decodeSession(fields, sessions.cookieTemplateJson, now, sessions.sealing.sealingFor(redisKey));
+      decoded = decodeSession(fields, sessions.cookieTemplateJson, now, sessions.sealing.sealingFor(redisKey), sessions);
     } catch (error) {
       if (error instanceof UnopenableSessionError) return sessions.sealing.ignoreUnopenable(redisKey, error.message);
       if (error instanceof CorruptSessionError) return sessions.ignoreCorrupt(redisKey, error.message);
@@ -134,7 +134,6 @@ export class SessionReader {
       if (data.cookie.expires) data.cookie.expires = new Date(slideTo);
     }
     state.refreshed = true;
-    attachState(data, state);
     sessions.observer?.sessionSeen?.(digest, userIdOf(data));
     return data;
   }

@@ -47,10 +47,28 @@ export interface SessionState {
   renewedId?: string;
   /** The object values put on the request's session behind accessors, and which the request reached (see tracked-values.ts). */
   tracked?: TrackedValues;
+  /**
+   * The object and array values of a session read lazily (see tracked-values.ts), behind the decoded
+   * data's accessors: each its value once parsed (or assigned), `UNPARSED` until then, or `CORRUPT`
+   * (not valid JSON: the key reads as absent, and Redis keeps it).
+   */
+  lazy?: Map<string, unknown>;
+  /** Where a lazily read value found corrupt when first reached is reported: the store's context. */
+  reporter?: CorruptValueReporter;
+}
+
+/** Marks of a lazily read key (see `SessionState.lazy`). */
+export const UNPARSED = Symbol('nest-redis-session:unparsed');
+export const CORRUPT = Symbol('nest-redis-session:corrupt');
+
+/** Told when a session key's value, parsed only once a request reaches it, is not valid JSON. */
+export interface CorruptValueReporter {
+  ignoreCorruptKey(redisKey: string | undefined, key: string): void;
 }
 
 /** The object values of one session as read, behind the accessors of tracked-values.ts, and the keys the request reached. */
 export interface TrackedValues {
+  /** Each value, or the `LazyMark` of one not parsed yet (a lazy read) or found corrupt. */
   values: Map<string, unknown>;
   /** JSON of each value as Redis held it when read (opened, under encryption). */
   json: Map<string, string>;

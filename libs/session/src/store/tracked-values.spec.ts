@@ -105,3 +105,85 @@ describe('tracked session values', () => {
     expect(unreachedJson(second.session, 'cart', second.state)).toBeUndefined(); // read just above
   });
 });
+
+describe('a lazy read (decodeSession with a reporter)', () => {
+  function lazySession(fields: Record<string, string>) {
+    const reported: string[] = [];
+    const reporter = { ignoreCorruptKey: (_redisKey: string | undefined, key: string) => void reported.push(key) };
+    const { data, state } = decodeSession({ ...fields, ':c': String(CREATED), ':k': cookieJson }, undefined, CREATED, undefined, reporter);
+    return { data: data as Record<string, unknown>, state, reported };
+  }
+  function onRequest(data: Record<string, unknown>, state: SessionState): Record<string, unknown> {
+    const session: Record<string, unknown> = {};
+    attachState(session, state);
+    putTrackedValues(session, data, state);
+    session.cookie = data.cookie;
+    return session;
+  }
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('parses an object or array value only when something reaches it, primitives at once', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    const { data, state } = lazySession({ cart: '["tea"]', prefs: '{"theme":"dark"}', views: '3', name: '"Ann"' });
+    const parsedAtRead = parse.mock.calls.map(([text]) => String(text));
+    expect(parsedAtRead).toEqual(expect.arrayContaining(['3', '"Ann"']));
+    expect(parsedAtRead).not.toEqual(expect.arrayContaining(['["tea"]']));
+    expect(parsedAtRead).not.toEqual(expect.arrayContaining(['{"theme":"dark"}']));
+    const session = onRequest(data, state);
+    expect(parse.mock.calls.map(([text]) => String(text))).not.toContain('["tea"]');
+
+    expect(session.cart).toEqual(['tea']);
+    expect(parse.mock.calls.filter(([text]) => text === '["tea"]')).toHaveLength(1);
+    expect(session.cart).toBe(session.cart); // parsed once, the same object after
+    // The unreached one is diffed from its JSON and still never parsed.
+    expect(diffSession(session, state, undefined).set).toEqual([]);
+    expect(parse.mock.calls.filter(([text]) => text === '{"theme":"dark"}')).toHaveLength(0);
+    expect({ ...session, cookie: undefined }).toEqual({ cart: ['tea'], prefs: { theme: 'dark' }, views: 3, name: 'Ann', cookie: undefined });
+  });
+
+  it('gives the data the same values before it reaches a request, and the request the object the data parsed', () => {
+    const { data, state } = lazySession({ user: '{"id":"u1"}', cart: '[1]' });
+    const user = data.user;
+    expect(user).toEqual({ id: 'u1' });
+    expect(data.user).toBe(user); // parsed once
+    const session = onRequest(data, state);
+    expect(session.user).toBe(user);
+    expect(session.cart).toEqual([1]);
+    expect(Object.keys(data)).toEqual(['user', 'cart', 'cookie']);
+  });
+
+  it('reads a corrupt value as absent, reports it once, and keeps what Redis holds in the save', () => {
+    const { data, state, reported } = lazySession({ cart: '{not json', bad: 'tru', user: '{"id":1}' });
+    const session = onRequest(data, state);
+    expect(session.cart).toBeUndefined();
+    expect(session.cart).toBeUndefined();
+    expect(session.bad).toBeUndefined();
+    expect(reported).toEqual(['cart', 'bad']);
+    expect(JSON.stringify(session)).toBe(`{"user":{"id":1},"cookie":${JSON.stringify(data.cookie)}}`);
+    // Not reached, so not deleted: the save finds nothing to write.
+    const delta = diffSession(session, state, undefined);
+    expect(delta.set).toEqual([]);
+    expect(delta.del).toEqual([]);
+    // Assigned, it is written like any other key.
+    session.cart = ['pot'];
+    expect(diffSession(session, state, undefined).set).toEqual(['cart', '["pot"]']);
+  });
+
+  it('reports a corrupt value the data reached before the request, and the request keeps it unreached', () => {
+    const { data, state, reported } = lazySession({ cart: '[broken', user: '{"id":1}' });
+    expect(data.cart).toBeUndefined();
+    expect(reported).toEqual(['cart']);
+    const session = onRequest(data, state);
+    expect(session.cart).toBeUndefined();
+    expect(reported).toEqual(['cart']);
+    expect(diffSession(session, state, undefined).del).toEqual([]);
+  });
+
+  it('reads the user id for the save without marking it reached, parsing it once', () => {
+    const { data, state } = lazySession({ user: '{"id":"u1"}' });
+    const session = onRequest(data, state);
+    expect(readUntracked(() => (session.user as { id: string }).id)).toBe('u1');
+    expect(unreachedJson(session, 'user', state)).toBe('{"id":"u1"}');
+  });
+});

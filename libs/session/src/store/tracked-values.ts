@@ -1,4 +1,4 @@
-import { stateOf, type SessionState, type TrackedValues } from './session-state';
+import { CORRUPT, UNPARSED, stateOf, type SessionState, type TrackedValues } from './session-state';
 
 /*
  * The end-of-request save compares every top-level key of the session with the JSON Redis holds,
@@ -7,7 +7,12 @@ import { stateOf, type SessionState, type TrackedValues } from './session-state'
  * reached it: assigned it, or read it (an object read may be changed in place). So the object
  * values of a session read from Redis go onto the request's session behind accessors that note the
  * keys reached; a key never reached is known to be unchanged and its JSON is the one read, with no
- * stringify. Values are still parsed when the session is read, so a corrupt value is found there.
+ * stringify.
+ *
+ * A request's read goes further (`decodeSession` with a reporter): an object or array value is not
+ * even parsed until something reaches it, so a request pays for the keys it uses, not for the
+ * session's width. A value that turns out not to be valid JSON is reported when first reached and
+ * reads as absent; Redis keeps it as it is until app code assigns the key.
  *
  * The accessors are shared by every session with a key of that name, so sessions of one shape share
  * V8's hidden classes as plain data properties would. A key deleted and assigned again is a plain
@@ -29,8 +34,16 @@ function accessorFor(key: string): PropertyDescriptor {
   if (shared) return shared;
   function get(this: object): unknown {
     const tracked = trackedOf(this);
-    if (marking) tracked?.reached.add(key);
-    return tracked?.values.get(key);
+    if (!tracked) return undefined;
+    let value = tracked.values.get(key);
+    if (value === UNPARSED) {
+      value = parseStored(stateOf(this)!, tracked.json, key);
+      tracked.values.set(key, value);
+    }
+    // A corrupt value is not reached: the save keeps what Redis holds rather than deleting it.
+    if (value === CORRUPT) return undefined;
+    if (marking) tracked.reached.add(key);
+    return value;
   }
   function set(this: object, value: unknown): void {
     const tracked = trackedOf(this);
@@ -51,19 +64,74 @@ function trackedOf(session: object): TrackedValues | undefined {
   return stateOf(session)?.tracked;
 }
 
+/** The value of `key` parsed from `json`, or `CORRUPT` (reported) when it is not valid JSON. */
+function parseStored(state: SessionState, json: Map<string, string> | null, key: string): unknown {
+  const text = json?.get(key);
+  if (text !== undefined) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // reported below
+    }
+  }
+  state.reporter?.ignoreCorruptKey(state.redisKey, key);
+  return CORRUPT;
+}
+
+/** Lazy accessors of decoded data, shared per key name as the tracking ones are. */
+const lazyAccessors = new Map<string, PropertyDescriptor>();
+
+/**
+ * The accessor a lazy read puts on the decoded data for an unparsed key: the first read parses the
+ * JSON and keeps the value in `state.lazy` (the property stays an accessor: turning it into a data
+ * property would cost the object its fast shape); a corrupt value reads as absent. Whoever uses the
+ * data before it reaches a request (the user index's entry, `store.get`'s callers) sees values, as
+ * from an eager read, and the request then gets the very objects they saw.
+ */
+export function lazyDataAccessor(key: string): PropertyDescriptor {
+  const shared = lazyAccessors.get(key);
+  if (shared) return shared;
+  function get(this: object): unknown {
+    const state = stateOf(this);
+    const lazy = state?.lazy;
+    if (!lazy) return undefined;
+    let value = lazy.get(key);
+    if (value === UNPARSED) {
+      value = parseStored(state, state.stored, key);
+      lazy.set(key, value);
+    }
+    return value === CORRUPT ? undefined : value;
+  }
+  function set(this: object, value: unknown): void {
+    stateOf(this)?.lazy?.set(key, value);
+  }
+  const accessor: PropertyDescriptor = { enumerable: true, configurable: true, get, set };
+  if (lazyAccessors.size < MAX_SHARED_ACCESSORS) lazyAccessors.set(key, accessor);
+  return accessor;
+}
+
 /**
  * Puts a decoded session's values on `session`, as express-session's Session constructor copies
  * them (keys the session object already has, such as its methods, are skipped): primitives as plain
- * properties, objects behind the tracking accessors. `state` is the session's, already attached.
+ * properties, objects (and values a lazy read left unparsed) behind the tracking accessors. `state`
+ * is the session's, already attached.
  */
 export function putTrackedValues(session: object, data: object, state: SessionState): void {
   const target = session as Record<string, unknown>;
   const source = data as Record<string, unknown>;
+  const lazy = state.lazy;
   let tracked: TrackedValues | undefined;
   for (const key in source) {
     if (key === 'cookie' || key in session) continue;
-    const value = source[key];
     const json = state.stored?.get(key);
+    if (lazy?.has(key) && json !== undefined) {
+      // Read lazily: its value (or mark, when not parsed yet or corrupt) goes behind the accessor as it is.
+      tracked ??= state.tracked = { values: new Map(), json: state.stored!, reached: new Set() };
+      tracked.values.set(key, lazy.get(key));
+      Object.defineProperty(session, key, accessorFor(key));
+      continue;
+    }
+    const value = source[key];
     if (value === null || typeof value !== 'object' || json === undefined) {
       target[key] = value;
       continue;
