@@ -92,4 +92,20 @@ describe('FieldSealer', () => {
     const fields = sealer([Buffer.alloc(64, 3)]);
     expect(fields.open(SESSION, 'name', fields.seal(SESSION, 'name', '"Zoë 🍵"'))).toBe('"Zoë 🍵"');
   });
+
+  it('opens a sealed empty plaintext: the header alone is not too short', () => {
+    const fields = sealer([NEW_KEY]);
+    const sealed = fields.seal(SESSION, 'cart', '');
+    expect(bytesOf(sealed)).toHaveLength(4 + 12 + 16);
+    expect(fields.open(SESSION, 'cart', sealed)).toBe('');
+  });
+
+  it('names each key by the hex of the 4-byte id a value sealed under it starts with, newest first', () => {
+    const fields = sealer([NEW_KEY, OLD_KEY]);
+    const [newest, older] = fields.keyIds;
+    expect(newest).toMatch(/^[0-9a-f]{8}$/);
+    const idOf = (sealed: string) => bytesOf(sealed).toString('hex', 0, 4);
+    expect(idOf(fields.seal(SESSION, 'cart', CART))).toBe(newest);
+    expect(idOf(sealer([OLD_KEY]).seal(SESSION, 'cart', CART))).toBe(older);
+  });
 });
