@@ -1,4 +1,5 @@
 import { Cookie, Session } from 'express-session';
+import { SessionCookie } from '../cookie/session-cookie';
 import { SessionDataError } from '../errors/session-data.error';
 import { MAX_EXPIRY_MS } from '../redis/session-fields';
 import { checkSessionObject, checkedExpiry, describe as describeValue, isForbiddenKey, trustSessionPrototype } from './session-validation';
@@ -96,6 +97,7 @@ describe('checkSessionObject', () => {
       Object.assign(session, JSON.parse('{"__proto__": {"isAdmin": true, "save": "x"}}'));
       expect(Object.getPrototypeOf(session)).not.toBe(SessionType.prototype); // the attack took
       expect(refusal(session)).toMatchObject({ key: '__proto__' });
+      expect(refusal(session)?.message).toContain('Session key "__proto__" is not allowed');
     });
 
     it('is refused when its prototype has a layer inserted or carries data beside the methods', () => {
@@ -117,6 +119,11 @@ describe('checkSessionObject', () => {
         session.cookie = cookie;
         expect(refusal(session, false)).toMatchObject({ key: 'cookie' });
       }
+      const replaced = sessionOf(SessionType, CookieType);
+      replaced.cookie = 'not a cookie';
+      expect(refusal(replaced)?.message).toContain(
+        'must stay the session\'s own express-session Cookie (change its fields, do not replace it); got a string ("not a cookie")',
+      );
       // A plain object, or one whose prototype JSON replaced, has no accessors: no Cookie.
       const plain = sessionOf(SessionType, CookieType);
       plain.cookie = { originalMaxAge: 1000, expires: new Date(), path: '/' };
@@ -175,6 +182,12 @@ describe('checkSessionObject', () => {
     const session = new Overriding({ sessionID: 'id' }, { cookie: new Cookie() });
     expect(refusal(session)).toMatchObject({ key: '__proto__' });
     trustSessionPrototype(Overriding.prototype);
+    expect(refusal(session)).toBeUndefined();
+  });
+
+  it('accepts the cookie of a subclass of express-session’s Cookie, as the library’s own SessionCookie is', () => {
+    const session = sessionOf(OWN.Session, SessionCookie);
+    expect(Object.getPrototypeOf(session.cookie)).not.toBe(Cookie.prototype);
     expect(refusal(session)).toBeUndefined();
   });
 
