@@ -197,6 +197,7 @@ describe('checkSessionObject', () => {
     const shapes: Record<string, PropertyDescriptorMap> = {
       'data for the accessors': { expires: { value: 1 }, maxAge: { value: 2 }, serialize: method, toJSON: method },
       'getters without setters': { expires: { get: () => undefined }, maxAge: { get: () => undefined }, serialize: method, toJSON: method },
+      'setters without getters': { expires: { set: () => undefined }, maxAge: { set: () => undefined }, serialize: method, toJSON: method },
       'no maxAge': { expires: accessor, serialize: method, toJSON: method },
       'no serializers': { expires: accessor, maxAge: accessor },
       'no toJSON': { expires: accessor, maxAge: accessor, serialize: method },
