@@ -92,4 +92,43 @@ describe('FieldSealer', () => {
     const fields = sealer([Buffer.alloc(64, 3)]);
     expect(fields.open(SESSION, 'name', fields.seal(SESSION, 'name', '"Zoë 🍵"'))).toBe('"Zoë 🍵"');
   });
+
+  it('opens a sealed empty plaintext: the header alone is not too short', () => {
+    const fields = sealer([NEW_KEY]);
+    const sealed = fields.seal(SESSION, 'cart', '');
+    expect(bytesOf(sealed)).toHaveLength(4 + 12 + 16);
+    expect(fields.open(SESSION, 'cart', sealed)).toBe('');
+  });
+
+  it('names each key by the hex of the 4-byte id a value sealed under it starts with, newest first', () => {
+    const fields = sealer([NEW_KEY, OLD_KEY]);
+    const [newest, older] = fields.keyIds;
+    expect(newest).toMatch(/^[0-9a-f]{8}$/);
+    const idOf = (sealed: string) => bytesOf(sealed).toString('hex', 0, 4);
+    expect(idOf(fields.seal(SESSION, 'cart', CART))).toBe(newest);
+    expect(idOf(sealer([OLD_KEY]).seal(SESSION, 'cart', CART))).toBe(older);
+  });
+
+  it('calls a plaintext value stale even when its text starts with what a key id looks like in a seal', () => {
+    const migrating = sealer([NEW_KEY], true);
+    const idText = migrating.seal(SESSION, 'token', '"x"').slice(1, 9); // the newest key's id, as the first 8 characters of a seal
+    const plaintext = JSON.stringify(`${idText}-an-app-token`);
+    expect(plaintext.slice(1, 9)).toBe(idText);
+    expect(migrating.isStale(plaintext)).toBe(true);
+  });
+
+  it('draws random bytes for its IVs once per 256 seals, every slice of a draw used once', () => {
+    const draws = jest.spyOn(jest.requireActual<typeof import('node:crypto')>('node:crypto'), 'randomBytes'); // the module object the sealer calls
+    try {
+      const fields = sealer([NEW_KEY]);
+      for (let i = 0; i < 256 && draws.mock.calls.length === 0; i++) fields.seal(SESSION, 'cart', CART); // to the start of a draw
+      expect(draws.mock.calls).toEqual([[12 * 256]]);
+      for (let i = 1; i < 256; i++) fields.seal(SESSION, 'cart', CART); // the rest of that draw
+      expect(draws).toHaveBeenCalledTimes(1);
+      fields.seal(SESSION, 'cart', CART);
+      expect(draws).toHaveBeenCalledTimes(2);
+    } finally {
+      draws.mockRestore();
+    }
+  });
 });

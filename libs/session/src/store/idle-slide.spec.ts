@@ -1,4 +1,4 @@
-import { dueSlide, pastDeadline, type IdleSlidePolicy } from './idle-slide';
+import { dueSlide, expiryMoves, pastDeadline, slideLag, type IdleSlidePolicy } from './idle-slide';
 
 const NOW = Date.UTC(2030, 0, 1);
 const WINDOW = 30 * 60_000;
@@ -40,6 +40,50 @@ describe('dueSlide', () => {
     const longer = 30 * 24 * 60 * 60_000;
     expect(dueSlide(policy, read(NOW + longer - 60_000, { cookieMaxAge: longer }))).toBe(NOW + longer);
     expect(dueSlide(policy, read(NOW + 1, { cookieMaxAge: Number.NaN }))).toBe(NOW + WINDOW); // nonsense: the policy's window
+  });
+
+  it('takes the policy window for a cookie maxAge of 0, of Infinity or that is not a number', () => {
+    for (const cookieMaxAge of [0, -1, Infinity, '60000', null])
+      expect([cookieMaxAge, dueSlide(policy, read(undefined, { cookieMaxAge }))]).toEqual([cookieMaxAge, NOW + WINDOW]);
+  });
+
+  it('slides to a whole ms when the cookie maxAge has a fraction (what PEXPIREAT takes)', () => {
+    expect(dueSlide(policy, read(undefined, { cookieMaxAge: 90_000.75 }))).toBe(NOW + 90_000);
+  });
+
+  it('slides nothing at or past the absolute deadline, even a session without an expiry field', () => {
+    const absolute = { ...policy, absoluteTimeout: 2 * WINDOW };
+    expect(dueSlide(absolute, read(undefined, { createdAt: NOW - 2 * WINDOW }))).toBeUndefined(); // the deadline is now
+    expect(dueSlide(absolute, read(undefined, { createdAt: NOW - 2 * WINDOW - 1 }))).toBeUndefined();
+    expect(dueSlide(absolute, read(undefined, { createdAt: NOW - 2 * WINDOW + 1 }))).toBe(NOW + 1);
+  });
+});
+
+describe('slideLag', () => {
+  it('is touchAfter for the policy window or a longer cookie, proportionally less for a shorter one', () => {
+    expect(slideLag(policy, null)).toBe(60_000);
+    expect(slideLag(policy, WINDOW)).toBe(60_000);
+    expect(slideLag(policy, 2 * WINDOW)).toBe(60_000);
+    expect(slideLag(policy, WINDOW / 4)).toBe(15_000);
+  });
+});
+
+describe('expiryMoves', () => {
+  it('moves an expiry not known, whatever the gain asked', () => {
+    expect(expiryMoves(undefined, NOW, 60_000)).toBe(true);
+    expect(expiryMoves(undefined, NOW, 0)).toBe(true);
+  });
+
+  it('with minGain 0 (an exact write), moves any expiry that differs, earlier too, and not one that is the same', () => {
+    expect(expiryMoves(NOW, NOW + 1, 0)).toBe(true);
+    expect(expiryMoves(NOW, NOW - 1, 0)).toBe(true);
+    expect(expiryMoves(NOW, NOW, 0)).toBe(false);
+  });
+
+  it('with a minGain, moves only an expiry that gains at least that much', () => {
+    expect(expiryMoves(NOW, NOW + 60_000, 60_000)).toBe(true);
+    expect(expiryMoves(NOW, NOW + 59_999, 60_000)).toBe(false);
+    expect(expiryMoves(NOW, NOW + 1, 60_000)).toBe(false);
   });
 });
 

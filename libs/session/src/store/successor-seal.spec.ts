@@ -33,4 +33,14 @@ describe('successor seal', () => {
   it('seals the same successor differently each time (a fresh IV)', () => {
     expect(sealSuccessor(successor, oldId)).not.toBe(sealSuccessor(successor, oldId));
   });
+
+  it('opens a successor sealed by an earlier release: the key derivation and the layout are stable across a rolling deploy', () => {
+    // IV 000102…0b, sealed with the HMAC-SHA-256 key of the old ID under "nest-redis-session:successor".
+    const sealed = 'AAECAwQFBgcICQoLVkBpX3RsjxLAdbgr8r8RBVvHE_NQLzfZVbW5TLT0PiDgGBP8vopYZL2NdlD1lv-e';
+    expect(openSuccessor(sealed, 'Zk3q0v9XbLr2Tw8YcN5mHs1uAe7dGj4p')).toBe('Qw2eRt5yUi8oPa1sDf4gHj7kLz0xCv3b');
+  });
+
+  it('never answers an empty successor, though it authenticates', () => {
+    expect(openSuccessor(sealSuccessor('', oldId), oldId)).toBeUndefined();
+  });
 });
