@@ -4,7 +4,7 @@ import { RESERVED_PREFIX } from '../redis/session-fields';
 import type { SessionCore } from '../store/session-core';
 import { isForbiddenKey } from '../store/session-validation';
 import { KeyChangeRunner } from './key-change-runner';
-import { KeyGroupWrites } from './key-group-writes';
+import { KeyGroupWrites, type Settled } from './key-group-writes';
 import { heldValue, NO_VALUE, type FieldQueue, type Flight, type KeyChange, type PendingUpdate } from './key-update-queue';
 
 /**
@@ -67,16 +67,21 @@ export class SessionKeyUpdates {
    * trusts) rejects every update of the key it still holds, so no caller waits for ever and no
    * rejection goes unhandled, and the key is forgotten, so the next update starts a fresh queue.
    */
-  private async drainSafely(queueKey: string, queue: FieldQueue): Promise<void> {
-    const held: HeldUpdates = { flights: [], lost: [], inHand: [] };
-    try {
-      await this.drain(queueKey, queue, held);
-    } catch (error) {
-      const stranded = [...held.inHand, ...held.lost, ...held.flights.flatMap((flight) => flight.applied.map((entry) => entry.update)), ...queue.waiting];
+  private drainSafely(queueKey: string, queue: FieldQueue): void {
+    const held: HeldUpdates = { flights: [], lost: [], inHand: NONE, settling: undefined };
+    this.drain(queueKey, queue, held).catch((error: unknown) => {
+      const settling = held.settling ? held.settling.applied.map((entry) => entry.update) : [];
+      const stranded = [
+        ...held.inHand,
+        ...settling,
+        ...held.lost,
+        ...held.flights.flatMap((flight) => flight.applied.map((entry) => entry.update)),
+        ...queue.waiting,
+      ];
       queue.waiting = [];
       if (this.queues.get(queueKey) === queue) this.queues.delete(queueKey);
       for (const update of stranded) update.reject(error); // one already answered ignores it
-    }
+    });
   }
 
   /** Sends the queue's updates group after group, up to `PIPELINE_DEPTH` in flight, until none is left; then forgets the key. */
@@ -85,66 +90,87 @@ export class SessionKeyUpdates {
     let lost: PendingUpdate[] = (held.lost = []); // updates whose group lost, to be applied again before anything queued
     let streak = 0; // groups in a row lost to another process
     let pausedLast = false;
-    const settle = async () => {
-      held.inHand = flights.length > 0 ? flights[0].applied.map((entry) => entry.update) : []; // the group being settled
-      const settled = await this.writes.settleOldest(queue, flights, lost);
-      held.inHand = [];
-      if (settled === 'written') {
+    const settled = (result: Settled) => {
+      held.settling = undefined;
+      if (result === 'written') {
         streak = 0;
         pausedLast = false;
-      } else if (settled === 'conflict') {
+      } else if (result === 'conflict') {
         streak++;
       }
     };
-    while (queue.waiting.length > 0 || flights.length > 0 || lost.length > 0) {
-      // Nothing goes out on top of a group whose own predecessor failed: it most likely fails too.
-      const speculationSound = flights.length === 0 || !flights[0].previous || flights[0].previous.written === true;
-      const canSend = lost.length > 0 ? flights.length === 0 : flights.length < PIPELINE_DEPTH && queue.waiting.length > 0 && speculationSound;
-      if (canSend) {
-        if (lost.length === 0 && !queue.waiting[0].state.stored) {
-          if (flights.length > 0) {
-            await settle();
+    // Settles the oldest group, whose reply has arrived (`result`); a promise only when that takes Redis again (a renewal met).
+    const settle = (): Promise<void> | undefined => {
+      held.settling = flights[0];
+      const result = this.writes.settleOldest(queue, flights, lost);
+      if (typeof result === 'string') return void settled(result);
+      return result.then(settled);
+    };
+    do {
+      while (queue.waiting.length > 0 || flights.length > 0 || lost.length > 0) {
+        // Nothing goes out on top of a group whose own predecessor failed: it most likely fails too.
+        const speculationSound = flights.length === 0 || !flights[0].previous || flights[0].previous.written === true;
+        const canSend = lost.length > 0 ? flights.length === 0 : flights.length < PIPELINE_DEPTH && queue.waiting.length > 0 && speculationSound;
+        if (canSend) {
+          if (lost.length === 0 && !queue.waiting[0].state.stored) {
+            if (flights.length > 0) {
+              if (flights[0].result === undefined) await flights[0].outcome;
+              const renewing = settle();
+              if (renewing) await renewing;
+              continue;
+            }
+            held.inHand = [queue.waiting.shift()!];
+            await this.changes.writeUnstored(queue, held.inHand[0]);
+            held.inHand = NONE;
             continue;
           }
-          held.inHand = [queue.waiting.shift()!];
-          await this.changes.writeUnstored(queue, held.inHand[0]);
-          held.inHand = [];
+          if (lost.length > 0) {
+            if (streak >= IMMEDIATE_RETRIES && !pausedLast) {
+              await pause(streak - IMMEDIATE_RETRIES + 1);
+              pausedLast = true;
+            } else {
+              pausedLast = false;
+            }
+          }
+          // A session first stored by this very request may sit behind stored ones; it goes in a later group.
+          const end = queue.waiting.findIndex((update) => !update.state.stored);
+          const group =
+            lost.length > 0
+              ? lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end))
+              : queue.waiting.splice(0, end === -1 ? queue.waiting.length : end);
+          held.inHand = group;
+          lost = held.lost = [];
+          const previous = flights[flights.length - 1];
+          const base = previous ? previous.next : queue.hasKnown ? queue.known : heldValue(group[0].state, queue.field);
+          const applying = this.changes.applyInOrder(queue.field, base.json, group);
+          const applied = Array.isArray(applying) ? applying : await applying;
+          if (applied.length > 0) flights.push(this.writes.send(queue, applied, base.held, previous));
+          held.inHand = NONE;
           continue;
         }
-        if (lost.length > 0) {
-          if (streak >= IMMEDIATE_RETRIES && !pausedLast) {
-            await pause(streak - IMMEDIATE_RETRIES + 1);
-            pausedLast = true;
-          } else {
-            pausedLast = false;
+        // Nothing to send now: wait for the oldest reply, or, with a slot free, for an update to arrive.
+        const oldest = flights[0];
+        if (oldest.result === undefined) {
+          const takesArrivals = flights.length < PIPELINE_DEPTH && lost.length === 0 && speculationSound;
+          const woke = await new Promise<'reply' | 'update'>((resolve) => {
+            if (takesArrivals) queue.wake = () => resolve('update');
+            void oldest.outcome.then(() => resolve('reply'));
+          });
+          queue.wake = undefined;
+          if (woke === 'update') {
+            // Let the other requests answered in this turn of the event loop join the group.
+            await turnEnd();
+            continue;
           }
         }
-        // A session first stored by this very request may sit behind stored ones; it goes in a later group.
-        const end = queue.waiting.findIndex((update) => !update.state.stored);
-        const group = lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end));
-        held.inHand = group;
-        lost = held.lost = [];
-        const previous = flights[flights.length - 1];
-        const base = previous ? previous.next : queue.hasKnown ? queue.known : heldValue(group[0].state, queue.field);
-        const applied = await this.changes.applyInOrder(queue.field, base.json, group);
-        if (applied.length > 0) flights.push(this.writes.send(queue, applied, base.held, previous));
-        held.inHand = [];
-        continue;
+        const renewing = settle();
+        if (renewing) await renewing;
       }
-      // Nothing to send now: wait for the oldest reply, or, with a slot free, for an update to arrive.
-      const oldest = flights[0];
-      if (flights.length < PIPELINE_DEPTH && lost.length === 0 && speculationSound) {
-        const arrived = new Promise<void>((resolve) => (queue.wake = resolve));
-        const first = await Promise.race([oldest.outcome.then(() => 'reply' as const), arrived.then(() => 'update' as const)]);
-        queue.wake = undefined;
-        if (first === 'update') {
-          // Let the other requests answered in this turn of the event loop join the group.
-          await new Promise((resolve) => setImmediate(resolve));
-          continue;
-        }
-      }
-      await settle();
-    }
+      // The callers just answered may update the key again as they go on (the next step of a handler,
+      // a retry): the queue waits for this turn of the event loop to end, so those updates join it and
+      // start from what it knows Redis holds rather than from their own, maybe older, read.
+      await turnEnd();
+    } while (queue.waiting.length > 0);
     this.queues.delete(queueKey); // in the same turn as the last check of `waiting`: an update arriving later starts a fresh queue
   }
 }
@@ -153,15 +179,25 @@ export class SessionKeyUpdates {
 interface HeldUpdates {
   flights: Flight[];
   lost: PendingUpdate[];
-  /** A group taken from the queue and not yet in flight, or the group being settled. */
-  inHand: PendingUpdate[];
+  /** A group taken from the queue and not yet in flight. */
+  inHand: readonly PendingUpdate[];
+  /** The group being settled: out of `flights`, its callers not all answered yet. */
+  settling: Flight | undefined;
 }
+
+/** No updates in hand; never changed. */
+const NONE: readonly PendingUpdate[] = [];
 
 /** Groups of one key in flight at once: one waiting for its reply, one sent behind it. */
 const PIPELINE_DEPTH = 2;
 
 /** Conflicts in a row with other processes retried without any pause. */
 const IMMEDIATE_RETRIES = 3;
+
+/** Resolves once this turn of the event loop is over (after its I/O callbacks and microtasks). */
+function turnEnd(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Random pause growing with each conflict in a row, so processes contending for one key spread out. */
 function pause(streak: number): Promise<void> {

@@ -59,4 +59,36 @@ describe('KeyChangeRunner', () => {
     call.reply.resolve({ status: 'written' });
     await expect(second).resolves.toEqual(['read', 'b']);
   });
+
+  it('applies a group in order whether its changes answer values or promises, each on the result before it; a change that fails fails its caller only', async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const session = requestSession({ items: [] });
+    const first = updates.update('s1', session, 'items', append('a'));
+    const [ahead] = await casCalls(calls, 1);
+    // Queued behind the first, so applied together: a value, a promise, a promise that fails, a value.
+    const group = [
+      updates.update('s1', session, 'items', append('b')),
+      updates.update('s1', session, 'items', async (items: string[] | undefined) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return [...(items ?? []), 'c'];
+      }),
+      updates.update('s1', session, 'items', () => Promise.reject(new Error('change failed'))),
+      updates.update('s1', session, 'items', append('d')),
+    ];
+    const outcomes = Promise.allSettled(group);
+    const [, behind] = await casCalls(calls, 2);
+    expect(behind).toMatchObject({ expected: '["a"]', next: '["a","b","c","d"]' });
+    ahead.reply.resolve({ status: 'written' });
+    behind.reply.resolve({ status: 'written' });
+    await expect(first).resolves.toEqual(['a']);
+    const settled = await outcomes;
+    expect(settled.map((result) => (result.status === 'fulfilled' ? result.value : (result.reason as Error).message))).toEqual([
+      ['a', 'b'],
+      ['a', 'b', 'c'],
+      'change failed',
+      ['a', 'b', 'c', 'd'],
+    ]);
+    expect(session.items).toEqual(['a', 'b', 'c', 'd']);
+  });
 });

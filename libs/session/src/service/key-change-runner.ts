@@ -15,25 +15,65 @@ export class KeyChangeRunner {
   /**
    * Runs each change on its predecessor's result, starting from `base`. A change that throws, or
    * whose result makes the session too large, is rejected here and skipped; the value carries on.
+   * Synchronous while the changes are (the common case: no promise, no extra turn of the event loop);
+   * from the first change that answers a promise on, the rest wait their turn.
    */
-  async applyInOrder(field: string, base: string | undefined, group: PendingUpdate[]): Promise<Applied[]> {
+  applyInOrder(field: string, base: string | undefined, group: PendingUpdate[]): Applied[] | Promise<Applied[]> {
     const applied: Applied[] = [];
     let current = base;
-    for (const update of group) {
+    for (let i = 0; i < group.length; i++) {
+      const update = group[i];
+      let expiresAt: number;
+      let result: unknown;
       try {
         // First the expiry its write would give the session: a cookie app code broke (an invalid maxAge)
         // fails its own caller here, before its change runs, never the group or the process.
-        const expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
-        const value = await update.change(copyOf(current));
-        const json = toJson(field, value);
-        checkSize(this.core.context.settings.maxSessionBytes, update.state.stored!, field, json);
-        applied.push({ update, value, json, expiresAt });
-        current = json;
+        expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
+        result = update.change(copyOf(current));
+      } catch (error) {
+        update.reject(error);
+        continue;
+      }
+      if (isThenable(result)) return this.applyAsync(field, group, i, result, expiresAt, applied, current);
+      current = this.keep(field, update, result, expiresAt, applied, current);
+    }
+    return applied;
+  }
+
+  /** `applyInOrder` from the change at `from` on, whose result is the promise `pending`. */
+  private async applyAsync(
+    field: string,
+    group: PendingUpdate[],
+    from: number,
+    pending: PromiseLike<unknown>,
+    expiresAt: number,
+    applied: Applied[],
+    current: string | undefined,
+  ): Promise<Applied[]> {
+    for (let i = from; i < group.length; i++) {
+      const update = group[i];
+      try {
+        if (i > from) expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
+        const value = await (i > from ? update.change(copyOf(current)) : pending);
+        current = this.keep(field, update, value, expiresAt, applied, current);
       } catch (error) {
         update.reject(error);
       }
     }
     return applied;
+  }
+
+  /** Adds a change's result to `applied` and answers it as JSON; a result too large, or not JSON, rejects its caller and keeps `current`. */
+  private keep(field: string, update: PendingUpdate, value: unknown, expiresAt: number, applied: Applied[], current: string | undefined): string | undefined {
+    try {
+      const json = toJson(field, value);
+      checkSize(this.core.context.settings.maxSessionBytes, update.state.stored!, field, json);
+      applied.push({ update, value, json, expiresAt });
+      return json;
+    } catch (error) {
+      update.reject(error);
+      return current;
+    }
   }
 
   /**
@@ -53,6 +93,10 @@ export class KeyChangeRunner {
       update.reject(error);
     }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** The caller's own copy of a value, so a change may mutate it. */

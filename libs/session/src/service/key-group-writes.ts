@@ -4,7 +4,11 @@ import { FIELD } from '../redis/session-fields';
 import { UnopenableSessionError } from '../store/session-codec';
 import { expiryMoves, slideLag } from '../store/idle-slide';
 import type { SessionCore } from '../store/session-core';
-import type { Applied, FieldQueue, FieldValue, Flight, Outcome, PendingUpdate } from './key-update-queue';
+import type { SessionState } from '../store/session-state';
+import type { Applied, FieldQueue, FieldValue, Flight, PendingUpdate } from './key-update-queue';
+
+/** How settling a group ended: written, lost to another process ('conflict'), or anything else. */
+export type Settled = 'written' | 'conflict' | 'other';
 
 /**
  * The Redis side of `SessionKeyUpdates`: sends a group's compare-and-set and settles its reply,
@@ -21,16 +25,27 @@ export class KeyGroupWrites {
     const json = applied[applied.length - 1].json;
     const next: FieldValue = { json, held: this.core.context.sealing.sealValue(queue.redisKey, queue.field, json) };
     const now = Date.now();
-    const expiresAt = Math.max(...applied.map((entry) => entry.expiresAt));
-    const states = applied.map((entry) => entry.update.state);
+    // One pass over the group (one update, most of the time): the expiry its latest caller asks for,
+    // the latest expiry its sessions know Redis holds (none when one does not know), whether one of
+    // them stamps a last-seen time, and the first that keeps a user index entry.
+    let expiresAt = -Infinity;
+    let knownExpiry: number | undefined = -Infinity;
+    let stampsLastSeen = false;
+    let indexedState: SessionState | undefined;
+    for (const entry of applied) {
+      const { state } = entry.update;
+      expiresAt = Math.max(expiresAt, entry.expiresAt);
+      knownExpiry = knownExpiry === undefined || state.expiresAt === undefined ? undefined : Math.max(knownExpiry, state.expiresAt);
+      stampsLastSeen ||= state.stored?.has(FIELD.lastSeenAt) === true;
+      if (!indexedState && state.indexEntry) indexedState = state;
+    }
     // The write slides the expiry once that is due (`touchAfter`, which Redis checks against the
     // expiry it holds), and then stamps a logged-in session's last-seen time and pushes its user
     // index's expiry when that needs it, as a slide does.
     const cookie = applied[0].update.session.cookie as { originalMaxAge?: unknown } | undefined;
     const minGain = slideLag(this.core.context.slides, cookie?.originalMaxAge);
-    const slides = expiresAt > now && expiryMoves(latestKnownExpiry(states), expiresAt, minGain);
-    const indexed = slides ? states.find((state) => state.indexEntry) : undefined;
-    const push = indexed && this.core.indexKeeper?.pushExpiry(indexed, expiresAt);
+    const slides = expiresAt > now && expiryMoves(knownExpiry, expiresAt, minGain);
+    const push = slides && indexedState ? this.core.indexKeeper?.pushExpiry(indexedState, expiresAt) : undefined;
     const written = this.core.gateway.compareAndSet({
       redisKey: queue.redisKey,
       field: queue.field,
@@ -38,14 +53,18 @@ export class KeyGroupWrites {
       next: next.held,
       expiresAt,
       now,
-      lastSeenAt: states.some((state) => state.stored?.has(FIELD.lastSeenAt)) ? now : undefined,
+      lastSeenAt: stampsLastSeen ? now : undefined,
       minGain,
     });
-    const outcome: Promise<Outcome> = (push ? Promise.all([written, push]).then(([reply]) => reply) : written).then(
-      (reply) => ({ reply }),
-      (error: unknown) => ({ error }),
+    // The reply is kept on the flight as it arrives (the callbacks run only after `flight` is assigned).
+    // eslint-disable-next-line prefer-const -- assigned below, read by the callbacks
+    let flight: Flight;
+    const outcome = (push ? Promise.all([written, push]).then(([reply]) => reply) : written).then(
+      (reply) => (flight.result = { reply }),
+      (error: unknown) => (flight.result = { error }),
     );
-    return { sessionId: queue.sessionId, applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome };
+    flight = { sessionId: queue.sessionId, applied, expected, next, previous, expiresAt: slides ? expiresAt : undefined, outcome, result: undefined };
+    return flight;
   }
 
   /**
@@ -54,9 +73,10 @@ export class KeyGroupWrites {
    * was written or lost to another process ('conflict'); 'other' for everything else, including a
    * loss that only follows from the loss of the group it was sent behind.
    */
-  async settleOldest(queue: FieldQueue, flights: Flight[], lost: PendingUpdate[]): Promise<'written' | 'conflict' | 'other'> {
+  settleOldest(queue: FieldQueue, flights: Flight[], lost: PendingUpdate[]): Settled | Promise<Settled> {
     const flight = flights.shift()!;
-    const outcome = await flight.outcome;
+    const outcome = flight.result;
+    if (outcome === undefined) throw new Error('settleOldest: the oldest group in flight has no reply yet');
     const { previous } = flight;
     flight.previous = undefined; // the group behind needs only this one's outcome: no chain through a long burst
     const { field } = queue;
@@ -83,17 +103,19 @@ export class KeyGroupWrites {
     }
     if (reply.status === 'moved') {
       // Renewed while queued: the updates go again under the successor, from what it holds (no retry counted).
-      try {
-        await this.followRenewal(queue, flight.sessionId);
-      } catch (error) {
-        queue.hasKnown = false;
-        for (const update of pending) update.reject(error);
-        return 'other';
-      }
-      // Their requests answer with the new ID, as the requests that met the renewal on the way in.
-      for (const update of pending) update.state.renewedId = queue.sessionId;
-      lost.push(...pending);
-      return 'other';
+      return this.followRenewal(queue, flight.sessionId).then(
+        () => {
+          // Their requests answer with the new ID, as the requests that met the renewal on the way in.
+          for (const update of pending) update.state.renewedId = queue.sessionId;
+          lost.push(...pending);
+          return 'other' as const;
+        },
+        (error: unknown) => {
+          queue.hasKnown = false;
+          for (const update of pending) update.reject(error);
+          return 'other' as const;
+        },
+      );
     }
     if (reply.status === 'gone') {
       queue.hasKnown = false;
@@ -145,16 +167,6 @@ export class KeyGroupWrites {
  * The caller's own result becomes what its request shows and what its state says Redis holds, so its
  * end-of-request save finds the key unchanged and does not write it again (over a later update).
  */
-/** The latest expiry the sessions of a group were known to have in Redis; undefined when one is not known. */
-function latestKnownExpiry(states: PendingUpdate['state'][]): number | undefined {
-  let latest = -Infinity;
-  for (const { expiresAt } of states) {
-    if (expiresAt === undefined) return undefined;
-    latest = Math.max(latest, expiresAt);
-  }
-  return latest;
-}
-
 function settleWritten(field: string, { update, value, json }: Applied, held: string | undefined, expiresAt: number | undefined): void {
   const { stored, held: heldMap } = update.state;
   if (expiresAt !== undefined) update.state.expiresAt = expiresAt;

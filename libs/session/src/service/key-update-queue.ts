@@ -62,13 +62,17 @@ export interface Flight {
   written?: boolean;
   /** The expiry the group's write gives the session, when it moves it. */
   expiresAt: number | undefined;
+  /** Resolves once the compare-and-set is answered; `result` is set by then. */
   outcome: Promise<Outcome>;
+  /** How the compare-and-set ended, once it has: what the drain settles, without another await. */
+  result: Outcome | undefined;
 }
 
 /**
  * The updates of one session field in this process. `known` is what this process last saw in Redis
- * (what it wrote, or what a failed compare-and-set answered); it lives only while updates are queued,
- * so a value is never trusted across bursts.
+ * (what it wrote, or what a failed compare-and-set answered); it lives only while updates are queued
+ * and to the end of the event loop's turn that answered the last of them (for the updates their
+ * callers make next), so a value is never trusted across bursts.
  */
 export interface FieldQueue {
   sessionId: string;

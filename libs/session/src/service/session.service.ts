@@ -244,12 +244,14 @@ export class SessionService {
     return session ? digestOf(req.sessionID) : undefined;
   }
 
-  private async asHttpErrors<T>(operation: () => Promise<T>): Promise<T> {
+  private asHttpErrors<T>(operation: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
     try {
-      return await operation();
+      pending = operation();
     } catch (error) {
-      throw toHttpException(error);
+      return Promise.reject(toHttpException(error));
     }
+    return pending.then(undefined, (error: unknown) => Promise.reject(toHttpException(error)));
   }
 }
 
