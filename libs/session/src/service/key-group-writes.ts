@@ -5,6 +5,7 @@ import { UnopenableSessionError } from '../store/session-codec';
 import { expiryMoves, slideLag } from '../store/idle-slide';
 import type { SessionCore } from '../store/session-core';
 import type { SessionState } from '../store/session-state';
+import { settleUnreached } from '../store/tracked-values';
 import type { Applied, FieldQueue, FieldValue, Flight, PendingUpdate } from './key-update-queue';
 
 /** How settling a group ended: written, lost to another process ('conflict'), or anything else. */
@@ -175,9 +176,11 @@ function settleWritten(field: string, { update, value, json }: Applied, held: st
     stored!.delete(field);
     heldMap?.delete(field);
   } else {
-    update.session[field] = value;
     stored!.set(field, json);
     heldMap?.set(field, held!);
+    // The request reads the value from the JSON written (its own copy, not the caller's result, so the
+    // end-of-request save knows it unchanged without a stringify); a key not tracked takes the result.
+    if (!settleUnreached(update.session, update.state, field)) update.session[field] = value;
   }
   update.resolve(value);
 }

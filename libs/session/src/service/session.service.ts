@@ -185,7 +185,9 @@ export class SessionService {
    * request changed that key meanwhile. Updates of one key queued in this process are applied in order,
    * each to the previous one's result, and written together; a write lost to another process is applied
    * again to the fresh value (409 after `updateRetries` such losses). A change that throws fails only its
-   * own caller. `req.session[key]` shows the result; the end-of-request save does not write it again.
+   * own caller. `req.session[key]` shows the result (a copy of its own: the value answered is the
+   * caller's, and changing it afterwards changes neither the session nor Redis); the end-of-request
+   * save does not write it again.
    */
   update<K extends SessionKey>(
     target: SessionTarget,

@@ -1,6 +1,6 @@
 import { cookieSettingsJson, decodeSession, diffSession } from './session-codec';
 import { attachState, type SessionState } from './session-state';
-import { putTrackedValues, readUntracked, unreachedJson } from './tracked-values';
+import { putTrackedValues, readUntracked, settleUnreached, unreachedJson } from './tracked-values';
 
 const CREATED = 1_700_000_000_000;
 const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
@@ -185,5 +185,39 @@ describe('a lazy read (decodeSession with a reporter)', () => {
     const session = onRequest(data, state);
     expect(readUntracked(() => (session.user as { id: string }).id)).toBe('u1');
     expect(unreachedJson(session, 'user', state)).toBe('{"id":"u1"}');
+  });
+
+  describe('a value SessionService.update wrote (settleUnreached)', () => {
+    it("reads it from the JSON written, as not reached: the save neither stringifies nor writes it, and the caller's result is its own", () => {
+      const { session, state } = readSession({ cart: '["tea"]', user: '{"id":1}' });
+      expect(session.cart).toEqual(['tea']); // reached by the handler before its update
+      const result = ['tea', 'cup']; // what the update answers its caller
+      state.stored!.set('cart', JSON.stringify(result));
+      expect(settleUnreached(session, state, 'cart')).toBe(true);
+
+      expect(unreachedJson(session, 'cart', state)).toBe('["tea","cup"]');
+      expect(diffSession(session, state, undefined).set).toEqual([]);
+      result.push('saucer'); // the caller's copy: changing it changes nothing the session saves
+      expect(session.cart).toEqual(['tea', 'cup']);
+      expect(session.cart).not.toBe(result);
+      // Read, it may be changed in place, and then it is saved.
+      (session.cart as string[]).push('pot');
+      expect(diffSession(session, state, undefined).set).toEqual(['cart', '["tea","cup","pot"]']);
+    });
+
+    it('does nothing for a key not behind its tracking accessor, or once the session was saved whole since its read', () => {
+      const { session, state } = readSession({ cart: '["tea"]', user: '{"id":1}' });
+      session.theme = 'dark'; // never read from Redis: a plain property
+      state.stored!.set('theme', '"light"');
+      expect(settleUnreached(session, state, 'theme')).toBe(false);
+      delete session.user;
+      session.user = { id: 2 }; // the accessor replaced by a data property
+      expect(settleUnreached(session, state, 'user')).toBe(false);
+      Object.defineProperty(session, 'user', { get: () => ({ id: 3 }), enumerable: true, configurable: true }); // an accessor of app code's own
+      expect(settleUnreached(session, state, 'user')).toBe(false);
+      state.stored = new Map(state.stored); // a save replaced what the accessors read from
+      expect(settleUnreached(session, state, 'cart')).toBe(false);
+      expect(session.cart).toEqual(['tea']);
+    });
   });
 });

@@ -160,6 +160,25 @@ export function unreachedJson(session: object, key: string, state: SessionState)
 }
 
 /**
+ * After `SessionService.update` wrote `json` for `key`: when the key is behind its tracking accessor,
+ * the request's session takes the value from that JSON on its next read (as a lazy read does) and the
+ * key counts as not reached, so the end-of-request save neither stringifies it nor writes it again.
+ * Answers false (nothing done) otherwise; the caller then assigns the value. `json` must already be
+ * in `state.stored`.
+ */
+export function settleUnreached(session: object, state: SessionState, key: string): boolean {
+  const tracked = state.tracked;
+  // The tracking accessors read the JSON from the map the session was read with: only while it is still the stored one.
+  if (!tracked || tracked.json !== state.stored) return false;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- compared by identity, never called
+  const getter = Object.getOwnPropertyDescriptor(session, key)?.get;
+  if (!getter || !trackingGetters.has(getter)) return false;
+  tracked.values.set(key, UNPARSED);
+  tracked.reached.delete(key);
+  return true;
+}
+
+/**
  * Runs the library's own read of a session (the user id its save checks, through the `users.userId`
  * option) without marking the keys it reads as reached. Every save reads the user id, so without this
  * a logged-in session's `user` would be stringified at the end of every request, though only app code
