@@ -22,7 +22,7 @@ type Sessions = {
  * `ours.app.ts`, declared here without decorator syntax because their decorators come from that copy,
  * loaded at run time. Both copies then take turns in one process.
  */
-export async function buildBaseApp(redisUrl: string, platform: Platform): Promise<BuiltApp> {
+export async function buildBaseApp(redisUrl: string, platform: Platform, extra: Record<string, unknown> = {}): Promise<BuiltApp> {
   if (!process.env.BASE_LIBRARY) throw new Error('the base mode needs BASE_LIBRARY: a checkout of the commit to compare with');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path known at run time only
   const lib = require(join(resolve(process.env.BASE_LIBRARY), 'libs/session/src')) as Library;
@@ -68,7 +68,7 @@ export async function buildBaseApp(redisUrl: string, platform: Platform): Promis
 
   class BaseAppModule {}
   Module({
-    imports: [lib.SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000 }) as never],
+    imports: [lib.SessionModule.forRoot({ secret: BENCH_SECRET, redis: redisUrl, prefix: 'sess:', idleTimeout: IDLE_TIMEOUT_S * 1_000, ...extra }) as never],
     controllers: [BaseCartController],
   })(BaseAppModule);
   const app = await createBenchApp(BaseAppModule, platform);

@@ -8,7 +8,7 @@ import { inject, type DispatchFunc, type InjectOptions } from 'light-my-request'
 import { ADDED_LINE, SEED_LINES } from './apps/cart';
 import { WIDE_KEYS, prefValue } from './wide';
 import { buildFloorApp } from './apps/floor.app';
-import type { BuiltApp, Platform } from './apps/mode';
+import { BENCH_ENCRYPTION_KEY, type BuiltApp, type Platform } from './apps/mode';
 import { buildNoneApp } from './apps/none.app';
 import { buildOursApp } from './apps/ours.app';
 import { buildBaseApp } from './request-cpu-base';
@@ -38,6 +38,8 @@ import { median, percentile } from './stats';
  *                                           # ours against libs/session/src of another checkout
  *   ALLOCATIONS=/tmp/ours MODES=ours npm run bench:cpu   # also every allocation, as .heapprofile files
  *   CPU_PROFILE=/tmp/ours MODES=ours npm run bench:cpu   # and a CPU profile of the slices (.cpuprofile)
+ *
+ * ENCRYPTION=1 turns the `encryption` option on in `ours` and `base` (the bench's key, as `ours-encrypted`).
  *
  * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor,width
  * picks among the scenarios (default read,write; `visitor` sends no cookie; `width` changes one
@@ -283,13 +285,14 @@ async function main(): Promise<void> {
   const requests = Number(process.argv[3] ?? 200);
   const platform = (process.env.PLATFORM ?? 'fastify') as Platform;
   const scenarios = (process.env.SCENARIOS ?? 'read,write').split(',') as Chosen[];
+  const encrypted = process.env.ENCRYPTION === '1';
   const redis = await startRedis();
   try {
     const builders: Record<string, () => Promise<BuiltApp>> = {
       none: () => buildNoneApp(platform),
-      ours: () => buildOursApp(redis.url, {}, platform),
+      ours: () => buildOursApp(redis.url, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}, platform),
       floor: () => buildFloorApp(redis.url, false, platform),
-      base: () => buildBaseApp(redis.url, platform),
+      base: () => buildBaseApp(redis.url, platform, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}),
     };
     const names = (process.env.MODES ?? (process.env.BASE_LIBRARY ? 'ours,base' : 'none,ours,floor')).split(',');
     const targets: Target[] = [];

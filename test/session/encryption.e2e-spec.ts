@@ -103,6 +103,30 @@ describe('encryption at rest', () => {
     expect((await victim.visitor.get('/me')).status).toBe(200);
   });
 
+  it("opens the device metadata only to list it: a request's save keeps it as sealed, and one that does not open lists as null", async () => {
+    const prefix = uniquePrefix('enc-device');
+    const app = await appWith([NEW_KEY], prefix);
+    const { visitor } = await shopper(app, 'mary');
+    const key = await sessionKeyWith(prefix, 'user');
+    const sealedAgent = await admin.hget(key, ':u');
+    expect((await visitor.post('/items', { item: 'kettle' })).status).toBe(200); // a save of the session
+    await expect(admin.hget(key, ':u')).resolves.toBe(sealedAgent); // not written again
+    expect((await visitor.get('/sessions')).body).toEqual([expect.objectContaining({ userAgent: USER_AGENT, current: true })]);
+
+    // The user agent of another session copied over this one's: it does not open, but only `list` reads it.
+    const other = await shopper(app, 'mary');
+    const otherKey = (await admin.keys(`${prefix}*`)).find((candidate) => candidate !== key && !candidate.includes(':user:'))!;
+    await admin.hset(key, ':u', (await admin.hget(otherKey, ':u'))!);
+    const me = await visitor.get('/me');
+    expect(me.status).toBe(200);
+    expect(me.body.user).toMatchObject({ id: 'mary' });
+    const listed = (await other.visitor.get('/sessions')).body as { userAgent: string | null; current: boolean }[];
+    expect(listed.map((entry) => [entry.current, entry.userAgent]).sort()).toEqual([
+      [false, null],
+      [true, USER_AGENT],
+    ]);
+  });
+
   it('keeps everyone logged in across a key rotation, and reseal() moves every value to the new key', async () => {
     const prefix = uniquePrefix('enc-rotate');
     const before = await appWith([OLD_KEY], prefix);

@@ -34,6 +34,11 @@ export const FIELD = {
   ended: ':x',
 } as const;
 
+/** Whether a field is device metadata (`list` shows it; nothing else reads it). */
+export function isDeviceField(field: string): boolean {
+  return field === FIELD.userAgent || field === FIELD.ip;
+}
+
 /** First character of every library field; refused at the start of a session key. */
 export const RESERVED_PREFIX = ':';
 
@@ -46,7 +51,7 @@ export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  * scripts read them for the timeouts, and they say nothing about the user.
  */
 export function isSealedField(field: string): boolean {
-  return field[0] !== RESERVED_PREFIX || field === FIELD.userAgent || field === FIELD.ip;
+  return field[0] !== RESERVED_PREFIX || isDeviceField(field);
 }
 
 /**

@@ -275,6 +275,28 @@ describe('decodeSession and diffSession under encryption', () => {
     expect(delta.held!.get('user')).toBe(pairs(fields).user);
   });
 
+  it("leaves a request's device metadata sealed (nothing on the request path reads it), and a save keeps it as Redis holds it", () => {
+    const { fields } = savedAndRead();
+    const held: Record<string, string> = { ...pairs(fields), ':i': sealing.sealer.seal(sealing.redisKey, ':i', '203.0.113.7') };
+    const open = jest.spyOn(sealing.sealer, 'open');
+    try {
+      const { data, state } = decodeSession(held, undefined, CREATED + 1_000, sealing, { ignoreCorruptKey: () => undefined });
+      expect(open.mock.calls.map(([, field]) => field).sort()).toEqual(['cart', 'user']);
+      expect(state.stored!.get(':u')).toBe(held[':u']);
+      expect(state.stored!.get(':i')).toBe(held[':i']);
+      expect(JSON.stringify([...state.stored!.values()])).not.toMatch(/Firefox|203\.0\.113/);
+      const delta = diffSession({ ...data, cart: ['tea', 'cup'] }, state, undefined, sealing);
+      expect(delta.set.filter((_, i) => i % 2 === 0)).toEqual(['cart']);
+      expect(delta.held!.get(':u')).toBe(held[':u']);
+      // A read for anything else than a request (store.get, reseal) opens every sealed field, as before.
+      open.mockClear();
+      expect(decodeSession(held, undefined, CREATED + 1_000, sealing).state.stored!.get(':u')).toBe('Firefox');
+      expect(open.mock.calls.map(([, field]) => field).sort()).toEqual([':i', ':u', 'cart', 'user']);
+    } finally {
+      open.mockRestore();
+    }
+  });
+
   it('refuses a value copied from another field, or a plaintext value, as UnopenableSessionError', () => {
     const held = pairs(savedAndRead().fields);
     const copied = { ...held, user: held.cart };

@@ -1,7 +1,7 @@
 import { Cookie, type SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
-import { FIELD, RESERVED_PREFIX, isSealedField } from '../redis/session-fields';
+import { FIELD, RESERVED_PREFIX, isDeviceField, isSealedField } from '../redis/session-fields';
 import { UnopenableValueError, type FieldSealer } from './field-sealer';
 import { UNPARSED, attachState, type CorruptValueReporter, type SessionState } from './session-state';
 import { isForbiddenKey } from './session-validation';
@@ -74,7 +74,10 @@ export function decodeSession(
     }
     if (held && isSealedField(field)) {
       held.set(field, value);
-      value = openField(sealing!, field, value);
+      // A request never reads the device metadata: `list` opens it from Redis, and a save keeps it
+      // as it is (never counted, rewritten only from a new request's own), so a request's read
+      // leaves it sealed and saves an AES-GCM open per field.
+      if (!reporter || !isDeviceField(field)) value = openField(sealing!, field, value);
     }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {

@@ -4,7 +4,8 @@
  */
 export interface SessionState {
   /**
-   * JSON of every field as Redis holds it now (opened, under `encryption`); null until the session has
+   * JSON of every field as Redis holds it now (opened, under `encryption`, but for the device metadata a
+   * request reads, which nothing on the request path uses and stays sealed); null until the session has
    * been stored once. What a save diffs against: plaintext, since two seals of one value differ.
    */
   stored: Map<string, string> | null;
