@@ -39,7 +39,8 @@ import { median, percentile } from './stats';
  *   ALLOCATIONS=/tmp/ours MODES=ours npm run bench:cpu   # also every allocation, as .heapprofile files
  *   CPU_PROFILE=/tmp/ours MODES=ours npm run bench:cpu   # and a CPU profile of the slices (.cpuprofile)
  *
- * ENCRYPTION=1 turns the `encryption` option on in `ours` and `base` (the bench's key, as `ours-encrypted`).
+ * ENCRYPTION=1 turns the `encryption` option on in `ours` and `base` (the bench's key, as `ours-encrypted`);
+ * the mode `encrypted` is `ours` with it on, beside `ours` without (MODES=ours,encrypted).
  *
  * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor,width
  * picks among the scenarios (default read,write; `visitor` sends no cookie; `width` changes one
@@ -224,12 +225,13 @@ const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.
 function report(scenario: Scenario, per: Map<string, number[]>, slices: number, requests: number): void {
   console.log(`\n${scenario}: ${slices} slices × ${requests} requests per mode, ${IN_FLIGHT} in flight; CPU µs per request, median (min–max)`);
   for (const [name, values] of per)
-    console.log(`  ${name.padEnd(6)} ${median(values).toFixed(1).padStart(7)}   (${range(values)}); p5 ${percentile(values, 5).toFixed(1)}`);
+    console.log(`  ${name.padEnd(9)} ${median(values).toFixed(1).padStart(7)}   (${range(values)}); p5 ${percentile(values, 5).toFixed(1)}`);
   const pairs: Array<[string, string]> = [
     ['ours', 'none'],
     ['floor', 'none'],
     ['ours', 'floor'],
     ['ours', 'base'],
+    ['encrypted', 'ours'],
   ];
   for (const [a, b] of pairs) {
     const left = per.get(a);
@@ -291,6 +293,7 @@ async function main(): Promise<void> {
     const builders: Record<string, () => Promise<BuiltApp>> = {
       none: () => buildNoneApp(platform),
       ours: () => buildOursApp(redis.url, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}, platform),
+      encrypted: () => buildOursApp(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }, platform),
       floor: () => buildFloorApp(redis.url, false, platform),
       base: () => buildBaseApp(redis.url, platform, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}),
     };
