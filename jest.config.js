@@ -22,8 +22,9 @@ const shared = {
   // Ignored unless the file is in one of them, nested ones included (`…/node_modules/x/node_modules/path-to-regexp/`).
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)(?!.*/node_modules/(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
-  // The built package (npm run build:lib) holds a second package.json of the same name.
-  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  // The built package (npm run build:lib) holds a second package.json of the same name, and so does the
+  // copy of the checkout a Stryker run works in while it runs (npm run test:mutation).
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.stryker-tmp/'],
   // The library by its source: `@app/session` in the tests, `nest-redis-session` (its package name) in the shop.
   moduleNameMapper: { '^(?:@app/session|nest-redis-session)(|/.*)$': '<rootDir>/libs/session/src$1' },
   // The ioredis major the run loads; jest.ioredis5.config.js maps `ioredis` to ioredis 5 and says 5.
