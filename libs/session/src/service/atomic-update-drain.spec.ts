@@ -69,6 +69,29 @@ describe('SessionKeyUpdates drain', () => {
     expect(sessions.writer.saveChanges).toHaveBeenCalledWith('s1', fresh);
   });
 
+  it('when the group ahead of a never-stored session meets a renewal, writes that session only once the queue follows the renewal', async () => {
+    const { sessions, calls } = fakePersistence();
+    let successorRead!: () => void;
+    const reading = new Promise<void>((resolve) => (successorRead = resolve));
+    Object.assign(sessions, { forwarding: { successorOf: () => reading.then(() => 's2') } });
+    Object.assign(sessions.gateway, { readField: () => Promise.resolve('[]') });
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const stored = updates.update('s1', requestSession({ items: [] }), 'items', append('a'));
+    const [call] = await casCalls(calls, 1);
+    const fresh = unstored();
+    const created = updates.update('s1', fresh, 'items', append('new'));
+    call.reply.resolve({ status: 'moved' }); // renewed meanwhile: the queue looks its successor up
+    for (let i = 0; i < 5; i++) await tick();
+    expect(sessions.writer.saveChanges).not.toHaveBeenCalled(); // not while the successor is unknown
+    successorRead();
+    const [, again] = await casCalls(calls, 2);
+    expect(again).toMatchObject({ redisKey: expect.stringContaining('s2') as unknown, expected: '[]', next: '["a"]' });
+    again.reply.resolve({ status: 'written' });
+    await expect(stored).resolves.toEqual(['a']);
+    await expect(created).resolves.toEqual(['new']);
+    expect(sessions.writer.saveChanges).toHaveBeenCalledWith('s2', fresh);
+  });
+
   it('sends the stored sessions queued ahead of a never-stored one as a group, then writes the never-stored one whole, then the rest', async () => {
     const { sessions, calls } = fakePersistence();
     const updates = new SessionKeyUpdates(sessions, 3);

@@ -134,10 +134,8 @@ export class SessionKeyUpdates {
           }
           // A session first stored by this very request may sit behind stored ones; it goes in a later group.
           const end = queue.waiting.findIndex((update) => !update.state.stored);
-          const group =
-            lost.length > 0
-              ? lost.concat(queue.waiting.splice(0, end === -1 ? queue.waiting.length : end))
-              : queue.waiting.splice(0, end === -1 ? queue.waiting.length : end);
+          const taken = queue.waiting.splice(0, end === -1 ? queue.waiting.length : end);
+          const group = lost.length > 0 ? lost.concat(taken) : taken;
           held.inHand = group;
           lost = held.lost = [];
           const previous = flights[flights.length - 1];
