@@ -2,7 +2,7 @@ import { Cookie as ExpressCookie } from 'express-session';
 import { SessionDataError } from '../errors/session-data.error';
 import { CorruptSessionError, UnopenableSessionError, cookieSettingsJson, decodeSession, diffSession, toJson, type Sealing } from './session-codec';
 import { FieldSealer } from './field-sealer';
-import type { SessionState } from './session-state';
+import { stateOf, type SessionState } from './session-state';
 
 const CREATED = 1_700_000_000_000;
 // express-session's typings hide the constructor its middleware calls with the cookie options.
@@ -88,6 +88,18 @@ describe('diffSession', () => {
     expect(() => diffSession({ cookie, graph: loop }, neverStored(), undefined)).toThrow(/"graph"/);
   });
 
+  it('rejects a key of the Session prototype (save) with SessionDataError naming it', () => {
+    expect(() => diffSession({ cookie, save: 1 }, neverStored(), undefined)).toThrow(
+      expect.objectContaining({ name: 'SessionDataError', key: 'save', message: expect.stringContaining('"save"') }),
+    );
+  });
+
+  it('deletes the stored cookie of a session whose cookie now equals the template', () => {
+    const template = cookieJson;
+    const state = storedAs({ cart: '["a"]', ':k': cookieSettingsJson({ ...cookie, path: '/shop' })!, ':c': String(CREATED) });
+    expect(diffSession({ cookie, cart: ['a'] }, state, template)).toMatchObject({ set: [], del: [':k'] });
+  });
+
   it('omits the cookie when it equals the store template, and stores it when it differs', () => {
     const template = cookieSettingsJson(new Cookie({ maxAge: 60_000 }));
     const same = diffSession({ cookie: new Cookie({ maxAge: 60_000 }) }, neverStored(), template);
@@ -129,6 +141,23 @@ describe('diffSession on a session read from Redis and barely changed', () => {
 
   it('still refuses a reserved key added to an otherwise unchanged session', () => {
     expect(() => diffSession({ cookie, cart: ['a'], theme: 'dark', ':x': 1 }, read(), undefined)).toThrow(SessionDataError);
+    // Even one holding the very JSON Redis has in that field, in place of a removed key.
+    expect(() => diffSession({ cookie, cart: ['a'], ':c': CREATED }, read(), undefined)).toThrow(SessionDataError);
+  });
+
+  it('reports an unchanged session as such when a key new to it is undefined', () => {
+    expect(diffSession({ cookie, cart: ['a'], theme: 'dark', later: undefined }, read(), undefined)).toMatchObject({
+      set: [],
+      del: [],
+      bytes: 'cart'.length + '["a"]'.length + 'theme'.length + '"dark"'.length,
+    });
+  });
+
+  it('stringifies each value of an unchanged session once', () => {
+    let calls = 0;
+    const cart = { toJSON: () => (calls++, ['a']) };
+    expect(diffSession({ cookie, cart, theme: 'dark' }, read(), undefined)).toMatchObject({ set: [], del: [] });
+    expect(calls).toBe(1);
   });
 });
 
@@ -180,6 +209,33 @@ describe('cookieSettingsJson', () => {
     expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'one.example' });
     domain.toJSON = () => 'two.example';
     expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'two.example' });
+    // A function is no primitive either.
+    const named = Object.assign(() => undefined, { toJSON: (): string => 'three.example' });
+    cookie.domain = named;
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'three.example' });
+    named.toJSON = () => 'four.example';
+    expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'four.example' });
+  });
+
+  it("serialises afresh a subclass's cookie whose data holds more than Cookie's settings", () => {
+    class LabelledCookie extends Cookie {
+      label = 'a';
+      get data(): object {
+        return { ...(Reflect.get(Cookie.prototype, 'data', this) as object), label: this.label }; // Cookie's own data, and one more field
+      }
+    }
+    const labelled = new LabelledCookie({ maxAge: 60_000 });
+    expect(JSON.parse(cookieSettingsJson(labelled)!)).toMatchObject({ label: 'a' });
+    labelled.label = 'b';
+    expect(JSON.parse(cookieSettingsJson(labelled)!)).toMatchObject({ label: 'b' });
+  });
+
+  it('serialises a Cookie with a data property of its own from that data', () => {
+    const plain = new Cookie({ maxAge: 60_000 });
+    const own = new Cookie({ maxAge: 60_000 });
+    Object.defineProperty(own, 'data', { value: { path: '/own', originalMaxAge: 5 } });
+    expect(JSON.parse(cookieSettingsJson(plain)!)).toMatchObject({ path: '/' });
+    expect(JSON.parse(cookieSettingsJson(own)!)).toEqual({ path: '/own', originalMaxAge: 5 });
   });
 });
 
@@ -214,6 +270,44 @@ describe('decodeSession', () => {
     expect(data.cookie.expires).toEqual(new Date(CREATED + 5 + 60_000));
   });
 
+  it('reads an expiry field that is not a number as absent: the full window from now', () => {
+    const { data, state } = decodeSession({ ':c': String(CREATED), ':k': cookieJson, ':e': 'soon' }, undefined, CREATED + 5);
+    expect(state.expiresAt).toBeUndefined();
+    expect(data.cookie.expires).toEqual(new Date(CREATED + 5 + 60_000));
+  });
+
+  it('gives a persistent cookie without a maxAge or an expiry field no expiry', () => {
+    const noMaxAge = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/', expires: true });
+    const { data } = decodeSession({ ':c': String(CREATED), ':k': noMaxAge }, undefined, CREATED + 5);
+    expect(data.cookie.expires).toBeNull();
+  });
+
+  it("skips a stored key of the Session prototype's names (written before they were refused), read eagerly or lazily", () => {
+    const fields = { ':c': String(CREATED), ':k': cookieJson, save: '1', constructor: '{"a":1}', cart: '["a"]' };
+    const reporter = { ignoreCorruptKey: () => undefined };
+    for (const { data } of [decodeSession(fields, undefined), decodeSession(fields, undefined, CREATED, undefined, reporter)]) {
+      expect(Object.keys(data)).toEqual(['cart', 'cookie']);
+      expect(Object.prototype.hasOwnProperty.call(data, 'save')).toBe(false);
+    }
+  });
+
+  it('attaches its state to the data of a lazy read only', () => {
+    const fields = { ':c': String(CREATED), ':k': cookieJson, cart: '["a"]' };
+    expect(stateOf(decodeSession(fields, undefined).data)).toBeUndefined();
+    const lazy = decodeSession(fields, undefined, CREATED, undefined, { ignoreCorruptKey: () => undefined });
+    expect(stateOf(lazy.data)).toBe(lazy.state);
+  });
+
+  it('gives every read its own cookie settings, nested values and an array cookie too', () => {
+    const nested = JSON.stringify({ originalMaxAge: null, path: '/', extra: { n: 1 } });
+    const first = decodeSession({ ':c': String(CREATED), ':k': nested }, undefined).data.cookie as unknown as { extra: { n: number } };
+    first.extra.n = 2;
+    const second = decodeSession({ ':c': String(CREATED), ':k': nested }, undefined).data.cookie as unknown as { extra: { n: number } };
+    expect(second.extra.n).toBe(1);
+    const arrays = [1, 2].map(() => decodeSession({ ':c': String(CREATED), ':k': '[1]' }, undefined).data.cookie);
+    expect(arrays.map((read) => Array.isArray(read))).toEqual([true, true]);
+  });
+
   it('uses the template when the session stored no cookie, and a browser-session cookie has no expiry', () => {
     const template = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/' });
     const { data } = decodeSession({ ':c': String(CREATED), n: '1', ':e': String(CREATED + 5) }, template);
@@ -227,6 +321,7 @@ describe('decodeSession', () => {
     ['no cookie and no template', { ':c': String(CREATED), cart: '[]' }, /":k" is missing/],
     ['a cookie that is not an object', { ':c': String(CREATED), ':k': 'null' }, /cookie is not an object/],
     ['a cookie that is not JSON', { ':c': String(CREATED), ':k': '{' }, /":k" is not valid JSON/],
+    ['a cookie that is a number', { ':c': String(CREATED), ':k': '5' }, /cookie is not an object/],
   ])('throws CorruptSessionError for %s', (_what, fields: Record<string, string>, message) => {
     expect(() => decodeSession(fields, undefined)).toThrow(CorruptSessionError);
     expect(() => decodeSession(fields, undefined)).toThrow(message);

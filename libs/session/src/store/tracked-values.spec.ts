@@ -104,6 +104,44 @@ describe('tracked session values', () => {
     expect(Object.getOwnPropertyDescriptor(first.session, 'cart')!.get).toBe(Object.getOwnPropertyDescriptor(second.session, 'cart')!.get);
     expect(unreachedJson(second.session, 'cart', second.state)).toBeUndefined(); // read just above
   });
+
+  it('reads undefined through an accessor copied onto an object without the state, and assigns a plain property there', () => {
+    const { session } = readSession({ cart: '["tea"]' });
+    const copy: Record<string, unknown> = {};
+    Object.defineProperty(copy, 'cart', Object.getOwnPropertyDescriptor(session, 'cart')!);
+    expect(copy.cart).toBeUndefined();
+    copy.cart = ['cup'];
+    expect(Object.getOwnPropertyDescriptor(copy, 'cart')).toEqual({ value: ['cup'], writable: true, enumerable: true, configurable: true });
+    expect(session.cart).toEqual(['tea']);
+  });
+
+  it('shares at most 1,024 accessors per kind, and makes one for each session past that', () => {
+    jest.isolateModules(() => {
+      // A fresh copy of the modules: the shared maps start empty.
+      /* eslint-disable @typescript-eslint/no-require-imports -- isolateModules needs require */
+      const codec = require('./session-codec') as typeof import('./session-codec');
+      const values = require('./tracked-values') as typeof import('./tracked-values');
+      const states = require('./session-state') as typeof import('./session-state');
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const fields: Record<string, string> = { ':c': String(CREATED), ':k': cookieJson };
+      for (let i = 0; i <= 1_024; i++) fields[`k${i}`] = '[0]';
+      const read = () => {
+        const { data, state } = codec.decodeSession(fields, undefined, CREATED, undefined, { ignoreCorruptKey: () => undefined });
+        const session: Record<string, unknown> = {};
+        states.attachState(session, state);
+        values.putTrackedValues(session, data, state);
+        return { data, session };
+      };
+      const first = read();
+      const second = read();
+      const getter = (object: object, key: string) => Object.getOwnPropertyDescriptor(object, key)!.get;
+      for (const kind of ['data', 'session'] as const) {
+        expect(getter(first[kind], 'k1023')).toBe(getter(second[kind], 'k1023'));
+        expect(getter(first[kind], 'k1024')).not.toBe(getter(second[kind], 'k1024'));
+        expect(second[kind].k1024).toEqual([0]);
+      }
+    });
+  });
 });
 
 describe('a lazy read (decodeSession with a reporter)', () => {
@@ -178,6 +216,20 @@ describe('a lazy read (decodeSession with a reporter)', () => {
     expect(session.cart).toBeUndefined();
     expect(reported).toEqual(['cart']);
     expect(diffSession(session, state, undefined).del).toEqual([]);
+  });
+
+  it('keeps primitives as plain properties of the data and of the session', () => {
+    const { data, state } = lazySession({ views: '3', cart: '["tea"]' });
+    expect(Object.getOwnPropertyDescriptor(data, 'views')).toEqual({ value: 3, writable: true, enumerable: true, configurable: true });
+    const session = onRequest(data, state);
+    expect(Object.getOwnPropertyDescriptor(session, 'views')).toEqual({ value: 3, writable: true, enumerable: true, configurable: true });
+  });
+
+  it('keeps a value assigned to the data before the request, and the request gets it', () => {
+    const { data, state } = lazySession({ cart: '["tea"]' });
+    data.cart = ['cup'];
+    expect(data.cart).toEqual(['cup']);
+    expect(onRequest(data, state).cart).toEqual(['cup']);
   });
 
   it('reads the user id for the save without marking it reached, parsing it once', () => {
