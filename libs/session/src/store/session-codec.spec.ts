@@ -308,6 +308,19 @@ describe('decodeSession', () => {
     expect(arrays.map((read) => Array.isArray(read))).toEqual([true, true]);
   });
 
+  it("parses a cookie's JSON once while the reads bring the same, its values all primitives (null too)", () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    const same = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/memo' });
+    try {
+      const reads = [1, 2, 3].map(() => decodeSession({ ':c': String(CREATED), ':k': same }, undefined).data.cookie);
+      expect(parse.mock.calls.filter(([text]) => text === same)).toHaveLength(1);
+      expect(reads[2]).toEqual({ originalMaxAge: null, httpOnly: true, path: '/memo', expires: null });
+      expect(reads[1]).not.toBe(reads[2]);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
   it('uses the template when the session stored no cookie, and a browser-session cookie has no expiry', () => {
     const template = JSON.stringify({ originalMaxAge: null, httpOnly: true, path: '/' });
     const { data } = decodeSession({ ':c': String(CREATED), n: '1', ':e': String(CREATED + 5) }, template);
