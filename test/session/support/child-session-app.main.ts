@@ -27,11 +27,17 @@ export type SessionStep =
 class StepsController {
   constructor(private readonly sessions: SessionService) {}
 
-  /** Applies the steps in order, as a handler would, and answers 200 unless the library objects. */
+  /**
+   * Applies the steps in order, as a handler would, and answers 200 unless the library objects.
+   * `stepsJson` carries them as a string: Fastify's body parser answers 400 to a body holding a
+   * `__proto__` or `constructor.prototype` key (its prototype-poisoning guard), and values app code
+   * puts in a session may hold such keys; inside a string they reach the handler on both platforms.
+   */
   @Post('apply')
   @HttpCode(200)
-  async apply(@Req() req: Request, @Body() body: { steps: SessionStep[] }) {
-    for (const step of body.steps) {
+  async apply(@Req() req: Request, @Body() body: { steps?: SessionStep[]; stepsJson?: string }) {
+    const steps = body.stepsJson === undefined ? (body.steps ?? []) : (JSON.parse(body.stepsJson) as SessionStep[]);
+    for (const step of steps) {
       const session = req.session as unknown as Record<string, unknown>;
       switch (step.op) {
         case 'set':
