@@ -11,7 +11,8 @@ import { sessionRedisKey } from '../support/key-scheme';
 
 /**
  * The `encryption` option at the store: what Redis holds, what a save writes, and a value that does
- * not open (copied, tampered with, written before encryption) read as no session, logged once.
+ * not open: written before encryption or under a key the options lack, the session is absent; copied
+ * or tampered with, found only by opening it, its key reads as absent once reached. Logged once.
  */
 let redis: RedisServerHandle;
 let client: Redis;
@@ -95,36 +96,45 @@ describe('what Redis holds', () => {
   });
 });
 
-describe('a value that does not open is no session, logged once', () => {
-  it('reads a value copied from another session as no session, and logs it once however often it is read', async () => {
+describe('a value that does not open: its key reads as absent once reached, or the session is absent when it shows without opening; logged once', () => {
+  it('reads a value copied from another session as absent when reached, keeps the rest, and logs it once however often it is read', async () => {
     const store = makeStore();
     const victim = await savedSession(store);
     const attacker = await savedSession(store);
     const sealedUser = (await admin.hget(victim.key, 'user'))!;
     await admin.hset(attacker.key, 'user', sealedUser);
 
-    for (let i = 0; i < 3; i++) await expect(store.get(attacker.sid)).resolves.toBeNull();
+    for (let i = 0; i < 3; i++) {
+      const session = await store.get(attacker.sid);
+      expect(session!.user).toBeUndefined();
+      expect(session).toMatchObject({ cart: DATA.cart, csrfToken: CSRF_TOKEN });
+    }
     expect(logger.warn).toHaveBeenCalledTimes(1);
-    expect(logger.warn.mock.calls[0][0]).toMatch(/field "user" does not authenticate .*option "encryption"/);
+    expect(logger.warn.mock.calls[0][0]).toMatch(/key "user" .*: field "user" does not authenticate .*option "encryption".*reads as absent/);
+    await expect(admin.hget(attacker.key, 'user')).resolves.toBe(sealedUser); // kept until the key is assigned
     await expect(store.get(victim.sid)).resolves.toMatchObject({ user: { name: 'Ada Lovelace' } });
   });
 
-  it('reads a value copied to another field of the same session as no session', async () => {
+  it('reads a value copied to another field of the same session as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
     await admin.hset(key, 'cart', (await admin.hget(key, 'user'))!);
-    await expect(store.get(sid)).resolves.toBeNull();
+    const session = await store.get(sid);
+    expect(session!.cart).toBeUndefined();
+    expect(session!.user).toEqual(DATA.user);
     expect(logger.warn).toHaveBeenCalledTimes(1);
   });
 
-  it('reads a tampered value as no session', async () => {
+  it('reads a tampered value as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
     const sealed = (await admin.hget(key, 'cart'))!;
     // A character in the middle: each of its six bits counts (the last one may carry padding bits).
     const at = Math.floor(sealed.length / 2);
     await admin.hset(key, 'cart', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));
-    await expect(store.get(sid)).resolves.toBeNull();
+    const session = await store.get(sid);
+    expect(session!.cart).toBeUndefined();
+    expect(session!.user).toEqual(DATA.user);
     expect(logger.warn.mock.calls[0][0]).toMatch(/does not authenticate/);
   });
 

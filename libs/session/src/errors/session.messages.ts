@@ -42,6 +42,8 @@ export const messages = {
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "users.maxSessions"); log out elsewhere first`,
   corruptKeyValue: (digest: string, key: string) =>
     `Ignoring the value of session key "${key}" of session ${digest.slice(0, 8)}… in Redis (not valid JSON): it reads as absent, and Redis keeps it until the key is assigned`,
+  unopenableKeyValue: (digest: string, key: string, reason: string) =>
+    `Ignoring the value of session key "${key}" of session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); it reads as absent, Redis keeps it until the key is assigned, and this session is not reported again`,
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
   unopenableValue: (digest: string, reason: string) =>
     `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,

@@ -1,6 +1,8 @@
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { RESERVED_PREFIX } from '../redis/session-fields';
+import { countedLength, exactAppLength } from '../store/left-sealed';
 import { toJson } from '../store/session-codec';
+import type { SessionState } from '../store/session-state';
 import type { SessionCore } from '../store/session-core';
 import type { Applied, FieldQueue, PendingUpdate } from './key-update-queue';
 
@@ -67,7 +69,7 @@ export class KeyChangeRunner {
   private keep(field: string, update: PendingUpdate, value: unknown, expiresAt: number, applied: Applied[], current: string | undefined): string | undefined {
     try {
       const json = toJson(field, value);
-      checkSize(this.core.context.settings.maxSessionBytes, update.state.stored!, field, json);
+      checkSize(this.core.context.settings.maxSessionBytes, update.state, field, json);
       applied.push({ update, value, json, expiresAt });
       return json;
     } catch (error) {
@@ -104,11 +106,14 @@ function copyOf(json: string | undefined): unknown {
   return json === undefined ? undefined : JSON.parse(json);
 }
 
-function checkSize(maxSessionBytes: number, stored: Map<string, string>, key: string, json: string | undefined): void {
-  let bytes = 0;
+/** Refuses a change that would take the session past `maxSessionBytes`, counted as the end-of-request save counts it. */
+function checkSize(maxSessionBytes: number, state: SessionState, key: string, json: string | undefined): void {
+  const stored = state.stored!;
+  let bytes = json === undefined ? 0 : key.length + json.length;
   for (const [field, value] of stored) {
-    if (field[0] !== RESERVED_PREFIX && field !== key) bytes += field.length + value.length;
+    if (field[0] !== RESERVED_PREFIX && field !== key) bytes += field.length + countedLength(value);
   }
-  if (json !== undefined) bytes += key.length + json.length;
+  // Past the limit by a bound: counted exactly, opening the values the request's read left sealed.
+  if (bytes > maxSessionBytes) bytes = (json === undefined ? 0 : key.length + json.length) + exactAppLength(stored, state, key);
   if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
 }

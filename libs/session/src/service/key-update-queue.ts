@@ -1,4 +1,5 @@
 import type { CompareAndSetReply } from '../redis/session-gateway';
+import { isLeftSealed, openLeftSealed } from '../store/left-sealed';
 import type { SessionState } from '../store/session-state';
 
 // The shapes `SessionKeyUpdates` keeps per session key: the updates waiting, the groups in flight,
@@ -85,8 +86,10 @@ export interface FieldQueue {
   wake: (() => void) | undefined;
 }
 
-/** A field as the session's state says Redis holds it. */
+/** A field as the session's state says Redis holds it; a value the request's read left sealed is opened (undefined if it does not open). */
 export function heldValue(state: SessionState, field: string): FieldValue {
-  const json = state.stored!.get(field);
+  const stored = state.stored!;
+  let json = stored.get(field);
+  if (json !== undefined && isLeftSealed(json)) json = openLeftSealed(state, stored, field);
   return { json, held: state.held ? state.held.get(field) : json };
 }

@@ -8,12 +8,24 @@ const KEY_ID_BYTES = 4;
 const IV_BYTES = 12; // GCM's native nonce size
 const TAG_BYTES = 16;
 const HEADER_BYTES = KEY_ID_BYTES + IV_BYTES + TAG_BYTES;
+/** Base64url characters wholly made of the key id's bits (5 × 6 = 30 of its 32). */
+const PREFIX_CHARACTERS = Math.floor((KEY_ID_BYTES * 8) / 6);
+/** Base64url characters of the shortest sealed value: the header, an empty ciphertext. */
+const MIN_SEALED_CHARACTERS = Math.ceil((HEADER_BYTES * 8) / 6);
+
+/** Under the `encryption` option: the sealer, and the session's Redis key its values are bound to. */
+export interface Sealing {
+  sealer: FieldSealer;
+  redisKey: string;
+}
 
 /** Why a stored value did not open; the store treats the session as absent and logs it once. */
 export class UnopenableValueError extends Error {}
 
 interface SealingKey {
   id: Buffer;
+  /** How a value sealed under this key starts: the mark and the first 30 bits of the id, in base64url. */
+  prefix: string;
   /** A KeyObject, so each cipher does not import the key's bytes again. */
   aesKey: KeyObject;
 }
@@ -53,10 +65,14 @@ export class FieldSealer {
   readonly acceptPlaintext: boolean;
 
   constructor({ keys, acceptPlaintext }: ResolvedEncryption) {
-    this.keys = keys.map((key) => ({
-      id: derive(key, 'nest-redis-session key id', KEY_ID_BYTES),
-      aesKey: createSecretKey(derive(key, 'nest-redis-session aes-256-gcm', 32)),
-    }));
+    this.keys = keys.map((key) => {
+      const id = derive(key, 'nest-redis-session key id', KEY_ID_BYTES);
+      return {
+        id,
+        prefix: SEALED_MARK + id.toString('base64url').slice(0, PREFIX_CHARACTERS),
+        aesKey: createSecretKey(derive(key, 'nest-redis-session aes-256-gcm', 32)),
+      };
+    });
     this.acceptPlaintext = acceptPlaintext;
   }
 
@@ -76,14 +92,12 @@ export class FieldSealer {
 
   /** The plaintext of a value sealed for this field of this session; throws `UnopenableValueError` otherwise. */
   open(redisKey: string, field: string, stored: string): string {
-    if (stored[0] !== SEALED_MARK) {
-      if (this.acceptPlaintext) return stored;
-      throw new UnopenableValueError(`field "${field}" is not sealed (written before encryption was on?)`);
-    }
+    this.checkOpenable(field, stored);
+    if (stored[0] !== SEALED_MARK) return stored; // plaintext, let in by `acceptPlaintext`
     const bytes = Buffer.from(stored.slice(1), 'base64url');
-    if (bytes.length < HEADER_BYTES) throw new UnopenableValueError(`field "${field}" is too short to be sealed`);
-    const key = this.keyFor(bytes);
-    if (!key) throw new UnopenableValueError(`field "${field}" is sealed with a key not in "encryption.keys"`);
+    // The prefix matched 30 bits of a key id: the whole id picks the key.
+    const key = bytes.length < HEADER_BYTES ? undefined : this.keyFor(bytes);
+    if (!key) throw new UnopenableValueError(unknownKey(field));
     const decipher = createDecipheriv('aes-256-gcm', key.aesKey, bytes.subarray(KEY_ID_BYTES, KEY_ID_BYTES + IV_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAAD(associatedData(redisKey, field));
     decipher.setAuthTag(bytes.subarray(KEY_ID_BYTES + IV_BYTES, HEADER_BYTES));
@@ -92,6 +106,21 @@ export class FieldSealer {
     } catch {
       throw new UnopenableValueError(`field "${field}" does not authenticate (tampered with, or copied from another field or session)`);
     }
+  }
+
+  /**
+   * Throws `UnopenableValueError` when what shows without opening a value says it cannot open: not
+   * sealed (unless `acceptPlaintext`), too short, or sealed under a key not in the options. A value
+   * that passes may still not authenticate: only `open` tells.
+   */
+  checkOpenable(field: string, stored: string): void {
+    if (stored[0] !== SEALED_MARK) {
+      if (this.acceptPlaintext) return;
+      throw new UnopenableValueError(`field "${field}" is not sealed (written before encryption was on?)`);
+    }
+    if (stored.length < SEALED_MARK.length + MIN_SEALED_CHARACTERS) throw new UnopenableValueError(`field "${field}" is too short to be sealed`);
+    for (const key of this.keys) if (stored.startsWith(key.prefix)) return;
+    throw new UnopenableValueError(unknownKey(field));
   }
 
   /** True when the value is not sealed under the newest key (an older key, or plaintext): `reseal` rewrites it. */
@@ -105,6 +134,19 @@ export class FieldSealer {
     const id = bytes.subarray(0, KEY_ID_BYTES);
     return this.keys.find((key) => key.id.equals(id));
   }
+}
+
+function unknownKey(field: string): string {
+  return `field "${field}" is sealed with a key not in "encryption.keys"`;
+}
+
+/**
+ * The byte length of the plaintext in a sealed value, read from its length alone (nothing is opened):
+ * GCM's ciphertext is as long as its plaintext. 0 for anything too short to be sealed.
+ */
+export function sealedPlaintextBytes(stored: string): number {
+  const characters = stored.length - SEALED_MARK.length;
+  return Math.max(0, Math.floor((characters * 3) / 4) - HEADER_BYTES);
 }
 
 /** The session's Redis key and the field, the key's length first, so no other pair of key and field gives the same bytes. */

@@ -2,9 +2,12 @@ import { Cookie, type SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { FIELD, RESERVED_PREFIX, isDeviceField, isSealedField } from '../redis/session-fields';
-import { UnopenableValueError, type FieldSealer } from './field-sealer';
+import { UnopenableValueError, type Sealing } from './field-sealer';
+
+export type { Sealing } from './field-sealer';
 import { UNPARSED, attachState, type CorruptValueReporter, type SessionState } from './session-state';
 import { isForbiddenKey } from './session-validation';
+import { countedLength, isLeftSealed } from './left-sealed';
 import { lazyDataAccessor, unreachedJson } from './tracked-values';
 
 /** A session as read from Redis: the data express-session inflates, and the store's bookkeeping. */
@@ -18,18 +21,16 @@ export interface SessionDelta {
   /** Flat [field, value, field, value, …] list, ready for HSET. */
   set: string[];
   del: string[];
-  /** Bytes of JSON the whole session will take once written. */
+  /**
+   * Bytes of JSON the whole session will take once written, as `maxSessionBytes` counts them; values
+   * a request's read left sealed count by a bound (`countedLength`), opened to count exactly only by a
+   * caller the bound would refuse (`exactAppLength`).
+   */
   bytes: number;
   /** The field map Redis will hold after the write, as JSON (opened). */
   next: Map<string, string>;
   /** Under `encryption`: the sealed strings Redis will hold for the sealed fields (see `SessionState.held`). */
   held?: Map<string, string>;
-}
-
-/** Under the `encryption` option: the sealer, and the session's Redis key its values are bound to. */
-export interface Sealing {
-  sealer: FieldSealer;
-  redisKey: string;
 }
 
 /** Thrown while decoding; the store logs it and answers "no session". */
@@ -43,12 +44,13 @@ export class UnopenableSessionError extends CorruptSessionError {}
  * cookie comes from the template unless the session stored its own, and its expiry is the session's
  * expiry field (the key's PEXPIREAT). `now` stands in for the read's time where a session written
  * before that field existed needs an expiry for its cookie. With `sealing`, sealed fields are opened
- * here, on every decode, so whatever keeps raw fields (a cache of what Redis holds) never holds plaintext.
+ * by the decode, never before, so whatever keeps raw fields (a cache of what Redis holds) never holds plaintext.
  *
  * With a `reporter` (a request's read), the read is lazy: an object or array value is parsed only
- * when something reaches it, and a value that is not valid JSON makes that key absent (reported to
- * `reporter` when reached) instead of the whole session; the state comes attached to the data. Without
- * one, every value is parsed here and any corrupt one throws `CorruptSessionError`.
+ * when something reaches it, a sealed value opened only then (left-sealed.ts), and a value that is
+ * not valid JSON or does not open makes that key absent (reported to `reporter` when reached) instead
+ * of the whole session; the state comes attached to the data. Without one, every value is opened and
+ * parsed here and any corrupt one throws `CorruptSessionError` (`UnopenableSessionError`).
  */
 export function decodeSession(
   fields: Record<string, string>,
@@ -74,16 +76,19 @@ export function decodeSession(
     }
     if (held && isSealedField(field)) {
       held.set(field, value);
-      // A request never reads the device metadata: `list` opens it from Redis, and a save keeps it
-      // as it is (never counted, rewritten only from a new request's own), so a request's read
-      // leaves it sealed and saves an AES-GCM open per field.
-      if (!reporter || !isDeviceField(field)) value = openField(sealing!, field, value);
+      // A request's read leaves sealed what it may never use, saving an AES-GCM open per field: the
+      // device metadata, which only `list` reads (from Redis) and a save keeps as it is, and each app
+      // value until something reaches it (left-sealed.ts). A plaintext value that `acceptPlaintext`
+      // lets in is taken as it is.
+      // What shows without opening (a key the options lack, plaintext) still makes the session absent.
+      if (!reporter || !(isDeviceField(field) || isLeftSealed(value))) value = openField(sealing!, field, value);
+      else if (!isDeviceField(field)) checkField(sealing!, field, value);
     }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
       if (isForbiddenKey(field)) continue; // written before such keys were refused
       if (!reporter) data[field] = parseJson(field, value);
-      else if (startsObject(value) || !parsesTo(data, field, value)) {
+      else if (startsObject(value) || (held !== undefined && isLeftSealed(value)) || !parsesTo(data, field, value)) {
         (lazy ??= new Map()).set(field, UNPARSED);
         Object.defineProperty(data, field, lazyDataAccessor(field));
       }
@@ -114,12 +119,13 @@ export function decodeSession(
   if (reporter) {
     state.lazy = lazy;
     state.reporter = reporter;
+    state.opening = sealing;
     attachState(data, state); // the lazy accessors find the JSON through it
   }
   return { data: data as DecodedSession['data'], state };
 }
 
-/** Whether a JSON text is an object or an array: what a lazy read leaves unparsed. */
+/** Whether a JSON text is an object or an array: what a lazy read leaves unparsed (with every value left sealed). */
 function startsObject(json: string): boolean {
   const first = json.charCodeAt(0);
   return first === 123 /* { */ || first === 91; /* [ */
@@ -144,20 +150,24 @@ export function diffSession(session: Record<string, unknown>, state: SessionStat
   const unchanged = unchangedSize(session, state, cookieTemplate);
   if (unchanged !== undefined) return { set: [], del: [], bytes: unchanged, next: state.stored!, held: state.held };
   const next = new Map<string, string>();
+  const previous = state.stored;
   let bytes = 0;
   for (const key of Object.keys(session)) {
     if (key === 'cookie') continue;
     if (key[0] === RESERVED_PREFIX) throw new SessionDataError(messages.reservedKey(key), key);
     if (isForbiddenKey(key)) throw new SessionDataError(messages.forbiddenKey(key), key);
-    const json = unreachedJson(session, key, state) ?? toJson(key, session[key]);
+    let json = unreachedJson(session, key, state);
+    // A value left sealed is written back as it is only where Redis holds that very string (it is bound
+    // to its key): anywhere else (a new ID) the accessor opens it, and it is sealed afresh below.
+    if (json !== undefined && isLeftSealed(json) && previous?.get(key) !== json) json = undefined;
+    json ??= toJson(key, session[key]);
     if (json === undefined) continue; // undefined and functions are not stored, as JSON.stringify drops them
     next.set(key, json);
-    bytes += key.length + json.length;
+    bytes += key.length + countedLength(json);
   }
   const cookieJson = cookieSettingsJson(session.cookie);
   if (cookieJson !== undefined && cookieJson !== cookieTemplate) next.set(FIELD.cookie, cookieJson);
   next.set(FIELD.createdAt, String(state.createdAt));
-  const previous = state.stored;
   for (const [field, value] of previous ?? []) {
     if (field[0] === RESERVED_PREFIX && field !== FIELD.cookie && field !== FIELD.createdAt && !next.has(field)) {
       next.set(field, value); // metadata fields live on until the session does
@@ -181,6 +191,8 @@ function sealValues({ sealer, redisKey }: Sealing, set: string[], del: string[],
   const held = new Map(previous);
   for (let i = 0; i < set.length; i += 2) {
     if (!isSealedField(set[i])) continue;
+    // Never sealed twice: a value left sealed is only written where Redis holds it already (diffSession).
+    if (isLeftSealed(set[i + 1])) throw new Error(`nest-redis-session: field "${set[i]}" would be sealed twice; please report this`);
     set[i + 1] = sealer.seal(redisKey, set[i], set[i + 1]);
     held.set(set[i], set[i + 1]);
   }
@@ -193,9 +205,21 @@ export function openField({ sealer, redisKey }: Sealing, field: string, value: s
   try {
     return sealer.open(redisKey, field, value);
   } catch (error) {
-    if (error instanceof UnopenableValueError) throw new UnopenableSessionError(error.message);
-    throw error;
+    throw asSessionError(error);
   }
+}
+
+/** An `UnopenableSessionError` when what shows without opening a sealed field says it cannot open. */
+function checkField({ sealer }: Sealing, field: string, value: string): void {
+  try {
+    sealer.checkOpenable(field, value);
+  } catch (error) {
+    throw asSessionError(error);
+  }
+}
+
+function asSessionError(error: unknown): unknown {
+  return error instanceof UnopenableValueError ? new UnopenableSessionError(error.message) : error;
 }
 
 /**
@@ -212,7 +236,7 @@ function unchangedSize(session: Record<string, unknown>, state: SessionState, co
     if (key[0] === RESERVED_PREFIX) return undefined;
     const json = unreachedJson(session, key, state) ?? toJson(key, session[key]);
     if (json === undefined || stored.get(key) !== json) return undefined;
-    bytes += key.length + json.length;
+    bytes += key.length + countedLength(json);
     fields++;
   }
   const cookieJson = cookieSettingsJson(session.cookie);

@@ -70,6 +70,11 @@ export class SessionContext {
     this.logger.warn(messages.corruptKeyValue(redisKey === undefined ? '?' : this.digestOfKey(redisKey), key));
   }
 
+  /** As `ignoreCorruptKey`, for a value that did not open (under `encryption`): logged once per session. */
+  ignoreUnopenableKey(redisKey: string, key: string, reason: string): void {
+    this.sealing.ignoreUnopenableKey(redisKey, key, reason);
+  }
+
   /**
    * Deletes a session by its Redis key (revoke, eviction); answers whether it existed. While
    * `renewal` is on, a tombstone stays for the grace, so a renewal under way cannot plant it again.

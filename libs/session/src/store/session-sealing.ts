@@ -46,10 +46,22 @@ export class SessionSealing {
 
   /** A session whose values do not open is no session; logged the first time only (per process, bounded memory). */
   ignoreUnopenable(redisKey: string, reason: string): null {
-    if (this.reportedUnopenable.has(redisKey)) return null;
+    if (this.firstReport(redisKey)) this.logger.warn(messages.unopenableValue(this.digestOfKey(redisKey), reason));
+    return null;
+  }
+
+  /**
+   * A value a request's read left sealed that did not open once reached (it does not authenticate:
+   * tampered with, or copied): the key reads as absent; logged as `ignoreUnopenable` is, once per session.
+   */
+  ignoreUnopenableKey(redisKey: string, key: string, reason: string): void {
+    if (this.firstReport(redisKey)) this.logger.warn(messages.unopenableKeyValue(this.digestOfKey(redisKey), key, reason));
+  }
+
+  private firstReport(redisKey: string): boolean {
+    if (this.reportedUnopenable.has(redisKey)) return false;
     if (this.reportedUnopenable.size >= MAX_REPORTED_UNOPENABLE) this.reportedUnopenable.clear();
     this.reportedUnopenable.add(redisKey);
-    this.logger.warn(messages.unopenableValue(this.digestOfKey(redisKey), reason));
-    return null;
+    return true;
   }
 }

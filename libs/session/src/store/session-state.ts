@@ -1,14 +1,24 @@
+import type { Sealing } from './field-sealer';
+
 /**
  * What the store remembers about a session object between reading it and writing it back. It hangs
  * off the session under a symbol, so express-session's JSON hashing and `for…in` never see it.
  */
 export interface SessionState {
   /**
-   * JSON of every field as Redis holds it now (opened, under `encryption`, but for the device metadata a
-   * request reads, which nothing on the request path uses and stays sealed); null until the session has
-   * been stored once. What a save diffs against: plaintext, since two seals of one value differ.
+   * JSON of every field as Redis holds it now; null until the session has been stored once. What a
+   * save diffs against. Under `encryption`, opened (two seals of one value differ), except what a
+   * request's read leaves sealed: the device metadata, which nothing on the request path uses, and
+   * each app value until something reaches it (see `opening`). A value left sealed is the very string
+   * Redis holds, and unchanged as long as nothing reached it.
    */
   stored: Map<string, string> | null;
+  /**
+   * Under `encryption`, on a request's read: how the session's values were sealed when read. A request's
+   * read leaves each app value sealed in `stored` until something reaches it (see left-sealed.ts),
+   * which opens it with this and puts the plaintext in its place.
+   */
+  opening?: Sealing;
   /**
    * Under `encryption`: the exact sealed string Redis holds for each sealed field, as read or as last
    * written, which `SessionService.update`'s compare-and-set expects. Undefined without encryption,
@@ -62,9 +72,11 @@ export interface SessionState {
 export const UNPARSED = Symbol('nest-redis-session:unparsed');
 export const CORRUPT = Symbol('nest-redis-session:corrupt');
 
-/** Told when a session key's value, parsed only once a request reaches it, is not valid JSON. */
+/** Told when a session key's value, parsed (and opened) only once a request reaches it, is not valid JSON or does not open. */
 export interface CorruptValueReporter {
   ignoreCorruptKey(redisKey: string | undefined, key: string): void;
+  /** Under `encryption`: the value did not open, for `reason` (it does not authenticate). */
+  ignoreUnopenableKey(redisKey: string, key: string, reason: string): void;
 }
 
 /** The object values of one session as read, behind the accessors of tracked-values.ts, and the keys the request reached. */

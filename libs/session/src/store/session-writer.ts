@@ -1,6 +1,7 @@
 import type { SessionData } from 'express-session';
 import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { FIELD } from '../redis/session-fields';
+import { exactAppLength } from './left-sealed';
 import { diffSession, type SessionDelta } from './session-codec';
 import type { SessionContext } from './session-context';
 import type { SessionForwarding } from './session-forwarding';
@@ -46,7 +47,10 @@ export class SessionWriter {
       const keeper = this.indexKeeper;
       move = keeper && readUntracked(() => keeper.moveFor(session, state, sessions.digestOfKey(redisKey)));
       delta = diffSession(session, state, sessions.cookieTemplateJson, sessions.sealing.sealingFor(redisKey));
-      if (delta.bytes > sessions.settings.maxSessionBytes) throw new SessionTooLargeError(delta.bytes, sessions.settings.maxSessionBytes);
+      const { maxSessionBytes } = sessions.settings;
+      // Past the limit by a bound: counted exactly, opening the values a request's read left sealed.
+      const bytes = delta.bytes > maxSessionBytes ? exactAppLength(delta.next, state) : delta.bytes;
+      if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -126,7 +126,10 @@ describe('tracked session values', () => {
       const fields: Record<string, string> = { ':c': String(CREATED), ':k': cookieJson };
       for (let i = 0; i <= 1_024; i++) fields[`k${i}`] = '[0]';
       const read = () => {
-        const { data, state } = codec.decodeSession(fields, undefined, CREATED, undefined, { ignoreCorruptKey: () => undefined });
+        const { data, state } = codec.decodeSession(fields, undefined, CREATED, undefined, {
+          ignoreCorruptKey: () => undefined,
+          ignoreUnopenableKey: () => undefined,
+        });
         const session: Record<string, unknown> = {};
         states.attachState(session, state);
         values.putTrackedValues(session, data, state);
@@ -147,7 +150,7 @@ describe('tracked session values', () => {
 describe('a lazy read (decodeSession with a reporter)', () => {
   function lazySession(fields: Record<string, string>) {
     const reported: string[] = [];
-    const reporter = { ignoreCorruptKey: (_redisKey: string | undefined, key: string) => void reported.push(key) };
+    const reporter = { ignoreCorruptKey: (_redisKey: string | undefined, key: string) => void reported.push(key), ignoreUnopenableKey: () => undefined };
     const { data, state } = decodeSession({ ...fields, ':c': String(CREATED), ':k': cookieJson }, undefined, CREATED, undefined, reporter);
     return { data: data as Record<string, unknown>, state, reported };
   }

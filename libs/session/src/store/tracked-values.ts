@@ -1,3 +1,4 @@
+import { isLeftSealed, openLeftSealed } from './left-sealed';
 import { CORRUPT, UNPARSED, stateOf, type SessionState, type TrackedValues } from './session-state';
 
 /*
@@ -64,9 +65,13 @@ function trackedOf(session: object): TrackedValues | undefined {
   return stateOf(session)?.tracked;
 }
 
-/** The value of `key` parsed from `json`, or `CORRUPT` (reported) when it is not valid JSON. */
+/** The value of `key` parsed (and opened) from `json`, or `CORRUPT` (reported) when it is not valid JSON or does not open. */
 function parseStored(state: SessionState, json: Map<string, string> | null, key: string): unknown {
-  const text = json?.get(key);
+  let text = json?.get(key);
+  if (text !== undefined && isLeftSealed(text)) {
+    text = openLeftSealed(state, json!, key);
+    if (text === undefined) return CORRUPT; // reported
+  }
   if (text !== undefined) {
     try {
       return JSON.parse(text);
