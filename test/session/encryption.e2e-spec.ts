@@ -127,6 +127,23 @@ describe('encryption at rest', () => {
     ]);
   });
 
+  it('counts a value a request left sealed exactly when its sealed length alone would refuse, for a save and for update()', async () => {
+    // One character of JSON and two bytes of UTF-8: the count from a sealed value's length (bytes) is
+    // above the characters the limit counts, so only an exact count, opening the value, gives it.
+    const note = 'é'.repeat(100); // JSON: 102 characters, 202 bytes; with its name 106, or 206 by its sealed length
+    const prefix = uniquePrefix('enc-size');
+    const app = await startSessionApp({ redis: redis.url, prefix, encryption: { keys: [NEW_KEY] }, maxSessionBytes: 150 });
+    apps.push(app);
+    const visitor = new Visitor(app.url);
+    expect((await visitor.post('/set/note', { value: note })).status).toBe(200);
+    // Each request below leaves the note sealed: none reads it.
+    expect((await visitor.post('/set/theme', { value: 'x' })).status).toBe(200); // 106 + 8
+    expect((await visitor.post('/items', { item: 'x' })).status).toBe(200); // + 10 = 124
+    expect((await visitor.post('/items', { item: 'y'.repeat(30) })).status).toBe(413); // items 43: 157
+    expect((await visitor.post('/set/theme', { value: 'x'.repeat(34) })).status).toBe(413); // theme 41: 157
+    expect((await visitor.get('/whole')).body).toEqual({ note, theme: 'x', items: ['x'] });
+  });
+
   it('keeps everyone logged in across a key rotation, and reseal() moves every value to the new key', async () => {
     const prefix = uniquePrefix('enc-rotate');
     const before = await appWith([OLD_KEY], prefix);
