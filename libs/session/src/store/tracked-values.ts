@@ -164,6 +164,23 @@ export function unreachedJson(session: object, key: string, state: SessionState)
   return getter && trackingGetters.has(getter) ? json : undefined;
 }
 
+/** `rawAsRead`'s answer for a key the session does not have. */
+export const ABSENT_KEY = Symbol('nest-redis-session:absent-key');
+
+/**
+ * The string Redis holds for `key` (its JSON, or under `encryption` the sealed string, even once
+ * opened), as long as the session still holds that value: `ABSENT_KEY` for a key it does not have,
+ * undefined when the key may have changed since it was read (reached, assigned, a plain property).
+ * `fresh`: `session` is a lazy read's data that nothing has used yet, so every key it has still holds
+ * what Redis held. Reads nothing through the accessors: nothing is parsed or opened.
+ */
+export function rawAsRead(session: object, state: SessionState, key: string, fresh: boolean): string | typeof ABSENT_KEY | undefined {
+  if (!Object.prototype.hasOwnProperty.call(session, key)) return ABSENT_KEY;
+  const json = fresh ? state.stored?.get(key) : unreachedJson(session, key, state);
+  // Opening a value puts its plaintext in `stored`; the sealed string stays in `held`.
+  return json === undefined ? undefined : (state.held?.get(key) ?? json);
+}
+
 /**
  * After `SessionService.update` wrote `json` for `key`: when the key is behind its tracking accessor,
  * the request's session takes the value from that JSON on its next read (as a lazy read does) and the

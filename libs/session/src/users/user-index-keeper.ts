@@ -2,10 +2,10 @@ import type { Request } from 'express';
 import { toHttpException } from '../errors/to-http-exception';
 import { FIELD } from '../redis/session-fields';
 import type { SessionSave, StoredSession, UserIndexKeeper } from '../store/store-ports';
-import type { SessionState, UserIndexEntry, UserIndexMove } from '../store/session-state';
+import { stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from '../store/session-state';
 import { deviceMeta } from './device-meta';
 import type { SessionUserId } from '../options/session-options.interface';
-import { indexUserIdOf } from './user-id';
+import { UserIdMemo } from './user-id-memo';
 import type { UserSessionIndex } from './user-session-index';
 
 /**
@@ -16,14 +16,18 @@ import type { UserSessionIndex } from './user-session-index';
  * (see `SessionLifecycle.generate`), so the save under the new ID also takes the old one out.
  */
 export class SessionUserIndexKeeper implements UserIndexKeeper {
+  private readonly userIds: UserIdMemo;
+
   constructor(
     private readonly index: UserSessionIndex,
-    private readonly userId: SessionUserId,
-  ) {}
+    userId: SessionUserId,
+  ) {
+    this.userIds = new UserIdMemo(userId);
+  }
 
   entryOf(data: StoredSession, digest: string): UserIndexEntry | undefined {
     try {
-      const userId = indexUserIdOf(this.userId, data);
+      const userId = this.userIds.userIdOf(data, stateOf(data), digest, true);
       return userId === undefined ? undefined : { userId, digest };
     } catch {
       return undefined; // a bad "userId" answer fails the save, where its message reaches the app
@@ -31,7 +35,7 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
   }
 
   moveFor(session: StoredSession, state: SessionState, digest: string): UserIndexMove | undefined {
-    const userId = indexUserIdOf(this.userId, session);
+    const userId = this.userIds.userIdOf(session, state, digest, false);
     const entry = state.indexEntry;
     const sameKey = entry !== undefined && entry.digest === digest;
     // An entry on a session object never written is one `generate` carried over an ID change: its key
