@@ -13,4 +13,25 @@ describe('keySlot', () => {
     expect(keySlot('foo{}{bar}')).not.toBe(keySlot('bar')); // an empty tag: the whole key counts
     expect(keySlot('foo{{bar}}zap')).toBe(keySlot('{bar'));
   });
+
+  // The slots below were read from a Redis 7.0 started with cluster-enabled (CLUSTER KEYSLOT).
+  it('hashes the whole key when its tag is empty, and not the empty string', () => {
+    expect(keySlot('foo{}{bar}')).toBe(8363);
+    expect(keySlot('{}')).toBe(15257);
+  });
+
+  it('hashes the whole key when it has no tag: a lone closing brace, an opening one never closed', () => {
+    expect(keySlot('foo}bar')).toBe(7223);
+    expect(keySlot('foo{bar')).toBe(15278);
+  });
+
+  it('looks for the closing brace only after the opening one', () => {
+    expect(keySlot('a}{b}')).toBe(3300);
+    expect(keySlot('a}{b}')).toBe(keySlot('b'));
+  });
+
+  it('hashes the UTF-8 bytes of the key', () => {
+    expect(keySlot('é')).toBe(10180);
+    expect(keySlot('sess:é{ü}')).toBe(9552);
+  });
 });

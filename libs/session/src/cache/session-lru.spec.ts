@@ -7,6 +7,14 @@ function session(size = 40): CachedSession {
   return { ':c': '1700000000000', ':e': '1800000000000', cart: JSON.stringify('x'.repeat(size)) };
 }
 
+describe('entryBytes', () => {
+  it('counts two bytes per character of the key, fields and values, plus 160 bytes per entry and 48 per field', () => {
+    expect(entryBytes('k', {})).toBe(2 * 1 + 160);
+    expect(entryBytes('sess:a', { ':e': '1800000000000' })).toBe(2 * (6 + 2 + 13) + 160 + 48);
+    expect(entryBytes('sess:a', { ':e': '1800000000000', cart: '"x"' })).toBe(2 * (6 + 2 + 13 + 4 + 3) + 160 + 2 * 48);
+  });
+});
+
 describe('SessionLru', () => {
   it('evicts the least recently used entry past maxEntries; a read makes an entry recent', () => {
     const lru = new SessionLru({ maxEntries: 2, maxBytes: 1 << 20, maxAge: HOUR });
@@ -35,6 +43,27 @@ describe('SessionLru', () => {
     lru.set('huge', session(5_000), 0);
     expect(lru.has('huge')).toBe(false);
     expect(lru.has('small')).toBe(true);
+  });
+
+  it('keeps an entry of exactly maxBytes: only one larger than the bound is refused', () => {
+    const exact = entryBytes('a', session(100));
+    const lru = new SessionLru({ maxEntries: 10, maxBytes: exact, maxAge: HOUR });
+    lru.set('a', session(100), 0);
+    expect(lru.has('a')).toBe(true);
+    expect(lru.bytes).toBe(exact);
+    lru.set('b', session(100), 0); // as large again: the older one makes room
+    expect([lru.has('a'), lru.has('b'), lru.bytes]).toEqual([false, true, exact]);
+    lru.set('c', session(101), 0); // one character more, two bytes over the bound: not kept, the others stay
+    expect([lru.has('b'), lru.has('c'), lru.bytes]).toEqual([true, false, exact]);
+  });
+
+  it('answers from delete whether the key was held: true once, then false, and false for a key never set', () => {
+    const lru = new SessionLru({ maxEntries: 10, maxBytes: 1 << 20, maxAge: HOUR });
+    lru.set('a', session(), 0);
+    expect(lru.delete('never')).toBe(false);
+    expect(lru.delete('a')).toBe(true);
+    expect(lru.delete('a')).toBe(false);
+    expect([lru.size, lru.bytes]).toEqual([0, 0]);
   });
 
   it('drops an entry once maxAge has passed since it was filled, however often it was read', () => {
