@@ -76,13 +76,15 @@ export function decodeSession(
     }
     if (held && isSealedField(field)) {
       held.set(field, value);
-      // A request's read leaves sealed what it may never use, saving an AES-GCM open per field: the
-      // device metadata, which only `list` reads (from Redis) and a save keeps as it is, and each app
-      // value until something reaches it (left-sealed.ts). A plaintext value that `acceptPlaintext`
-      // lets in is taken as it is.
-      // What shows without opening (a key the options lack, plaintext) still makes the session absent.
-      if (!reporter || !(isDeviceField(field) || isLeftSealed(value))) value = openField(sealing!, field, value);
-      else if (!isDeviceField(field)) checkField(sealing!, field, value);
+      // A request's read opens nothing it may never use, saving an AES-GCM open per field: the device
+      // metadata (only `list` reads it, from Redis; a save keeps it as it is) stays sealed, and so does
+      // each app value until something reaches it (left-sealed.ts), once it passed what can be checked
+      // without opening (a key the options lack still makes the session absent).
+      if (!reporter) value = openField(sealing!, field, value);
+      else if (!isDeviceField(field)) {
+        if (isLeftSealed(value)) checkField(sealing!, field, value);
+        else value = openField(sealing!, field, value); // not sealed: taken as it is under `acceptPlaintext`, else refused
+      }
     }
     stored.set(field, value);
     if (field[0] !== RESERVED_PREFIX) {
