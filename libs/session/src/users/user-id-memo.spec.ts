@@ -175,6 +175,33 @@ describe('UserIdMemo: a session user id remembered with the strings it came from
     expect(primitive.calls()).toBe(3);
   });
 
+  it('notes a key asked about with hasOwnProperty as read: remembered while absent, computed again once it is there', () => {
+    const owns = (session: object, key: string): boolean => Object.prototype.hasOwnProperty.call(session, key);
+    const id = counting((session) => (owns(session, 'admin') ? 'root' : owns(session, 'user') ? 'member' : undefined));
+    const memo = new UserIdMemo(id.counted);
+    const member = read({ user: USER, cart: '[]' });
+    expect(memo.userIdOf(member.data, member.state, 'd11', true)).toBe('member');
+    const again = read({ user: USER, cart: '["tea"]' });
+    expect(memo.userIdOf(again.data, again.state, 'd11', true)).toBe('member');
+    expect(id.calls()).toBe(1);
+    expect(again.state.lazy!.get('user')).toBe(UNPARSED); // its descriptor, not its value: nothing parsed
+    const promoted = read({ user: USER, admin: 'true' });
+    expect(memo.userIdOf(promoted.data, promoted.state, 'd11', true)).toBe('root');
+    expect(id.calls()).toBe(2);
+  });
+
+  it('notes a key once, at its first read: a function reading the user twice on the request session still has its id remembered', () => {
+    // Outside the store's untracked read, the function's first read marks the user reached; the
+    // string noted before that read is the one Redis holds, and the second read must not undo it.
+    const id = counting((session) => session.user && (session.user as { id: string }).id);
+    const memo = new UserIdMemo(id.counted);
+    const first = read({ user: USER });
+    expect(memo.userIdOf(onRequest(first), first.state, 'd12', false)).toBe('u-1');
+    const next = read({ user: USER });
+    expect(memo.userIdOf(onRequest(next), next.state, 'd12', false)).toBe('u-1');
+    expect(id.calls()).toBe(1);
+  });
+
   it('passes an answer the option refuses through as its error, and remembers nothing of it', () => {
     let calls = 0;
     const memo = new UserIdMemo(() => (calls++ === 0 ? {} : 'u-1') as never);
