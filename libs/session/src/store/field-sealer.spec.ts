@@ -38,6 +38,27 @@ describe('FieldSealer', () => {
     expect(() => fields.open(OTHER_SESSION, 'cart', sealed)).toThrow(/does not authenticate/);
   });
 
+  it('binds each value to its own session and field whatever pair was sealed or opened just before', () => {
+    const fields = sealer([NEW_KEY]);
+    // The associated data of the last pair is kept for the next call: each change of the session
+    // alone, of the field alone, and back must give the pair's own bytes.
+    const cart = fields.seal(SESSION, 'cart', CART);
+    const user = fields.seal(SESSION, 'user', CART);
+    const otherCart = fields.seal(OTHER_SESSION, 'cart', CART);
+    expect(() => fields.open(SESSION, 'user', cart)).toThrow(UnopenableValueError);
+    expect(() => fields.open(OTHER_SESSION, 'cart', cart)).toThrow(UnopenableValueError);
+    expect(() => fields.open(SESSION, 'cart', user)).toThrow(UnopenableValueError);
+    expect(() => fields.open(SESSION, 'cart', otherCart)).toThrow(UnopenableValueError);
+    expect(fields.open(SESSION, 'user', user)).toBe(CART);
+    expect(fields.open(OTHER_SESSION, 'cart', otherCart)).toBe(CART);
+    expect(fields.open(SESSION, 'cart', cart)).toBe(CART);
+    expect(fields.open(SESSION, 'cart', cart)).toBe(CART);
+    // The empty pair, the memo's starting point, is 4 zero bytes of length and nothing else.
+    const empty = fields.seal('', '', CART);
+    expect(fields.open('', '', empty)).toBe(CART);
+    expect(() => fields.open('\u0000', '', empty)).toThrow(UnopenableValueError);
+  });
+
   it('refuses a value whose ciphertext, IV or tag was changed by one bit', () => {
     const fields = sealer([NEW_KEY]);
     const bytes = bytesOf(fields.seal(SESSION, 'cart', CART));
