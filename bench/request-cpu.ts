@@ -42,6 +42,10 @@ import { median, percentile } from './stats';
  * ENCRYPTION=1 turns the `encryption` option on in `ours` and `base` (the bench's key, as `ours-encrypted`);
  * the mode `encrypted` is `ours` with it on, beside `ours` without (MODES=ours,encrypted).
  *
+ * FLOOR_METADATA=1 has the floor keep the five metadata fields ours keeps per logged-in session (creation,
+ * expiry, last seen, User-Agent, IP; see `metadataFields` in apps/floor.app.ts), read with every HGETALL
+ * and otherwise left alone: `ours − floor` then leaves out what reading them costs.
+ *
  * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor,width
  * picks among the scenarios (default read,write; `visitor` sends no cookie; `width` changes one
  * preference per request in narrow sessions (3 keys) and wide ones (50 keys), alternating the two in
@@ -294,7 +298,7 @@ async function main(): Promise<void> {
       none: () => buildNoneApp(platform),
       ours: () => buildOursApp(redis.url, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}, platform),
       encrypted: () => buildOursApp(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }, platform),
-      floor: () => buildFloorApp(redis.url, false, platform),
+      floor: () => buildFloorApp(redis.url, false, platform, process.env.FLOOR_METADATA === '1'),
       base: () => buildBaseApp(redis.url, platform, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}),
     };
     const names = (process.env.MODES ?? (process.env.BASE_LIBRARY ? 'ours,base' : 'none,ours,floor')).split(',');

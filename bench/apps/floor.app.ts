@@ -56,6 +56,8 @@ class FloorSessions {
   constructor(
     readonly redis: Redis,
     private readonly cache?: Map<string, Fields>,
+    /** Keep, read and write back the five metadata fields ours keeps per logged-in session (`FLOOR_METADATA=1`). */
+    private readonly metadata = false,
   ) {}
 
   readonly middleware = (req: FloorRequest, res: Response, next: NextFunction): void => {
@@ -116,6 +118,7 @@ class FloorSessions {
     const session: FloorSession = { ...req.session, user: benchUser(userId) };
     const fields: Fields = {};
     for (const field in session) fields[field] = JSON.stringify(session[field]);
+    if (this.metadata) Object.assign(fields, metadataFields(req));
     await Promise.all([this.redis.hset(key, fields), this.redis.pexpire(key, TTL_MS), oldKey && this.redis.del(oldKey)]);
     this.cache?.set(key, fields);
     if (oldKey) this.cache?.delete(oldKey);
@@ -190,11 +193,32 @@ class FloorSessions {
   }
 }
 
+/** First character of a metadata field (":"), as ours spells them. */
+const METADATA_MARK = 58;
+
+/**
+ * The fields ours keeps beside a logged-in session's data, with the same names and sizes: creation
+ * and expiry times (the absolute and idle timeouts), last seen, the User-Agent and the IP (what
+ * `list` shows). With `FLOOR_METADATA=1` the floor stores them at login and so reads them with every
+ * HGETALL, leaving them alone otherwise: the share of ours' cost that is only reading them.
+ */
+function metadataFields(req: FloorRequest): Fields {
+  const now = Date.now();
+  return {
+    ':c': String(now),
+    ':e': String(now + TTL_MS),
+    ':s': String(now),
+    ':u': String(req.headers['user-agent'] ?? '').slice(0, 256),
+    ':i': req.ip ?? '',
+  };
+}
+
 /** Each field of the hash parsed; undefined when it has none (no session, and none is made). */
 function parse(read: Fields): FloorSession | undefined {
   const session: FloorSession = {};
   let any = false;
   for (const field in read) {
+    if (field.charCodeAt(0) === METADATA_MARK) continue; // `FLOOR_METADATA`: read, never parsed
     session[field] = JSON.parse(read[field]);
     any = true;
   }
@@ -230,7 +254,7 @@ function changesOf(session: FloorSession, read: Fields): { set?: Fields; removed
     if (json === undefined) (removed ??= []).push(field);
     else if (json !== read[field]) (set ??= {})[field] = json;
   }
-  for (const field in read) if (!(field in session)) (removed ??= []).push(field);
+  for (const field in read) if (field.charCodeAt(0) !== METADATA_MARK && !(field in session)) (removed ??= []).push(field);
   return set || removed ? { set, removed } : undefined;
 }
 
@@ -330,11 +354,11 @@ class CartController {
  * client made as ours makes it (`createRedisConnection`: auto-pipelining, no offline queue). On
  * Fastify (`floor-fastify`): the same steps as hooks on Fastify's instance, the same controller.
  */
-export async function buildFloorApp(redisUrl: string, cached = false, platform: Platform = 'express'): Promise<BuiltApp> {
+export async function buildFloorApp(redisUrl: string, cached = false, platform: Platform = 'express', metadata = false): Promise<BuiltApp> {
   const redis = createRedisConnection(redisUrl, SESSION_DEFAULTS.redisDeadline).client as Redis;
   await whenReady(redis, 5_000);
   redis.defineCommand('floorCompareAndSet', { numberOfKeys: 1, lua: FLOOR_COMPARE_AND_SET });
-  const sessions = new FloorSessions(redis, cached ? new Map() : undefined);
+  const sessions = new FloorSessions(redis, cached ? new Map() : undefined, metadata);
   @Module({ controllers: [CartController], providers: [{ provide: FloorSessions, useValue: sessions }] })
   class FloorAppModule {}
   const app = await createBenchApp(FloorAppModule, platform);
