@@ -9,7 +9,7 @@ import { RequestSession } from './request-session-class';
 type Callback = (error?: unknown) => void;
 
 /** A request with an in-memory store behind it, holding what express-session's Session calls on it. */
-function requestWithStore(failWith?: Error) {
+function requestWithStore(failWith?: unknown) {
   const saved = new Map<string, Record<string, unknown>>();
   let next = 0;
   const req = { sessionID: 'id-0' } as SessionRequest & { sessionStore: object };
@@ -23,6 +23,13 @@ function requestWithStore(failWith?: Error) {
       if (failWith) return done(failWith);
       saved.set(id, { ...session });
       done();
+    },
+    get(id: string, done: (error: unknown, data?: Record<string, unknown>) => void) {
+      done(failWith, saved.get(id));
+    },
+    // What express-session's Store.createSession does: a new Session object over the data read.
+    createSession(request: SessionRequest, data: Record<string, unknown>) {
+      request.session = Object.assign(fresh(), data, { cookie: request.session.cookie });
     },
     destroy(id: string, done: Callback) {
       saved.delete(id);
@@ -90,6 +97,83 @@ describe('RequestSession', () => {
     await expect(calls().regenerate() as unknown as Promise<void>).rejects.toBe(failure);
   });
 
+  it("rejects with an Error naming a store's failure that is not an Error", async () => {
+    const { calls } = requestWithStore({ code: 'DOWN' });
+    const failure: unknown = await (calls().save() as unknown as Promise<void>).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe('Session call failed: {"code":"DOWN"}');
+  });
+
+  it('hands the callback the error, and answers the session itself, when given a callback', async () => {
+    const failure = new Error('store down');
+    const { calls } = requestWithStore(failure);
+    const session = calls();
+    let returned: unknown;
+    const heard = await new Promise<unknown>((resolve) => {
+      returned = session.save((error?: unknown) => resolve(error));
+    });
+    expect(heard).toBe(failure);
+    expect(returned).toBe(session);
+  });
+
+  it('reloads and destroys as promises without a callback, or through the callback, answering the session', async () => {
+    const { req, saved, calls } = requestWithStore();
+    calls().set('views', 1);
+    await (calls().save() as unknown as Promise<void>);
+    calls().set('views', 2);
+    const before = calls();
+    const reloading = before.reload();
+    expect(reloading).toBeInstanceOf(Promise);
+    await (reloading as unknown as Promise<void>);
+    expect(calls()).not.toBe(before);
+    expect(calls().get('views')).toBe(1);
+    const session = calls();
+    let returned: unknown;
+    await new Promise<unknown>((resolve) => (returned = session.reload(resolve)));
+    expect(returned).toBe(session);
+
+    const destroying = calls().destroy();
+    expect(destroying).toBeInstanceOf(Promise);
+    await (destroying as unknown as Promise<void>);
+    expect(saved.has('id-0')).toBe(false);
+    expect(Object.prototype.hasOwnProperty.call(req, 'session')).toBe(false);
+
+    const other = requestWithStore();
+    const second = other.calls();
+    let answered: unknown;
+    const heard = await new Promise<unknown>((resolve) => (answered = second.destroy(resolve)));
+    expect(heard).toBeUndefined();
+    expect(answered).toBe(second);
+  });
+
+  it('rejects a reload or a destroy with the store error', async () => {
+    const failure = new Error('store down');
+    await expect(requestWithStore(failure).calls().reload()).rejects.toBe(failure);
+    await expect(requestWithStore(failure).calls().destroy()).rejects.toBe(failure);
+  });
+
+  it('keeps, of the listed keys, only those the session holds itself, never its cookie, with a callback after the list', async () => {
+    const { req, calls } = requestWithStore();
+    calls().set('cart', ['tea']);
+    calls().set('theme', 'dark');
+    const oldCookie = req.session.cookie;
+    const failure = await new Promise<unknown>((resolve) => calls().regenerate(['cart', 'cookie', 'missing', 'toString'], (error?: unknown) => resolve(error)));
+    expect(failure).toBeUndefined();
+    expect(calls().sessionId).toBe('id-1');
+    expect(req.session.cookie).not.toBe(oldCookie);
+    expect(Object.keys(req.session)).toEqual(['cookie', 'cart']);
+    expect(calls().get('cart')).toEqual(['tea']);
+  });
+
+  it('copies nothing onto the new session when the regenerate failed', async () => {
+    const failure = new Error('store down');
+    const { req, calls } = requestWithStore(failure);
+    calls().set('cart', ['tea']);
+    await expect(calls().regenerate(['cart']) as unknown as Promise<void>).rejects.toBe(failure);
+    expect(req.sessionID).toBe('id-1'); // the store's regenerate put a new session before failing
+    expect(Object.keys(req.session)).toEqual(['cookie']);
+  });
+
   it("passes the check of a session object's shape", () => {
     const { req } = requestWithStore();
     expect(() => checkSessionObject(req.session, true)).not.toThrow();
@@ -102,6 +186,7 @@ describe('RequestSession', () => {
     putTrackedValues(session, { cart: ['tea'], views: 2 }, state);
     const shown = inspect(session);
     expect(shown).toMatch(/^Session \{/);
+    expect(inspect(session, { depth: 0 })).toContain('cart: [Array]'); // the options reach the view
     expect(shown).toContain("cart: [ 'tea' ]");
     expect(shown).toContain('views: 2');
     expect(shown).not.toContain('Getter');
