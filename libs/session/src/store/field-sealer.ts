@@ -87,14 +87,13 @@ export class FieldSealer {
     const cipher = createCipheriv('aes-256-gcm', aesKey, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(associatedData(redisKey, field));
     const ciphertext = cipher.update(plaintext, 'utf8');
-    const rest = cipher.final(); // empty: GCM is a stream mode, `update` gave every byte
+    cipher.final(); // computes the tag; GCM is a stream mode, so `update` gave every byte and this gives none
     // The value assembled in one buffer of its final size: each seal is on the write path of a request.
-    const sealed = Buffer.allocUnsafe(HEADER_BYTES + ciphertext.length + rest.length);
+    const sealed = Buffer.allocUnsafe(HEADER_BYTES + ciphertext.length);
     id.copy(sealed, 0);
     iv.copy(sealed, KEY_ID_BYTES);
     cipher.getAuthTag().copy(sealed, KEY_ID_BYTES + IV_BYTES);
     ciphertext.copy(sealed, HEADER_BYTES);
-    rest.copy(sealed, HEADER_BYTES + ciphertext.length);
     return SEALED_MARK + sealed.toString('base64url');
   }
 
@@ -111,8 +110,8 @@ export class FieldSealer {
     decipher.setAuthTag(bytes.subarray(KEY_ID_BYTES + IV_BYTES, HEADER_BYTES));
     try {
       const plaintext = decipher.update(bytes.subarray(HEADER_BYTES));
-      const rest = decipher.final(); // checks the tag; empty, as GCM's `update` gave every byte
-      return (rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest])).toString('utf8');
+      decipher.final(); // checks the tag; gives no bytes, as `update` gave every byte (a stream mode)
+      return plaintext.toString('utf8');
     } catch {
       throw new UnopenableValueError(`field "${field}" does not authenticate (tampered with, or copied from another field or session)`);
     }
@@ -161,7 +160,7 @@ export function sealedPlaintextBytes(stored: string): number {
 
 /** The session's Redis key and the field, the key's length first, so no other pair of key and field gives the same bytes. */
 function associatedData(redisKey: string, field: string): Buffer {
-  if (redisKey === lastAssociated.redisKey && field === lastAssociated.field) return lastAssociated.data;
+  if (lastAssociated !== undefined && redisKey === lastAssociated.redisKey && field === lastAssociated.field) return lastAssociated.data;
   const keyBytes = Buffer.byteLength(redisKey, 'utf8');
   const data = Buffer.allocUnsafe(4 + keyBytes + Buffer.byteLength(field, 'utf8'));
   data.writeUInt32BE(keyBytes, 0);
@@ -176,7 +175,7 @@ function associatedData(redisKey: string, field: string): Buffer {
  * last associated data is kept for the next call. Safe to share: `setAAD` reads it at once and keeps
  * no reference, and nothing writes to it after it is built.
  */
-let lastAssociated: { redisKey: string; field: string; data: Buffer } = { redisKey: '', field: '', data: Buffer.alloc(4) }; // the empty pair's own bytes
+let lastAssociated: { redisKey: string; field: string; data: Buffer } | undefined;
 
 function derive(key: Buffer, info: string, length: number): Buffer {
   return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, length));
