@@ -42,9 +42,10 @@ import { median, percentile } from './stats';
  * ENCRYPTION=1 turns the `encryption` option on in `ours` and `base` (the bench's key, as `ours-encrypted`);
  * the mode `encrypted` is `ours` with it on, beside `ours` without (MODES=ours,encrypted).
  *
- * FLOOR_METADATA=1 has the floor keep the five metadata fields ours keeps per logged-in session (creation,
- * expiry, last seen, User-Agent, IP; see `metadataFields` in apps/floor.app.ts), read with every HGETALL
- * and otherwise left alone: `ours − floor` then leaves out what reading them costs.
+ * The mode `floor-metadata` is the floor keeping the five metadata fields ours keeps per logged-in
+ * session (creation, expiry, last seen, User-Agent, IP; `metadataFields` in apps/floor.app.ts), read
+ * with every HGETALL and otherwise left alone: `floor-metadata − floor` is what reading them costs,
+ * `ours − floor-metadata` the rest of ours' distance to the floor (MODES=ours,floor,floor-metadata).
  *
  * Arguments: slices (default 150), requests per slice (default 200). SCENARIOS=read,write,visitor,width
  * picks among the scenarios (default read,write; `visitor` sends no cookie; `width` changes one
@@ -229,11 +230,13 @@ const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.
 function report(scenario: Scenario, per: Map<string, number[]>, slices: number, requests: number): void {
   console.log(`\n${scenario}: ${slices} slices × ${requests} requests per mode, ${IN_FLIGHT} in flight; CPU µs per request, median (min–max)`);
   for (const [name, values] of per)
-    console.log(`  ${name.padEnd(9)} ${median(values).toFixed(1).padStart(7)}   (${range(values)}); p5 ${percentile(values, 5).toFixed(1)}`);
+    console.log(`  ${name.padEnd(14)} ${median(values).toFixed(1).padStart(7)}   (${range(values)}); p5 ${percentile(values, 5).toFixed(1)}`);
   const pairs: Array<[string, string]> = [
     ['ours', 'none'],
     ['floor', 'none'],
     ['ours', 'floor'],
+    ['floor-metadata', 'floor'],
+    ['ours', 'floor-metadata'],
     ['ours', 'base'],
     ['encrypted', 'ours'],
   ];
@@ -298,7 +301,8 @@ async function main(): Promise<void> {
       none: () => buildNoneApp(platform),
       ours: () => buildOursApp(redis.url, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}, platform),
       encrypted: () => buildOursApp(redis.url, { encryption: { keys: [BENCH_ENCRYPTION_KEY] } }, platform),
-      floor: () => buildFloorApp(redis.url, false, platform, process.env.FLOOR_METADATA === '1'),
+      floor: () => buildFloorApp(redis.url, false, platform),
+      'floor-metadata': () => buildFloorApp(redis.url, false, platform, true),
       base: () => buildBaseApp(redis.url, platform, encrypted ? { encryption: { keys: [BENCH_ENCRYPTION_KEY] } } : {}),
     };
     const names = (process.env.MODES ?? (process.env.BASE_LIBRARY ? 'ours,base' : 'none,ours,floor')).split(',');

@@ -56,7 +56,7 @@ class FloorSessions {
   constructor(
     readonly redis: Redis,
     private readonly cache?: Map<string, Fields>,
-    /** Keep, read and write back the five metadata fields ours keeps per logged-in session (`FLOOR_METADATA=1`). */
+    /** Keep the five metadata fields ours keeps per logged-in session, and so read them (the `floor-metadata` mode of bench:cpu). */
     private readonly metadata = false,
   ) {}
 
@@ -199,7 +199,7 @@ const METADATA_MARK = 58;
 /**
  * The fields ours keeps beside a logged-in session's data, with the same names and sizes: creation
  * and expiry times (the absolute and idle timeouts), last seen, the User-Agent and the IP (what
- * `list` shows). With `FLOOR_METADATA=1` the floor stores them at login and so reads them with every
+ * `list` shows). In the `floor-metadata` mode of `npm run bench:cpu` the floor stores them at login and so reads them with every
  * HGETALL, leaving them alone otherwise: the share of ours' cost that is only reading them.
  */
 function metadataFields(req: FloorRequest): Fields {
@@ -218,7 +218,7 @@ function parse(read: Fields): FloorSession | undefined {
   const session: FloorSession = {};
   let any = false;
   for (const field in read) {
-    if (field.charCodeAt(0) === METADATA_MARK) continue; // `FLOOR_METADATA`: read, never parsed
+    if (field.charCodeAt(0) === METADATA_MARK) continue; // metadata (`floor-metadata`): read, never parsed
     session[field] = JSON.parse(read[field]);
     any = true;
   }
