@@ -130,6 +130,18 @@ describe('SessionWayOut.beforeHeaders: the cookie or ID header, with the headers
     expect(res).toStrictEqual({ ...response(), headers: { [HEADER]: '' } });
   });
 
+  it('cuts a streamed response whose cookie was replaced by a plain object, though nothing would serialize it', async () => {
+    const { out } = wayOut();
+    const req = request(COOKIE_ID, { cart: 1 });
+    (req.session as unknown as { cookie: unknown }).cookie = { path: '/', originalMaxAge: null };
+    const res = response();
+    const st = state('header', COOKIE_ID);
+    out.beforeHeaders(req, st, res);
+    expect(st.ending).toBe(true);
+    await settled();
+    expect((res.failed[0]?.error as Error)?.message).toBe(messages.notACookie('a value of type object'));
+  });
+
   it('cuts a streamed response whose cookie cannot be written, after the headers, and lets the end save nothing', async () => {
     const { out, logged } = wayOut();
     const req = request(NEW_ID, { cart: 1 }, { path: 'x'.repeat(2000) });
@@ -169,6 +181,27 @@ describe('SessionWayOut.beforeEnd: the save, then the end', () => {
     const up = wayOut({ unavailable: false });
     up.out.beforeEnd(request(COOKIE_ID, { cart: 1 }), state('cookie', COOKIE_ID), response(503), () => 'ended');
     expect(up.saves).toHaveLength(1);
+  });
+
+  it('leaves a header client its token on a 503 while Redis is failing: no empty ID header, as for a destroyed session', () => {
+    const { out } = wayOut({ unavailable: true });
+    const st = state('header', COOKIE_ID);
+    expect(out.beforeEnd(request(COOKIE_ID, { cart: 1 }), st, response(503), () => 'ended')).toBe('ended');
+    expect(st.idHeader).toBeUndefined();
+  });
+
+  it('refuses a cookie replaced by a plain object, though nothing would serialize it (a header client; a known session without an expiry)', () => {
+    for (const carrier of ['header', 'cookie'] as const) {
+      const { out, saves } = wayOut();
+      const req = request(COOKIE_ID, { cart: 1 });
+      (req.session as unknown as { cookie: unknown }).cookie = { path: '/', originalMaxAge: null };
+      const res = response();
+      const st = state(carrier, COOKIE_ID);
+      expect(out.beforeEnd(req, st, res, jest.fn())).toBe(res);
+      expect(saves).toEqual([]);
+      expect((res.failed[0]?.error as Error)?.message).toBe(messages.notACookie('a value of type object'));
+      expect(st.phase).toBe('failed');
+    }
   });
 
   it('finishes without saving or touching a new session that holds nothing', () => {
@@ -325,6 +358,18 @@ describe('SessionWayOut: a session a renewal moved to a new ID while the request
     out.beforeEnd(req, st, response(), () => 'ended');
     expect(req.sessionID).toBe(COOKIE_ID);
     expect(st).toMatchObject({ setCookie: undefined, idHeader: undefined });
+  });
+
+  it('does not prepare the cookie again after the save when the renewed ID is the one the request holds', async () => {
+    // The way in already took the renewed ID (req.sessionID): the cookie prepared before the save stands.
+    const { out, logged } = wayOut({ save: () => Promise.resolve() });
+    const req = renewed(COOKIE_ID, { cart: 1 }, { secure: true });
+    req.sessionID = COOKIE_ID;
+    const finish = jest.fn();
+    out.beforeEnd(req, state('cookie', 'the-id-before-the-renewal-00000000'), response(), finish);
+    await settled();
+    expect(finish).toHaveBeenCalledTimes(1);
+    expect(logged.error).toEqual([messages.secureCookieOverHttp('POST /cart')]); // said once, not again after the save
   });
 
   it('answers the error, and never finishes, when the cookie of the new ID cannot be written', async () => {
