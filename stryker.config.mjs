@@ -46,6 +46,7 @@ export default {
   reporters: ['html', 'json', 'progress-append-only', 'clear-text'],
   htmlReporter: { fileName: `reports/mutation/mutation${part}.html` },
   jsonReporter: { fileName: `reports/mutation/mutation${part}.json` },
-  tempDirName: '.stryker-tmp',
+  // A folder per part: runs of different parts side by side never share (or delete) each other's sandboxes.
+  tempDirName: `.stryker-tmp/run${part || '-all'}`,
   cleanTempDir: true,
 };
