@@ -157,6 +157,32 @@ describe('session IDs in a header', () => {
     });
   });
 
+  describe('a cookie path beside a header', () => {
+    it('serves a session by its header outside cookie.path, where no cookie goes; with both, the cookie there is ignored', async () => {
+      const scoped = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('hdr-path'), idFrom: {}, cookie: { path: '/set' } });
+      const scopedBoth = await startSessionApp({ redis: redis.url, prefix: scoped.prefix, idFrom: { cookie: true }, cookie: { path: '/set' } });
+      try {
+        const client = new TokenClient(scoped.url);
+        const created = await client.post('/set/views', { value: 3 });
+        expect(created.token).toMatch(SIGNED);
+        expect(created.headers.get('set-cookie')).toBeNull();
+        expect((await client.get('/peek')).body).toEqual({ views: 3 }); // /peek is outside /set
+        expect((await client.post('/items', { item: 'kettle' })).body).toEqual({ count: 1 });
+
+        // The same session through a browser's cookie outside its path: a browser never sends it there,
+        // so a cookie that came anyway is not taken; the header is.
+        const browser = new Visitor(scopedBoth.url);
+        browser.cookie = `sid=${encodeURIComponent(created.token!)}`;
+        expect((await browser.get('/peek')).body).toEqual({ views: null });
+        const byHeader = new TokenClient(scopedBoth.url);
+        byHeader.token = created.token;
+        expect((await byHeader.get('/peek')).body).toEqual({ views: 3 });
+      } finally {
+        await Promise.all([scoped.close(), scopedBoth.close()]);
+      }
+    });
+  });
+
   describe('idFrom: { header, cookie: true }', () => {
     it('announces a new session both ways to a request that brought neither; each then works alone', async () => {
       const res = await new Visitor(both.url).post('/set/views', { value: 5 });

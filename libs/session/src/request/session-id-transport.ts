@@ -40,6 +40,8 @@ export interface IdTransportOptions {
 export class SessionIdTransport {
   /** The carrier of a request when nothing says otherwise (a session created outside the way in). */
   readonly defaultCarrier: IdCarrier;
+  /** Whether only the cookie carries IDs (`idFrom: 'cookie'`): then a request the cookie does not reach has no session. */
+  readonly cookieOnly: boolean;
   private readonly headerKey: string;
   private readonly verified: VerifiedCookies;
 
@@ -50,6 +52,7 @@ export class SessionIdTransport {
     this.headerKey = options.header.toLowerCase();
     this.verified = new VerifiedCookies(options.secrets);
     this.defaultCarrier = options.idFrom === 'both' ? 'either' : options.idFrom;
+    this.cookieOnly = options.idFrom === 'cookie';
   }
 
   /** The response header's name. */
@@ -57,12 +60,15 @@ export class SessionIdTransport {
     return this.options.header;
   }
 
-  /** The way in: the ID this request carries, verified, and how it carried it. */
-  read(req: SessionRequest): ArrivedId {
+  /**
+   * The way in: the ID this request carries, verified, and how it carried it. Where the cookie does
+   * not reach (outside its path), the header alone counts, as under `idFrom: 'header'`.
+   */
+  read(req: SessionRequest, cookieReaches = true): ArrivedId {
     const { idFrom } = this.options;
     if (idFrom !== 'cookie') {
       const value = this.platform.header(req, this.headerKey);
-      if (value !== undefined || idFrom === 'header') return this.verify('header', value);
+      if (value !== undefined || idFrom === 'header' || !cookieReaches) return this.verify('header', value);
     }
     const raw = readCookie(this.platform.cookieHeader(req), this.options.cookieName);
     if (raw === undefined && idFrom === 'both') return { carrier: 'either', id: undefined, raw };

@@ -172,6 +172,49 @@ describe('SessionLifecycle: the way in', () => {
     expect(stateOfRequest(inside)).toBeDefined();
   });
 
+  it.each([
+    ['/app', '/application', false],
+    ['/app', '/ap', false],
+    ['/app', '/other/app', false],
+    ['/app', '/app', true],
+    ['/app', '/app?next=%2F', true],
+    ['/app', '/app/', true],
+    ['/app/', '/app/cart', true],
+    ['/app/', '/app', false],
+  ])('with the cookie path %s, handles %s: %s (whole path segments, as a browser sends the cookie)', (path, url, handled) => {
+    const { lifecycle, calls } = setup({ options: { cookie: { name: 'sid', path } }, loadNow: () => null });
+    const req = request(url, { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    expect(stateOfRequest(req) !== undefined).toBe(handled);
+    expect(calls.loadNow).toEqual(handled ? [COOKIE_ID] : []);
+  });
+
+  it('under idFrom header, loads the session of a token sent outside the cookie path: the path limits the cookie only', () => {
+    const { lifecycle, calls } = setup({ options: { idFrom: 'header', cookie: { name: 'sid', path: '/app' } }, loadNow: () => stored({ cart: 1 }) });
+    const req = request('/api/cart', { headers: { 'x-session-token': signed(COOKIE_ID) } });
+    expect(handle(lifecycle, req).sync).toBe(true);
+    expect(calls.loadNow).toEqual([COOKIE_ID]);
+    expect(stateOfRequest(req)).toMatchObject({ phase: 'live', carrier: 'header', cookieId: COOKIE_ID });
+    const without = request('/api/cart');
+    handle(lifecycle, without);
+    expect(stateOfRequest(without)).toMatchObject({ phase: 'pending', carrier: 'header' });
+  });
+
+  it('under idFrom both, outside the cookie path, reads the header alone and would announce a new session by header only', () => {
+    const { lifecycle, calls } = setup({ options: { idFrom: 'both', cookie: { name: 'sid', path: '/app' } }, loadNow: () => null });
+    const cookieOnly = request('/api/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, cookieOnly);
+    expect(calls.loadNow).toEqual([]);
+    expect(stateOfRequest(cookieOnly)).toMatchObject({ phase: 'pending', carrier: 'header', cookieId: undefined });
+    const byHeader = request('/api/cart', { cookieHeader: cookieOf('a-cookie-id-the-path-never-sends-0'), headers: { 'x-session-token': signed(COOKIE_ID) } });
+    handle(lifecycle, byHeader);
+    expect(calls.loadNow).toEqual([COOKIE_ID]);
+    expect(stateOfRequest(byHeader)).toMatchObject({ phase: 'pending', carrier: 'header', cookieId: COOKIE_ID });
+    const inside = request('/app/cart');
+    handle(lifecycle, inside);
+    expect(stateOfRequest(inside)).toMatchObject({ phase: 'pending', carrier: 'either' });
+  });
+
   it('does not even ask for the path when the cookie path is "/"', () => {
     const { lifecycle, calls } = setup();
     handle(lifecycle, request('/cart'));
@@ -412,7 +455,15 @@ describe('sessionOnFirstRead: req.session on a request without a session of its 
     const { installed, lifecycle } = setup({ options: { mountedLate: true, cookie: { name: 'sid', path: '/app' } } });
     expect(sessionOnFirstRead(request('/other', { sessionStore: installed }))).toBeUndefined();
     expect(lifecycle.readBeforeHandled(request('/other'))).toBeUndefined();
+    expect(lifecycle.readBeforeHandled(request('/application'))).toBeUndefined();
     expect(() => lifecycle.readBeforeHandled(request('/app/cart'))).toThrow(InternalServerErrorException);
+  });
+
+  it('mounted late with the ID in a header, refuses a read before the way in on any path, since the way in handles every path then', () => {
+    for (const idFrom of ['header', 'both'] as const) {
+      const { lifecycle } = setup({ options: { mountedLate: true, idFrom, cookie: { name: 'sid', path: '/app' } } });
+      expect(() => lifecycle.readBeforeHandled(request('/api/cart'))).toThrow(InternalServerErrorException);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { InternalServerErrorException } from '@nestjs/common';
 import type { SessionData } from 'express-session';
 import { SessionCookie } from '../cookie/session-cookie';
+import { cookiePathMatches } from '../cookie/cookie-path';
 import { looksSigned } from '../cookie/cookie-signature';
 import { resolveSecure, type SecureSetting } from '../cookie/secure-cookie';
 import { messages } from '../errors/session.messages';
@@ -104,7 +105,7 @@ export class SessionLifecycle implements RequestLifecycle {
    */
   readBeforeHandled(req: SessionRequest): undefined {
     if (!this.options.mountedLate) return undefined;
-    if (!this.everyPath && !this.platform.path(req).startsWith(this.options.cookie.path)) return undefined;
+    if (!this.cookieReaches(req) && this.transport.cookieOnly) return undefined;
     const message = messages.sessionReadTooEarly();
     if (!this.warnedReadTooEarly) this.logger.error(message);
     this.warnedReadTooEarly = true;
@@ -114,8 +115,9 @@ export class SessionLifecycle implements RequestLifecycle {
   /** The way in: ends by calling `next` once the request's session is known (or known to be pending). */
   handle(req: SessionRequest, next: (error?: unknown) => void): void {
     const state = req as StatefulRequest;
-    if (!this.everyPath && !this.platform.path(req).startsWith(this.options.cookie.path)) return next(); // the cookie is not sent here
-    const { id: sessionId, raw, carrier } = this.transport.read(req);
+    const cookieReaches = this.cookieReaches(req);
+    if (!cookieReaches && this.transport.cookieOnly) return next(); // no ID can come here, nor a new one go back
+    const { id: sessionId, raw, carrier } = this.transport.read(req, cookieReaches);
     if (sessionId === undefined) {
       if (raw && looksSigned(raw))
         this.logger.warn(carrier === 'header' ? messages.invalidHeaderSignature(this.transport.headerName) : messages.invalidSignature());
@@ -134,6 +136,14 @@ export class SessionLifecycle implements RequestLifecycle {
       (data) => this.loaded(state, sessionId, carrier, data, next),
       (error: unknown) => this.loadFailed(state, sessionId, carrier, error, next),
     );
+  }
+
+  /**
+   * Whether the browser sends the session cookie to this request's path. Outside `cookie.path` the
+   * cookie neither arrives nor would come back, so only the ID header can carry a session there.
+   */
+  private cookieReaches(req: SessionRequest): boolean {
+    return this.everyPath || cookiePathMatches(this.options.cookie.path, this.platform.path(req));
   }
 
   /** The way in, once the session is read: live when found, pending (a new ID if code wants one) when absent or expired. */
