@@ -17,7 +17,9 @@ for (const entry of chosen) {
     throw new Error(`MUTATE names "${entry}": give folders among ${FOLDERS.join(', ')}, or folder/file.ts[:first-last line]`);
   }
 }
-const part = process.env.MUTATE ? `-${chosen.join('-').replace(/[^\w-]+/g, '_')}` : '';
+// Unit specs alone (jest.mutation.config.js) give other results: reports and incremental file of their own.
+const scope = process.env.MUTATION_TESTS === 'unit' ? '-unit' : '';
+const part = (process.env.MUTATE ? `-${chosen.join('-').replace(/[^\w-]+/g, '_')}` : '') + scope;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

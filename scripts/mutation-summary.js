@@ -7,6 +7,8 @@
  *
  * With no report named, it reads every report in reports/mutation/ (mutation.json of a whole run,
  * mutation-<folders>.json of a part, see stryker.config.mjs); a file in several takes the newest.
+ * Reports of runs on the unit specs alone (MUTATION_TESTS=unit, named …-unit.json) are read only
+ * when named: their survivors are a lower bound, not the suite's result.
  *
  *   node scripts/mutation-summary.js [report.json...] [--markdown]
  */
@@ -26,7 +28,7 @@ function reportPaths() {
   if (named.length > 0) return named;
   let names = [];
   try {
-    names = readdirSync(REPORTS).filter((name) => /^mutation.*\.json$/.test(name));
+    names = readdirSync(REPORTS).filter((name) => /^mutation.*\.json$/.test(name) && !name.endsWith('-unit.json'));
   } catch {
     // no folder: no report yet
   }
