@@ -92,6 +92,29 @@ describe('concurrent requests of one session', () => {
     }
   });
 
+  it('does not let a regenerate still in flight bring back a session logged out meanwhile', async () => {
+    const visitor = roundRobin();
+    await visitor.post('/login', { id: 'regenerate-racer' });
+    await visitor.post('/set/views', { value: 3 });
+    const cookie = visitor.cookie!;
+    // The regenerate has read the session (user included) and is held; the logout happens; then it runs.
+    const gate = gates.unique('regenerate-after-logout');
+    const held = roundRobin(cookie).post('/regenerate', { gate });
+    await gates.arrived(gate);
+    expect((await roundRobin(cookie).post('/logout')).status).toBe(204);
+    gates.open(gate);
+    const regenerated = await held;
+    expect(regenerated.status).toBe(204);
+    // It started from nothing: no cookie for a new session, and no key in Redis holds the user.
+    expect(regenerated.setCookie).toBeFalsy();
+    for (const key of await admin.keys(`${prefix}*`)) {
+      const type = await admin.type(key);
+      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, 0, -1) : [];
+      expect([key, values.some((value) => value.includes('regenerate-racer'))]).toEqual([key, false]);
+    }
+    expect((await roundRobin(cookie).get('/me')).status).toBe(401);
+  });
+
   it('does not let a request still in flight undo the rotation of a login', async () => {
     const visitor = roundRobin();
     await visitor.post('/set/views', { value: 7 });

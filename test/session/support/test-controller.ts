@@ -129,7 +129,8 @@ export class TestController {
   /** A privilege change: the session gets a new ID and keeps its data. */
   @Post('regenerate')
   @HttpCode(204)
-  regenerate(@Req() req: Request) {
+  async regenerate(@Req() req: Request, @Body() body?: { gate?: string }) {
+    if (body?.gate) await waitAtGate(body.gate); // the session is loaded: the test acts (a logout), then lets the regenerate run
     return this.sessions.regenerate(req);
   }
 

@@ -227,12 +227,24 @@ export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session
 /**
  * Gives the request's session a new ID (`id`) and a fresh cookie, deleting the old one in Redis; its
  * data is the caller's to carry over. express-session's `regenerate` would pick the ID itself.
+ *
+ * Answers false when the old session may not be carried over: it had been stored, and was gone when
+ * this request came to delete it, so a logout, a revoke or "log out everywhere" ended it since this
+ * request read it (or it expired). Carrying its data (its user) to the new ID would undo that end;
+ * the new session then starts empty and outside any user's index.
  */
-export async function regenerate(req: SessionRequest, { id }: { id: string }): Promise<void> {
+export async function regenerate(req: SessionRequest, { id }: { id: string }): Promise<boolean> {
   const state = (req as StatefulRequest)[STATE];
   if (!state) throw new Error(messages.noSession());
-  if (ownSession(req)) await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated');
+  const old = ownSession(req);
+  let carried = true;
+  if (old) {
+    const existed = await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated');
+    carried = existed || !storeStateOf(old)?.stored;
+    if (!carried) Reflect.deleteProperty(req, 'session'); // neither its index entry nor its digest goes to the new session
+  }
   state.lifecycle.generate(req, id);
+  return carried;
 }
 
 /**

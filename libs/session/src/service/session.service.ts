@@ -230,13 +230,16 @@ export class SessionService {
     });
   }
 
-  /** Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login). */
+  /**
+   * Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login).
+   * A session ended meanwhile (a logout racing this request) is not carried: the new one starts empty.
+   */
   private async rotate(req: Request, sessionId: string, createdAt: number | undefined): Promise<void> {
     const old = ensureSession(req);
     const data: Record<string, unknown> = {};
     for (const key of Object.keys(old)) if (key !== 'cookie') data[key] = (old as unknown as Record<string, unknown>)[key];
     const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
-    await regenerate(req, { id: sessionId });
+    if (!(await regenerate(req, { id: sessionId }))) return;
     Object.assign(req.session, data);
     this.core.context.stateFor(req.session).createdAt = keptCreatedAt;
   }

@@ -55,7 +55,10 @@ export class RedisSessionStore extends Store {
   }
 
   override destroy(sid: string, callback?: StoreCallback<void>): Promise<void> {
-    return withCallback(this.core.admin.destroy(sid), callback);
+    return withCallback(
+      this.core.admin.destroy(sid).then(() => undefined),
+      callback,
+    );
   }
 
   /**

@@ -17,18 +17,20 @@ export class SessionAdmin {
    * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
    * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`). A
    * renewed session's old ID deletes the successor too: a logout during the grace window ends both.
+   * Answers whether there was a session to delete.
    */
   async destroy(
     sessionId: string,
     reason: SessionEndReason = 'logout',
     ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const redisKey = this.sessions.redisKeyOf(sessionId);
     const deleted = await this.forwarding.destroy(sessionId);
-    if (deleted === 0) return;
+    if (deleted === 0) return false;
     const observer = this.sessions.observer;
     observer?.sessionEnded?.(reason, deleted);
     if (reason !== 'regenerated') observer?.sessionEvent?.({ type: ended.type, digest: this.sessions.digestOfKey(redisKey), userId: ended.userId });
+    return true;
   }
 
   /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
