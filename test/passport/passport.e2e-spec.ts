@@ -156,6 +156,29 @@ describe('passport over two replicas', () => {
     expect(await sessionKeys(prefix)).toHaveLength(1);
   });
 
+  it('answers a login 503 while Redis is away, as any session call, never a 500', async () => {
+    const away = await startRedis({ controllable: true });
+    process.env.REDIS_URL = away.url;
+    try {
+      const { a } = await replicas({ redisDeadline: 300 });
+      await away.interrupt();
+      const refused = await new Visitor(a).post('/login', { username: 'ada', password: 'lovelace' });
+      expect(refused.status).toBe(503);
+      expect(refused.body.message).toMatch(/Session store unavailable/);
+      await away.resume();
+      // Once the app's client has reconnected (ioredis's backoff), logins succeed again.
+      let status = 0;
+      for (const deadline = Date.now() + 10_000; status !== 200 && Date.now() < deadline;) {
+        status = (await new Visitor(a).post('/login', { username: 'ada', password: 'lovelace' })).status;
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(status).toBe(200);
+    } finally {
+      process.env.REDIS_URL = redis.url;
+      await away.stop();
+    }
+  });
+
   // Express: main.ts's app.use() runs before Nest's middleware consumer. Fastify: the preHandler hook runs after it.
   const onExpress = testHttpPlatform() === 'express' ? it : it.skip;
   const onFastify = testHttpPlatform() === 'fastify' ? it : it.skip;

@@ -1,4 +1,7 @@
+import { PayloadTooLargeException, ServiceUnavailableException } from '@nestjs/common';
 import { inspect } from 'node:util';
+import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
+import { SessionTooLargeError } from '../errors/session-too-large.error';
 import { attachState } from '../store/session-state';
 import { checkSessionObject } from '../store/session-validation';
 import { putTrackedValues } from '../store/tracked-values';
@@ -95,6 +98,33 @@ describe('RequestSession', () => {
     const { calls } = requestWithStore(failure);
     await expect(calls().save()).rejects.toBe(failure);
     await expect(calls().regenerate() as unknown as Promise<void>).rejects.toBe(failure);
+  });
+
+  it("answers the library's own errors as Nest's HTTP exceptions, promise or callback, the store's error their cause", async () => {
+    const unavailable = new SessionStoreUnavailableError('Redis did not answer');
+    for (const failing of [
+      () => requestWithStore(unavailable).calls().save(),
+      () => requestWithStore(unavailable).calls().regenerate() as unknown as Promise<void>,
+    ]) {
+      const error: unknown = await failing().catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(ServiceUnavailableException);
+      expect((error as ServiceUnavailableException).getStatus()).toBe(503);
+      expect((error as Error).cause).toBe(unavailable);
+    }
+    const tooLarge = new SessionTooLargeError(5_000, 1_024);
+    const heard = await new Promise<unknown>((resolve) =>
+      requestWithStore(tooLarge)
+        .calls()
+        .save((error?: unknown) => resolve(error)),
+    );
+    expect(heard).toBeInstanceOf(PayloadTooLargeException);
+    expect((heard as Error).cause).toBe(tooLarge);
+    const passed = await new Promise<unknown>((resolve) =>
+      requestWithStore(unavailable)
+        .calls()
+        .regenerate((error?: unknown) => resolve(error)),
+    );
+    expect(passed).toBeInstanceOf(ServiceUnavailableException);
   });
 
   it("rejects with an Error naming a store's failure that is not an Error", async () => {

@@ -1,20 +1,26 @@
 import { Session, type SessionData } from 'express-session';
 import { inspect, type InspectOptions } from 'node:util';
+import { toHttpException } from '../errors/to-http-exception';
 import { trustSessionPrototype } from '../store/session-validation';
 import type { SessionRequest } from './http-platform';
 
 type Callback = (error?: unknown) => void;
 type SessionBase = new (req: SessionRequest, data?: SessionData) => Session;
 
-/** Runs express-session's callback method, or, without a callback, answers a promise of it. */
+/**
+ * Runs express-session's callback method, or, without a callback, answers a promise of it. The
+ * library's errors come out as Nest's HTTP exceptions (Redis away: 503; a session too large: 413), as
+ * from `SessionService`: passport hands a failed `regenerate` or `save` on to Nest, whose filter
+ * would answer any other error with a 500. The store's own error stays the exception's `cause`.
+ */
 function callbackOrPromise(run: (callback: Callback) => void, callback: Callback | undefined): Promise<void> | undefined {
   if (callback) {
-    run(callback);
+    run((error) => (error ? callback(toHttpException(error)) : callback()));
     return undefined;
   }
   return new Promise((resolve, reject) =>
     run((error) => {
-      if (error) reject(error instanceof Error ? error : new Error(`Session call failed: ${JSON.stringify(error)}`));
+      if (error) reject(error instanceof Error ? toHttpException(error) : new Error(`Session call failed: ${JSON.stringify(error)}`));
       else resolve();
     }),
   );
