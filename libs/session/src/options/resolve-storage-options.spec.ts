@@ -100,6 +100,14 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
     });
   });
 
+  it.each([
+    [{ name: 'connect.sid', domain: '.example.com', path: '/app/v1.2~x' }],
+    [{ name: "__Secure-s!#$%&'*+-.^_`|~9", domain: 'localhost', path: '/a=b/@:,' }],
+    [{ name: 'SID', domain: 'shop-1.eu.example.co.uk', path: '/' }],
+  ])('takes the cookie names, domains and paths a Set-Cookie header can carry: %p', (cookie) => {
+    expect(resolve({ cookie }).cookie).toMatchObject(cookie);
+  });
+
   describe('cookie.persistent', () => {
     it('gives the cookie a Max-Age of the idle timeout, the default one or the one given', () => {
       expect(resolve({ cookie: { persistent: true } }).cookie.maxAge).toBe(1_800_000);
@@ -171,6 +179,15 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
       ['cookie.path', { path: 5 }],
       ['cookie.path', { path: '' }],
       ['cookie.name', { name: '' }],
+      ['cookie.name', { name: 'my sid' }],
+      ['cookie.name', { name: 'sid;' }],
+      ['cookie.name', { name: 'séance' }],
+      ['cookie.domain', { domain: 'exa mple.com' }],
+      ['cookie.domain', { domain: 'example.com;' }],
+      ['cookie.domain', { domain: '-example.com' }],
+      ['cookie.path', { path: '/a;b' }],
+      ['cookie.path', { path: '/ä' }],
+      ['cookie.path', { path: '/a\nb' }],
       ['cookie.httpOnly', { httpOnly: 'true' }],
       ['cookie.domain', { domain: '' }],
       ['cookie.persistent', { persistent: 'yes' }],

@@ -50,12 +50,14 @@ function resolveCookie(option: unknown, idleTimeout: number): ResolvedCookie {
   const defaults = SESSION_DEFAULTS.cookie;
   const persistent = optionalBoolean('cookie.persistent', cookie.persistent) ?? defaults.persistent;
   return {
-    name: nonEmptyString('cookie.name', cookie.name) ?? defaults.name,
+    name:
+      matching('cookie.name', nonEmptyString('cookie.name', cookie.name), COOKIE_NAME, "a cookie name: letters, digits and !#$%&'*+-.^_`|~ only") ??
+      defaults.name,
     httpOnly: optionalBoolean('cookie.httpOnly', cookie.httpOnly) ?? defaults.httpOnly,
     sameSite: oneOf('cookie.sameSite', cookie.sameSite, [true, false, 'lax', 'strict', 'none'] as const) ?? defaults.sameSite,
     secure: oneOf('cookie.secure', cookie.secure, [true, false, 'auto'] as const) ?? defaults.secure,
     path: resolvePath(cookie.path),
-    domain: nonEmptyString('cookie.domain', cookie.domain),
+    domain: matching('cookie.domain', nonEmptyString('cookie.domain', cookie.domain), COOKIE_DOMAIN, 'a domain name such as "example.com"'),
     maxAge: persistent ? idleTimeout : undefined,
   };
 }
@@ -103,8 +105,21 @@ function resolvePrefix(prefix: unknown): string {
 
 function resolvePath(path: unknown): string {
   if (path === undefined) return SESSION_DEFAULTS.cookie.path;
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new SessionConfigError('cookie.path', 'must be a string that starts with "/"');
+  if (typeof path !== 'string' || !path.startsWith('/') || !COOKIE_PATH.test(path)) {
+    throw new SessionConfigError('cookie.path', `must be a string that starts with "/", of printable ASCII characters other than ";"; got ${received(path)}`);
   }
   return path;
+}
+
+/*
+ * The rules of the \`cookie\` module that serializes the Set-Cookie header (RFC 6265): a value it would
+ * refuse must stop the app at boot, not answer every request that sets the cookie with a 500.
+ */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_DOMAIN = /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const COOKIE_PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
+
+function matching(name: string, value: string | undefined, rule: RegExp, what: string): string | undefined {
+  if (value !== undefined && !rule.test(value)) throw new SessionConfigError(name, `must be ${what}; got ${received(value)}`);
+  return value;
 }
