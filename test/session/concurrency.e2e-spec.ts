@@ -109,7 +109,7 @@ describe('concurrent requests of one session', () => {
     expect(regenerated.setCookie).toBeFalsy();
     for (const key of await admin.keys(`${prefix}*`)) {
       const type = await admin.type(key);
-      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, 0, -1) : [];
+      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, '0', '-1') : [];
       expect([key, values.some((value) => value.includes('regenerate-racer'))]).toEqual([key, false]);
     }
     expect((await roundRobin(cookie).get('/me')).status).toBe(401);

@@ -103,7 +103,7 @@ describe('RequestSession', () => {
   it("answers the library's own errors as Nest's HTTP exceptions, promise or callback, the store's error their cause", async () => {
     const unavailable = new SessionStoreUnavailableError('Redis did not answer');
     for (const failing of [
-      () => requestWithStore(unavailable).calls().save(),
+      () => requestWithStore(unavailable).calls().save() as unknown as Promise<void>,
       () => requestWithStore(unavailable).calls().regenerate() as unknown as Promise<void>,
     ]) {
       const error: unknown = await failing().catch((thrown: unknown) => thrown);
