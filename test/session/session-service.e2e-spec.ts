@@ -172,6 +172,18 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect((await second.get('/peek')).body).toEqual({ views: 1 });
   });
 
+  it('at users.maxSessions (reject), lets a user log in again from the session that holds the place, which moves to the new ID', async () => {
+    const visitor = new Visitor(app.url);
+    expect((await visitor.post('/login', { id: 'again' })).status).toBe(200);
+    const first = visitor.cookie;
+    const again = await visitor.post('/login', { id: 'again' });
+    expect(again.status).toBe(200);
+    expect(visitor.cookie).not.toBe(first);
+    expect((await visitor.get('/me')).body).toEqual({ user: { id: 'again', name: 'again' } });
+    // Still one session for the user, so another device is still refused.
+    expect((await new Visitor(app.url).post('/login', { id: 'again' })).status).toBe(409);
+  });
+
   it("list() without a request lists the user's sessions, none marked current", async () => {
     const visitor = new Visitor(app.url);
     await visitor.post('/login', { id: 'lister' });

@@ -117,7 +117,7 @@ export class SessionService {
     }
     return this.asHttpErrors(async () => {
       // Refusing before the ID changes keeps the visitor's session; the save below decides atomically.
-      if (!(await this.index.hasRoom(String(user.id)))) {
+      if (!(await this.index.hasRoom(String(user.id), this.digestOfRequest(req)))) {
         throw new SessionConflictError(messages.sessionLimit(this.options.users.maxSessions), 'limit');
       }
       const now = Date.now();

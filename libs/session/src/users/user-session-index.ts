@@ -100,13 +100,18 @@ export class UserSessionIndex {
     if (reply.status === 'added') await this.deleteSessions(reply.evicted);
   }
 
-  /** Whether the user may add a session under `onLimit: 'reject'` (a hint: the save decides atomically). */
-  async hasRoom(userId: string): Promise<boolean> {
+  /**
+   * Whether the user may add a session under `onLimit: 'reject'` (a hint: the save decides atomically).
+   * `replacing`: the digest of the session the new one replaces (a login from a session already in the
+   * index moves its entry rather than adding one), not counted.
+   */
+  async hasRoom(userId: string, replacing?: string): Promise<boolean> {
     const { maxSessions, onLimit } = this.limit;
     if (maxSessions === 0 || onLimit !== 'reject') return true;
     const key = this.redisKeyOf(userId);
     await this.pruneGone(key);
-    return (await this.members(key)).length < maxSessions;
+    const others = (await this.members(key)).filter((digest) => digest !== replacing);
+    return others.length < maxSessions;
   }
 
   /**
