@@ -161,6 +161,21 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(anonymous, 'whoami')).toEqual({ user: null });
   });
 
+  it('under idFrom { header, cookie: true }, decides by a token sent even empty, as HTTP does, not by the cookie beside it', async () => {
+    const bothApp = await startSocketApp({ redis: redis.url, prefix: uniquePrefix('io-both'), idFrom: { header: 'X-Session-Token', cookie: true } });
+    try {
+      const browser = new Visitor(bothApp.url);
+      expect((await browser.post('/login', { id: 'u-both' })).status).toBe(200);
+      const byCookie = await connect(bothApp.url, { cookie: browser.cookie });
+      expect(await askIo(byCookie, 'guarded')).toEqual({ id: 'u-both' });
+      const emptyToken = await connect(bothApp.url, { cookie: browser.cookie, headers: { 'x-session-token': '' } });
+      expect(await askIo(emptyToken, 'whoami')).toEqual({ user: null });
+      expect((await browser.get('/me', { 'x-session-token': '' })).status).toBe(401); // the same request over HTTP
+    } finally {
+      await bothApp.close();
+    }
+  });
+
   it('refuses an update past maxSessionBytes over a socket: an error answer, nothing saved, the socket goes on', async () => {
     const visitor = await loggedIn('u-io-limit');
     await visitor.post('/items', { item: 'kept' });

@@ -159,12 +159,16 @@ export class SocketSessions {
     return Object.assign({ headers, sessionStore: this.store } as SocketRequest, { [SOCKET_REQUEST]: true });
   }
 
-  /** The ID from the header token or `auth.token` (`idFrom.header`), else the cookie (`idFrom.cookie`). */
+  /**
+   * The ID from the header token or `auth.token` (`idFrom.header`), else the cookie (`idFrom.cookie`).
+   * A token sent, even empty, decides alone, as over HTTP: a cookie the browser added on its own does
+   * not stand in for a token the client chose to send.
+   */
   private idOf({ headers, auth }: SocketHandshake): string | undefined {
     const { idFrom, cookie } = this.options;
     if (idFrom.header !== undefined) {
       const token = (auth as { token?: unknown } | undefined)?.token ?? headers[idFrom.header.toLowerCase()];
-      if (typeof token === 'string' && token.length > 0) return this.verified.idOf(token);
+      if (typeof token === 'string') return token.length > 0 ? this.verified.idOf(token) : undefined;
     }
     if (!idFrom.cookie) return undefined;
     const raw = readCookie(headers.cookie, cookie.name);
