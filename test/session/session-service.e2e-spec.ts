@@ -184,6 +184,28 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect((await new Visitor(app.url).post('/login', { id: 'again' })).status).toBe(409);
   });
 
+  it('after a logout, a session call in the same request starts a new, empty session under a new ID', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/login', { id: 'leaving' });
+    const oldCookie = visitor.cookie!;
+    const res = await fetch(`${app.url}/logout-then-token`, { method: 'POST', headers: { cookie: oldCookie } });
+    expect(res.status).toBe(201);
+    const { csrfToken } = (await res.json()) as { csrfToken: string };
+    expect(csrfToken).toMatch(/^[\w-]{20,}$/);
+    // The old cookie cleared, then the new session's: a browser keeps the last.
+    const [cleared, fresh] = res.headers.getSetCookie();
+    expect(cleared).toMatch(/^sid=;.*Expires=Thu, 01 Jan 1970/);
+    expect(fresh).toMatch(/^sid=s%3A/);
+    const next = new Visitor(app.url);
+    next.cookie = fresh.split(';')[0];
+    expect(next.cookie).not.toBe(oldCookie);
+    expect((await next.get('/me')).status).toBe(401);
+    expect((await next.get('/csrf')).body).toEqual({ csrfToken });
+    const old = new Visitor(app.url);
+    old.cookie = oldCookie;
+    expect((await old.get('/me')).status).toBe(401);
+  });
+
   it("list() without a request lists the user's sessions, none marked current", async () => {
     const visitor = new Visitor(app.url);
     await visitor.post('/login', { id: 'lister' });

@@ -100,6 +100,13 @@ export class TestController {
     return this.sessions.logout(req);
   }
 
+  /** A logout that hands the login form a fresh CSRF token in the same response. */
+  @Post('logout-then-token')
+  async logoutThenToken(@Req() req: Request) {
+    await this.sessions.logout(req);
+    return { csrfToken: await this.sessions.csrfToken(req) };
+  }
+
   @Get('me')
   @UseGuards(AuthenticatedGuard)
   me(@Session('user') user: unknown) {

@@ -404,11 +404,26 @@ describe('sessionOnFirstRead: req.session on a request without a session of its 
     expect(stateOfRequest(req)).toStrictEqual({ phase: 'live', cookieId: undefined, carrier: 'cookie', ending: false, lifecycle });
   });
 
-  it('answers undefined on a live request (a destroyed session stays destroyed)', () => {
+  it('starts a new, empty session under a new ID on a live request whose session was ended (logout, destroy)', () => {
     const { lifecycle } = setup({ loadNow: () => stored({ cart: 1 }) });
     const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
     handle(lifecycle, req);
     delete (req as Partial<SessionRequest>).session;
+    const fresh = sessionOnFirstRead(req);
+    expect(fresh).toBeInstanceOf(RequestSession);
+    expect(req.session).toBe(fresh);
+    expect({ ...fresh }).toEqual({ cookie: expect.anything() }); // nothing of the ended session
+    expect(req.sessionID).not.toBe(COOKIE_ID);
+    // The cookie it came with stays the one to replace: the way out announces the new ID.
+    expect(stateOfRequest(req)).toMatchObject({ phase: 'live', cookieId: COOKIE_ID });
+  });
+
+  it('answers undefined on a live request whose session was ended once the response is on its way out', () => {
+    const { lifecycle } = setup({ loadNow: () => stored({ cart: 1 }) });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    delete (req as Partial<SessionRequest>).session;
+    stateOfRequest(req)!.ending = true;
     expect(sessionOnFirstRead(req)).toBeUndefined();
     expect(Object.prototype.hasOwnProperty.call(req, 'session')).toBe(false);
   });

@@ -218,7 +218,9 @@ export class SessionLifecycle implements RequestLifecycle {
 export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session'] | undefined {
   const state = (req as StatefulRequest)[STATE];
   if (!state) return (req as { sessionStore?: { [LIFECYCLE]?: SessionLifecycle } }).sessionStore?.[LIFECYCLE]?.readBeforeHandled(req);
-  if (state.phase === 'live') return undefined;
+  // A live request reads this only once its session was ended (a logout, `destroy`): a new one starts,
+  // as for a visitor without one, unless the response is already on its way out.
+  if (state.phase === 'live' && state.ending) return undefined;
   if (state.phase === 'failed') throw toHttpException(state.failure);
   state.lifecycle.generate(req, newSessionId());
   return ownSession(req);
