@@ -255,6 +255,17 @@ describe.each(DRIVERS)('sessions in GraphQL resolvers ($driver on $platform)', (
     await Promise.all([own.client.dispose(), anonymous.client.dispose()]);
   });
 
+  // Mercurius runs subscriptions only over its socket ("Invalid operation: mutation"); graphql-ws runs any operation.
+  (driver === 'apollo' ? it : it.skip)(
+    "runs a mutation sent over the socket under CsrfGuard: the handshake's Origin check guards a socket, as for a gateway",
+    async () => {
+      const { visitor } = await loggedIn('g-ws-mutation');
+      const own = subscriber(replicas[0], visitor.cookie);
+      expect(await valuesOf<{ addToCart: string[] }>(own.client, 'mutation { addToCart(item: "by-socket") }').next()).toEqual({ addToCart: ['by-socket'] });
+      await own.client.dispose();
+    },
+  );
+
   it('an unguarded subscription sees the session, or none for a connection without one, and never makes one', async () => {
     const { visitor } = await loggedIn('g-who');
     const own = subscriber(replicas[0], visitor.cookie);

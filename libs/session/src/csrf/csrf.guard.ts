@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { CSRF_HEADER, CSRF_KEY, SKIP_CSRF } from '../session.constants';
 import { authenticatedByHeaderAlone as byHeaderAlone, existingSession } from '../request/request-session';
-import { requestOf } from '../request/session-target';
+import { isSocketRequest, requestOf } from '../request/session-target';
 import { tokensMatch } from './tokens-match';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -14,8 +14,9 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * otherwise 403 and the handler does not run. `@SkipCsrf()` opts a route or controller out. A request
  * authenticated by the session ID header alone (`idFrom`, no session cookie) is not checked: it
  * carries no credential the browser would add by itself. In GraphQL, mutations are checked and
- * queries are not, whatever the HTTP method; a gateway's events are not checked (the handshake's
- * `Origin` check guards a socket).
+ * queries are not, whatever the HTTP method; a gateway's events and operations sent over a GraphQL
+ * socket (graphql-ws, Mercurius) are not checked: the handshake's `Origin` check guards a socket,
+ * and a browser's WebSocket cannot send the token header anyway.
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
@@ -25,6 +26,7 @@ export class CsrfGuard implements CanActivate {
     const type = context.getType<string>();
     if (type === 'ws') return true;
     const req = this.getRequest(context);
+    if (isSocketRequest(req)) return true;
     const unsafe = type === 'graphql' ? this.isMutation(context) : UNSAFE_METHODS.has(req.method);
     if (!unsafe || !this.needsCheck(req) || this.isSkipped(context)) return true;
     if (tokensMatch(this.expectedToken(req), this.givenToken(req))) return true;
