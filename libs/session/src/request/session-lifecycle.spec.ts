@@ -45,8 +45,8 @@ interface Setup {
   renewalLoad?: () => Promise<StoredSession | null>;
   /** What `platform.isHttps` answers. */
   https?: boolean;
-  /** What `admin.destroy` answers. */
-  destroy?: () => Promise<void>;
+  /** What `admin.destroy` answers (by default, that the session existed). */
+  destroy?: () => Promise<boolean>;
 }
 
 function setup(given: Setup = {}) {
@@ -98,7 +98,7 @@ function setup(given: Setup = {}) {
     admin: {
       destroy: (id: string, reason: string) => {
         calls.destroy.push([id, reason]);
-        return given.destroy ? given.destroy() : Promise.resolve();
+        return given.destroy ? given.destroy() : Promise.resolve(true);
       },
     },
     context: {
@@ -572,19 +572,20 @@ describe('regenerate', () => {
   });
 
   it('deletes the old session in Redis first, then puts the new one under the given ID', async () => {
-    let deleted!: () => void;
-    const { lifecycle, calls } = setup({ loadNow: () => stored({ cart: 1 }), destroy: () => new Promise<void>((resolve) => (deleted = resolve)) });
+    let deleted!: (existed: boolean) => void;
+    const { lifecycle, calls } = setup({ loadNow: () => stored({ cart: 1 }), destroy: () => new Promise<boolean>((resolve) => (deleted = resolve)) });
     const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
     handle(lifecycle, req);
     const old = req.session;
     let finished = false;
     const regenerating = regenerate(req, { id: 'given-id' }).then(() => (finished = true));
+    regenerating.catch(() => undefined); // a rejection fails the await below, not the test process
     expect(calls.destroy).toEqual([[COOKIE_ID, 'regenerated']]);
     await Promise.resolve();
     expect(req.sessionID).toBe(COOKIE_ID);
     expect(req.session).toBe(old);
     expect(finished).toBe(false);
-    deleted();
+    deleted(true);
     await regenerating;
     expect(req.sessionID).toBe('given-id');
     expect(req.session).not.toBe(old);
@@ -605,10 +606,52 @@ describe('regenerate', () => {
     const { lifecycle, calls } = setup();
     const req = request();
     handle(lifecycle, req);
-    await regenerate(req, { id: 'given-id' });
+    expect(await regenerate(req, { id: 'given-id' })).toBe(true);
     expect(calls.destroy).toEqual([]);
     expect(req.sessionID).toBe('given-id');
     expect(stateOfRequest(req)).toMatchObject({ phase: 'live', cookieId: undefined });
+  });
+
+  it('answers true when the deletion found the old session, whose index entry and digest the new one carries', async () => {
+    const indexEntry = { userId: 'ada', digest: digestOf(COOKIE_ID) };
+    const { lifecycle } = setup({ loadNow: () => stored({ cart: 1 }, { indexEntry }), destroy: () => Promise.resolve(true) });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    expect(await regenerate(req, { id: 'given-id' })).toBe(true);
+    expect(storeStateOf(req.session)).toMatchObject({ indexEntry, previousDigest: digestOf(COOKIE_ID), stored: null });
+  });
+
+  it('answers false for a stored session its deletion found gone (a logout meanwhile): the new one starts without its index entry or digest', async () => {
+    const { lifecycle, calls } = setup({
+      loadNow: () => stored({ cart: 1 }, { indexEntry: { userId: 'ada', digest: digestOf(COOKIE_ID) } }),
+      destroy: () => Promise.resolve(false),
+    });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    const old = req.session;
+    expect(await regenerate(req, { id: 'given-id' })).toBe(false);
+    expect(calls.destroy).toEqual([[COOKIE_ID, 'regenerated']]);
+    expect(req.sessionID).toBe('given-id');
+    expect(req.session).toBeInstanceOf(RequestSession);
+    expect(req.session).not.toBe(old);
+    expect(storeStateOf(req.session)).toBeUndefined();
+    expect(stateOfRequest(req)).toMatchObject({ phase: 'live', cookieId: COOKIE_ID });
+  });
+
+  it('answers true for a session never stored, though its deletion finds nothing, and carries its index entry', async () => {
+    const { lifecycle } = setup({ destroy: () => Promise.resolve(false) });
+    const fresh = request();
+    handle(lifecycle, fresh);
+    sessionOnFirstRead(fresh);
+    expect(storeStateOf(fresh.session)).toBeUndefined();
+    expect(await regenerate(fresh, { id: 'given-id' })).toBe(true);
+
+    const withEntry = request();
+    handle(lifecycle, withEntry);
+    attachState(sessionOnFirstRead(withEntry)!, { stored: null, createdAt: 1, refreshed: false, indexEntry: { userId: 'ada', digest: 'd' } });
+    expect(await regenerate(withEntry, { id: 'second-id' })).toBe(true);
+    expect(storeStateOf(withEntry.session)).toMatchObject({ indexEntry: { userId: 'ada', digest: 'd' } });
+    expect(storeStateOf(withEntry.session)!.previousDigest).toBeUndefined();
   });
 });
 
