@@ -1,0 +1,260 @@
+import { ServiceUnavailableException } from '@nestjs/common';
+import express, { type Express, type Request, type Response } from 'express';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { Socket } from 'node:net';
+import { closed, fakeLifecycle, holdState, listening, phaseAsked, send, type FakeLifecycle } from '../../../../test/support/platform-doubles';
+import { ExpressPlatform } from './express-platform';
+import type { SessionRequest } from './http-platform';
+
+// ExpressPlatform on a real Express app and a real socket, with a fake lifecycle: the hooks on the
+// app's prototypes, what it reads of a request, and how it replaces an answer or cuts it.
+
+let server: Server | undefined;
+afterEach(async () => {
+  if (server) await closed(server);
+  server = undefined;
+});
+
+interface Setup {
+  app: Express;
+  platform: ExpressPlatform;
+  fake: FakeLifecycle;
+}
+
+/** An Express app with the platform installed and a way in that puts the state `x-phase` asks for on the request. */
+function setup(store: object = { name: 'store' }): Setup {
+  const app = express();
+  const platform = new ExpressPlatform(app);
+  const fake = fakeLifecycle();
+  fake.platform = platform;
+  platform.install(store);
+  app.use((req, _res, next) => {
+    const asked = phaseAsked(req.headers);
+    holdState(req, asked && fake.state(asked.phase, asked.ending));
+    next();
+  });
+  return { app, platform, fake };
+}
+
+async function serve(app: Express): Promise<Server> {
+  server = await listening(createServer(app));
+  return server;
+}
+
+describe('ExpressPlatform', () => {
+  it('gives every request the store installed last, on the prototype, and hooks the way out once however often it is installed', async () => {
+    const { app, platform, fake } = setup({ name: 'first' });
+    platform.install({ name: 'second' }); // forRoot's module initialised again (a second app module, a test)
+    app.get('/', (req, res) => {
+      res.json({ store: (req as unknown as { sessionStore: { name: string } }).sessionStore.name, own: Object.hasOwn(req, 'sessionStore') });
+    });
+    const answer = await send(await serve(app), '/', { headers: { 'x-phase': 'live' } });
+    expect(JSON.parse(answer.body)).toEqual({ store: 'second', own: false });
+    expect(fake.calls).toEqual(['beforeEnd', 'beforeHeaders']);
+  });
+
+  it('reads req.session through the lifecycle until the request holds its own; assigning one makes it own, enumerable and writable', async () => {
+    const { app, fake } = setup();
+    app.get('/', (req, res) => {
+      const request = req as unknown as SessionRequest & Record<string, unknown>;
+      const before = request.session as unknown;
+      const own = Object.hasOwn(req, 'session');
+      request.session = { assigned: 1 } as unknown as SessionRequest['session'];
+      const assigned = { own: Object.hasOwn(req, 'session'), enumerable: Object.keys(req).includes('session'), value: request.session };
+      request.session = { again: 2 } as unknown as SessionRequest['session'];
+      res.json({ before, own, assigned, again: request.session });
+    });
+    const started = await serve(app);
+    // A route the way in left without a state: no session, and nothing asked of the lifecycle.
+    expect(JSON.parse((await send(started, '/')).body)).toEqual({
+      own: false,
+      assigned: { own: true, enumerable: true, value: { assigned: 1 } },
+      again: { again: 2 },
+    });
+    expect(fake.calls).toEqual([]);
+    // A live request whose session was read for the first time: the lifecycle generates one, held as the request's own.
+    const live = JSON.parse((await send(started, '/', { headers: { 'x-phase': 'live' } })).body) as { before: unknown; own: boolean };
+    expect(live).toMatchObject({ before: { generated: true }, own: true });
+    expect(fake.calls).toEqual([expect.stringMatching(/^generate:\d+$/), 'beforeEnd', 'beforeHeaders']);
+  });
+
+  it('reads the cookie header, a header by its lower-case name (repeated ones joined), the path before a router rewrote it, and describes the request', async () => {
+    const { app, platform } = setup();
+    const router = express.Router();
+    router.post('/cart', (req, res) => {
+      const request = req as unknown as SessionRequest;
+      res.json({
+        cookie: platform.cookieHeader(request) ?? null,
+        token: platform.header(request, 'x-session-token') ?? null,
+        repeated: platform.header(request, 'set-cookie') ?? null,
+        absent: platform.header(request, 'x-absent') ?? null,
+        path: platform.path(request),
+        routed: req.url,
+        described: platform.describe(request),
+        status: platform.statusCode(res),
+        response: platform.responseOf(request) === res,
+      });
+    });
+    app.use('/shop', router);
+    const started = await serve(app);
+    const answer = await send(started, '/shop/cart?page=2', {
+      method: 'POST',
+      headers: { cookie: 'sid=s%3Aabc; theme=dark', 'X-Session-Token': 'tok', 'set-cookie': ['a=1', 'b=2'] },
+    });
+    expect(JSON.parse(answer.body)).toEqual({
+      cookie: 'sid=s%3Aabc; theme=dark',
+      token: 'tok',
+      repeated: 'a=1, b=2',
+      absent: null,
+      path: '/shop/cart?page=2',
+      routed: '/cart?page=2',
+      described: 'POST /shop/cart?page=2',
+      status: 200,
+      response: true,
+    });
+    const bare = JSON.parse((await send(started, '/shop/cart', { method: 'POST' })).body) as Record<string, unknown>;
+    expect(bare).toMatchObject({ cookie: null, token: null });
+  });
+
+  it("decides HTTPS from X-Forwarded-Proto when trustProxy says so, else from Express's req.secure", async () => {
+    const { app, platform } = setup();
+    app.set('trust proxy', true);
+    app.get('/', (req, res) => {
+      const request = req as unknown as SessionRequest;
+      res.json([platform.isHttps(request, true), platform.isHttps(request, false), platform.isHttps(request, undefined)]);
+    });
+    const started = await serve(app);
+    expect(JSON.parse((await send(started, '/', { headers: { 'x-forwarded-proto': 'https' } })).body)).toEqual([true, false, true]);
+    expect(JSON.parse((await send(started, '/', { headers: { 'x-forwarded-proto': 'http' } })).body)).toEqual([false, false, false]);
+    app.set('trust proxy', false); // Express's verdict now ignores the header; trustProxy: true still reads it
+    expect(JSON.parse((await send(started, '/', { headers: { 'x-forwarded-proto': 'https' } })).body)).toEqual([true, false, false]);
+  });
+
+  it('appends one Set-Cookie per call, and sets any other header once, replacing it', async () => {
+    const { app, platform } = setup();
+    app.get('/', (_req, res) => {
+      platform.appendCookie(res, 'sid=one; Path=/');
+      platform.appendCookie(res, 'sid=; Path=/old; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
+      platform.setHeader(res, 'X-Session-Token', 'first');
+      platform.setHeader(res, 'X-Session-Token', 'second');
+      res.send('ok');
+    });
+    const answer = await send(await serve(app), '/');
+    expect(answer.headers['set-cookie']).toEqual(['sid=one; Path=/', 'sid=; Path=/old; Expires=Thu, 01 Jan 1970 00:00:00 GMT']);
+    expect(answer.headers['x-session-token']).toBe('second');
+  });
+
+  describe('the way out', () => {
+    function answering(app: Express, handler: (req: Request, res: Response) => void): Express {
+      app.all('/', handler);
+      return app;
+    }
+
+    it('sends the cookie of a live session with the headers, and ends the answer only once the save let it', async () => {
+      const { app, fake } = setup();
+      fake.cookie = 'sid=s%3Anew; Path=/; HttpOnly';
+      answering(app, (_req, res) => {
+        res.send('the cart');
+      });
+      const answer = await send(await serve(app), '/', { headers: { 'x-phase': 'live' } });
+      expect(answer).toMatchObject({ status: 200, body: 'the cart' });
+      expect(answer.headers['set-cookie']).toEqual(['sid=s%3Anew; Path=/; HttpOnly']);
+      expect(fake.calls).toEqual(['beforeEnd', 'beforeHeaders']);
+      expect(fake.finished).toBe(1);
+    });
+
+    it('passes straight through a response without a live session', async () => {
+      const { app, fake } = setup();
+      fake.cookie = 'sid=never';
+      answering(app, (_req, res) => {
+        res.send('plain');
+      });
+      const started = await serve(app);
+      for (const phase of [undefined, 'pending']) {
+        const answer = await send(started, '/', { headers: phase ? { 'x-phase': phase } : {} });
+        expect(answer).toMatchObject({ status: 200, body: 'plain' });
+        expect(answer.headers['set-cookie']).toBeUndefined();
+      }
+      expect(fake.calls).toEqual([]);
+    });
+
+    it('ends a response whose session is already on its way out without a second save, its headers still prepared', async () => {
+      const { app, fake } = setup();
+      answering(app, (_req, res) => {
+        res.send('after the save');
+      });
+      const answer = await send(await serve(app), '/', { headers: { 'x-phase': 'live-ending' } });
+      expect(answer).toMatchObject({ status: 200, body: 'after the save' });
+      expect(fake.calls).toEqual(['beforeHeaders']);
+    });
+
+    it('counts a 503 answered for a session Redis could not load, and nothing for another status', async () => {
+      const { app, fake } = setup();
+      answering(app, (req, res) => {
+        res.status(Number(req.query.status)).send('answered');
+      });
+      const started = await serve(app);
+      expect((await send(started, '/?status=503', { headers: { 'x-phase': 'failed' } })).status).toBe(503);
+      expect((await send(started, '/?status=500', { headers: { 'x-phase': 'failed' } })).status).toBe(500);
+      expect((await send(started, '/?status=503', { headers: { 'x-phase': 'pending' } })).status).toBe(503);
+      expect(fake.calls).toEqual(['unavailable']);
+    });
+
+    it("replaces the handler's answer with the failure's, keeping headers such as X-Replica", async () => {
+      const { app, fake } = setup();
+      fake.atEnd = { fail: { exception: new ServiceUnavailableException('Redis is away'), error: new Error('connection refused') } };
+      answering(app, (_req, res) => {
+        res.setHeader('X-Replica', 'b');
+        res.setHeader('ETag', '"v1"');
+        res.setHeader('Set-Cookie', 'theme=dark');
+        res.type('text/html').send('<p>a long handler answer that must not leak</p>');
+      });
+      const answer = await send(await serve(app), '/', { headers: { 'x-phase': 'live' } });
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body)).toEqual({ message: 'Redis is away', error: 'Service Unavailable', statusCode: 503 });
+      expect(answer.headers).toMatchObject({
+        'x-replica': 'b',
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(answer.body)),
+      });
+      expect(answer.headers.etag).toBeUndefined();
+      expect(answer.headers['set-cookie']).toBeUndefined();
+      expect(fake.finished).toBe(0);
+    });
+
+    it('answers 500 with the error message for a failure that is not an HTTP exception', async () => {
+      const { app, fake } = setup();
+      fake.atEnd = { fail: { exception: new Error('bug'), error: new Error('the store broke') } };
+      answering(app, (_req, res) => {
+        res.send('x');
+      });
+      const answer = await send(await serve(app), '/', { headers: { 'x-phase': 'live' } });
+      expect(answer.status).toBe(500);
+      expect(JSON.parse(answer.body)).toEqual({ statusCode: 500, message: 'the store broke', error: 'Internal Server Error' });
+    });
+
+    it('cuts the connection when the failure comes after the headers went out', async () => {
+      const { app, fake } = setup();
+      fake.atEnd = { fail: { exception: new ServiceUnavailableException(), error: new Error('down') } };
+      answering(app, (_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.write('the first part, streamed');
+        res.end();
+      });
+      await expect(send(await serve(app), '/', { headers: { 'x-phase': 'live' } })).rejects.toThrow();
+      expect(fake.calls).toEqual(['beforeHeaders', 'beforeEnd']);
+    });
+
+    it('lets a response that belongs to no request through (Express always sets res.req; a bare response may not)', () => {
+      const { app, fake } = setup();
+      const res = new ServerResponse(new IncomingMessage(new Socket()));
+      Object.setPrototypeOf(res, app.response);
+      Reflect.deleteProperty(res, 'req');
+      expect(() => {
+        res.writeHead(204);
+        res.end();
+      }).not.toThrow();
+      expect(fake.calls).toEqual([]);
+    });
+  });
+});
