@@ -333,8 +333,12 @@ describe('SessionWriter: the expiry a save slides and the user index push', () =
     const firstExpiry = state.expiresAt!;
     expect(firstExpiry).toBe(s.saves[0].expiresAt);
 
-    saved.n = 2; // a patch gaining less than touchAfter: no slide
-    await s.writer.saveChanges('a', saved);
+    // A patch a second later gains a second, less than touchAfter: no slide. The clock moves so that
+    // the expiry this save computes differs from the one Redis keeps, and the state must keep the latter.
+    const later = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 1_000);
+    saved.n = 2;
+    await s.writer.saveChanges('a', saved).finally(() => later.mockRestore());
+    expect(s.saves[1].expiresAt).toBeGreaterThan(firstExpiry);
     expect(keeper.pushExpiry).toHaveBeenCalledTimes(1);
     expect(state.expiresAt).toBe(firstExpiry);
 
