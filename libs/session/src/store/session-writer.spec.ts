@@ -337,7 +337,11 @@ describe('SessionWriter: the expiry a save slides and the user index push', () =
     // the expiry this save computes differs from the one Redis keeps, and the state must keep the latter.
     const later = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 1_000);
     saved.n = 2;
-    await s.writer.saveChanges('a', saved).finally(() => later.mockRestore());
+    try {
+      await s.writer.saveChanges('a', saved);
+    } finally {
+      later.mockRestore();
+    }
     expect(s.saves[1].expiresAt).toBeGreaterThan(firstExpiry);
     expect(keeper.pushExpiry).toHaveBeenCalledTimes(1);
     expect(state.expiresAt).toBe(firstExpiry);
