@@ -78,6 +78,31 @@ describe('ExpressPlatform', () => {
     expect(fake.calls).toEqual([expect.stringMatching(/^generate:\d+$/), 'beforeEnd', 'beforeHeaders']);
   });
 
+  it('keeps its hooks out of for…in, lets a session be deleted and app code replace the store, and lets middleware wrap res.end as compression does', async () => {
+    const { app, fake } = setup();
+    app.use((_req, res, next) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => Response;
+      res.end = ((...args: unknown[]) => {
+        res.setHeader('X-Wrapped', 'yes');
+        return end(...args);
+      }) as Response['end'];
+      next();
+    });
+    app.get('/', (req, res) => {
+      const listed: string[] = [];
+      for (const key in req) if (key === 'session' || key === 'sessionStore') listed.push(key);
+      const request = req as unknown as Record<string, unknown>;
+      request.session = { mine: true };
+      const deleted = delete request.session;
+      request.sessionStore = 'replaced by app code';
+      res.json({ listed, deleted, after: request.session ?? null, store: request.sessionStore });
+    });
+    const answer = await send(await serve(app), '/');
+    expect(JSON.parse(answer.body)).toEqual({ listed: [], deleted: true, after: null, store: 'replaced by app code' });
+    expect(answer.headers['x-wrapped']).toBe('yes');
+    expect(fake.calls).toEqual([]);
+  });
+
   it('reads the cookie header, a header by its lower-case name (repeated ones joined), the path before a router rewrote it, and describes the request', async () => {
     const { app, platform } = setup();
     const router = express.Router();

@@ -93,6 +93,17 @@ describe('FastifyPlatform', () => {
     expect(fake.calls).toEqual([expect.stringMatching(/^generate:\d+$/), 'beforeEnd', 'beforeHeaders']);
   });
 
+  it('lets a session be deleted, the accessor answering again', async () => {
+    const { app } = setup();
+    app.get('/', (request) => {
+      const req = request as unknown as Record<string, unknown>;
+      req.session = { mine: true };
+      const deleted = delete req.session;
+      return { deleted, after: req.session ?? null };
+    });
+    expect(JSON.parse((await send(await serve(app), '/')).body)).toEqual({ deleted: true, after: null });
+  });
+
   it('runs the way in on every request, keeping the reply for a logout; an error it passes on answers the request', async () => {
     const { app, platform, handled } = setup();
     app.get('/a', async (request, reply) => ({ kept: platform.responseOf(request as unknown as SessionRequest) === reply }));
