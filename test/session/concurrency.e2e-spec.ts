@@ -115,6 +115,39 @@ describe('concurrent requests of one session', () => {
     expect((await roundRobin(cookie).get('/me')).status).toBe(401);
   });
 
+  it('does not let a regenerate keeping keys (the @fastify/session form) bring back a session logged out meanwhile', async () => {
+    const visitor = roundRobin();
+    await visitor.post('/login', { id: 'keeping-racer' });
+    await visitor.post('/set/views', { value: 3 });
+    const cookie = visitor.cookie!;
+    const gate = gates.unique('regenerate-keeping-after-logout');
+    const held = roundRobin(cookie).post('/regenerate-keeping', { keep: ['user', 'views'], gate });
+    await gates.arrived(gate);
+    expect((await roundRobin(cookie).post('/logout')).status).toBe(204);
+    gates.open(gate);
+    const regenerated = await held;
+    expect(regenerated.status).toBe(204);
+    // The keys it was asked to keep belonged to the session the logout ended: nothing is kept, nothing stored.
+    expect(regenerated.setCookie).toBeFalsy();
+    for (const key of await admin.keys(`${prefix}*`)) {
+      const type = await admin.type(key);
+      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, '0', '-1') : [];
+      expect([key, values.some((value) => value.includes('keeping-racer'))]).toEqual([key, false]);
+    }
+  });
+
+  it('keeps the listed keys under the new ID when nothing ended the session', async () => {
+    const visitor = roundRobin();
+    await visitor.post('/set/views', { value: 4 });
+    await visitor.post('/set/theme', { value: 'dark' });
+    const before = visitor.cookie!;
+    expect((await visitor.post('/regenerate-keeping', { keep: ['views'] })).status).toBe(204);
+    expect(visitor.cookie).not.toBe(before);
+    expect((await visitor.get('/whole')).body).toMatchObject({ views: 4 });
+    expect((await visitor.get('/whole')).body).not.toHaveProperty('theme');
+    expect((await roundRobin(before).get('/peek')).body).toEqual({ views: null });
+  });
+
   it('does not let a request still in flight undo the rotation of a login', async () => {
     const visitor = roundRobin();
     await visitor.post('/set/views', { value: 7 });

@@ -141,6 +141,14 @@ export class TestController {
     return this.sessions.regenerate(req);
   }
 
+  /** `@fastify/session`'s regenerate, as Fastify plugins call it: a new ID keeping the listed keys. */
+  @Post('regenerate-keeping')
+  @HttpCode(204)
+  async regenerateKeeping(@Req() req: Request, @Body() body: { keep: string[]; gate?: string }) {
+    if (body.gate) await waitAtGate(body.gate); // as /regenerate: the test acts (a logout), then lets it run
+    await (req.session as unknown as { regenerate(keep: string[]): Promise<void> }).regenerate(body.keep);
+  }
+
   @Get('csrf')
   async csrf(@Req() req: Request) {
     return { csrfToken: await this.sessions.csrfToken(req) };

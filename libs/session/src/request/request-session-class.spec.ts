@@ -12,7 +12,7 @@ import { RequestSession } from './request-session-class';
 type Callback = (error?: unknown) => void;
 
 /** A request with an in-memory store behind it, holding what express-session's Session calls on it. */
-function requestWithStore(failWith?: unknown) {
+function requestWithStore(failWith?: unknown, carried = true) {
   const saved = new Map<string, Record<string, unknown>>();
   let next = 0;
   const req = { sessionID: 'id-0' } as SessionRequest & { sessionStore: object };
@@ -38,12 +38,13 @@ function requestWithStore(failWith?: unknown) {
       saved.delete(id);
       done(failWith);
     },
-    // What express-session's Store.regenerate does, with the library's `generate` in it.
-    regenerate(request: SessionRequest, done: Callback) {
+    // What the library's store does (session-lifecycle.ts): the old session deleted, a new one generated,
+    // and the callback told whether the old one's data may be carried (false: a logout ended it meanwhile).
+    regenerate(request: SessionRequest, done: (error?: unknown, carried?: boolean) => void) {
       store.destroy(request.sessionID, (error: unknown) => {
         request.sessionID = `id-${++next}`;
         request.session = fresh();
-        done(error);
+        done(error, error ? undefined : carried);
       });
     },
   };
@@ -82,6 +83,15 @@ describe('RequestSession', () => {
     expect(req.sessionID).toBe('id-1');
     expect(calls().get('cart')).toEqual(['tea']);
     expect(calls().get('user')).toBeUndefined();
+  });
+
+  it('keeps none of the listed keys when the store answers that the old session ended meanwhile', async () => {
+    const { req, calls } = requestWithStore(undefined, false);
+    calls().set('cart', ['tea']);
+    calls().set('user', 'ada');
+    await (calls().regenerate(['cart', 'user']) as unknown as Promise<void>);
+    expect(req.sessionID).toBe('id-1');
+    expect(Object.keys(req.session)).toEqual(['cookie']);
   });
 
   it("regenerates with express-session's callback form, keeping nothing", async () => {

@@ -59,7 +59,9 @@ export class RequestSession extends (Session as unknown as SessionBase) {
   /**
    * A new ID and an empty session (express-session's `regenerate(callback)`); `@fastify/session`'s form
    * takes the names of keys to keep and answers a promise without a callback. Once regenerated,
-   * `req.session` is the new session object.
+   * `req.session` is the new session object. Nothing is kept when the store answers that the old
+   * session may not be carried over (a logout ended it while this request ran): keeping its user would
+   * undo that logout.
    */
   override regenerate(keepOrCallback?: string[] | Callback, maybeCallback?: Callback): this {
     const keep = Array.isArray(keepOrCallback) ? keepOrCallback : [];
@@ -68,8 +70,8 @@ export class RequestSession extends (Session as unknown as SessionBase) {
     const kept: Record<string, unknown> = {};
     for (const key of keep) if (key !== 'cookie' && Object.prototype.hasOwnProperty.call(this, key)) kept[key] = this.get(key);
     const regenerateBase = (done: Callback) =>
-      Session.prototype.regenerate.call(this, (error?: unknown) => {
-        if (!error) Object.assign(req.session, kept);
+      Session.prototype.regenerate.call(this, (error?: unknown, carried?: boolean) => {
+        if (!error && carried !== false) Object.assign(req.session, kept);
         done(error);
       });
     return (callbackOrPromise(regenerateBase, callback) ?? this) as this;

@@ -566,6 +566,38 @@ describe('SessionLifecycle.generate', () => {
   });
 });
 
+/** Calls the installed store's `regenerate` as express-session's Session#regenerate does; answers the callback's arguments. */
+function regenerateThrough(installed: object, req: FakeRequest): Promise<unknown[]> {
+  const store = installed as { regenerate(req: object, done: (...args: unknown[]) => void): void };
+  return new Promise((resolve) => store.regenerate(req, (...args) => resolve(args)));
+}
+
+describe("req.sessionStore.regenerate (what express-session's Session#regenerate calls)", () => {
+  it('deletes the old session as a regenerate, new ID, and answers its callback whether the data may be carried', async () => {
+    const { lifecycle, calls, installed } = setup({ loadNow: () => stored({ cart: 1 }), destroy: () => Promise.resolve(true) });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    const answer = await regenerateThrough(installed, req);
+    expect(answer).toEqual([undefined, true]);
+    expect(calls.destroy).toEqual([[COOKIE_ID, 'regenerated']]);
+    expect(req.sessionID).not.toBe(COOKIE_ID);
+    expect(req.session).not.toHaveProperty('cart');
+  });
+
+  it('answers false for a stored session a logout ended meanwhile, and hands on a failed deletion', async () => {
+    const gone = setup({ loadNow: () => stored({ cart: 1 }), destroy: () => Promise.resolve(false) });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(gone.lifecycle, req);
+    expect(await regenerateThrough(gone.installed, req)).toEqual([undefined, false]);
+    const failure = new Error('down');
+    const failing = setup({ loadNow: () => stored({ cart: 1 }), destroy: () => Promise.reject(failure) });
+    const other = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(failing.lifecycle, other);
+    expect(await regenerateThrough(failing.installed, other)).toEqual([failure]);
+    expect(other.sessionID).toBe(COOKIE_ID);
+  });
+});
+
 describe('regenerate', () => {
   it('throws naming the missing module on a request without session handling', async () => {
     await expect(regenerate(request(), { id: 'new-id' })).rejects.toThrow(messages.noSession());

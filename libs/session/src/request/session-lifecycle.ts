@@ -91,9 +91,25 @@ export class SessionLifecycle implements RequestLifecycle {
     this.wayOut = new SessionWayOut({ cookieName: name, secrets: options.secrets, trustProxy: options.trustProxy }, this.transport, core, platform, logger);
     const pending = (carrier: IdCarrier): RequestSessionState => ({ phase: 'pending', cookieId: undefined, carrier, ending: false, lifecycle: this });
     this.pendingFresh = { cookie: pending('cookie'), header: pending('header'), either: pending('either') };
-    // What `req.sessionStore` is: the store plus the `generate` express-session's Store.regenerate calls.
-    const sessionStore = Object.create(store) as RedisSessionStore & { generate(req: SessionRequest): void };
+    // What `req.sessionStore` is: the store, with the `generate` express-session's Store.regenerate calls,
+    // and a `regenerate` (what express-session's Session#regenerate calls) that deletes the old session as
+    // `SessionService.regenerate` does: counted as regenerated, and answering its callback whether the old
+    // session's data may be carried over (see `regenerate` below), which `RequestSession.regenerate` reads.
+    const sessionStore = Object.create(store) as RedisSessionStore & {
+      generate(req: SessionRequest): void;
+      regenerate(req: SessionRequest, callback: (error?: unknown, carried?: boolean) => void): void;
+    };
     sessionStore.generate = (req) => this.generate(req, newSessionId());
+    sessionStore.regenerate = (req, callback) => {
+      regenerate(req, { id: newSessionId() }).then(
+        (carried) => {
+          callback(undefined, carried);
+        },
+        (error: unknown) => {
+          callback(error);
+        },
+      );
+    };
     Object.defineProperty(sessionStore, LIFECYCLE, { value: this });
     platform.install(sessionStore);
   }
