@@ -18,7 +18,8 @@ for (const entry of chosen) {
   }
 }
 // Unit specs alone (jest.mutation.config.js) give other results: reports and incremental file of their own.
-const scope = process.env.MUTATION_TESTS === 'unit' ? '-unit' : '';
+const unitOnly = process.env.MUTATION_TESTS === 'unit';
+const scope = unitOnly ? '-unit' : '';
 const part = (process.env.MUTATE ? `-${chosen.join('-').replace(/[^\w-]+/g, '_')}` : '') + scope;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -42,7 +43,9 @@ export default {
   incremental: true,
   incrementalFile: `reports/stryker-incremental${part}.json`,
   concurrency: 2,
-  timeoutMS: 60_000,
+  // The unit specs answer in milliseconds: a mutant that hangs one (a response never ended) is judged
+  // in 10 s rather than the minute an end-to-end suite may need.
+  timeoutMS: unitOnly ? 10_000 : 60_000,
   timeoutFactor: 3,
   dryRunTimeoutMinutes: 30,
   reporters: ['html', 'json', 'progress-append-only', 'clear-text'],

@@ -219,9 +219,11 @@ describe('ExpressPlatform', () => {
         res.status(Number(req.query.status)).send('answered');
       });
       const started = await serve(app);
-      expect((await send(started, '/?status=503', { headers: { 'x-phase': 'failed' } })).status).toBe(503);
       expect((await send(started, '/?status=500', { headers: { 'x-phase': 'failed' } })).status).toBe(500);
+      expect(fake.calls).toEqual([]);
       expect((await send(started, '/?status=503', { headers: { 'x-phase': 'pending' } })).status).toBe(503);
+      expect(fake.calls).toEqual([]);
+      expect((await send(started, '/?status=503', { headers: { 'x-phase': 'failed' } })).status).toBe(503);
       expect(fake.calls).toEqual(['unavailable']);
     });
 
