@@ -235,7 +235,7 @@ describe('FastifyPlatform', () => {
       fake.atEnd = { fail: { exception: new ServiceUnavailableException('Redis is away'), error: new Error('connection refused') }, thenFinish: true };
       const stream = new Readable({ read() {} });
       app.get('/', async (_request, reply) => {
-        // A length the handler gave its own payload must not outlive it: the client would wait for bytes that never come.
+        // A length the handler gave its own payload must not go out with the failure's body.
         reply.header('X-Replica', 'b').header('ETag', '"v1"').header('set-cookie', 'theme=dark').header('content-length', '5000').type('text/html');
         return reply.send(stream);
       });
