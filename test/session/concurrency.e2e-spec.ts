@@ -92,48 +92,37 @@ describe('concurrent requests of one session', () => {
     }
   });
 
-  it('does not let a regenerate still in flight bring back a session logged out meanwhile', async () => {
+  /** No key under the prefix (a session's hash, a user's index) holds `text` in any value. */
+  async function expectNoKeyHolds(text: string): Promise<void> {
+    for (const key of await admin.keys(`${prefix}*`)) {
+      const type = await admin.type(key);
+      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, '0', '-1') : [];
+      expect([key, values.some((value) => value.includes(text))]).toEqual([key, false]);
+    }
+  }
+
+  it.each([
+    { how: "SessionService's regenerate", route: '/regenerate', body: {} },
+    { how: "@fastify/session's regenerate keeping keys", route: '/regenerate-keeping', body: { keep: ['user', 'views'] } },
+  ])('does not let $how still in flight bring back a session logged out meanwhile', async ({ route, body }) => {
     const visitor = roundRobin();
-    await visitor.post('/login', { id: 'regenerate-racer' });
+    const userId = `racer-of-${route.slice(1)}`;
+    await visitor.post('/login', { id: userId });
     await visitor.post('/set/views', { value: 3 });
     const cookie = visitor.cookie!;
     // The regenerate has read the session (user included) and is held; the logout happens; then it runs.
-    const gate = gates.unique('regenerate-after-logout');
-    const held = roundRobin(cookie).post('/regenerate', { gate });
+    const gate = gates.unique(`${route}-after-logout`);
+    const held = roundRobin(cookie).post(route, { ...body, gate });
     await gates.arrived(gate);
     expect((await roundRobin(cookie).post('/logout')).status).toBe(204);
     gates.open(gate);
     const regenerated = await held;
     expect(regenerated.status).toBe(204);
-    // It started from nothing: no cookie for a new session, and no key in Redis holds the user.
+    // It started from nothing (whatever it was asked to keep belonged to the ended session): no cookie
+    // for a new session, and no key in Redis holds the user.
     expect(regenerated.setCookie).toBeFalsy();
-    for (const key of await admin.keys(`${prefix}*`)) {
-      const type = await admin.type(key);
-      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, '0', '-1') : [];
-      expect([key, values.some((value) => value.includes('regenerate-racer'))]).toEqual([key, false]);
-    }
+    await expectNoKeyHolds(userId);
     expect((await roundRobin(cookie).get('/me')).status).toBe(401);
-  });
-
-  it('does not let a regenerate keeping keys (the @fastify/session form) bring back a session logged out meanwhile', async () => {
-    const visitor = roundRobin();
-    await visitor.post('/login', { id: 'keeping-racer' });
-    await visitor.post('/set/views', { value: 3 });
-    const cookie = visitor.cookie!;
-    const gate = gates.unique('regenerate-keeping-after-logout');
-    const held = roundRobin(cookie).post('/regenerate-keeping', { keep: ['user', 'views'], gate });
-    await gates.arrived(gate);
-    expect((await roundRobin(cookie).post('/logout')).status).toBe(204);
-    gates.open(gate);
-    const regenerated = await held;
-    expect(regenerated.status).toBe(204);
-    // The keys it was asked to keep belonged to the session the logout ended: nothing is kept, nothing stored.
-    expect(regenerated.setCookie).toBeFalsy();
-    for (const key of await admin.keys(`${prefix}*`)) {
-      const type = await admin.type(key);
-      const values = type === 'hash' ? Object.values(await admin.hgetall(key)) : type === 'zset' ? await admin.zrange(key, '0', '-1') : [];
-      expect([key, values.some((value) => value.includes('keeping-racer'))]).toEqual([key, false]);
-    }
   });
 
   it('keeps the listed keys under the new ID when nothing ended the session', async () => {
