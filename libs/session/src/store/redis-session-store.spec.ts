@@ -100,10 +100,13 @@ describe('RedisSessionStore', () => {
     store.on('disconnect', () => heard.push('disconnect'));
     store.on('connect', () => heard.push('connect'));
     client.emit('ready'); // connected from the start: nothing to say
+    expect(heard).toEqual([]);
     client.emit('close');
+    expect(heard).toEqual(['disconnect']);
     client.emit('end');
     client.emit('ready');
     client.emit('ready');
+    expect(heard).toEqual(['disconnect', 'connect']);
     client.emit('end');
     expect(heard).toEqual(['disconnect', 'connect', 'disconnect']);
   });

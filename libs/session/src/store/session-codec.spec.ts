@@ -153,6 +153,19 @@ describe('diffSession on a session read from Redis and barely changed', () => {
     });
   });
 
+  it('answers an unchanged session with the fields Redis holds, building no delta; any change builds one', () => {
+    const state = read();
+    expect(diffSession({ cookie, cart: ['a'], theme: 'dark' }, state, undefined).next).toBe(state.stored);
+    const template = storedAs({ cart: '["a"]', ':c': String(CREATED) });
+    expect(diffSession({ cookie, cart: ['a'] }, template, cookieJson).next).toBe(template.stored);
+    expect(diffSession({ cookie, cart: ['b'], theme: 'dark' }, state, undefined).next).not.toBe(state.stored);
+  });
+
+  it('sees a removed key when the session holds as many keys as Redis holds reserved fields', () => {
+    const state = storedAs({ cart: '["a"]', theme: '"dark"', ':c': String(CREATED) });
+    expect(diffSession({ cookie, cart: ['a'] }, state, cookieJson)).toMatchObject({ set: [], del: ['theme'] });
+  });
+
   it('stringifies each value of an unchanged session once', () => {
     let calls = 0;
     const cart = { toJSON: () => (calls++, ['a']) };
@@ -215,6 +228,60 @@ describe('cookieSettingsJson', () => {
     expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'three.example' });
     named.toJSON = () => 'four.example';
     expect(JSON.parse(cookieSettingsJson(cookie)!)).toMatchObject({ domain: 'four.example' });
+  });
+
+  it("answers settings it saw last without building express-session's data object again", () => {
+    const data = jest.spyOn(ExpressCookie.prototype as unknown as { readonly data: object }, 'data', 'get');
+    try {
+      for (const settings of [
+        { maxAge: 45_000, sameSite: 'strict', path: '/memo' },
+        { sameSite: 'strict', path: '/memo' },
+      ]) {
+        const json = cookieSettingsJson(new Cookie(settings)); // a persistent cookie, then a browser-session one
+        const calls = data.mock.calls.length;
+        expect(cookieSettingsJson(new Cookie(settings))).toBe(json);
+        expect(data.mock.calls.length).toBe(calls);
+      }
+    } finally {
+      data.mockRestore();
+    }
+  });
+
+  it('serialises afresh a cookie whose every setting differs from the last one', () => {
+    const one = new Cookie({
+      maxAge: 60_000,
+      partitioned: true,
+      priority: 'high',
+      secure: true,
+      httpOnly: true,
+      domain: 'a.example',
+      path: '/a',
+      sameSite: 'strict',
+    });
+    const other = new Cookie({ partitioned: false, priority: 'low', secure: false, httpOnly: false, domain: 'b.example', path: '/b', sameSite: 'lax' });
+    other.expires = null;
+    expect(JSON.parse(cookieSettingsJson(one)!)).toMatchObject({ path: '/a', expires: true });
+    expect(JSON.parse(cookieSettingsJson(other)!)).toEqual({
+      originalMaxAge: null,
+      partitioned: false,
+      priority: 'low',
+      secure: false,
+      httpOnly: false,
+      domain: 'b.example',
+      path: '/b',
+      sameSite: 'lax',
+    });
+  });
+
+  it("serialises a plain object afresh, whatever it holds besides Cookie's settings", () => {
+    const settings = { sameSite: 'lax', path: '/plain' };
+    cookieSettingsJson(new Cookie(settings));
+    const plain = { ...JSON.parse(JSON.stringify(new Cookie(settings))), label: 'kept' } as object;
+    expect(JSON.parse(cookieSettingsJson(plain)!)).toMatchObject({ path: '/plain', label: 'kept' });
+  });
+
+  it('gives a plain cookie without originalMaxAge a null one, as Cookie has', () => {
+    expect(JSON.parse(cookieSettingsJson({ path: '/', httpOnly: true })!)).toEqual({ path: '/', httpOnly: true, originalMaxAge: null });
   });
 
   it("serialises afresh a subclass's cookie whose data holds more than Cookie's settings", () => {
@@ -353,6 +420,23 @@ describe('decodeSession and diffSession under encryption', () => {
     const fields = [...first.set, ':u', sealing.sealer.seal(sealing.redisKey, ':u', 'Firefox')];
     return { fields, state: decodeSession(pairs(fields), undefined, CREATED + 1_000, sealing).state };
   }
+
+  it("leaves the device metadata as Redis holds it on a request's read, checked for nothing: only the list opens it", () => {
+    const reporter = { ignoreCorruptKey: jest.fn(), ignoreUnopenableKey: jest.fn() };
+    const other = new FieldSealer({ keys: [Buffer.alloc(32, 5)], acceptPlaintext: false });
+    const fields = {
+      ...pairs(diffSession(session, neverStored(), undefined, sealing).set),
+      ':u': other.seal(sealing.redisKey, ':u', 'Firefox'),
+      ':i': '127.0.0.1',
+    };
+    const { data, state } = decodeSession(fields, undefined, CREATED + 1_000, sealing, reporter);
+    expect(data.cart).toEqual(['tea']);
+    expect(state.stored!.get(':u')).toBe(fields[':u']);
+    expect(state.stored!.get(':i')).toBe('127.0.0.1');
+    expect(reporter.ignoreUnopenableKey).not.toHaveBeenCalled();
+    // Read whole (the list, a reseal), every sealed field opens or the session is refused.
+    expect(() => decodeSession(fields, undefined, CREATED + 1_000, sealing)).toThrow(UnopenableSessionError);
+  });
 
   it('seals every app value and the device metadata, and leaves the times and the cookie in clear', () => {
     const { fields, state } = savedAndRead();

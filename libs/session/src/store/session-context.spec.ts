@@ -66,6 +66,7 @@ describe('SessionContext', () => {
       expect(c.expiryOf(withCookie({ expires: new Date(NOW + 5_000) }), NOW, NOW)).toBe(NOW + 5_000);
       expect(c.expiryOf(withCookie({}), NOW - 50 * 60_000, NOW)).toBe(NOW + 10 * 60_000);
       expect(c.expiryOf(withCookie({ expires: new Date(NOW + 2 * 60 * 60_000) }), NOW, NOW)).toBe(NOW + 60 * 60_000);
+      expect(c.expiryOf({} as never, NOW, NOW)).toBe(NOW + IDLE); // a session whose cookie app code dropped
       const none = context({ absoluteTimeout: false }).context;
       expect(none.expiryOf(withCookie({}), NOW - 50 * 60 * 60_000, NOW)).toBe(NOW + IDLE);
     });
@@ -86,6 +87,11 @@ describe('SessionContext', () => {
     expect(logger.warn).toHaveBeenLastCalledWith(expect.stringContaining('session key "cart" of session 01234567…'));
     c.ignoreCorruptKey(undefined, 'cart');
     expect(logger.warn).toHaveBeenLastCalledWith(expect.stringContaining('of session ?… in Redis'));
+    // A value that does not open: logged once per session, by the sealing.
+    c.ignoreUnopenableKey('app:fedcba9876543210', 'user', 'field "user" does not authenticate');
+    expect(logger.warn).toHaveBeenLastCalledWith(expect.stringContaining('session key "user" of session fedcba98…'));
+    c.ignoreUnopenableKey('app:fedcba9876543210', 'cart', 'again');
+    expect(logger.warn).toHaveBeenCalledTimes(4);
   });
 
   it('deletes a session outright, or behind a tombstone for the grace while renewal is on, answering whether it existed', async () => {

@@ -96,6 +96,14 @@ describe('SessionSlides.touch', () => {
     expect(s.touches).toEqual([expect.objectContaining({ expectedExpiry: null })]);
   });
 
+  it('slides a session whose cookie app code dropped by the idle window', async () => {
+    const s = setup();
+    const bare = session({ expiresAt: NOW - 120_000 }) as Record<string, unknown>;
+    delete bare.cookie;
+    await s.slides.touch('abc', bare as StoredSession);
+    expect(s.touches).toEqual([expect.objectContaining({ expiresAt: NOW + IDLE })]);
+  });
+
   it('waits for the slide the read sent already instead of sending another', async () => {
     const s = setup();
     let sent!: () => void;
@@ -126,11 +134,11 @@ describe('SessionSlides.slide', () => {
     await s.slides.slide('sess:k', state, NOW + IDLE, NOW);
     expect(s.touches[0]).toMatchObject({ lastSeenAt: NOW, expectedExpiry: NOW });
     expect(state).toMatchObject({ expiresAt: NOW + IDLE, lastSeenAt: NOW });
-    const without: SessionState = { stored: new Map(), createdAt: NOW - 10_000, expiresAt: NOW, refreshed: false };
+    const without: SessionState = { stored: new Map(), createdAt: NOW - 10_000, expiresAt: NOW, lastSeenAt: 123, refreshed: false };
     await s.slides.slide('sess:k', without, NOW + IDLE, NOW);
     expect(s.touches[1].lastSeenAt).toBeUndefined();
     expect(without.expiresAt).toBe(NOW + IDLE);
-    expect(without.lastSeenAt).toBeUndefined();
+    expect(without.lastSeenAt).toBe(123); // a session that keeps no last-seen field: nothing stamped, nothing changed
   });
 
   it.each(['moved', 'gone', 'expired'] as const)('changes nothing of the bookkeeping when Redis answers %s', async (status) => {
