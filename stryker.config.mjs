@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // Mutation testing of the library (npm run test:mutation; docs/mutation.md holds the last results).
 // The tests start real Redis servers: few runners at once, and time to spare per mutant.
 
@@ -20,7 +22,11 @@ for (const entry of chosen) {
 // Unit specs alone (jest.mutation.config.js) give other results: reports and incremental file of their own.
 const unitOnly = process.env.MUTATION_TESTS === 'unit';
 const scope = unitOnly ? '-unit' : '';
-const part = (process.env.MUTATE ? `-${chosen.join('-').replace(/[^\w-]+/g, '_')}` : '') + scope;
+const named = chosen.join('-').replace(/[^\w-]+/g, '_');
+// Many files named make a name past the file system's limit (a run of ten lost its JSON report so):
+// a long one keeps its start and a digest of the whole, so two different lists never share a report.
+const shortened = named.length <= 120 ? named : `${named.slice(0, 100)}-${createHash('sha256').update(named).digest('hex').slice(0, 12)}`;
+const part = (process.env.MUTATE ? `-${shortened}` : '') + scope;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
