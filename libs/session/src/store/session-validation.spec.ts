@@ -222,6 +222,16 @@ describe('checkSessionObject', () => {
   });
 });
 
+describe('checkSessionObject and the cookie of a session', () => {
+  it('lets a persistent cookie and a browser-session one through, and refuses an originalMaxAge that is no number', () => {
+    const CookieClass = Cookie as unknown as new (options?: object) => Cookie;
+    expect(() => checkSessionObject({ cookie: new CookieClass({ maxAge: 60_000 }) }, true)).not.toThrow();
+    expect(() => checkSessionObject({ cookie: new CookieClass() }, true)).not.toThrow();
+    expect(() => checkSessionObject({ cookie: { originalMaxAge: 'soon' } }, false)).toThrow(SessionDataError);
+    expect(() => checkSessionObject({ cookie: { originalMaxAge: Number.POSITIVE_INFINITY } }, false)).toThrow(SessionDataError);
+  });
+});
+
 describe('isForbiddenKey', () => {
   it('refuses the names a session inherits and prototype tricks, and allows the app’s own', () => {
     for (const key of ['save', 'touch', 'regenerate', 'constructor', 'toString', '__proto__', 'prototype']) expect(isForbiddenKey(key)).toBe(true);

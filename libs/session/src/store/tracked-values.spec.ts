@@ -31,6 +31,21 @@ function counted<T extends object>(value: T): { value: T; calls: () => number } 
 }
 
 describe('tracked session values', () => {
+  it('lets app code delete a value behind an accessor, read lazily or not: the save deletes its field', () => {
+    const { session, state } = readSession({ prefs: '{"theme":"dark"}', n: '1' });
+    expect(Object.keys(session)).toEqual(['prefs', 'n', 'cookie']);
+    expect(delete session.prefs).toBe(true);
+    expect(diffSession(session, state, undefined).del).toEqual(['prefs']);
+    const lazy = decodeSession({ prefs: '{"theme":"dark"}', ':c': String(CREATED), ':k': cookieJson }, undefined, CREATED, undefined, {
+      ignoreCorruptKey: () => undefined,
+      ignoreUnopenableKey: () => undefined,
+    });
+    const data = lazy.data as Record<string, unknown>;
+    expect(Object.keys(data)).toEqual(['prefs', 'cookie']);
+    expect(delete data.prefs).toBe(true);
+    expect(data).not.toHaveProperty('prefs');
+  });
+
   it('diffs a key the request never reached from the JSON read, without stringifying its value', () => {
     const { session, state } = readSession({ prefs: '{"theme":"dark"}', user: '{"id":1}' });
     const prefs = counted(state.tracked!.values.get('prefs') as object);
