@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { FakeMaster, fakeStandalone } from '../../../../test/support/fake-tracking-redis';
 import { NearCache } from './near-cache';
 
 /**
@@ -149,6 +150,16 @@ describe('NearCache: what it serves, fills and drops', () => {
     expect(cache.holds('p:a')).toBe(false);
   });
 
+  it('stores nothing for a load that began while it could not serve, though it serves by the answer', () => {
+    const { cache, state } = cacheWith();
+    state.armed = false;
+    const ticket = cache.begin('p:a'); // an invalidation may come and go before the tracker is armed
+    state.armed = true;
+    cache.fill('p:a', ticket, SESSION, NOW);
+    expect(ticket).toBeUndefined();
+    expect(cache.holds('p:a')).toBe(false);
+  });
+
   it("settles only its own load: a stale load's settle leaves the next load's placeholder, which then fills", () => {
     const { cache } = cacheWith();
     const first = cache.begin('p:a');
@@ -284,5 +295,22 @@ describe('NearCache: what it serves, fills and drops', () => {
     expect(cache.holds('p:a')).toBe(false);
     cache.fill('p:b', loading, SESSION, NOW);
     expect(cache.holds('p:b')).toBe(false);
+  });
+});
+
+describe('NearCache.start', () => {
+  it('arms its tracker: the cache serves once Redis has sent back its first heartbeat', async () => {
+    const master = new FakeMaster('10.0.0.1', 6379);
+    const cache = new NearCache(
+      { maxEntries: 10, maxBytes: 1_000_000, maxAge: 60_000, heartbeatInterval: 60_000, invalidationTimeout: 5_000 },
+      { client: fakeStandalone(master), prefix: 'p:', redisReachable: () => true, observer: () => undefined, logger: { warn: () => undefined } },
+    );
+    expect(cache.serving()).toBe(false);
+    cache.start();
+    for (let turn = 0; turn < 10 && !cache.serving(); turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(cache.serving()).toBe(true);
+    expect(master.tracking.map(({ prefix }) => prefix)).toEqual(['p:']);
+    cache.close();
+    expect(cache.serving()).toBe(false);
   });
 });

@@ -75,6 +75,14 @@ describe('SessionLru', () => {
     expect(lru.bytes).toBe(0);
   });
 
+  it("counts an entry's age from when it was filled, on the clock's own scale", () => {
+    const filledAt = 1_800_000_000_000; // a real Date.now(), not the epoch
+    const lru = new SessionLru({ maxEntries: 10, maxBytes: 1 << 20, maxAge: 1_000 });
+    lru.set('a', session(), filledAt);
+    expect(lru.get('a', filledAt + 999)).toBeDefined();
+    expect(lru.get('a', filledAt + 1_000)).toBeUndefined();
+  });
+
   it.each([
     ['entries', { maxEntries: 5_000, maxBytes: 64 * 1024 * 1024 }],
     ['bytes', { maxEntries: 100_000, maxBytes: 1024 * 1024 }],

@@ -1,6 +1,7 @@
 import { SessionConflictError } from '../errors/session-conflict.error';
 import { UnopenableSessionError } from '../store/session-codec';
-import { stateOf } from '../store/session-state';
+import { attachState, stateOf } from '../store/session-state';
+import { putTrackedValues } from '../store/tracked-values';
 import { append, casCalls, fakePersistence, gate, requestSession, tick } from '../../../../test/support/key-update-fakes';
 import { SessionKeyUpdates } from './atomic-update';
 
@@ -87,6 +88,46 @@ describe('KeyGroupWrites', () => {
     call2.reply.resolve({ status: 'written' });
     await expect(second).resolves.toBe(2);
     expect(stateOf(plain)!.expiresAt).toBe(4_000);
+  });
+
+  it("pushes the user index's expiry through the first session of a group that keeps an index entry", async () => {
+    const { sessions, calls } = fakePersistence();
+    const pushedFor: unknown[] = [];
+    (sessions as unknown as { indexKeeper: object }).indexKeeper = {
+      pushExpiry: (state: unknown) => {
+        pushedFor.push(state);
+        return undefined;
+      },
+    };
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const later = Date.now() + 60_000;
+    const ahead = updates.update('s1', requestSession({ n: 0 }, later), 'n', () => 1);
+    const [first] = await casCalls(calls, 1);
+    pushedFor.length = 0;
+    // Queued behind the first, so sent as one group: a session with no entry, then two that keep one.
+    const sessionsOfGroup = [requestSession({ n: 0 }, later), requestSession({ n: 0 }, later), requestSession({ n: 0 }, later)];
+    stateOf(sessionsOfGroup[1])!.indexEntry = { userId: 'u1', digest: 'd1' };
+    stateOf(sessionsOfGroup[2])!.indexEntry = { userId: 'u1', digest: 'd1' };
+    const group = sessionsOfGroup.map((session, i) => updates.update('s1', session, 'n', () => 2 + i));
+    const [, behind] = await casCalls(calls, 2);
+    expect(pushedFor).toEqual([stateOf(sessionsOfGroup[1])]);
+    expect(pushedFor[0]).toBe(stateOf(sessionsOfGroup[1]));
+    first.reply.resolve({ status: 'written' });
+    behind.reply.resolve({ status: 'written' });
+    await Promise.all([ahead, ...group]);
+  });
+
+  it("gives a session read with tracked values its own copy of the value written, never the caller's result", async () => {
+    const { sessions, calls } = fakePersistence();
+    const updates = new SessionKeyUpdates(sessions, 3);
+    const session: Record<string, unknown> = { expiresAt: 1_000 };
+    attachState(session, { stored: new Map([['items', '["read"]']]), createdAt: 0, refreshed: true });
+    putTrackedValues(session, { items: ['read'] }, stateOf(session)!);
+    const result = updates.update('s1', session, 'items', append('a'));
+    (await casCalls(calls, 1))[0].reply.resolve({ status: 'written' });
+    const items = await result;
+    items.push('changed by the caller afterwards'); // must not reach the end-of-request save
+    expect(session.items).toEqual(['read', 'a']);
   });
 
   describe('a group that meets a renewal (moved)', () => {
