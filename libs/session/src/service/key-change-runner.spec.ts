@@ -133,7 +133,7 @@ describe('KeyChangeRunner', () => {
       const session = requestSession({ items: [] });
       return { session, state: stateOf(session)!, change, resolve: jest.fn(), reject: jest.fn(), conflicts: 0 };
     };
-    const group = [pending(append('a')), pending(() => ({ plain: 'object' })), pending(() => null)];
+    const group = [pending(append('a') as KeyChange), pending(() => ({ plain: 'object' })), pending(() => null)];
     const applied = new KeyChangeRunner(sessions).applyInOrder('items', '[]', group);
     expect(Array.isArray(applied)).toBe(true);
     expect((applied as { json: string }[]).map((entry) => entry.json)).toEqual(['["a"]', '{"plain":"object"}', 'null']);
