@@ -6,12 +6,22 @@ const CookieBase = Cookie as unknown as CookieConstructor;
 const maxAge = Object.getOwnPropertyDescriptor(CookieBase.prototype, 'maxAge')!;
 
 /**
- * The cookie of a request's session: express-session's Cookie, except that setting `maxAge` to
- * something that is not a number of ms does not throw inside the handler (express-session's TypeError,
- * which Nest answers with a bare "Internal server error"). It leaves an invalid expiry instead, which
- * the save refuses before writing anything, with the library's message naming the cookie.
+ * The cookie of a request's session: express-session's Cookie, except that
+ * - setting `maxAge` to something that is not a number of ms does not throw inside the handler
+ *   (express-session's TypeError, which Nest answers with a bare "Internal server error"). It leaves an
+ *   invalid expiry instead, which the save refuses before writing anything, with the library's message
+ *   naming the cookie;
+ * - `originalMaxAge` is the `maxAge` given. express-session reads it back from the expiry it has just
+ *   set, against the clock, so a constructor that straddles a millisecond gives 59,999 for 60,000: the
+ *   settings then differ from the module's template, and the session stores them in Redis for nothing.
  */
-export class SessionCookie extends CookieBase {}
+export class SessionCookie extends CookieBase {
+  constructor(options?: object) {
+    super(options);
+    const { maxAge: given, originalMaxAge } = (options ?? {}) as { maxAge?: unknown; originalMaxAge?: unknown };
+    if (typeof given === 'number' && originalMaxAge == null) this.originalMaxAge = given;
+  }
+}
 
 Object.defineProperty(SessionCookie.prototype, 'maxAge', {
   configurable: true,

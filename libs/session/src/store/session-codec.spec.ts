@@ -20,6 +20,11 @@ function storedAs(fields: Record<string, string>): SessionState {
 const pairs = (flat: string[]) => Object.fromEntries(flat.flatMap((_, i) => (i % 2 === 0 ? [[flat[i], flat[i + 1]]] : [])));
 
 describe('diffSession', () => {
+  // express-session's Cookie computes originalMaxAge from its expiry and the clock: a constructor that
+  // straddles a millisecond gives 59,999 for a maxAge of 60,000. The clock stands still here.
+  beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(CREATED));
+  afterEach(() => jest.restoreAllMocks());
+
   const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
   const cookieJson = cookieSettingsJson(cookie)!;
 
@@ -175,6 +180,11 @@ describe('diffSession on a session read from Redis and barely changed', () => {
 });
 
 describe('cookieSettingsJson', () => {
+  // express-session's Cookie computes originalMaxAge from its expiry and the clock: a constructor that
+  // straddles a millisecond gives 59,999 for a maxAge of 60,000. The clock stands still here.
+  beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(CREATED));
+  afterEach(() => jest.restoreAllMocks());
+
   it('keeps whether the cookie expires, never when', () => {
     const json = cookieSettingsJson(new Cookie({ expires: new Date(CREATED + 1_234) }))!;
     expect(JSON.parse(json)).toMatchObject({ expires: true });

@@ -59,6 +59,13 @@ describe('SessionContext', () => {
     expect(persistent).toMatchObject({ secure: true, originalMaxAge: IDLE, expires: true });
   });
 
+  it('builds the template with the idle window as its originalMaxAge, though the clock moved while it was built', () => {
+    let now = NOW;
+    jest.spyOn(Date, 'now').mockImplementation(() => now++); // express-session's Cookie would read IDLE - 1 back
+    const template = JSON.parse(context({ cookie: { persistent: true } }).context.cookieTemplateJson!) as Record<string, unknown>;
+    expect(template.originalMaxAge).toBe(IDLE);
+  });
+
   describe('expiryOf', () => {
     it("gives the idle window from now, or the cookie's own expiry, never past the absolute deadline", () => {
       const { context: c } = context({ absoluteTimeout: 60 * 60_000 });

@@ -1,7 +1,8 @@
-import { Cookie, type SessionData } from 'express-session';
+import type { SessionData } from 'express-session';
 import { messages } from '../errors/session.messages';
 import type { ResolvedStorageOptions } from '../options/resolved-storage-options';
 import { resolveSecure } from '../cookie/secure-cookie';
+import { SessionCookie } from '../cookie/session-cookie';
 import { digestRedisKey, sessionRedisKey } from '../redis/redis-keys';
 import { FIELD } from '../redis/session-fields';
 import type { SessionGateway } from '../redis/session-gateway';
@@ -114,10 +115,9 @@ export class SessionContext {
   }
 }
 
-/** The cookie a fresh session gets, built as express-session builds it, before any request is known. */
+/** The cookie a fresh session gets, built as the request path builds it (`SessionCookie`), before any request is known. */
 function templateCookie(cookie: ResolvedStorageOptions['cookie']): object {
   const { name: _name, secure, ...settings } = cookie;
   const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)); // Cookie turns `maxAge: undefined` into a setting
-  const CookieClass = Cookie as unknown as new (options: object) => object;
-  return new CookieClass({ ...defined, secure: resolveSecure(secure, undefined) });
+  return new SessionCookie({ ...defined, secure: resolveSecure(secure, undefined) });
 }
