@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { FakeMaster, fakeCluster, fakeStandalone, refusals } from '../../../../test/support/fake-tracking-redis';
+import { FakeMaster, fakeCluster, fakeStandalone, refusals, type FakeMasterBehaviour } from '../../../../test/support/fake-tracking-redis';
 import { messages } from '../errors/session.messages';
 import { InvalidationTracker, type FlushReason, type TrackerTimings } from './invalidation-tracker';
 import { keySlot } from './key-slot';
@@ -40,6 +40,16 @@ describe('InvalidationTracker', () => {
     return { tracker, invalidated, flushed, warnings };
   }
 
+  /** A tracker over one fake master, started and given the time to arm (or to fail arming). */
+  async function started(behaviour: FakeMasterBehaviour = {}, keyPrefix?: string) {
+    const master = new FakeMaster('10.0.0.1', 6379, behaviour);
+    const client = fakeStandalone(master, keyPrefix);
+    const watched = tracked(client);
+    watched.tracker.start();
+    await settle();
+    return { master, client, ...watched };
+  }
+
   /** The connections a master holds open now. */
   const open = (master: FakeMaster) => master.connections.filter((connection) => connection.connected);
   const sets = (master: FakeMaster) => master.connections.flatMap((connection) => connection.commands.filter(([name]) => name === 'SET'));
@@ -47,10 +57,7 @@ describe('InvalidationTracker', () => {
 
   describe('on one master', () => {
     it("tracks the prefix as Redis stores it (the client's keyPrefix first), and is armed only once its first heartbeat came back", async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { holdDeliveries: true });
-      const { tracker, invalidated } = tracked(fakeStandalone(master, 'k:'));
-      tracker.start();
-      await settle();
+      const { master, tracker, invalidated } = await started({ holdDeliveries: true }, 'k:');
       expect(master.tracking.map(({ prefix }) => prefix)).toEqual(['k:app:']);
       const [[, heartbeatKey, , px, ttl]] = sets(master);
       expect(heartbeatKey).toMatch(/^k:app:near-cache:heartbeat:[\w-]{8}$/);
@@ -91,10 +98,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('beats every heartbeatInterval while armed, each time a fresh write of its key', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed } = await started();
       expect(sets(master)).toHaveLength(1);
       await advance(999);
       expect(sets(master)).toHaveLength(1);
@@ -108,10 +112,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('reports each key Redis says changed without the keyPrefix, and resolves whoever expects it', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, invalidated } = tracked(fakeStandalone(master, 'k:'));
-      tracker.start();
-      await settle();
+      const { master, tracker, invalidated } = await started({}, 'k:');
       invalidated.length = 0;
       const first = tracker.expect('app:sess:one');
       const second = tracker.expect('app:sess:one');
@@ -129,10 +130,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes the cache when an expected invalidation is late, with the reason given (late-invalidation by default), and resolves', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed, warnings } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { tracker, flushed, warnings } = await started();
       let arrived = false;
       void tracker.expect('app:sess:one').arrived.then(() => (arrived = true));
       await advance(499);
@@ -151,10 +149,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('forgets a cancelled expectation: no flush when its time is up, and the others on the key still wait', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed } = await started();
       const cancelled = tracker.expect('app:sess:one');
       const kept = tracker.expect('app:sess:one');
       let keptArrived = false;
@@ -171,10 +166,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('holds no entry for a key once nobody waits on it', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker } = await started();
       const waiters = (tracker as unknown as { waiters: Map<string, Set<unknown>> }).waiters;
       const one = tracker.expect('app:sess:one');
       const two = tracker.expect('app:sess:one');
@@ -195,10 +187,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes for a FLUSHALL and releases every waiter, staying armed', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed, invalidated } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed, invalidated } = await started();
       invalidated.length = 0;
       let arrived = false;
       void tracker.expect('app:sess:one').arrived.then(() => (arrived = true));
@@ -210,10 +199,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes when a heartbeat is late, says so, closes the pair and arms a fresh one after 100 ms', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed, warnings } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed, warnings } = await started();
       master.behaviour.holdDeliveries = true;
       await advance(1_000 + 499);
       expect(flushed).toEqual([]);
@@ -232,10 +218,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes when a heartbeat cannot be written, and arms again once it can', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed } = await started();
       master.behaviour.refuseSet = new Error('READONLY You cannot write against a read only replica.');
       await advance(1_000);
       expect(flushed).toEqual(['heartbeat']);
@@ -264,11 +247,7 @@ describe('InvalidationTracker', () => {
     });
 
     it.each(['close', 'end', 'reconnecting'])("flushes when the app's client emits %s, says so, and arms again", async (event) => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const client = fakeStandalone(master);
-      const { tracker, flushed, warnings } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker, flushed, warnings } = await started();
       client.emit(event);
       expect(flushed).toEqual(['connection']);
       expect(warnings).toEqual([messages.nearCacheDisarmed('connection')]);
@@ -280,10 +259,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes when one of its own connections drops', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const { tracker, flushed } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker, flushed } = await started();
       master.connections[1].drop();
       expect(flushed).toEqual(['connection']);
       expect(tracker.armed).toBe(false);
@@ -291,11 +267,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('waits 100 ms before arming again, doubling after each failure up to 5 s, and 100 ms again once armed', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { unreachable: new Error('connect ECONNREFUSED') });
-      const client = fakeStandalone(master);
-      const { tracker, flushed } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker, flushed } = await started({ unreachable: new Error('connect ECONNREFUSED') });
       const attempts = () => master.connections.length / 2;
       expect(attempts()).toBe(1);
       for (const delay of [100, 200, 400, 800, 1_600, 3_200, 5_000, 5_000]) {
@@ -334,11 +306,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('lets an arming overtaken by a flush go: it writes no heartbeat over the fresh pair and arms nothing', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { holdConnects: true });
-      const client = fakeStandalone(master);
-      const { tracker } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker } = await started({ holdConnects: true });
       client.emit('reconnecting'); // the first arming is still connecting
       await advance(100); // the second starts, still connecting too
       expect(master.connections).toHaveLength(4);
@@ -357,11 +325,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('takes no refusal met by an arming already overtaken as a reason to fall back', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { holdConnects: true });
-      const client = fakeStandalone(master);
-      const { tracker, warnings } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker, warnings } = await started({ holdConnects: true });
       client.emit('reconnecting');
       master.behaviour.refuseTracking = refusals.unknownCommand(); // as a failover to a service that refuses it would
       master.releaseConnects();
@@ -372,11 +336,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('never arms, once closed, an arming that was still connecting', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { holdConnects: true });
-      const client = fakeStandalone(master);
-      const { tracker } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker } = await started({ holdConnects: true });
       client.emit('close');
       await advance(100);
       tracker.close();
@@ -388,11 +348,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('stops for good on close: connections, timers, waiters and listeners on the client', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379);
-      const client = fakeStandalone(master);
-      const { tracker, flushed } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker, flushed } = await started();
       let arrived = false;
       void tracker.expect('app:sess:one').arrived.then(() => (arrived = true));
       tracker.close();
@@ -412,10 +368,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('stops a retry pending when closed', async () => {
-      const master = new FakeMaster('10.0.0.1', 6379, { unreachable: new Error('connect ECONNREFUSED') });
-      const { tracker } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { master, tracker } = await started({ unreachable: new Error('connect ECONNREFUSED') });
       tracker.close();
       await advance(10_000);
       expect(master.connections).toHaveLength(2);
@@ -461,11 +414,10 @@ describe('InvalidationTracker', () => {
       const denied = new (refusals.noPermission().constructor as new (message: string) => Error)(
         'NOPERM this user has no permissions to access one of the channels used as arguments',
       );
-      const master = new FakeMaster('10.0.0.1', 6379, { refuseTracking: refusals.unknownCommand(), refuseSubscribe: { 'app:near-cache:invalidate': denied } });
-      const client = fakeStandalone(master);
-      const { tracker, warnings, flushed } = tracked(client);
-      tracker.start();
-      await settle();
+      const { master, client, tracker, warnings, flushed } = await started({
+        refuseTracking: refusals.unknownCommand(),
+        refuseSubscribe: { 'app:near-cache:invalidate': denied },
+      });
       expect(warnings).toEqual([messages.nearCacheFallback(refusals.unknownCommand().message), messages.nearCacheRefused(denied.message)]);
       expect(tracker.armed).toBe(false);
       expect(open(master)).toEqual([]);
@@ -487,10 +439,7 @@ describe('InvalidationTracker', () => {
       ],
       ['an error that reads like a refusal but is no reply of Redis', () => new Error('unknown command: the proxy dropped it')],
     ])('takes %s for a broken connection, not for a reason to fall back', async (_what, error) => {
-      const master = new FakeMaster('10.0.0.1', 6379, { refuseTracking: error() });
-      const { tracker, warnings, flushed } = tracked(fakeStandalone(master));
-      tracker.start();
-      await settle();
+      const { tracker, warnings, flushed } = await started({ refuseTracking: error() });
       expect(tracker.publishing).toBe(false);
       expect(warnings).toEqual([]);
       expect(flushed).toEqual(['connection']);
@@ -501,6 +450,16 @@ describe('InvalidationTracker', () => {
   describe('on a cluster', () => {
     const threeMasters = () => [new FakeMaster('10.0.0.1', 7000), new FakeMaster('10.0.0.2', 7001), new FakeMaster('10.0.0.3', 7002)];
     const slotOwner = (cluster: Cluster, key: string) => cluster.slots[keySlot(key)][0];
+
+    /** A tracker over a fake cluster of three masters, started and given the time to arm. */
+    async function startedOnCluster(options: { prefix?: string; unassigned?: (slot: number) => boolean } = {}) {
+      const masters = threeMasters();
+      const cluster = fakeCluster(masters, undefined, options.unassigned);
+      const watched = tracked(cluster, options.prefix);
+      watched.tracker.start();
+      await settle();
+      return { masters, cluster, ...watched };
+    }
 
     it('tracks every master, each with a heartbeat key in a slot it serves, and is armed once all came back', async () => {
       const masters = threeMasters();
@@ -524,11 +483,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('beats only on the master that serves a prefix pinned by its hash tag', async () => {
-      const masters = threeMasters();
-      const cluster = fakeCluster(masters);
-      const { tracker } = tracked(cluster, '{shop}:');
-      tracker.start();
-      await settle();
+      const { masters, cluster, tracker } = await startedOnCluster({ prefix: '{shop}:' });
       const owner = slotOwner(cluster, '{shop}:');
       for (const master of masters) {
         expect(sets(master)).toHaveLength(`${master.host}:${master.port}` === owner ? 1 : 0);
@@ -550,11 +505,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('flushes when a node leaves, and when the masters change once armed; not for a refresh that changes nothing', async () => {
-      const masters = threeMasters();
-      const cluster = fakeCluster(masters);
-      const { tracker, flushed } = tracked(cluster);
-      tracker.start();
-      await settle();
+      const { masters, cluster, tracker, flushed } = await startedOnCluster();
       cluster.emit('refresh');
       cluster.emit('+node');
       expect(flushed).toEqual([]);
@@ -586,11 +537,7 @@ describe('InvalidationTracker', () => {
     });
 
     it('takes a refresh that lists the same masters in another order for no change, and a master replaced for one', async () => {
-      const masters = threeMasters();
-      const cluster = fakeCluster(masters);
-      const { tracker, flushed } = tracked(cluster);
-      tracker.start();
-      await settle();
+      const { masters, cluster, tracker, flushed } = await startedOnCluster();
       cluster.masters = [masters[2], masters[0], masters[1]];
       cluster.emit('refresh');
       expect(flushed).toEqual([]);
