@@ -18,6 +18,13 @@ describe('user index expiry without an absolute timeout', () => {
     expect(indexPushDue(0, undefined, START)).toBe(true);
   });
 
+  it('moves in steps of a calendar day (UTC): a member sliding within one day pushes nothing, about one push a day', () => {
+    const midnight = Date.UTC(2026, 11, 7);
+    expect(indexExpiryFor(midnight + 3_600_000)).toBe(midnight + 2 * 86_400_000);
+    expect(indexPushDue(0, midnight + 3_600_000, midnight + 23 * 3_600_000)).toBe(false);
+    expect(indexPushDue(0, midnight + 23 * 3_600_000, midnight + 25 * 3_600_000)).toBe(true);
+  });
+
   it('covers a member whose one push failed: the next step is still within the index expiry', () => {
     const pushedAt = indexExpiryFor(START + 5); // pushed when the member entered this step
     const nextStepExpiry = START + 2 * DAY - 1; // the next push, into this step, failed
@@ -27,7 +34,8 @@ describe('user index expiry without an absolute timeout', () => {
 
 describe('user index expiry with an absolute timeout', () => {
   it('outlives the joining member deadline, and is never pushed on slides', () => {
-    expect(indexExpiryOnJoin(12 * 3_600_000, START, START + 1_800_000)).toBeGreaterThan(START + 12 * 3_600_000);
+    // The joining member's deadline and a minute: not the day steps, which would keep it up to two days.
+    expect(indexExpiryOnJoin(12 * 3_600_000, START, START + 1_800_000)).toBe(START + 12 * 3_600_000 + 60_000);
     expect(indexPushDue(12 * 3_600_000, undefined, START)).toBe(false);
   });
 
