@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { storedPairs } from '@app/session/redis/field-pieces';
 import { benchUser } from './apps/cart';
 import { typicalSession } from './memory';
 
@@ -43,8 +44,10 @@ export async function cloneOursSessions(
   if (!template.indexKey.includes(template.userId) || score === null || ttl <= 0) {
     throw new Error(`unexpected template: index "${template.indexKey}", score ${score}, ttl ${ttl}`);
   }
-  const { user: _user, ...rest } = fields;
-  const restFlat = Object.entries(rest).flat();
+  // Every field but the user's, whose head and pieces are written anew for each clone.
+  const restFlat = Object.entries(fields)
+    .filter(([field]) => field !== 'user' && !/^:\d+:user$/.test(field))
+    .flat();
   await inBatches(admin, Math.ceil(count / SESSIONS_PER_USER), (pipeline, from, to) => {
     for (let u = from; u < to; u++) {
       const userId = `user-${u}`;
@@ -53,7 +56,7 @@ export async function cloneOursSessions(
       const members: string[] = [];
       for (let s = 0; s < SESSIONS_PER_USER && u * SESSIONS_PER_USER + s < count; s++) {
         const digest = randomBytes(24).toString('base64url').slice(0, digestLength);
-        pipeline.hset(template.prefix + digest, 'user', userJson, ...restFlat);
+        pipeline.hset(template.prefix + digest, ...storedPairs('user', userJson), ...restFlat);
         pipeline.pexpire(template.prefix + digest, ttl);
         members.push(score, digest);
       }

@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
+import { PIECE_BYTES, storedPairs } from '@app/session/redis/field-pieces';
 import type { FieldBreakdown, KeyBreakdown, LayoutProbe } from './results';
 
 /** Scratch key the probes copy to and measure; deleted after each. */
 const SCRATCH = 'bench:memory-probe';
-/** Redis's default `hash-max-listpack-value`: longer values turn a hash into a hashtable. */
-const LISTPACK_VALUE = 64;
 
 const usage = async (admin: Redis, key: string) => Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
 const encodingOf = async (admin: Redis, key: string) => String(await admin.call('OBJECT', 'ENCODING', key));
@@ -44,10 +43,11 @@ function pairs(flat: Array<string | [string, string | number]>): Array<[string, 
 }
 
 /**
- * The same session data in other layouts, each written to a scratch key with a TTL as the library
- * writes its own, measured by MEMORY USAGE: today's hash; the hash with every value cut into pieces
- * of at most 64 bytes (fields `name`, `name#1`, …) so it stays a listpack at Redis's defaults; and
- * one JSON string of every field (connect-redis's shape).
+ * The same session data (`fields`: each value whole) in other layouts, each written to a scratch key
+ * with a TTL as the library writes its own, measured by MEMORY USAGE: the hash with each value whole
+ * in one field (the layout before 2026-12-07: one long value makes it a hashtable); today's, values
+ * longer than 64 bytes in pieces, so it stays a listpack at Redis's defaults; and one JSON string of
+ * every field (connect-redis's shape).
  */
 export async function probeLayouts(admin: Redis, fields: Record<string, string>): Promise<LayoutProbe[]> {
   const probes: LayoutProbe[] = [];
@@ -57,17 +57,11 @@ export async function probeLayouts(admin: Redis, fields: Record<string, string>)
     await admin.pexpire(SCRATCH, 60_000);
     probes.push({ layout, note, bytes: await usage(admin, SCRATCH), encoding: `${await admin.type(SCRATCH)}/${await encodingOf(admin, SCRATCH)}` });
   };
-  await measure('hash, one field per top-level key (today)', 'one-field writes, compare-and-set per key', () => admin.hset(SCRATCH, fields));
-  const pieces: Record<string, string> = {};
-  for (const [field, value] of Object.entries(fields)) {
-    // Cut by characters so no piece splits one; ASCII JSON makes them bytes too.
-    for (let i = 0, n = 0; i < value.length || n === 0; i += LISTPACK_VALUE, n++)
-      pieces[n === 0 ? field : `${field}#${n}`] = value.slice(i, i + LISTPACK_VALUE);
-  }
+  await measure('hash, each value whole in one field (before 2026-12-07)', 'one-field writes, compare-and-set per key', () => admin.hset(SCRATCH, fields));
   await measure(
-    `hash, values cut into pieces of ≤ ${LISTPACK_VALUE} B (stays a listpack)`,
+    `hash, values in pieces of ≤ ${PIECE_BYTES} B (today: stays a listpack)`,
     "one-field writes (a key's pieces written, stale ones deleted, in one script), compare-and-set per key on its pieces",
-    () => admin.hset(SCRATCH, pieces),
+    () => admin.hset(SCRATCH, ...Object.entries(fields).flatMap(([field, value]) => storedPairs(field, value))),
   );
   await measure('one JSON string of every field', 'whole-session writes only, compare-and-set on the whole session', () =>
     admin.set(SCRATCH, JSON.stringify(fields)),

@@ -4,6 +4,7 @@ import { RedisStore } from 'connect-redis';
 import { Cookie, type SessionData } from 'express-session';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '@app/session';
+import { joinPieces } from '@app/session/redis/field-pieces';
 import { SEED_LINES, benchUser } from './apps/cart';
 import { COOKIE, connectRedisStoreOptions } from './apps/connect-redis.app';
 import { BENCH_ENCRYPTION_KEY, type Mode } from './apps/mode';
@@ -85,7 +86,7 @@ async function throughStore(label: string, mode: Mode, count: number, redis: Ben
   const { key, ...sample } = await sampleKey(redis, 'string', 'hash');
   const result: MemoryResult = { label, mode, count, bytesPerSession: (after - before) / count, ...sample };
   result.breakdown = await sessionKeys(redis, key, count);
-  if (mode === 'ours') result.layouts = await probeLayouts(redis.admin, await redis.admin.hgetall(key));
+  if (mode === 'ours') result.layouts = await probeLayouts(redis.admin, joinPieces(await redis.admin.hgetall(key)));
   return result;
 }
 

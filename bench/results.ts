@@ -145,7 +145,7 @@ export interface MemoryResult {
   encoding: string;
   /** The keys one session of these takes, by key and field (`bench/memory-breakdown.ts`). */
   breakdown?: KeyBreakdown[];
-  /** Other layouts of the same data, written to scratch keys and measured the same way (a proposal's numbers). */
+  /** The same data in other layouts (each value whole, in pieces, one JSON string), written to scratch keys and measured the same way. */
   layouts?: LayoutProbe[];
 }
 

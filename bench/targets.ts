@@ -56,6 +56,22 @@ export function evaluateTargets(results: BenchResults): Target[] {
       measured: `${mine.bytesPerSession.toFixed(0)} B`,
       pass: mine.bytesPerSession <= cr.bytesPerSession,
     });
+    // The user's index is a feature connect-redis lacks (log out everywhere without a SCAN): the session's own key, compared alone.
+    targets.push({
+      name: "the session's own key (MEMORY USAGE), the user's index aside",
+      wanted: `≤ connect-redis's key (${cr.sampleKeyBytes} B)`,
+      measured: `${mine.sampleKeyBytes} B (${mine.encoding})`,
+      pass: mine.sampleKeyBytes <= cr.sampleKeyBytes,
+    });
+    const sealed = results.memory.find((m) => m.label.startsWith('ours-encrypted: RedisSessionStore'));
+    if (sealed) {
+      targets.push({
+        name: 'Redis bytes per session, encrypted',
+        wanted: `≤ 1.2 × connect-redis (${(1.2 * cr.bytesPerSession).toFixed(0)} B)`,
+        measured: `${sealed.bytesPerSession.toFixed(0)} B; its own key ${sealed.sampleKeyBytes} B`,
+        pass: sealed.bytesPerSession <= 1.2 * cr.bytesPerSession,
+      });
+    }
   }
   const logouts = results.logout.filter((l) => l.mode === 'ours').sort((a, b) => a.stored - b.stored);
   if (logouts.length >= 2) {

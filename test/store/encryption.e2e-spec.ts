@@ -7,7 +7,7 @@ import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, freshSession, loadSession, newSid, openStoreRedis, recordingLogger, saveSession } from './fixtures';
-import { sessionRedisKey } from '../support/key-scheme';
+import { sessionRedisKey, storedField, storedHash } from '../support/key-scheme';
 
 /**
  * The `encryption` option at the store: what Redis holds, what a save writes, and a value that does
@@ -57,7 +57,7 @@ describe('what Redis holds', () => {
       await saveSession(session);
       await expect(store.get(sid)).resolves.toMatchObject({ cart: [{ sku: 'rooibos-tea' }, { sku: 'teapot' }], user: { name: 'Ada Lovelace' } });
 
-      const held = await admin.hgetall(key);
+      const held = await storedHash(admin, key);
       expect(Object.keys(held).sort()).toEqual([':c', ':e', ':k', 'cart', 'csrfToken', 'user']);
       for (const field of ['cart', 'csrfToken', 'user']) expect(held[field]).toMatch(/^~[A-Za-z0-9_-]+$/);
       const everything = JSON.stringify([held, seen]);
@@ -71,7 +71,7 @@ describe('what Redis holds', () => {
   it('writes only the changed field on a save after a load, though every seal of the others would differ', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    const before = await admin.hgetall(key);
+    const before = await storedHash(admin, key);
     const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
     try {
       const session = await loadSession(store, sid);
@@ -91,7 +91,7 @@ describe('what Redis holds', () => {
     } finally {
       await recorder.stop();
     }
-    const after = await admin.hgetall(key);
+    const after = await storedHash(admin, key);
     expect({ cart: after.cart, user: after.user }).toEqual({ cart: before.cart, user: before.user });
   });
 });
@@ -101,7 +101,8 @@ describe('a value that does not open: its key reads as absent once reached, or t
     const store = makeStore();
     const victim = await savedSession(store);
     const attacker = await savedSession(store);
-    const sealedUser = (await admin.hget(victim.key, 'user'))!;
+    // Copied whole (a long value is held in pieces; one written whole reads as it is).
+    const sealedUser = (await storedField(admin, victim.key, 'user'))!;
     await admin.hset(attacker.key, 'user', sealedUser);
 
     for (let i = 0; i < 3; i++) {
@@ -111,14 +112,14 @@ describe('a value that does not open: its key reads as absent once reached, or t
     }
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn.mock.calls[0][0]).toMatch(/key "user" .*: field "user" does not authenticate .*option "encryption".*reads as absent/);
-    await expect(admin.hget(attacker.key, 'user')).resolves.toBe(sealedUser); // kept until the key is assigned
+    await expect(storedField(admin, attacker.key, 'user')).resolves.toBe(sealedUser); // kept until the key is assigned
     await expect(store.get(victim.sid)).resolves.toMatchObject({ user: { name: 'Ada Lovelace' } });
   });
 
   it('reads a value copied to another field of the same session as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    await admin.hset(key, 'cart', (await admin.hget(key, 'user'))!);
+    await admin.hset(key, 'cart', (await storedField(admin, key, 'user'))!);
     const session = await store.get(sid);
     expect(session!.cart).toBeUndefined();
     expect(session!.user).toEqual(DATA.user);
@@ -128,7 +129,7 @@ describe('a value that does not open: its key reads as absent once reached, or t
   it('reads a tampered value as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    const sealed = (await admin.hget(key, 'cart'))!;
+    const sealed = (await storedField(admin, key, 'cart'))!;
     // A character in the middle: each of its six bits counts (the last one may carry padding bits).
     const at = Math.floor(sealed.length / 2);
     await admin.hset(key, 'cart', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));

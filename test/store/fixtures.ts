@@ -7,6 +7,7 @@ import { resolveStoreOptions } from '@app/session/options/resolve-store-options'
 import { SessionObservers, type SessionObserver } from '@app/session/redis/session-observer';
 import type { SessionContext } from '@app/session/store/session-context';
 import { SessionCore, createSessionContext, type SessionCoreFeatures } from '@app/session/store/session-core';
+import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 
 /** A session object as express-session holds it during a request, with any keys a test likes. */
@@ -108,4 +109,40 @@ export async function closeStoreRedis(opened: Partial<StoreRedis>): Promise<void
   await opened.client?.quit();
   await opened.admin?.quit();
   await opened.redis?.stop();
+}
+
+/** What `redisPerSpec` gives a spec: the clients of its Redis and the prefix of the test running. */
+export interface SpecRedis {
+  readonly client: Redis;
+  readonly admin: Redis;
+  readonly prefix: string;
+}
+
+/**
+ * A Redis of the spec's own (jest hooks): started before its tests and stopped after them, a fresh
+ * `prefix` per test whose keys are deleted after it; `setUp` runs once it is up (scripts to define).
+ */
+export function redisPerSpec(prefixName: string, setUp?: (opened: StoreRedis) => void): SpecRedis {
+  let opened: StoreRedis | undefined;
+  let prefix = '';
+  beforeAll(async () => {
+    opened = await openStoreRedis();
+    setUp?.(opened);
+  });
+  afterAll(() => closeStoreRedis(opened ?? {}));
+  beforeEach(() => {
+    prefix = uniquePrefix(prefixName);
+  });
+  afterEach(() => deleteByPrefix(opened!.admin, prefix));
+  return {
+    get client() {
+      return opened!.client;
+    },
+    get admin() {
+      return opened!.admin;
+    },
+    get prefix() {
+      return prefix;
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
 import type { RedisServerHandle } from '../support/redis';
 import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
-import { sessionRedisKey } from '../support/key-scheme';
+import { sessionRedisKey, storedField } from '../support/key-scheme';
 
 /** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
 let redis: RedisServerHandle;
@@ -504,7 +504,7 @@ describe('maxSessionBytes', () => {
     const store = makeStore({ maxSessionBytes: 100 });
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, atLimit));
-    await expect(admin.hget(sessionRedisKey(prefix, sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
+    await expect(storedField(admin, sessionRedisKey(prefix, sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
   });
 
   it('rejects a larger new session with SessionTooLargeError naming bytes and limit, writing nothing', async () => {

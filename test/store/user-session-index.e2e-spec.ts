@@ -22,7 +22,7 @@ import {
   storeWithCore,
   type LiveSession,
 } from './fixtures';
-import { digestOf, sessionRedisKey } from '../support/key-scheme';
+import { digestOf, sessionRedisKey, storedField } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
 let redis: RedisServerHandle;
@@ -65,10 +65,15 @@ interface Device {
 }
 
 /** A logged-in session as the library stores it (with its device metadata), joining its user's index in the same save, as a login does. */
-async function login(ctx: ReturnType<typeof setup>, userId: string, createdAt = Date.now(), cookie: object = { maxAge: 60_000 }): Promise<Device> {
+async function login(
+  ctx: ReturnType<typeof setup>,
+  userId: string,
+  createdAt = Date.now(),
+  cookie: object = { maxAge: 60_000 },
+  userAgent = `agent-${createdAt}`,
+): Promise<Device> {
   const { store, core } = ctx;
   const sid = newSid();
-  const userAgent = `agent-${createdAt}`;
   const session = freshSession(store, sid, { user: { id: userId } }, cookie);
   const state = core.context.stateFor(session);
   state.createdAt = createdAt;
@@ -89,6 +94,16 @@ function limitErrorOf(error: unknown): SessionConflictError {
 }
 
 describe('join and list', () => {
+  it("lists a browser's user agent whole, though Redis holds it in pieces", async () => {
+    const ctx = setup();
+    const browser = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 — ünïcödé';
+    const device = await login(ctx, 'ada', Date.now(), { maxAge: 60_000 }, browser);
+    await expect(admin.hget(sessionRedisKey(prefix, device.sid), FIELD.userAgent)).resolves.toMatch(new RegExp(`^${String.fromCharCode(0x1f)}\\d+:Mozilla`));
+    const [listed] = await ctx.index.list('ada');
+    expect(listed.userAgent).toBe(browser);
+    expect(listed.createdAt.getTime()).toBe(device.createdAt);
+  });
+
   it('lists the user sessions newest first, with their metadata and opaque handles', async () => {
     const ctx = setup();
     const now = Date.now();
@@ -173,7 +188,7 @@ describe('join and list', () => {
     const bare = newSid();
     await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
     // A user agent sealed for the laptop's key, copied into the phone's hash: it opens for no other key.
-    const sealedForLaptop = (await admin.hget(sessionRedisKey(prefix, laptop.sid), FIELD.userAgent))!;
+    const sealedForLaptop = (await storedField(admin, sessionRedisKey(prefix, laptop.sid), FIELD.userAgent))!;
     await admin.hset(sessionRedisKey(prefix, phone.sid), FIELD.userAgent, sealedForLaptop);
 
     const listed = await ctx.index.list('ada');

@@ -22,7 +22,18 @@ const resolvers: [string, Resolve][] = [
   ['resolveStoreOptions', (options) => resolveStoreOptions({ client, ...options })],
 ];
 
-const STORAGE_FIELDS = ['prefix', 'cookie', 'idleTimeout', 'absoluteTimeout', 'touchAfter', 'redisDeadline', 'durability', 'encryption', 'maxSessionBytes'];
+const STORAGE_FIELDS = [
+  'prefix',
+  'cookie',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchAfter',
+  'redisDeadline',
+  'durability',
+  'encryption',
+  'maxSessionBytes',
+  'hashMaxListpackValue',
+];
 
 /** The shared fields of a resolved options object, the rest left out. */
 function storagePart(resolved: ResolvedStorageOptions): Record<string, unknown> {
@@ -69,6 +80,7 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
         durability: undefined,
         encryption: undefined,
         maxSessionBytes: 65_536,
+        hashMaxListpackValue: 64,
       });
     });
 
@@ -82,6 +94,7 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
       expect(resolved.touchAfter).toBe(defaultTouchAfter(SESSION_DEFAULTS.idleTimeout));
       expect(resolved.redisDeadline).toBe(SESSION_DEFAULTS.redisDeadline);
       expect(resolved.maxSessionBytes).toBe(SESSION_DEFAULTS.maxSessionBytes);
+      expect(resolved.hashMaxListpackValue).toBe(64);
       expect(resolved.cookie.maxAge !== undefined).toBe(SESSION_DEFAULTS.cookie.persistent);
     });
 
@@ -95,9 +108,15 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
         redisDeadline: 250,
         durability: { replicas: 2, timeout: 100 },
         maxSessionBytes: 4_096,
+        hashMaxListpackValue: 512,
       };
       expect(storagePart(resolve(given))).toEqual({ ...given, cookie: { ...given.cookie, maxAge: undefined }, encryption: undefined });
     });
+  });
+
+  it('takes 0 for hashMaxListpackValue: every value stored whole', () => {
+    expect(resolve({ hashMaxListpackValue: 0 }).hashMaxListpackValue).toBe(0);
+    expect(resolve({ hashMaxListpackValue: 16 }).hashMaxListpackValue).toBe(16);
   });
 
   it.each([
@@ -210,6 +229,10 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
 
     it.each([[-1], [1.5], ['1000'], [Number.NaN], [Infinity], [null], [false]])('redisDeadline: %p', (redisDeadline) => {
       expectRejected({ redisDeadline }, 'redisDeadline');
+    });
+
+    it.each([[-1], [1], [15], [64.5], ['64'], [Infinity], [null]])('hashMaxListpackValue: %p', (hashMaxListpackValue) => {
+      expectRejected({ hashMaxListpackValue }, 'hashMaxListpackValue');
     });
 
     it.each([[0], [-1], [1.5], ['65536'], [Infinity]])('maxSessionBytes: %p', (maxSessionBytes) => {

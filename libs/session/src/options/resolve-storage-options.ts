@@ -16,6 +16,7 @@ export const STORAGE_OPTIONS = [
   'durability',
   'encryption',
   'maxSessionBytes',
+  'hashMaxListpackValue',
 ];
 
 const COOKIE_OPTIONS = ['name', 'httpOnly', 'sameSite', 'secure', 'path', 'domain', 'persistent'] as const;
@@ -42,8 +43,27 @@ export function resolveStorageOptions(options: SessionStorageOptions): ResolvedS
     durability: resolveDurability(options.durability, redisDeadline),
     encryption: resolveEncryptionOption(options.encryption),
     maxSessionBytes: optionalCount('maxSessionBytes', options.maxSessionBytes, 1) ?? SESSION_DEFAULTS.maxSessionBytes,
+    hashMaxListpackValue: resolveHashMaxListpackValue(options.hashMaxListpackValue),
   };
 }
+
+/**
+ * `hashMaxListpackValue`: 0 (every value whole), or a piece size of at least MIN_PIECE_BYTES, so a
+ * head holds a few bytes of its value beside its mark and count.
+ */
+function resolveHashMaxListpackValue(value: unknown): number {
+  if (value === undefined) return SESSION_DEFAULTS.hashMaxListpackValue;
+  if (value === 0) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_PIECE_BYTES) {
+    throw new SessionConfigError(
+      'hashMaxListpackValue',
+      `must be your Redis server's hash-max-listpack-value, a whole number of bytes of at least ${MIN_PIECE_BYTES} (or 0 to store every value whole); got ${received(value)}`,
+    );
+  }
+  return value;
+}
+
+const MIN_PIECE_BYTES = 16;
 
 function resolveCookie(option: unknown, idleTimeout: number): ResolvedCookie {
   const cookie = optionalObject('cookie', option, COOKIE_OPTIONS) ?? {};

@@ -49,6 +49,7 @@ describe('resolveStoreOptions', () => {
         'idleTimeout',
         'logger',
         'maxSessionBytes',
+        'hashMaxListpackValue',
         'prefix',
         'redisDeadline',
         'touchAfter',

@@ -43,6 +43,8 @@ export interface ResolvedStorageOptions {
   /** Undefined when off. */
   encryption?: ResolvedEncryption;
   maxSessionBytes: number;
+  /** Values longer than this many bytes are stored in pieces of this size; 0: every value whole. */
+  hashMaxListpackValue: number;
   /** Undefined when periodic ID renewal is off (the standalone store never renews, but follows renewed IDs). */
   renewal?: { interval: number; grace: number };
 }

@@ -19,6 +19,7 @@ export const SESSION_DEFAULTS = deepFreeze({
   absoluteTimeout: 12 * 60 * 60_000, // 12 h
   redisDeadline: 1_000, // 1 s
   maxSessionBytes: 64 * 1024, // 64 KiB
+  hashMaxListpackValue: 64, // bytes: Redis's own default
   updateRetries: 20,
   users: {
     maxSessions: Infinity,

@@ -67,6 +67,15 @@ export interface SessionStorageOptions {
   encryption?: SessionEncryptionOptions;
   /** Largest session, in bytes of stored JSON, that a save accepts (413 above). @default 65_536 (64 KiB) */
   maxSessionBytes?: number;
+  /**
+   * Your Redis server's `hash-max-listpack-value`: the longest value it keeps in a compact hash (a
+   * listpack). One longer value turns a session's hash into a hashtable, about a third more memory,
+   * so session values longer than this are stored in pieces of at most this many bytes. Set it to
+   * what your `redis.conf` says if you changed it there; 0 stores every value whole (a few µs less
+   * CPU per request in the app and in Redis, more Redis memory). Replicas with different settings
+   * read each other's sessions. @default 64 (Redis's default)
+   */
+  hashMaxListpackValue?: number;
 }
 
 /** Options of the standalone `RedisSessionStore` (express-session without Nest): the module's names and defaults. */

@@ -19,6 +19,11 @@ export interface SessionGatewayOptions {
    * with `SessionStoreUnavailableError`; 0 for no limit (the `redisDeadline` option).
    */
   deadline: number;
+  /**
+   * Values longer than this many bytes are written in pieces of at most this size, 0 for none (the
+   * `hashMaxListpackValue` option; see field-pieces.ts). @default 64
+   */
+  pieceBytes?: number;
   /** Wait for replicas after security writes; off when undefined. @default undefined */
   durability?: DurabilitySettings;
   /** Where durability shortfalls are reported. @default console */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PIECE_BYTES, PIECE_MARK } from './field-pieces';
 import { FIELD, MAX_EXPIRY_MS } from './session-fields';
 
 /*
@@ -28,6 +29,9 @@ const GENERATED: Readonly<Record<string, string>> = {
       .join(', ')} }`,
     '-- The latest expiry a session can have (a cookie carries four-digit years).',
     `local MAX_EXPIRY_MS = ${MAX_EXPIRY_MS}`,
+    '-- A value longer than PIECE_BYTES is stored in pieces, its head starting with PIECE_MARK (field-pieces.ts).',
+    `local PIECE_BYTES = ${PIECE_BYTES}`,
+    `local PIECE_MARK = '\\${String(PIECE_MARK.charCodeAt(0)).padStart(3, '0')}'`,
   ].join('\n'),
 };
 

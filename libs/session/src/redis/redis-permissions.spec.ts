@@ -24,8 +24,9 @@ function commandsInSource(): Set<string> {
   const notCommands = new Set(['call', 'disconnect', 'nodes', 'off', 'on', 'once']);
   const found = new Set<string>();
   for (const text of SOURCE) {
-    // Lua: redis.call, and call_in_chunks (lua/includes/call-in-chunks.lua), which sends its command in parts.
-    for (const [, name] of text.matchAll(/(?:redis\.call|call_in_chunks)\('(\w+)'/g)) found.add(name.toLowerCase());
+    // Lua: redis.call, and the helpers of lua/includes/call-in-chunks.lua, which send their command in parts.
+    for (const [, name] of text.matchAll(/(?:redis\.call|call_in_chunks|call_list_in_chunks)\('(\w+)'/g)) found.add(name.toLowerCase());
+    if (/\bhmget_in_chunks\(/.test(text)) found.add('hmget');
     for (const [, name, sub] of text.matchAll(/\.call\(\s*'([A-Z]+)'(?:,\s*'([A-Za-z-]+)')?/g)) {
       found.add(['CLUSTER', 'CONFIG', 'CLIENT'].includes(name) ? `${name}|${sub}`.toLowerCase() : name.toLowerCase());
     }

@@ -1,4 +1,5 @@
 import { defineScript, oneOf, statusList, strings, unexpectedReply } from './lua-script';
+import { storedPairs } from './field-pieces';
 import { asFieldRecord, type StoredFields } from './session-fields';
 
 /*
@@ -34,6 +35,8 @@ export interface PlantArgs {
   now: number;
   /** Flat [field, value, …] list, never the expiry field nor the issue time (the script sets them). */
   fields: string[];
+  /** See `SaveSessionArgs.pieceBytes`. */
+  pieceBytes?: number;
 }
 
 /** Claims a session's renewal for a successor, or answers the one claimed first. */
@@ -56,7 +59,12 @@ export const RENEW_PLANT = defineScript({
   name: 'sessionRenewPlant',
   file: 'renew-plant',
   keys: 1,
-  args: ({ redisKey, expiresAt, now, fields }: PlantArgs) => [redisKey, expiresAt, now, ...fields],
+  args: ({ redisKey, expiresAt, now, fields, pieceBytes }: PlantArgs) => {
+    // Each value as Redis stores it: a long one as its head and pieces (field-pieces.ts).
+    const stored: string[] = [];
+    for (let i = 0; i < fields.length; i += 2) stored.push(...storedPairs(fields[i], fields[i + 1], pieceBytes));
+    return [redisKey, expiresAt, now, ...stored];
+  },
   parse: (reply, name): PlantStatus => oneOf(name, reply, ['planted', 'exists', 'ended', 'expired']),
 });
 

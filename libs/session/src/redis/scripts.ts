@@ -1,3 +1,4 @@
+import { joinedValue, storedPairs } from './field-pieces';
 import { defineScript, oneOf, statusList, strings, unexpectedReply, type ScriptArgument } from './lua-script';
 
 /*
@@ -35,6 +36,8 @@ export interface SaveSessionArgs {
   /** Flat [field, value, …] list. */
   set: string[];
   del: string[];
+  /** Values longer than this many bytes are sent in pieces (see field-pieces.ts); 0: whole. @default 64 */
+  pieceBytes?: number;
 }
 
 /** A slide of the idle timeout (see `SessionGateway.touchSession`). */
@@ -59,6 +62,8 @@ export interface CompareAndSetArgs {
   lastSeenAt?: number;
   /** The expiry moves only when that gains at least this many ms on Redis's (see `SaveSessionArgs.minGain`). */
   minGain?: number;
+  /** See `SaveSessionArgs.pieceBytes`. */
+  pieceBytes?: number;
 }
 
 /** A session's entry in a user's index: the index's Redis key and the session's digest. */
@@ -95,8 +100,11 @@ export interface SaveAndIndexArgs {
 const SAVE_STATUSES: readonly SaveStatus[] = ['written', 'gone', 'expired', 'moved'];
 
 /** The save's ARGV (lua/includes/save-session.lua), which SAVE_AND_INDEX sends after its own. */
-function saveArgv({ mode, expiresAt, now, minGain, set, del }: SaveSessionArgs): ScriptArgument[] {
-  return [mode, expiresAt, now, minGain ?? 0, set.length / 2, ...set, ...del];
+function saveArgv({ mode, expiresAt, now, minGain, set, del, pieceBytes }: SaveSessionArgs): ScriptArgument[] {
+  // Each value as Redis stores it: a long one as its head and pieces (field-pieces.ts).
+  const stored: string[] = [];
+  for (let i = 0; i < set.length; i += 2) stored.push(...storedPairs(set[i], set[i + 1], pieceBytes));
+  return [mode, expiresAt, now, minGain ?? 0, stored.length / 2, ...stored, ...del];
 }
 
 /** Writes a session, or deletes it when its expiry is past. */
@@ -129,24 +137,35 @@ export const COMPARE_AND_SET = defineScript({
   name: 'sessionCompareAndSet',
   file: 'compare-and-set',
   keys: 1,
-  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt, minGain }: CompareAndSetArgs) => [
-    redisKey,
-    field,
-    expected === undefined ? '0' : '1',
-    expected ?? '',
-    next === undefined ? '0' : '1',
-    next ?? '',
-    expiresAt,
-    now,
-    lastSeenAt ?? '',
-    minGain ?? 0,
-  ],
+  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt, minGain, pieceBytes }: CompareAndSetArgs) => {
+    // Both values as Redis stores them: a long one as its head and pieces (field-pieces.ts). A piece of
+    // the new value equal to the expected one's is not sent: the script writes only after finding the
+    // expected pieces in place.
+    const held = expected === undefined ? [] : storedPairs(field, expected, pieceBytes);
+    const written = next === undefined ? [] : storedPairs(field, next, pieceBytes);
+    const args: ScriptArgument[] = [
+      redisKey,
+      field,
+      expected === undefined ? '0' : '1',
+      next === undefined ? '0' : '1',
+      expiresAt,
+      now,
+      lastSeenAt ?? '',
+      minGain ?? 0,
+    ];
+    args.push(held.length / 2);
+    for (const item of held) args.push(item);
+    args.push(written.length / 2);
+    for (let i = 0; i < written.length; i += 2) if (written[i + 1] !== held[i + 1]) args.push(written[i], written[i + 1]);
+    return args;
+  },
   parse: (reply, name): CompareAndSetReply => {
-    const [status, current] = statusList(name, reply, ['written', 'gone', 'moved', 'changed']);
+    const [status, head, ...pieces] = statusList(name, reply, ['written', 'gone', 'moved', 'changed']);
+    if (status !== 'changed') return { status };
     // Only a string is a value: a missing field is nil on RESP2 and RESP3 alike, but would be 0 or false
-    // if the script ever switched to RESP3 replies (redis.setresp(3)).
-    if (status === 'changed') return { status, current: typeof current === 'string' ? current : undefined };
-    return { status };
+    // if the script ever switched to RESP3 replies (redis.setresp(3)). A piece missing leaves the head.
+    if (typeof head !== 'string') return { status, current: undefined };
+    return { status, current: joinedValue(head, (index) => (typeof pieces[index - 1] === 'string' ? (pieces[index - 1] as string) : undefined)) };
   },
 });
 

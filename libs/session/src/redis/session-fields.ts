@@ -1,3 +1,5 @@
+import { joinPieces } from './field-pieces';
+
 /**
  * Hash fields the library keeps beside the session's own keys, spelled once here; the Lua scripts
  * get them as their `FIELD` table (see `lua-source.ts`). They start with ":", which the library
@@ -75,8 +77,8 @@ export function renewalRecordOf(fields: StoredFields): RenewalRecord {
 }
 
 /**
- * A hash as a record of fields, null for a missing key (HGETALL's reply, or the flat list a script
- * answers). ioredis turns HGETALL's RESP2 array into an object and decodes a RESP3 map as one, so an
+ * A hash as a record of fields, each value whole (see `field-pieces.ts`), null for a missing key
+ * (HGETALL's reply, or the flat list a script answers). ioredis turns HGETALL's RESP2 array into an object and decodes a RESP3 map as one, so an
  * object is taken as it is; a flat array is paired up here, defining fields so one named `__proto__`
  * stays a field.
  */
@@ -87,9 +89,9 @@ export function asFieldRecord(reply: unknown): StoredFields | null {
     for (let i = 0; i + 1 < reply.length; i += 2) {
       Object.defineProperty(fields, String(reply[i]), { value: String(reply[i + 1]), enumerable: true, writable: true, configurable: true });
     }
-    return fields;
+    return joinPieces(fields);
   }
   if (reply === null || typeof reply !== 'object') return null;
-  for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return reply as StoredFields; // at least one field
+  for (const field in reply) if (Object.prototype.hasOwnProperty.call(reply, field)) return joinPieces(reply as StoredFields); // at least one field
   return null;
 }

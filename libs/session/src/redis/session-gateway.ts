@@ -17,6 +17,7 @@ import type {
   TouchSessionArgs,
   TouchStatus,
 } from './scripts';
+import { PIECE_BYTES } from './field-pieces';
 import type { RenewalRecord, StoredFields } from './session-fields';
 import type { SessionObserver } from './session-observer';
 import { readField, readRenewalMarks, readSession } from './session-reads';
@@ -40,9 +41,16 @@ export type { StoredFields } from './session-fields';
  */
 export class SessionGateway {
   private readonly calls: GatewayCalls;
+  private readonly pieceBytes: number;
 
   constructor(options: SessionGatewayOptions) {
     this.calls = new GatewayCalls(options);
+    this.pieceBytes = options.pieceBytes ?? PIECE_BYTES;
+  }
+
+  /** A write's arguments with this gateway's piece size, unless they name one (the default costs no copy). */
+  private sized<Args extends { pieceBytes?: number }>(args: Args): Args {
+    return this.pieceBytes === PIECE_BYTES || args.pieceBytes !== undefined ? args : { ...args, pieceBytes: this.pieceBytes };
   }
 
   /** The client, with the scripts defined on it; the gateway never closes it. */
@@ -90,7 +98,7 @@ export class SessionGateway {
    * past deletes the session ('expired').
    */
   saveSession(args: SaveSessionArgs): Promise<{ status: SaveStatus }> {
-    return saveSession(this.calls, args);
+    return saveSession(this.calls, this.sized(args));
   }
 
   /**
@@ -109,7 +117,7 @@ export class SessionGateway {
    * stamps `lastSeenAt` with it when given.
    */
   compareAndSet(args: CompareAndSetArgs): Promise<CompareAndSetReply> {
-    return compareAndSet(this.calls, args);
+    return compareAndSet(this.calls, this.sized(args));
   }
 
   /**
@@ -139,7 +147,7 @@ export class SessionGateway {
 
   /** Writes a renewed session's fields under its new key unless that key exists; stamps its expiry field and issue time. */
   plantSuccessor(args: PlantArgs): Promise<PlantStatus> {
-    return plantSuccessor(this.calls, args);
+    return plantSuccessor(this.calls, this.sized(args));
   }
 
   /** Turns a claimed key into a pointer to its successor, expiring after `grace` ms; 'gone' when destroyed meanwhile. */
@@ -161,7 +169,7 @@ export class SessionGateway {
    * under its limit. A rejected join writes nothing. Standalone and Sentinel only (`isCluster` false).
    */
   saveSessionAndIndex(save: SaveSessionArgs, { join, leave }: { join?: IndexJoin; leave?: IndexEntry }): Promise<SaveAndIndexReply> {
-    return saveSessionAndIndex(this.calls, { save, join, leave });
+    return saveSessionAndIndex(this.calls, { save: this.sized(save), join, leave });
   }
 
   /** Moves a user index's expiry to `expiresAt` unless it is later already; a missing index stays missing. */

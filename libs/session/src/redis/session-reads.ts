@@ -1,4 +1,5 @@
-import { ReplyError } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
+import { joinedValue, pieceCount, pieceField } from './field-pieces';
 import type { GatewayCalls } from './gateway-calls';
 import { FIELD, asFieldRecord, type RenewalRecord, type StoredFields } from './session-fields';
 import type { StoreCallFacts } from './session-observer';
@@ -21,10 +22,28 @@ export function readRenewalMarks(calls: GatewayCalls, redisKey: string): Promise
     .then(([successor, ended]) => (ended !== null ? 'ended' : successor !== null ? 'renewed' : 'session'));
 }
 
-/** One field of a hash, undefined when absent. */
+/** One field of a hash, whole, undefined when absent. */
 export async function readField(calls: GatewayCalls, redisKey: string, field: string): Promise<string | undefined> {
-  const value = await calls.call('update', (client) => client.hget(redisKey, field));
+  const [value] = await calls.call('update', (client) => readWholeFields(client, redisKey, [field]));
   return value ?? undefined;
+}
+
+/**
+ * Some fields of a hash, each value whole (null when absent): one HMGET, and one more for the pieces
+ * of the values stored in pieces (see `field-pieces.ts`), when there are any.
+ */
+export function readWholeFields(client: Redis | Cluster, redisKey: string, fields: string[]): Promise<(string | null)[]> {
+  return client.hmget(redisKey, ...fields).then((heads) => {
+    const pieces: string[] = [];
+    heads.forEach((head, i) => {
+      for (let index = 1; head !== null && index < pieceCount(head); index++) pieces.push(pieceField(fields[i], index));
+    });
+    if (pieces.length === 0) return heads;
+    return client.hmget(redisKey, ...pieces).then((values) => {
+      const byField = new Map(pieces.map((piece, i) => [piece, values[i]]));
+      return heads.map((head, i) => (head === null ? null : joinedValue(head, (index) => byField.get(pieceField(fields[i], index)))));
+    });
+  });
 }
 
 /** A read's failure: 'wrongType' when the key is not a hash, else rethrown. */

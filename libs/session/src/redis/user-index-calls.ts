@@ -1,6 +1,7 @@
 import type { GatewayCalls } from './gateway-calls';
 import { EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, type IndexAddArgs, type IndexAddReply, type SaveAndIndexArgs, type SaveAndIndexReply } from './scripts';
 import { FIELD } from './session-fields';
+import { readWholeFields } from './session-reads';
 import { saveFacts } from './session-writes';
 
 /*
@@ -30,7 +31,7 @@ export function existsKey(calls: GatewayCalls, redisKey: string): Promise<number
 
 /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
 export function deviceFields(calls: GatewayCalls, redisKey: string): Promise<(string | null)[]> {
-  return calls.call('index', (client) => client.hmget(redisKey, FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip));
+  return calls.call('index', (client) => readWholeFields(client, redisKey, [FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip]));
 }
 
 /** Members of a sorted set scored between `max` and `min`, highest score first. */

@@ -55,6 +55,7 @@ export function createSessionContext(options: ResolvedStoreOptions, observers = 
   const gateway = new SessionGateway({
     client: options.client,
     deadline: options.redisDeadline,
+    pieceBytes: options.hashMaxListpackValue,
     durability: options.durability,
     logger: options.logger,
     observers,

@@ -7,12 +7,16 @@
 -- (the idle slide's `touchAfter`; 0: set it exactly), so a change inside `touchAfter` costs Redis
 -- one read and one write, as a change of one key should, and never moves an expiry another request
 -- slid further back.
--- ARGV from base + 1: mode, expire-at ms, now ms, min gain ms, n, n field/value pairs, fields to delete.
+-- ARGV from base + 1: mode, expire-at ms, now ms, min gain ms, n, n field/value pairs (a long value
+-- as its head and pieces), fields to delete.
 -- Returns 'written', 'gone' (patch on a missing session), 'expired' (deleted), 'moved' (a renewed
 -- session's old key: nothing written) or an error reply (a bad argument: nothing written).
+-- A value longer than PIECE_BYTES arrives as its head and pieces (field-pieces.ts); a patch also
+-- drops the pieces the values it replaces or deletes had beyond their new count.
 --- @include "fields"
 --- @include "includes/checked-expiry"
 --- @include "includes/call-in-chunks"
+--- @include "includes/field-pieces"
 
 local function save_session(key, base)
   local at, invalid = checked_expiry(ARGV[base + 2])
@@ -22,13 +26,26 @@ local function save_session(key, base)
   local n = tonumber(ARGV[base + 5])
   if n == nil or n < 0 or base + 5 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
   local pairs_from, pairs_to = base + 6, base + 5 + 2 * n
+  local patch = ARGV[base + 1] == 'patch'
   -- One read for every check. A live session always holds its creation time; a tombstone (a session
-  -- destroyed while renewal is on, FIELD.ended) never does, so it is as absent.
-  local found = redis.call('HMGET', key, FIELD.createdAt, FIELD.successor, FIELD.expiresAt)
+  -- destroyed while renewal is on, FIELD.ended) never does, so it is as absent. A patch reads the
+  -- heads of the fields it replaces or deletes too: how many pieces each leaves behind.
+  local probe = { FIELD.createdAt, FIELD.successor, FIELD.expiresAt }
+  local heads = {}
+  if patch then
+    for i = pairs_from, pairs_to, 2 do
+      if not is_piece_field(ARGV[i]) then
+        heads[#heads + 1] = i
+        probe[#probe + 1] = ARGV[i]
+      end
+    end
+    for i = pairs_to + 1, #ARGV do probe[#probe + 1] = ARGV[i] end
+  end
+  local found = hmget_in_chunks(key, probe)
   -- A renewed session's old key takes no write: the writer goes to the successor (see session-forwarding.ts).
   if found[2] then return 'moved' end
   local stamp = true
-  if ARGV[base + 1] == 'patch' then
+  if patch then
     if not found[1] then return 'gone' end
     local held = tonumber(found[3])
     if held then
@@ -49,7 +66,14 @@ local function save_session(key, base)
   else
     call_in_chunks('HSET', key, pairs_from, pairs_to)
   end
-  call_in_chunks('HDEL', key, pairs_to + 1, #ARGV)
+  local drops = {}
+  for i = pairs_to + 1, #ARGV do drops[#drops + 1] = ARGV[i] end
+  if patch then
+    -- The pieces held beyond each new value's count, and every piece of a deleted field.
+    for h, i in ipairs(heads) do piece_fields(drops, ARGV[i], piece_count(ARGV[i + 1]), piece_count(found[3 + h])) end
+    for i = pairs_to + 1, #ARGV do piece_fields(drops, ARGV[i], 1, piece_count(found[3 + #heads + i - pairs_to])) end
+  end
+  call_list_in_chunks('HDEL', key, drops)
   if stamp then redis.call('PEXPIREAT', key, ms(at)) end
   return 'written'
 end
