@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { SessionConfigError } from '../errors/session-config.error';
 import { resolveSessionOptions } from './resolve-options';
+import { STORAGE_OPTIONS } from './resolve-storage-options';
 import { resolveStoreOptions } from './resolve-store-options';
 import type { ResolvedStorageOptions } from './resolved-storage-options';
 import { SESSION_DEFAULTS, defaultTouchAfter } from './session-defaults';
@@ -22,22 +23,9 @@ const resolvers: [string, Resolve][] = [
   ['resolveStoreOptions', (options) => resolveStoreOptions({ client, ...options })],
 ];
 
-const STORAGE_FIELDS = [
-  'prefix',
-  'cookie',
-  'idleTimeout',
-  'absoluteTimeout',
-  'touchAfter',
-  'redisDeadline',
-  'durability',
-  'encryption',
-  'maxSessionBytes',
-  'hashMaxListpackValue',
-];
-
 /** The shared fields of a resolved options object, the rest left out. */
 function storagePart(resolved: ResolvedStorageOptions): Record<string, unknown> {
-  return Object.fromEntries(STORAGE_FIELDS.map((field) => [field, resolved[field as keyof ResolvedStorageOptions]]));
+  return Object.fromEntries(STORAGE_OPTIONS.map((field) => [field, resolved[field as keyof ResolvedStorageOptions]]));
 }
 
 describe('defaultTouchAfter', () => {
