@@ -146,6 +146,45 @@ describe('when Redis is unavailable', () => {
   });
 });
 
+/**
+ * `redisDeadline: 0` means no deadline: a request waits for as long as Redis takes. No ioredis
+ * `commandTimeout` of 0 either, which would fail every command that takes more than a timer's turn.
+ */
+describe('with redisDeadline: 0', () => {
+  let redis: RedisServerHandle;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('no-deadline'), redisDeadline: 0 });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('waits for a Redis that answers late rather than failing the request', async () => {
+    const user = new Visitor(app.url);
+    expect((await user.post('/inc')).status).toBe(200);
+    const { default: Redis } = await import('ioredis');
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'ALL');
+      const started = Date.now();
+      const res = await user.get('/whole');
+      expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: expect.objectContaining({ views: 1 }) });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(PAUSE_MS - 50); // it waited out the pause
+      expect((await user.post('/inc')).status).toBe(200);
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
+
+/** How long Redis answers nothing in the test of `redisDeadline: 0`. */
+const PAUSE_MS = 300;
+
 async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {

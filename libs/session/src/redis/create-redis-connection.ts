@@ -18,7 +18,9 @@ export function createRedisConnection(option: SessionRedisOption, redisDeadline:
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: redisDeadline, // ioredis bounds each attempt; the gateway bounds the whole call
+    // ioredis bounds each attempt; the gateway bounds the whole call. No deadline (0), no bound: an
+    // ioredis `commandTimeout` of 0 would fail every command not answered within a timer's turn.
+    commandTimeout: redisDeadline > 0 ? redisDeadline : undefined,
     connectTimeout: Math.max(redisDeadline, 2_000), // 2 s at least: a TLS handshake can take a while
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000), // reconnect for ever, at most 2 s apart
   };
