@@ -1,12 +1,9 @@
-import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RedisSessionStore, SessionConfigError, type RedisSessionStoreOptions } from '@app/session';
 import { CommandRecorder } from '../support/command-recorder';
 import { isSave, saveOf } from '../support/save-args';
 import { openMonitor } from '../support/monitor';
-import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, freshSession, loadSession, newSid, openStoreRedis, recordingLogger, saveSession } from './fixtures';
+import { freshSession, loadSession, newSid, recordingLogger, redisPerSpec, saveSession } from './fixtures';
 import { sessionRedisKey, storedField, storedHash } from '../support/key-scheme';
 
 /**
@@ -14,42 +11,33 @@ import { sessionRedisKey, storedField, storedHash } from '../support/key-scheme'
  * not open: written before encryption or under a key the options lack, the session is absent; copied
  * or tampered with, found only by opening it, its key reads as absent once reached. Logged once.
  */
-let redis: RedisServerHandle;
-let client: Redis;
-let admin: Redis;
-let prefix: string;
+const db = redisPerSpec('sealed');
 let logger: ReturnType<typeof recordingLogger>;
 
 const KEY = randomBytes(32);
 const CSRF_TOKEN = randomBytes(32).toString('base64url');
 const DATA = { cart: [{ sku: 'rooibos-tea', qty: 2 }], user: { id: 'u-17', name: 'Ada Lovelace' }, csrfToken: CSRF_TOKEN };
 
-beforeAll(async () => {
-  ({ redis, client, admin } = await openStoreRedis());
-});
-afterAll(() => closeStoreRedis({ redis, client, admin }));
 beforeEach(() => {
-  prefix = uniquePrefix('sealed');
   logger = recordingLogger();
 });
-afterEach(() => deleteByPrefix(admin, prefix));
 
 function makeStore(options: Partial<RedisSessionStoreOptions> = {}): RedisSessionStore {
-  return new RedisSessionStore({ client, prefix, logger, encryption: { keys: [KEY] }, ...options });
+  return new RedisSessionStore({ client: db.client, prefix: db.prefix, logger, encryption: { keys: [KEY] }, ...options });
 }
 
 /** A session saved with DATA; its ID and Redis key. */
 async function savedSession(store: RedisSessionStore): Promise<{ sid: string; key: string }> {
   const sid = newSid();
   await store.set(sid, freshSession(store, sid, DATA));
-  return { sid, key: sessionRedisKey(prefix, sid) };
+  return { sid, key: sessionRedisKey(db.prefix, sid) };
 }
 
 describe('what Redis holds', () => {
   it('holds no plaintext of a data value in the hash, nor in any command MONITOR sees', async () => {
     const store = makeStore();
     const seen: string[][] = [];
-    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
+    const monitor = await openMonitor(db.url, (_time, args) => seen.push(args));
     try {
       const { sid, key } = await savedSession(store);
       const session = await loadSession(store, sid);
@@ -57,7 +45,7 @@ describe('what Redis holds', () => {
       await saveSession(session);
       await expect(store.get(sid)).resolves.toMatchObject({ cart: [{ sku: 'rooibos-tea' }, { sku: 'teapot' }], user: { name: 'Ada Lovelace' } });
 
-      const held = await storedHash(admin, key);
+      const held = await storedHash(db.admin, key);
       expect(Object.keys(held).sort()).toEqual([':c', ':e', ':k', 'cart', 'csrfToken', 'user']);
       for (const field of ['cart', 'csrfToken', 'user']) expect(held[field]).toMatch(/^~[A-Za-z0-9_-]+$/);
       const everything = JSON.stringify([held, seen]);
@@ -71,8 +59,8 @@ describe('what Redis holds', () => {
   it('writes only the changed field on a save after a load, though every seal of the others would differ', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    const before = await storedHash(admin, key);
-    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    const before = await storedHash(db.admin, key);
+    const recorder = await CommandRecorder.start(db.url, { keyPrefix: db.prefix });
     try {
       const session = await loadSession(store, sid);
       session.theme = 'dark';
@@ -91,7 +79,7 @@ describe('what Redis holds', () => {
     } finally {
       await recorder.stop();
     }
-    const after = await storedHash(admin, key);
+    const after = await storedHash(db.admin, key);
     expect({ cart: after.cart, user: after.user }).toEqual({ cart: before.cart, user: before.user });
   });
 });
@@ -102,8 +90,8 @@ describe('a value that does not open: its key reads as absent once reached, or t
     const victim = await savedSession(store);
     const attacker = await savedSession(store);
     // Copied whole (a long value is held in pieces; one written whole reads as it is).
-    const sealedUser = (await storedField(admin, victim.key, 'user'))!;
-    await admin.hset(attacker.key, 'user', sealedUser);
+    const sealedUser = (await storedField(db.admin, victim.key, 'user'))!;
+    await db.admin.hset(attacker.key, 'user', sealedUser);
 
     for (let i = 0; i < 3; i++) {
       const session = await store.get(attacker.sid);
@@ -112,14 +100,14 @@ describe('a value that does not open: its key reads as absent once reached, or t
     }
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn.mock.calls[0][0]).toMatch(/key "user" .*: field "user" does not authenticate .*option "encryption".*reads as absent/);
-    await expect(storedField(admin, attacker.key, 'user')).resolves.toBe(sealedUser); // kept until the key is assigned
+    await expect(storedField(db.admin, attacker.key, 'user')).resolves.toBe(sealedUser); // kept until the key is assigned
     await expect(store.get(victim.sid)).resolves.toMatchObject({ user: { name: 'Ada Lovelace' } });
   });
 
   it('reads a value copied to another field of the same session as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    await admin.hset(key, 'cart', (await storedField(admin, key, 'user'))!);
+    await db.admin.hset(key, 'cart', (await storedField(db.admin, key, 'user'))!);
     const session = await store.get(sid);
     expect(session!.cart).toBeUndefined();
     expect(session!.user).toEqual(DATA.user);
@@ -129,10 +117,10 @@ describe('a value that does not open: its key reads as absent once reached, or t
   it('reads a tampered value as absent', async () => {
     const store = makeStore();
     const { sid, key } = await savedSession(store);
-    const sealed = (await storedField(admin, key, 'cart'))!;
+    const sealed = (await storedField(db.admin, key, 'cart'))!;
     // A character in the middle: each of its six bits counts (the last one may carry padding bits).
     const at = Math.floor(sealed.length / 2);
-    await admin.hset(key, 'cart', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));
+    await db.admin.hset(key, 'cart', sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1));
     const session = await store.get(sid);
     expect(session!.cart).toBeUndefined();
     expect(session!.user).toEqual(DATA.user);
@@ -140,7 +128,7 @@ describe('a value that does not open: its key reads as absent once reached, or t
   });
 
   it('reads a session written before encryption as no session, unless acceptPlaintext opens the migration window', async () => {
-    const plain = new RedisSessionStore({ client, prefix, logger });
+    const plain = new RedisSessionStore({ client: db.client, prefix: db.prefix, logger });
     const { sid } = await savedSession(plain);
     await expect(makeStore().get(sid)).resolves.toBeNull();
     expect(logger.warn.mock.calls[0][0]).toMatch(/is not sealed/);

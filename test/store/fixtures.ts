@@ -111,8 +111,9 @@ export async function closeStoreRedis(opened: Partial<StoreRedis>): Promise<void
   await opened.redis?.stop();
 }
 
-/** What `redisPerSpec` gives a spec: the clients of its Redis and the prefix of the test running. */
+/** What `redisPerSpec` gives a spec: its Redis's address and clients, and the prefix of the test running. */
 export interface SpecRedis {
+  readonly url: string;
   readonly client: Redis;
   readonly admin: Redis;
   readonly prefix: string;
@@ -135,6 +136,9 @@ export function redisPerSpec(prefixName: string, setUp?: (opened: StoreRedis) =>
   });
   afterEach(() => deleteByPrefix(opened!.admin, prefix));
   return {
+    get url() {
+      return opened!.redis.url;
+    },
     get client() {
       return opened!.client;
     },

@@ -1,51 +1,35 @@
-import Redis from 'ioredis';
 import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
 import { COMPARE_AND_SET, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
 import { SCRIPTS } from '@app/session/redis/gateway-calls';
 import { FIELD } from '@app/session/redis/session-fields';
-import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis } from './fixtures';
+import { redisPerSpec } from './fixtures';
 
 /*
  * The Lua scripts' own contract, each script called directly on a real Redis with the times it is
  * given (no clock involved): the store above them often decides the same thing before it calls, so
  * these are the tests that notice when a script alone goes wrong (scripts/lua-mutations.js).
  */
-let redis: RedisServerHandle;
-let client: Redis;
-let admin: Redis;
-let prefix: string;
-
-beforeAll(async () => {
-  ({ redis, client, admin } = await openStoreRedis());
-  defineScriptsOn(client, SCRIPTS);
-});
-afterAll(() => closeStoreRedis({ redis, client, admin }));
-beforeEach(() => {
-  prefix = uniquePrefix('lua');
-});
-afterEach(() => deleteByPrefix(admin, prefix));
+const db = redisPerSpec('lua', ({ client }) => defineScriptsOn(client, SCRIPTS));
 
 const MINUTE = 60_000;
 /** A fixed "now" well in the future of the wall clock, so keys the tests write never expire during a test. */
 const NOW = Date.now() + 24 * 60 * MINUTE;
 
 async function storedSession(key: string, createdAt: number, expiresAt: number): Promise<void> {
-  await admin.hset(key, FIELD.createdAt, String(createdAt), FIELD.expiresAt, String(expiresAt), 'n', '1');
-  await admin.pexpireat(key, expiresAt);
+  await db.admin.hset(key, FIELD.createdAt, String(createdAt), FIELD.expiresAt, String(expiresAt), 'n', '1');
+  await db.admin.pexpireat(key, expiresAt);
 }
 
 describe('save-session', () => {
   it('deletes a session saved with an expiry at or before now, and answers expired', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, NOW + MINUTE);
     const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW, now: NOW, set: ['n', '2'], del: [] };
-    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('expired');
-    await expect(admin.exists(key)).resolves.toBe(0);
-    await expect(runScript(client, SAVE_SESSION, { ...save, mode: 'replace', expiresAt: NOW - 1 })).resolves.toBe('expired');
-    await expect(admin.exists(key)).resolves.toBe(0);
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('expired');
+    await expect(db.admin.exists(key)).resolves.toBe(0);
+    await expect(runScript(db.client, SAVE_SESSION, { ...save, mode: 'replace', expiresAt: NOW - 1 })).resolves.toBe('expired');
+    await expect(db.admin.exists(key)).resolves.toBe(0);
   });
 
   it('a replace over a stored session or a tombstone keeps none of its fields', async () => {
@@ -53,23 +37,23 @@ describe('save-session', () => {
       ['session', [FIELD.createdAt, String(NOW - MINUTE), FIELD.expiresAt, String(NOW + MINUTE), 'old', '1']],
       ['tombstone', [FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE)]],
     ] as const) {
-      const key = `${prefix}${label}`;
-      await admin.hset(key, ...fields);
-      await admin.pexpireat(key, NOW + MINUTE);
+      const key = `${db.prefix}${label}`;
+      await db.admin.hset(key, ...fields);
+      await db.admin.pexpireat(key, NOW + MINUTE);
       const save = { redisKey: key, mode: 'replace' as const, expiresAt: NOW + 30 * MINUTE, now: NOW, set: [FIELD.createdAt, String(NOW), 'n', '1'], del: [] };
-      await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
-      await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.createdAt]: String(NOW), n: '1', [FIELD.expiresAt]: String(NOW + 30 * MINUTE) });
+      await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('written');
+      await expect(db.admin.hgetall(key)).resolves.toEqual({ [FIELD.createdAt]: String(NOW), n: '1', [FIELD.expiresAt]: String(NOW + 30 * MINUTE) });
     }
   });
 
   it('answers gone to a patch of a tombstone, leaving it as it was', async () => {
-    const key = `${prefix}s`;
-    await admin.hset(key, FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE));
-    await admin.pexpireat(key, NOW + MINUTE);
+    const key = `${db.prefix}s`;
+    await db.admin.hset(key, FIELD.ended, '1', FIELD.expiresAt, String(NOW + MINUTE));
+    await db.admin.pexpireat(key, NOW + MINUTE);
     const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW + 30 * MINUTE, now: NOW, set: ['n', '2'], del: [] };
-    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('gone');
-    await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
-    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('gone');
+    await expect(db.admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
   });
 });
 
@@ -78,63 +62,63 @@ describe('the expiry a write moves (min gain)', () => {
   const GAIN = 6 * MINUTE;
 
   it('a patch inside the min gain writes its fields and leaves the expiry as Redis holds it', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, HELD);
     const save = { redisKey: key, mode: 'patch' as const, expiresAt: HELD + GAIN - 1, now: NOW, minGain: GAIN, set: ['n', '2'], del: [] };
-    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
-    await expect(admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD)]);
-    await expect(admin.pexpiretime(key)).resolves.toBe(HELD);
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD)]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD);
   });
 
   it('a patch that gains the min gain moves the expiry and its field together', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, HELD);
     const save = { redisKey: key, mode: 'patch' as const, expiresAt: HELD + GAIN, now: NOW, minGain: GAIN, set: ['n', '2'], del: [] };
-    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
-    await expect(admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD + GAIN)]);
-    await expect(admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(HELD + GAIN)]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
   });
 
   it('a patch with min gain 0 sets the expiry exactly, earlier too (a cookie given a shorter maxAge)', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, HELD);
     const save = { redisKey: key, mode: 'patch' as const, expiresAt: NOW + MINUTE, now: NOW, minGain: 0, set: ['n', '2'], del: [] };
-    await expect(runScript(client, SAVE_SESSION, save)).resolves.toBe('written');
-    await expect(admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(NOW + MINUTE));
-    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(db.admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(NOW + MINUTE));
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
   });
 
   it('a compare-and-set never moves back an expiry another request slid further, and moves it once that gains the min gain', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, HELD);
     const update = { redisKey: key, field: 'n', expected: '1', next: '2', expiresAt: HELD - MINUTE, now: NOW, minGain: GAIN, lastSeenAt: NOW };
-    await expect(runScript(client, COMPARE_AND_SET, update)).resolves.toEqual({ status: 'written' });
-    await expect(admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['2', String(HELD), null]);
-    await expect(admin.pexpiretime(key)).resolves.toBe(HELD);
+    await expect(runScript(db.client, COMPARE_AND_SET, update)).resolves.toEqual({ status: 'written' });
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['2', String(HELD), null]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD);
     const sliding = { ...update, expected: '2', next: '3', expiresAt: HELD + GAIN };
-    await expect(runScript(client, COMPARE_AND_SET, sliding)).resolves.toEqual({ status: 'written' });
-    await expect(admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['3', String(HELD + GAIN), String(NOW)]);
-    await expect(admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
+    await expect(runScript(db.client, COMPARE_AND_SET, sliding)).resolves.toEqual({ status: 'written' });
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt, FIELD.lastSeenAt)).resolves.toEqual(['3', String(HELD + GAIN), String(NOW)]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
   });
 });
 
 describe('touch-session', () => {
   it('slides the expiry no further than the creation time plus the absolute timeout', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     const createdAt = NOW - 50 * MINUTE;
     await storedSession(key, createdAt, NOW + MINUTE);
     const touch = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, absoluteTimeout: 60 * MINUTE };
-    await expect(runScript(client, TOUCH_SESSION, touch)).resolves.toBe('touched');
-    await expect(admin.pexpiretime(key)).resolves.toBe(createdAt + 60 * MINUTE);
-    await expect(admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(createdAt + 60 * MINUTE));
+    await expect(runScript(db.client, TOUCH_SESSION, touch)).resolves.toBe('touched');
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(createdAt + 60 * MINUTE);
+    await expect(db.admin.hget(key, FIELD.expiresAt)).resolves.toBe(String(createdAt + 60 * MINUTE));
   });
 
   it('deletes a session past its absolute deadline, and answers expired', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - 61 * MINUTE, NOW + MINUTE);
     const touch = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, absoluteTimeout: 60 * MINUTE };
-    await expect(runScript(client, TOUCH_SESSION, touch)).resolves.toBe('expired');
-    await expect(admin.exists(key)).resolves.toBe(0);
+    await expect(runScript(db.client, TOUCH_SESSION, touch)).resolves.toBe('expired');
+    await expect(db.admin.exists(key)).resolves.toBe(0);
   });
 });
 
@@ -150,57 +134,57 @@ describe("a user's index", () => {
   });
 
   it('takes the leaving digest out of its index in the save that joins the new one (an ID change)', async () => {
-    const key = `${prefix}s`;
-    const index = `${prefix}user:u`;
-    await admin.zadd(index, NOW - MINUTE, 'old-digest', NOW - MINUTE, 'other-digest');
+    const key = `${db.prefix}s`;
+    const index = `${db.prefix}user:u`;
+    await db.admin.zadd(index, NOW - MINUTE, 'old-digest', NOW - MINUTE, 'other-digest');
     const save = { redisKey: key, mode: 'replace' as const, expiresAt: NOW + MINUTE, now: NOW, set: ['n', '1'], del: [] };
-    const reply = await runScript(client, SAVE_AND_INDEX, {
+    const reply = await runScript(db.client, SAVE_AND_INDEX, {
       save,
       join: join(index, 'new-digest', NOW + 2 * MINUTE),
       leave: { redisKey: index, digest: 'old-digest' },
     });
     expect(reply).toEqual({ status: 'written', evicted: [] });
-    await expect(admin.zrange(index, 0, '-1')).resolves.toEqual(['other-digest', 'new-digest']);
+    await expect(db.admin.zrange(index, 0, '-1')).resolves.toEqual(['other-digest', 'new-digest']);
   });
 
   it('never moves an index expiry earlier, on a join alone or with its save', async () => {
-    const index = `${prefix}user:u`;
-    await admin.zadd(index, NOW - MINUTE, 'first');
-    await admin.pexpireat(index, NOW + 60 * MINUTE);
-    await runScript(client, INDEX_ADD, join(index, 'second', NOW + 10 * MINUTE));
-    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
+    const index = `${db.prefix}user:u`;
+    await db.admin.zadd(index, NOW - MINUTE, 'first');
+    await db.admin.pexpireat(index, NOW + 60 * MINUTE);
+    await runScript(db.client, INDEX_ADD, join(index, 'second', NOW + 10 * MINUTE));
+    await expect(db.admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
 
-    const save = { redisKey: `${prefix}s`, mode: 'replace' as const, expiresAt: NOW + MINUTE, now: NOW, set: ['n', '1'], del: [] };
-    await runScript(client, SAVE_AND_INDEX, { save, join: join(index, 'third', NOW + 10 * MINUTE) });
-    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
+    const save = { redisKey: `${db.prefix}s`, mode: 'replace' as const, expiresAt: NOW + MINUTE, now: NOW, set: ['n', '1'], del: [] };
+    await runScript(db.client, SAVE_AND_INDEX, { save, join: join(index, 'third', NOW + 10 * MINUTE) });
+    await expect(db.admin.pexpiretime(index)).resolves.toBe(NOW + 60 * MINUTE);
 
-    await runScript(client, INDEX_ADD, join(index, 'fourth', NOW + 90 * MINUTE));
-    await expect(admin.pexpiretime(index)).resolves.toBe(NOW + 90 * MINUTE);
+    await runScript(db.client, INDEX_ADD, join(index, 'fourth', NOW + 90 * MINUTE));
+    await expect(db.admin.pexpiretime(index)).resolves.toBe(NOW + 90 * MINUTE);
   });
 });
 
 describe('logout and renewal', () => {
   it('leaves a tombstone that lives for the given time, and a renewal cannot plant the session under it', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, NOW + 30 * MINUTE);
-    await expect(runScript(client, DESTROY_SESSION, { redisKey: key, tombstoneMs: MINUTE, now: NOW })).resolves.toEqual({
+    await expect(runScript(db.client, DESTROY_SESSION, { redisKey: key, tombstoneMs: MINUTE, now: NOW })).resolves.toEqual({
       deleted: 1,
       sealedSuccessor: undefined,
     });
-    await expect(admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
-    await expect(admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
+    await expect(db.admin.hgetall(key)).resolves.toEqual({ [FIELD.ended]: '1', [FIELD.expiresAt]: String(NOW + MINUTE) });
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
     const plant = { redisKey: key, expiresAt: NOW + 30 * MINUTE, now: NOW, fields: ['n', '1'] };
-    await expect(runScript(client, RENEW_PLANT, plant)).resolves.toBe('ended');
-    await expect(admin.hget(key, 'n')).resolves.toBeNull();
+    await expect(runScript(db.client, RENEW_PLANT, plant)).resolves.toBe('ended');
+    await expect(db.admin.hget(key, 'n')).resolves.toBeNull();
   });
 
   it('records the first claim of a renewal, so a second one learns its successor', async () => {
-    const key = `${prefix}s`;
+    const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, NOW + 30 * MINUTE);
-    const first = await runScript(client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-a' });
+    const first = await runScript(db.client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-a' });
     expect(first).toMatchObject({ status: 'claimed' });
-    await expect(admin.hget(key, FIELD.successor)).resolves.toBe('sealed-a');
-    const second = await runScript(client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-b' });
+    await expect(db.admin.hget(key, FIELD.successor)).resolves.toBe('sealed-a');
+    const second = await runScript(db.client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-b' });
     expect(second).toMatchObject({ status: 'taken', sealedSuccessor: 'sealed-a' });
   });
 });

@@ -1,33 +1,21 @@
-import Redis from 'ioredis';
 import { createHash } from 'node:crypto';
 import { RedisSessionStore, SessionTooLargeError, type RedisSessionStoreOptions } from '@app/session';
 import { CommandRecorder, type RecordedCommand } from '../support/command-recorder';
 import { isSave, saveOf, type RecordedSave } from '../support/save-args';
 import { openMonitor } from '../support/monitor';
 import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import type { RedisServerHandle } from '../support/redis';
-import { closeStoreRedis, openStoreRedis, freshSession, loadSession, newSid, recordingLogger, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
+import { freshSession, loadSession, newSid, recordingLogger, redisPerSpec, saveSession, sleepUntilAfter, viaCallback } from './fixtures';
 import { sessionRedisKey, storedField } from '../support/key-scheme';
 
 /** The store on one standalone Redis: layout, key names, expiry, resurrection, both API styles, bad data, size limit. */
-let redis: RedisServerHandle;
-let client: Redis;
-let admin: Redis;
-let prefix: string;
+const db = redisPerSpec('store');
 let logger: ReturnType<typeof recordingLogger>;
-
-beforeAll(async () => {
-  ({ redis, client, admin } = await openStoreRedis());
-});
-afterAll(() => closeStoreRedis({ redis, client, admin }));
 beforeEach(() => {
-  prefix = uniquePrefix('store');
   logger = recordingLogger();
 });
-afterEach(() => deleteByPrefix(admin, prefix));
 
 function makeStore(options: Partial<RedisSessionStoreOptions> = {}): RedisSessionStore {
-  return new RedisSessionStore({ client, prefix, logger, ...options });
+  return new RedisSessionStore({ client: db.client, prefix: db.prefix, logger, ...options });
 }
 
 /** The saves of one session key among recorded commands. */
@@ -44,9 +32,9 @@ describe('hash layout (one field per top-level key)', () => {
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada', roles: ['admin'] }, theme: 'dark' }));
 
-    const key = sessionRedisKey(prefix, sid);
-    await expect(admin.type(key)).resolves.toBe('hash');
-    const fields = await admin.hgetall(key);
+    const key = sessionRedisKey(db.prefix, sid);
+    await expect(db.admin.type(key)).resolves.toBe('hash');
+    const fields = await db.admin.hgetall(key);
     expect(fields).toMatchObject({ cart: '["book"]', user: '{"name":"Ada","roles":["admin"]}', theme: '"dark"' });
     const own = Object.keys(fields).filter((field) => !field.startsWith(':'));
     expect(own.sort()).toEqual(['cart', 'theme', 'user']);
@@ -57,8 +45,8 @@ describe('hash layout (one field per top-level key)', () => {
     const store = makeStore();
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { cart: ['book'], user: { name: 'Ada' }, theme: 'dark' }, { maxAge: 60_000 }));
-    const key = sessionRedisKey(prefix, sid);
-    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    const key = sessionRedisKey(db.prefix, sid);
+    const recorder = await CommandRecorder.start(db.url, { keyPrefix: db.prefix });
     try {
       const session = await loadSession(store, sid);
       session.theme = 'light';
@@ -77,7 +65,7 @@ describe('hash layout (one field per top-level key)', () => {
     } finally {
       await recorder.stop();
     }
-    const fields = await admin.hgetall(key);
+    const fields = await db.admin.hgetall(key);
     expect(fields).toMatchObject({ theme: '"light"', user: '{"name":"Ada"}' });
     expect(fields).not.toHaveProperty('cart');
   });
@@ -87,12 +75,12 @@ describe('hash layout (one field per top-level key)', () => {
     const sid = newSid();
     const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
     await store.set(sid, freshSession(store, sid, data));
-    await expect(admin.hlen(sessionRedisKey(prefix, sid))).resolves.toBeGreaterThanOrEqual(5_000);
+    await expect(db.admin.hlen(sessionRedisKey(db.prefix, sid))).resolves.toBeGreaterThanOrEqual(5_000);
     const session = await loadSession(store, sid);
     for (let i = 0; i < 5_000; i += 2) delete session[`k${i}`];
     await saveSession(session);
     await expect(store.get(sid)).resolves.toMatchObject({ k1: 1, k4999: 4999 });
-    await expect(admin.hexists(sessionRedisKey(prefix, sid), 'k0')).resolves.toBe(0);
+    await expect(db.admin.hexists(sessionRedisKey(db.prefix, sid), 'k0')).resolves.toBe(0);
   });
 
   it('keeps both changes when two copies loaded from one ID change different keys and save in parallel', async () => {
@@ -115,15 +103,15 @@ describe('key names', () => {
     const digest = createHash('sha256').update(sid).digest('base64url').slice(0, 32);
     expect(digest).toMatch(/^[A-Za-z0-9_-]{32}$/);
     await store.set(sid, freshSession(store, sid, { user: 'ada' }));
-    await expect(admin.keys(`${prefix}*`)).resolves.toEqual([prefix + digest]);
-    expect(sessionRedisKey(prefix, sid)).toBe(prefix + digest);
+    await expect(db.admin.keys(`${db.prefix}*`)).resolves.toEqual([db.prefix + digest]);
+    expect(sessionRedisKey(db.prefix, sid)).toBe(db.prefix + digest);
   });
 
   it('never lets the raw session ID reach Redis: not in keys, values, nor any command MONITOR sees', async () => {
     const store = makeStore();
     const sid = newSid();
     const seen: string[][] = [];
-    const monitor = await openMonitor(redis.url, (_time, args) => seen.push(args));
+    const monitor = await openMonitor(db.url, (_time, args) => seen.push(args));
     try {
       await store.set(sid, freshSession(store, sid, { user: 'ada', note: 'hello' }, { maxAge: 60_000 }));
       const session = await loadSession(store, sid);
@@ -132,12 +120,12 @@ describe('key names', () => {
       await store.touch(sid, session);
       await store.all();
       await store.ids();
-      const key = sessionRedisKey(prefix, sid);
-      const values = Object.entries(await admin.hgetall(key)).flat();
+      const key = sessionRedisKey(db.prefix, sid);
+      const values = Object.entries(await db.admin.hgetall(key)).flat();
       expect(values.length).toBeGreaterThan(0);
       await store.destroy(sid);
 
-      expect(await admin.keys('*')).not.toContainEqual(expect.stringContaining(sid));
+      expect(await db.admin.keys('*')).not.toContainEqual(expect.stringContaining(sid));
       expect(values.filter((value) => value.includes(sid))).toEqual([]);
       // MONITOR delivers asynchronously: wait until it has shown the DEL of the destroy.
       await waitFor(() => seen.some((args) => args[0].toUpperCase() === 'DEL' && args[1] === key));
@@ -155,12 +143,12 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const sid = newSid();
     const expiresAt = Date.now() + 60_000 + 123;
     await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(expiresAt) }));
-    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(expiresAt);
+    await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(expiresAt);
     const read = await store.get(sid);
     expect(read?.cookie.expires).toBeInstanceOf(Date);
     expect(new Date(read!.cookie.expires!).getTime()).toBe(expiresAt);
     // The expiry field repeats the TTL exactly (a read decides on it without a script); no other field does.
-    const fields = await admin.hgetall(sessionRedisKey(prefix, sid));
+    const fields = await db.admin.hgetall(sessionRedisKey(db.prefix, sid));
     expect(fields[':e']).toBe(String(expiresAt));
     const { ':e': _expiry, ...others } = fields;
     expect(Object.values(others)).not.toContainEqual(expect.stringContaining(String(expiresAt)));
@@ -172,7 +160,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const before = Date.now();
     await store.set(sid, freshSession(store, sid, { n: 1 }));
     const after = Date.now();
-    const expireTime = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
+    const expireTime = Number(await db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid)));
     expect(expireTime).toBeGreaterThanOrEqual(before + 300);
     expect(expireTime).toBeLessThanOrEqual(after + 300);
     const read = await store.get(sid);
@@ -181,7 +169,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     // the save, as a stall of a loaded run makes it: the session lives an idle timeout past its last
     // use, so wait for that slide (as the end of a request does) and sleep past the expiry Redis holds then.
     await store.touch(sid, read!);
-    const lastExpireTime = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
+    const lastExpireTime = Number(await db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid)));
     expect(lastExpireTime).toBeGreaterThanOrEqual(expireTime);
     expect(lastExpireTime).toBeLessThanOrEqual(Date.now() + 300);
 
@@ -193,7 +181,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const store = makeStore();
     const fresh = newSid();
     await store.set(fresh, freshSession(store, fresh, { n: 1 }, { expires: new Date(Date.now() - 1) }));
-    await expect(admin.exists(sessionRedisKey(prefix, fresh))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, fresh))).resolves.toBe(0);
 
     const stored = newSid();
     await store.set(stored, freshSession(store, stored, { n: 1 }, { maxAge: 60_000 }));
@@ -201,7 +189,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     session.n = 2;
     session.cookie.expires = new Date(Date.now() - 1);
     await saveSession(session);
-    await expect(admin.exists(sessionRedisKey(prefix, stored))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, stored))).resolves.toBe(0);
   });
 
   describe('absoluteTimeout caps every TTL', () => {
@@ -216,7 +204,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
     const nearExpiry = (window: number) => Date.now() + window / 2;
 
     async function createdAtOf(store: RedisSessionStore, sid: string): Promise<number> {
-      return Number(await admin.hget(sessionRedisKey(prefix, sid), ':c'));
+      return Number(await db.admin.hget(sessionRedisKey(db.prefix, sid), ':c'));
     }
 
     it('on set', async () => {
@@ -224,7 +212,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const sid = newSid();
       await store.set(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
       const createdAt = await createdAtOf(store, sid);
-      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
     });
 
     it('on touch', async () => {
@@ -236,13 +224,13 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const createdAt = await createdAtOf(store, sid);
       session.cookie.expires = new Date(Date.now() + 60_000);
       await store.touch(sid, session);
-      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
 
       // A copy read by another process knows nothing of the creation time: Redis applies the cap.
-      await admin.pexpireat(sessionRedisKey(prefix, sid), nearExpiry(idleTimeout));
+      await db.admin.pexpireat(sessionRedisKey(db.prefix, sid), nearExpiry(idleTimeout));
       await sleepUntilAfter(createdAt + 5);
       await store.touch(sid, freshSession(store, sid, { n: 1 }, { expires: new Date(Date.now() + 60_000) }));
-      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
     });
 
     it('on a read', async () => {
@@ -254,7 +242,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       await expireAt(sid, nearExpiry(idleTimeout));
       const read = await store.get(sid);
       await store.touch(sid, read!); // what express-session calls at the end: waits for the slide the read sent
-      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
+      await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(createdAt + absoluteTimeout);
       expect(new Date(read!.cookie.expires!).getTime()).toBe(createdAt + absoluteTimeout);
     });
 
@@ -267,7 +255,7 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const read = await store.get(sid);
       await store.touch(sid, read!);
       // Slid a full window from the read's own time, which is no earlier than `before`; the cookie says the same.
-      const expiry = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid)));
+      const expiry = Number(await db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid)));
       expect(expiry).toBeGreaterThanOrEqual(before + 60_000);
       expect(new Date(read!.cookie.expires!).getTime()).toBe(expiry);
     });
@@ -279,13 +267,13 @@ describe('expiry in ms, the key TTL being its only record', () => {
       const written = Date.now() + 60_000 - 4_000;
       await expireAt(sid, written); // a slide would gain 4 s only
       await store.touch(sid, (await store.get(sid))!);
-      await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, sid))).resolves.toBe(written);
+      await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, sid))).resolves.toBe(written);
     });
 
     /** Moves the key's expiry and its expiry field together, as the write scripts do. */
     async function expireAt(sid: string, at: number): Promise<void> {
-      const key = sessionRedisKey(prefix, sid);
-      await admin.multi().hset(key, ':e', at).pexpireat(key, at).exec();
+      const key = sessionRedisKey(db.prefix, sid);
+      await db.admin.multi().hset(key, ':e', at).pexpireat(key, at).exec();
     }
   });
 });
@@ -299,7 +287,7 @@ describe('a save never brings back a session destroyed meanwhile', () => {
     await store.destroy(sid); // the logout, in another request
     slowRequest.cart = ['book'];
     await expect(saveSession(slowRequest)).resolves.toBeUndefined();
-    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, sid))).resolves.toBe(0);
     await expect(store.get(sid)).resolves.toBeNull();
   });
 
@@ -310,7 +298,7 @@ describe('a save never brings back a session destroyed meanwhile', () => {
     const slowRequest = await loadSession(store, sid);
     await store.destroy(sid);
     await store.touch(sid, slowRequest);
-    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, sid))).resolves.toBe(0);
   });
 });
 
@@ -337,8 +325,8 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.set(a, freshSession(store, a, { n: 1 }), cb));
     expect(viaCb.error).toBeNull();
     await expect(store.set(b, freshSession(store, b, { n: 2 }))).resolves.toBeUndefined();
-    await expect(admin.hget(sessionRedisKey(prefix, a), 'n')).resolves.toBe('1');
-    await expect(admin.hget(sessionRedisKey(prefix, b), 'n')).resolves.toBe('2');
+    await expect(db.admin.hget(sessionRedisKey(db.prefix, a), 'n')).resolves.toBe('1');
+    await expect(db.admin.hget(sessionRedisKey(db.prefix, b), 'n')).resolves.toBe('2');
   });
 
   it('touch', async () => {
@@ -349,8 +337,8 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.touch(a, session, cb as () => void));
     expect(viaCb.error ?? null).toBeNull();
     await expect(store.touch(b, freshSession(store, b, {}, { expires: new Date(later + 1) }))).resolves.toBeUndefined();
-    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, a))).resolves.toBe(later);
-    await expect(admin.call('PEXPIRETIME', sessionRedisKey(prefix, b))).resolves.toBe(later + 1);
+    await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, a))).resolves.toBe(later);
+    await expect(db.admin.call('PEXPIRETIME', sessionRedisKey(db.prefix, b))).resolves.toBe(later + 1);
   });
 
   it('destroy', async () => {
@@ -359,13 +347,13 @@ describe('callback and promise styles', () => {
     const viaCb = await viaCallback((cb) => store.destroy(a, cb));
     expect(viaCb.error).toBeNull();
     await expect(store.destroy(b)).resolves.toBeUndefined();
-    await expect(admin.exists(sessionRedisKey(prefix, a), sessionRedisKey(prefix, b))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, a), sessionRedisKey(db.prefix, b))).resolves.toBe(0);
   });
 
   it('all, ids and length', async () => {
     const store = makeStore();
     const sids = await seeded(store, 3);
-    const digests = sids.map((sid) => sessionRedisKey(prefix, sid).slice(prefix.length)).sort();
+    const digests = sids.map((sid) => sessionRedisKey(db.prefix, sid).slice(db.prefix.length)).sort();
 
     const allCb = await viaCallback<Record<string, unknown>>((cb) => store.all(cb));
     expect(allCb.error).toBeNull();
@@ -387,16 +375,16 @@ describe('callback and promise styles', () => {
   it('all, ids and length count sessions only, not the user indexes under the prefix; clear removes both', async () => {
     const store = makeStore();
     const [sid] = await seeded(store, 1);
-    await admin.zadd(`${prefix}user:ada`, Date.now(), sessionRedisKey(prefix, sid).slice(prefix.length));
+    await db.admin.zadd(`${db.prefix}user:ada`, Date.now(), sessionRedisKey(db.prefix, sid).slice(db.prefix.length));
     await expect(store.length()).resolves.toBe(1);
-    await expect(store.ids()).resolves.toEqual([sessionRedisKey(prefix, sid).slice(prefix.length)]);
-    expect(Object.keys(await store.all())).toEqual([sessionRedisKey(prefix, sid).slice(prefix.length)]);
+    await expect(store.ids()).resolves.toEqual([sessionRedisKey(db.prefix, sid).slice(db.prefix.length)]);
+    expect(Object.keys(await store.all())).toEqual([sessionRedisKey(db.prefix, sid).slice(db.prefix.length)]);
     await store.clear();
-    await expect(admin.keys(`${prefix}*`)).resolves.toEqual([]);
+    await expect(db.admin.keys(`${db.prefix}*`)).resolves.toEqual([]);
   });
 
   it('clear, which also leaves other prefixes alone', async () => {
-    const other = makeStore({ prefix: `${prefix}other:` });
+    const other = makeStore({ prefix: `${db.prefix}other:` });
     const minePrefix = uniquePrefix('store-clear');
     const mine = makeStore({ prefix: minePrefix });
     try {
@@ -410,7 +398,7 @@ describe('callback and promise styles', () => {
       await expect(mine.length()).resolves.toBe(0);
       await expect(other.get(kept)).resolves.not.toBeNull();
     } finally {
-      await deleteByPrefix(admin, minePrefix);
+      await deleteByPrefix(db.admin, minePrefix);
     }
   });
 
@@ -432,8 +420,8 @@ describe('a value that is not valid JSON reads as an absent key, with a warning 
   ])('%s: the other keys read, the key reads undefined and is reported, Redis keeps it', async (_kind, corrupt) => {
     const store = makeStore();
     const sid = newSid();
-    const key = sessionRedisKey(prefix, sid);
-    await admin.hset(key, ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', corrupt, 'user', '{"id":"u1"}', 'views', '3');
+    const key = sessionRedisKey(db.prefix, sid);
+    await db.admin.hset(key, ':c', Date.now(), ':k', '{"originalMaxAge":null}', 'cart', corrupt, 'user', '{"id":"u1"}', 'views', '3');
     const session = (await store.get(sid)) as unknown as Record<string, unknown>;
     expect(session).not.toBeNull();
     expect(session.user).toEqual({ id: 'u1' });
@@ -444,7 +432,7 @@ describe('a value that is not valid JSON reads as an absent key, with a warning 
     for (const message of warnings) expect(message).not.toContain(sid);
     expect(session.cart).toBeUndefined(); // reported once, not on every read
     expect(logger.warn.mock.calls.filter(([message]) => /session key "cart"/.test(String(message)))).toHaveLength(1);
-    await expect(admin.hget(key, 'cart')).resolves.toBe(corrupt);
+    await expect(db.admin.hget(key, 'cart')).resolves.toBe(corrupt);
   });
 });
 
@@ -462,25 +450,25 @@ describe('values that cannot be decoded read as no session, with a warning', () 
   it('a missing ":c" field', async () => {
     const store = makeStore();
     const sid = newSid();
-    await admin.hset(sessionRedisKey(prefix, sid), ':k', '{"originalMaxAge":null}', 'cart', '[]');
+    await db.admin.hset(sessionRedisKey(db.prefix, sid), ':k', '{"originalMaxAge":null}', 'cart', '[]');
     await expectNoSessionAndWarning(store, sid, /":c"/);
   });
 
   it('a cookie field that is not an object', async () => {
     const store = makeStore();
     const sid = newSid();
-    await admin.hset(sessionRedisKey(prefix, sid), ':c', Date.now(), ':k', '42');
+    await db.admin.hset(sessionRedisKey(db.prefix, sid), ':c', Date.now(), ':k', '42');
     await expectNoSessionAndWarning(store, sid, /cookie/);
   });
 
   it.each([
-    ['a string', (key: string) => admin.set(key, 'a string')],
-    ['a list', (key: string) => admin.rpush(key, 'a', 'b')],
-    ['a set', (key: string) => admin.sadd(key, 'a')],
+    ['a string', (key: string) => db.admin.set(key, 'a string')],
+    ['a list', (key: string) => db.admin.rpush(key, 'a', 'b')],
+    ['a set', (key: string) => db.admin.sadd(key, 'a')],
   ])('a key of the wrong type: %s', async (_kind, write) => {
     const store = makeStore();
     const sid = newSid();
-    await write(sessionRedisKey(prefix, sid));
+    await write(sessionRedisKey(db.prefix, sid));
     await expectNoSessionAndWarning(store, sid, /not a hash/);
   });
 
@@ -488,9 +476,9 @@ describe('values that cannot be decoded read as no session, with a warning', () 
     const store = makeStore();
     const [good, bad] = [newSid(), newSid()];
     await store.set(good, freshSession(store, good, { ok: true }));
-    await admin.hset(sessionRedisKey(prefix, bad), ':c', Date.now(), ':k', '{}', 'cart', '{not json');
+    await db.admin.hset(sessionRedisKey(db.prefix, bad), ':c', Date.now(), ':k', '{}', 'cart', '{not json');
     const all = await store.all();
-    expect(Object.keys(all)).toEqual([sessionRedisKey(prefix, good).slice(prefix.length)]);
+    expect(Object.keys(all)).toEqual([sessionRedisKey(db.prefix, good).slice(db.prefix.length)]);
     expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/not valid JSON/));
   });
 });
@@ -504,7 +492,7 @@ describe('maxSessionBytes', () => {
     const store = makeStore({ maxSessionBytes: 100 });
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, atLimit));
-    await expect(storedField(admin, sessionRedisKey(prefix, sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
+    await expect(storedField(db.admin, sessionRedisKey(db.prefix, sid), 'k')).resolves.toBe(JSON.stringify(atLimit.k));
   });
 
   it('rejects a larger new session with SessionTooLargeError naming bytes and limit, writing nothing', async () => {
@@ -514,19 +502,19 @@ describe('maxSessionBytes', () => {
     expect(error).toBeInstanceOf(SessionTooLargeError);
     expect(error).toMatchObject({ bytes: 101, limit: 100 });
     expect((error as Error).message).toMatch(/101 bytes.*100 bytes/);
-    await expect(admin.exists(sessionRedisKey(prefix, sid))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, sid))).resolves.toBe(0);
   });
 
   it('rejects a save that grows a stored session past the limit, leaving Redis as it was', async () => {
     const store = makeStore({ maxSessionBytes: 100 });
     const sid = newSid();
     await store.set(sid, freshSession(store, sid, { a: 1 }, { maxAge: 60_000 }));
-    const before = await admin.hgetall(sessionRedisKey(prefix, sid));
+    const before = await db.admin.hgetall(sessionRedisKey(db.prefix, sid));
     const session = await loadSession(store, sid);
     session.a = 2;
     session.blob = 'y'.repeat(200);
     await expect(saveSession(session)).rejects.toBeInstanceOf(SessionTooLargeError);
-    await expect(admin.hgetall(sessionRedisKey(prefix, sid))).resolves.toEqual(before);
+    await expect(db.admin.hgetall(sessionRedisKey(db.prefix, sid))).resolves.toEqual(before);
   });
 });
 

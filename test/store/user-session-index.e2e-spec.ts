@@ -1,4 +1,3 @@
-import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ConflictException } from '@nestjs/common';
 import { SessionConflictError, type RedisSessionStoreOptions } from '@app/session';
@@ -8,36 +7,11 @@ import { SessionUserIndexKeeper } from '@app/session/users/user-index-keeper';
 import { defaultSessionUserId } from '@app/session/users/user-id';
 import { UserSessionIndex, type UserSessionLimit } from '@app/session/users/user-session-index';
 import { CommandRecorder } from '../support/command-recorder';
-import { deleteByPrefix, uniquePrefix } from '../support/prefix';
-import type { RedisServerHandle } from '../support/redis';
-import {
-  closeStoreRedis,
-  openStoreRedis,
-  freshSession,
-  loadSession,
-  newSid,
-  recordingLogger,
-  saveSession,
-  sleepUntilAfter,
-  storeWithCore,
-  type LiveSession,
-} from './fixtures';
+import { freshSession, loadSession, newSid, recordingLogger, redisPerSpec, saveSession, sleepUntilAfter, storeWithCore, type LiveSession } from './fixtures';
 import { digestOf, sessionRedisKey, storedField } from '../support/key-scheme';
 
 /** Each user's sessions in one sorted set: listing, revoking, the per-user limit and lazy pruning. */
-let redis: RedisServerHandle;
-let client: Redis;
-let admin: Redis;
-let prefix: string;
-
-beforeAll(async () => {
-  ({ redis, client, admin } = await openStoreRedis());
-});
-afterAll(() => closeStoreRedis({ redis, client, admin }));
-beforeEach(() => {
-  prefix = uniquePrefix('index');
-});
-afterEach(() => deleteByPrefix(admin, prefix));
+const db = redisPerSpec('index');
 
 const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 
@@ -45,7 +19,7 @@ const NO_LIMIT: UserSessionLimit = { maxSessions: 0, onLimit: 'evict-oldest' };
 function setup(limit: UserSessionLimit = NO_LIMIT, options: Partial<RedisSessionStoreOptions> = {}, observer?: SessionObserver) {
   let index!: UserSessionIndex;
   const { store, core } = storeWithCore(
-    { client, prefix, logger: recordingLogger(), ...options },
+    { client: db.client, prefix: db.prefix, logger: recordingLogger(), ...options },
     {
       features: (context) => {
         index = new UserSessionIndex(context, limit);
@@ -82,8 +56,8 @@ async function login(
   return { sid, digest: digestOf(sid), createdAt, userAgent };
 }
 
-const members = (index: UserSessionIndex, userId: string) => admin.zrange(index.redisKeyOf(userId), 0, '-1');
-const stored = (device: Device) => admin.exists(sessionRedisKey(prefix, device.sid));
+const members = (index: UserSessionIndex, userId: string) => db.admin.zrange(index.redisKeyOf(userId), 0, '-1');
+const stored = (device: Device) => db.admin.exists(sessionRedisKey(db.prefix, device.sid));
 
 /** The limit's refusal as the store's caller gets it: Nest's 409, caused by the index's SessionConflictError. */
 function limitErrorOf(error: unknown): SessionConflictError {
@@ -98,7 +72,9 @@ describe('join and list', () => {
     const ctx = setup();
     const browser = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 — ünïcödé';
     const device = await login(ctx, 'ada', Date.now(), { maxAge: 60_000 }, browser);
-    await expect(admin.hget(sessionRedisKey(prefix, device.sid), FIELD.userAgent)).resolves.toMatch(new RegExp(`^${String.fromCharCode(0x1f)}\\d+:Mozilla`));
+    await expect(db.admin.hget(sessionRedisKey(db.prefix, device.sid), FIELD.userAgent)).resolves.toMatch(
+      new RegExp(`^${String.fromCharCode(0x1f)}\\d+:Mozilla`),
+    );
     const [listed] = await ctx.index.list('ada');
     expect(listed.userAgent).toBe(browser);
     expect(listed.createdAt.getTime()).toBe(device.createdAt);
@@ -188,8 +164,8 @@ describe('join and list', () => {
     const bare = newSid();
     await ctx.store.set(bare, freshSession(ctx.store, bare, { user: { id: 'ada' } }, { maxAge: 60_000 }));
     // A user agent sealed for the laptop's key, copied into the phone's hash: it opens for no other key.
-    const sealedForLaptop = (await storedField(admin, sessionRedisKey(prefix, laptop.sid), FIELD.userAgent))!;
-    await admin.hset(sessionRedisKey(prefix, phone.sid), FIELD.userAgent, sealedForLaptop);
+    const sealedForLaptop = (await storedField(db.admin, sessionRedisKey(db.prefix, laptop.sid), FIELD.userAgent))!;
+    await db.admin.hset(sessionRedisKey(db.prefix, phone.sid), FIELD.userAgent, sealedForLaptop);
 
     const listed = await ctx.index.list('ada');
     // Two of the three may be created in the same ms: their order in the list is not the point here.
@@ -221,10 +197,10 @@ describe('revoke and revokeAll', () => {
 
     await expect(ctx.index.revoke('bob', older.id)).resolves.toBe(false); // not bob's
     await expect(ctx.index.revoke('ada', 'no-such-handle')).resolves.toBe(false);
-    await expect(admin.exists(sessionRedisKey(prefix, a.sid))).resolves.toBe(1);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, a.sid))).resolves.toBe(1);
 
     await expect(ctx.index.revoke('ada', older.id)).resolves.toBe(true);
-    await expect(admin.exists(sessionRedisKey(prefix, a.sid))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, a.sid))).resolves.toBe(0);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([b.digest]);
     await expect(ctx.index.list('ada')).resolves.toEqual([expect.objectContaining({ id: newest.id })]);
     await expect(ctx.index.revoke('ada', older.id)).resolves.toBe(false); // already gone
@@ -236,10 +212,10 @@ describe('revoke and revokeAll', () => {
     const bob = await login(ctx, 'bob');
 
     await expect(ctx.index.revokeAll('ada', ada[1].digest)).resolves.toBe(2);
-    const alive = await Promise.all(ada.map((d) => admin.exists(sessionRedisKey(prefix, d.sid))));
+    const alive = await Promise.all(ada.map((d) => db.admin.exists(sessionRedisKey(db.prefix, d.sid))));
     expect(alive).toEqual([0, 1, 0]);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([ada[1].digest]);
-    await expect(admin.exists(sessionRedisKey(prefix, bob.sid))).resolves.toBe(1);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, bob.sid))).resolves.toBe(1);
 
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(1);
     await expect(ctx.index.list('ada')).resolves.toEqual([]);
@@ -263,7 +239,7 @@ describe('what metrics and events hear', () => {
     const ctx = setup(NO_LIMIT, {}, heard.observer);
     const [gone, live] = [await login(ctx, 'ada', Date.now() - 10), await login(ctx, 'ada')];
     const [liveRow, goneRow] = await ctx.index.list('ada');
-    await admin.del(sessionRedisKey(prefix, gone.sid)); // idle-expired meanwhile: its member is still there
+    await db.admin.del(sessionRedisKey(db.prefix, gone.sid)); // idle-expired meanwhile: its member is still there
 
     await expect(ctx.index.revoke('ada', goneRow.id)).resolves.toBe(false);
     expect(heard.ended).toEqual([]);
@@ -277,7 +253,7 @@ describe('what metrics and events hear', () => {
     const heard = recording();
     const ctx = setup(NO_LIMIT, {}, heard.observer);
     const [gone, ...live] = [await login(ctx, 'ada'), await login(ctx, 'ada'), await login(ctx, 'ada')];
-    await admin.del(sessionRedisKey(prefix, gone.sid));
+    await db.admin.del(sessionRedisKey(db.prefix, gone.sid));
 
     await expect(ctx.index.revokeAll('ada')).resolves.toBe(2);
     expect(heard.ended).toEqual(['revoked 2']);
@@ -307,7 +283,7 @@ describe('what metrics and events hear', () => {
     const kept = await login(ctx, 'ada');
     await expect(ctx.index.revoke('ada', (await ctx.index.list('ada'))[0].id)).resolves.toBe(true);
     expect(heard.ended).toEqual(['evicted 1', 'revoked 1']);
-    await expect(admin.exists(sessionRedisKey(prefix, kept.sid))).resolves.toBe(0);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, kept.sid))).resolves.toBe(0);
   });
 });
 
@@ -320,7 +296,7 @@ describe('per-user limit', () => {
     await expect(Promise.all([first, ...others].map(stored))).resolves.toEqual([1, 1, 1]);
     const fourth = await login(ctx, 'ada', now - 10);
     await expect(Promise.all([first, ...others, fourth].map(stored))).resolves.toEqual([0, 1, 1, 1]);
-    await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(3);
+    await expect(db.admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(3);
     expect((await ctx.index.list('ada')).map((row) => row.userAgent)).not.toContain(first.userAgent);
   });
 
@@ -331,8 +307,8 @@ describe('per-user limit', () => {
     const error = limitErrorOf(await ctx.store.set(extraSid, freshSession(ctx.store, extraSid, { user: { id: 'ada' } })).catch((e: unknown) => e));
     expect(error).toMatchObject({ reason: 'limit' });
     expect(error.message).toMatch(/2 active sessions.*users\.maxSessions/);
-    await expect(admin.exists(sessionRedisKey(prefix, extraSid))).resolves.toBe(0);
-    await expect(admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(2);
+    await expect(db.admin.exists(sessionRedisKey(db.prefix, extraSid))).resolves.toBe(0);
+    await expect(db.admin.zcard(ctx.index.redisKeyOf('ada'))).resolves.toBe(2);
     // The same session written whole again (say, by a replica that never read it) joins as the member it is.
     const again = freshSession(ctx.store, kept[0].sid, { user: { id: 'ada' } }, { maxAge: 60_000 });
     ctx.core.context.stateFor(again).createdAt = kept[0].createdAt;
@@ -346,7 +322,7 @@ describe('per-user limit', () => {
     const [first] = [await login(reject, 'ada'), await login(reject, 'ada')];
     await expect(reject.index.hasRoom('ada')).resolves.toBe(false);
     await expect(reject.index.hasRoom('bob')).resolves.toBe(true);
-    await admin.del(sessionRedisKey(prefix, first.sid)); // idle-expired: its member no longer counts
+    await db.admin.del(sessionRedisKey(db.prefix, first.sid)); // idle-expired: its member no longer counts
     await expect(reject.index.hasRoom('ada')).resolves.toBe(true);
     await expect(members(reject.index, 'ada')).resolves.toHaveLength(1); // and is gone from the index
     // evict-oldest always makes room; no limit is no limit.
@@ -375,7 +351,7 @@ describe('per-user limit', () => {
 
     const remaining = await members(ctx.index, 'ada');
     expect(remaining).toHaveLength(3);
-    const alive = await Promise.all(sids.map((sid) => admin.exists(sessionRedisKey(prefix, sid))));
+    const alive = await Promise.all(sids.map((sid) => db.admin.exists(sessionRedisKey(db.prefix, sid))));
     const live = sids.filter((_, i) => alive[i] === 1).map(digestOf);
     expect(live.sort()).toEqual([...remaining].sort()); // every member has its session, every session its member
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -398,7 +374,7 @@ describe('per-user limit', () => {
     // Every entry is written with (or after) its session, so an entry without a session key is a dead session.
     const ctx = setup({ maxSessions: 2, onLimit: 'reject' });
     const [gone, kept] = [await login(ctx, 'ada'), await login(ctx, 'ada')];
-    await admin.del(sessionRedisKey(prefix, gone.sid)); // idle-expired, say: its entry stays
+    await db.admin.del(sessionRedisKey(db.prefix, gone.sid)); // idle-expired, say: its entry stays
     await expect(members(ctx.index, 'ada')).resolves.toHaveLength(2);
     const another = await login(ctx, 'ada');
     await expect(members(ctx.index, 'ada').then((digests) => digests.sort())).resolves.toEqual([kept.digest, another.digest].sort());
@@ -417,7 +393,7 @@ describe('pruning', () => {
     const listed = await ctx.index.list('ada');
     expect(listed.map((row) => row.userAgent)).toEqual([long.userAgent]);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([long.digest]);
-    for (const d of short) await expect(admin.zscore(ctx.index.redisKeyOf('ada'), d.digest)).resolves.toBeNull();
+    for (const d of short) await expect(db.admin.zscore(ctx.index.redisKeyOf('ada'), d.digest)).resolves.toBeNull();
   });
 
   it('leaves out members past the absolute timeout by score, and the next login removes them', async () => {
@@ -427,16 +403,16 @@ describe('pruning', () => {
     // A key that somehow outlived its deadline (say, written before absoluteTimeout was configured).
     const recent = await login(ctx, 'ada', now - 1_000);
     const old = newSid();
-    await admin.hset(sessionRedisKey(prefix, old), FIELD.createdAt, now - absoluteTimeout - 1_000, 'user', '{"id":"ada"}');
-    await admin.pexpire(sessionRedisKey(prefix, old), 600_000);
-    await admin.zadd(ctx.index.redisKeyOf('ada'), now - absoluteTimeout - 1_000, digestOf(old));
+    await db.admin.hset(sessionRedisKey(db.prefix, old), FIELD.createdAt, now - absoluteTimeout - 1_000, 'user', '{"id":"ada"}');
+    await db.admin.pexpire(sessionRedisKey(db.prefix, old), 600_000);
+    await db.admin.zadd(ctx.index.redisKeyOf('ada'), now - absoluteTimeout - 1_000, digestOf(old));
 
     expect((await ctx.index.list('ada')).map((row) => row.userAgent)).toEqual([recent.userAgent]);
     await expect(ctx.index.revoke('ada', (await ctx.index.list('ada'))[0].id)).resolves.toBe(true);
     await login(ctx, 'ada');
-    await expect(admin.zscore(ctx.index.redisKeyOf('ada'), digestOf(old))).resolves.toBeNull();
+    await expect(db.admin.zscore(ctx.index.redisKeyOf('ada'), digestOf(old))).resolves.toBeNull();
     // The index itself does not outlive its members for long.
-    const ttl = await admin.pttl(ctx.index.redisKeyOf('ada'));
+    const ttl = await db.admin.pttl(ctx.index.redisKeyOf('ada'));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(absoluteTimeout + 60_000);
   });
@@ -445,7 +421,7 @@ describe('pruning', () => {
 describe('cost', () => {
   it('on standalone Redis, a login saves the session and joins its index in one script, after one read of the index to prune it', async () => {
     const ctx = setup();
-    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    const recorder = await CommandRecorder.start(db.url, { keyPrefix: db.prefix });
     try {
       await login(ctx, 'ada');
       const names = (await recorder.settle()).map((command) => command.name);
@@ -459,7 +435,7 @@ describe('cost', () => {
   it('revoking a handle the user does not have reads the index and nothing else', async () => {
     const ctx = setup();
     await login(ctx, 'ada');
-    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    const recorder = await CommandRecorder.start(db.url, { keyPrefix: db.prefix });
     try {
       await expect(ctx.index.revoke('ada', 'no-such-handle')).resolves.toBe(false);
       expect((await recorder.settle()).map((command) => command.name)).toEqual(['ZRANGE']);
@@ -471,13 +447,13 @@ describe('cost', () => {
   it('lists 5 sessions among 20,000 unrelated ones with a handful of commands, never SCAN or KEYS', async () => {
     const ctx = setup();
     for (let batch = 0; batch < 20; batch++) {
-      const pipeline = admin.pipeline();
-      for (let i = 0; i < 1_000; i++) pipeline.hset(`${prefix}${digestOf(`other-${batch}-${i}`)}`, FIELD.createdAt, Date.now(), 'user', '{"id":"x"}');
+      const pipeline = db.admin.pipeline();
+      for (let i = 0; i < 1_000; i++) pipeline.hset(`${db.prefix}${digestOf(`other-${batch}-${i}`)}`, FIELD.createdAt, Date.now(), 'user', '{"id":"x"}');
       await pipeline.exec();
     }
     for (let i = 0; i < 5; i++) await login(ctx, 'ada', Date.now() - i);
 
-    const recorder = await CommandRecorder.start(redis.url, { keyPrefix: prefix });
+    const recorder = await CommandRecorder.start(db.url, { keyPrefix: db.prefix });
     try {
       const listed = await ctx.index.list('ada');
       expect(listed).toHaveLength(5);
