@@ -135,3 +135,35 @@ describe('sliding the idle timeout only when due (touchAfter)', () => {
 function sidOf(visitor: Visitor): string {
   return decodeURIComponent(visitor.cookie!.split('=')[1]).slice(2).split('.')[0];
 }
+
+/** `cookie.persistent`: the cookie ends with the session's idle timeout, and each response sends it again. */
+describe('a persistent cookie (cookie.persistent)', () => {
+  let redis: RedisServerHandle;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('persistent'), idleTimeout: IDLE_MS, cookie: { persistent: true } });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  /** When the Set-Cookie header says the cookie ends (its `Expires`, as express-session writes it), in ms since the epoch. */
+  function cookieEnds(setCookie: string | null): number {
+    const expires = /;\s*Expires=([^;]+)/i.exec(setCookie ?? '');
+    if (!expires) throw new Error(`no Expires in ${setCookie}`);
+    return Date.parse(expires[1]);
+  }
+
+  it('carries an expiry idleTimeout ahead, set again by a later response', async () => {
+    const visitor = new Visitor(app.url);
+    const first = await visitor.post('/inc');
+    expect(Math.abs(cookieEnds(first.setCookie) - (Date.now() + IDLE_MS))).toBeLessThan(5_000); // Expires has whole seconds
+    const later = await visitor.get('/peek');
+    expect(later.setCookie).toContain(visitor.cookie!);
+    expect(Math.abs(cookieEnds(later.setCookie) - (Date.now() + IDLE_MS))).toBeLessThan(5_000);
+  });
+});

@@ -21,8 +21,8 @@ export interface SessionCookieOptions {
   /** @default undefined (host-only cookie) */
   domain?: string;
   /**
-   * Keep the cookie across browser restarts: it then carries `Max-Age` = `idleTimeout`, renewed with
-   * each slide, so cookie and store agree. Off, the cookie lasts for the browser session. @default false
+   * Keep the cookie across browser restarts: it then carries an expiry `idleTimeout` ahead (`Expires`,
+   * as express-session writes it), sent again with each response, so cookie and store agree. Off, the cookie lasts for the browser session. @default false
    */
   persistent?: boolean;
 }

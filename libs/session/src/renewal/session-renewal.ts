@@ -33,9 +33,14 @@ export class SessionRenewal {
   /**
    * Gives the session under `oldId` a new ID, or answers the one a concurrent renewal gave it (see
    * `renewal-scripts.ts` for the claim). Undefined when the session is gone. Counted
-   * (`sessionRenewed`) and told as an event by the claimant only.
+   * (`sessionRenewed`) and told as an event by the claimant only. An ID change: with `durability`
+   * on, it resolves once replicas have it, as a `regenerate` does.
    */
-  private async renew(oldId: string): Promise<string | undefined> {
+  private renew(oldId: string): Promise<string | undefined> {
+    return this.core.gateway.durably(() => this.moveToNewId(oldId));
+  }
+
+  private async moveToNewId(oldId: string): Promise<string | undefined> {
     const { context, gateway, forwarding } = this.core;
     const redisKey = context.redisKeyOf(oldId);
     const claim = await gateway.claimRenewal(redisKey, sealSuccessor(newSessionId(), oldId));

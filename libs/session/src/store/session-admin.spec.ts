@@ -25,6 +25,8 @@ function setup(options: { prefix?: string; renewal?: boolean; encryption?: boole
     readSession: jest.fn((redisKey: string) => Promise.resolve(held.get(redisKey) ?? null)),
     readRenewalMarks: jest.fn((redisKey: string) => Promise.resolve(marks.get(redisKey) ?? 'session')),
     deleteKey: jest.fn(() => Promise.resolve(1)),
+    // Runs the operation as the gateway does without `durability`; records that it was asked to.
+    durably: jest.fn(<T>(operation: () => Promise<T>) => operation()),
   };
   const observer = { sessionEnded: jest.fn(), sessionEvent: jest.fn() };
   const observers = new SessionObservers();
@@ -58,6 +60,7 @@ describe('SessionAdmin.destroy', () => {
     const s = setup({ deleted: 2 });
     expect(await s.admin.destroy('the-id', 'revoked', { type: 'logout', userId: 'u1' })).toBe(true);
     expect(s.forwarding.destroy).toHaveBeenCalledWith('the-id');
+    expect(s.gateway.durably).toHaveBeenCalledTimes(1); // a write security depends on, however it is asked for
     expect(s.observer.sessionEnded).toHaveBeenCalledWith('revoked', 2);
     expect(s.observer.sessionEvent).toHaveBeenCalledWith({ type: 'logout', digest: s.context.digestOfKey(s.context.redisKeyOf('the-id')), userId: 'u1' });
   });

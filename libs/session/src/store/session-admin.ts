@@ -17,13 +17,19 @@ export class SessionAdmin {
    * Deletes the session; `reason` is what the metrics count it as when it existed, `ended` what its
    * lifecycle event says (`destroyed` unless told; none for `regenerated`, see `SessionEndReason`). A
    * renewed session's old ID deletes the successor too: a logout during the grace window ends both.
-   * Answers whether there was a session to delete.
+   * Answers whether there was a session to delete. A write security depends on, however it is asked
+   * for (`SessionService`, `req.session.destroy()`, a `regenerate` such as passport's login and logout,
+   * the store's `destroy`): with `durability` on, it resolves once replicas have it.
    */
-  async destroy(
+  destroy(
     sessionId: string,
     reason: SessionEndReason = 'logout',
     ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
   ): Promise<boolean> {
+    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, reason, ended));
+  }
+
+  private async deleteSession(sessionId: string, reason: SessionEndReason, ended: { type: 'logout' | 'destroyed'; userId?: string }): Promise<boolean> {
     const redisKey = this.sessions.redisKeyOf(sessionId);
     const deleted = await this.forwarding.destroy(sessionId);
     if (deleted === 0) return false;
