@@ -280,8 +280,25 @@ describe('resolveSessionOptions: sockets', () => {
     expect(resolved.sockets).toEqual({ allowedOrigins: ['https://app.example', 'http://localhost:5173'] });
   });
 
+  it("keeps each origin as a browser's Origin header spells it: lower case, no default port", () => {
+    const given = ['https://Partner.Example', 'HTTPS://partner.example/', 'https://partner.example:443', 'http://localhost:80', 'http://localhost:5173'];
+    const resolved = resolveSessionOptions({ ...valid, sockets: { allowedOrigins: given } });
+    expect(resolved.sockets.allowedOrigins).toEqual([
+      'https://partner.example',
+      'https://partner.example',
+      'https://partner.example',
+      'http://localhost',
+      'http://localhost:5173',
+    ]);
+  });
+
   it.each([
     [{ allowedOrigins: 'https://app.example' }, 'sockets.allowedOrigins'],
+    [{ allowedOrigins: ['https://app.example?x=1'] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://app.example/?'] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://app.example#top'] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://user:pass@app.example'] }, 'sockets.allowedOrigins[0]'],
+    [{ allowedOrigins: ['https://app.example//'] }, 'sockets.allowedOrigins[0]'],
     [{ allowedOrigins: [42] }, 'sockets.allowedOrigins[0]'],
     [{ allowedOrigins: ['https://app.example', 'https://app.example/path'] }, 'sockets.allowedOrigins[1]'],
     [{ allowedOrigins: ['app.example'] }, 'sockets.allowedOrigins[0]'],

@@ -129,17 +129,18 @@ function resolveSockets(option: unknown): ResolvedSessionOptions['sockets'] {
   const allowedOrigins = given.map((value: unknown, index) => {
     const name = `sockets.allowedOrigins[${index}]`;
     if (typeof value !== 'string') throw new SessionConfigError(name, `must be an origin such as "https://app.example"; got ${received(value)}`);
-    let origin: string;
+    let url: URL | undefined;
     try {
-      origin = new URL(value).origin;
+      url = new URL(value);
     } catch {
-      origin = 'null';
+      url = undefined;
     }
-    // An origin is a scheme, a host and a port, nothing more: a path or a trailing slash is a mistake to name.
-    if (origin === 'null' || origin !== value.replace(/\/$/, '')) {
-      throw new SessionConfigError(name, `must be an origin (scheme://host[:port], no path); got ${JSON.stringify(value)}`);
+    // An origin is a scheme, a host and a port, nothing more (one trailing slash is let pass). It is
+    // kept as a browser's Origin header spells it: the parser lowercases it and drops a default port.
+    if (!url || url.origin === 'null' || url.username || url.password || url.pathname !== '/' || url.search || url.hash || value.endsWith('?')) {
+      throw new SessionConfigError(name, `must be an origin (scheme://host[:port]; no path, query or credentials); got ${JSON.stringify(value)}`);
     }
-    return origin;
+    return url.origin;
   });
   return { allowedOrigins };
 }
