@@ -158,6 +158,25 @@ describe('a persistent cookie (cookie.persistent)', () => {
     return Date.parse(expires[1]);
   }
 
+  it('ends no later than the absolute timeout, when Redis ends the session whatever the slide', async () => {
+    const admin = new Redis(redis.url);
+    const prefix = uniquePrefix('persistent-deadline');
+    const short = await startSessionApp({ redis: redis.url, prefix, idleTimeout: 4_000, absoluteTimeout: 5_000, cookie: { persistent: true } });
+    try {
+      const visitor = new Visitor(short.url);
+      expect((await visitor.post('/inc')).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // the idle timeout now reaches past the absolute one
+      const later = await visitor.post('/inc');
+      expect(later.status).toBe(200);
+      const keyEnds = Number(await admin.call('PEXPIRETIME', sessionRedisKey(prefix, sidOf(visitor))));
+      expect(cookieEnds(later.setCookie)).toBeLessThanOrEqual(keyEnds);
+      expect(cookieEnds(later.setCookie)).toBeGreaterThan(keyEnds - 1_000); // Expires has whole seconds
+    } finally {
+      admin.disconnect();
+      await short.close();
+    }
+  });
+
   it('carries an expiry idleTimeout ahead, set again by a later response', async () => {
     const visitor = new Visitor(app.url);
     const first = await visitor.post('/inc');

@@ -22,7 +22,8 @@ export interface SessionCookieOptions {
   domain?: string;
   /**
    * Keep the cookie across browser restarts: it then carries an expiry `idleTimeout` ahead (`Expires`,
-   * as express-session writes it), sent again with each response, so cookie and store agree. Off, the cookie lasts for the browser session. @default false
+   * as express-session writes it), sent again with each response and never past the absolute timeout,
+   * so cookie and store agree. Off, the cookie lasts for the browser session. @default false
    */
   persistent?: boolean;
 }

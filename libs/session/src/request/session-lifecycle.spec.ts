@@ -103,6 +103,7 @@ function setup(given: Setup = {}) {
     },
     context: {
       stateFor: (session: object): SessionState => storeStateOf(session) ?? attachState(session, { stored: null, createdAt: Date.now(), refreshed: false }),
+      settings: { absoluteTimeout: 0 },
     },
     writer: {
       saveChanges: (id: string) => {

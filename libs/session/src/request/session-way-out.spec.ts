@@ -65,6 +65,7 @@ function wayOut(options: Options = {}) {
       },
     },
     gateway: { recentlyUnavailable: () => options.unavailable ?? false },
+    context: { settings: { absoluteTimeout: 0 } }, // no absolute deadline: a persistent cookie's expiry as `touch` slides it
   } as unknown as SessionCore;
   const logger = { warn: (message: string) => logged.warn.push(message), error: (message: string) => logged.error.push(message) };
   const out = new SessionWayOut({ cookieName: 'sid', secrets: [SECRET, OLD_SECRET], trustProxy: options.trustProxy }, transport, core, platform, logger);

@@ -135,8 +135,12 @@ export class SessionWayOut {
       this.logger.error(messages.secureCookieOverHttp(this.platform.describe(req)));
       return undefined;
     }
-    // express-session's Cookie serializes itself; its typings leave the method out.
-    const cookie = session.cookie as unknown as { serialize(name: string, value: string): string };
+    const { absoluteTimeout } = this.core.context.settings;
+    const createdAt = storeStateOf(session)?.createdAt;
+    const cookie = endingBy(
+      session.cookie as unknown as SerializableCookie,
+      absoluteTimeout > 0 && createdAt !== undefined ? createdAt + absoluteTimeout : undefined,
+    );
     try {
       return cookie.serialize(this.options.cookieName, signCookie(req.sessionID, this.options.secrets[0]));
     } catch (error) {
@@ -198,4 +202,23 @@ function finishSafely(logger: LifecycleLogger, finish: () => unknown): void {
   } catch (error) {
     logger.error(`Ending a response after saving its session failed: ${(error as Error)?.message}`);
   }
+}
+
+/** express-session's Cookie as the way out uses it: it serializes itself (its typings leave the method out). */
+interface SerializableCookie {
+  expires: Date | null | undefined;
+  serialize(name: string, value: string): string;
+}
+
+/**
+ * The cookie a response sends: a persistent cookie's expiry, which `touch` slid a whole idle timeout
+ * ahead, no later than `deadline` (the absolute timeout), where Redis ends the session whatever the
+ * slide. A view over the session's cookie, not a change to it: express-session's `expires` setter
+ * would also change `originalMaxAge`, which the session stores.
+ */
+function endingBy(cookie: SerializableCookie, deadline: number | undefined): SerializableCookie {
+  const { expires } = cookie;
+  if (!expires || deadline === undefined || expires.getTime() <= deadline) return cookie;
+  // `serialize` reads the expiry from `_expires` (express-session's own field), here the view's.
+  return Object.create(cookie, { _expires: { value: new Date(deadline) } }) as SerializableCookie;
 }
