@@ -1,8 +1,11 @@
+import { Module } from '@nestjs/common';
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
+import { SessionModule } from '@app/session';
+import { createNestApp } from '../support/http-platform';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
-import { startSessionApp, type RunningApp } from '../session/support/session-app';
+import { TEST_SECRET, startSessionApp, type RunningApp } from '../session/support/session-app';
 import { Visitor } from '../session/support/http-client';
 import { metricValue, storeCalls } from './support/metric-value';
 import { gates } from '../session/support/gates';
@@ -116,6 +119,26 @@ describe('metrics', () => {
         await fresh.app.close();
       }
     });
+  });
+
+  it('refuses a second app on the same registry at boot, naming metrics.registry, and leaves no connection of its own open', async () => {
+    const connections = async () =>
+      String(await admin.client('LIST'))
+        .trim()
+        .split('\n').length;
+    const { app, registry } = await appWith();
+    try {
+      const before = await connections();
+      @Module({ imports: [SessionModule.forRoot({ secret: TEST_SECRET, redis: redis.url, prefix: uniquePrefix('metrics'), metrics: { registry } })] })
+      class SecondAppModule {}
+      await expect(createNestApp(SecondAppModule, { logger: false, abortOnError: false })).rejects.toThrow(/"metrics\.registry"/);
+      // The refused module's client is closed, so a process whose boot failed can exit.
+      const deadline = Date.now() + 3_000;
+      while ((await connections()) !== before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await connections()).toBe(before);
+    } finally {
+      await app.close();
+    }
   });
 
   it('adds up the sessions seen by every replica', async () => {

@@ -49,8 +49,34 @@ export function resolveSessionOptions(options: SessionModuleOptions): ResolvedSe
 
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Headers that already mean something to browsers or to this library: the ID cannot travel in them. */
-const TAKEN_HEADERS = new Set(['cookie', 'set-cookie', 'authorization', CSRF_HEADER]);
+/**
+ * Headers that already mean something, so the ID cannot travel in them: to browsers and auth
+ * (`Cookie`, `Set-Cookie`, `Authorization`), to this library (the CSRF token; `Origin` and the
+ * `X-Forwarded-*` headers it reads under `trustProxy`), and to HTTP itself, which frames and routes a
+ * message by them (the response's own `Content-Length` would overwrite the ID, and a session would be
+ * lost without a word).
+ */
+const TAKEN_HEADERS = new Set([
+  'cookie',
+  'set-cookie',
+  'authorization',
+  CSRF_HEADER,
+  'origin',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
 
 /** `idFrom`: `'cookie'`, or `{ header, cookie }` for the header alone or beside the cookie. */
 function resolveIdSource(option: unknown): ResolvedSessionOptions['idFrom'] {
