@@ -130,4 +130,25 @@ describe('bad input', () => {
     expect(errors.some((e) => e.includes('Session key ":c" starts with ":"'))).toBe(true);
     expect((await visitor.get('/whole')).body).toEqual({ views: 5 });
   });
+
+  it('names cookie.path when a handler outside it asks for a session, where the cookie would never come back', async () => {
+    const scoped = await startSessionApp({ redis: redis.url, prefix: uniquePrefix('bad-path'), cookie: { path: '/set' } });
+    const scopedErrors: string[] = [];
+    scoped.app.useLogger({ log() {}, warn() {}, error: (message: string) => scopedErrors.push(String(message)) });
+    try {
+      const visitor = new Visitor(scoped.url);
+      expect((await visitor.post('/set/views', { value: 2 })).status).toBe(200);
+      expect(visitor.cookie).toMatch(/^sid=/);
+      const outside = await visitor.post('/items', { item: 'kettle' }); // SessionService.update
+      expect(outside.status).toBe(500);
+      expect(outside.headers.get('set-cookie')).toBeNull();
+      const byDecorator = await visitor.get('/whole'); // @Session()
+      expect(byDecorator.status).toBe(500);
+      expect(scopedErrors.filter((e) => e.includes('outside cookie.path "/set"') && e.includes('"idFrom"'))).toHaveLength(2);
+      expect(scopedErrors.some((e) => /exclude|forRoutes/.test(e))).toBe(false);
+      expect(await admin.keys(`${scoped.prefix}*`)).toHaveLength(1); // the session made under /set, nothing more
+    } finally {
+      await scoped.close();
+    }
+  });
 });

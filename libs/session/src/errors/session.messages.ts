@@ -12,6 +12,9 @@ export const messages = {
   noSocketSession: () =>
     'No session on this socket: wrap the WebSocket adapter with withSessions(app, adapter) and pass it to app.useWebSocketAdapter (see the README, "WebSockets")',
   noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
+  noSessionOutsideCookiePath: (cookiePath: string) =>
+    `No session on this request: its path is outside cookie.path "${cookiePath}", so the browser would never send the session cookie back here ` +
+    '(widen option "cookie.path" to cover this route, or carry the ID in a header with option "idFrom")',
   sessionTooLarge: (bytes: number, limit: number) => `Session is ${bytes} bytes, above the limit of ${limit} bytes (option "maxSessionBytes")`,
   reservedKey: (key: string) => `Session key "${key}" starts with ":", which is reserved for the library's own fields`,
   forbiddenKey: (key: string) =>

@@ -2,7 +2,7 @@ import { ServiceUnavailableException } from '@nestjs/common';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import type { SessionRequest } from './http-platform';
 import { authenticatedByHeaderAlone, carriedByHeader, clearSessionCookie, ensureSession, existingSession } from './request-session';
-import { STATE, type RequestSessionState } from './request-state';
+import { OUTSIDE_COOKIE_PATH, STATE, type RequestSessionState } from './request-state';
 
 /** A request with a lifecycle state of the given phase and carrier; `cookieSent` is what the transport finds. */
 function requestWith(state: Partial<RequestSessionState>, cookieSent = false) {
@@ -58,6 +58,10 @@ describe('ensureSession', () => {
 
   it('throws an error naming the missing SessionModule when the route has no session handling', () => {
     expect(() => ensureSession({})).toThrow('No session on this request: SessionModule is not mounted for this route');
+  });
+
+  it('names cookie.path instead on a request the module left alone for being outside it', () => {
+    expect(() => ensureSession({ [OUTSIDE_COOKIE_PATH]: '/app' })).toThrow('No session on this request: its path is outside cookie.path "/app"');
   });
 });
 

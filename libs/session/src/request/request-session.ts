@@ -1,7 +1,6 @@
-import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
 import type { SessionRequest } from './http-platform';
-import { ownSession, stateOf } from './request-state';
+import { noSessionError, ownSession, stateOf } from './request-state';
 
 // The two ways the library reads a request's session. Everything else (guards, `@Session()`, the
 // service) goes through one of them.
@@ -19,7 +18,7 @@ export function existingSession(req: object): SessionRequest['session'] | undefi
 /** The request's session, created if the visitor has none yet; an error when the route has no session handling. */
 export function ensureSession(req: object): SessionRequest['session'] {
   const session = (req as SessionRequest).session;
-  if (!session) throw new Error(messages.noSession());
+  if (!session) throw noSessionError(req);
   return session;
 }
 

@@ -1,3 +1,4 @@
+import { messages } from '../errors/session.messages';
 import type { SessionCore } from '../store/session-core';
 import type { SessionRequest } from './http-platform';
 import type { IdCarrier, SessionIdTransport } from './session-id-transport';
@@ -42,12 +43,24 @@ export interface RequestSessionState {
   lifecycle: RequestLifecycle;
 }
 
+/**
+ * Marks a request the module left alone because it is outside `cookie.path`, holding that path, so
+ * code that asks for a session there learns why it has none.
+ */
+export const OUTSIDE_COOKIE_PATH = Symbol('nest-redis-session:outside-cookie-path');
+
 /** A request as the lifecycle sees it: its session fields and its state. */
-export type StatefulRequest = SessionRequest & { [STATE]?: RequestSessionState };
+export type StatefulRequest = SessionRequest & { [STATE]?: RequestSessionState; [OUTSIDE_COOKIE_PATH]?: string };
 
 /** The lifecycle state of a request, or undefined where no session handling is mounted. */
 export function stateOf(req: object): RequestSessionState | undefined {
   return (req as StatefulRequest)[STATE];
+}
+
+/** The error for code that needs a session on a request without session handling, naming the option that left it out. */
+export function noSessionError(req: object): Error {
+  const cookiePath = (req as StatefulRequest)[OUTSIDE_COOKIE_PATH];
+  return new Error(cookiePath === undefined ? messages.noSession() : messages.noSessionOutsideCookiePath(cookiePath));
 }
 
 /** The session the request holds itself: undefined once destroyed, and never created by asking. */

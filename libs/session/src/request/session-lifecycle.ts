@@ -16,7 +16,7 @@ import { attachState, stateOf as storeStateOf } from '../store/session-state';
 import { putTrackedValues } from '../store/tracked-values';
 import type { HttpPlatform, SessionRequest } from './http-platform';
 import { RequestSession } from './request-session-class';
-import { ownSession, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
+import { noSessionError, ownSession, OUTSIDE_COOKIE_PATH, STATE, type RequestLifecycle, type RequestSessionState, type StatefulRequest } from './request-state';
 import { SessionIdTransport, type IdCarrier, type IdSourceMode } from './session-id-transport';
 import { SessionWayOut, type LifecycleLogger } from './session-way-out';
 
@@ -132,7 +132,10 @@ export class SessionLifecycle implements RequestLifecycle {
   handle(req: SessionRequest, next: (error?: unknown) => void): void {
     const state = req as StatefulRequest;
     const cookieReaches = this.cookieReaches(req);
-    if (!cookieReaches && this.transport.cookieOnly) return next(); // no ID can come here, nor a new one go back
+    if (!cookieReaches && this.transport.cookieOnly) {
+      state[OUTSIDE_COOKIE_PATH] = this.options.cookie.path; // no ID can come here, nor a new one go back
+      return next();
+    }
     const { id: sessionId, raw, carrier } = this.transport.read(req, cookieReaches);
     if (sessionId === undefined) {
       if (raw && looksSigned(raw))
@@ -253,7 +256,7 @@ export function sessionOnFirstRead(req: SessionRequest): SessionRequest['session
  */
 export async function regenerate(req: SessionRequest, { id }: { id: string }): Promise<boolean> {
   const state = (req as StatefulRequest)[STATE];
-  if (!state) throw new Error(messages.noSession());
+  if (!state) throw noSessionError(req);
   const old = ownSession(req);
   let carried = true;
   if (old) {
