@@ -212,6 +212,27 @@ describe('metrics', () => {
     }
   });
 
+  it.each([
+    ['a SessionService.update', '/items', { item: 'kettle' }],
+    ['the save at the end of the request', '/set/views', { value: 2 }],
+  ])('counts a request answered 503 once when %s meets Redis not answering after the session was read', async (_what, route, body) => {
+    const { app, registry } = await appWith({ redisDeadline: 300 });
+    try {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/set/views', { value: 1 });
+      const gate = gates.unique('unavailable');
+      const pending = visitor.post(route, { ...body, gate });
+      await gates.arrived(gate); // read already: only the write meets the pause
+      await admin.client('PAUSE', 1_000, 'WRITE');
+      gates.open(gate);
+      expect((await pending).status).toBe(503);
+      expect(await metricValue(registry, 'session_requests_unavailable_total')).toBe(1);
+    } finally {
+      await admin.client('UNPAUSE');
+      await app.close();
+    }
+  });
+
   async function sessionKeysOf(prefix: string): Promise<string[]> {
     const keys = [];
     for (const key of await admin.keys(`${prefix}*`)) if ((await admin.type(key)) === 'hash') keys.push(key);

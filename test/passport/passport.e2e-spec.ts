@@ -2,7 +2,7 @@ import { Logger, type INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SessionModuleOptions } from '@app/session';
+import { SessionEvents, type SessionEvent, type SessionModuleOptions } from '@app/session';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
@@ -103,7 +103,13 @@ describe('passport over two replicas', () => {
     const ada = await logIn(a);
     const cookie = ada.cookie!;
     expect(await admin.zcard(`${prefix}user:u1`)).toBe(1);
+    const events: SessionEvent[] = [];
+    const subscription = running[running.length - 1].get(SessionEvents).subscribe((event) => events.push(event));
     expect((await on(b, ada).post('/logout')).status).toBe(204);
+    subscription.unsubscribe();
+    // passport saves the session without its user, then regenerates to an empty session that is never
+    // stored: the one it left is announced as ended (anonymous by then), so its sockets close.
+    expect(events.map(({ type }) => type)).toEqual(['destroyed']);
 
     const replay = new Visitor(a);
     replay.cookie = cookie;

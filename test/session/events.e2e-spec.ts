@@ -110,6 +110,21 @@ describe('session lifecycle events', () => {
     }
   });
 
+  it('tells the end of a session that a regenerate left with nothing carried over (as passport logs out), as destroyed', async () => {
+    const { app: a, log } = await app(uniquePrefix('events-regen'), { replica: 'replica-a' });
+    const shopper = await loginOn(a, 'u-regen');
+    const loggedIn = digestOfCookie(shopper.cookie!);
+    const kept = await loginOn(a, 'u-regen');
+    expect((await kept.post('/regenerate-keeping', { keep: ['user'] })).status).toBe(204);
+    expect((await shopper.post('/regenerate-keeping', { keep: [] })).status).toBe(204);
+    expect((await shopper.get('/me')).status).toBe(401);
+    const summary = log.summary();
+    // The new, empty session is never stored: the ID it left is announced as ended, with its user.
+    expect(summary.slice(-1)).toEqual([`destroyed ${loggedIn} u-regen -`]);
+    // A regenerate that keeps the user moves the session: one `created` naming the ID it left, no end.
+    expect(summary.filter((line) => line.startsWith('destroyed'))).toHaveLength(1);
+  });
+
   it('with crossReplica, gives every replica the events of every replica, each exactly once', async () => {
     const prefix = uniquePrefix('events-cross');
     const [a, b, c] = [

@@ -71,6 +71,13 @@ class ServiceRoutesController {
    * draft that made the session too large and answers 200. Whatever it does then, the failed login
    * must leave no logged-in session behind.
    */
+  @Post('login-as')
+  @HttpCode(200)
+  async loginAs(@Req() req: Request, @Body() body: { id: string; numeric: boolean }) {
+    await this.sessions.login(req, { id: body.numeric ? Number(body.id) : body.id });
+    return { loggedIn: true };
+  }
+
   @Post('login-or-stay')
   @HttpCode(200)
   async loginOrStay(@Req() req: Request, @Body() body: { id: string }) {
@@ -157,6 +164,29 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect(res.status).toBe(200);
     expect(res.setCookie).toBeNull();
     expect((await visitor.get('/me')).status).toBe(401);
+  });
+
+  it.each([
+    ['an empty id', ''],
+    ['an id that is not a number', 'NaN'],
+  ])('a login with %s is refused naming the user, and the session the request came with keeps its data and its ID', async (_what, id) => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/cart', { value: ['apple'] });
+    const cookie = visitor.cookie;
+    const errors: string[] = [];
+    app.app.useLogger({ log() {}, warn() {}, error: (message: string) => errors.push(String(message)) });
+    try {
+      // A JSON body cannot carry NaN: the route turns the string into the number.
+      const refused = await visitor.post('/svc/login-as', { id, numeric: id === 'NaN' });
+      expect(refused.status).toBe(500);
+      expect(refused.setCookie).toBeNull();
+    } finally {
+      app.app.useLogger(['error']);
+    }
+    expect(errors.some((e) => e.includes('SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number'))).toBe(true);
+    expect(errors.some((e) => e.includes('"users.id"'))).toBe(false);
+    expect(visitor.cookie).toBe(cookie);
+    expect((await visitor.get('/whole')).body).toEqual({ cart: ['apple'] });
   });
 
   it('a login refused at users.maxSessions (reject) leaves the session the request came with as it was', async () => {

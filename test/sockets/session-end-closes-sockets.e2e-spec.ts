@@ -113,6 +113,19 @@ describe.each([
     await expectAlive(stayingSockets);
   });
 
+  it('a regenerate that carries nothing over (passport\'s logout): the sockets of the ID it left hear "destroyed"', async () => {
+    const leaving = await login(replicas, 'u-end-regen');
+    const staying = await login(replicas, 'u-end-regen');
+    const leavingSockets = await socketsOf(replicas, leaving);
+    const stayingSockets = await socketsOf(replicas, staying);
+    const ends = leavingSockets.map(endOfIo);
+
+    expect((await leaving.post('/regenerate-keeping', { keep: [] })).status).toBe(204);
+
+    expect((await Promise.all(ends)).map((end) => end.reason)).toEqual(['destroyed', 'destroyed', 'destroyed']);
+    await expectAlive(stayingSockets);
+  });
+
   it('idle timeout: the sockets of a session left idle hear "expired"; a session kept busy over its socket stays', async () => {
     const idle = await login(shortIdle, 'u-end-idle');
     const busy = await login(shortIdle, 'u-end-busy');

@@ -126,12 +126,27 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(socket, 'whoami')).toEqual({ user: null });
   });
 
-  it('takes a forged or unknown cookie as no session', async () => {
+  /** The warnings `running` logs while `during` runs. */
+  async function warningsOf(running: RunningApp, during: () => Promise<void>): Promise<string[]> {
+    const warnings: string[] = [];
+    running.app.useLogger({ log() {}, error() {}, warn: (message: string) => warnings.push(String(message)) });
+    try {
+      await during();
+    } finally {
+      running.app.useLogger(['error']);
+    }
+    return warnings;
+  }
+
+  it('takes a forged or unknown cookie as no session, and logs the forged one as HTTP does', async () => {
     const forged = `sid=${encodeURIComponent(signCookie('not-a-session-anyone-has', 'another-secret-of-at-least-32-characters'))}`;
     const unknown = `sid=${encodeURIComponent(signCookie('not-a-session-anyone-has', TEST_SECRET))}`;
     for (const cookie of [forged, unknown]) {
-      const socket = await connect(app.url, { cookie });
-      expect(await askIo(socket, 'whoami')).toEqual({ user: null });
+      const warnings = await warningsOf(app, async () => {
+        const socket = await connect(app.url, { cookie });
+        expect(await askIo(socket, 'whoami')).toEqual({ user: null });
+      });
+      expect(warnings).toEqual(cookie === forged ? ['Session cookie has an invalid signature; the request continues without a session'] : []);
     }
   });
 
@@ -159,6 +174,11 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(socket, 'guarded')).toEqual({ id: 'u-token' });
     const anonymous = await connect(tokenApp.url, { token: 'not-a-token' });
     expect(await askIo(anonymous, 'whoami')).toEqual({ user: null });
+    const warnings = await warningsOf(tokenApp, async () => {
+      const forged = await connect(tokenApp.url, { token: `${token}x` });
+      expect(await askIo(forged, 'whoami')).toEqual({ user: null });
+    });
+    expect(warnings).toEqual(['Session header "X-Session-Token" has an invalid signature; the request continues without a session']);
   });
 
   it('under idFrom { header, cookie: true }, decides by a token sent even empty, as HTTP does, not by the cookie beside it', async () => {

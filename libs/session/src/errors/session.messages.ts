@@ -41,7 +41,8 @@ export const messages = {
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) => `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
   sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
-  userWithoutId: () => 'SessionService.login(req, user) needs a user with a string or number "id"',
+  userWithoutId: (got: string) => `SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number; got ${got}`,
+  badUserIdArgument: (method: string, got: string) => `SessionService.${method} needs a user id that is a non-empty string or a finite number; got ${got}`,
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "users.maxSessions"); log out elsewhere first`,
   corruptKeyValue: (digest: string, key: string) =>
     `Ignoring the value of session key "${key}" of session ${digest.slice(0, 8)}… in Redis (not valid JSON): it reads as absent, and Redis keeps it until the key is assigned`,

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { isHttpsRequest } from '../cookie/secure-cookie';
 import { failureAnswer } from './failure-response';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { noteUnavailable, stateOf } from './request-state';
+import { answersStoreFailure, noteUnavailable, stateOf } from './request-state';
 import { sessionOnFirstRead } from './session-lifecycle';
 
 type Method = (this: Response, ...args: unknown[]) => unknown;
@@ -106,7 +106,7 @@ function installWayOut(responsePrototype: object): void {
     const req = this.req as unknown as SessionRequest | undefined;
     const state = req && stateOf(req);
     if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
-    else if (state?.phase === 'failed' && this.statusCode === 503) noteUnavailable(state);
+    if (answersStoreFailure(state, this.statusCode)) noteUnavailable(state);
     return writeHead.apply(this, args);
   });
   replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { isHttpsRequest } from '../cookie/secure-cookie';
 import { failureAnswer } from './failure-response';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { STATE, noteUnavailable, stateOf } from './request-state';
+import { STATE, answersStoreFailure, noteUnavailable, stateOf } from './request-state';
 import { sessionOnFirstRead } from './session-lifecycle';
 
 type Request = FastifyRequest & SessionRequest;
@@ -156,7 +156,7 @@ export class FastifyPlatform implements HttpPlatform {
 const wayOut: onSendHookHandler = function sessionWayOut(request, reply, payload, done) {
   const req = request as Request;
   const state = stateOf(req);
-  if (state?.phase === 'failed' && reply.statusCode === 503) noteUnavailable(state);
+  if (answersStoreFailure(state, reply.statusCode)) noteUnavailable(state);
   if (state?.phase !== 'live' || state.ending) return done(null, payload);
   const kept = reply as KeptReply;
   kept[SENDING] = (error, replaced) => {

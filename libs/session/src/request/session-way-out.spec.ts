@@ -57,19 +57,21 @@ function wayOut(options: Options = {}) {
   } as unknown as HttpPlatform;
   const transport = new SessionIdTransport({ idFrom: 'both', header: HEADER, cookieName: 'sid', secrets: [SECRET, OLD_SECRET] }, platform);
   const saves: { id: string; session: object }[] = [];
+  const abandoned: object[] = [];
   const core = {
     writer: {
       saveChanges: (id: string, session: object) => {
         saves.push({ id, session });
         return options.save ? options.save() : null;
       },
+      abandon: (session: object) => abandoned.push(session),
     },
     gateway: { recentlyUnavailable: () => options.unavailable ?? false },
     context: { settings: { absoluteTimeout: 0 } }, // no absolute deadline: a persistent cookie's expiry as `touch` slides it
   } as unknown as SessionCore;
   const logger = { warn: (message: string) => logged.warn.push(message), error: (message: string) => logged.error.push(message) };
   const out = new SessionWayOut({ cookieName: 'sid', secrets: [SECRET, OLD_SECRET], trustProxy: options.trustProxy }, transport, core, platform, logger);
-  return { out, logged, saves, httpsAsked };
+  return { out, logged, saves, abandoned, httpsAsked };
 }
 
 function response(status = 200): FakeResponse {
@@ -205,13 +207,14 @@ describe('SessionWayOut.beforeEnd: the save, then the end', () => {
     }
   });
 
-  it('finishes without saving or touching a new session that holds nothing', () => {
-    const { out, saves } = wayOut();
+  it('finishes without saving or touching a new session that holds nothing, and tells the writer it was abandoned', () => {
+    const { out, saves, abandoned } = wayOut();
     const req = request(NEW_ID, {}, { maxAge: 60_000 });
     const expires = req.session.cookie.expires;
     const st = state('either', COOKIE_ID);
     expect(out.beforeEnd(req, st, response(), () => 'ended')).toBe('ended');
     expect(saves).toEqual([]);
+    expect(abandoned).toEqual([req.session]); // a regenerate's: the ID it left ended (SessionWriter.abandon)
     expect(req.session.cookie.expires).toBe(expires);
     expect(st).toMatchObject({ ending: true, idHeader: '' });
     expect(st.setCookie).toBeUndefined();

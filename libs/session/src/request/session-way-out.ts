@@ -1,3 +1,4 @@
+import { ServiceUnavailableException } from '@nestjs/common';
 import { signCookie } from '../cookie/cookie-signature';
 import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
@@ -6,7 +7,7 @@ import type { SessionCore } from '../store/session-core';
 import { checkSessionObject } from '../store/session-validation';
 import { stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
-import { ownSession, type RequestSessionState } from './request-state';
+import { noteUnavailable, ownSession, type RequestSessionState } from './request-state';
 import type { SessionIdTransport } from './session-id-transport';
 
 /*
@@ -77,7 +78,10 @@ export class SessionWayOut {
     try {
       checkSessionObject(session, true);
       state.idHeader = this.idHeaderFor(req, state, session);
-      if (req.sessionID !== state.cookieId && !hasData(session)) return finish();
+      if (req.sessionID !== state.cookieId && !hasData(session)) {
+        this.core.writer.abandon(session); // a regenerate's new, empty session: the ID it left ended
+        return finish();
+      }
       session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
       state.setCookie = this.cookieFor(req, state, session);
       saving = this.core.writer.saveChanges(req.sessionID, session);
@@ -167,8 +171,11 @@ export class SessionWayOut {
     state.failure = error;
     state.setCookie = undefined;
     state.idHeader = undefined;
+    const answer = toHttpException(error);
+    // Counted here: on Fastify the reply's hook that counts a 503 ran before this save failed.
+    if (answer instanceof ServiceUnavailableException) noteUnavailable(state);
     try {
-      this.platform.fail(res, toHttpException(error), error);
+      this.platform.fail(res, answer, error);
     } catch (failError) {
       this.logger.error(`Answering the failure of ${this.platform.describe(req)} failed too: ${(failError as Error)?.message}`);
     }

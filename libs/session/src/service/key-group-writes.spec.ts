@@ -30,6 +30,24 @@ describe('KeyGroupWrites', () => {
     expect(heard).toEqual(['retried', 'gaveUp']);
   });
 
+  it('counts each call of a group that lost: a retry for each, then giving up for each, as many as there were calls', async () => {
+    const { sessions, calls, heard } = observed();
+    const updates = new SessionKeyUpdates(sessions, 1);
+    const session = requestSession({ items: [] });
+    const results = ['a', 'b', 'c'].map((item) => updates.update('s1', session, 'items', append(item)).catch((error: unknown) => error));
+    const [first, second] = await casCalls(calls, 2); // 'a' alone, then 'b' and 'c' as one group behind it
+    expect(second).toMatchObject({ expected: '["a"]', next: '["a","b","c"]' });
+    first.reply.resolve({ status: 'written' });
+    second.reply.resolve({ status: 'changed', current: '["theirs"]' });
+    const [, , again] = await casCalls(calls, 3);
+    expect(heard).toEqual(['retried', 'retried']);
+    again.reply.resolve({ status: 'changed', current: '["theirs","again"]' });
+    const [a, b, c] = await Promise.all(results);
+    expect(a).toEqual(['a']);
+    for (const lost of [b, c]) expect(lost).toMatchObject({ name: 'SessionConflictError', reason: 'contention' });
+    expect(heard).toEqual(['retried', 'retried', 'gaveUp', 'gaveUp']);
+  });
+
   it("rejects with 'gone' when the value another process wrote does not open, and writes no more", async () => {
     const { sessions, calls } = fakePersistence();
     (sessions.context.sealing as { openValue: unknown }).openValue = (_redisKey: string, _field: string, held: string | undefined) => {

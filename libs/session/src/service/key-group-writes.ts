@@ -139,12 +139,16 @@ export class KeyGroupWrites {
       lost.push(...pending);
       return 'other';
     }
-    const gaveUp = pending.filter((update) => ++update.conflicts > this.maxRetries);
-    if (gaveUp.length > 0) this.core.context.observer?.updateGaveUp?.();
-    else this.core.context.observer?.updateRetried?.();
+    // Counted per call, as the metrics document them: each update that gives up, each that tries again.
+    const observer = this.core.context.observer;
     for (const update of pending) {
-      if (update.conflicts > this.maxRetries) update.reject(new SessionConflictError(messages.updateConflict(field, update.conflicts), 'contention'));
-      else lost.push(update);
+      if (++update.conflicts > this.maxRetries) {
+        observer?.updateGaveUp?.();
+        update.reject(new SessionConflictError(messages.updateConflict(field, update.conflicts), 'contention'));
+      } else {
+        observer?.updateRetried?.();
+        lost.push(update);
+      }
     }
     return 'conflict';
   }

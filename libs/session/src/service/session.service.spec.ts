@@ -1,4 +1,3 @@
-import { messages } from '../errors/session.messages';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import type { SessionUser } from '../session-data';
 import type { SessionCore } from '../store/session-core';
@@ -28,20 +27,16 @@ describe('SessionService.login: the user it accepts', () => {
     ['an object without an id', { name: 'alice' }],
     ['an id that is an object', { id: { value: 1 } }],
     ['an id that is a boolean', { id: true }],
+    ['an empty id', { id: '' }],
+    ['an id that is not a number', { id: Number.NaN }],
+    ['an infinite id', { id: Number.POSITIVE_INFINITY }],
     // A function carrying an id is not a user object, though `user.id` reads a string.
     ['a function with a string id', Object.assign(() => undefined, { id: 'alice' })],
-  ])('refuses %s with a TypeError naming what a user needs, synchronously', (_what, user) => {
+  ])('refuses %s with a rejected TypeError naming what a user needs, before anything is read', async (_what, user) => {
     const hasRoom = jest.fn(() => new Promise<boolean>(() => undefined));
-    let outcome: unknown;
-    try {
-      const login = service(hasRoom).login(req, user as unknown as SessionUser);
-      login.catch(() => undefined); // a login that got past the check by mistake must fail this test, not the process
-      outcome = login;
-    } catch (error) {
-      outcome = error;
-    }
-    expect(outcome).toEqual(new TypeError(messages.userWithoutId()));
-    expect(outcome).toBeInstanceOf(TypeError);
+    const login = service(hasRoom).login(req, user as unknown as SessionUser);
+    await expect(login).rejects.toBeInstanceOf(TypeError);
+    await expect(login).rejects.toThrow('SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number; got ');
     expect(hasRoom).not.toHaveBeenCalled();
   });
 
@@ -50,5 +45,34 @@ describe('SessionService.login: the user it accepts', () => {
     ['a number id', { id: 42 }],
   ])('lets a user with %s through to the index', async (_what, user) => {
     await expect(service().login(req, user as SessionUser)).rejects.toBe(PAST_THE_CHECK);
+  });
+});
+
+/** The user id list, revoke and logoutEverywhere take: refused, naming the method, before the index is asked. */
+describe('SessionService: the user id it accepts', () => {
+  const untouched = () => {
+    throw new Error('the index was reached');
+  };
+  const sessions = () =>
+    new SessionService(
+      { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore,
+      { updateRetries: 3 } as ResolvedSessionOptions,
+      { list: untouched, revoke: untouched, revokeAll: untouched } as unknown as UserSessionIndex,
+    );
+
+  it.each([
+    ['undefined', undefined, 'undefined'],
+    ['null', null, 'null'],
+    ['an empty string', '', 'a string ("")'],
+    ['NaN', Number.NaN, 'the number NaN'],
+  ])('refuses %s in list, revoke and logoutEverywhere, never reading the index of a user named after it', async (_what, userId, got) => {
+    const id = userId as unknown as string;
+    await expect(sessions().list(id)).rejects.toThrow(`SessionService.list needs a user id that is a non-empty string or a finite number; got ${got}`);
+    await expect(sessions().revoke(id, 'handle')).rejects.toThrow(
+      `SessionService.revoke needs a user id that is a non-empty string or a finite number; got ${got}`,
+    );
+    await expect(sessions().logoutEverywhere(id)).rejects.toThrow(
+      `SessionService.logoutEverywhere needs a user id that is a non-empty string or a finite number; got ${got}`,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Request } from 'express';
 import { randomBytes } from 'node:crypto';
 import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
@@ -10,11 +10,14 @@ import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
 import { carriedByHeader, clearSessionCookie, ensureSession, existingSession } from '../request/request-session';
 import { requestOf } from '../request/session-target';
+import { noteStoreFailure } from '../request/request-state';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
 import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
+import { userIdKey } from '../users/user-id';
+import { describe } from '../store/session-validation';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
 import type { AppSession, SessionKey, SessionUser } from '../session-data';
 import type { SessionData } from 'express-session';
@@ -56,7 +59,7 @@ export class SessionService {
   @DurableWrite()
   regenerate(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(() => this.rotate(req, newSessionId(), undefined));
+    return this.asHttpErrors(req, () => this.rotate(req, newSessionId(), undefined));
   }
 
   /**
@@ -73,12 +76,12 @@ export class SessionService {
 
   save(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'save'));
+    return this.asHttpErrors(req, () => awaitSessionMethod(ensureSession(req), 'save'));
   }
 
   destroy(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(async () => {
+    return this.asHttpErrors(req, async () => {
       const session = existingSession(req);
       if (session) await awaitSessionMethod(session, 'destroy');
     });
@@ -86,7 +89,7 @@ export class SessionService {
 
   reload(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(() => awaitSessionMethod(ensureSession(req), 'reload'));
+    return this.asHttpErrors(req, () => awaitSessionMethod(ensureSession(req), 'reload'));
   }
 
   /**
@@ -95,7 +98,7 @@ export class SessionService {
    */
   touch(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(async () => {
+    return this.asHttpErrors(req, async () => {
       const session = ensureSession(req);
       session.touch();
       await this.core.slides.touch(req.sessionID, session);
@@ -111,13 +114,17 @@ export class SessionService {
    */
   @DurableWrite()
   login(target: SessionTarget, user: SessionUser): Promise<void> {
-    const req = requestOf(target) as Request;
-    if (user === null || typeof user !== 'object' || !['string', 'number'].includes(typeof user.id)) {
-      throw new TypeError(messages.userWithoutId());
+    // Refused before anything changes: the visitor's session (a cart) stays as it was.
+    const userId = user !== null && typeof user === 'object' ? userIdKey(user.id) : undefined;
+    if (userId === undefined) {
+      return Promise.reject(
+        new TypeError(messages.userWithoutId(user !== null && typeof user === 'object' ? `an "id" of ${describe(user.id)}` : describe(user))),
+      );
     }
-    return this.asHttpErrors(async () => {
+    const req = requestOf(target) as Request;
+    return this.asHttpErrors(req, async () => {
       // Refusing before the ID changes keeps the visitor's session; the save below decides atomically.
-      if (!(await this.index.hasRoom(String(user.id), this.digestOfRequest(req)))) {
+      if (!(await this.index.hasRoom(userId, this.digestOfRequest(req)))) {
         throw new SessionConflictError(messages.sessionLimit(this.options.users.maxSessions), 'limit');
       }
       const now = Date.now();
@@ -143,7 +150,7 @@ export class SessionService {
   @DurableWrite()
   logout(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(async () => {
+    return this.asHttpErrors(req, async () => {
       const session = existingSession(req);
       if (session) {
         const entry = this.core.context.stateFor(session).indexEntry;
@@ -160,13 +167,13 @@ export class SessionService {
   /** The user's live sessions, newest first; `current` marks the one of `req` when given. */
   list(userId: string | number, target?: SessionTarget): Promise<UserSessionInfo[]> {
     const req = target === undefined ? undefined : (requestOf(target) as Request);
-    return this.asHttpErrors(() => this.index.list(String(userId), req ? this.digestOfRequest(req) : undefined));
+    return this.asHttpErrors(req, () => this.index.list(userIdArgument('list', userId), req ? this.digestOfRequest(req) : undefined));
   }
 
   /** Deletes one of the user's sessions by its handle; false when the user has no such session. */
   @DurableWrite()
   revoke(userId: string | number, handle: string): Promise<boolean> {
-    return this.asHttpErrors(() => this.index.revoke(String(userId), handle));
+    return this.asHttpErrors(undefined, () => this.index.revoke(userIdArgument('revoke', userId), handle));
   }
 
   /**
@@ -175,8 +182,8 @@ export class SessionService {
    */
   @DurableWrite()
   logoutEverywhere(userId: string | number, options: { except?: SessionTarget } = {}): Promise<number> {
-    return this.asHttpErrors(() =>
-      this.index.revokeAll(String(userId), options.except ? this.digestOfRequest(requestOf(options.except) as Request) : undefined),
+    return this.asHttpErrors(undefined, () =>
+      this.index.revokeAll(userIdArgument('logoutEverywhere', userId), options.except ? this.digestOfRequest(requestOf(options.except) as Request) : undefined),
     );
   }
 
@@ -195,7 +202,7 @@ export class SessionService {
     change: (current: SessionData[K] | undefined) => SessionData[K] | Promise<SessionData[K]>,
   ): Promise<SessionData[K]> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(() => {
+    return this.asHttpErrors(req, () => {
       const session = ensureSession(req) as unknown as Record<string, unknown>;
       const sessionId = req.sessionID;
       return this.updates.update(sessionId, session, key, change);
@@ -211,7 +218,7 @@ export class SessionService {
    */
   reseal(): Promise<ResealReport> {
     if (!this.core.context.sealing.sealer) return Promise.reject(new SessionConfigError('encryption', 'must be set to reseal sessions'));
-    return this.asHttpErrors(() => resealSessions(this.core));
+    return this.asHttpErrors(undefined, () => resealSessions(this.core));
   }
 
   /**
@@ -220,7 +227,7 @@ export class SessionService {
    */
   csrfToken(target: SessionTarget): Promise<string> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(async () => {
+    return this.asHttpErrors(req, async () => {
       const session = ensureSession(req);
       const existing = session[CSRF_KEY];
       if (existing) return existing;
@@ -249,17 +256,36 @@ export class SessionService {
     return session ? digestOf(req.sessionID) : undefined;
   }
 
-  private asHttpErrors<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a call with its errors as Nest's HTTP exceptions. A 503 (Redis unavailable) marks the
+   * request it served, so that the request is counted as answered 503 if it answers so (`metrics`).
+   */
+  private asHttpErrors<T>(req: object | undefined, operation: () => Promise<T>): Promise<T> {
+    const failed = (error: unknown): Promise<never> => {
+      const answer = toHttpException(error);
+      if (req && answer instanceof ServiceUnavailableException) noteStoreFailure(req);
+      return Promise.reject(answer);
+    };
     let pending: Promise<T>;
     try {
       pending = operation();
     } catch (error) {
-      return Promise.reject(toHttpException(error));
+      return failed(error);
     }
-    return pending.then(undefined, (error: unknown) => Promise.reject(toHttpException(error)));
+    return pending.then(undefined, failed);
   }
 }
 
 function newToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * The index key of a user id an app passes in. `null`, `undefined` or '' is a bug of the caller (an
+ * anonymous request's `session.user?.id`), never the user named "undefined": refused, naming the method.
+ */
+function userIdArgument(method: string, userId: unknown): string {
+  const key = userIdKey(userId);
+  if (key === undefined) throw new TypeError(messages.badUserIdArgument(method, describe(userId)));
+  return key;
 }

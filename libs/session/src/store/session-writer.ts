@@ -6,7 +6,7 @@ import { diffSession, type SessionDelta } from './session-codec';
 import type { SessionContext } from './session-context';
 import type { SessionForwarding } from './session-forwarding';
 import { userIdOf } from './session-slides';
-import type { SessionState, UserIndexEntry, UserIndexMove } from './session-state';
+import { stateOf, type SessionState, type UserIndexEntry, type UserIndexMove } from './session-state';
 import { checkSessionObject } from './session-validation';
 import { readUntracked } from './tracked-values';
 import { expiryMoves, slideLag } from './idle-slide';
@@ -124,6 +124,20 @@ export class SessionWriter {
     state.redisKey = successorKey; // a patch of what was read, not a rewrite of the whole session
     state.indexEntry = indexEntry && { ...indexEntry, digest: this.sessions.digestOfKey(successorKey) };
     await this.saveChanges(successor, session);
+  }
+
+  /**
+   * A session that a `regenerate` put under a new ID is left unsaved, with nothing in it (passport's
+   * logout, or any regenerate that carries nothing over): the ID it left ended with no successor to
+   * announce it, so its end is announced here, as `destroyed`. Sockets and other subscribers of that
+   * session learn of it as of any other delete.
+   */
+  abandon(data: SessionData): void {
+    const state = stateOf(data);
+    const previousDigest = state?.previousDigest;
+    if (!state || previousDigest === undefined) return;
+    state.previousDigest = undefined;
+    this.sessions.observer?.sessionEvent?.({ type: 'destroyed', digest: previousDigest, userId: state.indexEntry?.userId });
   }
 
   /** Tells the observers what a write did: a session stored for the first time, or one found expired. */

@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Subscription } from 'rxjs';
-import { readCookie, VerifiedCookies } from '../cookie/cookie-signature';
+import { Logger } from '@nestjs/common';
+import { looksSigned, readCookie, VerifiedCookies } from '../cookie/cookie-signature';
+import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
 import type { SessionEvents } from '../events/session-events';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
@@ -63,6 +65,7 @@ export class SocketSessions {
     private readonly options: ResolvedSessionOptions,
     private readonly store: RedisSessionStore,
     events: SessionEvents,
+    private readonly logger: Pick<Logger, 'warn'> = new Logger('SessionModule'),
   ) {
     this.verified = new VerifiedCookies(options.secrets);
     this.expiry = new SessionExpiryWatch(core, (digest) => this.endSession(digest, this.moved.delete(digest) ? 'renewed' : 'expired'));
@@ -168,11 +171,20 @@ export class SocketSessions {
     const { idFrom, cookie } = this.options;
     if (idFrom.header !== undefined) {
       const token = (auth as { token?: unknown } | undefined)?.token ?? headers[idFrom.header.toLowerCase()];
-      if (typeof token === 'string') return token.length > 0 ? this.verified.idOf(token) : undefined;
+      if (typeof token === 'string') return token.length > 0 ? this.verify(token, 'header') : undefined;
     }
     if (!idFrom.cookie) return undefined;
     const raw = readCookie(headers.cookie, cookie.name);
-    return raw ? this.verified.idOf(raw) : undefined;
+    return raw ? this.verify(raw, 'cookie') : undefined;
+  }
+
+  /** The ID a signed value carries; a value that claims a signature it does not have is logged, as over HTTP. */
+  private verify(raw: string, carrier: 'header' | 'cookie'): string | undefined {
+    const id = this.verified.idOf(raw);
+    if (id === undefined && looksSigned(raw)) {
+      this.logger.warn(carrier === 'header' ? messages.invalidHeaderSignature(this.options.idFrom.header!) : messages.invalidSignature());
+    }
+    return id;
   }
 
   private digestOf(id: string): string {

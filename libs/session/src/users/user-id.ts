@@ -14,10 +14,16 @@ export const defaultSessionUserId: SessionUserId = (session) => {
   return undefined;
 };
 
+/** A user id as the index keys it (a string) when it is one: a non-empty string or a finite number; else undefined. */
+export function userIdKey(id: unknown): string | undefined {
+  return (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)) ? String(id) : undefined;
+}
+
 /** The user id as the index keys it (a string), or undefined; throws on anything else the function answers. */
 export function indexUserIdOf(userId: SessionUserId, session: object): string | undefined {
   const id = userId(session as SessionData);
   if (id === undefined || id === null) return undefined;
-  if ((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id))) return String(id);
+  const key = userIdKey(id);
+  if (key !== undefined) return key;
   throw new TypeError(messages.badUserId(typeof id === 'string' ? '""' : typeof id === 'object' ? 'an object' : String(id)));
 }
