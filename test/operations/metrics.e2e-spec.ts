@@ -233,6 +233,19 @@ describe('metrics', () => {
     }
   });
 
+  it('counts each visitor without a session whose login met Redis not answering, not only the first', async () => {
+    // The limit check reads Redis before the login makes a session: the requests have none of their own yet.
+    const { app, registry } = await appWith({ redisDeadline: 200, users: { maxSessions: 5, onLimit: 'reject' } });
+    try {
+      await admin.client('PAUSE', 2_000, 'ALL');
+      for (let i = 0; i < 3; i++) expect((await new Visitor(app.url).post('/login', { id: `u-${i}` })).status).toBe(503);
+      expect(await metricValue(registry, 'session_requests_unavailable_total')).toBe(3);
+    } finally {
+      await admin.client('UNPAUSE');
+      await app.close();
+    }
+  });
+
   async function sessionKeysOf(prefix: string): Promise<string[]> {
     const keys = [];
     for (const key of await admin.keys(`${prefix}*`)) if ((await admin.type(key)) === 'hash') keys.push(key);

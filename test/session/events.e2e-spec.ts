@@ -21,6 +21,18 @@ class DestroyController {
   destroy(@Req() req: Request) {
     return this.sessions.destroy(req);
   }
+
+  /** What passport's `req.logout` callback often does next, and the other ends a regenerate's new session may meet. */
+  @Post('regenerate-then')
+  @HttpCode(204)
+  async regenerateThen(@Req() req: Request & { body: { then: 'destroy' | 'logout' | 'regenerate' | 'login' } }) {
+    await new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+    const then = req.body.then;
+    if (then === 'destroy') await new Promise<void>((resolve, reject) => req.session.destroy((error) => (error ? reject(error) : resolve())));
+    else if (then === 'logout') await this.sessions.logout(req);
+    else if (then === 'regenerate') await this.sessions.regenerate(req);
+    else await this.sessions.login(req, { id: 'u-other' });
+  }
 }
 
 const DATA_VALUE = 'a-session-value-no-event-may-carry';
@@ -123,6 +135,29 @@ describe('session lifecycle events', () => {
     expect(summary.slice(-1)).toEqual([`destroyed ${loggedIn} u-regen -`]);
     // A regenerate that keeps the user moves the session: one `created` naming the ID it left, no end.
     expect(summary.filter((line) => line.startsWith('destroyed'))).toHaveLength(1);
+  });
+
+  it.each([
+    ['destroyed', 'destroy', 'destroyed'],
+    ['logged out', 'logout', 'logout'],
+    ['regenerated again and left empty', 'regenerate', 'destroyed'],
+  ])('tells the end of the session a regenerate left when its new session is %s in the same request', async (_what, then, type) => {
+    const { app: a, log } = await app(uniquePrefix('events-regen-then'), { replica: 'replica-a' });
+    const shopper = await loginOn(a, 'u-regen-then');
+    const loggedIn = digestOfCookie(shopper.cookie!);
+    log.events.length = 0;
+    expect((await shopper.post('/regenerate-then', { then })).status).toBe(204);
+    expect(log.summary()).toEqual([`${type} ${loggedIn} u-regen-then -`]);
+  });
+
+  it('names the ID a regenerate left in the login that follows it in the same request', async () => {
+    const { app: a, log } = await app(uniquePrefix('events-regen-login'), { replica: 'replica-a' });
+    const shopper = new Visitor(a.url);
+    await shopper.post('/set/note', { value: DATA_VALUE });
+    const anonymous = digestOfCookie(shopper.cookie!);
+    log.events.length = 0;
+    expect((await shopper.post('/regenerate-then', { then: 'login' })).status).toBe(204);
+    expect(log.summary()).toEqual([`login ${digestOfCookie(shopper.cookie!)} u-other ${anonymous}`]);
   });
 
   it('with crossReplica, gives every replica the events of every replica, each exactly once', async () => {

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { SESSION_OPTIONS, SESSION_REDIS } from '../session.constants';
 import { SessionConfigError } from '../errors/session-config.error';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
-import { connectOwned, whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
+import { whenReady, type SessionRedisConnection } from '../redis/create-redis-connection';
 import { assertRedisPermissions, type PermissionScope } from '../redis/check-redis-permissions';
 import { messages } from '../errors/session.messages';
 import { ExpressPlatform } from '../request/express-platform';
@@ -152,7 +152,6 @@ export class SessionModule extends ConfigurableSessionModule implements NestModu
 
   async onModuleInit(): Promise<void> {
     const { client } = this.connection;
-    connectOwned(this.connection);
     const wait = Math.max(this.options.redisDeadline, 2_000);
     if (!(await whenReady(client, wait))) {
       this.logger.warn('Redis is not reachable yet; requests that need their session answer 503 until it is');

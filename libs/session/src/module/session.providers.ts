@@ -42,7 +42,7 @@ export const sessionProviders: Provider[] = [
     // The core and the features plugged into it, built in one place, in dependency order.
     provide: SessionStack,
     useFactory: (options: ResolvedSessionOptions, connection: SessionRedisConnection, observers: SessionObservers) =>
-      buildSessionStack(options, connection.client as Redis, observers),
+      closingOnFailure(connection, () => buildSessionStack(options, connection.client as Redis, observers)),
     inject: [SESSION_OPTIONS, SESSION_REDIS_CONNECTION, SessionObservers],
   },
   { provide: SessionCore, useFactory: (stack: SessionStack) => stack.core, inject: [SessionStack] },
@@ -50,9 +50,9 @@ export const sessionProviders: Provider[] = [
   {
     // Metrics and traces, joining the observers at boot when the options ask for them.
     provide: SessionTelemetry,
-    useFactory: (options: ResolvedSessionOptions, stack: SessionStack, observers: SessionObservers) =>
-      SessionTelemetry.attach(options, stack.core.gateway, stack.nearCache, observers, new Logger('SessionModule')),
-    inject: [SESSION_OPTIONS, SessionStack, SessionObservers],
+    useFactory: (options: ResolvedSessionOptions, stack: SessionStack, observers: SessionObservers, connection: SessionRedisConnection) =>
+      closingOnFailure(connection, () => SessionTelemetry.attach(options, stack.core.gateway, stack.nearCache, observers, new Logger('SessionModule'))),
+    inject: [SESSION_OPTIONS, SessionStack, SessionObservers, SESSION_REDIS_CONNECTION],
   },
   {
     // Lifecycle events: this replica's own from the session code, the rest from the feeds the `events` option asks for.
@@ -67,7 +67,7 @@ export const sessionProviders: Provider[] = [
   {
     provide: SessionEventFeeds,
     useFactory: (options: ResolvedSessionOptions, connection: SessionRedisConnection, events: SessionEvents, moduleRef: ModuleRef) =>
-      new SessionEventFeeds(options, connection.client, events, moduleRef, new Logger('SessionEvents')),
+      closingOnFailure(connection, () => new SessionEventFeeds(options, connection.client as Redis, events, moduleRef, new Logger('SessionEvents'))),
     inject: [SESSION_OPTIONS, SESSION_REDIS_CONNECTION, SessionEvents, ModuleRef],
   },
   {
@@ -76,3 +76,18 @@ export const sessionProviders: Provider[] = [
     inject: [SESSION_REDIS, SessionCore],
   },
 ];
+
+/**
+ * Builds a part of the module once its client exists. A part that throws (an option only it can
+ * check, such as a metrics registry that already holds the module's metrics) fails the boot, and Nest
+ * then hands back no app to close: the client the module made is closed here, or it would keep the
+ * process alive.
+ */
+function closingOnFailure<T>(connection: SessionRedisConnection, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (connection.owned) connection.client.disconnect();
+    throw error;
+  }
+}

@@ -11,16 +11,10 @@ export interface SessionRedisConnection {
  * Builds the client from the `redis` option. Clients the module makes batch the commands of one tick
  * into one socket write (auto-pipelining), fail commands at once while disconnected instead of
  * queueing them (so requests answer 503 rather than pile up), and bound every command's wait.
- *
- * They connect when the module initialises (`connectOwned`), not when they are made: a boot that fails
- * while Nest still creates the app's providers (an option only a part of the module checks, or any
- * other module's provider that throws) hands back no app to close, and an open socket would then keep
- * the process alive for ever.
  */
 export function createRedisConnection(option: SessionRedisOption, redisDeadline: number): SessionRedisConnection {
   if (option instanceof Redis || option instanceof Cluster) return { client: option, owned: false };
   const defaults: RedisOptions = {
-    lazyConnect: true,
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -34,7 +28,6 @@ export function createRedisConnection(option: SessionRedisOption, redisDeadline:
   if ('cluster' in option) {
     const { redisOptions, ...clusterOptions } = option.options ?? {};
     const client = new Cluster(option.cluster, {
-      lazyConnect: true,
       enableAutoPipelining: true,
       enableOfflineQueue: false,
       ...clusterOptions,
@@ -43,14 +36,6 @@ export function createRedisConnection(option: SessionRedisOption, redisDeadline:
     return { client, owned: true };
   }
   return { client: new Redis({ ...defaults, ...option }), owned: true };
-}
-
-/**
- * Starts connecting a client the module made, once the app's providers all exist. Failures are
- * reported by the client's error listener, and ioredis goes on reconnecting by its retry strategy.
- */
-export function connectOwned({ client, owned }: SessionRedisConnection): void {
-  if (owned && client.status === 'wait') client.connect().catch(() => undefined);
 }
 
 /** Resolves once the client is ready, or after `ms` without throwing: the app may start before Redis. */

@@ -21,7 +21,7 @@ const SOURCE = sourceFiles(join(LIBRARY_ROOT, 'src')).map((file) => readFileSync
 function commandsInSource(): Set<string> {
   // Not ACL-checked (QUIT), or optional with a fallback the README documents (CONFIG GET by the health check: 'unknown' policy).
   const exempt = new Set(['quit']);
-  const notCommands = new Set(['call', 'connect', 'disconnect', 'nodes', 'off', 'on', 'once']);
+  const notCommands = new Set(['call', 'disconnect', 'nodes', 'off', 'on', 'once']);
   const found = new Set<string>();
   for (const text of SOURCE) {
     // Lua: redis.call, and the helpers of lua/includes/call-in-chunks.lua, which send their command in parts.

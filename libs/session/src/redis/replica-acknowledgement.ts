@@ -109,7 +109,6 @@ export class ReplicaAcknowledgement {
     }
     const client = this.dedicated;
     if (client.status === 'ready') return client;
-    if (client.status === 'wait') client.connect().catch(() => undefined); // a copy of a client made lazy is lazy too; waited for below
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error('not ready')), this.connectTimeout);
       const done = (error?: Error) => {

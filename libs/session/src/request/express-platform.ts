@@ -106,7 +106,7 @@ function installWayOut(responsePrototype: object): void {
     const req = this.req as unknown as SessionRequest | undefined;
     const state = req && stateOf(req);
     if (state?.phase === 'live') state.lifecycle.beforeHeaders(req!, state, this);
-    if (answersStoreFailure(state, this.statusCode)) noteUnavailable(state);
+    if (answersStoreFailure(req!, state, this.statusCode)) noteUnavailable(req!, state);
     return writeHead.apply(this, args);
   });
   replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {

@@ -156,7 +156,7 @@ export class FastifyPlatform implements HttpPlatform {
 const wayOut: onSendHookHandler = function sessionWayOut(request, reply, payload, done) {
   const req = request as Request;
   const state = stateOf(req);
-  if (answersStoreFailure(state, reply.statusCode)) noteUnavailable(state);
+  if (answersStoreFailure(req, state, reply.statusCode)) noteUnavailable(req, state);
   if (state?.phase !== 'live' || state.ending) return done(null, payload);
   const kept = reply as KeptReply;
   kept[SENDING] = (error, replaced) => {

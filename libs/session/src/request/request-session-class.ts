@@ -3,6 +3,7 @@ import { inspect, type InspectOptions } from 'node:util';
 import { toHttpException } from '../errors/to-http-exception';
 import { trustSessionPrototype } from '../store/session-validation';
 import type { SessionRequest } from './http-platform';
+import { stateOf } from './request-state';
 
 type Callback = (error?: unknown) => void;
 type SessionBase = new (req: SessionRequest, data?: SessionData) => Session;
@@ -86,6 +87,8 @@ export class RequestSession extends (Session as unknown as SessionBase) {
   }
 
   override destroy(callback?: Callback): this {
+    // A session a regenerate made and nothing stored yet: the ID it left ends with it, announced now.
+    stateOf((this as unknown as { req: object }).req)?.lifecycle.core.writer.abandon(this as unknown as SessionData);
     return (callbackOrPromise((done) => Session.prototype.destroy.call(this, done), callback) ?? this) as this;
   }
 }

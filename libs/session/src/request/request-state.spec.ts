@@ -1,5 +1,5 @@
 import type { SessionRequest } from './http-platform';
-import { noteUnavailable, ownSession, STATE, stateOf, type RequestSessionState } from './request-state';
+import { answersStoreFailure, noteStoreFailure, noteUnavailable, ownSession, STATE, stateOf, type RequestSessionState } from './request-state';
 
 /** A request's state whose lifecycle reports to `observer` (only what `noteUnavailable` reads). */
 function stateReportingTo(observer: object | undefined): RequestSessionState {
@@ -38,14 +38,33 @@ describe('ownSession', () => {
 });
 
 describe('noteUnavailable', () => {
-  it("counts the 503 once with the lifecycle's observer", () => {
+  it("counts the 503 with the lifecycle's observer, once per request, whatever state it shares with others", () => {
     const observer = { requestUnavailable: jest.fn() };
-    noteUnavailable(stateReportingTo(observer));
+    const shared = stateReportingTo(observer); // as requests that came without a session share one pending state
+    const [first, second] = [{}, {}];
+    noteUnavailable(first, shared);
+    noteUnavailable(first, shared);
     expect(observer.requestUnavailable).toHaveBeenCalledTimes(1);
+    noteUnavailable(second, shared);
+    expect(observer.requestUnavailable).toHaveBeenCalledTimes(2);
   });
 
   it('does nothing, and throws nothing, without an observer or one that does not count 503s', () => {
-    expect(() => noteUnavailable(stateReportingTo(undefined))).not.toThrow();
-    expect(() => noteUnavailable(stateReportingTo({}))).not.toThrow();
+    expect(() => noteUnavailable({}, stateReportingTo(undefined))).not.toThrow();
+    expect(() => noteUnavailable({}, stateReportingTo({}))).not.toThrow();
+  });
+});
+
+describe('answersStoreFailure', () => {
+  it("takes a 503 as the store's when loading failed, or when a session call of that very request met Redis unavailable", () => {
+    const pending = { ...stateReportingTo(undefined), phase: 'pending' as const };
+    const [marked, other] = [{ [STATE]: pending }, { [STATE]: pending }];
+    expect(answersStoreFailure(marked, pending, 503)).toBe(false);
+    noteStoreFailure(marked);
+    expect(answersStoreFailure(marked, pending, 503)).toBe(true);
+    expect(answersStoreFailure(marked, pending, 500)).toBe(false);
+    expect(answersStoreFailure(other, pending, 503)).toBe(false); // the shared state carries no mark
+    expect(answersStoreFailure({}, { ...pending, phase: 'failed' }, 503)).toBe(true);
+    expect(answersStoreFailure({}, undefined, 503)).toBe(false);
   });
 });

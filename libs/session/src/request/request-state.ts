@@ -34,10 +34,6 @@ export interface RequestSessionState {
   carrier: IdCarrier;
   /** Why loading failed, thrown (as a 503) at whoever reads the session. */
   failure?: unknown;
-  /** A session call of the request (`SessionService`) met Redis unavailable: a 503 it answers is the store's. */
-  storeFailed?: boolean;
-  /** Set once the request is counted as answered 503 for its session, so that it counts once. */
-  countedUnavailable?: boolean;
   /** Set once the save at the end has started, so the final `end` goes straight through. */
   ending: boolean;
   /** The Set-Cookie value, prepared (and checked) before the save, so sending the headers cannot fail. */
@@ -72,20 +68,29 @@ export function ownSession(req: object): SessionRequest['session'] | undefined {
   return Object.prototype.hasOwnProperty.call(req, 'session') ? (req as SessionRequest).session : undefined;
 }
 
+/**
+ * Where a request notes that Redis failed one of its session calls (`'failed'`), then that it was
+ * counted as answered 503 (`'counted'`): on the request itself, since requests that came without a
+ * session share one pending state.
+ */
+const UNAVAILABLE = Symbol('nest-redis-session:unavailable');
+type UnavailableMark = { [UNAVAILABLE]?: 'failed' | 'counted' };
+
 /** Counts a request answered 503 because its session could not be loaded or saved (metrics only), once. */
-export function noteUnavailable(state: RequestSessionState): void {
-  if (state.countedUnavailable) return;
-  state.countedUnavailable = true;
+export function noteUnavailable(req: object, state: RequestSessionState): void {
+  const marked = req as UnavailableMark;
+  if (marked[UNAVAILABLE] === 'counted') return;
+  marked[UNAVAILABLE] = 'counted';
   state.lifecycle.core.context.observer?.requestUnavailable?.();
 }
 
 /** Whether a response about to go out with `statusCode` is a 503 the session store caused, to be counted. */
-export function answersStoreFailure(state: RequestSessionState | undefined, statusCode: number): state is RequestSessionState {
-  return statusCode === 503 && state !== undefined && (state.phase === 'failed' || state.storeFailed === true);
+export function answersStoreFailure(req: object, state: RequestSessionState | undefined, statusCode: number): state is RequestSessionState {
+  return statusCode === 503 && state !== undefined && (state.phase === 'failed' || (req as UnavailableMark)[UNAVAILABLE] === 'failed');
 }
 
-/** Marks the request a `SessionService` call failed for with Redis unavailable (see `storeFailed`). */
+/** Marks a request whose `SessionService` call met Redis unavailable, so that a 503 it answers counts. */
 export function noteStoreFailure(req: object): void {
-  const state = stateOf(req);
-  if (state) state.storeFailed = true;
+  const marked = req as UnavailableMark;
+  if (stateOf(req) && marked[UNAVAILABLE] === undefined) marked[UNAVAILABLE] = 'failed';
 }

@@ -194,7 +194,8 @@ export class SessionLifecycle implements RequestLifecycle {
     const previous = ownSession(req);
     const previousState = previous && storeStateOf(previous);
     const indexEntry = previousState?.indexEntry;
-    const previousDigest = previousState?.stored ? digestOf(req.sessionID) : undefined;
+    // A previous session never stored (itself from a regenerate) passes on the ID it left, still unannounced.
+    const previousDigest = previousState?.stored ? digestOf(req.sessionID) : previousState?.previousDigest;
     req.sessionID = id;
     req.session = new RequestSession(req) as unknown as SessionRequest['session'];
     const cookie = new SessionCookie(this.cookieSettings);

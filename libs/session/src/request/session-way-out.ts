@@ -173,7 +173,7 @@ export class SessionWayOut {
     state.idHeader = undefined;
     const answer = toHttpException(error);
     // Counted here: on Fastify the reply's hook that counts a 503 ran before this save failed.
-    if (answer instanceof ServiceUnavailableException) noteUnavailable(state);
+    if (answer instanceof ServiceUnavailableException) noteUnavailable(req, state);
     try {
       this.platform.fail(res, answer, error);
     } catch (failError) {

@@ -157,6 +157,7 @@ export class SessionService {
         // What express-session's `session.destroy()` does, with the event it ends in named.
         Reflect.deleteProperty(req, 'session');
         const ended = { type: 'logout', userId: entry?.userId } as const;
+        this.core.writer.abandon(session, 'logout'); // a session a regenerate made, never stored: the ID it left is logged out
         await Promise.all([this.core.admin.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
       }
       if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear

@@ -127,17 +127,18 @@ export class SessionWriter {
   }
 
   /**
-   * A session that a `regenerate` put under a new ID is left unsaved, with nothing in it (passport's
-   * logout, or any regenerate that carries nothing over): the ID it left ended with no successor to
-   * announce it, so its end is announced here, as `destroyed`. Sockets and other subscribers of that
-   * session learn of it as of any other delete.
+   * A session that a `regenerate` put under a new ID ends without ever being stored: left empty at the
+   * end of the request (passport's logout, or any regenerate that carries nothing over), or destroyed
+   * or logged out in it. The ID it left ended with no successor to announce it, so its end is announced
+   * here, as `type` (`destroyed` unless told). Sockets and other subscribers of that session learn of
+   * it as of any other delete. Nothing for a session that was stored: its first write named that ID.
    */
-  abandon(data: SessionData): void {
+  abandon(data: SessionData, type: 'destroyed' | 'logout' = 'destroyed'): void {
     const state = stateOf(data);
     const previousDigest = state?.previousDigest;
     if (!state || previousDigest === undefined) return;
     state.previousDigest = undefined;
-    this.sessions.observer?.sessionEvent?.({ type: 'destroyed', digest: previousDigest, userId: state.indexEntry?.userId });
+    this.sessions.observer?.sessionEvent?.({ type, digest: previousDigest, userId: state.indexEntry?.userId });
   }
 
   /** Tells the observers what a write did: a session stored for the first time, or one found expired. */
