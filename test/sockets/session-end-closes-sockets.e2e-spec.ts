@@ -100,29 +100,19 @@ describe.each([
     await expectAlive(keptSockets);
   });
 
-  it('logout: the session\'s own sockets hear "logout"', async () => {
-    const leaving = await login(replicas, 'u-end-logout');
-    const staying = await login(replicas, 'u-end-logout');
+  it.each([
+    ['logout', 'logout', 'u-end-logout', '/logout', {}],
+    ["a regenerate that carries nothing over (passport's logout)", 'destroyed', 'u-end-regen', '/regenerate-keeping', { keep: [] }],
+  ])('%s: the sockets of the session it ended hear "%s"', async (_what, reason, user, route, body) => {
+    const leaving = await login(replicas, user);
+    const staying = await login(replicas, user);
     const leavingSockets = await socketsOf(replicas, leaving);
     const stayingSockets = await socketsOf(replicas, staying);
     const ends = leavingSockets.map(endOfIo);
 
-    expect((await leaving.post('/logout')).status).toBe(204);
+    expect((await leaving.post(route, body)).status).toBe(204);
 
-    expect((await Promise.all(ends)).map((end) => end.reason)).toEqual(['logout', 'logout', 'logout']);
-    await expectAlive(stayingSockets);
-  });
-
-  it('a regenerate that carries nothing over (passport\'s logout): the sockets of the ID it left hear "destroyed"', async () => {
-    const leaving = await login(replicas, 'u-end-regen');
-    const staying = await login(replicas, 'u-end-regen');
-    const leavingSockets = await socketsOf(replicas, leaving);
-    const stayingSockets = await socketsOf(replicas, staying);
-    const ends = leavingSockets.map(endOfIo);
-
-    expect((await leaving.post('/regenerate-keeping', { keep: [] })).status).toBe(204);
-
-    expect((await Promise.all(ends)).map((end) => end.reason)).toEqual(['destroyed', 'destroyed', 'destroyed']);
+    expect((await Promise.all(ends)).map((end) => end.reason)).toEqual([reason, reason, reason]);
     await expectAlive(stayingSockets);
   });
 
