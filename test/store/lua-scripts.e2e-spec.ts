@@ -1,7 +1,6 @@
-import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
+import { runScript } from '@app/session/redis/lua-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
 import { COMPARE_AND_SET, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
-import { SCRIPTS } from '@app/session/redis/gateway-calls';
 import { FIELD } from '@app/session/redis/session-fields';
 import { redisPerSpec } from './fixtures';
 
@@ -10,7 +9,7 @@ import { redisPerSpec } from './fixtures';
  * given (no clock involved): the store above them often decides the same thing before it calls, so
  * these are the tests that notice when a script alone goes wrong (scripts/lua-mutations.js).
  */
-const db = redisPerSpec('lua', ({ client }) => defineScriptsOn(client, SCRIPTS));
+const db = redisPerSpec('lua');
 
 const MINUTE = 60_000;
 /** A fixed "now" well in the future of the wall clock, so keys the tests write never expire during a test. */
@@ -186,5 +185,41 @@ describe('logout and renewal', () => {
     await expect(db.admin.hget(key, FIELD.successor)).resolves.toBe('sealed-a');
     const second = await runScript(db.client, RENEW_CLAIM, { redisKey: key, sealedSuccessor: 'sealed-b' });
     expect(second).toMatchObject({ status: 'taken', sealedSuccessor: 'sealed-a' });
+  });
+});
+
+describe('how a script is sent', () => {
+  /** Calls of EVAL and EVALSHA Redis has counted so far (`INFO commandstats`): those it ran, and those it refused (NOSCRIPT). */
+  async function scriptCalls(): Promise<{ eval: number; evalsha: number }> {
+    const stats = String(await db.admin.call('INFO', 'commandstats'));
+    const calls = (name: string) => {
+      const line = new RegExp(`^cmdstat_${name}:calls=(\\d+),.*?rejected_calls=(\\d+)`, 'm').exec(stats);
+      return line ? Number(line[1]) + Number(line[2]) : 0;
+    };
+    return { eval: calls('eval'), evalsha: calls('evalsha') };
+  }
+
+  it('runs by EVALSHA, and by EVAL once when Redis has not cached the script (after a restart or SCRIPT FLUSH)', async () => {
+    const key = `${db.prefix}s`;
+    await storedSession(key, NOW - MINUTE, NOW + 30 * MINUTE);
+    const touch = { redisKey: key, expiresAt: NOW + 40 * MINUTE, now: NOW, absoluteTimeout: 0 };
+    await db.admin.script('FLUSH');
+    const before = await scriptCalls();
+    await expect(runScript(db.client, TOUCH_SESSION, touch)).resolves.toBe('touched');
+    const afterFirst = await scriptCalls();
+    expect(afterFirst).toEqual({ eval: before.eval + 1, evalsha: before.evalsha + 1 }); // NOSCRIPT, then EVAL
+    await expect(db.admin.script('EXISTS', TOUCH_SESSION.sha)).resolves.toEqual([1]);
+    await expect(runScript(db.client, TOUCH_SESSION, { ...touch, expiresAt: NOW + 50 * MINUTE })).resolves.toBe('touched');
+    await expect(scriptCalls()).resolves.toEqual({ eval: afterFirst.eval, evalsha: afterFirst.evalsha + 1 });
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + 50 * MINUTE);
+  });
+
+  it('passes any other error on as it is, without sending the script again', async () => {
+    const key = `${db.prefix}not-a-hash`;
+    await db.admin.set(key, 'x', 'PX', MINUTE);
+    await runScript(db.client, TOUCH_SESSION, { redisKey: `${db.prefix}absent`, expiresAt: NOW + MINUTE, now: NOW, absoluteTimeout: 0 }); // cached now
+    const before = await scriptCalls();
+    await expect(runScript(db.client, TOUCH_SESSION, { redisKey: key, expiresAt: NOW + MINUTE, now: NOW, absoluteTimeout: 0 })).rejects.toThrow(/WRONGTYPE/);
+    await expect(scriptCalls()).resolves.toEqual({ eval: before.eval, evalsha: before.evalsha + 1 });
   });
 });
