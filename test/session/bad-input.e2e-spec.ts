@@ -3,7 +3,7 @@ import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { startSessionApp, TEST_SECRET, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
-import { sessionRedisKey } from '../support/key-scheme';
+import { sessionRedisKey, userIndexRedisKey } from '../support/key-scheme';
 
 /** Bad input gets a clear answer and loses nothing: cookies, signatures, stored values, sizes. */
 describe('bad input', () => {
@@ -85,6 +85,54 @@ describe('bad input', () => {
     expect((await visitor.get('/whole')).body).toEqual({ views: 1, cart: ['b'] });
   });
 
+  it('hands SessionService.update a value that is not valid JSON as absent, logs it, and replaces it', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 1 });
+    await visitor.post('/set/cart', { value: ['a'] });
+    const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
+    await admin.hset(key, 'cart', '{not json');
+    warnings.length = 0;
+    const res = await visitor.post('/update-list/cart', { item: 'b' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ given: null, list: ['b'] });
+    expect(warnings.filter((w) => /session key "cart".*not valid JSON/.test(w))).toHaveLength(1);
+    expect((await visitor.get('/whole')).body).toEqual({ views: 1, cart: ['b'] });
+  });
+
+  it.each([
+    ['assigned', (visitor: Visitor) => visitor.post('/set/cart', { value: ['b'] })],
+    ['updated', (visitor: Visitor) => visitor.post('/update-list/cart', { item: 'b' })],
+  ])('replaces a value whose piece count is corrupt when it is %s, without naming millions of pieces', async (_case, change) => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 1 });
+    const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
+    // A head (\x1f, the piece count, ':') that claims three million pieces: deleting them all would hold Redis for seconds.
+    await admin.hset(key, 'cart', '\x1f3000000:["a"]', ':1:cart', 'x');
+    expect((await visitor.get('/whole')).body).toEqual({ views: 1 });
+    const calls = await admin.call('INFO', 'commandstats');
+    const res = await change(visitor);
+    expect(res.status).toBe(200);
+    expect((await visitor.get('/whole')).body).toEqual({ views: 1, cart: ['b'] });
+    await expect(admin.hexists(key, ':1:cart')).resolves.toBe(0);
+    // The script's deletions: the pieces the hash can hold, in one HDEL, not three million names in 3,000 HDELs of 1,000.
+    const hdels = (stats: unknown) => Number(/cmdstat_hdel:calls=(\d+)/.exec(String(stats))?.[1] ?? 0);
+    expect(hdels(await admin.call('INFO', 'commandstats')) - hdels(calls)).toBe(1);
+  });
+
+  it.each([
+    ['a function', { $: 'function' }, 'JSON has no function'],
+    ['a symbol', { $: 'symbol' }, 'JSON has no symbol'],
+    ['a BigInt', { $: 'bigint', v: '12' }, 'BigInt'],
+    ['a cycle', { $: 'cycle' }, 'circular'],
+  ])('refuses %s set on a key with a 500 naming the key, and keeps what Redis held for it', async (_case, value, reason) => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/cart', { value: ['a'] });
+    const res = await visitor.post('/set-built/cart', { value });
+    expect(res.status).toBe(500);
+    expect(res.body.message).toMatch(new RegExp(`^Session key "cart" cannot be stored as JSON: .*${reason}`, 'i'));
+    expect((await visitor.get('/whole')).body).toEqual({ cart: ['a'] });
+  });
+
   it.each([
     ['a missing creation time', (key: string) => admin.hdel(key, ':c')],
     [
@@ -104,6 +152,20 @@ describe('bad input', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({});
     expect(warnings.some((w) => /corrupt session/i.test(w))).toBe(true);
+  });
+
+  it("answers a login whose user's index key holds another type of value with an error that says so, not Redis's reply", async () => {
+    await admin.set(userIndexRedisKey(prefix, 'u-wrong-type'), 'not a sorted set', 'PX', 60_000);
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/views', { value: 1 });
+    errors.length = 0;
+    const res = await visitor.post('/login', { id: 'u-wrong-type' });
+    expect(res.status).toBe(500);
+    expect(res.body.message).toBe(
+      "Session store: a user's index of sessions in Redis holds another type of value than the sorted set the library keeps there (WRONGTYPE): delete that key",
+    );
+    await expect(admin.get(userIndexRedisKey(prefix, 'u-wrong-type'))).resolves.toBe('not a sorted set');
+    expect((await visitor.get('/me')).status).toBe(401); // not logged in
   });
 
   it('answers 413 for an oversized session and keeps what was stored', async () => {

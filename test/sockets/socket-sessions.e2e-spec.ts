@@ -11,7 +11,8 @@ import { signCookie } from '@app/session/cookie/cookie-signature';
 import { sessionIdOf } from '../session/support/event-log';
 import { TEST_SECRET, type RunningApp } from '../session/support/session-app';
 import { sessionRedisKey } from '../support/key-scheme';
-import { startSocketApp } from './support/socket-app';
+import { SessionCore } from '@app/session/store/session-core';
+import { startSocketApp, usersAtConnection } from './support/socket-app';
 import { askIo, connectIo, endOfIo } from './support/socket-clients';
 
 /** Idle timeout of the app under test; `touchAfter` keeps its default, a tenth of it. */
@@ -122,8 +123,46 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(socket, 'whole')).toBeNull();
     await expect(askIo(socket, 'guarded')).rejects.toMatchObject({ frame: { status: 'error', statusCode: 401, message: 'Not logged in' } });
     await expect(askIo(socket, 'add', { item: 'x' })).rejects.toMatchObject({ frame: { statusCode: 401 } });
+    // Unguarded, SessionService answers the same 401, saying why: a socket cannot start a session.
+    expect(await askIo(socket, 'add-or-error', { item: 'x' })).toEqual({
+      error: {
+        statusCode: 401,
+        message: 'No session on this socket: a socket cannot start one, since no response carries its cookie; sessions start over HTTP (log in, then connect)',
+      },
+    });
     expect(socket.connected).toBe(true);
     expect(await askIo(socket, 'whoami')).toEqual({ user: null });
+  });
+
+  it('connects a socket whose session ends while its handshake reads it as a visitor without one: a logout is never undone', async () => {
+    const visitor = await loggedIn('u-io-race');
+    // Hold the handshake's read of the session, once Redis has answered it, until the logout is done.
+    const reader = app.app.get(SessionCore, { strict: false }).reader;
+    const load = reader.load;
+    let entered!: () => void;
+    const reading = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    reader.load = async (id: string) => {
+      const data = await load.call(reader, id);
+      entered();
+      await gate;
+      return data;
+    };
+    try {
+      const connecting = connect(app.url, { cookie: visitor.cookie });
+      await reading;
+      reader.load = load;
+      expect((await visitor.post('/logout')).status).toBe(204);
+      release();
+      const socket = await connecting;
+      expect(await askIo(socket, 'whoami')).toEqual({ user: null });
+      expect(usersAtConnection.at(-1)).toBeNull(); // what the gateway's handleConnection saw, before that event
+      await expect(askIo(socket, 'guarded')).rejects.toMatchObject({ frame: { statusCode: 401 } });
+    } finally {
+      reader.load = load;
+      release();
+    }
   });
 
   /** The warnings `running` logs while `during` runs. */
@@ -191,6 +230,16 @@ describe('sessions in socket.io gateways', () => {
       const emptyToken = await connect(bothApp.url, { cookie: browser.cookie, headers: { 'x-session-token': '' } });
       expect(await askIo(emptyToken, 'whoami')).toEqual({ user: null });
       expect((await browser.get('/me', { 'x-session-token': '' })).status).toBe(401); // the same request over HTTP
+      // A token that is no string at all is sent all the same: no session, logged, and not the cookie either.
+      for (const token of [12345, { id: 'x' }]) {
+        const warnings = await warningsOf(bothApp, async () => {
+          const odd = await connect(bothApp.url, { cookie: browser.cookie, token });
+          expect(await askIo(odd, 'whoami')).toEqual({ user: null });
+        });
+        expect(warnings).toEqual(['Session header "X-Session-Token" has an invalid signature; the request continues without a session']);
+      }
+      const nullToken = await connect(bothApp.url, { cookie: browser.cookie, token: null }); // none: the cookie decides
+      expect(await askIo(nullToken, 'guarded')).toEqual({ id: 'u-both' });
     } finally {
       await bothApp.close();
     }

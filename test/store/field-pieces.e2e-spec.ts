@@ -1,6 +1,7 @@
-import { runScript } from '@app/session/redis/lua-script';
+import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
 import { RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
 import { COMPARE_AND_SET, SAVE_SESSION } from '@app/session/redis/scripts';
+import { SCRIPTS } from '@app/session/redis/gateway-calls';
 import { PIECE_MARK } from '@app/session/redis/field-pieces';
 import { FIELD } from '@app/session/redis/session-fields';
 import { SessionKeyUpdates } from '@app/session/service/atomic-update';
@@ -12,7 +13,7 @@ import { freshSession, loadSession, newSid, recordingLogger, redisPerSpec, saveS
  * defaults (the README's "How it works"). The app cuts them, the scripts compare, store and delete
  * them, every reader of the library joins them. `storedHash` reads the layout as the README states it, independently.
  */
-const db = redisPerSpec('pieces');
+const db = redisPerSpec('pieces', ({ client }) => defineScriptsOn(client, SCRIPTS));
 
 const MINUTE = 60_000;
 const NOW = Date.now() + 24 * 60 * MINUTE;

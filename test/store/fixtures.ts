@@ -121,13 +121,14 @@ export interface SpecRedis {
 
 /**
  * A Redis of the spec's own (jest hooks): started before its tests and stopped after them, a fresh
- * `prefix` per test whose keys are deleted after it.
+ * `prefix` per test whose keys are deleted after it; `setUp` runs once it is up (scripts to define).
  */
-export function redisPerSpec(prefixName: string): SpecRedis {
+export function redisPerSpec(prefixName: string, setUp?: (opened: StoreRedis) => void): SpecRedis {
   let opened: StoreRedis | undefined;
   let prefix = '';
   beforeAll(async () => {
     opened = await openStoreRedis();
+    setUp?.(opened);
   });
   afterAll(() => closeStoreRedis(opened ?? {}));
   beforeEach(() => {

@@ -1,6 +1,8 @@
-import { runScript } from '@app/session/redis/lua-script';
+import { createHash } from 'node:crypto';
+import { defineScriptsOn, runScript } from '@app/session/redis/lua-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT } from '@app/session/redis/renewal-scripts';
 import { COMPARE_AND_SET, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION, type IndexJoin } from '@app/session/redis/scripts';
+import { SCRIPTS } from '@app/session/redis/gateway-calls';
 import { FIELD } from '@app/session/redis/session-fields';
 import { redisPerSpec } from './fixtures';
 
@@ -9,7 +11,7 @@ import { redisPerSpec } from './fixtures';
  * given (no clock involved): the store above them often decides the same thing before it calls, so
  * these are the tests that notice when a script alone goes wrong (scripts/lua-mutations.js).
  */
-const db = redisPerSpec('lua');
+const db = redisPerSpec('lua', ({ client }) => defineScriptsOn(client, SCRIPTS));
 
 const MINUTE = 60_000;
 /** A fixed "now" well in the future of the wall clock, so keys the tests write never expire during a test. */
@@ -208,7 +210,7 @@ describe('how a script is sent', () => {
     await expect(runScript(db.client, TOUCH_SESSION, touch)).resolves.toBe('touched');
     const afterFirst = await scriptCalls();
     expect(afterFirst).toEqual({ eval: before.eval + 1, evalsha: before.evalsha + 1 }); // NOSCRIPT, then EVAL
-    await expect(db.admin.script('EXISTS', TOUCH_SESSION.sha)).resolves.toEqual([1]);
+    await expect(db.admin.script('EXISTS', createHash('sha1').update(TOUCH_SESSION.lua).digest('hex'))).resolves.toEqual([1]);
     await expect(runScript(db.client, TOUCH_SESSION, { ...touch, expiresAt: NOW + 50 * MINUTE })).resolves.toBe('touched');
     await expect(scriptCalls()).resolves.toEqual({ eval: afterFirst.eval, evalsha: afterFirst.evalsha + 1 });
     await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + 50 * MINUTE);

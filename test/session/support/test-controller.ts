@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { PassThrough } from 'node:stream';
 import { AppSession, AuthenticatedGuard, CsrfGuard, Session, SessionService, SkipCsrf } from '@app/session';
 import { waitAtGate } from './gates';
+import { buildValue, type ValueSpec } from './values';
 
 declare module 'express-session' {
   interface SessionData {
@@ -37,6 +38,26 @@ export class TestController {
     if (body.gate) await waitAtGate(body.gate); // the session is loaded: the test acts, then lets the change through
     (session as unknown as Record<string, unknown>)[key] = body.value;
     return { ok: true };
+  }
+
+  /** Sets a key to a value JSON cannot carry to the app (a function, BigInt, a cycle: see values.ts). */
+  @Post('set-built/:key')
+  @HttpCode(200)
+  setBuilt(@Param('key') key: string, @Body() body: { value: ValueSpec }, @Session() session: AppSession) {
+    (session as unknown as Record<string, unknown>)[key] = buildValue(body.value);
+    return { ok: true };
+  }
+
+  /** Updates a key through `SessionService.update`, answering what the change was given and what it made. */
+  @Post('update-list/:key')
+  @HttpCode(200)
+  async updateList(@Req() req: Request, @Param('key') key: string, @Body() body: { item: string }) {
+    let given: unknown;
+    const list = await this.sessions.update(req, key, (current) => {
+      given = current;
+      return [...((current as string[] | undefined) ?? []), body.item];
+    });
+    return { given: given ?? null, list };
   }
 
   /**

@@ -3,14 +3,21 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
 import { AppSession, AuthenticatedGuard, Session, SessionModule, SessionService, withSessions, type SessionModuleOptions } from '@app/session';
 import { TestController } from '../../session/support/test-controller';
 import { TEST_SECRET, type RunningApp } from '../../session/support/session-app';
 
+/** The user each socket's session held when the gateway's `handleConnection` ran, newest last: code outside an event. */
+export const usersAtConnection: unknown[] = [];
+
 /** The events a socket test sends, the same over socket.io and `ws`. */
-abstract class SessionEventsGateway {
+abstract class SessionEventsGateway implements OnGatewayConnection {
   constructor(protected readonly sessions: SessionService) {}
+
+  handleConnection(socket: object) {
+    usersAtConnection.push((this.sessions.sessionOf(socket) as { user?: unknown } | undefined)?.user ?? null);
+  }
 
   @SubscribeMessage('whoami')
   whoami(@Session('user') user: unknown) {

@@ -5,7 +5,8 @@ import { WebSocket, type RawData } from 'ws';
 export interface HandshakeWith {
   cookie?: string;
   origin?: string;
-  token?: string;
+  /** Sent as socket.io's `auth.token`; any value, as a client may send one. */
+  token?: unknown;
   headers?: Record<string, string>;
 }
 
@@ -14,7 +15,7 @@ export function connectIo(url: string, { cookie, origin, token, headers }: Hands
   const extraHeaders: Record<string, string> = { ...headers };
   if (cookie) extraHeaders.cookie = cookie;
   if (origin) extraHeaders.origin = origin;
-  const socket = io(`${url}/t`, { transports: ['websocket'], extraHeaders, auth: token ? { token } : {}, reconnection: false, forceNew: true });
+  const socket = io(`${url}/t`, { transports: ['websocket'], extraHeaders, auth: token !== undefined ? { token } : {}, reconnection: false, forceNew: true });
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', (error) => {

@@ -12,6 +12,8 @@ export const messages = {
   noSocketSession: () =>
     'No session on this socket: wrap the WebSocket adapter with withSessions(app, adapter) and pass it to app.useWebSocketAdapter (see the README, "WebSockets")',
   noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
+  socketWithoutSession: () =>
+    'No session on this socket: a socket cannot start one, since no response carries its cookie; sessions start over HTTP (log in, then connect)',
   noSessionOutsideCookiePath: (cookiePath: string) =>
     `No session on this request: its path is outside cookie.path "${cookiePath}", so the browser would never send the session cookie back here ` +
     '(widen option "cookie.path" to cover this route, or carry the ID in a header with option "idFrom")',
@@ -37,6 +39,8 @@ export const messages = {
   durabilityNotConnected: () =>
     'Session durability: the connection for security writes is not ready; this write went over the shared connection without waiting for replicas (option "durability")',
   storeRefusing: (code: string) => `Redis is not taking this command for now (${code})`,
+  userIndexWrongType: () =>
+    "Session store: a user's index of sessions in Redis holds another type of value than the sorted set the library keeps there (WRONGTYPE): delete that key",
   storeRejected: () => "Session store rejected the command; the server log has Redis's reply",
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) => `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,

@@ -26,7 +26,8 @@ export function resolveEncryptionOption(value: SessionEncryptionOptions | undefi
     throw new SessionConfigError('encryption.keys', 'must be a non-empty array of keys, newest first (each a Buffer or base64 string of at least 32 bytes)');
   }
   if (typeof acceptPlaintext !== 'boolean') throw new SessionConfigError('encryption.acceptPlaintext', 'must be true or false');
-  const resolved = { keys: keys.map((key, i) => keyBytes(`encryption.keys[${i}]`, key)), acceptPlaintext };
+  // Array.from visits holes too (a comma too many), which map() skips: each is refused by its name.
+  const resolved = { keys: Array.from(keys, (key: unknown, i) => keyBytes(`encryption.keys[${i}]`, key)), acceptPlaintext };
   // A key given twice would only waste a trial at every open: a list that repeats one is a mistake.
   const repeated = resolved.keys.findIndex((key, i) => resolved.keys.findIndex((other) => other.equals(key)) !== i);
   if (repeated !== -1) {

@@ -252,6 +252,8 @@ describe('resolveSessionOptions: invalid options name the option', () => {
     ['an empty array', [], 'secret'],
     ['an array with a short element', [SECRET, 'short'], 'secret[1]'],
     ['an array with a non-string element', [42, SECRET], 'secret[0]'],
+    // eslint-disable-next-line no-sparse-arrays -- a hole, as a comma too many leaves
+    ['an array with a hole', [SECRET, , SECRET], 'secret[1]'],
   ])('secret: %s', (_what, secret, option) => {
     expectRejected({ ...valid, secret }, option);
   });
@@ -278,6 +280,13 @@ describe('resolveSessionOptions: invalid options name the option', () => {
     expectRejected({ ...valid, trustProxy: 'yes' }, 'trustProxy');
     expectRejected({ ...valid, forRoutes: 'shop/*' }, 'forRoutes');
     expectRejected({ ...valid, exclude: { path: 'health' } }, 'exclude');
+    expectRejected({ ...valid, exclude: ['health', null] }, 'exclude[1]');
+    expectRejected({ ...valid, exclude: [{ method: 0 }] }, 'exclude[0]');
+    expectRejected({ ...valid, exclude: [class Controller {}] }, 'exclude[0]');
+    expectRejected({ ...valid, forRoutes: [5] }, 'forRoutes[0]');
+    expectRejected({ ...valid, forRoutes: [''] }, 'forRoutes[0]');
+    const controller = class CartController {} as never; // Nest's forRoutes takes a controller too, untyped here
+    expect(resolveSessionOptions({ ...valid, forRoutes: ['shop/*', { path: 'cart', method: 0 }, controller] }).forRoutes).toHaveLength(3);
     expectRejected({ ...valid, tracing: 'on' }, 'tracing');
     expectRejected({ ...valid, metrics: 'yes' }, 'metrics');
     expectRejected({ ...valid, metrics: { bucket: [1] } }, 'metrics.bucket');

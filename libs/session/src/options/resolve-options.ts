@@ -176,7 +176,7 @@ function resolveSecrets(secret: unknown): string[] {
   if (secret === undefined || secrets.length === 0) {
     throw new SessionConfigError('secret', 'is required: a string of at least 32 characters, or an array of them (newest first)');
   }
-  secrets.forEach((value, index) => {
+  Array.from(secrets, (value: unknown, index) => {
     const name = Array.isArray(secret) ? `secret[${index}]` : 'secret';
     if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) {
       throw new SessionConfigError(name, `must be a string of at least ${MIN_SECRET_LENGTH} characters`);
@@ -185,8 +185,18 @@ function resolveSecrets(secret: unknown): string[] {
   return secrets as string[];
 }
 
-function optionalRoutes<T>(name: string, value: T[] | undefined): T[] | undefined {
+/**
+ * `exclude` and `forRoutes`: each entry a path or a `{ path, method }` (`forRoutes` also takes a
+ * controller class, as Nest's does); checked here, since Nest fails on a bad one with a bare TypeError.
+ */
+function optionalRoutes<T>(name: 'exclude' | 'forRoutes', value: T[] | undefined): T[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw new SessionConfigError(name, 'must be an array of paths or RouteInfo objects');
+  Array.from(value, (route: unknown, i) => {
+    const path = typeof route === 'object' && route !== null ? (route as { path?: unknown }).path : undefined;
+    const valid =
+      (typeof route === 'string' && route !== '') || (typeof path === 'string' && path !== '') || (name === 'forRoutes' && typeof route === 'function');
+    if (!valid) throw new SessionConfigError(`${name}[${i}]`, `must be a path or a RouteInfo object ({ path, method }); got ${received(route)}`);
+  });
   return value;
 }

@@ -167,6 +167,11 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
     it('takes redisDeadline 0 as no deadline', () => {
       expect(resolve({ redisDeadline: 0 }).redisDeadline).toBe(0);
     });
+
+    it("refuses a redisDeadline longer than Node's timers hold (they would fire after 1 ms)", () => {
+      expect(resolve({ redisDeadline: 2_147_483_647 }).redisDeadline).toBe(2_147_483_647);
+      expect(configError({ redisDeadline: 2_147_483_648 }).message).toMatch(/"redisDeadline".*up to 2147483647.*got 2147483648/);
+    });
   });
 
   describe('invalid values name the option', () => {
@@ -229,7 +234,7 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
 
     it('says what was wrong with the value', () => {
       expect(configError({ redisDeadline: -5 }).message).toMatch(
-        / option "redisDeadline" must be a whole number of milliseconds \(0 for no deadline\); got -5$/,
+        / option "redisDeadline" must be a whole number of milliseconds up to 2147483647 \(about 24.8 days; 0 for no deadline\); got -5$/,
       );
       expect(configError({ idleTimeout: -5 }).message).toMatch(/ option "idleTimeout" must be a positive whole number of milliseconds; got -5$/);
       expect(configError({ cookie: { secure: 'yes' } }).message).toMatch(/"cookie\.secure" must be one of true, false, "auto"; got "yes"$/);
@@ -287,6 +292,8 @@ describe.each(resolvers)('%s: the shared options', (_name, resolve) => {
       [{ keys: [Buffer.alloc(32, 1), 'a passphrase that is long enough but not base64!'] }, 'encryption.keys[1]'],
       [{ keys: [Buffer.alloc(32, 1), 42] }, 'encryption.keys[1]'],
       [{ keys: [Buffer.alloc(32, 1), Buffer.alloc(32, 1).toString('base64')] }, 'encryption.keys[1]'],
+      // eslint-disable-next-line no-sparse-arrays -- a hole, as a trailing comma too many leaves
+      [{ keys: [Buffer.alloc(32, 1), , Buffer.alloc(32, 2)] }, 'encryption.keys[1]'],
     ])('refuses %p at boot, naming %s', (encryption, option) => {
       expectRejected({ encryption }, option);
     });

@@ -82,6 +82,9 @@ function resolveCookie(option: unknown, idleTimeout: number): ResolvedCookie {
   };
 }
 
+/** The longest delay Node's timers hold. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
 /** `touchAfter`: from 0 to below the idle timeout; unset, a tenth of it, at most a minute. */
 function resolveTouchAfter(value: unknown, idleTimeout: number): number {
   if (value === undefined) return defaultTouchAfter(idleTimeout);
@@ -91,11 +94,17 @@ function resolveTouchAfter(value: unknown, idleTimeout: number): number {
   return value;
 }
 
-/** `redisDeadline`: a whole number of ms, 0 for none. */
+/**
+ * `redisDeadline`: a whole number of ms, 0 for none. Timers hold it (ioredis' `commandTimeout`, the
+ * gateway's deadlines), and Node fires a timer longer than 2^31 - 1 ms after 1 ms instead.
+ */
 function resolveRedisDeadline(value: unknown): number {
   if (value === undefined) return SESSION_DEFAULTS.redisDeadline;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new SessionConfigError('redisDeadline', `must be a whole number of milliseconds (0 for no deadline); got ${received(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > LONGEST_TIMER_MS) {
+    throw new SessionConfigError(
+      'redisDeadline',
+      `must be a whole number of milliseconds up to ${LONGEST_TIMER_MS} (about 24.8 days; 0 for no deadline); got ${received(value)}`,
+    );
   }
   return value;
 }

@@ -4,7 +4,7 @@ import { SessionStoreError } from '../errors/session-store.error';
 import { SessionStoreUnavailableError } from '../errors/session-store-unavailable.error';
 import { ACTIVITY_ADD } from './activity-script';
 import { CallDeadlines } from './call-deadlines';
-import { runScript, type LuaScript } from './lua-script';
+import { defineScriptsOn, runScript, type LuaScript } from './lua-script';
 import { DESTROY_SESSION, RENEW_CLAIM, RENEW_PLANT, RENEW_RETIRE } from './renewal-scripts';
 import { ReplicaAcknowledgement, type DurabilitySettings } from './replica-acknowledgement';
 import { COMPARE_AND_SET, EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, SAVE_SESSION, TOUCH_SESSION } from './scripts';
@@ -50,7 +50,7 @@ export interface WriteListener {
   expectInvalidation(redisKey: string): { arrived: Promise<void>; cancel(): void } | undefined;
 }
 
-/** Every script the gateway runs (each by EVALSHA, see `runScript`). */
+/** Every script the gateway runs, defined on each client it uses. */
 export const SCRIPTS: readonly LuaScript<never, unknown>[] = [
   SAVE_SESSION,
   TOUCH_SESSION,
@@ -92,7 +92,7 @@ export class GatewayCalls {
   private readonly acknowledgement: ReplicaAcknowledgement | undefined;
 
   constructor({ client, deadline, durability, logger, observers, writeListener }: SessionGatewayOptions) {
-    this.client = client;
+    this.client = withScripts(client);
     this.observers = observers;
     this.writeListener = writeListener;
     this.deadline = deadline;
@@ -100,7 +100,7 @@ export class GatewayCalls {
     if (durability) {
       const connectTimeout = Math.max(deadline, 2_000); // as the module's own clients: a TLS handshake can take a while
       const onShortfall = () => this.observer?.durabilityShortfall?.();
-      this.acknowledgement = new ReplicaAcknowledgement(durability, client, connectTimeout, logger ?? console, onShortfall);
+      this.acknowledgement = new ReplicaAcknowledgement(durability, client, withScripts, connectTimeout, logger ?? console, onShortfall);
     }
   }
 
@@ -224,4 +224,9 @@ export class GatewayCalls {
     this.lastUnavailableAt = Date.now();
     return error;
   }
+}
+
+/** Defines the scripts once per client; several stores may share one client. */
+function withScripts<C extends Redis | Cluster>(client: C): C {
+  return defineScriptsOn(client, SCRIPTS);
 }

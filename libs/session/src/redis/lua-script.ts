@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { SessionStoreError } from '../errors/session-store.error';
 import { luaSource } from './lua-source';
@@ -12,12 +11,10 @@ export type ScriptArgument = string | number;
  * means, checked rather than cast.
  */
 export interface LuaScript<Input, Reply> {
-  /** What errors and the script's tests call it. */
+  /** The command ioredis defines on the client for it (EVALSHA, falling back to EVAL once); named in errors. */
   readonly name: string;
   /** The source, includes resolved. */
   readonly lua: string;
-  /** The SHA-1 of `lua`, by which EVALSHA runs it from Redis's script cache. */
-  readonly sha: string;
   /** How many of the arguments `args` builds are keys (KEYS), which come first; the rest is ARGV. */
   readonly keys: number;
   /** The call's arguments: its keys, then ARGV. */
@@ -27,32 +24,25 @@ export interface LuaScript<Input, Reply> {
 }
 
 /** Defines a script: its Lua is read, includes and all, now (at module load), once. */
-export function defineScript<Input, Reply>(definition: Omit<LuaScript<Input, Reply>, 'lua' | 'sha'> & { file: string }): LuaScript<Input, Reply> {
+export function defineScript<Input, Reply>(definition: Omit<LuaScript<Input, Reply>, 'lua'> & { file: string }): LuaScript<Input, Reply> {
   const { file, ...rest } = definition;
-  const lua = luaSource(file);
-  return { ...rest, lua, sha: createHash('sha1').update(lua).digest('hex') };
+  return { ...rest, lua: luaSource(file) };
 }
 
-/**
- * Runs `script` and answers its checked reply: EVALSHA, and EVAL once when this Redis does not have
- * the script cached yet (its first call after a start, a failover or SCRIPT FLUSH; EVAL caches it).
- * Sent as the client's plain `evalsha` rather than a command `defineCommand` adds: ioredis copies every
- * defined command onto each pipeline it makes, and auto-pipelining makes one per batch of commands,
- * so defined scripts cost every request some µs whether it runs a script or not (bench/README).
- */
+/** Defines `scripts` on a client unless it has them (several stores may share one client). */
+export function defineScriptsOn<C extends Redis | Cluster>(client: C, scripts: readonly LuaScript<never, unknown>[]): C {
+  for (const script of scripts) {
+    if (typeof (client as unknown as Record<string, unknown>)[script.name] !== 'function') {
+      client.defineCommand(script.name, { numberOfKeys: script.keys, lua: script.lua });
+    }
+  }
+  return client;
+}
+
+/** Runs `script` on a client it was defined on, and answers its checked reply. */
 export function runScript<Input, Reply>(client: Redis | Cluster, script: LuaScript<Input, Reply>, input: Input): Promise<Reply> {
-  const args = script.args(input);
-  return client.evalsha(script.sha, script.keys, ...args).then(
-    (reply) => script.parse(reply, script.name),
-    (error: unknown) => {
-      if (!isNoScript(error)) throw error;
-      return client.eval(script.lua, script.keys, ...args).then((reply) => script.parse(reply, script.name));
-    },
-  );
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+  const command = (client as unknown as Record<string, (...args: ScriptArgument[]) => Promise<unknown>>)[script.name];
+  return command.apply(client, script.args(input)).then((reply) => script.parse(reply, script.name));
 }
 
 /** The reply when it is one of `statuses`; else throws naming the script. */

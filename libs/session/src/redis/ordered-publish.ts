@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { defineScript, runScript, unexpectedReply } from './lua-script';
+import { defineScript, defineScriptsOn, runScript, unexpectedReply } from './lua-script';
 
 interface PublishArgs {
   routingKey: string;
@@ -27,5 +27,6 @@ export const PUBLISH_ORDERED = defineScript({
  */
 export function orderedPublisher(client: Redis | Cluster, routingKey: string): (channel: string, message: string) => Promise<number> {
   if (!(client as { isCluster?: boolean }).isCluster) return (channel, message) => client.publish(channel, message);
+  defineScriptsOn(client, [PUBLISH_ORDERED]);
   return (channel, message) => runScript(client, PUBLISH_ORDERED, { routingKey, channel, message });
 }

@@ -38,8 +38,8 @@ function commandsInSource(): Set<string> {
   return new Set([...found].filter((name) => !exempt.has(name)));
 }
 
-/** Sent by ioredis itself, never named in the library's source: its ready checks and the slot map. */
-const SENT_BY_IOREDIS = ['info', 'cluster|slots'];
+/** Sent by ioredis itself, never named in the library's source: its ready checks, the slot map, and defineCommand's EVALSHA/EVAL. */
+const SENT_BY_IOREDIS = ['info', 'eval', 'evalsha', 'cluster|slots'];
 
 const PLAIN: PermissionScope = { prefix: 'p:', durability: false, metrics: false, crossReplicaEvents: false, expiredEvents: 'off' };
 const commandsOf = (scope: Partial<PermissionScope>, cluster = false) => neededCommands({ ...PLAIN, ...scope }, cluster).map((need) => need.command);

@@ -67,13 +67,8 @@ export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   // ioredis: HELLO and AUTH are open to every user; CLIENT SETINFO (Redis 7.2+) may be refused, ioredis ignores it.
   { command: 'info', probe: [], use: 'always', why: "ioredis's ready check (it also tells a Sentinel-announced master from a replica)" },
   { command: 'ping', probe: [], use: 'always', why: 'the health check and the cluster scan wait' },
-  // The scripts: EVALSHA, and EVAL when Redis has not cached a script yet (lua-script.ts).
-  {
-    command: 'eval',
-    probe: ['return 1', '0'],
-    use: 'always',
-    why: 'runs a session script Redis has not cached yet (the first call after a start or failover)',
-  },
+  // The scripts: ioredis sends EVAL on a connection's first call, EVALSHA after.
+  { command: 'eval', probe: ['return 1', '0'], use: 'always', why: 'runs the session scripts (first call on a connection)' },
   { command: 'evalsha', probe: ['0000000000000000000000000000000000000000', '0'], use: 'always', why: 'runs the session scripts' },
   // Commands the scripts call, and the plain commands of the gateway.
   { command: 'hgetall', probe: [K], use: 'always', why: 'reads a session' },
@@ -81,7 +76,7 @@ export const REDIS_COMMAND_NEEDS: readonly RedisCommandNeed[] = [
   { command: 'hmget', probe: [K, 'f'], use: 'always', why: 'reads the device fields that list() shows' },
   { command: 'hset', probe: [K, 'f', 'v'], use: 'always', why: 'writes session fields' },
   { command: 'hexists', probe: [K, 'f'], use: 'always', why: 'tells a renewed or ended session key from a live one (renewal)' },
-  { command: 'hlen', probe: [K], use: 'always', why: 'tells a retired renewal pointer from a claimed session (renewal)' },
+  { command: 'hlen', probe: [K], use: 'always', why: 'tells a retired renewal pointer from a claimed session (renewal); bounds a corrupt piece count' },
   { command: 'hdel', probe: [K, 'f'], use: 'always', why: 'removes session fields' },
   { command: 'exists', probe: [K], use: 'always', why: 'checks a session still exists before a write' },
   { command: 'del', probe: [K], use: 'always', why: 'destroys a session (logout, revoke)' },

@@ -17,7 +17,7 @@ function seam(connection: { status: string; waitAnswers?: number }) {
   const shared = { duplicate: () => dedicated } as unknown as Redis;
   const warn = jest.fn();
   const onShortfall = jest.fn();
-  const acknowledgement = new ReplicaAcknowledgement({ replicas: 1, timeout: 10 }, shared, 20, { warn }, onShortfall);
+  const acknowledgement = new ReplicaAcknowledgement({ replicas: 1, timeout: 10 }, shared, (client) => client, 20, { warn }, onShortfall);
   /** A security operation that writes one key. */
   const write = () => acknowledgement.run(() => Promise.resolve(acknowledgement.clientFor('sess:key')));
   return { dedicated, warn, onShortfall, write };

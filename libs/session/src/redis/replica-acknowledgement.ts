@@ -34,6 +34,7 @@ export class ReplicaAcknowledgement {
   constructor(
     private readonly settings: DurabilitySettings,
     private readonly shared: Redis | Cluster,
+    private readonly prepare: (client: Redis | Cluster) => Redis | Cluster,
     private readonly connectTimeout: number,
     private readonly logger: Pick<Console, 'warn'>,
     private readonly onShortfall: () => void,
@@ -102,7 +103,7 @@ export class ReplicaAcknowledgement {
   private async connect(): Promise<Redis | Cluster> {
     if (!this.dedicated) {
       // `duplicate` differs in signature between Redis and Cluster; called bare, both copy the shared client's options.
-      this.dedicated = (this.shared.duplicate as () => Redis | Cluster).call(this.shared);
+      this.dedicated = this.prepare((this.shared.duplicate as () => Redis | Cluster).call(this.shared));
       // The shared client's listener already reports an outage; this one only must not be unhandled.
       this.dedicated.on('error', () => undefined);
     }

@@ -1,3 +1,6 @@
+import { ReplyError } from 'ioredis';
+import { messages } from '../errors/session.messages';
+import { SessionStoreError } from '../errors/session-store.error';
 import type { GatewayCalls } from './gateway-calls';
 import { EXTEND_INDEX, INDEX_ADD, SAVE_AND_INDEX, type IndexAddArgs, type IndexAddReply, type SaveAndIndexArgs, type SaveAndIndexReply } from './scripts';
 import { FIELD } from './session-fields';
@@ -11,17 +14,17 @@ import { saveFacts } from './session-writes';
 
 /** See `SessionGateway.addToUserIndex`. */
 export function addToUserIndex(calls: GatewayCalls, join: IndexAddArgs): Promise<IndexAddReply> {
-  return calls.script('index', INDEX_ADD, join, ({ status }) => ({ result: status === 'rejected' ? 'conflict' : 'ok' }), join.redisKey);
+  return onIndex(calls.script('index', INDEX_ADD, join, ({ status }) => ({ result: status === 'rejected' ? 'conflict' : 'ok' }), join.redisKey));
 }
 
 /** See `SessionGateway.saveSessionAndIndex`. */
 export function saveSessionAndIndex(calls: GatewayCalls, move: SaveAndIndexArgs): Promise<SaveAndIndexReply> {
-  return calls.script('save', SAVE_AND_INDEX, move, ({ status }) => saveFacts(move.save, status), move.save.redisKey);
+  return onIndex(calls.script('save', SAVE_AND_INDEX, move, ({ status }) => saveFacts(move.save, status), move.save.redisKey));
 }
 
 /** See `SessionGateway.extendUserIndex`. */
 export function extendUserIndex(calls: GatewayCalls, redisKey: string, expiresAt: number): Promise<number> {
-  return calls.script('index', EXTEND_INDEX, { redisKey, expiresAt }, undefined, redisKey);
+  return onIndex(calls.script('index', EXTEND_INDEX, { redisKey, expiresAt }, undefined, redisKey));
 }
 
 /** EXISTS: 1 when the key exists. */
@@ -36,10 +39,23 @@ export function deviceFields(calls: GatewayCalls, redisKey: string): Promise<(st
 
 /** Members of a sorted set scored between `max` and `min`, highest score first. */
 export function membersByScore(calls: GatewayCalls, redisKey: string, max: number | string, min: number | string): Promise<string[]> {
-  return calls.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV'));
+  return onIndex(calls.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV')));
 }
 
 /** ZREM: how many of `members` were removed. */
 export function removeMembers(calls: GatewayCalls, redisKey: string, members: string[]): Promise<number> {
-  return calls.call('index', (client) => client.zrem(redisKey, ...members), undefined, redisKey);
+  return onIndex(calls.call('index', (client) => client.zrem(redisKey, ...members), undefined, redisKey));
+}
+
+/**
+ * A call on a user's index whose key holds another type of value (something else wrote there): a
+ * `SessionStoreError` saying so, answered 500 with that message, where Redis's own WRONGTYPE reply
+ * (which the gateway leaves to callers that can read such a key as absent) would be a bare 500.
+ */
+function onIndex<T>(call: Promise<T>): Promise<T> {
+  return call.catch((error: unknown) => {
+    if (error instanceof ReplyError && /^WRONGTYPE/.test((error as Error).message))
+      throw new SessionStoreError(messages.userIndexWrongType(), { cause: error });
+    throw error;
+  });
 }

@@ -1,6 +1,9 @@
+import { UnauthorizedException } from '@nestjs/common';
+import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
 import type { SessionRequest } from './http-platform';
 import { noSessionError, ownSession, stateOf } from './request-state';
+import { isSocketRequest } from './session-target';
 
 // The two ways the library reads a request's session. Everything else (guards, `@Session()`, the
 // service) goes through one of them.
@@ -15,11 +18,15 @@ export function existingSession(req: object): SessionRequest['session'] | undefi
   return ownSession(req);
 }
 
-/** The request's session, created if the visitor has none yet; an error when the route has no session handling. */
+/**
+ * The request's session, created if the visitor has none yet; an error when the route has no session
+ * handling, or a 401 for a socket without one (no response can carry a new session's cookie to it).
+ */
 export function ensureSession(req: object): SessionRequest['session'] {
   const session = (req as SessionRequest).session;
-  if (!session) throw noSessionError(req);
-  return session;
+  if (session) return session;
+  if (isSocketRequest(req)) throw new UnauthorizedException(messages.socketWithoutSession());
+  throw noSessionError(req);
 }
 
 /**

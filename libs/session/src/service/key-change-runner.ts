@@ -31,7 +31,7 @@ export class KeyChangeRunner {
         // First the expiry its write would give the session: a cookie app code broke (an invalid maxAge)
         // fails its own caller here, before its change runs, never the group or the process.
         expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
-        result = update.change(copyOf(current));
+        result = update.change(this.copyOf(field, update, current));
       } catch (error) {
         update.reject(error);
         continue;
@@ -56,13 +56,28 @@ export class KeyChangeRunner {
       const update = group[i];
       try {
         if (i > from) expiresAt = this.core.context.expiryOf(update.session as never, update.state.createdAt, Date.now());
-        const value = await (i > from ? update.change(copyOf(current)) : pending);
+        const value = await (i > from ? update.change(this.copyOf(field, update, current)) : pending);
         current = this.keep(field, update, value, expiresAt, applied, current);
       } catch (error) {
         update.reject(error);
       }
     }
     return applied;
+  }
+
+  /**
+   * The caller's own copy of a value, so a change may mutate it. A value Redis holds that is not valid
+   * JSON reaches the change as absent and is logged, as a read takes it; the write that follows still
+   * expects the very string Redis holds, so it replaces that and nothing else.
+   */
+  private copyOf(field: string, update: PendingUpdate, json: string | undefined): unknown {
+    if (json === undefined) return undefined;
+    try {
+      return JSON.parse(json);
+    } catch {
+      this.core.context.ignoreCorruptKey(update.state.redisKey, field);
+      return undefined;
+    }
   }
 
   /** Adds a change's result to `applied` and answers it as JSON; a result too large, or not JSON, rejects its caller and keeps `current`. */
@@ -87,7 +102,7 @@ export class KeyChangeRunner {
     const { session } = update;
     const { field } = queue;
     try {
-      const value = await update.change(copyOf(toJson(field, session[field])));
+      const value = await update.change(this.copyOf(field, update, toJson(field, session[field])));
       session[field] = value;
       await this.core.writer.saveChanges(queue.sessionId, session as never);
       update.resolve(value);
@@ -99,11 +114,6 @@ export class KeyChangeRunner {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** The caller's own copy of a value, so a change may mutate it. */
-function copyOf(json: string | undefined): unknown {
-  return json === undefined ? undefined : JSON.parse(json);
 }
 
 /** Refuses a change that would take the session past `maxSessionBytes`, counted as the end-of-request save counts it. */

@@ -317,10 +317,16 @@ describe('cookieSettingsJson', () => {
 });
 
 describe('toJson', () => {
-  it('returns undefined for values JSON drops, and the JSON otherwise', () => {
-    expect(toJson('f', () => 1)).toBeUndefined();
+  it('returns undefined for undefined (a deletion), and the JSON otherwise', () => {
     expect(toJson('u', undefined)).toBeUndefined();
     expect(toJson('d', new Date(CREATED))).toBe(JSON.stringify(new Date(CREATED)));
+    expect(toJson('o', { keep: 1, dropped: () => 1 })).toBe('{"keep":1}'); // inside a value, JSON's own rules
+  });
+
+  it('refuses, naming the key, a value JSON would drop without a word: a function, a symbol, a toJSON answering undefined', () => {
+    expect(() => toJson('f', () => 1)).toThrow(new SessionDataError('Session key "f" cannot be stored as JSON: JSON has no function', 'f'));
+    expect(() => toJson('s', Symbol('s'))).toThrow('Session key "s" cannot be stored as JSON: JSON has no symbol');
+    expect(() => toJson('t', { toJSON: () => undefined })).toThrow('Session key "t" cannot be stored as JSON: JSON has no form of this value');
   });
 });
 

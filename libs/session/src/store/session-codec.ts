@@ -163,7 +163,7 @@ export function diffSession(session: Record<string, unknown>, state: SessionStat
     // to its key): anywhere else (a new ID) the accessor opens it, and it is sealed afresh below.
     if (json !== undefined && isLeftSealed(json) && previous?.get(key) !== json) json = undefined;
     json ??= toJson(key, session[key]);
-    if (json === undefined) continue; // undefined and functions are not stored, as JSON.stringify drops them
+    if (json === undefined) continue; // undefined: the key is not stored (deleted when it was)
     next.set(key, json);
     bytes += key.length + countedLength(json);
   }
@@ -305,13 +305,25 @@ function sameSettings(cookie: Record<string, unknown>, fields: unknown[]): boole
 /** The properties express-session's Cookie builds its `data` (and so its JSON) from. */
 const COOKIE_SETTINGS = ['originalMaxAge', 'partitioned', 'priority', '_expires', 'secure', 'httpOnly', 'domain', 'path', 'sameSite'] as const;
 
-/** JSON of one session value, or a SessionDataError naming the key when JSON cannot hold it. */
+/**
+ * JSON of one session value (undefined for `undefined`: the key is deleted), or a SessionDataError
+ * naming the key when JSON cannot hold it: BigInt and cycles, and a function or a symbol, which
+ * JSON.stringify would drop without a word, deleting the key's stored value with it.
+ */
 export function toJson(key: string, value: unknown): string | undefined {
+  let json: string | undefined;
   try {
-    return JSON.stringify(value);
+    json = JSON.stringify(value);
   } catch (error) {
     throw new SessionDataError(messages.unserializableKey(key, (error as Error).message), key);
   }
+  if (json === undefined && value !== undefined) {
+    throw new SessionDataError(
+      messages.unserializableKey(key, `JSON has no ${typeof value === 'function' ? 'function' : typeof value === 'symbol' ? 'symbol' : 'form of this value'}`),
+      key,
+    );
+  }
+  return json;
 }
 
 /*

@@ -59,6 +59,11 @@ export class SocketSessions {
   private readonly bindings = new WeakMap<object, SocketBinding>();
   /** Digests whose session moved to a new ID: their sockets end as 'renewed' once the old ID is dead. */
   private readonly moved = new Set<string>();
+  /**
+   * Handshakes reading their session now, not yet tied to a socket: a session that ends meanwhile
+   * (a logout between the read and `attach`) must not reach the socket, which connects without it.
+   */
+  private readonly handshaking = new Set<SocketBinding>();
 
   constructor(
     private readonly core: SessionCore,
@@ -84,7 +89,14 @@ export class SocketSessions {
     this.checkOrigin(handshake.headers);
     const id = this.idOf(handshake);
     const binding: SocketBinding = { id, digest: id && this.digestOf(id), headers: handshake.headers, latest: this.requestFor(handshake.headers) };
-    binding.latest = await this.load(binding);
+    if (binding.id === undefined) return binding;
+    // Ended while it is read (`endSession` clears the ID): the socket goes on as a visitor without one.
+    this.handshaking.add(binding);
+    try {
+      binding.latest = await this.load(binding);
+    } finally {
+      this.handshaking.delete(binding);
+    }
     return binding;
   }
 
@@ -147,9 +159,10 @@ export class SocketSessions {
    */
   private async load(binding: SocketBinding): Promise<SocketRequest> {
     const req = this.requestFor(binding.headers);
-    if (binding.id === undefined) return req;
-    const data = await this.core.reader.load(binding.id);
-    if (!data) return req;
+    const id = binding.id;
+    if (id === undefined) return req;
+    const data = await this.core.reader.load(id);
+    if (!data || binding.id !== id) return req; // gone, or ended while it was read (`endSession` cleared the ID)
     const state = stateOf(data);
     if (state?.renewedId !== undefined && state.renewedId !== binding.id) this.rebind(binding, state.renewedId);
     req.sessionID = binding.id;
@@ -172,6 +185,11 @@ export class SocketSessions {
     if (idFrom.header !== undefined) {
       const token = (auth as { token?: unknown } | undefined)?.token ?? headers[idFrom.header.toLowerCase()];
       if (typeof token === 'string') return token.length > 0 ? this.verify(token, 'header') : undefined;
+      if (token !== undefined && token !== null) {
+        // Sent, but no token at all (a number, an object): no session, and never the cookie beside it.
+        this.logger.warn(messages.invalidHeaderSignature(idFrom.header));
+        return undefined;
+      }
     }
     if (!idFrom.cookie) return undefined;
     const raw = readCookie(headers.cookie, cookie.name);
@@ -230,6 +248,11 @@ export class SocketSessions {
 
   /** Every socket of the session, on this replica, hears why and is closed. */
   private endSession(digest: string, reason: SocketEndReason): void {
+    for (const binding of this.handshaking) {
+      if (binding.digest !== digest) continue;
+      binding.id = undefined;
+      binding.digest = undefined;
+    }
     const sockets = this.bySession.get(digest);
     if (!sockets) return;
     this.bySession.delete(digest);

@@ -36,7 +36,7 @@ local found = hmget_in_chunks(key, probe)
 if found[2] then return {'moved'} end
 if not found[1] then return {'gone'} end
 local head = found[4]
-local held_count = piece_count(head)
+local held_count = held_piece_count(key, head)
 local same = ARGV[2] == '1'
 if not same then same = not head
 else

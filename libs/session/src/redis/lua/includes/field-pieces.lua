@@ -14,6 +14,16 @@ local function piece_count(head)
   return tonumber(string.match(head, '^.(%d+):')) or 1
 end
 
+-- How many pieces a head Redis holds stands for, as piece_count, but never more than the hash has
+-- fields: a head whose count is corrupt (3000000) must not make a script name millions of pieces to
+-- delete, blocking Redis. Below 128 (a listpack's most entries) the count is taken as it is: naming
+-- a few fields too many costs nothing, and HLEN is left out of every ordinary write.
+local function held_piece_count(key, head)
+  local count = piece_count(head)
+  if count > 128 then count = math.min(count, redis.call('HLEN', key)) end
+  return count
+end
+
 -- Whether a hash field is a piece of another field's value (':' then a digit).
 local function is_piece_field(field)
   local first, second = string.byte(field, 1, 2)

@@ -70,8 +70,8 @@ local function save_session(key, base)
   for i = pairs_to + 1, #ARGV do drops[#drops + 1] = ARGV[i] end
   if patch then
     -- The pieces held beyond each new value's count, and every piece of a deleted field.
-    for h, i in ipairs(heads) do piece_fields(drops, ARGV[i], piece_count(ARGV[i + 1]), piece_count(found[3 + h])) end
-    for i = pairs_to + 1, #ARGV do piece_fields(drops, ARGV[i], 1, piece_count(found[3 + #heads + i - pairs_to])) end
+    for h, i in ipairs(heads) do piece_fields(drops, ARGV[i], piece_count(ARGV[i + 1]), held_piece_count(key, found[3 + h])) end
+    for i = pairs_to + 1, #ARGV do piece_fields(drops, ARGV[i], 1, held_piece_count(key, found[3 + #heads + i - pairs_to])) end
   end
   call_list_in_chunks('HDEL', key, drops)
   if stamp then redis.call('PEXPIREAT', key, ms(at)) end
