@@ -68,13 +68,19 @@ describe('bad input', () => {
     }
   });
 
-  it('reads a value that is not valid JSON as an absent key, logs it, keeps the rest, and writes nothing over it', async () => {
+  /** A visitor whose session holds `views: 1` and a cart that Redis now holds as text that is not JSON; the warnings cleared. */
+  async function withCartNotJson(): Promise<{ visitor: Visitor; key: string }> {
     const visitor = new Visitor(app.url);
     await visitor.post('/set/views', { value: 1 });
     await visitor.post('/set/cart', { value: ['a'] });
     const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
     await admin.hset(key, 'cart', '{not json');
     warnings.length = 0;
+    return { visitor, key };
+  }
+
+  it('reads a value that is not valid JSON as an absent key, logs it, keeps the rest, and writes nothing over it', async () => {
+    const { visitor, key } = await withCartNotJson();
     const res = await visitor.get('/whole');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ views: 1 });
@@ -86,12 +92,7 @@ describe('bad input', () => {
   });
 
   it('hands SessionService.update a value that is not valid JSON as absent, logs it, and replaces it', async () => {
-    const visitor = new Visitor(app.url);
-    await visitor.post('/set/views', { value: 1 });
-    await visitor.post('/set/cart', { value: ['a'] });
-    const key = sessionRedisKey(prefix, sidOf(visitor.cookie!));
-    await admin.hset(key, 'cart', '{not json');
-    warnings.length = 0;
+    const { visitor } = await withCartNotJson();
     const res = await visitor.post('/update-list/cart', { item: 'b' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ given: null, list: ['b'] });
