@@ -41,6 +41,25 @@ class ServiceRoutesController {
     return { views: req.session.views ?? null };
   }
 
+  /** Logs out, then reloads the session a later call starts: never stored, it has nothing to reload. */
+  @Post('logout-then-reload')
+  @HttpCode(200)
+  async logoutThenReload(@Req() req: Request) {
+    await this.sessions.logout(req);
+    req.session.views = 7;
+    await this.sessions.reload(req);
+    return { views: req.session.views ?? null };
+  }
+
+  /** Another request (or replica) deletes the session while this one runs, then this one reloads. */
+  @Post('reload-after-delete')
+  @HttpCode(200)
+  async reloadAfterDelete(@Req() req: Request) {
+    await this.redis.del(sessionRedisKey(prefix, req.sessionID));
+    await this.sessions.reload(req);
+    return { reloaded: true };
+  }
+
   /**
    * A longer cookie window ("remember me"), then touch(): the expiry in Redis must have moved before
    * touch() resolves, not at the end of the request. Answers the key's remaining time in ms.
@@ -124,6 +143,22 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ views: 1 });
     expect((await visitor.get('/peek')).body).toEqual({ views: 1 });
+  });
+
+  it('reload() of a session never stored (the one a later call starts after logout) leaves it as it is', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/inc');
+    const res = await visitor.post('/svc/logout-then-reload');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ views: 7 });
+  });
+
+  it('reload() of a session deleted meanwhile answers a 409 that says the session ended, not a bare 500', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/inc');
+    const res = await visitor.post('/svc/reload-after-delete');
+    expect(res.status).toBe(409);
+    expect(res.body.message).toBe('The session ended (logged out, revoked or expired) while this request was running');
   });
 
   it('touch() moves the expiry in Redis before it resolves: a longer cookie window is in force at once', async () => {

@@ -186,6 +186,15 @@ describe('RequestSession', () => {
     expect(answered).toBe(second);
   });
 
+  it('reloads a session the store has never held to itself, where express-session fails with "failed to load session"', async () => {
+    const { calls } = requestWithStore();
+    const session = calls();
+    session.set('views', 3);
+    await (session.reload() as unknown as Promise<void>);
+    expect(calls()).toBe(session);
+    expect(calls().get('views')).toBe(3);
+  });
+
   it('rejects a reload or a destroy with the store error', async () => {
     const failure = new Error('store down');
     await expect(requestWithStore(failure).calls().reload()).rejects.toBe(failure);

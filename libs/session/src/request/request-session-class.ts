@@ -1,6 +1,9 @@
 import { Session, type SessionData } from 'express-session';
 import { inspect, type InspectOptions } from 'node:util';
+import { SessionConflictError } from '../errors/session-conflict.error';
+import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
+import { stateOf as storeStateOf } from '../store/session-state';
 import { trustSessionPrototype } from '../store/session-validation';
 import type { SessionRequest } from './http-platform';
 import { stateOf } from './request-state';
@@ -82,8 +85,20 @@ export class RequestSession extends (Session as unknown as SessionBase) {
     return (callbackOrPromise((done) => Session.prototype.save.call(this, done), callback) ?? this) as this;
   }
 
+  /**
+   * express-session's reload, with what it answers a plain 'failed to load session' for said: a
+   * session never stored (new in this request, or the one a logout or regenerate started) has nothing
+   * in Redis to reload and stays as it is; one that was stored and is gone now (logged out, revoked or
+   * expired meanwhile) is a 409 that says so.
+   */
   override reload(callback?: Callback): this {
-    return (callbackOrPromise((done) => Session.prototype.reload.call(this, done), callback) ?? this) as this;
+    return (callbackOrPromise((done) => {
+      Session.prototype.reload.call(this, (error?: unknown) => {
+        if (!(error instanceof Error && error.message === 'failed to load session')) return done(error);
+        if (!storeStateOf(this)?.stored) return done(); // no state yet, or nothing stored: it was never in Redis
+        done(new SessionConflictError(messages.sessionGone(), 'gone'));
+      });
+    }, callback) ?? this) as this;
   }
 
   override destroy(callback?: Callback): this {
