@@ -97,6 +97,23 @@ class ServiceRoutesController {
     return { loggedIn: true };
   }
 
+  /** Logs in a user who carries a value JSON cannot hold (a BigInt), or more bytes than a session may hold. */
+  @Post('login-carrying')
+  @HttpCode(200)
+  async loginCarrying(@Req() req: Request, @Body() body: { id: string; carry: 'bigint' | 'draft' }) {
+    await this.sessions.login(req, { id: body.id, extra: body.carry === 'bigint' ? 1n : DRAFT });
+    return { loggedIn: true };
+  }
+
+  /** Sets a value JSON cannot hold on the session, then gives it a new ID. */
+  @Post('regenerate-with-bigint')
+  @HttpCode(200)
+  async regenerateWithBigint(@Req() req: Request) {
+    req.session.views = 1n as unknown as number;
+    await this.sessions.regenerate(req);
+    return { regenerated: true };
+  }
+
   @Post('login-or-stay')
   @HttpCode(200)
   async loginOrStay(@Req() req: Request, @Body() body: { id: string }) {
@@ -222,6 +239,35 @@ describe('SessionService, the methods the other suites do not reach', () => {
     expect(errors.some((e) => e.includes('"users.id"'))).toBe(false);
     expect(visitor.cookie).toBe(cookie);
     expect((await visitor.get('/whole')).body).toEqual({ cart: ['apple'] });
+  });
+
+  it.each([
+    ['a value JSON cannot hold', 'bigint', 500, '"user"'],
+    ['more bytes than maxSessionBytes', 'draft', 413, `${MAX_SESSION_BYTES}`],
+  ])(
+    'a login whose user carries %s is refused before the ID changes: the session the request came with keeps its data and its ID',
+    async (_what, carry, status, named) => {
+      const visitor = new Visitor(app.url);
+      await visitor.post('/set/cart', { value: ['apple'] });
+      const cookie = visitor.cookie;
+      const refused = await visitor.post('/svc/login-carrying', { id: `carrying-${carry}`, carry });
+      expect(refused.status).toBe(status);
+      expect(refused.body.message).toContain(named);
+      expect(refused.setCookie).toBeNull();
+      expect(visitor.cookie).toBe(cookie);
+      expect((await visitor.get('/whole')).body).toEqual({ cart: ['apple'] });
+    },
+  );
+
+  it('a regenerate of a session holding a value JSON cannot hold is refused before the ID changes, and the stored session stays', async () => {
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/cart', { value: ['pear'] });
+    const cookie = visitor.cookie;
+    const refused = await visitor.post('/svc/regenerate-with-bigint');
+    expect(refused.status).toBe(500);
+    expect(refused.body.message).toContain('"views"');
+    expect(visitor.cookie).toBe(cookie);
+    expect((await visitor.get('/whole')).body).toEqual({ cart: ['pear'] });
   });
 
   it('a login refused at users.maxSessions (reject) leaves the session the request came with as it was', async () => {

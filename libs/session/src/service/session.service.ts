@@ -128,10 +128,8 @@ export class SessionService {
         throw new SessionConflictError(messages.sessionLimit(this.options.users.maxSessions), 'limit');
       }
       const now = Date.now();
-      await this.rotate(req, newSessionId(), now);
+      await this.rotate(req, newSessionId(), now, { [USER_KEY]: user, [CSRF_KEY]: newToken() });
       const session = req.session;
-      session[USER_KEY] = user;
-      session[CSRF_KEY] = newToken();
       const state = this.core.context.stateFor(session);
       state.pendingMeta = deviceMeta(req, now);
       state.loggingIn = true; // its first save is announced as a login
@@ -239,17 +237,22 @@ export class SessionService {
   }
 
   /**
-   * Moves the session to a new ID with its data; `createdAt` restarts the absolute timeout (login).
-   * A session ended meanwhile (a logout racing this request) is not carried: the new one starts empty.
+   * Moves the session to a new ID with its data and `added` (a login's user and token); `createdAt`
+   * restarts the absolute timeout (login). What the new session's save would refuse (a value JSON
+   * cannot hold, too many bytes) is refused first, while the old ID still holds the session. A session
+   * ended meanwhile (a logout racing this request) is not carried: the new one starts with `added` only.
    */
-  private async rotate(req: Request, sessionId: string, createdAt: number | undefined): Promise<void> {
+  private async rotate(req: Request, sessionId: string, createdAt: number | undefined, added: Record<string, unknown> = {}): Promise<void> {
     const old = ensureSession(req);
     const data: Record<string, unknown> = {};
     for (const key of Object.keys(old)) if (key !== 'cookie') data[key] = (old as unknown as Record<string, unknown>)[key];
+    Object.assign(data, added);
+    this.core.writer.checkSavable({ ...data, cookie: old.cookie });
     const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
-    if (!(await regenerate(req, { id: sessionId }))) return;
-    Object.assign(req.session, data);
-    this.core.context.stateFor(req.session).createdAt = keptCreatedAt;
+    const carried = await regenerate(req, { id: sessionId });
+    Object.assign(req.session, carried ? data : added);
+    // A session not carried starts afresh, its absolute timeout with it, unless a login restarts it anyway.
+    if (carried || createdAt !== undefined) this.core.context.stateFor(req.session).createdAt = keptCreatedAt;
   }
 
   private digestOfRequest(req: Request): string | undefined {

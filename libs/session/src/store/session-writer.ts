@@ -64,6 +64,19 @@ export class SessionWriter {
     return this.write(sessionId, redisKey, session, state, delta, move);
   }
 
+  /**
+   * Throws now what a first save of `data` under a new ID would refuse: a value JSON cannot hold, the
+   * cookie's fields, a session past `maxSessionBytes`. A login or regenerate asks before it deletes
+   * the old ID, so bad input fails with the session the request came with still in Redis.
+   */
+  checkSavable(data: SessionData): void {
+    const session = data as StoredSession;
+    checkSessionObject(session, false);
+    const { bytes } = diffSession(session, { stored: null, createdAt: 0, refreshed: false }, undefined);
+    const { maxSessionBytes } = this.sessions.settings;
+    if (bytes > maxSessionBytes) throw new SessionTooLargeError(bytes, maxSessionBytes);
+  }
+
   private async write(
     sessionId: string,
     redisKey: string,
