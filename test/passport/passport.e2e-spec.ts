@@ -108,8 +108,8 @@ describe('passport over two replicas', () => {
     expect((await on(b, ada).post('/logout')).status).toBe(204);
     subscription.unsubscribe();
     // passport saves the session without its user, then regenerates to an empty session that is never
-    // stored: the one it left is announced as ended (anonymous by then), so its sockets close.
-    expect(events.map(({ type }) => type)).toEqual(['destroyed']);
+    // stored: the one it left is announced as ended, naming the user its save took it from, so its sockets close.
+    expect(events.map(({ type, userId }) => [type, userId])).toEqual([['destroyed', 'u1']]);
 
     const replay = new Visitor(a);
     replay.cookie = cookie;

@@ -194,6 +194,7 @@ export class SessionLifecycle implements RequestLifecycle {
     const previous = ownSession(req);
     const previousState = previous && storeStateOf(previous);
     const indexEntry = previousState?.indexEntry;
+    const formerUserId = previousState?.formerUserId;
     // A previous session never stored (itself from a regenerate) passes on the ID it left, still unannounced.
     const previousDigest = previousState?.stored ? digestOf(req.sessionID) : previousState?.previousDigest;
     req.sessionID = id;
@@ -202,6 +203,7 @@ export class SessionLifecycle implements RequestLifecycle {
     cookie.secure = resolveSecure(this.options.cookie.secure, this.platform.isHttps(req, this.options.trustProxy));
     req.session.cookie = cookie;
     if (indexEntry) this.core.context.stateFor(req.session).indexEntry = indexEntry;
+    if (formerUserId) this.core.context.stateFor(req.session).formerUserId = formerUserId;
     if (previousDigest) this.core.context.stateFor(req.session).previousDigest = previousDigest;
     const state = (req as StatefulRequest)[STATE];
     if (state?.phase === 'live') return; // a regenerate: the way out is already set up

@@ -47,6 +47,11 @@ export interface SessionState {
    * last saved, under the digest it had then); carried over an ID change, so the next save moves it.
    */
   indexEntry?: UserIndexEntry;
+  /**
+   * The user a save took this session away from (its user removed, as passport's logout does before
+   * its regenerate), carried over an ID change: the event that ends the session still names them.
+   */
+  formerUserId?: string;
   /** The digest this session had before it moved to a new ID, named by the event of its first save under the new one. */
   previousDigest?: string;
   /** Set by `SessionService.login`: the save that stores the new ID is announced as a `login`, not a `created`. */

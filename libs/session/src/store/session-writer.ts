@@ -151,7 +151,7 @@ export class SessionWriter {
     const previousDigest = state?.previousDigest;
     if (!state || previousDigest === undefined) return;
     state.previousDigest = undefined;
-    this.sessions.observer?.sessionEvent?.({ type, digest: previousDigest, userId: state.indexEntry?.userId });
+    this.sessions.observer?.sessionEvent?.({ type, digest: previousDigest, userId: state.indexEntry?.userId ?? state.formerUserId });
   }
 
   /** Tells the observers what a write did: a session stored for the first time, or one found expired. */

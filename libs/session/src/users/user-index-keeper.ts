@@ -65,6 +65,7 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
     try {
       const status = await this.index.saveMoving(save, move, state.createdAt);
       state.indexEntry = status === 'written' ? move.join : undefined;
+      if (status === 'written') state.formerUserId = move.join ? undefined : move.leave?.userId;
       return status;
     } catch (error) {
       // Also reached through express-session's callbacks (passport's req.logIn): a 409 past the
