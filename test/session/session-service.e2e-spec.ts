@@ -221,6 +221,7 @@ describe('SessionService, the methods the other suites do not reach', () => {
   it.each([
     ['an empty id', ''],
     ['an id that is not a number', 'NaN'],
+    ['an id holding a lone surrogate', 'user-\uD800'], // a JSON body carries it as "\ud800"; no index key can name it
   ])('a login with %s is refused naming the user, and the session the request came with keeps its data and its ID', async (_what, id) => {
     const visitor = new Visitor(app.url);
     await visitor.post('/set/cart', { value: ['apple'] });
@@ -235,7 +236,9 @@ describe('SessionService, the methods the other suites do not reach', () => {
     } finally {
       app.app.useLogger(['error']);
     }
-    expect(errors.some((e) => e.includes('SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number'))).toBe(true);
+    expect(
+      errors.some((e) => e.includes('SessionService.login(req, user) needs a user whose "id" is a non-empty string of well-formed Unicode or a finite number')),
+    ).toBe(true);
     expect(errors.some((e) => e.includes('"users.id"'))).toBe(false);
     expect(visitor.cookie).toBe(cookie);
     expect((await visitor.get('/whole')).body).toEqual({ cart: ['apple'] });

@@ -45,8 +45,13 @@ export const messages = {
   unserializableKey: (key: string, reason: string) => `Session key "${key}" cannot be stored as JSON: ${reason}`,
   updateConflict: (key: string, attempts: number) => `Session key "${key}" kept changing under concurrent requests; gave up after ${attempts} attempts`,
   sessionGone: () => 'The session ended (logged out, revoked or expired) while this request was running',
-  userWithoutId: (got: string) => `SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number; got ${got}`,
-  badUserIdArgument: (method: string, got: string) => `SessionService.${method} needs a user id that is a non-empty string or a finite number; got ${got}`,
+  userWithoutId: (got: string) =>
+    `SessionService.login(req, user) needs a user whose "id" is a non-empty string of well-formed Unicode or a finite number; got ${got}`,
+  badUserIdArgument: (method: string, got: string) =>
+    `SessionService.${method} needs a user id that is a non-empty string of well-formed Unicode or a finite number; got ${got}`,
+  badHandle: (got: string) => `SessionService.revoke needs a session's handle, the "id" of a row that list() answers (a string); got ${got}`,
+  exceptNotARequest: (got: string) =>
+    `SessionService.logoutEverywhere's "except" must be the request whose session to keep (or its execution context, or its socket); got ${got}, which no session handling has seen`,
   sessionLimit: (limit: number) => `This user already has ${limit} active sessions (option "users.maxSessions"); log out elsewhere first`,
   corruptKeyValue: (digest: string, key: string) =>
     `Ignoring the value of session key "${key}" of session ${digest.slice(0, 8)}… in Redis (not valid JSON): it reads as absent, and Redis keeps it until the key is assigned`,
@@ -55,7 +60,7 @@ export const messages = {
   corruptValue: (digest: string, reason: string) => `Ignoring corrupt session ${digest.slice(0, 8)}… in Redis (${reason}); the request continues without it`,
   unopenableValue: (digest: string, reason: string) =>
     `Ignoring session ${digest.slice(0, 8)}… in Redis: ${reason} (option "encryption"); the request continues without it, and this session is not reported again`,
-  badUserId: (got: string) => `SessionModule option "users.id" must return a non-empty string, a finite number or undefined; got ${got}`,
+  badUserId: (got: string) => `SessionModule option "users.id" must return a non-empty string of well-formed Unicode, a finite number or undefined; got ${got}`,
   sessionReadTooEarly: () =>
     'req.session was read before SessionModule handled this request. With "forRoutes"/"exclude" (or an app built by ' +
     "@nestjs/testing), the module's middleware runs in Nest's middleware chain, after everything main.ts mounted with " +

@@ -77,6 +77,7 @@ describe('resolveSessionOptions: renewal', () => {
     [[], 'renewal'],
     [{ interval: 0 }, 'renewal.interval'],
     [{ interval: 1.5 }, 'renewal.interval'],
+    [{ interval: 1 }, 'renewal.interval'], // its default grace, half of it, would be 0 ms
     [{ interval: '15m' }, 'renewal.interval'],
     [{ grace: -1 }, 'renewal.grace'],
     [{ grace: 0 }, 'renewal.grace'],

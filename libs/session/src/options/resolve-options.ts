@@ -137,6 +137,8 @@ function resolveRenewal(option: unknown): ResolvedSessionOptions['renewal'] {
   const given = option === true ? {} : optionalObject('renewal', option, ['interval', 'grace'])!;
   const defaults = SESSION_DEFAULTS.renewal;
   const interval = optionalDuration('renewal.interval', given.interval) ?? defaults.interval;
+  // Its default grace is half of it: at 1 ms that would be none, no window for requests in flight.
+  if (interval < 2) throw new SessionConfigError('renewal.interval', `must be at least 2 ms, room for a grace of half of it; got ${interval}`);
   const grace = optionalDuration('renewal.grace', given.grace) ?? Math.min(defaults.grace, Math.floor(interval / 2));
   if (grace > interval / 2) {
     throw new SessionConfigError(

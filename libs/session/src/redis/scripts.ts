@@ -18,7 +18,7 @@ export type TouchStatus = 'touched' | 'moved' | 'gone' | 'expired';
 /** A compare-and-set's outcome; `current` is what the field holds now when it `changed` (undefined: absent). */
 export type CompareAndSetReply = { status: 'written' } | { status: 'gone' } | { status: 'moved' } | { status: 'changed'; current: string | undefined };
 /** An index join's outcome: the digests evicted to make room (oldest first), or refused under the `reject` policy. */
-export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' };
+export type IndexAddReply = { status: 'added'; evicted: string[] } | { status: 'rejected' | 'gone' };
 /** A save with its index move: the save's status and the digests evicted, or refused under the `reject` policy. */
 export type SaveAndIndexReply = { status: SaveStatus; evicted: string[] } | { status: 'rejected' };
 
@@ -88,6 +88,8 @@ export interface IndexJoin extends IndexEntry {
 export interface IndexAddArgs extends IndexJoin {
   /** The same session's previous digest, taken out first (an ID change). */
   leaving?: string;
+  /** A renewal's move: nothing is added unless `leaving` is still a member (answered 'gone'). */
+  onlyMove?: boolean;
 }
 
 /** A save and its index move (see `SessionGateway.saveSessionAndIndex`). */
@@ -174,7 +176,7 @@ export const INDEX_ADD = defineScript({
   name: 'sessionIndexAdd',
   file: 'index-add',
   keys: 1,
-  args: ({ redisKey, digest, createdAt, oldestLive, limit, onLimit, indexExpiresAt, leaving }: IndexAddArgs) => [
+  args: ({ redisKey, digest, createdAt, oldestLive, limit, onLimit, indexExpiresAt, leaving, onlyMove }: IndexAddArgs) => [
     redisKey,
     digest,
     createdAt,
@@ -183,10 +185,11 @@ export const INDEX_ADD = defineScript({
     onLimit,
     indexExpiresAt,
     leaving ?? '',
+    onlyMove ? 'move' : '',
   ],
   parse: (reply, name): IndexAddReply => {
-    const list = statusList(name, reply, ['added', 'rejected']);
-    if (list[0] === 'rejected') return { status: 'rejected' };
+    const list = statusList(name, reply, ['added', 'rejected', 'gone']);
+    if (list[0] === 'rejected' || list[0] === 'gone') return { status: list[0] };
     return { status: 'added', evicted: strings(name, list, 1, "'added' and the evicted digests") };
   },
 });

@@ -22,7 +22,7 @@ import type { RenewalRecord, StoredFields } from './session-fields';
 import type { SessionObserver } from './session-observer';
 import { readField, readRenewalMarks, readSession } from './session-reads';
 import { compareAndSet, deleteKey, destroySession, saveSession, touchSession } from './session-writes';
-import { addToUserIndex, deviceFields, existsKey, extendUserIndex, membersByScore, removeMembers, saveSessionAndIndex } from './user-index-calls';
+import { addToUserIndex, deviceFields, extendUserIndex, holdsSession, membersByScore, removeMembers, saveSessionAndIndex } from './user-index-calls';
 
 // The names the rest of the library imports from here, wherever they are defined.
 export type { SessionGatewayOptions, WriteListener } from './gateway-calls';
@@ -177,9 +177,9 @@ export class SessionGateway {
     return extendUserIndex(this.calls, redisKey, expiresAt);
   }
 
-  /** 1 when the key exists, else 0. */
-  existsKey(redisKey: string): Promise<number> {
-    return existsKey(this.calls, redisKey);
+  /** 1 when the key holds a session (not a renewal's tombstone or forward pointer), else 0. */
+  holdsSession(redisKey: string): Promise<number> {
+    return holdsSession(this.calls, redisKey);
   }
 
   /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */

@@ -27,9 +27,12 @@ export function extendUserIndex(calls: GatewayCalls, redisKey: string, expiresAt
   return onIndex(calls.script('index', EXTEND_INDEX, { redisKey, expiresAt }, undefined, redisKey));
 }
 
-/** EXISTS: 1 when the key exists. */
-export function existsKey(calls: GatewayCalls, redisKey: string): Promise<number> {
-  return calls.call('index', (client) => client.exists(redisKey));
+/**
+ * 1 when the key holds a session: its creation time, which every save writes. A renewal's tombstone
+ * or a retired forward pointer exists without one, and holds none.
+ */
+export function holdsSession(calls: GatewayCalls, redisKey: string): Promise<number> {
+  return calls.call('index', (client) => client.hexists(redisKey, FIELD.createdAt));
 }
 
 /** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */

@@ -14,7 +14,7 @@ const PAST_THE_CHECK = new Error('hasRoom reached: the user passed the check');
  */
 function service(hasRoom: () => Promise<boolean> = () => Promise.reject(PAST_THE_CHECK)): SessionService {
   const core = { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore;
-  return new SessionService(core, { updateRetries: 3 } as ResolvedSessionOptions, { hasRoom } as unknown as UserSessionIndex);
+  return new SessionService(core, { updateRetries: 3, users: {} } as ResolvedSessionOptions, { hasRoom } as unknown as UserSessionIndex);
 }
 
 /** The user login() is given; refused before anything is read or written, or let through to the index. */
@@ -36,7 +36,9 @@ describe('SessionService.login: the user it accepts', () => {
     const hasRoom = jest.fn(() => new Promise<boolean>(() => undefined));
     const login = service(hasRoom).login(req, user as unknown as SessionUser);
     await expect(login).rejects.toBeInstanceOf(TypeError);
-    await expect(login).rejects.toThrow('SessionService.login(req, user) needs a user whose "id" is a non-empty string or a finite number; got ');
+    await expect(login).rejects.toThrow(
+      'SessionService.login(req, user) needs a user whose "id" is a non-empty string of well-formed Unicode or a finite number; got ',
+    );
     expect(hasRoom).not.toHaveBeenCalled();
   });
 
@@ -65,14 +67,51 @@ describe('SessionService: the user id it accepts', () => {
     ['null', null, 'null'],
     ['an empty string', '', 'a string ("")'],
     ['NaN', Number.NaN, 'the number NaN'],
+    ['a lone surrogate', 'user-\uD800', 'a string ("user-\\ud800")'],
   ])('refuses %s in list, revoke and logoutEverywhere, never reading the index of a user named after it', async (_what, userId, got) => {
     const id = userId as unknown as string;
-    await expect(sessions().list(id)).rejects.toThrow(`SessionService.list needs a user id that is a non-empty string or a finite number; got ${got}`);
+    await expect(sessions().list(id)).rejects.toThrow(
+      `SessionService.list needs a user id that is a non-empty string of well-formed Unicode or a finite number; got ${got}`,
+    );
     await expect(sessions().revoke(id, 'handle')).rejects.toThrow(
-      `SessionService.revoke needs a user id that is a non-empty string or a finite number; got ${got}`,
+      `SessionService.revoke needs a user id that is a non-empty string of well-formed Unicode or a finite number; got ${got}`,
     );
     await expect(sessions().logoutEverywhere(id)).rejects.toThrow(
-      `SessionService.logoutEverywhere needs a user id that is a non-empty string or a finite number; got ${got}`,
+      `SessionService.logoutEverywhere needs a user id that is a non-empty string of well-formed Unicode or a finite number; got ${got}`,
     );
+  });
+});
+
+/** What revoke and logoutEverywhere take beside the user id: refused, naming it, before the index is asked. */
+describe('SessionService: the handle and the session to keep', () => {
+  const untouched = () => {
+    throw new Error('the index was reached');
+  };
+  const sessions = () =>
+    new SessionService(
+      { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore,
+      { updateRetries: 3 } as ResolvedSessionOptions,
+      { revoke: untouched, revokeAll: untouched } as unknown as UserSessionIndex,
+    );
+
+  it.each([
+    ['undefined', undefined, 'undefined'],
+    ['an empty string', '', 'a string ("")'],
+    ['a number', 7, 'the number 7'],
+    ['a row of list() rather than its id', { id: 'h', current: false }, 'a value of type object'],
+  ])('revoke refuses %s as the handle, rather than answering false', async (_what, handle, got) => {
+    const revoke = sessions().revoke('ada', handle as unknown as string);
+    await expect(revoke).rejects.toBeInstanceOf(TypeError);
+    await expect(revoke).rejects.toThrow(`SessionService.revoke needs a session's handle, the "id" of a row that list() answers (a string); got ${got}`);
+  });
+
+  it.each([
+    ["a request's session rather than the request", { cookie: {}, user: { id: 'ada' } }],
+    ['a handle of list()', 'Yv3kq0sQW1bU2i8mZc0a9x'],
+    ['null', null],
+  ])('logoutEverywhere refuses %s as except, rather than ending the session meant to be kept', async (_what, except) => {
+    const everywhere = sessions().logoutEverywhere('ada', { except: except as object });
+    await expect(everywhere).rejects.toBeInstanceOf(TypeError);
+    await expect(everywhere).rejects.toThrow(`SessionService.logoutEverywhere's "except" must be the request whose session to keep`);
   });
 });

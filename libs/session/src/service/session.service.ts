@@ -9,14 +9,14 @@ import { toHttpException } from '../errors/to-http-exception';
 import type { ResolvedSessionOptions } from '../options/resolved-options';
 import { digestOf, newSessionId } from '../redis/session-id';
 import { carriedByHeader, clearSessionCookie, ensureSession, existingSession } from '../request/request-session';
-import { requestOf } from '../request/session-target';
-import { noteStoreFailure } from '../request/request-state';
+import { isSocketRequest, requestOf } from '../request/session-target';
+import { noteStoreFailure, stateOf as stateOfRequest } from '../request/request-state';
 import { regenerate } from '../request/session-lifecycle';
 import { SessionCore } from '../store/session-core';
 import { stateOf } from '../store/session-state';
 import { resealSessions, type ResealReport } from '../store/reseal-sessions';
 import { deviceMeta } from '../users/device-meta';
-import { userIdKey } from '../users/user-id';
+import { defaultSessionUserId, indexUserIdOf, userIdKey } from '../users/user-id';
 import { describe } from '../store/session-validation';
 import { UserSessionIndex, type UserSessionInfo } from '../users/user-session-index';
 import type { AppSession, SessionKey, SessionUser } from '../session-data';
@@ -123,12 +123,16 @@ export class SessionService {
     }
     const req = requestOf(target) as Request;
     return this.asHttpErrors(req, async () => {
+      const added = { [USER_KEY]: user, [CSRF_KEY]: newToken() };
+      // The index the save joins is the one `users.id` answers for the logged-in session (an app's own
+      // function may key users by something else than user.id); an answer it refuses fails here.
+      const indexedAs = indexUserIdOf(this.options.users.id ?? defaultSessionUserId, { ...dataOf(existingSession(req)), ...added });
       // Refusing before the ID changes keeps the visitor's session; the save below decides atomically.
-      if (!(await this.index.hasRoom(userId, this.digestOfRequest(req)))) {
+      if (indexedAs !== undefined && !(await this.index.hasRoom(indexedAs, this.digestOfRequest(req)))) {
         throw new SessionConflictError(messages.sessionLimit(this.options.users.maxSessions), 'limit');
       }
       const now = Date.now();
-      await this.rotate(req, newSessionId(), now, { [USER_KEY]: user, [CSRF_KEY]: newToken() });
+      await this.rotate(req, newSessionId(), now, added);
       const session = req.session;
       const state = this.core.context.stateFor(session);
       state.pendingMeta = deviceMeta(req, now);
@@ -172,7 +176,11 @@ export class SessionService {
   /** Deletes one of the user's sessions by its handle; false when the user has no such session. */
   @DurableWrite()
   revoke(userId: string | number, handle: string): Promise<boolean> {
-    return this.asHttpErrors(undefined, () => this.index.revoke(userIdArgument('revoke', userId), handle));
+    return this.asHttpErrors(undefined, () => {
+      // A row of list() rather than its id, or nothing at all, is a bug of the caller, not a session the user lacks.
+      if (typeof handle !== 'string' || handle === '') throw new TypeError(messages.badHandle(describe(handle)));
+      return this.index.revoke(userIdArgument('revoke', userId), handle);
+    });
   }
 
   /**
@@ -181,9 +189,7 @@ export class SessionService {
    */
   @DurableWrite()
   logoutEverywhere(userId: string | number, options: { except?: SessionTarget } = {}): Promise<number> {
-    return this.asHttpErrors(undefined, () =>
-      this.index.revokeAll(userIdArgument('logoutEverywhere', userId), options.except ? this.digestOfRequest(requestOf(options.except) as Request) : undefined),
-    );
+    return this.asHttpErrors(undefined, () => this.index.revokeAll(userIdArgument('logoutEverywhere', userId), this.exceptDigest(options.except)));
   }
 
   /**
@@ -244,15 +250,25 @@ export class SessionService {
    */
   private async rotate(req: Request, sessionId: string, createdAt: number | undefined, added: Record<string, unknown> = {}): Promise<void> {
     const old = ensureSession(req);
-    const data: Record<string, unknown> = {};
-    for (const key of Object.keys(old)) if (key !== 'cookie') data[key] = (old as unknown as Record<string, unknown>)[key];
-    Object.assign(data, added);
+    const data = { ...dataOf(old), ...added };
     this.core.writer.checkSavable({ ...data, cookie: old.cookie });
     const keptCreatedAt = createdAt ?? stateOf(old)?.createdAt ?? Date.now();
     const carried = await regenerate(req, { id: sessionId });
     Object.assign(req.session, carried ? data : added);
     // A session not carried starts afresh, its absolute timeout with it, unless a login restarts it anyway.
     if (carried || createdAt !== undefined) this.core.context.stateFor(req.session).createdAt = keptCreatedAt;
+  }
+
+  /**
+   * The digest of the session `except` names, to be kept; undefined when it is not given or has no
+   * session. Anything that is no request the module handled (`req.session`, a handle of `list`) is
+   * refused: read as "no session", it would end the very session the caller meant to keep.
+   */
+  private exceptDigest(except: SessionTarget | undefined): string | undefined {
+    if (except === undefined) return undefined;
+    const req = except !== null && typeof except === 'object' ? (requestOf(except) as Request) : undefined;
+    if (!req || (stateOfRequest(req) === undefined && !isSocketRequest(req))) throw new TypeError(messages.exceptNotARequest(describe(except)));
+    return this.digestOfRequest(req);
   }
 
   private digestOfRequest(req: Request): string | undefined {
@@ -278,6 +294,13 @@ export class SessionService {
     }
     return pending.then(undefined, failed);
   }
+}
+
+/** A session's data as a plain object, without its cookie; empty for none. */
+function dataOf(session: object | undefined): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  if (session) for (const key of Object.keys(session)) if (key !== 'cookie') data[key] = (session as Record<string, unknown>)[key];
+  return data;
 }
 
 function newToken(): string {

@@ -20,6 +20,7 @@ describe('indexUserIdOf', () => {
   it('keys the index by the id as a string', () => {
     expect(indexUserIdOf(() => 42, {})).toBe('42');
     expect(indexUserIdOf(() => 'ada', {})).toBe('ada');
+    expect(indexUserIdOf(() => 'ada \uD83D\uDE00', {})).toBe('ada \uD83D\uDE00');
     expect(indexUserIdOf(() => undefined, {})).toBeUndefined();
     expect(indexUserIdOf(() => null as never, {})).toBeUndefined();
   });
@@ -30,6 +31,9 @@ describe('indexUserIdOf', () => {
     [Number.NaN, 'got NaN'],
     [Number.POSITIVE_INFINITY, 'got Infinity'],
     [true, 'got true'],
+    // No URI encoding exists for a lone surrogate, so no index key either; a pair (an emoji) is fine.
+    ['user-\uD800', 'got "user-\\\\ud800"'], // the message shows the escape; the pattern escapes its backslash
+    ['\uDC00user', 'got "\\\\udc00user"'],
   ])('refuses %p from a userId option, naming it', (answer, named) => {
     expect(() => indexUserIdOf(() => answer as never, {})).toThrow(/option "users\.id" must return/);
     // The message ends with what the function answered, so the app's author can tell which case failed.

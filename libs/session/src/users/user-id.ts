@@ -14,10 +14,18 @@ export const defaultSessionUserId: SessionUserId = (session) => {
   return undefined;
 };
 
-/** A user id as the index keys it (a string) when it is one: a non-empty string or a finite number; else undefined. */
+/**
+ * A user id as the index keys it (a string) when it is one: a non-empty string of well-formed Unicode
+ * (a lone surrogate, which a JSON body can carry as "\ud800", has no URI encoding for the index's key)
+ * or a finite number; else undefined.
+ */
 export function userIdKey(id: unknown): string | undefined {
-  return (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)) ? String(id) : undefined;
+  if (typeof id === 'string') return id !== '' && !LONE_SURROGATE.test(id) ? id : undefined;
+  return typeof id === 'number' && Number.isFinite(id) ? String(id) : undefined;
 }
+
+/** A high surrogate with no low one after it, or a low one with no high one before it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The user id as the index keys it (a string), or undefined; throws on anything else the function answers. */
 export function indexUserIdOf(userId: SessionUserId, session: object): string | undefined {
@@ -25,5 +33,5 @@ export function indexUserIdOf(userId: SessionUserId, session: object): string | 
   if (id === undefined || id === null) return undefined;
   const key = userIdKey(id);
   if (key !== undefined) return key;
-  throw new TypeError(messages.badUserId(typeof id === 'string' ? '""' : typeof id === 'object' ? 'an object' : String(id)));
+  throw new TypeError(messages.badUserId(typeof id === 'string' ? JSON.stringify(id.slice(0, 40)) : typeof id === 'object' ? 'an object' : String(id)));
 }

@@ -65,7 +65,8 @@ export class UserSessionIndex {
   async saveMoving(save: SessionSave, move: UserIndexMove, createdAt: number): Promise<SaveStatus> {
     const leave = move.leave && { redisKey: this.redisKeyOf(move.leave.userId), digest: move.leave.digest };
     const join = move.join && this.joinOf(move.join.userId, move.join.digest, createdAt, save.expiresAt);
-    if (join) await this.pruneGone(join.redisKey, join.digest);
+    // The digest it leaves stays: its key is gone already after an ID change, and it makes the join a move.
+    if (join) await this.pruneGone(join.redisKey, [join.digest, leave?.digest]);
     if (!this.gateway.isCluster) {
       const reply = await this.gateway.saveSessionAndIndex(save, { join, leave });
       if (reply.status === 'rejected') throw this.limitReached();
@@ -79,7 +80,8 @@ export class UserSessionIndex {
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
       const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
-      if (reply.status === 'rejected') {
+      if (reply.status !== 'added') {
+        // 'rejected' (past the limit): a join without `onlyMove` is never answered 'gone'.
         await this.gateway.deleteKey(save.redisKey);
         throw this.limitReached();
       }
@@ -91,12 +93,14 @@ export class UserSessionIndex {
 
   /**
    * A session renewed to a new ID: its entry moves from `fromDigest` to `toDigest` with its score, in
-   * one atomic step (the old entry counts as free under the limit). Idempotent, as every replica
-   * that finishes the same renewal calls it. The index lives at least as long as the session
-   * (`sessionExpiresAt`), as after any join.
+   * one atomic step that neither counts against the limit nor evicts. Only a move: when `fromDigest`
+   * is no member (moved already by another replica finishing the same renewal, or revoked or
+   * evicted meanwhile, whose retire then ends the successor) nothing is added. The index lives at
+   * least as long as the session (`sessionExpiresAt`), as after any join.
    */
   async move(userId: string, fromDigest: string, toDigest: string, createdAt: number, sessionExpiresAt: number): Promise<void> {
-    const reply = await this.gateway.addToUserIndex({ ...this.joinOf(userId, toDigest, createdAt, sessionExpiresAt), leaving: fromDigest });
+    const join = this.joinOf(userId, toDigest, createdAt, sessionExpiresAt);
+    const reply = await this.gateway.addToUserIndex({ ...join, leaving: fromDigest, onlyMove: true });
     if (reply.status === 'added') await this.deleteSessions(reply.evicted);
   }
 
@@ -225,14 +229,15 @@ export class UserSessionIndex {
   }
 
   /**
-   * Drops members whose session key is gone (idle-expired, destroyed): one EXISTS per member, so it
-   * costs what the user's own sessions cost. Every member's key was written before the member was
-   * added (`saveMoving`), so a missing key means a dead session, never one still being saved.
+   * Drops members whose session is gone (idle-expired, destroyed, a renewal's tombstone in its
+   * place): one HEXISTS per member, so it costs what the user's own sessions cost. Every member's key
+   * was written before the member was added (`saveMoving`), so a key without a session means a dead
+   * one, never one still being saved.
    */
-  private async pruneGone(key: string, except?: string): Promise<void> {
-    const digests = (await this.gateway.membersByScore(key, '+inf', '-inf')).filter((digest) => digest !== except);
+  private async pruneGone(key: string, except: (string | undefined)[] = []): Promise<void> {
+    const digests = (await this.gateway.membersByScore(key, '+inf', '-inf')).filter((digest) => !except.includes(digest));
     if (digests.length === 0) return;
-    const alive = await Promise.all(digests.map((digest) => this.gateway.existsKey(this.sessions.redisKeyOfDigest(digest))));
+    const alive = await Promise.all(digests.map((digest) => this.gateway.holdsSession(this.sessions.redisKeyOfDigest(digest))));
     const dead = digests.filter((_, i) => alive[i] === 0);
     if (dead.length > 0) await this.gateway.removeMembers(key, dead);
   }

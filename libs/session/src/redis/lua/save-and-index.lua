@@ -24,6 +24,6 @@ local status = save_session(KEYS[1], #INDEX_ARGS)
 if type(status) == 'table' then return status end
 -- A renewed session's old key: the writer saves again under the successor, index move included.
 if status == 'moved' then return {status} end
-if index.leaving ~= '' then redis.call('ZREM', leave_key, index.leaving) end
-if index.join ~= '' and status == 'written' then return index_join(join_key, index.join, index.created, limit, index.expire_at, {status}) end
+local moved = index.leaving ~= '' and redis.call('ZREM', leave_key, index.leaving) == 1 and join_key == leave_key
+if index.join ~= '' and status == 'written' then return index_join(join_key, index.join, index.created, limit, index.expire_at, {status}, moved) end
 return {status}

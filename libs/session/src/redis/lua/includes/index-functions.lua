@@ -10,20 +10,21 @@ local function extend_expiry(key, expire_at)
 end
 
 -- Drops members past the absolute timeout and answers whether `digest` would find no room (reject
--- policy), counting `leaving` (a member about to go) as free.
+-- policy). A session moving within the index (`leaving` a member: an ID change) adds none, so it is
+-- never refused, even where the index holds more than a lowered limit.
 local function index_full(key, digest, oldest, limit, on_limit, leaving)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. oldest)
   if limit == 0 or on_limit ~= 'reject' or redis.call('ZSCORE', key, digest) then return false end
-  local count = redis.call('ZCARD', key)
-  if leaving ~= '' and redis.call('ZSCORE', key, leaving) then count = count - 1 end
-  return count >= limit
+  if leaving ~= '' and redis.call('ZSCORE', key, leaving) then return false end
+  return redis.call('ZCARD', key) >= limit
 end
 
--- Adds `digest`, evicts the oldest other members past the limit (appended to `reply`) and moves the
--- index's expiry to `expire_at` unless it is later already.
-local function index_join(key, digest, created, limit, expire_at, reply)
+-- Adds `digest`, evicts the oldest other members past the limit (appended to `reply`) unless it
+-- `moved` in from another member of the index (an ID change adds no session, so it evicts none),
+-- and moves the index's expiry to `expire_at` unless it is later already.
+local function index_join(key, digest, created, limit, expire_at, reply, moved)
   redis.call('ZADD', key, created, digest)
-  if limit > 0 then
+  if limit > 0 and not moved then
     local over = redis.call('ZCARD', key) - limit
     if over > 0 then
       -- the oldest others: a session re-joining under its old creation time never evicts itself

@@ -1,0 +1,175 @@
+import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import Redis from 'ioredis';
+import { SessionService, type SessionModuleOptions } from '@app/session';
+import { newSessionId } from '@app/session/redis/session-id';
+import { SessionCore } from '@app/session/store/session-core';
+import { sealSuccessor } from '@app/session/store/successor-seal';
+import { startRedis, type RedisServerHandle } from '../support/redis';
+import { uniquePrefix } from '../support/prefix';
+import { digestOf, sessionRedisKey, userIndexRedisKey } from '../support/key-scheme';
+import { FIELD } from '@app/session/redis/session-fields';
+import { startSessionApp, type RunningApp } from './support/session-app';
+import { Visitor } from './support/http-client';
+
+/** The routes these tests need beside the shared ones: a login that answers its error, and `destroy`. */
+@Controller('edge')
+class EdgeRoutesController {
+  constructor(private readonly sessions: SessionService) {}
+
+  /** A login whose failure is answered as its message (a TypeError is otherwise a bare 500). */
+  @Post('login')
+  @HttpCode(200)
+  async login(@Req() req: Request, @Body() body: { id: string }) {
+    try {
+      await this.sessions.login(req, { id: body.id });
+      return { loggedIn: true };
+    } catch (error) {
+      return { loggedIn: false, message: (error as Error).message };
+    }
+  }
+
+  /** Ends the session as express-session's `destroy` does: its index entry stays until pruned. */
+  @Post('destroy')
+  @HttpCode(204)
+  destroy(@Req() req: Request) {
+    return this.sessions.destroy(req);
+  }
+}
+
+/** The session ID a `sid=s%3A<id>.<signature>` cookie carries. */
+function idOf(cookie: string): string {
+  return decodeURIComponent(cookie.split('=')[1]).slice(2).split('.')[0];
+}
+
+/**
+ * The user index at its edges: an entry that moves with its session (a regenerate, a renewal) under a
+ * limit lowered since the user's sessions were opened, or while another login evicts it; what counts
+ * as a live session under the limit; a `users.id` of the app's own at a login.
+ */
+describe("A user's index at its edges", () => {
+  let redis: RedisServerHandle;
+  let admin: Redis;
+  const running: RunningApp[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url);
+  });
+
+  afterAll(async () => {
+    await Promise.all(running.map((app) => app.close()));
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  async function start(options: Partial<SessionModuleOptions> & { prefix: string }): Promise<RunningApp> {
+    const app = await startSessionApp({ redis: redis.url, ...options }, [EdgeRoutesController]);
+    running.push(app);
+    return app;
+  }
+
+  /** Three devices logged in under a limit of 3, then the app served with a limit of 2 (a new deploy). */
+  async function overALoweredLimit(user: string, extra: Partial<SessionModuleOptions>): Promise<{ after: RunningApp; cookies: string[] }> {
+    const prefix = uniquePrefix('edge-lowered');
+    const before = await start({ prefix, ...extra, users: { maxSessions: 3, onLimit: 'reject' } });
+    const cookies: string[] = [];
+    for (const agent of ['Phone', 'Laptop', 'Tablet']) {
+      const visitor = new Visitor(before.url);
+      expect((await visitor.post('/login', { id: user }, { 'user-agent': agent })).status).toBe(200);
+      cookies.push(visitor.cookie!);
+    }
+    return { after: await start({ prefix, ...extra, users: { maxSessions: 2, onLimit: 'reject' } }), cookies };
+  }
+
+  it("under a limit lowered below the user's sessions (onLimit 'reject'), a regenerate is no login: not refused, and the session stays", async () => {
+    const { after, cookies } = await overALoweredLimit('u-lowered-regen', {});
+    const phone = new Visitor(after.url);
+    phone.cookie = cookies[0];
+    expect((await phone.post('/regenerate')).status).toBe(204);
+    expect(phone.cookie).not.toBe(cookies[0]);
+    expect((await phone.get('/me')).status).toBe(200);
+    expect(await after.app.get(SessionService).list('u-lowered-regen')).toHaveLength(3); // a move evicts nobody
+  });
+
+  it('under a lowered limit, a renewed session stays in its index: listed, and ended by log out everywhere', async () => {
+    const { after, cookies } = await overALoweredLimit('u-lowered-renew', { renewal: true });
+    const phone = new Visitor(after.url);
+    phone.cookie = cookies[0];
+    const prefix = after.prefix;
+    await admin.hset(sessionRedisKey(prefix, idOf(phone.cookie)), FIELD.issuedAt, String(Date.now() - 16 * 60_000)); // due for renewal
+    expect((await phone.get('/me')).status).toBe(200);
+    expect(phone.cookie).not.toBe(cookies[0]);
+    const service = after.app.get(SessionService);
+    expect((await service.list('u-lowered-renew')).map((row) => row.userAgent).sort()).toEqual(['Laptop', 'Phone', 'Tablet']);
+    expect(await service.logoutEverywhere('u-lowered-renew')).toBe(3);
+    expect((await phone.get('/me')).status).toBe(401);
+  });
+
+  it.each([false, true])("a session ended by destroy() no longer counts against onLimit 'reject' (renewal: %s)", async (renewal) => {
+    const app = await start({ prefix: uniquePrefix('edge-destroyed'), users: { maxSessions: 1, onLimit: 'reject' }, renewal });
+    const phone = new Visitor(app.url);
+    expect((await phone.post('/login', { id: 'u-destroyed' })).status).toBe(200);
+    expect((await phone.post('/edge/destroy')).status).toBe(204);
+    // With renewal on, the destroyed key is a tombstone for the grace: it exists, and holds no session.
+    expect((await new Visitor(app.url).post('/edge/login', { id: 'u-destroyed' })).body).toEqual({ loggedIn: true });
+  });
+
+  it("a session ended by destroy() (a tombstone, renewal on) does not make 'evict-oldest' revoke a live one", async () => {
+    const app = await start({ prefix: uniquePrefix('edge-evict'), users: { maxSessions: 2, onLimit: 'evict-oldest' }, renewal: true });
+    const tablet = new Visitor(app.url);
+    expect((await tablet.post('/login', { id: 'u-evict' })).status).toBe(200);
+    const phone = new Visitor(app.url);
+    expect((await phone.post('/login', { id: 'u-evict' })).status).toBe(200);
+    expect((await phone.post('/edge/destroy')).status).toBe(204);
+    expect((await new Visitor(app.url).post('/login', { id: 'u-evict' })).status).toBe(200);
+    expect((await tablet.get('/me')).status).toBe(200);
+  });
+
+  it('a login that evicts the oldest session while another replica renews it keeps the new login, and the evicted one stays ended', async () => {
+    const prefix = uniquePrefix('edge-evict-renewing');
+    const options = { prefix, renewal: { interval: 60_000, grace: 30_000 }, users: { maxSessions: 1 } };
+    const [a, b] = [await start(options), await start(options)];
+    const first = new Visitor(a.url);
+    expect((await first.post('/login', { id: 'u-renewing' })).status).toBe(200);
+    const oldId = idOf(first.cookie!);
+    // Replica A claims the renewal: the plant, the index move and the retire are still to come.
+    const core = a.app.get(SessionCore);
+    const claim = await core.gateway.claimRenewal(sessionRedisKey(prefix, oldId), sealSuccessor(newSessionId(), oldId));
+    if (claim.status !== 'claimed') throw new Error(`the claim answered ${claim.status}`);
+    const second = new Visitor(b.url);
+    expect((await second.post('/login', { id: 'u-renewing' })).status).toBe(200); // past the limit: the first goes
+    const secondDigest = digestOf(idOf(second.cookie!));
+    await core.forwarding.finish(oldId, claim.sealedSuccessor, claim.fields);
+    expect((await second.get('/me')).status).toBe(200);
+    expect((await first.get('/me')).status).toBe(401);
+    expect(await admin.zrange(userIndexRedisKey(prefix, 'u-renewing'), 0, -1)).toEqual([secondDigest]);
+  });
+
+  it("onLimit 'reject' is checked against the index `users.id` names, before the ID changes: the visitor keeps the cart", async () => {
+    const byAccount = (session: { user?: { id: string } }) => (session.user ? `account-${session.user.id}` : undefined);
+    const app = await start({ prefix: uniquePrefix('edge-own-id'), users: { id: byAccount, maxSessions: 1, onLimit: 'reject' } });
+    expect((await new Visitor(app.url).post('/login', { id: 'ada' })).status).toBe(200);
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/cart', { value: ['tea'] });
+    const cookie = visitor.cookie;
+    expect((await visitor.post('/login', { id: 'ada' })).status).toBe(409);
+    expect(visitor.cookie).toBe(cookie);
+    expect((await visitor.get('/whole')).body).toEqual({ cart: ['tea'] });
+  });
+
+  it.each([
+    ['an object', (session: { user?: { id: string } }) => (session.user ? { id: session.user.id } : undefined)],
+    ['a lone surrogate', (session: { user?: { id: string } }) => (session.user ? `${session.user.id}-\uD800` : undefined)],
+  ])('a `users.id` answer the index cannot key (%s) fails the login before the ID changes, naming users.id', async (_what, id) => {
+    const app = await start({ prefix: uniquePrefix('edge-bad-id'), users: { id: id as never } });
+    const visitor = new Visitor(app.url);
+    await visitor.post('/set/cart', { value: ['tea'] });
+    const cookie = visitor.cookie;
+    const res = await visitor.post('/edge/login', { id: 'ada' });
+    expect(res.body.loggedIn).toBe(false);
+    expect(res.body.message).toMatch(/option "users\.id" must return/);
+    expect(visitor.cookie).toBe(cookie);
+    expect((await visitor.get('/whole')).body).toEqual({ cart: ['tea'] });
+  });
+});
