@@ -143,11 +143,11 @@ describe("A user's index at its edges", () => {
     await core.forwarding.finish(oldId, claim.sealedSuccessor, claim.fields);
     expect((await second.get('/me')).status).toBe(200);
     expect((await first.get('/me')).status).toBe(401);
-    expect(await admin.zrange(userIndexRedisKey(prefix, 'u-renewing'), 0, -1)).toEqual([secondDigest]);
+    expect(await admin.zrange(userIndexRedisKey(prefix, 'u-renewing'), '0', '-1')).toEqual([secondDigest]);
   });
 
   it("onLimit 'reject' is checked against the index `users.id` names, before the ID changes: the visitor keeps the cart", async () => {
-    const byAccount = (session: { user?: { id: string } }) => (session.user ? `account-${session.user.id}` : undefined);
+    const byAccount = (session: { user?: { id: string | number } }) => (session.user ? `account-${session.user.id}` : undefined);
     const app = await start({ prefix: uniquePrefix('edge-own-id'), users: { id: byAccount, maxSessions: 1, onLimit: 'reject' } });
     expect((await new Visitor(app.url).post('/login', { id: 'ada' })).status).toBe(200);
     const visitor = new Visitor(app.url);

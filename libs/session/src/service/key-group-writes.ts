@@ -161,9 +161,17 @@ export class KeyGroupWrites {
       queue.sessionId = successor;
       queue.redisKey = this.core.context.redisKeyOf(successor);
     }
-    // Sealed for the successor's key under `encryption`: opened with it (an unopenable value rejects the updates).
+    // Sealed for the successor's key under `encryption`: opened with it. One that does not open reads
+    // as absent (logged once), as on a request's read, and the compare-and-set replaces what Redis holds.
     const held = await this.core.gateway.readField(queue.redisKey, queue.field);
-    queue.known = { json: this.core.context.sealing.openValue(queue.redisKey, queue.field, held), held };
+    let json: string | undefined;
+    try {
+      json = this.core.context.sealing.openValue(queue.redisKey, queue.field, held);
+    } catch (error) {
+      if (!(error instanceof UnopenableSessionError)) throw error;
+      this.core.context.ignoreUnopenableKey(queue.redisKey, queue.field, error.message);
+    }
+    queue.known = { json, held };
     queue.hasKnown = true;
   }
 }

@@ -10,7 +10,11 @@ export interface ResealReport {
   resealed: number;
   /** Values a request changed while they were being resealed, left as it wrote them: run `reseal()` again to pick them up. */
   changed: number;
-  /** Sessions with a value no key opens: left alone (they read as no session and expire on their own). */
+  /**
+   * Sessions with a value no key opens (copied from another session, or sealed under a key since
+   * removed): that value is left as it is and reads as absent, as it does on a request; the session's
+   * other values are resealed.
+   */
   unopenable: number;
 }
 
@@ -42,17 +46,20 @@ async function resealOne(core: SessionCore, redisKey: string, report: ResealRepo
   if (!fields || fields === 'wrongType' || renewalRecordOf(fields) !== 'session') return;
   report.sessions++;
   const stale: { field: string; held: string; plaintext: string }[] = [];
-  try {
-    for (const field of Object.keys(fields)) {
-      const held = fields[field];
-      if (isSealedField(field) && sealer.isStale(held)) stale.push({ field, held, plaintext: openField({ sealer, redisKey }, field, held) });
+  let unopenable = false;
+  for (const field of Object.keys(fields)) {
+    const held = fields[field];
+    if (!isSealedField(field) || !sealer.isStale(held)) continue;
+    try {
+      stale.push({ field, held, plaintext: openField({ sealer, redisKey }, field, held) });
+    } catch (error) {
+      if (!(error instanceof UnopenableSessionError)) throw error;
+      // One value that does not open leaves the session serving without it: the others still move on.
+      if (!unopenable) sealing.ignoreUnopenable(redisKey, error.message);
+      unopenable = true;
     }
-  } catch (error) {
-    if (!(error instanceof UnopenableSessionError)) throw error;
-    sealing.ignoreUnopenable(redisKey, error.message);
-    report.unopenable++;
-    return;
   }
+  if (unopenable) report.unopenable++;
   for (const { field, held, plaintext } of stale) {
     // expiresAt 0: the compare-and-set moves no expiry, so a session slid meanwhile keeps its later one.
     const reply = await gateway.compareAndSet({

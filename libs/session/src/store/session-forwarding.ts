@@ -76,7 +76,6 @@ export class SessionForwarding {
     const oldKey = this.sessions.redisKeyOf(oldId);
     const newKey = this.sessions.redisKeyOf(successor);
     const copy = this.copyFor(oldKey, newKey, fields);
-    if (copy === undefined) return undefined;
     const expiresAt = Number(fields[FIELD.expiresAt]) || now + this.sessions.settings.idleTimeout; // no expiry field: written by an older version
     const planted = await gateway.plantSuccessor({ redisKey: newKey, expiresAt, now, fields: copy });
     if (planted === 'expired') return undefined;
@@ -98,23 +97,25 @@ export class SessionForwarding {
    * The old key's fields as the new key is to hold them: under `encryption` each sealed value is
    * opened with the old key and sealed again with the new one (the Redis key is bound into every
    * seal, so a verbatim copy would not open). Never the expiry field nor the issue time: the plant
-   * sets both. Undefined when a value does not open (logged once): the session is as gone.
+   * sets both. A value that does not open (logged once) is copied as it is: it reads as absent under
+   * the new key as it did under the old, and the rest of the session goes on.
    */
-  private copyFor(oldKey: string, newKey: string, fields: StoredFields): string[] | undefined {
+  private copyFor(oldKey: string, newKey: string, fields: StoredFields): string[] {
     const { sealing } = this.sessions;
     const oldSealing = sealing.sealingFor(oldKey);
     const copy: string[] = [];
-    try {
-      for (const field of Object.keys(fields)) {
-        if (field === FIELD.expiresAt || field === FIELD.issuedAt) continue;
-        let value = fields[field];
-        if (oldSealing && isSealedField(field)) value = sealing.sealValue(newKey, field, openField(oldSealing, field, value))!;
-        copy.push(field, value);
+    for (const field of Object.keys(fields)) {
+      if (field === FIELD.expiresAt || field === FIELD.issuedAt) continue;
+      let value = fields[field];
+      if (oldSealing && isSealedField(field)) {
+        try {
+          value = sealing.sealValue(newKey, field, openField(oldSealing, field, value))!;
+        } catch (error) {
+          if (!(error instanceof UnopenableSessionError)) throw error;
+          this.sessions.ignoreUnopenableKey(oldKey, field, error.message);
+        }
       }
-    } catch (error) {
-      if (!(error instanceof UnopenableSessionError)) throw error;
-      sealing.ignoreUnopenable(oldKey, error.message);
-      return undefined;
+      copy.push(field, value);
     }
     return copy;
   }
@@ -127,7 +128,8 @@ export class SessionForwarding {
     expiresAt: number,
   ): (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined {
     try {
-      const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealing.sealingFor(oldKey));
+      // Read as a request reads it: a value that is corrupt or does not open is absent, the rest serves.
+      const { data, state } = decodeSession(fields, this.sessions.cookieTemplateJson, Date.now(), this.sessions.sealing.sealingFor(oldKey), this.sessions);
       const entry = this.indexKeeper?.entryOf(data, digestOf(oldId));
       return entry && { ...entry, createdAt: state.createdAt, expiresAt };
     } catch {
