@@ -169,13 +169,16 @@ describe('SessionForwarding.finish', () => {
       expect(s.keeper!.follow).toHaveBeenCalledWith(expect.objectContaining({ userId: 'u1' }), s.digest('new-id'));
     });
 
-    it('takes a session whose value does not open as gone: logged, nothing planted', async () => {
-      const s = setup({ encryption: true });
-      const fields = sessionFields(s, 'old-id', { cart: [1] });
-      fields.cart = s.context.sealing.sealValue(s.key('elsewhere'), 'cart', '[1]')!;
-      expect(await s.forwarding.finish('old-id', sealSuccessor('new-id', 'old-id'), fields)).toBeUndefined();
-      expect(s.logger.warn).toHaveBeenCalledWith(expect.stringContaining('field "cart" does not authenticate'));
-      expect(s.gateway.plantSuccessor).not.toHaveBeenCalled();
+    it("carries a value that does not open over as it is (logged), with the user's entry: only that key stays absent", async () => {
+      const s = setup({ encryption: true, keeper: true });
+      const fields = sessionFields(s, 'old-id', { user: { id: 'u1' }, cart: [1] });
+      const copied = (fields.cart = s.context.sealing.sealValue(s.key('elsewhere'), 'cart', '[1]')!);
+      expect(await s.forwarding.finish('old-id', sealSuccessor('new-id', 'old-id'), fields)).toBe('new-id');
+      expect(s.logger.warn).toHaveBeenCalledWith(expect.stringContaining('does not authenticate'));
+      const copy = planted(s.plants[0]);
+      expect(copy.cart).toBe(copied);
+      expect(s.context.sealing.openValue(s.key('new-id'), 'user', copy.user)).toBe('{"id":"u1"}');
+      expect(s.keeper!.follow).toHaveBeenCalledWith(expect.objectContaining({ userId: 'u1' }), s.digest('new-id'));
     });
 
     it('lets an error that is not about opening through', async () => {
