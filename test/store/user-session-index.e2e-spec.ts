@@ -211,7 +211,7 @@ describe('revoke and revokeAll', () => {
     const ada = [await login(ctx, 'ada'), await login(ctx, 'ada'), await login(ctx, 'ada')];
     const bob = await login(ctx, 'bob');
 
-    await expect(ctx.index.revokeAll('ada', ada[1].digest)).resolves.toBe(2);
+    await expect(ctx.index.revokeAll('ada', [ada[1].digest])).resolves.toBe(2);
     const alive = await Promise.all(ada.map((d) => db.admin.exists(sessionRedisKey(db.prefix, d.sid))));
     expect(alive).toEqual([0, 1, 0]);
     await expect(members(ctx.index, 'ada')).resolves.toEqual([ada[1].digest]);

@@ -22,13 +22,14 @@ import type { RenewalRecord, StoredFields } from './session-fields';
 import type { SessionObserver } from './session-observer';
 import { readField, readRenewalMarks, readSession } from './session-reads';
 import { compareAndSet, deleteKey, destroySession, saveSession, touchSession } from './session-writes';
-import { addToUserIndex, deviceFields, extendUserIndex, holdsSession, membersByScore, removeMembers, saveSessionAndIndex } from './user-index-calls';
+import { addToUserIndex, deviceFields, entriesByScore, type IndexMember, extendUserIndex, holdsSession, membersByScore, removeMembers, saveSessionAndIndex } from './user-index-calls';
 
 // The names the rest of the library imports from here, wherever they are defined.
 export type { SessionGatewayOptions, WriteListener } from './gateway-calls';
 export type { CompareAndSetReply, IndexAddReply, IndexEntry, IndexJoin, SaveAndIndexReply, SaveStatus, TouchStatus } from './scripts';
 export type { RenewClaimReply } from './renewal-scripts';
 export type { StoredFields } from './session-fields';
+export type { IndexMember } from './user-index-calls';
 
 /**
  * Every Redis call of the library goes through here: one method per script with named arguments and
@@ -190,6 +191,11 @@ export class SessionGateway {
   /** Members of a sorted set scored between `max` and `min`, highest score first. */
   membersByScore(redisKey: string, max: number | string, min: number | string): Promise<string[]> {
     return membersByScore(this.calls, redisKey, max, min);
+  }
+
+  /** As `membersByScore`, each member with its score. */
+  entriesByScore(redisKey: string, max: number | string, min: number | string): Promise<IndexMember[]> {
+    return entriesByScore(this.calls, redisKey, max, min);
   }
 
   /** Removes `members` from a sorted set; answers how many were there. */

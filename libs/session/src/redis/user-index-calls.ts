@@ -45,6 +45,32 @@ export function membersByScore(calls: GatewayCalls, redisKey: string, max: numbe
   return onIndex(calls.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV')));
 }
 
+/** One member of a user's index: a session's digest, scored by the session's creation time. */
+export interface IndexMember {
+  digest: string;
+  score: number;
+}
+
+/** As `membersByScore`, each member with its score. */
+export function entriesByScore(calls: GatewayCalls, redisKey: string, max: number | string, min: number | string): Promise<IndexMember[]> {
+  const read = calls.call('index', (client) => client.zrange(redisKey, String(max), String(min), 'BYSCORE', 'REV', 'WITHSCORES'));
+  return onIndex(read).then((reply) => scoredMembers(reply as unknown[]));
+}
+
+/**
+ * A WITHSCORES reply as members: RESP2 answers member, score, member, score…; RESP3 (a client on
+ * `protocol: 3` with ioredis' RESP3 reply mapping) a [member, score] pair each, its score a double.
+ */
+function scoredMembers(reply: unknown[]): IndexMember[] {
+  const members: IndexMember[] = [];
+  if (Array.isArray(reply[0])) {
+    for (const [digest, score] of reply as [string, string | number][]) members.push({ digest: String(digest), score: Number(score) });
+    return members;
+  }
+  for (let i = 0; i + 1 < reply.length; i += 2) members.push({ digest: String(reply[i]), score: Number(reply[i + 1]) });
+  return members;
+}
+
 /** ZREM: how many of `members` were removed. */
 export function removeMembers(calls: GatewayCalls, redisKey: string, members: string[]): Promise<number> {
   return onIndex(calls.call('index', (client) => client.zrem(redisKey, ...members), undefined, redisKey));

@@ -189,7 +189,10 @@ export class SessionService {
    */
   @DurableWrite()
   logoutEverywhere(userId: string | number, options: { except?: SessionTarget } = {}): Promise<number> {
-    return this.asHttpErrors(undefined, () => this.index.revokeAll(userIdArgument('logoutEverywhere', userId), this.exceptDigest(options.except)));
+    return this.asHttpErrors(undefined, async () => {
+      const user = userIdArgument('logoutEverywhere', userId);
+      return this.index.revokeAll(user, await this.keptDigests(options.except));
+    });
   }
 
   /**
@@ -260,15 +263,20 @@ export class SessionService {
   }
 
   /**
-   * The digest of the session `except` names, to be kept; undefined when it is not given or has no
-   * session. Anything that is no request the module handled (`req.session`, a handle of `list`) is
-   * refused: read as "no session", it would end the very session the caller meant to keep.
+   * The digests of the session `except` names, to be kept: its own, and with `renewal` on its
+   * successor's when another request renewed it while this one ran (the index lists it under the
+   * new digest). None when it is not given or has no session. Anything that is no request the module
+   * handled (`req.session`, a handle of `list`) is refused: read as "no session", it would end the
+   * very session the caller meant to keep.
    */
-  private exceptDigest(except: SessionTarget | undefined): string | undefined {
-    if (except === undefined) return undefined;
+  private async keptDigests(except: SessionTarget | undefined): Promise<string[]> {
+    if (except === undefined) return [];
     const req = except !== null && typeof except === 'object' ? (requestOf(except) as Request) : undefined;
     if (!req || (stateOfRequest(req) === undefined && !isSocketRequest(req))) throw new TypeError(messages.exceptNotARequest(describe(except)));
-    return this.digestOfRequest(req);
+    const digest = this.digestOfRequest(req);
+    if (digest === undefined) return [];
+    const successor = this.options.renewal ? await this.core.forwarding.successorOf(req.sessionID) : undefined;
+    return successor === undefined ? [digest] : [digest, digestOf(successor)];
   }
 
   private digestOfRequest(req: Request): string | undefined {

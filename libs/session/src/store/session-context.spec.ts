@@ -17,7 +17,7 @@ const NOW = 1_800_000_000_000;
 function context(options: Record<string, unknown> = {}, renewal?: { interval: number; grace: number }) {
   const gateway = {
     deleteKey: jest.fn(() => Promise.resolve(1)),
-    destroySession: jest.fn(() => Promise.resolve({ deleted: 1, sealedSuccessor: undefined })),
+    destroySession: jest.fn(() => Promise.resolve<{ deleted: number; sealedSuccessor: string | undefined }>({ deleted: 1, sealedSuccessor: undefined })),
   };
   const logger = { warn: jest.fn(), error: jest.fn() };
   const resolved = resolveStoreOptions({ client: { defineCommand: () => undefined } as never, idleTimeout: IDLE, prefix: 'app:', ...options });
@@ -101,14 +101,16 @@ describe('SessionContext', () => {
     expect(logger.warn).toHaveBeenCalledTimes(4);
   });
 
-  it('deletes a session outright, or behind a tombstone for the grace while renewal is on, answering whether it existed', async () => {
+  it('deletes a session outright, or behind a tombstone for the grace while renewal is on, answering whether it existed and was renewed', async () => {
     const plain = context();
-    expect(await plain.context.deleteSession('app:k')).toBe(1);
+    expect(await plain.context.deleteSession('app:k')).toEqual({ deleted: 1, renewed: false });
     expect(plain.gateway.deleteKey).toHaveBeenCalledWith('app:k');
     expect(plain.gateway.destroySession).not.toHaveBeenCalled();
     const renewed = context({}, { interval: 60_000, grace: 5_000 });
     renewed.gateway.destroySession.mockResolvedValueOnce({ deleted: 0, sealedSuccessor: undefined });
-    expect(await renewed.context.deleteSession('app:k')).toBe(0);
+    expect(await renewed.context.deleteSession('app:k')).toEqual({ deleted: 0, renewed: false });
+    renewed.gateway.destroySession.mockResolvedValueOnce({ deleted: 1, sealedSuccessor: 'sealed' });
+    expect(await renewed.context.deleteSession('app:k')).toEqual({ deleted: 1, renewed: true });
     expect(renewed.gateway.destroySession).toHaveBeenCalledWith('app:k', 5_000);
     expect(renewed.gateway.deleteKey).not.toHaveBeenCalled();
   });

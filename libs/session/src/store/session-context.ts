@@ -77,13 +77,15 @@ export class SessionContext {
   }
 
   /**
-   * Deletes a session by its Redis key (revoke, eviction); answers whether it existed. While
+   * Deletes a session by its Redis key (revoke, eviction); answers whether it existed, and whether it
+   * had been renewed: its key held a successor, whose ID only a holder of the old one can open. While
    * `renewal` is on, a tombstone stays for the grace, so a renewal under way cannot plant it again.
    */
-  async deleteSession(redisKey: string): Promise<number> {
+  async deleteSession(redisKey: string): Promise<{ deleted: number; renewed: boolean }> {
     const { renewal } = this.settings;
-    if (!renewal) return this.gateway.deleteKey(redisKey);
-    return (await this.gateway.destroySession(redisKey, renewal.grace)).deleted;
+    if (!renewal) return { deleted: await this.gateway.deleteKey(redisKey), renewed: false };
+    const { deleted, sealedSuccessor } = await this.gateway.destroySession(redisKey, renewal.grace);
+    return { deleted, renewed: sealedSuccessor !== undefined };
   }
 
   /**

@@ -4,7 +4,7 @@ import { userIndexRedisKey } from '../redis/redis-keys';
 import { FIELD } from '../redis/session-fields';
 import { UnopenableSessionError } from '../store/session-codec';
 import { handleOf } from '../redis/session-id';
-import type { IndexJoin, SaveStatus } from '../redis/session-gateway';
+import type { IndexJoin, IndexMember, SaveStatus } from '../redis/session-gateway';
 import type { SessionContext } from '../store/session-context';
 import type { SessionSave } from '../store/store-ports';
 import type { UserIndexMove } from '../store/session-state';
@@ -157,30 +157,57 @@ export class UserSessionIndex {
   /** Deletes the user's session with this handle; false when the user has no such live session. */
   async revoke(userId: string, handle: string): Promise<boolean> {
     const key = this.redisKeyOf(userId);
-    const digest = (await this.members(key)).find((member) => handleOf(member) === handle);
-    if (!digest) return false;
-    const [deleted] = await Promise.all([this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest)), this.gateway.removeMembers(key, [digest])]);
-    if (deleted > 0) this.sessions.observer?.sessionEnded?.('revoked', deleted);
-    this.announceRevoked([digest], [deleted], userId);
-    return deleted > 0;
-  }
-
-  /** Deletes every session of the user but `exceptDigest`; returns how many were live. */
-  async revokeAll(userId: string, exceptDigest?: string): Promise<number> {
-    const key = this.redisKeyOf(userId);
-    const targets = (await this.members(key)).filter((digest) => digest !== exceptDigest);
-    if (targets.length === 0) return 0;
-    const deleted = await Promise.all(targets.map((digest) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
-    await this.gateway.removeMembers(key, targets);
+    const target = (await this.entries(key)).find((member) => handleOf(member.digest) === handle);
+    if (!target) return false;
+    const { digests, deleted } = await this.endSessions(key, [target], []);
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
-    this.announceRevoked(targets, deleted, userId);
+    this.announceRevoked(digests, deleted, userId);
+    return count > 0;
+  }
+
+  /** Deletes every session of the user but those of `keep` (digests); returns how many were live. */
+  async revokeAll(userId: string, keep: string[] = []): Promise<number> {
+    const key = this.redisKeyOf(userId);
+    const targets = (await this.entries(key)).filter((member) => !keep.includes(member.digest));
+    if (targets.length === 0) return 0;
+    const { digests, deleted } = await this.endSessions(key, targets, keep);
+    const count = deleted.reduce((sum, n) => sum + n, 0);
+    if (count > 0) this.sessions.observer?.sessionEnded?.('revoked', count);
+    this.announceRevoked(digests, deleted, userId);
     return count;
+  }
+
+  /**
+   * Deletes the sessions of `targets` and takes them out of the index. One renewed since the index
+   * was read (another replica moved it to a new ID, and its entry with it) left a pointer whose
+   * successor only a holder of the old ID can open; its entry is found instead by the score a renewal
+   * keeps, the session's creation time, among the members that were not read, and is ended too.
+   * Answers the digests ended and how many sessions each held (a pointer counts none).
+   */
+  private async endSessions(key: string, targets: IndexMember[], keep: string[]): Promise<{ digests: string[]; deleted: number[] }> {
+    const ends = await Promise.all(targets.map(({ digest }) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
+    const digests = targets.map(({ digest }) => digest);
+    const deleted = ends.map((end) => end.deleted);
+    const renewedAt = new Set(targets.filter((_, i) => ends[i].renewed).map(({ score }) => score));
+    if (renewedAt.size > 0) {
+      const seen = new Set([...digests, ...keep]);
+      const successors = (await this.entries(key)).filter((member) => renewedAt.has(member.score) && !seen.has(member.digest));
+      const more = await Promise.all(successors.map(({ digest }) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
+      // The session is counted once, at its successor: its old key was only a pointer by then.
+      const movedAt = new Set(successors.map(({ score }) => score));
+      targets.forEach(({ score }, i) => ends[i].renewed && movedAt.has(score) && (deleted[i] = 0));
+      digests.push(...successors.map(({ digest }) => digest));
+      deleted.push(...more.map((end) => end.deleted));
+    }
+    await this.gateway.removeMembers(key, digests);
+    return { digests, deleted };
   }
 
   /** Deletes sessions by digest (one DEL each: on a cluster they live in different slots), evicted from `userId`'s index. */
   async deleteSessions(digests: string[], userId?: string): Promise<void> {
-    const deleted = await Promise.all(digests.map((digest) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
+    const ends = await Promise.all(digests.map((digest) => this.sessions.deleteSession(this.sessions.redisKeyOfDigest(digest))));
+    const deleted = ends.map((end) => end.deleted);
     const count = deleted.reduce((sum, n) => sum + n, 0);
     if (count > 0) this.sessions.observer?.sessionEnded?.('evicted', count);
     this.announceRevoked(digests, deleted, userId);
@@ -195,8 +222,13 @@ export class UserSessionIndex {
 
   /** Members newest first, leaving out those past the absolute timeout. */
   private members(key: string): Promise<string[]> {
+    return this.entries(key).then((members) => members.map(({ digest }) => digest));
+  }
+
+  /** As `members`, each with its score (its session's creation time). */
+  private entries(key: string): Promise<IndexMember[]> {
     const absolute = this.sessions.settings.absoluteTimeout;
-    return this.gateway.membersByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
+    return this.gateway.entriesByScore(key, '+inf', absolute > 0 ? String(Date.now() - absolute) : '-inf');
   }
 
   private joinOf(userId: string, digest: string, createdAt: number, sessionExpiresAt: number): IndexJoin {
