@@ -7,6 +7,7 @@ import { uniquePrefix } from '../support/prefix';
 import { sessionRedisKey, storedField } from '../support/key-scheme';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionIdOf } from './support/event-log';
 
 /**
  * README, "Encryption at rest": a key rotation runs `reseal()` until `resealed` and `changed` are 0,
@@ -37,11 +38,6 @@ describe('reseal() of a session whose device metadata does not open', () => {
     apps.push(app);
     return app;
   }
-
-  function idOf(cookie: string): string {
-    return decodeURIComponent(cookie.split('=')[1]).slice(2).split('.')[0];
-  }
-
   it('reseals the values that open, so the session still serves under the new key alone after the rotation', async () => {
     const prefix = uniquePrefix('reseal-dev');
     const before = await appWith([OLD_KEY], prefix);
@@ -50,8 +46,8 @@ describe('reseal() of a session whose device metadata does not open', () => {
     expect((await victim.post('/login', { id: 'reseal-victim' })).status).toBe(200);
     const other = new Visitor(before.url);
     expect((await other.post('/login', { id: 'reseal-other' })).status).toBe(200);
-    const victimKey = sessionRedisKey(prefix, idOf(victim.cookie!));
-    const otherKey = sessionRedisKey(prefix, idOf(other.cookie!));
+    const victimKey = sessionRedisKey(prefix, sessionIdOf(victim.cookie!));
+    const otherKey = sessionRedisKey(prefix, sessionIdOf(other.cookie!));
     // The user agent of another session copied over this one's: only `list` would notice (null).
     await admin.hset(victimKey, FIELD.userAgent, (await storedField(admin, otherKey, FIELD.userAgent))!);
 

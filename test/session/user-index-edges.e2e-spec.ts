@@ -11,8 +11,10 @@ import { digestOf, sessionRedisKey, userIndexRedisKey } from '../support/key-sch
 import { FIELD } from '@app/session/redis/session-fields';
 import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
+import { sessionIdOf } from './support/event-log';
+import { gates, waitAtGate } from './support/gates';
 
-/** The routes these tests need beside the shared ones: a login that answers its error, and `destroy`. */
+/** The routes these tests need beside the shared ones: a login that answers its error, "log out my other devices" held at a gate, and `destroy`. */
 @Controller('edge')
 class EdgeRoutesController {
   constructor(private readonly sessions: SessionService) {}
@@ -29,6 +31,14 @@ class EdgeRoutesController {
     }
   }
 
+  /** "Log out my other devices", from a request whose session was loaded before the test lets it go on. */
+  @Post('logout-others')
+  @HttpCode(200)
+  async logoutOthers(@Req() req: Request, @Body() body: { gate: string }) {
+    await waitAtGate(body.gate);
+    return { deleted: await this.sessions.logoutEverywhere(req.session.user!.id, { except: req }) };
+  }
+
   /** Ends the session as express-session's `destroy` does: its index entry stays until pruned. */
   @Post('destroy')
   @HttpCode(204)
@@ -37,16 +47,17 @@ class EdgeRoutesController {
   }
 }
 
-/** The session ID a `sid=s%3A<id>.<signature>` cookie carries. */
-function idOf(cookie: string): string {
-  return decodeURIComponent(cookie.split('=')[1]).slice(2).split('.')[0];
-}
-
 /**
  * The user index at its edges: an entry that moves with its session (a regenerate, a renewal) under a
  * limit lowered since the user's sessions were opened, or while another login evicts it; what counts
- * as a live session under the limit; a `users.id` of the app's own at a login.
+ * as a live session under the limit; a `users.id` of the app's own at a login; and ending a user's
+ * sessions while another replica renews one of them: the end reaches the successor too (README, "A
+ * revoked or logged-out session is anonymous on the very next request, on every replica"), and
+ * `except` keeps the asking session under whichever ID it now has.
  */
+/** The renewal interval of the tests that renew: a session is made due by its issue time. */
+const RENEWAL_INTERVAL = 60_000;
+
 describe("A user's index at its edges", () => {
   let redis: RedisServerHandle;
   let admin: Redis;
@@ -97,7 +108,7 @@ describe("A user's index at its edges", () => {
     const phone = new Visitor(after.url);
     phone.cookie = cookies[0];
     const prefix = after.prefix;
-    await admin.hset(sessionRedisKey(prefix, idOf(phone.cookie)), FIELD.issuedAt, String(Date.now() - 16 * 60_000)); // due for renewal
+    await admin.hset(sessionRedisKey(prefix, sessionIdOf(phone.cookie)), FIELD.issuedAt, String(Date.now() - 16 * 60_000)); // due for renewal
     expect((await phone.get('/me')).status).toBe(200);
     expect(phone.cookie).not.toBe(cookies[0]);
     const service = after.app.get(SessionService);
@@ -128,18 +139,18 @@ describe("A user's index at its edges", () => {
 
   it('a login that evicts the oldest session while another replica renews it keeps the new login, and the evicted one stays ended', async () => {
     const prefix = uniquePrefix('edge-evict-renewing');
-    const options = { prefix, renewal: { interval: 60_000, grace: 30_000 }, users: { maxSessions: 1 } };
+    const options = { prefix, renewal: { interval: RENEWAL_INTERVAL, grace: 30_000 }, users: { maxSessions: 1 } };
     const [a, b] = [await start(options), await start(options)];
     const first = new Visitor(a.url);
     expect((await first.post('/login', { id: 'u-renewing' })).status).toBe(200);
-    const oldId = idOf(first.cookie!);
+    const oldId = sessionIdOf(first.cookie!);
     // Replica A claims the renewal: the plant, the index move and the retire are still to come.
     const core = a.app.get(SessionCore);
     const claim = await core.gateway.claimRenewal(sessionRedisKey(prefix, oldId), sealSuccessor(newSessionId(), oldId));
     if (claim.status !== 'claimed') throw new Error(`the claim answered ${claim.status}`);
     const second = new Visitor(b.url);
     expect((await second.post('/login', { id: 'u-renewing' })).status).toBe(200); // past the limit: the first goes
-    const secondDigest = digestOf(idOf(second.cookie!));
+    const secondDigest = digestOf(sessionIdOf(second.cookie!));
     await core.forwarding.finish(oldId, claim.sealedSuccessor, claim.fields);
     expect((await second.get('/me')).status).toBe(200);
     expect((await first.get('/me')).status).toBe(401);
@@ -171,5 +182,83 @@ describe("A user's index at its edges", () => {
     expect(res.body.message).toMatch(/option "users\.id" must return/);
     expect(visitor.cookie).toBe(cookie);
     expect((await visitor.get('/whole')).body).toEqual({ cart: ['tea'] });
+  });
+
+  async function twoReplicas(): Promise<{ prefix: string; a: RunningApp; b: RunningApp }> {
+    const prefix = uniquePrefix('renew-revoke');
+    const options = { prefix, renewal: { interval: RENEWAL_INTERVAL, grace: 30_000 } };
+    const [a, b] = [await start(options), await start(options)];
+    return { prefix, a, b };
+  }
+
+  /** Makes the session of `cookie` due for renewal: issued longer ago than the interval. */
+  async function makeDue(prefix: string, cookie: string): Promise<void> {
+    expect(await admin.hset(sessionRedisKey(prefix, sessionIdOf(cookie)), FIELD.issuedAt, String(Date.now() - RENEWAL_INTERVAL - 1_000))).toBe(0);
+  }
+
+  /** A request with `cookie` on `app` that renews its session; answers the new cookie. */
+  async function renew(app: RunningApp, cookie: string): Promise<string> {
+    const res = await new Visitor(app.url).request('GET', '/me', { headers: { cookie } });
+    expect(res.status).toBe(200);
+    const renewed = res.setCookie!.split(';')[0];
+    expect(sessionIdOf(renewed)).not.toBe(sessionIdOf(cookie));
+    return renewed;
+  }
+
+  async function statusOf(app: RunningApp, cookie: string): Promise<number> {
+    return (await new Visitor(app.url).request('GET', '/me', { headers: { cookie } })).status;
+  }
+
+  it('log out everywhere that read the index just before another replica renewed a session ends the successor too', async () => {
+    const { prefix, a, b } = await twoReplicas();
+    const visitor = new Visitor(a.url);
+    expect((await visitor.post('/login', { id: 'everywhere' })).status).toBe(200);
+    const oldCookie = visitor.cookie!;
+    await makeDue(prefix, oldCookie);
+
+    // Replica A's log out everywhere has read the index; B's renewal lands before A deletes what it read.
+    const { gateway } = a.app.get(SessionCore);
+    const read = gateway.entriesByScore.bind(gateway);
+    let reached!: () => void;
+    const indexRead = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    gateway.entriesByScore = async (...args: Parameters<typeof read>) => {
+      const members = await read(...args);
+      gateway.entriesByScore = read;
+      reached();
+      await released;
+      return members;
+    };
+    const everywhere = a.app.get(SessionService).logoutEverywhere('everywhere');
+    await indexRead;
+    const newCookie = await renew(b, oldCookie);
+    release();
+
+    expect(await everywhere).toBe(1); // one session, counted once
+    for (const cookie of [oldCookie, newCookie]) expect([await statusOf(a, cookie), await statusOf(b, cookie)]).toEqual([401, 401]);
+    expect(await admin.zrange(userIndexRedisKey(prefix, 'everywhere'), '0', '-1')).toEqual([]);
+  });
+
+  it('"log out my other devices" from a request whose session another request renewed meanwhile keeps that session under its new ID', async () => {
+    const { prefix, a, b } = await twoReplicas();
+    const me = new Visitor(a.url);
+    expect((await me.post('/login', { id: 'keeper' })).status).toBe(200);
+    const other = new Visitor(a.url);
+    expect((await other.post('/login', { id: 'keeper' })).status).toBe(200);
+    const oldCookie = me.cookie!;
+
+    const gate = gates.unique('renew-except');
+    const asking = new Visitor(a.url).request('POST', '/edge/logout-others', { body: { gate }, headers: { cookie: oldCookie } });
+    await gates.arrived(gate); // its session is loaded under the old ID
+    await makeDue(prefix, oldCookie);
+    const newCookie = await renew(b, oldCookie); // a parallel tab's request
+    gates.open(gate);
+    const answer = await asking;
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ deleted: 1 });
+    expect(await statusOf(b, other.cookie!)).toBe(401);
+    expect(await statusOf(b, newCookie)).toBe(200);
   });
 });

@@ -22,7 +22,17 @@ import type { RenewalRecord, StoredFields } from './session-fields';
 import type { SessionObserver } from './session-observer';
 import { readField, readRenewalMarks, readSession } from './session-reads';
 import { compareAndSet, deleteKey, destroySession, saveSession, touchSession } from './session-writes';
-import { addToUserIndex, deviceFields, entriesByScore, type IndexMember, extendUserIndex, holdsSession, membersByScore, removeMembers, saveSessionAndIndex } from './user-index-calls';
+import {
+  addToUserIndex,
+  deviceFields,
+  entriesByScore,
+  type IndexMember,
+  extendUserIndex,
+  holdsSession,
+  membersByScore,
+  removeMembers,
+  saveSessionAndIndex,
+} from './user-index-calls';
 
 // The names the rest of the library imports from here, wherever they are defined.
 export type { SessionGatewayOptions, WriteListener } from './gateway-calls';

@@ -50,17 +50,21 @@ describe('SessionService.login: the user it accepts', () => {
   });
 });
 
-/** The user id list, revoke and logoutEverywhere take: refused, naming the method, before the index is asked. */
-describe('SessionService: the user id it accepts', () => {
+/** A service whose index must never be reached: what it is given is refused first. */
+function refusingService(): SessionService {
   const untouched = () => {
     throw new Error('the index was reached');
   };
-  const sessions = () =>
-    new SessionService(
-      { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore,
-      { updateRetries: 3 } as ResolvedSessionOptions,
-      { list: untouched, revoke: untouched, revokeAll: untouched } as unknown as UserSessionIndex,
-    );
+  return new SessionService(
+    { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore,
+    { updateRetries: 3 } as ResolvedSessionOptions,
+    { list: untouched, revoke: untouched, revokeAll: untouched } as unknown as UserSessionIndex,
+  );
+}
+
+/** The user id list, revoke and logoutEverywhere take: refused, naming the method, before the index is asked. */
+describe('SessionService: the user id it accepts', () => {
+  const sessions = refusingService;
 
   it.each([
     ['undefined', undefined, 'undefined'],
@@ -84,15 +88,7 @@ describe('SessionService: the user id it accepts', () => {
 
 /** What revoke and logoutEverywhere take beside the user id: refused, naming it, before the index is asked. */
 describe('SessionService: the handle and the session to keep', () => {
-  const untouched = () => {
-    throw new Error('the index was reached');
-  };
-  const sessions = () =>
-    new SessionService(
-      { gateway: { durably: <T>(write: () => Promise<T>) => write() } } as unknown as SessionCore,
-      { updateRetries: 3 } as ResolvedSessionOptions,
-      { revoke: untouched, revokeAll: untouched } as unknown as UserSessionIndex,
-    );
+  const sessions = refusingService;
 
   it.each([
     ['undefined', undefined, 'undefined'],
