@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import Redis from 'ioredis';
 import { SessionService, type SessionModuleOptions } from '@app/session';
-import { newSessionId } from '@app/session/redis/session-id';
+import { handleOf, newSessionId } from '@app/session/redis/session-id';
 import { SessionCore } from '@app/session/store/session-core';
 import { sealSuccessor } from '@app/session/store/successor-seal';
 import { startRedis, type RedisServerHandle } from '../support/redis';
@@ -37,6 +37,14 @@ class EdgeRoutesController {
   async logoutOthers(@Req() req: Request, @Body() body: { gate: string }) {
     await waitAtGate(body.gate);
     return { deleted: await this.sessions.logoutEverywhere(req.session.user!.id, { except: req }) };
+  }
+
+  /** A privilege change in a handler that goes on working: the new ID is saved at the end of the request. */
+  @Post('regenerate-then-wait')
+  @HttpCode(204)
+  async regenerateThenWait(@Req() req: Request, @Body() body: { gate: string }) {
+    await this.sessions.regenerate(req);
+    await waitAtGate(body.gate);
   }
 
   /** Ends the session as express-session's `destroy` does: its index entry stays until pruned. */
@@ -260,5 +268,51 @@ describe("A user's index at its edges", () => {
     expect(answer.body).toEqual({ deleted: 1 });
     expect(await statusOf(b, other.cookie!)).toBe(401);
     expect(await statusOf(b, newCookie)).toBe(200);
+  });
+
+  describe('a regenerate in flight (its new ID saved at the end of its request)', () => {
+    /** A logged-in device and another of the same user; the device's request regenerates, then waits at a gate. */
+    async function regenerating(user: string, renewal: boolean): Promise<{ app: RunningApp; device: Visitor; gate: string; answer: Promise<unknown> }> {
+      const app = await start({ prefix: uniquePrefix('edge-regen'), renewal });
+      const device = new Visitor(app.url);
+      expect((await device.post('/login', { id: user })).status).toBe(200);
+      const gate = gates.unique('edge-regen');
+      const answer = device.post('/edge/regenerate-then-wait', { gate });
+      await gates.arrived(gate); // the old ID is deleted, the new one not saved yet
+      return { app, device, gate, answer };
+    }
+
+    it.each([false, true])('is not brought back by a log out everywhere that ran meanwhile (renewal: %s)', async (renewal) => {
+      const { app, device, gate, answer } = await regenerating(`regen-everywhere-${renewal}`, renewal);
+      const before = device.cookie!;
+      expect(await app.app.get(SessionService).logoutEverywhere(`regen-everywhere-${renewal}`)).toBe(1);
+      gates.open(gate);
+      await answer;
+      expect(device.cookie).not.toBe(before); // the response named the new ID: it is no session
+      expect((await device.get('/me')).status).toBe(401);
+      expect(await admin.zcard(userIndexRedisKey(app.prefix, `regen-everywhere-${renewal}`))).toBe(0);
+    });
+
+    it('is not brought back by a revoke that ran meanwhile, which answers true', async () => {
+      const { app, device, gate, answer } = await regenerating('regen-revoke', false);
+      const service = app.app.get(SessionService);
+      const [row] = await service.list('regen-revoke');
+      expect(row).toBeUndefined(); // a session being moved is listed once its new ID is saved
+      const handle = (await admin.zrange(userIndexRedisKey(app.prefix, 'regen-revoke'), '0', '-1')).map(handleOf)[0];
+      expect(await service.revoke('regen-revoke', handle)).toBe(true);
+      gates.open(gate);
+      await answer;
+      expect((await device.get('/me')).status).toBe(401);
+    });
+
+    it('stays logged in when the user lists or logs in elsewhere meanwhile (its old ID gone, its entry is no dead one)', async () => {
+      const { app, device, gate, answer } = await regenerating('regen-listed', false);
+      expect(await app.app.get(SessionService).list('regen-listed')).toEqual([]);
+      expect((await new Visitor(app.url).post('/login', { id: 'regen-listed' })).status).toBe(200);
+      gates.open(gate);
+      await answer;
+      expect((await device.get('/me')).status).toBe(200);
+      expect(await app.app.get(SessionService).list('regen-listed')).toHaveLength(2);
+    });
   });
 });

@@ -87,7 +87,12 @@ export const DESTROY_SESSION = defineScript({
   name: 'sessionDestroy',
   file: 'destroy-session',
   keys: 1,
-  args: ({ redisKey, tombstoneMs, now }: { redisKey: string; tombstoneMs: number; now: number }) => [redisKey, tombstoneMs, now],
+  args: ({ redisKey, tombstoneMs, now, moving }: { redisKey: string; tombstoneMs: number; now: number; moving?: boolean }) => [
+    redisKey,
+    tombstoneMs,
+    now,
+    moving ? '1' : '',
+  ],
   parse: (reply, name): { deleted: number; sealedSuccessor: string | undefined } => {
     if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== 'number' || typeof reply[1] !== 'string') {
       throw unexpectedReply(name, reply, 'the count deleted and the sealed successor or an empty string');

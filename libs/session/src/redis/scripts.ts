@@ -70,6 +70,8 @@ export interface CompareAndSetArgs {
 export interface IndexEntry {
   redisKey: string;
   digest: string;
+  /** On an entry a save leaves: the save writes nothing (answered 'gone') unless it is still a member. */
+  required?: boolean;
 }
 
 /** Where a session joins a user's index: its entry, creation time (the score) and the limit to apply. */
@@ -197,12 +199,13 @@ export const INDEX_ADD = defineScript({
 /**
  * SAVE_AND_INDEX's own ARGV, in the order of `INDEX_ARGS` in lua/save-and-index.lua, which counts
  * them to find the save's: joining digest, created ms, oldest live, limit, policy, index expire-at,
- * leaving digest ('' for no join or no leave).
+ * leaving digest ('' for no join or no leave), '1' when the leaving entry is required.
  */
 export function indexArgv(join: IndexJoin | undefined, leave: IndexEntry | undefined): ScriptArgument[] {
   const leaving = leave?.digest ?? '';
-  if (!join) return ['', 0, '-inf', 0, 'evict-oldest', 0, leaving];
-  return [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexExpiresAt, leaving];
+  const required = leave?.required ? '1' : '';
+  if (!join) return ['', 0, '-inf', 0, 'evict-oldest', 0, leaving, required];
+  return [join.digest, join.createdAt, join.oldestLive, join.limit, join.onLimit, join.indexExpiresAt, leaving, required];
 }
 
 /** Saves a session and moves its index entry in one step (standalone and Sentinel). */

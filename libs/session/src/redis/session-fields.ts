@@ -34,6 +34,12 @@ export const FIELD = {
    * again under it (see `renewalRecordOf`).
    */
   ended: ':x',
+  /**
+   * Beside `ended`, on the old key of a logged-in session a `regenerate` (a login, a privilege change)
+   * moved to a new ID not yet saved: the index entry it leaves still stands for a live session, and a
+   * logout, revoke or "log out everywhere" in that window takes it out, so the new ID is never saved.
+   */
+  moving: ':v',
 } as const;
 
 /** Whether a field is device metadata (`list` shows it; nothing else reads it). */

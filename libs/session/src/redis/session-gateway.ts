@@ -132,12 +132,13 @@ export class SessionGateway {
   }
 
   /**
-   * Deletes a session, leaving a tombstone for `tombstoneMs` when above 0 (see lua/destroy-session.lua);
+   * Deletes a session, leaving a tombstone for `tombstoneMs` when above 0, marked `moving` when told
+   * (see lua/destroy-session.lua);
    * answers how many sessions it deleted and, for a renewed session's old key, its sealed successor.
    * Resolves once this replica's near cache heard Redis drop the session.
    */
-  destroySession(redisKey: string, tombstoneMs: number): Promise<{ deleted: number; sealedSuccessor: string | undefined }> {
-    return destroySession(this.calls, redisKey, tombstoneMs);
+  destroySession(redisKey: string, tombstoneMs: number, moving = false): Promise<{ deleted: number; sealedSuccessor: string | undefined }> {
+    return destroySession(this.calls, redisKey, tombstoneMs, moving);
   }
 
   /**

@@ -46,11 +46,16 @@ export function compareAndSet(calls: GatewayCalls, update: CompareAndSetArgs): P
 }
 
 /** See `SessionGateway.destroySession`. */
-export function destroySession(calls: GatewayCalls, redisKey: string, tombstoneMs: number): Promise<{ deleted: number; sealedSuccessor: string | undefined }> {
+export function destroySession(
+  calls: GatewayCalls,
+  redisKey: string,
+  tombstoneMs: number,
+  moving = false,
+): Promise<{ deleted: number; sealedSuccessor: string | undefined }> {
   return afterInvalidation(
     calls,
     redisKey,
-    () => calls.script('destroy', DESTROY_SESSION, { redisKey, tombstoneMs, now: Date.now() }, undefined, redisKey),
+    () => calls.script('destroy', DESTROY_SESSION, { redisKey, tombstoneMs, now: Date.now(), moving }, undefined, redisKey),
     (reply) => reply.deleted,
   );
 }

@@ -28,16 +28,18 @@ export function extendUserIndex(calls: GatewayCalls, redisKey: string, expiresAt
 }
 
 /**
- * 1 when the key holds a session: its creation time, which every save writes. A renewal's tombstone
- * or a retired forward pointer exists without one, and holds none.
+ * 1 when the key holds a session (its creation time, which every save writes) or the `moving` mark of
+ * one a regenerate is moving to a new ID. A tombstone or a retired forward pointer holds neither.
  */
 export function holdsSession(calls: GatewayCalls, redisKey: string): Promise<number> {
-  return calls.call('index', (client) => client.hexists(redisKey, FIELD.createdAt));
+  return calls
+    .call('index', (client) => client.hmget(redisKey, FIELD.createdAt, FIELD.moving))
+    .then(([created, moving]) => (created !== null || moving !== null ? 1 : 0));
 }
 
-/** The device fields of a session (creation, last seen, user agent, IP), null each when absent. */
+/** The device fields of a session (creation, last seen, user agent, IP) and its `moving` mark, null each when absent. */
 export function deviceFields(calls: GatewayCalls, redisKey: string): Promise<(string | null)[]> {
-  return calls.call('index', (client) => readWholeFields(client, redisKey, [FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip]));
+  return calls.call('index', (client) => readWholeFields(client, redisKey, [FIELD.createdAt, FIELD.lastSeenAt, FIELD.userAgent, FIELD.ip, FIELD.moving]));
 }
 
 /** Members of a sorted set scored between `max` and `min`, highest score first. */

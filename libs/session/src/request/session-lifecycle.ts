@@ -263,7 +263,10 @@ export async function regenerate(req: SessionRequest, { id }: { id: string }): P
   const old = ownSession(req);
   let carried = true;
   if (old) {
-    const existed = await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated');
+    // A logged-in session's entry in its user's index moves with it at the new ID's first save, which
+    // the old key's `moving` mark lets happen only while no logout, revoke or "log out everywhere" ended it.
+    const moving = storeStateOf(old)?.indexEntry !== undefined;
+    const existed = await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated', undefined, moving);
     carried = existed || !storeStateOf(old)?.stored;
     if (!carried) Reflect.deleteProperty(req, 'session'); // neither its index entry nor its digest goes to the new session
   }

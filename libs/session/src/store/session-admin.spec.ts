@@ -59,7 +59,7 @@ describe('SessionAdmin.destroy', () => {
   it('ends the session through the forwarding (a renewed one and its successor), telling the observers its reason and event', async () => {
     const s = setup({ deleted: 2 });
     expect(await s.admin.destroy('the-id', 'revoked', { type: 'logout', userId: 'u1' })).toBe(true);
-    expect(s.forwarding.destroy).toHaveBeenCalledWith('the-id');
+    expect(s.forwarding.destroy).toHaveBeenCalledWith('the-id', false);
     expect(s.gateway.durably).toHaveBeenCalledTimes(1); // a write security depends on, however it is asked for
     expect(s.observer.sessionEnded).toHaveBeenCalledWith('revoked', 2);
     expect(s.observer.sessionEvent).toHaveBeenCalledWith({ type: 'logout', digest: s.context.digestOfKey(s.context.redisKeyOf('the-id')), userId: 'u1' });

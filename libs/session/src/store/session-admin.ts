@@ -19,19 +19,26 @@ export class SessionAdmin {
    * renewed session's old ID deletes the successor too: a logout during the grace window ends both.
    * Answers whether there was a session to delete. A write security depends on, however it is asked
    * for (`SessionService`, `req.session.destroy()`, a `regenerate` such as passport's login and logout,
-   * the store's `destroy`): with `durability` on, it resolves once replicas have it.
+   * the store's `destroy`): with `durability` on, it resolves once replicas have it. `moving`: a
+   * regenerate of a logged-in session, whose old key is left marked so (see `FIELD.moving`).
    */
   destroy(
     sessionId: string,
     reason: SessionEndReason = 'logout',
     ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
+    moving = false,
   ): Promise<boolean> {
-    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, reason, ended));
+    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, reason, ended, moving));
   }
 
-  private async deleteSession(sessionId: string, reason: SessionEndReason, ended: { type: 'logout' | 'destroyed'; userId?: string }): Promise<boolean> {
+  private async deleteSession(
+    sessionId: string,
+    reason: SessionEndReason,
+    ended: { type: 'logout' | 'destroyed'; userId?: string },
+    moving: boolean,
+  ): Promise<boolean> {
     const redisKey = this.sessions.redisKeyOf(sessionId);
-    const deleted = await this.forwarding.destroy(sessionId);
+    const deleted = await this.forwarding.destroy(sessionId, moving);
     if (deleted === 0) return false;
     const observer = this.sessions.observer;
     observer?.sessionEnded?.(reason, deleted);

@@ -137,7 +137,7 @@ describe('SessionForwarding.finish', () => {
   it('destroys the old key when the successor was logged out before the plant', async () => {
     const s = setup({ plant: 'ended', keeper: true });
     expect(await s.forwarding.finish('old-id', sealSuccessor('new-id', 'old-id'), sessionFields(s, 'old-id', {}))).toBeUndefined();
-    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('old-id'), 0]]);
+    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('old-id'), 0, false]]);
     expect(s.keeper!.follow).not.toHaveBeenCalled();
     expect(s.gateway.retireRenewed).not.toHaveBeenCalled();
   });
@@ -145,7 +145,7 @@ describe('SessionForwarding.finish', () => {
   it('destroys the planted successor when the old key was destroyed meanwhile', async () => {
     const s = setup({ retire: 'gone', renewal: true });
     expect(await s.forwarding.finish('old-id', sealSuccessor('new-id', 'old-id'), sessionFields(s, 'old-id', {}))).toBeUndefined();
-    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('new-id'), 7_000]]);
+    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('new-id'), 7_000, false]]);
   });
 
   it('moves no entry for fields that do not decode (the read that follows logs them)', async () => {
@@ -231,13 +231,19 @@ describe('SessionForwarding.destroy', () => {
       s.destroyed.set(s.key(id), { deleted: i === MAX_HOPS ? 5 : 1, sealedSuccessor: next && sealSuccessor(next, id) });
     });
     expect(await s.forwarding.destroy('a')).toBe(5);
-    expect(s.gateway.destroySession.mock.calls).toEqual(chain.slice(0, MAX_HOPS + 1).map((id) => [s.key(id), 7_000]));
+    expect(s.gateway.destroySession.mock.calls).toEqual(chain.slice(0, MAX_HOPS + 1).map((id) => [s.key(id), 7_000, false]));
   });
 
   it('leaves no tombstone without renewal, and stops at a pointer that does not open for the ID', async () => {
     const s = setup();
     s.destroyed.set(s.key('a'), { deleted: 0, sealedSuccessor: sealSuccessor('b', 'not-a') });
     expect(await s.forwarding.destroy('a')).toBe(0);
-    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('a'), 0]]);
+    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('a'), 0, false]]);
+  });
+
+  it("marks a regenerate's old key moving, behind a tombstone long enough for its request to save the new ID, renewal or not", async () => {
+    const s = setup();
+    await s.forwarding.destroy('a', true);
+    expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('a'), 300_000, true]]);
   });
 });

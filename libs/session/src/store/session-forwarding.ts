@@ -11,6 +11,12 @@ import { openSuccessor } from './successor-seal';
 /** Grace a pointer gets when this replica has no `renewal` of its own (a rolling deploy turning it on). */
 const FALLBACK_GRACE_MS = 60_000; // 1 min
 
+/**
+ * How long the old key of a logged-in session a `regenerate` moved stays marked `moving`: the time its
+ * request has to save the new ID (see `FIELD.moving`).
+ */
+const MOVING_MARK_MS = 300_000; // 5 min
+
 /** Forward pointers followed at most, one after another (a session renewed twice within a grace window). */
 export const MAX_HOPS = 3;
 
@@ -48,13 +54,15 @@ export class SessionForwarding {
   /**
    * Destroys the session under `sessionId` and, when it was renewed, its successor (a logout with the
    * old ID during the grace window ends both). With `renewal` on, each key is left a tombstone for
-   * the grace. Answers how many sessions the last key destroyed held.
+   * the grace; `moving` (a regenerate of a logged-in session) leaves one marked so in any case (see
+   * `FIELD.moving`). Answers how many sessions the last key destroyed held.
    */
-  async destroy(sessionId: string, hops = 0): Promise<number> {
-    const tombstoneMs = this.sessions.settings.renewal?.grace ?? 0;
-    const { deleted, sealedSuccessor } = await this.sessions.gateway.destroySession(this.sessions.redisKeyOf(sessionId), tombstoneMs);
+  async destroy(sessionId: string, moving = false, hops = 0): Promise<number> {
+    const grace = this.sessions.settings.renewal?.grace ?? 0;
+    const tombstoneMs = moving ? Math.max(grace, MOVING_MARK_MS) : grace;
+    const { deleted, sealedSuccessor } = await this.sessions.gateway.destroySession(this.sessions.redisKeyOf(sessionId), tombstoneMs, moving);
     const successor = sealedSuccessor === undefined ? undefined : openSuccessor(sealedSuccessor, sessionId);
-    if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, hops + 1);
+    if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, moving, hops + 1);
     return deleted;
   }
 

@@ -103,6 +103,11 @@ export interface UserIndexEntry {
 export interface UserIndexMove {
   leave?: UserIndexEntry;
   join?: UserIndexEntry;
+  /**
+   * The first save of a logged-in session a regenerate moved to a new ID, within its user's index:
+   * written only while `leave` is still there (a logout, revoke or "log out everywhere" since took it out).
+   */
+  leaveRequired?: boolean;
 }
 
 export const SESSION_STATE = Symbol('nest-redis-session:state');

@@ -49,7 +49,10 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
       const req = (session as { req?: Request }).req;
       if (req?.headers) state.pendingMeta = deviceMeta(req, Date.now());
     }
-    return { leave, join };
+    // A regenerate moving a logged-in session within its user's index (not a login, which is a new
+    // authentication in its own right): its first save needs the entry it leaves still there.
+    const leaveRequired = carried && join !== undefined && entry.userId === userId && !state.loggingIn;
+    return { leave, join, leaveRequired };
   }
 
   pushExpiry(state: SessionState, expiresAt: number): Promise<unknown> | undefined {

@@ -63,7 +63,7 @@ export class UserSessionIndex {
    * 'limit' SessionConflictError is thrown.
    */
   async saveMoving(save: SessionSave, move: UserIndexMove, createdAt: number): Promise<SaveStatus> {
-    const leave = move.leave && { redisKey: this.redisKeyOf(move.leave.userId), digest: move.leave.digest };
+    const leave = move.leave && { redisKey: this.redisKeyOf(move.leave.userId), digest: move.leave.digest, required: move.leaveRequired };
     const join = move.join && this.joinOf(move.join.userId, move.join.digest, createdAt, save.expiresAt);
     // The digest it leaves stays: its key is gone already after an ID change, and it makes the join a move.
     if (join) await this.pruneGone(join.redisKey, [join.digest, leave?.digest]);
@@ -79,10 +79,11 @@ export class UserSessionIndex {
     if (status === 'moved') return status; // a renewed session's old key: the save goes again under the successor
     const sameIndex = join !== undefined && leave?.redisKey === join.redisKey;
     if (join && status === 'written') {
-      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined });
+      const reply = await this.gateway.addToUserIndex({ ...join, leaving: sameIndex ? leave.digest : undefined, onlyMove: sameIndex && leave.required });
       if (reply.status !== 'added') {
-        // 'rejected' (past the limit): a join without `onlyMove` is never answered 'gone'.
+        // 'gone': the entry a regenerate's first save leaves was taken out meanwhile (a logout, a revoke).
         await this.gateway.deleteKey(save.redisKey);
+        if (reply.status === 'gone') return 'gone';
         throw this.limitReached();
       }
       await this.deleteSessions(reply.evicted, move.join!.userId);
@@ -136,7 +137,8 @@ export class UserSessionIndex {
     const key = this.redisKeyOf(userId);
     const digests = await this.members(key);
     const rows = await Promise.all(digests.map((digest) => this.gateway.deviceFields(this.sessions.redisKeyOfDigest(digest))));
-    const dead = digests.filter((_, i) => rows[i][0] === null);
+    // A session a regenerate is moving to a new ID (its `moving` mark) is not listed, and not dead.
+    const dead = digests.filter((_, i) => rows[i][0] === null && (rows[i][4] ?? null) === null);
     if (dead.length > 0) await this.gateway.removeMembers(key, dead);
     return digests.flatMap((digest, i) => {
       const [created, seen, userAgent, ip] = rows[i];
