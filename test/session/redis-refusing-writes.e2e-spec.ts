@@ -6,10 +6,12 @@ import { startSessionApp, type RunningApp } from './support/session-app';
 import { Visitor } from './support/http-client';
 
 /**
- * A master under `min-replicas-to-write` without its replicas refuses writes (NOREPLICAS): that is
- * Redis unavailable for now, so a 503 with the library's message, not a 500 with Redis's text.
+ * A master under `min-replicas-to-write` without its replicas refuses writes (NOREPLICAS), and one at
+ * `maxmemory` under `noeviction` (the policy the health check asks for) refuses them (OOM) until
+ * sessions expire: both are Redis unavailable for now, so a 503 with the library's message, not a 500
+ * with Redis's text.
  */
-describe('Redis refusing writes (min-replicas-to-write without replicas)', () => {
+describe('Redis refusing writes', () => {
   let redis: RedisServerHandle;
   let admin: Redis;
   let app: RunningApp;
@@ -22,12 +24,13 @@ describe('Redis refusing writes (min-replicas-to-write without replicas)', () =>
 
   afterAll(async () => {
     await admin?.config('SET', 'min-replicas-to-write', '0').catch(() => undefined);
+    await admin?.config('SET', 'maxmemory', '0').catch(() => undefined);
     admin?.disconnect();
     await app?.close();
     await redis?.stop();
   });
 
-  it("answers 503 with the library's message, and works again once Redis takes writes", async () => {
+  it("answers 503 with the library's message without replicas (NOREPLICAS), and works again once Redis takes writes", async () => {
     const visitor = new Visitor(app.url);
     expect((await visitor.post('/inc')).status).toBe(200);
     await admin.config('SET', 'min-replicas-to-write', '1');
@@ -36,5 +39,20 @@ describe('Redis refusing writes (min-replicas-to-write without replicas)', () =>
     expectLibraryAnswer(refused, 'NOREPLICAS');
     await admin.config('SET', 'min-replicas-to-write', '0');
     expect((await visitor.post('/inc')).status).toBe(200);
+  });
+
+  it("answers 503 with the library's message at maxmemory (OOM), and works again once Redis has room", async () => {
+    const visitor = new Visitor(app.url);
+    expect((await visitor.post('/inc')).status).toBe(200);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      const refused = await visitor.post('/inc');
+      expect(refused.status).toBe(503);
+      expectLibraryAnswer(refused, 'OOM');
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    expect((await visitor.post('/inc')).body).toEqual({ views: 2 });
   });
 });

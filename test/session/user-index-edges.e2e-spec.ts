@@ -47,6 +47,14 @@ class EdgeRoutesController {
     await waitAtGate(body.gate);
   }
 
+  /** express-session's regenerate, then its destroy: the new session is never stored. */
+  @Post('regenerate-then-destroy')
+  @HttpCode(204)
+  async regenerateThenDestroy(@Req() req: Request) {
+    await new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) => req.session.destroy((error) => (error ? reject(error) : resolve())));
+  }
+
   /** Ends the session as express-session's `destroy` does: its index entry stays until pruned. */
   @Post('destroy')
   @HttpCode(204)
@@ -304,6 +312,23 @@ describe("A user's index at its edges", () => {
       await answer;
       expect((await device.get('/me')).status).toBe(401);
     });
+
+    // The classic "log out by regenerating": the new, empty session is never stored, so no save comes to
+    // move the entry the old key's `moving` mark held for it; it leaves the index when the request ends.
+    it.each(['keeping nothing', 'then destroyed'])(
+      "that ends the session (regenerated %s) frees its place in its user's index at once (onLimit 'reject')",
+      async (how) => {
+        const user = `regen-${how.replace(' ', '-')}`;
+        const app = await start({ prefix: uniquePrefix('edge-regen-empty'), users: { maxSessions: 1, onLimit: 'reject' } });
+        const device = new Visitor(app.url);
+        expect((await device.post('/edge/login', { id: user })).body).toEqual({ loggedIn: true });
+        const ended = how === 'keeping nothing' ? await device.post('/regenerate-keeping', { keep: [] }) : await device.post('/edge/regenerate-then-destroy');
+        expect(ended.status).toBe(204);
+        expect((await device.get('/me')).status).toBe(401);
+        expect(await admin.zcard(userIndexRedisKey(app.prefix, user))).toBe(0);
+        expect((await new Visitor(app.url).post('/edge/login', { id: user })).body).toEqual({ loggedIn: true });
+      },
+    );
 
     it('stays logged in when the user lists or logs in elsewhere meanwhile (its old ID gone, its entry is no dead one)', async () => {
       const { app, device, gate, answer } = await regenerating('regen-listed', false);

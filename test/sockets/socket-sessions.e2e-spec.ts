@@ -12,6 +12,7 @@ import { sessionIdOf } from '../session/support/event-log';
 import { TEST_SECRET, type RunningApp } from '../session/support/session-app';
 import { sessionRedisKey } from '../support/key-scheme';
 import { SessionCore } from '@app/session/store/session-core';
+import { messages } from '@app/session/errors/session.messages';
 import { startSocketApp, usersAtConnection } from './support/socket-app';
 import { askIo, connectIo, endOfIo } from './support/socket-clients';
 
@@ -108,6 +109,28 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(socket, 'whole')).not.toHaveProperty('items');
     await visitor.post('/items', { item: 'later' });
     expect(await askIo(socket, 'whole')).toMatchObject({ items: ['later'] });
+  });
+
+  it.each(['login', 'regenerate'])('answers %s from a socket with a 400 that says why, and changes nothing', async (by) => {
+    // No response carries a socket's new cookie: sessions change their ID over HTTP (a socket without a
+    // session gets the 401 of one; with one, this 400, not the "not mounted for this route" of a plain Error).
+    const visitor = await loggedIn(`u-io-new-id-${by}`);
+    const socket = await connect(app.url, { cookie: visitor.cookie });
+    expect(await askIo(socket, 'new-id', { by })).toEqual({ error: { statusCode: 400, message: messages.socketCannotChangeId() } });
+    expect(await askIo(socket, 'guarded')).toEqual({ id: `u-io-new-id-${by}` });
+    expect((await visitor.get('/me')).body).toMatchObject({ user: { id: `u-io-new-id-${by}` } });
+    const anonymous = await connect(app.url, {});
+    expect(await askIo(anonymous, 'new-id', { by })).toEqual({ error: { statusCode: 401, message: messages.socketWithoutSession() } });
+  });
+
+  it('closes a socket when its session expires sooner than the expiry it saw (app code lowered the cookie maxAge)', async () => {
+    const visitor = await loggedIn('u-io-shortened');
+    const socket = await connect(app.url, { cookie: visitor.cookie });
+    const ended = endOfIo(socket);
+    expect((await visitor.post('/cookie-max-age', { ms: 1_000 })).status).toBe(200);
+    expect(await askIo(socket, 'guarded')).toEqual({ id: 'u-io-shortened' }); // this replica reads the new, earlier expiry
+    const outcome = await Promise.race([ended, new Promise((resolve) => setTimeout(() => resolve('open 2 s after the expiry'), 3_000))]);
+    expect(outcome).toEqual({ reason: 'expired', disconnect: 'io server disconnect' });
   });
 
   it('writes through SessionService.update from a handler, where HTTP reads it', async () => {

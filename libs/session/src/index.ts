@@ -32,7 +32,7 @@ export type { SessionProviders, SessionSocketAdapter } from './transports/with-s
 export { graphqlWsSessions, SESSION_ENDED_CLOSE_CODE } from './transports/graphql-ws-sessions';
 export type { GraphqlWsContext } from './transports/graphql-ws-sessions';
 export { mercuriusSessions } from './transports/mercurius-sessions';
-export type { MercuriusSubscriptionSessions } from './transports/mercurius-sessions';
+export type { MercuriusSessionHooks, MercuriusSubscriptionSessions } from './transports/mercurius-sessions';
 export type { SocketEndReason } from './transports/socket-sessions';
 export { SessionEvents } from './events/session-events';
 export type {

@@ -46,6 +46,19 @@ abstract class SessionEventsGateway implements OnGatewayConnection {
     return { event: 'add', data: { count: items?.length } };
   }
 
+  /** A new session ID from a socket (`login` or `regenerate`), answered as data: the HTTP exception's status and message. */
+  @SubscribeMessage('new-id')
+  async newId(@ConnectedSocket() socket: object, @MessageBody() body: { by: 'login' | 'regenerate' }) {
+    try {
+      if (body.by === 'login') await this.sessions.login(socket, { id: 'someone-else' });
+      else await this.sessions.regenerate(socket);
+      return { event: 'new-id', data: { ok: true } };
+    } catch (error) {
+      const answer = error instanceof HttpException ? { statusCode: error.getStatus(), message: error.message } : { statusCode: 0, message: String(error) };
+      return { event: 'new-id', data: { error: answer } };
+    }
+  }
+
   /**
    * `add` as the shop's `cart:add` answers it: unguarded, and an HTTP exception of `SessionService`
    * (413 past `maxSessionBytes`, 503 without Redis...) answered in the reply as `{ error }`, not thrown.

@@ -19,9 +19,8 @@ export function isHttpsRequest(req: IncomingMessage, trustProxy: boolean | undef
 
 /**
  * The `Secure` flag of every cookie the library writes (the session cookie, logout's clearing cookie,
- * the store's cookie template), so they can never disagree. `https` is undefined where no request
- * exists (the template): 'auto' then means plain HTTP, as express-session's default cookie.
+ * the store's cookie templates, one per protocol), so they can never disagree.
  */
-export function resolveSecure(setting: SecureSetting, https: boolean | undefined): boolean | undefined {
-  return setting === 'auto' ? https === true : setting;
+export function resolveSecure(setting: SecureSetting, https: boolean): boolean | undefined {
+  return setting === 'auto' ? https : setting;
 }

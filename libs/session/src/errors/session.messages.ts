@@ -12,6 +12,8 @@ export const messages = {
   noSocketSession: () =>
     'No session on this socket: wrap the WebSocket adapter with withSessions(app, adapter) and pass it to app.useWebSocketAdapter (see the README, "WebSockets")',
   noSession: () => 'No session on this request: SessionModule is not mounted for this route (see its "exclude" and "forRoutes" options)',
+  socketCannotChangeId: () =>
+    "A socket cannot change its session's ID (login, regenerate): no response carries the new cookie to it; do it over HTTP, then reconnect",
   socketWithoutSession: () =>
     'No session on this socket: a socket cannot start one, since no response carries its cookie; sessions start over HTTP (log in, then connect)',
   noSessionOutsideCookiePath: (cookiePath: string) =>
@@ -30,6 +32,9 @@ export const messages = {
   invalidExpiry: (got: string) =>
     `Session cookie "expires" must be a valid date no later than 9999-12-31 (what a cookie can carry); got ${got} (set through cookie.expires or cookie.maxAge in app code)`,
   unwritableCookie: (reason: string) => `Session cookie cannot be written: ${reason}`,
+  secondAnswerDropped: (request: string) =>
+    `A second answer to ${request} came while the session of the first was being saved: the first is sent, the second dropped ` +
+    '(a handler that sent its answer and then threw, or answered twice)',
   secureCookieOverHttp: (request: string) =>
     `The Secure session cookie of ${request} was not sent: the request did not come over HTTPS. Behind a TLS-terminating proxy, ` +
     'set the framework\'s trust proxy setting (Express "trust proxy", Fastify trustProxy) or the module\'s "trustProxy" option; ' +

@@ -210,10 +210,11 @@ export class GatewayCalls {
       const text = (error as Error).message;
       if (/^WRONGTYPE/.test(text)) return error as Error;
       // A server that cannot take writes for now (no replicas under min-replicas-to-write, a replica
-      // after a failover, loading, a cluster without quorum) is unavailable, not broken: 503. So is a
-      // redirection the client gave up following (ioredis's pipelines do not follow ASK to a node they
-      // have not met yet, as during a slot's move to a new master).
-      const busy = /^(NOREPLICAS|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|ASK|MOVED)\b/.exec(text);
+      // after a failover, loading, a cluster without quorum, full at `maxmemory` under `noeviction`
+      // until keys expire, a failed RDB save under `stop-writes-on-bgsave-error`) is unavailable, not
+      // broken: 503. So is a redirection the client gave up following (ioredis's pipelines do not
+      // follow ASK to a node they have not met yet, as during a slot's move to a new master).
+      const busy = /^(NOREPLICAS|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|MISCONF|ASK|MOVED)\b/.exec(text);
       if (busy) return this.unavailable(new SessionStoreUnavailableError(messages.storeRefusing(busy[1]), { cause: error }));
       return new SessionStoreError(messages.storeRejected(), { cause: error });
     }

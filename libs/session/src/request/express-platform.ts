@@ -112,9 +112,36 @@ function installWayOut(responsePrototype: object): void {
   replaceMethod(proto, 'end', function endAfterSave(this: Response, ...args: unknown[]) {
     const req = this.req as unknown as SessionRequest | undefined;
     const state = req && stateOf(req);
-    if (state?.phase !== 'live' || state.ending) return end.apply(this, args);
-    return state.lifecycle.beforeEnd(req!, state, this, () => end.apply(this, args));
+    if (state?.phase !== 'live') return end.apply(this, args);
+    if (state.ending) {
+      if (!state.saving) return end.apply(this, args);
+      state.lifecycle.dropSecondAnswer(req!, state);
+      return this;
+    }
+    let first: AnswerHead | undefined;
+    const answer = state.lifecycle.beforeEnd(req!, state, this, () => {
+      if (first && state.answeredTwice) putBack(this, first);
+      return end.apply(this, args);
+    });
+    // Waiting for the save: a second answer meanwhile (Nest answering a handler's throw after its
+    // `res.send`) sets its own status and headers before its `end`, which is dropped; these come back.
+    if (state.saving) first = { statusCode: this.statusCode, statusMessage: this.statusMessage, headers: this.getHeaders() };
+    return answer;
   });
+}
+
+/** What an answer set before its `end`: its status and headers. */
+interface AnswerHead {
+  statusCode: number;
+  statusMessage: string;
+  headers: ReturnType<Response['getHeaders']>;
+}
+
+function putBack(res: Response, head: AnswerHead): void {
+  for (const name of res.getHeaderNames()) if (!(name in head.headers)) res.removeHeader(name);
+  for (const [name, value] of Object.entries(head.headers)) if (value !== undefined) res.setHeader(name, value);
+  res.statusCode = head.statusCode;
+  res.statusMessage = head.statusMessage;
 }
 
 function replaceMethod(proto: object, name: string, value: Method): void {

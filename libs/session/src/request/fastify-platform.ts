@@ -157,18 +157,39 @@ const wayOut: onSendHookHandler = function sessionWayOut(request, reply, payload
   const req = request as Request;
   const state = stateOf(req);
   if (answersStoreFailure(req, state, reply.statusCode)) noteUnavailable(req, state);
-  if (state?.phase !== 'live' || state.ending) return done(null, payload);
+  if (state?.phase !== 'live') return done(null, payload);
   const kept = reply as KeptReply;
+  if (state.ending) {
+    if (!kept[SENDING]) return done(null, payload);
+    // A second send while the first waits for the save: it goes no further (`done` is never called for
+    // it), and a stream it carried is closed.
+    state.lifecycle.dropSecondAnswer(req, state);
+    (payload as { destroy?: () => void } | null)?.destroy?.();
+    return;
+  }
   kept[SENDING] = (error, replaced) => {
     // The handler's payload is not sent: a stream it returned is closed rather than left open.
     (payload as { destroy?: () => void } | null)?.destroy?.();
     if (error) done(error);
     else done(null, replaced);
   };
+  let first: { statusCode: number; headers: ReturnType<FastifyReply['getHeaders']> } | undefined;
   state.lifecycle.beforeEnd(req, state, reply, () => {
     if (!kept[SENDING]) return; // answered by `fail` already
     kept[SENDING] = undefined;
+    // A second send meanwhile set its own status and headers before it was dropped: these come back.
+    if (first && state.answeredTwice) putBack(reply, first.statusCode, first.headers);
     state.lifecycle.beforeHeaders(req, state, reply);
     done(null, payload);
   });
+  if (kept[SENDING]) first = { statusCode: reply.statusCode, headers: reply.getHeaders() };
 };
+
+function putBack(reply: FastifyReply, statusCode: number, headers: ReturnType<FastifyReply['getHeaders']>): void {
+  for (const name of Object.keys(reply.getHeaders())) if (!(name in headers)) reply.removeHeader(name);
+  for (const [name, value] of Object.entries(headers)) {
+    reply.removeHeader(name); // `header('set-cookie', …)` adds to what is there
+    if (value !== undefined) reply.header(name, value);
+  }
+  reply.code(statusCode);
+}

@@ -1,6 +1,7 @@
 import { Session, type SessionData } from 'express-session';
 import { inspect, type InspectOptions } from 'node:util';
 import { SessionConflictError } from '../errors/session-conflict.error';
+import { SessionDataError } from '../errors/session-data.error';
 import { messages } from '../errors/session.messages';
 import { toHttpException } from '../errors/to-http-exception';
 import { stateOf as storeStateOf } from '../store/session-state';
@@ -50,6 +51,11 @@ export class RequestSession extends (Session as unknown as SessionBase) {
     return (this as unknown as { id: string }).id;
   }
 
+  /** Refused as any key the session inherits is, with the library's message rather than a bare TypeError. */
+  set sessionId(_value: unknown) {
+    throw toHttpException(new SessionDataError(messages.forbiddenKey('sessionId'), 'sessionId'));
+  }
+
   /** A session value, as `@fastify/session` reads it. */
   get(key: string): unknown {
     return (this as unknown as Record<string, unknown>)[key];
@@ -65,7 +71,9 @@ export class RequestSession extends (Session as unknown as SessionBase) {
    * takes the names of keys to keep and answers a promise without a callback. Once regenerated,
    * `req.session` is the new session object. Nothing is kept when the store answers that the old
    * session may not be carried over (a logout ended it while this request ran): keeping its user would
-   * undo that logout.
+   * undo that logout. A session that carries keys over keeps its creation time, so its absolute
+   * timeout, as `SessionService.regenerate` does: an app that renews IDs now and then keeping the user
+   * would otherwise keep a stolen session alive for ever.
    */
   override regenerate(keepOrCallback?: string[] | Callback, maybeCallback?: Callback): this {
     const keep = Array.isArray(keepOrCallback) ? keepOrCallback : [];
@@ -73,9 +81,13 @@ export class RequestSession extends (Session as unknown as SessionBase) {
     const req = (this as unknown as { req: SessionRequest }).req;
     const kept: Record<string, unknown> = {};
     for (const key of keep) if (key !== 'cookie' && Object.prototype.hasOwnProperty.call(this, key)) kept[key] = this.get(key);
+    const createdAt = storeStateOf(this)?.createdAt;
     const regenerateBase = (done: Callback) =>
       Session.prototype.regenerate.call(this, (error?: unknown, carried?: boolean) => {
-        if (!error && carried !== false) Object.assign(req.session, kept);
+        if (!error && carried !== false && Object.keys(kept).length > 0) {
+          Object.assign(req.session, kept);
+          if (createdAt !== undefined) stateOf(req)!.lifecycle.core.context.stateFor(req.session).createdAt = createdAt;
+        }
         done(error);
       });
     return (callbackOrPromise(regenerateBase, callback) ?? this) as this;
@@ -102,9 +114,15 @@ export class RequestSession extends (Session as unknown as SessionBase) {
   }
 
   override destroy(callback?: Callback): this {
-    // A session a regenerate made and nothing stored yet: the ID it left ends with it, announced now.
-    stateOf((this as unknown as { req: object }).req)?.lifecycle.core.writer.abandon(this as unknown as SessionData);
-    return (callbackOrPromise((done) => Session.prototype.destroy.call(this, done), callback) ?? this) as this;
+    // A session a regenerate made and nothing stored yet: the ID it left ends with it, announced now,
+    // and leaves its user's index.
+    const releasing = stateOf((this as unknown as { req: object }).req)?.lifecycle.core.writer.abandon(this as unknown as SessionData);
+    const destroyBase = (done: Callback) =>
+      Session.prototype.destroy.call(this, (error?: unknown) => {
+        if (error || !releasing) return done(error);
+        releasing.then(() => done(), done);
+      });
+    return (callbackOrPromise(destroyBase, callback) ?? this) as this;
   }
 }
 

@@ -22,6 +22,8 @@ export interface RequestLifecycle {
   beforeHeaders(req: SessionRequest, state: RequestSessionState, res: object): void;
   /** The way out, at `end`: saves the session, then finishes the response; answers what `end` returns. */
   beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown;
+  /** A second answer while the first waits for the save: noted and logged, for the platform to drop. */
+  dropSecondAnswer(req: SessionRequest, state: RequestSessionState): void;
 }
 
 /** What the lifecycle knows about one request. */
@@ -36,6 +38,10 @@ export interface RequestSessionState {
   failure?: unknown;
   /** Set once the save at the end has started, so the final `end` goes straight through. */
   ending: boolean;
+  /** True while that save is in flight: the answer waiting for it is the one sent, any later one dropped. */
+  saving?: boolean;
+  /** A later answer was dropped (and logged): the first's status and headers are put back before it goes. */
+  answeredTwice?: boolean;
   /** The Set-Cookie value, prepared (and checked) before the save, so sending the headers cannot fail. */
   setCookie?: string;
   /** The ID header's value, prepared with the cookie: the signed new ID, or '' once the session is gone. */

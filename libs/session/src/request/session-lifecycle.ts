@@ -88,18 +88,30 @@ export class SessionLifecycle implements RequestLifecycle {
       { idFrom: options.idFrom ?? 'cookie', header: options.header ?? 'X-Session-Token', cookieName: name, secrets: options.secrets },
       platform,
     );
-    this.wayOut = new SessionWayOut({ cookieName: name, secrets: options.secrets, trustProxy: options.trustProxy }, this.transport, core, platform, logger);
+    this.wayOut = new SessionWayOut(
+      { cookieName: name, secrets: options.secrets, trustProxy: options.trustProxy, autoSecure: options.cookie.secure === 'auto' },
+      this.transport,
+      core,
+      platform,
+      logger,
+    );
     const pending = (carrier: IdCarrier): RequestSessionState => ({ phase: 'pending', cookieId: undefined, carrier, ending: false, lifecycle: this });
     this.pendingFresh = { cookie: pending('cookie'), header: pending('header'), either: pending('either') };
     // What `req.sessionStore` is: the store, with the `generate` express-session's Store.regenerate calls,
     // and a `regenerate` (what express-session's Session#regenerate calls) that deletes the old session as
     // `SessionService.regenerate` does: counted as regenerated, and answering its callback whether the old
     // session's data may be carried over (see `regenerate` below), which `RequestSession.regenerate` reads.
+    // and the `createSession` express-session's Session#reload calls, which must put the request's own
+    // session class back (its `get`, `set`, promise forms) rather than a bare express-session Session.
     const sessionStore = Object.create(store) as RedisSessionStore & {
       generate(req: SessionRequest): void;
       regenerate(req: SessionRequest, callback: (error?: unknown, carried?: boolean) => void): void;
     };
     sessionStore.generate = (req) => this.generate(req, newSessionId());
+    sessionStore.createSession = (req, data) => {
+      createSession(req, data);
+      return req.session;
+    };
     sessionStore.regenerate = (req, callback) => {
       regenerate(req, { id: newSessionId() }).then(
         (carried) => {
@@ -230,6 +242,10 @@ export class SessionLifecycle implements RequestLifecycle {
   /** The way out, at `end` (see `SessionWayOut.beforeEnd`); answers what `end` should return. */
   beforeEnd(req: SessionRequest, state: RequestSessionState, res: object, finish: () => unknown): unknown {
     return this.wayOut.beforeEnd(req, state, res, finish);
+  }
+
+  dropSecondAnswer(req: SessionRequest, state: RequestSessionState): void {
+    this.wayOut.dropSecondAnswer(req, state);
   }
 }
 

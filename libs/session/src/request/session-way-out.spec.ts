@@ -35,6 +35,8 @@ interface Options {
   unavailable?: boolean;
   /** What `writer.saveChanges` answers. */
   save?: () => Promise<void> | null;
+  /** What `writer.abandon` answers (its removal of an index entry). */
+  release?: () => Promise<void> | undefined;
   trustProxy?: boolean;
 }
 
@@ -64,7 +66,10 @@ function wayOut(options: Options = {}) {
         saves.push({ id, session });
         return options.save ? options.save() : null;
       },
-      abandon: (session: object) => abandoned.push(session),
+      abandon: (session: object) => {
+        abandoned.push(session);
+        return options.release?.();
+      },
     },
     gateway: { recentlyUnavailable: () => options.unavailable ?? false },
     context: { settings: { absoluteTimeout: 0 } }, // no absolute deadline: a persistent cookie's expiry as `touch` slides it
@@ -218,6 +223,36 @@ describe('SessionWayOut.beforeEnd: the save, then the end', () => {
     expect(req.session.cookie.expires).toBe(expires);
     expect(st).toMatchObject({ ending: true, idHeader: '' });
     expect(st.setCookie).toBeUndefined();
+  });
+
+  it("waits for an abandoned session's index entry to leave before it finishes, and answers a failure of that with the error", async () => {
+    let release!: () => void;
+    const { out } = wayOut({ release: () => new Promise<void>((resolve) => (release = resolve)) });
+    const st = state('either', COOKIE_ID);
+    let ended = false;
+    const res = response();
+    expect(out.beforeEnd(request(NEW_ID, {}), st, res, () => (ended = true))).toBe(res);
+    expect(st.saving).toBe(true);
+    await Promise.resolve();
+    expect(ended).toBe(false);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect({ ended, saving: st.saving }).toEqual({ ended: true, saving: false });
+
+    const failing = wayOut({ release: () => Promise.reject(new Error('Redis away')) });
+    const failed = response();
+    failing.out.beforeEnd(request(NEW_ID, {}), state('either', COOKIE_ID), failed, () => 'ended');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failed.failed).toHaveLength(1);
+  });
+
+  it('logs a second answer once, for the platform to drop', () => {
+    const { out, logged } = wayOut();
+    const st = state('cookie', COOKIE_ID);
+    out.dropSecondAnswer(request(COOKIE_ID), st);
+    out.dropSecondAnswer(request(COOKIE_ID), st);
+    expect(st.answeredTwice).toBe(true);
+    expect(logged.warn).toEqual([messages.secondAnswerDropped('POST /cart')]);
   });
 
   it('saves a known session with nothing of its own (its data may have been removed)', () => {

@@ -4,6 +4,7 @@ import { messages } from '../errors/session.messages';
 import { SessionDataError } from '../errors/session-data.error';
 import { toHttpException } from '../errors/to-http-exception';
 import type { SessionCore } from '../store/session-core';
+import { FIELD } from '../redis/session-fields';
 import { checkSessionObject } from '../store/session-validation';
 import { stateOf as storeStateOf } from '../store/session-state';
 import type { HttpPlatform, SessionRequest } from './http-platform';
@@ -26,6 +27,8 @@ export interface WayOutOptions {
   /** Newest first: the first signs the cookie. */
   secrets: string[];
   trustProxy?: boolean;
+  /** `cookie.secure: 'auto'`: a stored session's cookie is Secure over HTTPS only, decided per response. */
+  autoSecure?: boolean;
 }
 
 /** Where the way out reports what it could not do. */
@@ -79,24 +82,43 @@ export class SessionWayOut {
       checkSessionObject(session, true);
       state.idHeader = this.idHeaderFor(req, state, session);
       if (req.sessionID !== state.cookieId && !hasData(session)) {
-        this.core.writer.abandon(session); // a regenerate's new, empty session: the ID it left ended
-        return finish();
+        // A regenerate's new, empty session: the ID it left ended, and its place in its user's index with it.
+        const releasing = this.core.writer.abandon(session);
+        if (!releasing) return finish();
+        saving = releasing;
+      } else {
+        session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
+        state.setCookie = this.cookieFor(req, state, session);
+        saving = this.core.writer.saveChanges(req.sessionID, session);
       }
-      session.touch(); // a persistent cookie's expiry slides with every request, as express-session does
-      state.setCookie = this.cookieFor(req, state, session);
-      saving = this.core.writer.saveChanges(req.sessionID, session);
     } catch (error) {
       this.failBeforeHeaders(req, state, res, error);
       return res;
     }
     if (!saving) return this.adoptRenewedId(req, state, session, res) ? finish() : res;
+    state.saving = true;
     saving.then(
       () => {
+        state.saving = false;
         if (this.adoptRenewedId(req, state, session, res)) finishSafely(this.logger, finish);
       },
-      (error: unknown) => this.failBeforeHeaders(req, state, res, error),
+      (error: unknown) => {
+        state.saving = false;
+        this.failBeforeHeaders(req, state, res, error);
+      },
     );
     return res;
+  }
+
+  /**
+   * A second answer to a request whose first is waiting for its session's save (a handler that sent
+   * its answer and then threw, or answered twice): dropped, so the client gets the first, as it does
+   * when the session did not change and nothing waits. Logged, as Fastify logs a reply sent twice.
+   */
+  dropSecondAnswer(req: SessionRequest, state: RequestSessionState): void {
+    if (state.answeredTwice) return;
+    state.answeredTwice = true;
+    this.logger.warn(messages.secondAnswerDropped(this.platform.describe(req)));
   }
 
   /**
@@ -134,17 +156,20 @@ export class SessionWayOut {
     if (state.carrier === 'header') return undefined; // a header client gets no cookie, whatever its browser may hold
     const isNew = req.sessionID !== state.cookieId;
     if (isNew ? !hasData(session) : session.cookie.expires == null) return undefined;
+    // A session keeping no cookie settings of its own has the module's, which under 'auto' depend on
+    // the request: decided here, only for a cookie that goes out (its save then stores none either).
+    if (this.options.autoSecure && storeStateOf(session)?.stored?.has(FIELD.cookie) === false) {
+      session.cookie.secure = this.platform.isHttps(req, this.options.trustProxy);
+    }
     if (session.cookie.secure && !this.platform.isHttps(req, this.options.trustProxy)) {
       // The browser would drop it anyway; said aloud, since the session is lost with it.
       this.logger.error(messages.secureCookieOverHttp(this.platform.describe(req)));
       return undefined;
     }
     const { absoluteTimeout } = this.core.context.settings;
-    const createdAt = storeStateOf(session)?.createdAt;
-    const cookie = endingBy(
-      session.cookie as unknown as SerializableCookie,
-      absoluteTimeout > 0 && createdAt !== undefined ? createdAt + absoluteTimeout : undefined,
-    );
+    // A session new in this request gets its creation time from the save that follows: now, at the latest.
+    const createdAt = storeStateOf(session)?.createdAt ?? Date.now();
+    const cookie = endingBy(session.cookie as unknown as SerializableCookie, absoluteTimeout > 0 ? createdAt + absoluteTimeout : undefined);
     try {
       return cookie.serialize(this.options.cookieName, signCookie(req.sessionID, this.options.secrets[0]));
     } catch (error) {
@@ -225,7 +250,8 @@ interface SerializableCookie {
  */
 function endingBy(cookie: SerializableCookie, deadline: number | undefined): SerializableCookie {
   const { expires } = cookie;
-  if (!expires || deadline === undefined || expires.getTime() <= deadline) return cookie;
+  // Not past the deadline, or no date at all (serializing it says so, naming `expires`).
+  if (!expires || deadline === undefined || !(expires.getTime() > deadline)) return cookie;
   // `serialize` reads the expiry from `_expires` (express-session's own field), here the view's.
   return Object.create(cookie, { _expires: { value: new Date(deadline) } }) as SerializableCookie;
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Request } from 'express';
 import { randomBytes } from 'node:crypto';
 import { CSRF_KEY, SESSION_OPTIONS, USER_KEY } from '../session.constants';
@@ -59,7 +59,10 @@ export class SessionService {
   @DurableWrite()
   regenerate(target: SessionTarget): Promise<void> {
     const req = requestOf(target) as Request;
-    return this.asHttpErrors(req, () => this.rotate(req, newSessionId(), undefined));
+    return this.asHttpErrors(req, () => {
+      refuseNewIdOnSocket(req);
+      return this.rotate(req, newSessionId(), undefined);
+    });
   }
 
   /**
@@ -123,6 +126,7 @@ export class SessionService {
     }
     const req = requestOf(target) as Request;
     return this.asHttpErrors(req, async () => {
+      refuseNewIdOnSocket(req);
       const added = { [USER_KEY]: user, [CSRF_KEY]: newToken() };
       // The index the save joins is the one `users.id` answers for the logged-in session (an app's own
       // function may key users by something else than user.id); an answer it refuses fails here.
@@ -159,8 +163,12 @@ export class SessionService {
         // What express-session's `session.destroy()` does, with the event it ends in named.
         Reflect.deleteProperty(req, 'session');
         const ended = { type: 'logout', userId: entry?.userId } as const;
-        this.core.writer.abandon(session, 'logout'); // a session a regenerate made, never stored: the ID it left is logged out
-        await Promise.all([this.core.admin.destroy(req.sessionID, 'logout', ended), entry ? this.index.remove(entry.userId, entry.digest) : undefined]);
+        // A session a regenerate made, never stored: the ID it left is logged out, and its index entry removed.
+        const released = this.core.writer.abandon(session, 'logout');
+        await Promise.all([
+          this.core.admin.destroy(req.sessionID, 'logout', ended),
+          released ?? (entry ? this.index.remove(entry.userId, entry.digest) : undefined),
+        ]);
       }
       if (carriedByHeader(req)) return; // the way out sends the empty ID header; there is no cookie to clear
       clearSessionCookie(req);
@@ -323,4 +331,15 @@ function userIdArgument(method: string, userId: unknown): string {
   const key = userIdKey(userId);
   if (key === undefined) throw new TypeError(messages.badUserIdArgument(method, describe(userId)));
   return key;
+}
+
+/**
+ * A socket cannot take a new session ID (a login, a regenerate): no response carries its cookie, and
+ * the browser would go on sending the old one. Said as a 400, or the 401 of a socket without a
+ * session, rather than the "not mounted for this route" of a request the module never saw.
+ */
+function refuseNewIdOnSocket(req: object): void {
+  if (!isSocketRequest(req)) return;
+  ensureSession(req); // the 401 of a socket without a session
+  throw new BadRequestException(messages.socketCannotChangeId());
 }

@@ -59,6 +59,16 @@ describe('SessionContext', () => {
     expect(persistent).toMatchObject({ secure: true, originalMaxAge: IDLE, expires: true });
   });
 
+  it("compares a Secure cookie with a Secure template under 'auto' only: each protocol's cookie is the module's", () => {
+    const auto = context({ cookie: { secure: 'auto' } }).context;
+    const secureTemplate = auto.cookieTemplateFor({ secure: true });
+    expect(JSON.parse(secureTemplate!)).toEqual({ ...JSON.parse(auto.cookieTemplateJson!), secure: true });
+    expect(auto.cookieTemplateFor({ secure: false })).toBe(auto.cookieTemplateJson);
+    expect(auto.cookieTemplateFor(undefined)).toBe(auto.cookieTemplateJson);
+    const plain = context({ cookie: { secure: false } }).context;
+    expect(plain.cookieTemplateFor({ secure: true })).toBe(plain.cookieTemplateJson); // app code's Secure is its own setting
+  });
+
   it('builds the template with the idle window as its originalMaxAge, though the clock moved while it was built', () => {
     let now = NOW;
     jest.spyOn(Date, 'now').mockImplementation(() => now++); // express-session's Cookie would read IDLE - 1 back

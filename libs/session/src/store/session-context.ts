@@ -24,6 +24,11 @@ export class SessionContext {
   readonly slides: IdleSlidePolicy;
   /** JSON of the cookie a fresh session gets; a session whose cookie matches does not store its own. */
   readonly cookieTemplateJson: string | undefined;
+  /**
+   * Under `cookie.secure: 'auto'`, the same template as an HTTPS request gets it (Secure): such a
+   * session's cookie is the module's too, so it stores no settings of its own either.
+   */
+  private readonly secureTemplateJson: string | undefined;
   readonly sealing: SessionSealing;
 
   constructor(
@@ -34,8 +39,16 @@ export class SessionContext {
   ) {
     this.prefix = settings.prefix;
     this.slides = { window: settings.cookie.maxAge ?? settings.idleTimeout, touchAfter: settings.touchAfter, absoluteTimeout: settings.absoluteTimeout };
-    this.cookieTemplateJson = cookieSettingsJson(templateCookie(settings.cookie));
+    this.cookieTemplateJson = cookieSettingsJson(templateCookie(settings.cookie, false));
+    if (settings.cookie.secure === 'auto') this.secureTemplateJson = cookieSettingsJson(templateCookie(settings.cookie, true));
     this.sealing = new SessionSealing(settings.encryption, (redisKey) => this.digestOfKey(redisKey), logger);
+  }
+
+  /** The template a save compares `cookie` with: under `secure: 'auto'`, the one of the request's protocol. */
+  cookieTemplateFor(cookie: unknown): string | undefined {
+    return this.secureTemplateJson !== undefined && (cookie as { secure?: unknown } | undefined)?.secure === true
+      ? this.secureTemplateJson
+      : this.cookieTemplateJson;
   }
 
   /** Metrics, traces and lifecycle events, combined; undefined when nothing observes. */
@@ -117,9 +130,12 @@ export class SessionContext {
   }
 }
 
-/** The cookie a fresh session gets, built as the request path builds it (`SessionCookie`), before any request is known. */
-function templateCookie(cookie: ResolvedStorageOptions['cookie']): object {
+/**
+ * The cookie a fresh session gets, built as the request path builds it (`SessionCookie`), for a
+ * request over HTTPS or not (which only `secure: 'auto'` tells apart).
+ */
+function templateCookie(cookie: ResolvedStorageOptions['cookie'], https: boolean): object {
   const { name: _name, secure, ...settings } = cookie;
   const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)); // Cookie turns `maxAge: undefined` into a setting
-  return new SessionCookie({ ...defined, secure: resolveSecure(secure, undefined) });
+  return new SessionCookie({ ...defined, secure: resolveSecure(secure, https) });
 }

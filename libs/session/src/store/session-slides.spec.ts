@@ -58,7 +58,14 @@ function session(state?: Partial<SessionState>): StoredSession {
 }
 
 function keeper(): UserIndexKeeper & { pushExpiry: jest.Mock } {
-  return { entryOf: jest.fn(), moveFor: jest.fn(), saveMoving: jest.fn(), pushExpiry: jest.fn(() => Promise.resolve('pushed')), follow: jest.fn() };
+  return {
+    entryOf: jest.fn(),
+    moveFor: jest.fn(),
+    saveMoving: jest.fn(),
+    pushExpiry: jest.fn(() => Promise.resolve('pushed')),
+    follow: jest.fn(),
+    release: jest.fn(),
+  };
 }
 
 beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(NOW));

@@ -237,6 +237,16 @@ describe('isForbiddenKey', () => {
     for (const key of ['save', 'touch', 'regenerate', 'constructor', 'toString', '__proto__', 'prototype']) expect(isForbiddenKey(key)).toBe(true);
     for (const key of ['cart', 'user', 'csrfToken', 'id_']) expect(isForbiddenKey(key)).toBe(false);
   });
+
+  it('refuses the members a trusted subclass adds, once trusted', () => {
+    class Extended extends (Session as unknown as new () => object) {
+      lookup(): void {}
+    }
+    expect(isForbiddenKey('lookup')).toBe(false);
+    trustSessionPrototype(Extended.prototype);
+    expect(isForbiddenKey('lookup')).toBe(true);
+    expect(isForbiddenKey('cart')).toBe(false);
+  });
 });
 
 describe('checkedExpiry', () => {

@@ -28,9 +28,16 @@ const COOKIE_METHODS = ['serialize', 'toJSON'];
 const sessionShaped = new WeakSet<object>([SESSION_PROTOTYPE]);
 const cookieShaped = new WeakSet<object>([COOKIE_CLASS.prototype]);
 
-/** Lets a subclass of express-session's Session (the request's session class) pass the shape check. */
+/** Names the request's session class adds to express-session's Session (`get`, `set`, `sessionId`, …). */
+const addedMembers = new Set<string>();
+
+/**
+ * Lets a subclass of express-session's Session (the request's session class) pass the shape check;
+ * the members it adds become forbidden keys, as the Session's own are.
+ */
 export function trustSessionPrototype(prototype: object): void {
   sessionShaped.add(prototype);
+  for (const name of Object.getOwnPropertyNames(prototype)) if (!(name in SESSION_PROTOTYPE)) addedMembers.add(name);
 }
 
 /**
@@ -103,11 +110,12 @@ function isCookiePrototype(prototype: object): boolean {
 
 /**
  * A session key that would not survive a reload: express-session's Session skips keys it inherits
- * (`save`, `touch`, `constructor`, `toString`, …) and `__proto__` or `prototype` invite prototype tricks.
- * Names starting with ':' are the library's own fields, checked where the codec reads them.
+ * (`save`, `touch`, `constructor`, `toString`, …), so does the request's session class (`get`, `set`,
+ * `sessionId`), and `__proto__` or `prototype` invite prototype tricks. Names starting with ':' are
+ * the library's own fields, checked where the codec reads them.
  */
 export function isForbiddenKey(key: string): boolean {
-  return key in SESSION_PROTOTYPE || key === 'prototype';
+  return key in SESSION_PROTOTYPE || key === 'prototype' || addedMembers.has(key);
 }
 
 /** The expiry in ms since the epoch, or a `SessionDataError` when it is not a date a cookie and Redis can hold. */

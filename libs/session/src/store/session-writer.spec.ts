@@ -106,13 +106,14 @@ async function stored(s: Setup, id: string, data: Record<string, unknown> = {}, 
   return saved;
 }
 
-function fakeKeeper(move?: UserIndexMove): UserIndexKeeper & { [K in 'moveFor' | 'saveMoving' | 'pushExpiry']: jest.Mock } {
+function fakeKeeper(move?: UserIndexMove): UserIndexKeeper & { [K in 'moveFor' | 'saveMoving' | 'pushExpiry' | 'release']: jest.Mock } {
   return {
     entryOf: jest.fn(),
     moveFor: jest.fn(() => move),
     saveMoving: jest.fn(() => Promise.resolve('written' as const)),
     pushExpiry: jest.fn(() => Promise.resolve('pushed')),
     follow: jest.fn(),
+    release: jest.fn(() => Promise.resolve()),
   };
 }
 
@@ -320,6 +321,36 @@ describe('SessionWriter.saveChanges: the read-only request', () => {
     expect(keeper.saveMoving.mock.calls[0][1]).toBe(move);
     expect(keeper.saveMoving.mock.calls[0][2]).toBe(stateOf(saved));
     expect(s.saves).toHaveLength(1); // the first save only: the move went through the keeper
+  });
+});
+
+describe('SessionWriter.abandon: a session a regenerate made, ended before it was stored', () => {
+  function regenerated(s: Setup, state: Partial<SessionState>): StoredSession {
+    const data = session({});
+    attachState(data, { stored: null, createdAt: Date.now(), refreshed: false, previousDigest: s.digest('old'), ...state });
+    return data;
+  }
+
+  it("takes the index entry it was to move out of its user's index, once, and announces the end", async () => {
+    const keeper = fakeKeeper();
+    const events: unknown[] = [];
+    const s = setup({ keeper, observer: { sessionEvent: (event) => events.push(event) } });
+    const entry = { userId: 'u', digest: s.digest('old') };
+    const data = regenerated(s, { indexEntry: entry });
+    await s.writer.abandon(data);
+    expect(keeper.release).toHaveBeenCalledWith(entry);
+    expect(stateOf(data)!.indexEntry).toBeUndefined();
+    expect(events).toEqual([{ type: 'destroyed', digest: s.digest('old'), userId: 'u' }]);
+    expect(s.writer.abandon(data)).toBeUndefined(); // announced and released already
+    expect(keeper.release).toHaveBeenCalledTimes(1);
+  });
+
+  it('releases nothing for a session that was stored, or that left no logged-in ID', () => {
+    const keeper = fakeKeeper();
+    const s = setup({ keeper });
+    expect(s.writer.abandon(regenerated(s, {}))).toBeUndefined();
+    expect(s.writer.abandon(regenerated(s, { stored: new Map(), indexEntry: { userId: 'u', digest: s.digest('a') } }))).toBeUndefined();
+    expect(keeper.release).not.toHaveBeenCalled();
   });
 });
 

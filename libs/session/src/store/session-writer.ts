@@ -46,7 +46,7 @@ export class SessionWriter {
       // First: a session joining a user's index gets its device metadata in this very save.
       const keeper = this.indexKeeper;
       move = keeper && readUntracked(() => keeper.moveFor(session, state, sessions.digestOfKey(redisKey)));
-      delta = diffSession(session, state, sessions.cookieTemplateJson, sessions.sealing.sealingFor(redisKey));
+      delta = diffSession(session, state, sessions.cookieTemplateFor(session.cookie), sessions.sealing.sealingFor(redisKey));
       const { maxSessionBytes } = sessions.settings;
       // Past the limit by a bound: counted exactly, opening the values a request's read left sealed.
       const bytes = delta.bytes > maxSessionBytes ? exactAppLength(delta.next, state) : delta.bytes;
@@ -145,13 +145,22 @@ export class SessionWriter {
    * or logged out in it. The ID it left ended with no successor to announce it, so its end is announced
    * here, as `type` (`destroyed` unless told). Sockets and other subscribers of that session learn of
    * it as of any other delete. Nothing for a session that was stored: its first write named that ID.
+   *
+   * A logged-in session's entry in its user's index waited for the new ID's first save to move it
+   * (the old key's `moving` mark counts it as live meanwhile); with no such save coming, the entry
+   * leaves the index here, or it would hold a place under `users.maxSessions` for minutes. Answers
+   * that removal, undefined when there is none.
    */
-  abandon(data: SessionData, type: 'destroyed' | 'logout' = 'destroyed'): void {
+  abandon(data: SessionData, type: 'destroyed' | 'logout' = 'destroyed'): Promise<void> | undefined {
     const state = stateOf(data);
     const previousDigest = state?.previousDigest;
-    if (!state || previousDigest === undefined) return;
+    if (!state || previousDigest === undefined) return undefined;
     state.previousDigest = undefined;
-    this.sessions.observer?.sessionEvent?.({ type, digest: previousDigest, userId: state.indexEntry?.userId ?? state.formerUserId });
+    const entry = state.stored === null ? state.indexEntry : undefined;
+    this.sessions.observer?.sessionEvent?.({ type, digest: previousDigest, userId: entry?.userId ?? state.formerUserId });
+    if (!entry || !this.indexKeeper) return undefined;
+    state.indexEntry = undefined;
+    return this.indexKeeper.release(entry);
   }
 
   /** Tells the observers what a write did: a session stored for the first time, or one found expired. */

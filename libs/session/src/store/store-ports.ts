@@ -52,4 +52,6 @@ export interface UserIndexKeeper {
   pushExpiry(state: SessionState, expiresAt: number): Promise<unknown> | undefined;
   /** A renewal moved the session to `digest`: its entry (`entry`, if any) follows. */
   follow(entry: (UserIndexEntry & { createdAt: number; expiresAt: number }) | undefined, digest: string): Promise<void>;
+  /** A regenerate's new session ended without being stored: the entry it was to move (`entry`) leaves the index. */
+  release(entry: UserIndexEntry): Promise<void>;
 }

@@ -48,7 +48,18 @@ export function graphqlWsSessions(app: SessionProviders) {
         },
       },
     },
-    /** HTTP operations keep their request; a subscription gets its connection's session as `req`. */
-    context: (context: { req?: object; extra?: unknown }): { req: object } => ({ req: context.req ?? requestOf(context.extra) }),
+    /**
+     * HTTP operations keep their request; one sent over the socket (a subscription, or any operation a
+     * graphql-ws client sends there) gets its connection's session as Redis holds it when it starts,
+     * read and slid as a gateway event's is, as `req`.
+     */
+    context: (context: { req?: object; extra?: unknown }): { req: object } | Promise<{ req: object }> => {
+      if (context.req) return { req: context.req };
+      const binding = context.extra === undefined ? undefined : socketSessionsOf(app).bindingOf(context.extra as object);
+      if (!binding) return { req: requestOf(context.extra) };
+      return socketSessionsOf(app)
+        .forOperation(binding)
+        .then((req) => ({ req }));
+    },
   };
 }

@@ -17,11 +17,22 @@ export interface MercuriusSubscriptionSessions {
   ): Promise<{ req: object }>;
 }
 
+/** Mercurius's per-operation hook (typed structurally, as above): its context is the operation's own copy. */
+export interface MercuriusSessionHooks {
+  /** Before each subscription runs: the connection's session as Redis holds it now, as the context's `req`. */
+  preSubscriptionExecution(schema: unknown, document: unknown, context: object): Promise<void>;
+}
+
+/** Where a connection's context keeps its socket's binding; Mercurius copies it into each operation's context. */
+const BINDING = Symbol('nest-redis-session:socket-binding');
+
 /**
  * GraphQL subscriptions on Mercurius (`@nestjs/mercurius`) with the session of the upgrade request:
- * spread what this returns into `GraphQLModule`'s options (it sets `subscription`, which turns them on).
+ * spread what this returns into `GraphQLModule`'s options (it sets `subscription`, which turns them on,
+ * and a `preSubscriptionExecution` hook in `hooks`: an app with hooks of its own adds this one to them).
  * The upgrade's `Origin` is checked (`sockets.allowedOrigins`), the session read from the cookie or
- * the ID header; resolvers and guards see it as the context's `req`; and when the session ends, on
+ * the ID header; resolvers and guards see it as the context's `req`, read afresh (and slid when due)
+ * as each subscription starts, as a gateway event reads it; and when the session ends, on
  * any replica, the socket is closed with 4403 and `session <reason>`, which ends its subscriptions.
  * Both of Mercurius's protocols (`graphql-transport-ws` and the legacy `graphql-ws`) go through it.
  * Queries and mutations over HTTP need nothing from it: Mercurius's context holds the Fastify request.
@@ -29,8 +40,14 @@ export interface MercuriusSubscriptionSessions {
  * GraphQLModule.forRootAsync<MercuriusDriverConfig>({ driver: MercuriusDriver, inject: [ModuleRef],
  *   useFactory: (moduleRef: ModuleRef) => ({ typeDefs, ...mercuriusSessions(moduleRef) }) })
  */
-export function mercuriusSessions(app: SessionProviders): { subscription: MercuriusSubscriptionSessions } {
+export function mercuriusSessions(app: SessionProviders): { subscription: MercuriusSubscriptionSessions; hooks: MercuriusSessionHooks } {
   return {
+    hooks: {
+      async preSubscriptionExecution(_schema, _document, context) {
+        const binding = (context as { [BINDING]?: SocketBinding })[BINDING];
+        if (binding) (context as { req: object }).req = await socketSessionsOf(app).forOperation(binding);
+      },
+    },
     subscription: {
       verifyClient(info, next) {
         try {
@@ -65,7 +82,7 @@ export function mercuriusSessions(app: SessionProviders): { subscription: Mercur
           sessions.attach(socket, binding);
           attached = binding;
         }
-        return { req: binding.latest };
+        return { req: binding.latest, [BINDING]: binding };
       },
     },
   };

@@ -11,8 +11,9 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 /**
  * Notices, on this replica, that a session with sockets here died of a timeout (idle or absolute, or
  * the end of a renewed ID's grace), without keyspace notifications: one timer per session, at the
- * latest expiry this replica has seen; when it fires, one read of the key (never a write, never a
- * slide) says whether the session was extended meanwhile (by any replica: the timer moves) or is gone.
+ * last expiry this replica has seen (a slide moves it later; app code lowering the cookie's maxAge,
+ * sooner); when it fires, one read of the key (never a write, never a slide) says whether the session
+ * was extended meanwhile (by any replica: the timer moves) or is gone.
  */
 export class SessionExpiryWatch {
   private readonly watched = new Map<string, { redisKey: string; at: number; timer: NodeJS.Timeout }>();
@@ -23,10 +24,13 @@ export class SessionExpiryWatch {
     private readonly expired: (digest: string) => void,
   ) {}
 
-  /** Looks at the session once `expiresAt` (ms) has passed, unless a later expiry is already watched. */
+  /**
+   * Looks at the session once `expiresAt` (ms), the expiry Redis gave it last, has passed. Sooner than
+   * the one watched too: a look at a session extended meanwhile only finds the later expiry and waits.
+   */
   watch(digest: string, redisKey: string, expiresAt: number): void {
     const known = this.watched.get(digest);
-    if (this.closed || (known && known.at >= expiresAt)) return;
+    if (this.closed || known?.at === expiresAt) return;
     if (known) clearTimeout(known.timer);
     const delay = Math.min(MAX_DELAY_MS, Math.max(0, expiresAt - Date.now()) + AFTER_EXPIRY_MS);
     const timer = setTimeout(() => void this.look(digest, redisKey), delay).unref();

@@ -140,6 +140,26 @@ export class SocketSessions {
     return this.current.run({ binding, req }, handler);
   }
 
+  /**
+   * The request of one GraphQL operation sent over the socket: the session as Redis holds it now, read
+   * (and slid when due) as an event's is. When Redis does not answer, whatever reads the session of
+   * that request gets the error (503), never the copy an earlier operation read.
+   */
+  async forOperation(binding: SocketBinding): Promise<SocketRequest> {
+    try {
+      binding.latest = await this.load(binding);
+      return binding.latest;
+    } catch (failure) {
+      const req = this.requestFor(binding.headers);
+      Object.defineProperty(req, 'session', {
+        get: () => {
+          throw toHttpException(failure);
+        },
+      });
+      return req;
+    }
+  }
+
   /** Stops listening for ended sessions and the expiry timers. */
   close(): void {
     this.ending.unsubscribe();

@@ -64,6 +64,10 @@ export class SessionUserIndexKeeper implements UserIndexKeeper {
     if (entry) await this.index.move(entry.userId, entry.digest, digest, entry.createdAt, entry.expiresAt);
   }
 
+  release(entry: UserIndexEntry): Promise<void> {
+    return this.index.remove(entry.userId, entry.digest);
+  }
+
   async saveMoving(save: SessionSave, move: UserIndexMove, state: SessionState): Promise<'written' | 'gone' | 'expired' | 'moved'> {
     try {
       const status = await this.index.saveMoving(save, move, state.createdAt);
