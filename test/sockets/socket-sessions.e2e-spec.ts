@@ -3,12 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { Server, ServerOptions } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import type { Socket } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { socketSessionsOf } from '@app/session/transports/with-sessions';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import { signCookie } from '@app/session/cookie/cookie-signature';
-import { sessionIdOf } from '../session/support/event-log';
+import { digestOfCookie, sessionIdOf } from '../session/support/event-log';
 import { TEST_SECRET, type RunningApp } from '../session/support/session-app';
 import { sessionRedisKey } from '../support/key-scheme';
 import { SessionCore } from '@app/session/store/session-core';
@@ -131,6 +133,19 @@ describe('sessions in socket.io gateways', () => {
     expect(await askIo(socket, 'guarded')).toEqual({ id: 'u-io-shortened' }); // this replica reads the new, earlier expiry
     const outcome = await Promise.race([ended, new Promise((resolve) => setTimeout(() => resolve('open 2 s after the expiry'), 3_000))]);
     expect(outcome).toEqual({ reason: 'expired', disconnect: 'io server disconnect' });
+  });
+
+  it('never ties a socket that went while its session was read to that session', async () => {
+    // Tied after it went, it would stay in the replica's memory, timer included, until the session ends.
+    const visitor = await loggedIn('u-io-gone');
+    const bySession = (socketSessionsOf(app.app) as unknown as { bySession: Map<string, Set<unknown>> }).bySession;
+    await admin.call('CLIENT', 'PAUSE', '400', 'ALL'); // the handshake's read waits for Redis
+    const socket = io(`${app.url}/t`, { transports: ['websocket'], extraHeaders: { cookie: visitor.cookie! }, reconnection: false, forceNew: true });
+    await new Promise((resolve) => socket.io.once('open', resolve)); // the connection is up, its namespace handshake reading the session
+    socket.io.engine.close();
+    await delay(600); // Redis answers the read
+    socket.close();
+    expect(bySession.has(digestOfCookie(visitor.cookie!))).toBe(false);
   });
 
   it('writes through SessionService.update from a handler, where HTTP reads it', async () => {

@@ -1,4 +1,10 @@
+import Redis from 'ioredis';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { WebSocket } from 'ws';
+import { socketSessionsOf } from '@app/session/transports/with-sessions';
 import { startRedis, type RedisServerHandle } from '../support/redis';
+import { digestOfCookie } from '../session/support/event-log';
 import { uniquePrefix } from '../support/prefix';
 import { Visitor } from '../session/support/http-client';
 import type { RunningApp } from '../session/support/session-app';
@@ -40,6 +46,24 @@ describe('sessions in ws gateways', () => {
     expect(await client.ask('whoami')).toEqual({ user: { id: 'u-ws-1', name: 'u-ws-1' } });
     expect(await client.ask('add', { item: 'over-ws' })).toEqual({ count: 1 });
     expect((await visitor.get('/whole')).body.items).toEqual(['over-ws']);
+  });
+
+  it('never ties a connection that closed while its session was read to that session', async () => {
+    // Tied after its close, it would stay in the replica's memory, timer included, until the session ends.
+    const visitor = await login('u-ws-gone');
+    const bySession = (socketSessionsOf(replicas[0].app) as unknown as { bySession: Map<string, Set<unknown>> }).bySession;
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CLIENT', 'PAUSE', '400', 'ALL'); // the handshake's read waits for Redis
+      const socket = new WebSocket(`${replicas[0].url.replace(/^http/, 'ws')}/ws`, { headers: { cookie: visitor.cookie! } });
+      await once(socket, 'open');
+      socket.close();
+      await once(socket, 'close');
+      await delay(600); // Redis answers the read
+      expect(bySession.has(digestOfCookie(visitor.cookie!))).toBe(false);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('answers a guarded event without a session with an error frame', async () => {

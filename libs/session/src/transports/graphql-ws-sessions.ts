@@ -10,7 +10,7 @@ export interface GraphqlWsContext {
 }
 
 /** `extra` of graphql-ws's `ws` server: the socket and its upgrade request. */
-type WsExtra = { socket: { close(code?: number, reason?: string): void }; request: IncomingMessage };
+type WsExtra = { socket: { readyState?: number; close(code?: number, reason?: string): void }; request: IncomingMessage };
 
 /** The close code graphql-ws clients get when the session of their connection ends: 4403, "Forbidden" in graphql-ws's own range. */
 export const SESSION_ENDED_CLOSE_CODE = 4403;
@@ -34,6 +34,8 @@ export function graphqlWsSessions(app: SessionProviders) {
           const extra = context.extra as WsExtra;
           try {
             const binding = await sessions.handshake({ headers: extra.request.headers, auth: context.connectionParams });
+            // Gone while its session was read: `onClose` came already, so it is never tied to the session.
+            if (extra.socket.readyState !== undefined && extra.socket.readyState !== 1) return false;
             binding.end = (reason: SocketEndReason) => extra.socket.close(SESSION_ENDED_CLOSE_CODE, `session ${reason}`);
             sessions.attach(extra, binding);
             return true;

@@ -24,12 +24,16 @@ export interface SessionSocketAdapter {
 
 type IoSocket = {
   handshake: { headers: IncomingMessage['headers']; auth?: unknown };
+  /** engine.io's connection: `'open'` until the client goes. */
+  conn?: { readyState?: string };
   emit(event: string, data: unknown): unknown;
   disconnect(close?: boolean): unknown;
   once(event: 'disconnect', listener: () => void): unknown;
 };
 type IoServer = { use(middleware: (socket: IoSocket, next: (error?: Error) => void) => void): unknown };
 type WsClient = {
+  /** 1 (OPEN) until the client goes. */
+  readyState?: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   once(event: 'close', listener: () => void): unknown;
@@ -42,6 +46,9 @@ type WsServer = {
   handleUpgrade(...args: unknown[]): unknown;
   options: { verifyClient?: unknown };
 };
+/** `ws`'s readyState of an open connection. */
+const WS_OPEN = 1;
+
 type VerifyClient = (info: { req: IncomingMessage }, done: (verified: boolean, code?: number, message?: string) => void) => void;
 
 /** What finds the app's providers: the app, or a `ModuleRef`. */
@@ -142,6 +149,8 @@ async function ioHandshake(sessions: SocketSessions, socket: IoSocket, next: (er
   } catch (error) {
     return next(error instanceof Error ? error : new Error(String(error)));
   }
+  // Gone while its session was read: socket.io drops it without a `disconnect`, so it is never tied to it.
+  if (socket.conn?.readyState !== undefined && socket.conn.readyState !== 'open') return next();
   binding.end = (reason: SocketEndReason) => {
     socket.emit(SESSION_ENDED_EVENT, { reason });
     socket.disconnect(); // this namespace only: the client is told "io server disconnect" and does not reconnect
@@ -165,6 +174,11 @@ async function wsHandshake(sessions: SocketSessions, peer: WsClient, request: In
   } catch (error) {
     peer.off('message', hold);
     peer.close(1008, String((error as Error)?.message ?? error).slice(0, 120));
+    return;
+  }
+  // Gone while its session was read: its `close` came already, so it is never tied to the session.
+  if (peer.readyState !== undefined && peer.readyState !== WS_OPEN) {
+    peer.off('message', hold);
     return;
   }
   binding.end = (reason: SocketEndReason) => {
