@@ -162,6 +162,18 @@ describe('passport over two replicas', () => {
     expect(await sessionKeys(prefix)).toHaveLength(1);
   });
 
+  it("a refused passport login frees the place the browser's previous user held: passport's regenerate ended that session", async () => {
+    // The browser logged in as alan tries ada's account, refused: passport's regenerate had already
+    // ended alan's session there, so he has no live session left, and may log in again at once (the
+    // entry his session's move carried, held by its old key's `moving` mark for minutes, is gone).
+    const { a, b, prefix } = await replicas({ users: { maxSessions: 1, onLimit: 'reject' } });
+    await logIn(a);
+    const browser = await logIn(b, 'alan', 'turing');
+    expect((await browser.post('/login', { username: 'ada', password: 'lovelace' })).status).toBe(409);
+    expect(await admin.zcard(`${prefix}user:u2`)).toBe(0);
+    expect((await new Visitor(a).post('/login', { username: 'alan', password: 'turing' })).status).toBe(200);
+  });
+
   it('answers a login 503 while Redis is away, as any session call, never a 500', async () => {
     const away = await startRedis({ controllable: true });
     process.env.REDIS_URL = away.url;

@@ -154,4 +154,40 @@ describe('concurrent requests of one session', () => {
     expect((await roundRobin(oldCookie).get('/peek')).body).toEqual({ views: null });
     expect((await visitor.get('/peek')).body).toEqual({ views: 7 });
   });
+
+  it('two csrfToken() calls at once on a session without a token (two tabs, two replicas) hand out one token, valid for both', async () => {
+    const visitor = new Visitor(replicas[0].url);
+    expect((await visitor.post('/inc')).status).toBe(200);
+    const tab = (replica: RunningApp) => Object.assign(new Visitor(replica.url), { cookie: visitor.cookie });
+    const [first, second] = [gates.unique('csrf-first'), gates.unique('csrf-second')];
+    const tabOne = tab(replicas[0]).get(`/csrf?gate=${first}`);
+    const tabTwo = tab(replicas[1]).get(`/csrf?gate=${second}`);
+    await Promise.all([gates.arrived(first), gates.arrived(second)]); // both read the session: no token yet
+    gates.open(first);
+    const one = await tabOne;
+    gates.open(second);
+    const two = await tabTwo;
+    expect(two.body.csrfToken).toBe(one.body.csrfToken);
+    expect((await tab(replicas[2]).post('/protected', {}, { 'x-csrf-token': one.body.csrfToken })).status).toBe(200);
+  });
+
+  // A request's save computes its expiry from its own copy of the cookie, read before: a shorter window
+  // app code set meanwhile (a lowered maxAge, acknowledged) must not be slid back to the module's.
+  it.each([
+    ['a change saved at the end of the request', '/set/late', { value: 'x' }],
+    ['SessionService.update', '/items', { item: 'x' }],
+  ])('%s, held while another replica lowers the cookie maxAge, keeps its change and the shorter window', async (_how, route, body) => {
+    const visitor = new Visitor(replicas[0].url);
+    expect((await visitor.post('/set/views', { value: 1 })).status).toBe(200);
+    const on = (replica: RunningApp) => Object.assign(new Visitor(replica.url), { cookie: visitor.cookie });
+    const key = sessionRedisKey(prefix, sessionIdOf(visitor.cookie!));
+    const gate = gates.unique('max-age');
+    const held = on(replicas[1]).post(route, { ...body, gate });
+    await gates.arrived(gate); // its session (the module's 30 min window) is loaded
+    expect((await on(replicas[2]).post('/cookie-max-age', { ms: 5_000 })).status).toBe(200);
+    gates.open(gate);
+    expect((await held).status).toBe(200);
+    expect(Object.values(await admin.hgetall(key)).some((value) => value.includes('"x"'))).toBe(true);
+    expect(await admin.pttl(key)).toBeLessThanOrEqual(5_000);
+  });
 });

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import Redis from 'ioredis';
-import { SessionService, type SessionModuleOptions } from '@app/session';
+import { RedisSessionStore, SessionService, type SessionModuleOptions } from '@app/session';
 import { handleOf, newSessionId } from '@app/session/redis/session-id';
 import { SessionCore } from '@app/session/store/session-core';
 import { sealSuccessor } from '@app/session/store/successor-seal';
@@ -256,6 +256,26 @@ describe("A user's index at its edges", () => {
     expect(await admin.zrange(userIndexRedisKey(prefix, 'everywhere'), '0', '-1')).toEqual([]);
   });
 
+  it('a regenerate whose session another replica renewed meanwhile keeps the user logged in under its new ID, alone in the index', async () => {
+    // The regenerate ends the old ID and, following its pointer, the successor; its save must then move
+    // the index entry the renewal moved (the successor's), or it wrote nothing and answered success.
+    const { prefix, a, b } = await twoReplicas();
+    const visitor = new Visitor(a.url);
+    expect((await visitor.post('/login', { id: 'regen-renewed' })).status).toBe(200);
+    const oldCookie = visitor.cookie!;
+    const gate = gates.unique('regen-renewed');
+    const regenerating = visitor.post('/regenerate', { gate });
+    await gates.arrived(gate); // loaded under the old ID
+    await makeDue(prefix, oldCookie);
+    const renewedCookie = await renew(b, oldCookie);
+    gates.open(gate);
+    expect((await regenerating).status).toBe(204);
+    const newCookie = visitor.cookie!;
+    expect([sessionIdOf(oldCookie), sessionIdOf(renewedCookie)]).not.toContain(sessionIdOf(newCookie));
+    expect([await statusOf(a, newCookie), await statusOf(b, newCookie)]).toEqual([200, 200]);
+    expect(await admin.zrange(userIndexRedisKey(prefix, 'regen-renewed'), '0', '-1')).toEqual([digestOf(sessionIdOf(newCookie))]);
+  });
+
   it('"log out my other devices" from a request whose session another request renewed meanwhile keeps that session under its new ID', async () => {
     const { prefix, a, b } = await twoReplicas();
     const me = new Visitor(a.url);
@@ -329,6 +349,17 @@ describe("A user's index at its edges", () => {
         expect((await new Visitor(app.url).post('/edge/login', { id: user })).body).toEqual({ loggedIn: true });
       },
     );
+
+    it("leaves an old ID the store's length() and ids() do not count, as all() does not (renewal off)", async () => {
+      const app = await start({ prefix: uniquePrefix('edge-regen-count') });
+      const device = new Visitor(app.url);
+      expect((await device.post('/edge/login', { id: 'regen-count' })).body).toEqual({ loggedIn: true });
+      expect((await device.post('/edge/login', { id: 'regen-count' })).body).toEqual({ loggedIn: true }); // its old ID: a moving tombstone
+      const store = app.app.get(RedisSessionStore);
+      const live = Object.keys(await store.all());
+      expect(live).toHaveLength(1);
+      expect({ length: await store.length(), ids: await store.ids() }).toEqual({ length: 1, ids: live });
+    });
 
     it('stays logged in when the user lists or logs in elsewhere meanwhile (its old ID gone, its entry is no dead one)', async () => {
       const { app, device, gate, answer } = await regenerating('regen-listed', false);

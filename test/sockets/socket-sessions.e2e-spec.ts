@@ -141,7 +141,7 @@ describe('sessions in socket.io gateways', () => {
     const bySession = (socketSessionsOf(app.app) as unknown as { bySession: Map<string, Set<unknown>> }).bySession;
     await admin.call('CLIENT', 'PAUSE', '400', 'ALL'); // the handshake's read waits for Redis
     const socket = io(`${app.url}/t`, { transports: ['websocket'], extraHeaders: { cookie: visitor.cookie! }, reconnection: false, forceNew: true });
-    await new Promise((resolve) => socket.io.once('open', resolve)); // the connection is up, its namespace handshake reading the session
+    await new Promise<void>((resolve) => socket.io.once('open', () => resolve())); // the connection is up, its namespace handshake reading the session
     socket.io.engine.close();
     await delay(600); // Redis answers the read
     socket.close();

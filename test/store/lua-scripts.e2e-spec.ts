@@ -89,6 +89,33 @@ describe('the expiry a write moves (min gain)', () => {
     await expect(db.admin.pexpiretime(key)).resolves.toBe(NOW + MINUTE);
   });
 
+  it('a patch with a min gain leaves alone an expiry another write moved since its writer read one (a shorter window set meanwhile)', async () => {
+    const key = `${db.prefix}s`;
+    const shorter = NOW + MINUTE; // app code lowered the cookie's maxAge after this writer read HELD
+    await storedSession(key, NOW - MINUTE, shorter);
+    const save = { redisKey: key, mode: 'patch' as const, expiresAt: HELD + GAIN, now: NOW, minGain: GAIN, expectedExpiry: HELD, set: ['n', '2'], del: [] };
+    await expect(runScript(db.client, SAVE_SESSION, save)).resolves.toBe('written');
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(shorter)]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(shorter);
+    // What it read is what Redis holds: it slides as before.
+    await expect(runScript(db.client, SAVE_SESSION, { ...save, expectedExpiry: shorter })).resolves.toBe('written');
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
+  });
+
+  it('a compare-and-set with a min gain leaves alone an expiry another write moved since its writer read one', async () => {
+    const key = `${db.prefix}s`;
+    const shorter = NOW + MINUTE;
+    await storedSession(key, NOW - MINUTE, shorter);
+    const update = { redisKey: key, field: 'n', expected: '1', next: '2', expiresAt: HELD + GAIN, now: NOW, minGain: GAIN, expectedExpiry: HELD };
+    await expect(runScript(db.client, COMPARE_AND_SET, update)).resolves.toEqual({ status: 'written' });
+    await expect(db.admin.hmget(key, 'n', FIELD.expiresAt)).resolves.toEqual(['2', String(shorter)]);
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(shorter);
+    await expect(runScript(db.client, COMPARE_AND_SET, { ...update, expected: '2', next: '3', expectedExpiry: shorter })).resolves.toEqual({
+      status: 'written',
+    });
+    await expect(db.admin.pexpiretime(key)).resolves.toBe(HELD + GAIN);
+  });
+
   it('a compare-and-set never moves back an expiry another request slid further, and moves it once that gains the min gain', async () => {
     const key = `${db.prefix}s`;
     await storedSession(key, NOW - MINUTE, HELD);

@@ -2,7 +2,7 @@ import type { RecordedCommand } from './command-recorder';
 
 /**
  * A session save as sent to Redis (EVALSHA of save-session.lua), read by its ARGV layout: key,
- * mode, expire-at, now, min gain, n, n field/value pairs, then the fields to delete. One reader of
+ * mode, expire-at, now, min gain, expected expiry, n, n field/value pairs, then the fields to delete. One reader of
  * that layout for every test that looks at what a save wrote, so an argument added to the script
  * changes one place.
  */
@@ -23,7 +23,7 @@ export function isSave({ name, args }: RecordedCommand): boolean {
 
 /** The save a recorded `EVALSHA sha 1 key mode …` made. */
 export function saveOf({ args }: RecordedCommand): RecordedSave {
-  const [, , key, mode, expiresAt, , minGain, count, ...rest] = args;
+  const [, , key, mode, expiresAt, , minGain, , count, ...rest] = args;
   const pairs = 2 * Number(count);
   return { key, mode, expiresAt: Number(expiresAt), minGain: Number(minGain), set: rest.slice(0, pairs), del: rest.slice(pairs) };
 }

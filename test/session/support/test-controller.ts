@@ -1,4 +1,4 @@
-import { All, Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { All, Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { FastifyReply } from 'fastify';
 import { PassThrough } from 'node:stream';
@@ -171,7 +171,8 @@ export class TestController {
   }
 
   @Get('csrf')
-  async csrf(@Req() req: Request) {
+  async csrf(@Req() req: Request, @Query('gate') gate?: string) {
+    if (gate) await waitAtGate(gate); // the session is loaded: the test lets another request ask first
     return { csrfToken: await this.sessions.csrfToken(req) };
   }
 

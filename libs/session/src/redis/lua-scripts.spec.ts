@@ -65,27 +65,54 @@ describe('the Lua scripts', () => {
   });
 
   it('build the arguments the Lua reads', () => {
-    expect(SAVE_SESSION.args(save)).toEqual(['sess:a', 'patch', 2_000, 1_000, 0, 1, 'views', '2', 'old']);
-    expect(SAVE_SESSION.args({ ...save, minGain: 600 })).toEqual(['sess:a', 'patch', 2_000, 1_000, 600, 1, 'views', '2', 'old']);
+    expect(SAVE_SESSION.args(save)).toEqual(['sess:a', 'patch', 2_000, 1_000, 0, '', 1, 'views', '2', 'old']);
+    expect(SAVE_SESSION.args({ ...save, minGain: 600, expectedExpiry: 1_500 })).toEqual(['sess:a', 'patch', 2_000, 1_000, 600, 1_500, 1, 'views', '2', 'old']);
     expect(TOUCH_SESSION.args({ redisKey: 'k', expiresAt: 5, now: 1, absoluteTimeout: 0, expectedExpiry: null })).toEqual(['k', 5, 1, 0, '', '']);
     expect(TOUCH_SESSION.args({ redisKey: 'k', expiresAt: 5, now: 1, absoluteTimeout: 9, lastSeenAt: 4 })).toEqual(['k', 5, 1, 9, '*', 4]);
     const update = { redisKey: 'k', field: 'f', expected: undefined, next: 'v', expiresAt: 5, now: 1 };
-    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'f', '0', '1', 5, 1, '', 0, 0, 1, 'f', 'v']);
-    expect(COMPARE_AND_SET.args({ ...update, lastSeenAt: 3, minGain: 7 })).toEqual(['k', 'f', '0', '1', 5, 1, 3, 7, 0, 1, 'f', 'v']);
-    expect(COMPARE_AND_SET.args({ ...update, expected: 'u', next: undefined })).toEqual(['k', 'f', '1', '0', 5, 1, '', 0, 1, 'f', 'u', 0]);
+    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'f', '0', '1', 5, 1, '', 0, '', 0, 1, 'f', 'v']);
+    expect(COMPARE_AND_SET.args({ ...update, lastSeenAt: 3, minGain: 7, expectedExpiry: 4 })).toEqual(['k', 'f', '0', '1', 5, 1, 3, 7, 4, 0, 1, 'f', 'v']);
+    expect(COMPARE_AND_SET.args({ ...update, expected: 'u', next: undefined })).toEqual(['k', 'f', '1', '0', 5, 1, '', 0, '', 1, 'f', 'u', 0]);
     expect(ACTIVITY_ADD.args({ sessionsKey: 's', usersKey: 'u', ttl: 9, digests: ['a', 'b'], userIds: ['x'] })).toEqual(['s', 'u', 9, 2, 'a', 'b', 'x']);
   });
 
   it('send a long value as Redis stores it, its head and pieces, in the save, the compare-and-set and the plant', () => {
     const long = 'a'.repeat(61) + 'b'.repeat(64) + 'c';
     const stored = ['cart', `\x1f3:${'a'.repeat(61)}`, ':1:cart', 'b'.repeat(64), ':2:cart', 'c'];
-    expect(SAVE_SESSION.args({ ...save, set: ['views', '2', 'cart', long] })).toEqual(['sess:a', 'patch', 2_000, 1_000, 0, 4, 'views', '2', ...stored, 'old']);
+    expect(SAVE_SESSION.args({ ...save, set: ['views', '2', 'cart', long] })).toEqual([
+      'sess:a',
+      'patch',
+      2_000,
+      1_000,
+      0,
+      '',
+      4,
+      'views',
+      '2',
+      ...stored,
+      'old',
+    ]);
     const update = { redisKey: 'k', field: 'cart', expected: long, next: 'short', expiresAt: 5, now: 1 };
-    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'cart', '1', '1', 5, 1, '', 0, 3, ...stored, 1, 'cart', 'short']);
-    expect(COMPARE_AND_SET.args({ ...update, expected: 'short', next: long })).toEqual(['k', 'cart', '1', '1', 5, 1, '', 0, 1, 'cart', 'short', 3, ...stored]);
+    expect(COMPARE_AND_SET.args(update)).toEqual(['k', 'cart', '1', '1', 5, 1, '', 0, '', 3, ...stored, 1, 'cart', 'short']);
+    expect(COMPARE_AND_SET.args({ ...update, expected: 'short', next: long })).toEqual([
+      'k',
+      'cart',
+      '1',
+      '1',
+      5,
+      1,
+      '',
+      0,
+      '',
+      1,
+      'cart',
+      'short',
+      3,
+      ...stored,
+    ]);
     // Of the new value's pieces, only those that differ from the expected value's are sent.
     const grown = long.slice(0, -1) + 'd';
-    expect(COMPARE_AND_SET.args({ ...update, next: grown })).toEqual(['k', 'cart', '1', '1', 5, 1, '', 0, 3, ...stored, 3, ':2:cart', 'd']);
+    expect(COMPARE_AND_SET.args({ ...update, next: grown })).toEqual(['k', 'cart', '1', '1', 5, 1, '', 0, '', 3, ...stored, 3, ':2:cart', 'd']);
     expect(RENEW_PLANT.args({ redisKey: 'k', expiresAt: 5, now: 1, fields: ['cart', long, 'n', '1'] })).toEqual(['k', 5, 1, ...stored, 'n', '1']);
   });
 

@@ -33,6 +33,12 @@ export interface SaveSessionArgs {
    * (the idle slide's `touchAfter`); 0 (the default) sets it whenever it differs.
    */
   minGain?: number;
+  /**
+   * The expiry the writer read: with a `minGain`, a patch leaves alone an expiry another write moved
+   * since (a slide, or a shorter window set by app code), since `expiresAt` comes from the writer's
+   * own, older copy of the cookie. Undefined: not known.
+   */
+  expectedExpiry?: number;
   /** Flat [field, value, …] list. */
   set: string[];
   del: string[];
@@ -62,6 +68,8 @@ export interface CompareAndSetArgs {
   lastSeenAt?: number;
   /** The expiry moves only when that gains at least this many ms on Redis's (see `SaveSessionArgs.minGain`). */
   minGain?: number;
+  /** See `SaveSessionArgs.expectedExpiry`. */
+  expectedExpiry?: number;
   /** See `SaveSessionArgs.pieceBytes`. */
   pieceBytes?: number;
 }
@@ -104,11 +112,11 @@ export interface SaveAndIndexArgs {
 const SAVE_STATUSES: readonly SaveStatus[] = ['written', 'gone', 'expired', 'moved'];
 
 /** The save's ARGV (lua/includes/save-session.lua), which SAVE_AND_INDEX sends after its own. */
-function saveArgv({ mode, expiresAt, now, minGain, set, del, pieceBytes }: SaveSessionArgs): ScriptArgument[] {
+function saveArgv({ mode, expiresAt, now, minGain, expectedExpiry, set, del, pieceBytes }: SaveSessionArgs): ScriptArgument[] {
   // Each value as Redis stores it: a long one as its head and pieces (field-pieces.ts).
   const stored: string[] = [];
   for (let i = 0; i < set.length; i += 2) stored.push(...storedPairs(set[i], set[i + 1], pieceBytes));
-  return [mode, expiresAt, now, minGain ?? 0, stored.length / 2, ...stored, ...del];
+  return [mode, expiresAt, now, minGain ?? 0, expectedExpiry ?? '', stored.length / 2, ...stored, ...del];
 }
 
 /** Writes a session, or deletes it when its expiry is past. */
@@ -141,7 +149,7 @@ export const COMPARE_AND_SET = defineScript({
   name: 'sessionCompareAndSet',
   file: 'compare-and-set',
   keys: 1,
-  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt, minGain, pieceBytes }: CompareAndSetArgs) => {
+  args: ({ redisKey, field, expected, next, expiresAt, now, lastSeenAt, minGain, expectedExpiry, pieceBytes }: CompareAndSetArgs) => {
     // Both values as Redis stores them: a long one as its head and pieces (field-pieces.ts). A piece of
     // the new value equal to the expected one's is not sent: the script writes only after finding the
     // expected pieces in place.
@@ -156,6 +164,7 @@ export const COMPARE_AND_SET = defineScript({
       now,
       lastSeenAt ?? '',
       minGain ?? 0,
+      expectedExpiry ?? '',
     ];
     args.push(held.length / 2);
     for (const item of held) args.push(item);

@@ -45,8 +45,10 @@ interface Setup {
   renewalLoad?: () => Promise<StoredSession | null>;
   /** What `platform.isHttps` answers. */
   https?: boolean;
-  /** What `admin.destroy` answers (by default, that the session existed). */
+  /** Whether the session `admin.destroyRegenerated` ends existed (by default, it did). */
   destroy?: () => Promise<boolean>;
+  /** The ID `admin.destroyRegenerated` answers it ended: a renewal's successor (by default, the ID asked for). */
+  lastId?: string;
 }
 
 function setup(given: Setup = {}) {
@@ -96,9 +98,10 @@ function setup(given: Setup = {}) {
       },
     },
     admin: {
-      destroy: (id: string, reason: string) => {
-        calls.destroy.push([id, reason]);
-        return given.destroy ? given.destroy() : Promise.resolve(true);
+      // The ID whose session ended (the one asked for, or `given.lastId`: a renewal's successor), when it existed.
+      destroyRegenerated: (id: string) => {
+        calls.destroy.push([id, 'regenerated']);
+        return (given.destroy ? given.destroy() : Promise.resolve(true)).then((existed) => (existed ? (given.lastId ?? id) : undefined));
       },
     },
     context: {
@@ -652,6 +655,15 @@ describe('regenerate', () => {
     handle(lifecycle, req);
     expect(await regenerate(req, { id: 'given-id' })).toBe(true);
     expect(storeStateOf(req.session)).toMatchObject({ indexEntry, previousDigest: digestOf(COOKIE_ID), stored: null });
+  });
+
+  it("carries the index entry under the successor's digest when a renewal moved the old session meanwhile", async () => {
+    const indexEntry = { userId: 'ada', digest: digestOf(COOKIE_ID) };
+    const { lifecycle } = setup({ loadNow: () => stored({ cart: 1 }, { indexEntry }), lastId: 'renewed-id' });
+    const req = request('/cart', { cookieHeader: cookieOf(COOKIE_ID) });
+    handle(lifecycle, req);
+    expect(await regenerate(req, { id: 'given-id' })).toBe(true);
+    expect(storeStateOf(req.session)).toMatchObject({ indexEntry: { userId: 'ada', digest: digestOf('renewed-id') }, stored: null });
   });
 
   it('answers false for a stored session its deletion found gone (a logout meanwhile): the new one starts without its index entry or digest', async () => {

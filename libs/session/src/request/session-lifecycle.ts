@@ -281,10 +281,14 @@ export async function regenerate(req: SessionRequest, { id }: { id: string }): P
   if (old) {
     // A logged-in session's entry in its user's index moves with it at the new ID's first save, which
     // the old key's `moving` mark lets happen only while no logout, revoke or "log out everywhere" ended it.
-    const moving = storeStateOf(old)?.indexEntry !== undefined;
-    const existed = await state.lifecycle.core.admin.destroy(req.sessionID, 'regenerated', undefined, moving);
-    carried = existed || !storeStateOf(old)?.stored;
-    if (!carried) Reflect.deleteProperty(req, 'session'); // neither its index entry nor its digest goes to the new session
+    const oldState = storeStateOf(old);
+    const entry = oldState?.indexEntry;
+    const endedId = await state.lifecycle.core.admin.destroyRegenerated(req.sessionID, entry !== undefined);
+    carried = endedId !== undefined || !oldState?.stored;
+    // Not carried: neither its index entry nor its digest goes to the new session.
+    if (!carried) Reflect.deleteProperty(req, 'session');
+    // Renewed meanwhile (another replica): the index holds the successor's digest, the entry the save moves.
+    if (oldState && entry && endedId !== undefined && endedId !== req.sessionID) oldState.indexEntry = { ...entry, digest: digestOf(endedId) };
   }
   state.lifecycle.generate(req, id);
   return carried;

@@ -104,7 +104,11 @@ export class SessionWayOut {
       },
       (error: unknown) => {
         state.saving = false;
-        this.failBeforeHeaders(req, state, res, error);
+        // A regenerate's new session that could not be stored (a login past `users.maxSessions`, Redis
+        // away): the ID it left ended all the same, and the place it held in its user's index goes.
+        const releasing = this.core.writer.abandon(session);
+        if (!releasing) return this.failBeforeHeaders(req, state, res, error);
+        void releasing.catch(() => undefined).then(() => this.failBeforeHeaders(req, state, res, error));
       },
     );
     return res;

@@ -56,6 +56,7 @@ export class KeyGroupWrites {
       now,
       lastSeenAt: stampsLastSeen ? now : undefined,
       minGain,
+      expectedExpiry: knownExpiry,
     });
     // The reply is kept on the flight as it arrives (the callbacks run only after `flight` is assigned).
     // eslint-disable-next-line prefer-const -- assigned below, read by the callbacks

@@ -144,8 +144,10 @@ export class SessionService {
       try {
         await awaitSessionMethod(session, 'save');
       } catch (error) {
-        // Not logged in: the end of the request must not try to save this session again.
+        // Not logged in: the end of the request must not try to save this session again. The ID it
+        // left ended all the same, and the place it held in its user's index goes (see `abandon`).
         Reflect.deleteProperty(req, 'session');
+        await this.core.writer.abandon(session)?.catch(() => undefined); // Redis away: the entry expires with its mark
         throw error;
       }
       this.core.context.observer?.login?.();
@@ -240,16 +242,16 @@ export class SessionService {
   /**
    * The session's CSRF token. A new one (often with a new session) is saved before this resolves, so
    * a Redis failure answers 503 here rather than after the client was handed a token that was lost.
+   * It is created only if absent, atomically: two requests asking at once (two tabs rendering a form)
+   * get the same token, where each saving its own would have left the first tab's form refused.
    */
   csrfToken(target: SessionTarget): Promise<string> {
     const req = requestOf(target) as Request;
     return this.asHttpErrors(req, async () => {
-      const session = ensureSession(req);
+      const session = ensureSession(req) as unknown as Record<string, unknown>;
       const existing = session[CSRF_KEY];
-      if (existing) return existing;
-      const token = (session[CSRF_KEY] = newToken());
-      await awaitSessionMethod(session, 'save');
-      return token;
+      if (typeof existing === 'string' && existing !== '') return existing;
+      return this.updates.update<string>(req.sessionID, session, CSRF_KEY, (current) => (typeof current === 'string' && current !== '' ? current : newToken()));
     });
   }
 

@@ -13,7 +13,7 @@ import type { SessionForwarding } from './session-forwarding';
 
 const NOW = 1_800_000_000_000;
 
-function setup(options: { prefix?: string; renewal?: boolean; encryption?: boolean; deleted?: number } = {}) {
+function setup(options: { prefix?: string; renewal?: boolean; encryption?: boolean; deleted?: number; lastId?: string } = {}) {
   const held = new Map<string, StoredFields | 'wrongType'>();
   const marks = new Map<string, 'session' | 'renewed' | 'ended'>();
   const scans: [string, string | undefined][] = [];
@@ -40,7 +40,7 @@ function setup(options: { prefix?: string; renewal?: boolean; encryption?: boole
   });
   const renewal = options.renewal ? { interval: 60_000, grace: 5_000 } : undefined;
   const context = new SessionContext({ ...resolved, renewal }, gateway as never, observers, logger);
-  const forwarding = { destroy: jest.fn(() => Promise.resolve(options.deleted ?? 1)) };
+  const forwarding = { destroy: jest.fn((id: string) => Promise.resolve({ deleted: options.deleted ?? 1, lastId: options.lastId ?? id })) };
   const admin = new SessionAdmin(context, forwarding as unknown as SessionForwarding);
   return { admin, context, gateway, held, marks, scans, observer, logger, forwarding };
 }
@@ -77,6 +77,15 @@ describe('SessionAdmin.destroy', () => {
     await s.admin.destroy('the-id', 'regenerated');
     expect(s.observer.sessionEnded).toHaveBeenCalledWith('regenerated', 1);
     expect(s.observer.sessionEvent).not.toHaveBeenCalled();
+  });
+
+  it("answers a regenerate the ID whose session ended (a renewal's successor), marked moving when asked, or undefined", async () => {
+    const s = setup({ lastId: 'the-successor' });
+    expect(await s.admin.destroyRegenerated('the-id', true)).toBe('the-successor');
+    expect(s.forwarding.destroy).toHaveBeenCalledWith('the-id', true);
+    expect(s.observer.sessionEnded).toHaveBeenCalledWith('regenerated', 1);
+    expect(s.observer.sessionEvent).not.toHaveBeenCalled();
+    expect(await setup({ deleted: 0 }).admin.destroyRegenerated('the-id', false)).toBeUndefined();
   });
 
   it('answers false, telling nobody, when there was nothing to delete', async () => {
@@ -123,16 +132,8 @@ describe('SessionAdmin.all', () => {
 });
 
 describe('SessionAdmin.digests', () => {
-  it('answers the digest of every session hash under the prefix, without reading them, when renewal is off', async () => {
-    const s = setup();
-    s.held.set('app:a', fields({}));
-    s.marks.set('app:b', 'renewed'); // not asked: without renewal no such record is left behind
-    expect(await s.admin.digests()).toEqual(['a', 'b']);
-    expect(s.gateway.readRenewalMarks).not.toHaveBeenCalled();
-  });
-
-  it("leaves out renewed sessions' old keys and tombstones while renewal is on", async () => {
-    const s = setup({ renewal: true });
+  it.each([false, true])("leaves out renewed sessions' old keys and tombstones (renewal: %s; a regenerate leaves a tombstone either way)", async (renewal) => {
+    const s = setup({ renewal });
     s.held.set('app:a', fields({}));
     s.marks.set('app:b', 'renewed');
     s.marks.set('app:c', 'ended');

@@ -26,9 +26,18 @@ export class SessionAdmin {
     sessionId: string,
     reason: SessionEndReason = 'logout',
     ended: { type: 'logout' | 'destroyed'; userId?: string } = { type: 'destroyed' },
-    moving = false,
   ): Promise<boolean> {
-    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, reason, ended, moving));
+    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, reason, ended, false)).then((lastId) => lastId !== undefined);
+  }
+
+  /**
+   * A regenerate's end of the old ID (counted as regenerated, announced by the new ID's first save);
+   * `moving` for a logged-in session, whose index entry the new ID's save moves. Answers the ID whose
+   * session ended: `sessionId`, or the successor a renewal moved it to meanwhile (whose digest the
+   * index now holds); undefined when there was none.
+   */
+  destroyRegenerated(sessionId: string, moving: boolean): Promise<string | undefined> {
+    return this.sessions.gateway.durably(() => this.deleteSession(sessionId, 'regenerated', { type: 'destroyed' }, moving));
   }
 
   private async deleteSession(
@@ -36,14 +45,14 @@ export class SessionAdmin {
     reason: SessionEndReason,
     ended: { type: 'logout' | 'destroyed'; userId?: string },
     moving: boolean,
-  ): Promise<boolean> {
+  ): Promise<string | undefined> {
     const redisKey = this.sessions.redisKeyOf(sessionId);
-    const deleted = await this.forwarding.destroy(sessionId, moving);
-    if (deleted === 0) return false;
+    const { deleted, lastId } = await this.forwarding.destroy(sessionId, moving);
+    if (deleted === 0) return undefined;
     const observer = this.sessions.observer;
     observer?.sessionEnded?.(reason, deleted);
     if (reason !== 'regenerated') observer?.sessionEvent?.({ type: ended.type, digest: this.sessions.digestOfKey(redisKey), userId: ended.userId });
-    return true;
+    return lastId;
   }
 
   /** Every live session by digest; reading them writes nothing: no slide, no last-seen time, no deletion. */
@@ -70,17 +79,15 @@ export class SessionAdmin {
   }
 
   /**
-   * Digests of every live session. With `renewal` on, a renewed session's old key and a destroyed
-   * one's tombstone are hashes under the prefix too, for their grace: each key is asked for those
-   * marks (one HMGET, pipelined) and the records left out, as `all()` leaves them out.
+   * Digests of every live session. A renewed session's old key (renewal on) and a tombstone (a
+   * destroy with renewal on, or a logged-in session's old ID while a regenerate moves it, renewal or
+   * not) are hashes under the prefix too, for a while: each key is asked for those marks (one HMGET,
+   * pipelined) and the records left out, as `all()` leaves them out.
    */
   async digests(): Promise<string[]> {
-    let redisKeys = await this.sessionRedisKeys();
-    if (this.sessions.settings.renewal) {
-      const records = await Promise.all(redisKeys.map((redisKey) => this.sessions.gateway.readRenewalMarks(redisKey)));
-      redisKeys = redisKeys.filter((_, i) => records[i] === 'session');
-    }
-    return redisKeys.map((redisKey) => this.sessions.digestOfKey(redisKey));
+    const redisKeys = await this.sessionRedisKeys();
+    const records = await Promise.all(redisKeys.map((redisKey) => this.sessions.gateway.readRenewalMarks(redisKey)));
+    return redisKeys.filter((_, i) => records[i] === 'session').map((redisKey) => this.sessions.digestOfKey(redisKey));
   }
 
   /** Deletes every key under the prefix: sessions and user indexes, on every master of a cluster. */

@@ -223,21 +223,21 @@ describe('SessionForwarding.successorFrom and successorOf', () => {
 });
 
 describe('SessionForwarding.destroy', () => {
-  it('destroys a renewed session and its successors, at most MAX_HOPS pointers on, answering what the last key held', async () => {
+  it('destroys a renewed session and its successors, at most MAX_HOPS pointers on, answering what the last key held and its ID', async () => {
     const s = setup({ renewal: true });
     const chain = ['a', 'b', 'c', 'd', 'e', 'f'];
     chain.forEach((id, i) => {
       const next = chain[i + 1];
       s.destroyed.set(s.key(id), { deleted: i === MAX_HOPS ? 5 : 1, sealedSuccessor: next && sealSuccessor(next, id) });
     });
-    expect(await s.forwarding.destroy('a')).toBe(5);
+    expect(await s.forwarding.destroy('a')).toEqual({ deleted: 5, lastId: chain[MAX_HOPS] });
     expect(s.gateway.destroySession.mock.calls).toEqual(chain.slice(0, MAX_HOPS + 1).map((id) => [s.key(id), 7_000, false]));
   });
 
   it('leaves no tombstone without renewal, and stops at a pointer that does not open for the ID', async () => {
     const s = setup();
     s.destroyed.set(s.key('a'), { deleted: 0, sealedSuccessor: sealSuccessor('b', 'not-a') });
-    expect(await s.forwarding.destroy('a')).toBe(0);
+    expect(await s.forwarding.destroy('a')).toEqual({ deleted: 0, lastId: 'a' });
     expect(s.gateway.destroySession.mock.calls).toEqual([[s.key('a'), 0, false]]);
   });
 

@@ -55,15 +55,16 @@ export class SessionForwarding {
    * Destroys the session under `sessionId` and, when it was renewed, its successor (a logout with the
    * old ID during the grace window ends both). With `renewal` on, each key is left a tombstone for
    * the grace; `moving` (a regenerate of a logged-in session) leaves one marked so in any case (see
-   * `FIELD.moving`). Answers how many sessions the last key destroyed held.
+   * `FIELD.moving`). Answers how many sessions the last key destroyed held, and its ID (`sessionId`,
+   * or the successor a renewal moved the session to meanwhile).
    */
-  async destroy(sessionId: string, moving = false, hops = 0): Promise<number> {
+  async destroy(sessionId: string, moving = false, hops = 0): Promise<{ deleted: number; lastId: string }> {
     const grace = this.sessions.settings.renewal?.grace ?? 0;
     const tombstoneMs = moving ? Math.max(grace, MOVING_MARK_MS) : grace;
     const { deleted, sealedSuccessor } = await this.sessions.gateway.destroySession(this.sessions.redisKeyOf(sessionId), tombstoneMs, moving);
     const successor = sealedSuccessor === undefined ? undefined : openSuccessor(sealedSuccessor, sessionId);
     if (successor !== undefined && hops < MAX_HOPS) return this.destroy(successor, moving, hops + 1);
-    return deleted;
+    return { deleted, lastId: sessionId };
   }
 
   /**

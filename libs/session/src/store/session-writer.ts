@@ -103,6 +103,7 @@ export class SessionWriter {
       expiresAt: this.sessions.expiryOf(session, state.createdAt, now),
       now,
       minGain: exact ? 0 : slideLag(this.sessions.slides, session.cookie?.originalMaxAge),
+      expectedExpiry: state.expiresAt,
       set: delta.set,
       del: delta.del,
     };

@@ -3,13 +3,15 @@
 -- where WATCH would not.
 -- The expiry moves only when that gains at least `min gain` ms on the one Redis holds (the idle
 -- slide's `touchAfter`; 0: whenever it differs), so an update inside `touchAfter` costs one read and
--- one write, and never moves back an expiry another request slid further.
+-- one write, and never moves back an expiry another request slid further; nor, with a min gain, one
+-- another write moved since the caller read `expected expiry` (a shorter window app code set).
 -- A long value comes as its head and pieces (field-pieces.ts): the expected value's are read and
 -- compared in the one HMGET; of the new value's, only those that differ from the expected value's are
 -- sent and written, and the pieces the held value had beyond the new one's count are deleted.
 -- KEYS: session. ARGV: field, expected-present '1'|'0', write '1' (set) | '0' (delete), expire-at ms,
--- now ms, last-seen ms ('': leave it), min gain ms, e, the expected value's e field/value pairs (the
--- field's own first), the new value's piece count, its field/value pairs that differ.
+-- now ms, last-seen ms ('': leave it), min gain ms, expected expiry ms ('': not known), e, the
+-- expected value's e field/value pairs (the field's own first), the new value's piece count, its
+-- field/value pairs that differ.
 -- Returns {'gone'}, {'moved'} (a renewed session's old key), {'changed', head, pieces…} (what the
 -- field holds now, as stored; nothing when it is absent) or {'written'}.
 --- @include "fields"
@@ -22,10 +24,11 @@ local at, invalid = checked_expiry(ARGV[4])
 if not at then return invalid end
 local min_gain = tonumber(ARGV[7])
 if min_gain == nil or min_gain < 0 then return redis.error_reply('SESSION invalid min gain: ' .. tostring(ARGV[7])) end
-local e = tonumber(ARGV[8])
-if e == nil or e < 0 or 9 + 2 * e > #ARGV then return redis.error_reply('SESSION invalid piece count') end
-local expected_at = 9
-local next_count, next_from = tonumber(ARGV[9 + 2 * e]), 10 + 2 * e
+local expected_expiry = ARGV[8]
+local e = tonumber(ARGV[9])
+if e == nil or e < 0 or 10 + 2 * e > #ARGV then return redis.error_reply('SESSION invalid piece count') end
+local expected_at = 10
+local next_count, next_from = tonumber(ARGV[10 + 2 * e]), 11 + 2 * e
 if next_count == nil then return redis.error_reply('SESSION invalid piece count') end
 -- One read for every check. A live session always holds its creation time; a tombstone (a session
 -- destroyed while renewal is on, FIELD.ended) never does, so it is as absent. found[4] is the field's
@@ -70,7 +73,8 @@ end
 -- A write that slides the expiry stamps the expiry field (and last-seen) in the same HSET.
 local stamps = {}
 local held = tonumber(found[3])
-local gains = held == nil or (min_gain == 0 and at ~= held) or (min_gain > 0 and at - held >= min_gain)
+local moved = expected_expiry ~= '' and held ~= nil and held ~= tonumber(expected_expiry)
+local gains = held == nil or (min_gain == 0 and at ~= held) or (min_gain > 0 and not moved and at - held >= min_gain)
 if at > tonumber(ARGV[5]) and gains then
   stamps = { FIELD.expiresAt, ms(at) }
   if ARGV[6] ~= '' then stamps[3] = FIELD.lastSeenAt; stamps[4] = ARGV[6] end

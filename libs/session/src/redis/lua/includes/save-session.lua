@@ -6,9 +6,11 @@
 -- A patch moves the expiry only when that gains at least `min gain` ms on the expiry Redis holds
 -- (the idle slide's `touchAfter`; 0: set it exactly), so a change inside `touchAfter` costs Redis
 -- one read and one write, as a change of one key should, and never moves an expiry another request
--- slid further back.
--- ARGV from base + 1: mode, expire-at ms, now ms, min gain ms, n, n field/value pairs (a long value
--- as its head and pieces), fields to delete.
+-- slid further back. Nor one another write moved since the caller read `expected expiry` (a slide,
+-- or a shorter window app code gave the cookie): the caller's expiry comes from its own older copy
+-- of the cookie. A min gain of 0 (a change of the cookie itself) sets it whatever Redis holds.
+-- ARGV from base + 1: mode, expire-at ms, now ms, min gain ms, expected expiry ms ('': not known),
+-- n, n field/value pairs (a long value as its head and pieces), fields to delete.
 -- Returns 'written', 'gone' (patch on a missing session), 'expired' (deleted), 'moved' (a renewed
 -- session's old key: nothing written) or an error reply (a bad argument: nothing written).
 -- A value longer than PIECE_BYTES arrives as its head and pieces (field-pieces.ts); a patch also
@@ -23,9 +25,10 @@ local function save_session(key, base)
   if not at then return invalid end
   local min_gain = tonumber(ARGV[base + 4])
   if min_gain == nil or min_gain < 0 then return redis.error_reply('SESSION invalid min gain: ' .. tostring(ARGV[base + 4])) end
-  local n = tonumber(ARGV[base + 5])
-  if n == nil or n < 0 or base + 5 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
-  local pairs_from, pairs_to = base + 6, base + 5 + 2 * n
+  local expected = ARGV[base + 5]
+  local n = tonumber(ARGV[base + 6])
+  if n == nil or n < 0 or base + 6 + 2 * n > #ARGV then return redis.error_reply('SESSION invalid field count') end
+  local pairs_from, pairs_to = base + 7, base + 6 + 2 * n
   local patch = ARGV[base + 1] == 'patch'
   -- One read for every check. A live session always holds its creation time; a tombstone (a session
   -- destroyed while renewal is on, FIELD.ended) never does, so it is as absent. A patch reads the
@@ -49,7 +52,9 @@ local function save_session(key, base)
     if not found[1] then return 'gone' end
     local held = tonumber(found[3])
     if held then
-      if min_gain == 0 then stamp = held ~= at else stamp = at - held >= min_gain end
+      if min_gain == 0 then stamp = held ~= at
+      elseif expected ~= '' and held ~= tonumber(expected) then stamp = false
+      else stamp = at - held >= min_gain end
     end
   elseif found[1] or found[3] then
     -- A replace over a session or a tombstone (each holds one of these; a new ID finds nothing, and
