@@ -17,6 +17,15 @@ describe('SessionCookie', () => {
     expect(new SessionCookie({ maxAge: 60_000, path: '/' }).originalMaxAge).toBe(60_000);
   });
 
+  it('keeps the maxAge set afterwards as its originalMaxAge, as touch() sets it on every request, the clock moving meanwhile', () => {
+    const cookie = new SessionCookie({ maxAge: 60_000 });
+    tickingClock();
+    for (let i = 0; i < 3; i++) cookie.maxAge = cookie.originalMaxAge!; // express-session's resetMaxAge
+    expect(cookie.originalMaxAge).toBe(60_000);
+    cookie.maxAge = 5_000; // app code's own window
+    expect(cookie.originalMaxAge).toBe(5_000);
+  });
+
   it('keeps an originalMaxAge given with the settings, and none for a cookie that lasts the browser session', () => {
     tickingClock();
     expect(new SessionCookie({ maxAge: 5_000, originalMaxAge: 60_000 }).originalMaxAge).toBe(60_000);

@@ -11,9 +11,11 @@ const maxAge = Object.getOwnPropertyDescriptor(CookieBase.prototype, 'maxAge')!;
  *   (express-session's TypeError, which Nest answers with a bare "Internal server error"). It leaves an
  *   invalid expiry instead, which the save refuses before writing anything, with the library's message
  *   naming the cookie;
- * - `originalMaxAge` is the `maxAge` given. express-session reads it back from the expiry it has just
- *   set, against the clock, so a constructor that straddles a millisecond gives 59,999 for 60,000: the
- *   settings then differ from the module's template, and the session stores them in Redis for nothing.
+ * - `originalMaxAge` is the `maxAge` given, at construction and whenever a number is set (as
+ *   `touch()` does on every request). express-session reads it back from the expiry it has just set,
+ *   against the clock, so a millisecond passing in between gives 59,999 for 60,000: the settings then
+ *   differ from the module's template, the session stores them in Redis for nothing, and each such
+ *   request shortens a persistent cookie's window by another millisecond.
  */
 export class SessionCookie extends CookieBase {
   constructor(options?: object) {
@@ -32,5 +34,6 @@ Object.defineProperty(SessionCookie.prototype, 'maxAge', {
   set(this: Cookie, ms: unknown) {
     const valid = ms == null || typeof ms === 'number' || ms instanceof Date;
     maxAge.set!.call(this, valid ? ms : Number.NaN);
+    if (typeof ms === 'number' && Number.isFinite(ms)) this.originalMaxAge = ms;
   },
 });
