@@ -3,7 +3,8 @@ import { uniquePrefix } from '../support/prefix';
 import { startRedis, type RedisServerHandle } from '../support/redis';
 import { startReplicas, type RunningApp } from '../session/support/session-app';
 import { Visitor } from '../session/support/http-client';
-import { nearCacheOf, through, untilServing, warmOn } from './support/near-cache-apps';
+import { waitUntil } from '../support/probe';
+import { nearCacheOf, redisKeyOfCookie, through, untilServing, warmOn } from './support/near-cache-apps';
 
 /**
  * Issue 10, §2: where Redis refuses `CLIENT TRACKING` (here by ACL, as some managed services do), the
@@ -38,16 +39,30 @@ describe('near cache without CLIENT TRACKING: the PUBLISH fallback', () => {
     await user.post('/set/color', { value: 'red' });
     const cookie = user.cookie;
 
+    // The write answers once its own replica heard its message back, so the others have it too; taking
+    // it is their own work, done in the window the README measures (under a millisecond), waited for here.
+    const heardOnOthers = () =>
+      waitUntil(
+        'the other replicas to drop their copy',
+        () => Promise.resolve([b, c].every((app) => !nearCacheOf(app).holds(redisKeyOfCookie(app.prefix, cookie)))),
+        {
+          timeoutMs: 1_000,
+        },
+      );
+
     await warmOn([b, c], cookie);
     await user.post('/set/color', { value: 'blue' });
+    await heardOnOthers();
     for (const app of [b, c]) expect((await through(app, cookie).get('/whole')).body.color).toBe('blue');
 
     await warmOn([b, c], cookie);
     await user.post('/items', { item: 'book' });
+    await heardOnOthers();
     for (const app of [b, c]) expect((await through(app, cookie).get('/whole')).body.items).toEqual(['book']);
 
     await warmOn([b, c], cookie);
     expect((await user.post('/logout')).status).toBe(204);
+    await heardOnOthers();
     for (const app of [b, c]) expect((await through(app, cookie).get('/whole')).body.user).toBeUndefined();
   });
 });
